@@ -1,0 +1,90 @@
+/**
+ * Every failure dynashift reports has a stable code (scenario tests assert on it) and a hint that says what to
+ * change. Exit codes: 2 for refusals of a config that can't migrate safely, 1 for everything else.
+ */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'CONFIG_NOT_FOUND'
+  | 'TRANSFORM_LOAD_FAILED'
+  | 'TRANSFORM_FAILED'
+  | 'TRANSFORM_OUTPUT_INVALID'
+  | 'PLAN_REFUSED'
+  | 'SOURCE_TABLE_NOT_FOUND'
+  | 'TARGET_TABLE_MISMATCH'
+  | 'STREAM_DISABLED'
+  | 'STREAM_VIEW_INSUFFICIENT'
+  | 'STREAM_CHANGED'
+  | 'STREAM_GAP'
+  | 'ITEM_REJECTED'
+  | 'STATE_LOCKED'
+  | 'STATE_CORRUPT'
+  | 'STATE_CONFIG_MISMATCH'
+  | 'AWS_ERROR'
+  | 'DYNAMODB_LOCAL_FAILED';
+
+export interface DynashiftErrorOptions {
+  hint?: string;
+  cause?: unknown;
+  details?: Record<string, unknown>;
+  exitCode?: number;
+}
+
+export class DynashiftError extends Error {
+  override readonly name: string = 'DynashiftError';
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+  readonly exitCode: number;
+
+  constructor(code: ErrorCode, message: string, options: DynashiftErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details;
+    this.exitCode = options.exitCode ?? 1;
+  }
+}
+
+/** A config the planner can't migrate safely. Always exit code 2. */
+export class PlanRefusedError extends DynashiftError {
+  override readonly name = 'PlanRefusedError';
+  readonly refusals: Refusal[];
+
+  constructor(refusals: Refusal[]) {
+    super(
+      'PLAN_REFUSED',
+      `dynashift can't migrate this safely:\n${refusals.map((r) => `  - [${r.code}] ${r.message}\n    fix: ${r.hint}`).join('\n')}`,
+      { exitCode: 2, details: { refusals } },
+    );
+    this.refusals = refusals;
+  }
+}
+
+export interface Refusal {
+  code: ErrorCode | RefusalCode;
+  message: string;
+  hint: string;
+}
+
+export type RefusalCode =
+  | 'STREAM_DISABLED'
+  | 'STREAM_VIEW_INSUFFICIENT'
+  | 'BACKFILL_EXCEEDS_RETENTION'
+  | 'TARGET_KEY_MISSING'
+  | 'TARGET_KEY_MISMATCH'
+  | 'SOURCE_TABLE_NOT_FOUND';
+
+/** The stream lost data we had not applied yet: the only safe continuation is a fresh backfill. */
+export class StreamGapError extends DynashiftError {
+  override readonly name = 'StreamGapError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('STREAM_GAP', `${message} Changes may be missing from the target; it is NOT in sync.`, {
+      hint: 'Start the migration again from a fresh backfill: delete the state folder (or run with --restart) and the target table contents.',
+      details,
+    });
+  }
+}
+
+export function isDynashiftError(err: unknown): err is DynashiftError {
+  return err instanceof DynashiftError;
+}

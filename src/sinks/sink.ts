@@ -1,0 +1,39 @@
+import type { WriteOp } from '../core/write-op.js';
+
+/**
+ * What a sink can do. The engine reads these instead of branching on the sink's kind (DynamoDB, PostgreSQL, files).
+ */
+export interface SinkCapabilities {
+  /** Writes can carry conditions (needed for guarded writes that must not clobber a newer change). */
+  conditionalWrites: boolean;
+  /** Most writes one request can carry (DynamoDB BatchWriteItem: 25). */
+  maxBatchSize: number;
+  /** Several writes can commit atomically. */
+  transactions: boolean;
+  /** Stores DynamoDB types natively (sets, binary, 38-digit numbers) rather than through a mapping. */
+  nativeTypes: boolean;
+}
+
+/** A write the target refused for this item alone (too large, wrong key type…): dead-lettered, never dropped. */
+export interface RejectedWrite {
+  op: WriteOp;
+  error: { code: string; message: string };
+}
+
+export interface WriteStats {
+  written: number;
+  /** Capacity units the target reports consumed, when it reports them. */
+  consumedCapacity: number;
+}
+
+/** One target: the engine hands it ordered, compacted writes (at most one per key per call). */
+export interface Sink {
+  readonly name: string;
+  readonly capabilities: SinkCapabilities;
+  /**
+   * Applies every op or reports it rejected. Throws only when the sink itself fails (network, permissions, throttling
+   * beyond retries): then nothing about the batch may be assumed and the caller must not checkpoint past it.
+   */
+  write(ops: WriteOp[], signal?: AbortSignal): Promise<{ rejected: RejectedWrite[]; stats: WriteStats }>;
+  close?(): Promise<void>;
+}

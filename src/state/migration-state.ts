@@ -1,0 +1,85 @@
+import type { BackfillCursor } from '../sources/source.js';
+
+/**
+ * Everything a migration must remember to resume after a crash with the same command. Plain JSON: no SDK types, no
+ * secrets (never credentials, profiles or role session data).
+ */
+export interface MigrationState {
+  version: 1;
+  migration: string;
+  /** Hash of the parts of the config that checkpoints depend on (tables, keys, segments); a change is refused. */
+  configFingerprint: string;
+  createdAt: string;
+  updatedAt: string;
+  phase: Phase;
+  sources: Record<string, SourceState>;
+  /** Set while a runner holds the migration; status uses it to tell a live run from a dead one. */
+  runner?: RunnerInfo;
+  deadLetters: number;
+}
+
+export type Phase =
+  | 'new'
+  | 'backfilling'
+  | 'catching-up'
+  | 'in-sync'
+  | 'reads-cutover'
+  | 'writes-cutover'
+  | 'finished'
+  | 'halted';
+
+export interface RunnerInfo {
+  pid: number;
+  host: string;
+  startedAt: string;
+  heartbeatAt: string;
+  halt?: { code: string; message: string };
+}
+
+export interface SourceState {
+  table: string;
+  backfill: BackfillState;
+  stream: StreamState;
+}
+
+export interface BackfillState {
+  strategy: 'scan' | 'none';
+  /** When the snapshot began: every change before (startedAt − margin) is already in what the backfill reads. */
+  startedAt?: string;
+  completedAt?: string;
+  partitions: Record<string, PartitionState>;
+  itemsWritten: number;
+  bytesRead: number;
+  /** Items the source reported when the backfill began (approximate; for progress and ETA only). */
+  estimatedItems?: number;
+}
+
+export interface PartitionState {
+  done: boolean;
+  cursor?: BackfillCursor;
+  items: number;
+}
+
+export interface StreamState {
+  streamArn: string;
+  viewType: string;
+  /** When the stream position was opened: no change older than this needs applying. */
+  openedAt: string;
+  /**
+   * Records created before this instant (epoch ms) are already reflected in the snapshot the backfill reads; the
+   * applier passes over them instead of re-writing them. Undefined: apply everything.
+   */
+  skipBefore?: number;
+  shards: Record<string, ShardState>;
+}
+
+export interface ShardState {
+  parentShardId?: string;
+  /** Last sequence number whose write has been applied to every target; undefined: nothing applied yet. */
+  checkpoint?: string;
+  /** The shard is closed and every record in it is applied: its children may start. */
+  finished: boolean;
+  /** ApproximateCreationDateTime (epoch ms) of the last applied record. */
+  lastRecordAt?: number;
+  applied: number;
+}
