@@ -55,7 +55,7 @@ export function keyId(key: AttributeMap, schema: KeySchema): string {
 /** Which type an attribute value has: 'S', 'N', 'M', … */
 export function attributeType(value: AttributeValue): string {
   for (const k of Object.keys(value)) {
-    if ((value as Record<string, unknown>)[k] !== undefined && k !== '$unknown') return k;
+    if ((value as unknown as Record<string, unknown>)[k] !== undefined && k !== '$unknown') return k;
   }
   return 'unknown';
 }

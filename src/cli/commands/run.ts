@@ -1,0 +1,38 @@
+import { loadConfig } from '../../config/load-config.js';
+import { runMigration } from '../../engine/migration.js';
+import { createLogger } from '../logger.js';
+import { createProgressView } from '../progress.js';
+import { onShutdownSignal } from '../signals.js';
+
+export interface RunFlags {
+  config: string;
+  untilSynced?: boolean;
+  onError?: 'halt' | 'dead-letter';
+  logFormat?: 'pretty' | 'json';
+  progress?: boolean;
+}
+
+export async function runCommand(flags: RunFlags): Promise<number> {
+  const log = createLogger({ format: flags.logFormat });
+  const config = await loadConfig(flags.config, flags.onError ? { onError: flags.onError } : {});
+  const controller = new AbortController();
+  const release = onShutdownSignal(() => {
+    log.info({}, 'stopping: finishing in-flight writes and saving checkpoints (send the signal again to force)');
+    controller.abort();
+  });
+  const view = flags.progress === false ? undefined : createProgressView();
+  try {
+    const result = await runMigration(config, {
+      untilSynced: flags.untilSynced === true, signal: controller.signal, log,
+      ...(view ? { onProgress: (p) => view.update(p) } : {}),
+    });
+    view?.stop();
+    log.info({ phase: result.phase, backfilledItems: result.backfilledItems, appliedRecords: result.appliedRecords, deadLetters: result.deadLetters },
+      result.synced ? 'in sync: every change up to now is applied' : 'stopped; rerun the same command to resume');
+    if (result.deadLetters > 0) log.warn({ file: result.deadLetterFile }, `${result.deadLetters} item(s) are in the dead-letter file`);
+    return 0;
+  } finally {
+    view?.stop();
+    release();
+  }
+}

@@ -1,0 +1,94 @@
+import { hostname } from 'node:os';
+import { loadConfig } from '../../config/load-config.js';
+import { FileStateStore } from '../../state/file-state-store.js';
+import type { MigrationState } from '../../state/migration-state.js';
+import { fmtLag } from '../progress.js';
+
+/** Reads the state folder only, so it works while a run is going on in another process. */
+export async function statusCommand(flags: { config: string; json?: boolean }): Promise<number> {
+  const config = await loadConfig(flags.config);
+  const store = new FileStateStore(config.stateDir);
+  const state = await store.load();
+  const report = statusReport(state, store);
+  if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(formatStatus(report, config.name));
+  return 0;
+}
+
+export interface StatusReport {
+  migration?: string;
+  phase: string;
+  running: boolean;
+  runner?: { pid: number; host: string; heartbeatAgeSeconds: number; halt?: { code: string; message: string } };
+  backfill: { source: string; table: string; strategy: string; segmentsDone: number; segments: number; items: number; complete: boolean }[];
+  stream: { source: string; shards: { shardId: string; parentShardId?: string; finished: boolean; checkpoint?: string; applied: number; lagMs?: number; state?: string }[] }[];
+  lagMs?: number;
+  caughtUp: boolean;
+  deadLetters: number;
+  deadLetterFile: string;
+  safeToCutOver: boolean;
+  reason: string;
+  updatedAt?: string;
+}
+
+export function statusReport(state: MigrationState | undefined, store: FileStateStore): StatusReport {
+  if (!state) {
+    return { phase: 'not-started', running: false, backfill: [], stream: [], caughtUp: false, deadLetters: 0,
+      deadLetterFile: store.deadLetterLocation(), safeToCutOver: false, reason: 'the migration has not started: run `dynashift run -c FILE`' };
+  }
+  const holder = store.holder();
+  const live = state.progress;
+  const heartbeatAge = state.runner ? (Date.now() - Date.parse(state.runner.heartbeatAt)) / 1000 : Infinity;
+  const running = holder !== undefined;
+  const shardLive = new Map((live?.stream.shards ?? []).map((s) => [`${s.source}/${s.shardId}`, s]));
+  const backfill = Object.entries(state.sources).map(([source, s]) => ({
+    source, table: s.table, strategy: s.backfill.strategy,
+    segmentsDone: Object.values(s.backfill.partitions).filter((p) => p.done).length,
+    segments: Object.keys(s.backfill.partitions).length,
+    items: s.backfill.itemsWritten, complete: s.backfill.completedAt !== undefined,
+  }));
+  const stream = Object.entries(state.sources).map(([source, s]) => ({
+    source,
+    shards: Object.entries(s.stream.shards).map(([shardId, sh]) => {
+      const l = shardLive.get(`${source}/${shardId}`);
+      return {
+        shardId, ...(sh.parentShardId ? { parentShardId: sh.parentShardId } : {}), finished: sh.finished, applied: sh.applied,
+        ...(sh.checkpoint ? { checkpoint: sh.checkpoint } : {}),
+        ...(l?.lagMs !== undefined ? { lagMs: l.lagMs } : {}), ...(l ? { state: l.state } : {}),
+      };
+    }),
+  }));
+  const caughtUp = running && live?.stream.caughtUp === true;
+  const halted = state.runner?.halt;
+  const reason = halted ? `the last run halted: [${halted.code}] ${halted.message}`
+    : !backfill.every((b) => b.complete) ? 'the backfill is not complete'
+      : !running ? 'no run is applying the stream now: start `dynashift run -c FILE` and wait until it is in sync'
+        : !caughtUp ? 'the stream catch-up has not reached the newest record yet'
+          : state.deadLetters > 0 ? `${state.deadLetters} item(s) are in the dead-letter file: resolve them first`
+            : 'backfill complete and the stream applied up to its newest record';
+  return {
+    migration: state.migration, phase: state.phase, running,
+    ...(state.runner ? { runner: { pid: state.runner.pid, host: state.runner.host, heartbeatAgeSeconds: Math.round(heartbeatAge), ...(halted ? { halt: halted } : {}) } } : {}),
+    backfill, stream,
+    ...(live ? { lagMs: live.stream.lagMs } : {}),
+    caughtUp, deadLetters: state.deadLetters, deadLetterFile: store.deadLetterLocation(),
+    safeToCutOver: caughtUp && state.deadLetters === 0 && !halted,
+    reason, updatedAt: state.updatedAt,
+  };
+}
+
+export function formatStatus(r: StatusReport, name: string): string {
+  const out = [`Migration ${r.migration ?? name}: phase ${r.phase}${r.running ? ` (running, pid ${r.runner?.pid})` : ' (no run in progress)'}`];
+  for (const b of r.backfill) {
+    out.push(`  backfill ${b.source} (${b.table}): ${b.strategy === 'none' ? 'none' : `${b.segmentsDone}/${b.segments} segments, ${b.items.toLocaleString('en-US')} items${b.complete ? ', complete' : ''}`}`);
+  }
+  for (const s of r.stream) {
+    for (const sh of s.shards) {
+      out.push(`  stream ${s.source} ${sh.shardId}${sh.parentShardId ? ` (child of ${sh.parentShardId})` : ''}: ${sh.finished ? 'finished' : sh.state ?? 'pending'}, ${sh.applied} records applied${sh.lagMs !== undefined ? `, lag ${fmtLag(sh.lagMs)}` : ''}`);
+    }
+  }
+  if (r.lagMs !== undefined) out.push(`  lag: ${fmtLag(r.lagMs)}`);
+  out.push(`  dead letters: ${r.deadLetters}${r.deadLetters ? ` (${r.deadLetterFile})` : ''}`);
+  out.push(`  safe to cut over: ${r.safeToCutOver ? 'yes' : 'no'} — ${r.reason}`);
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,70 @@
+import { Command, Option } from 'commander';
+import { createRequire } from 'node:module';
+import { isDynashiftError } from '../errors.js';
+import { planCommand } from './commands/plan.js';
+import { runCommand } from './commands/run.js';
+import { statusCommand } from './commands/status.js';
+import { demoCommand } from './commands/demo.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+/** Parses argv, runs one command and returns the exit code (0 ok, 1 failure, 2 refused config). */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = new Command('dynashift')
+    .description('Move a live DynamoDB table to a new home with zero downtime and no data loss.')
+    .version(version)
+    .showHelpAfterError()
+    .exitOverride();
+  const configOption = () => new Option('-c, --config <file>', 'migration config (dynashift.config.ts or .json)').default('dynashift.config.ts');
+
+  program.command('plan')
+    .description('describe source, target, strategy and cost; refuse (exit 2) configs that cannot migrate safely')
+    .addOption(configOption())
+    .option('--json', 'print the plan as JSON')
+    .action(async (o) => { code = await planCommand(o); });
+
+  program.command('run')
+    .description('create the target, back-fill it and apply the stream until stopped (SIGINT/SIGTERM) or in sync')
+    .addOption(configOption())
+    .option('--until-synced', 'exit 0 once the backfill is complete and the stream is applied up to its newest record')
+    .addOption(new Option('--on-error <mode>', 'items the transform or target reject: halt, or dead-letter and continue').choices(['halt', 'dead-letter']))
+    .addOption(new Option('--log-format <format>', 'log format').choices(['pretty', 'json']).default('pretty'))
+    .option('--no-progress', 'no progress bar or progress lines')
+    .action(async (o) => { code = await runCommand(o); });
+
+  program.command('status')
+    .description('phase, backfill progress, per-shard lag and dead letters (works while a run is going on)')
+    .addOption(configOption())
+    .option('--json', 'print the status as JSON')
+    .action(async (o) => { code = await statusCommand(o); });
+
+  program.command('demo')
+    .description('start DynamoDB Local, migrate a live sample table to a new key schema, and compare')
+    .option('--items <n>', 'items in the sample table', (v) => parseInt(v, 10), 5000)
+    .option('--writes-per-second <n>', 'rate of the live writer', (v) => parseInt(v, 10), 50)
+    .action(async (o) => { code = await demoCommand(o); });
+
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  const e = err as { code?: string; exitCode?: number };
+  if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+    return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+  }
+  if (isDynashiftError(err)) {
+    process.stderr.write(`error [${err.code}]: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`  fix: ${err.hint}\n`);
+    return err.exitCode;
+  }
+  const name = (err as Error)?.name ?? 'Error';
+  process.stderr.write(`error [${name}]: ${(err as Error)?.message ?? String(err)}\n`);
+  if (process.env.DYNASHIFT_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
+  return 1;
+}

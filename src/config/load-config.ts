@@ -1,0 +1,134 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
+import { createJiti } from 'jiti';
+import type { z } from 'zod';
+import { DynashiftError } from '../errors.js';
+import type { Transform } from '../core/transform.js';
+import { jsonConfigSchema, tsConfigSchema } from './schema.js';
+import { DEFAULTS, type ResolvedConfig } from './resolved-config.js';
+
+const jiti = createJiti(import.meta.url, { moduleCache: false, interopDefault: true });
+
+/** Loads `dynashift.config.ts` (or .js/.mjs) or a JSON config, validates it and fills in defaults. */
+export async function loadConfig(path: string, overrides: { onError?: 'halt' | 'dead-letter' } = {}): Promise<ResolvedConfig> {
+  const configPath = resolve(path);
+  if (!existsSync(configPath)) {
+    throw new DynashiftError('CONFIG_NOT_FOUND', `config file not found: ${configPath}`, {
+      hint: 'pass the config with -c FILE (dynashift.config.ts or a .json file)',
+    });
+  }
+  const isJson = extname(configPath).toLowerCase() === '.json';
+  const raw = isJson ? readJson(configPath) : await importModule(configPath, 'config');
+  const parsed = (isJson ? jsonConfigSchema : tsConfigSchema).safeParse(raw);
+  if (!parsed.success) throw configError(configPath, parsed.error);
+  return resolveConfig(configPath, parsed.data, overrides);
+}
+
+async function resolveConfig(
+  configPath: string,
+  cfg: z.infer<typeof tsConfigSchema>,
+  overrides: { onError?: 'halt' | 'dead-letter' },
+): Promise<ResolvedConfig> {
+  const problems: string[] = [];
+  if (cfg.source && cfg.sources) problems.push('use either "source" or "sources", not both');
+  if (!cfg.source && !cfg.sources) problems.push('"source" is required: { "table": "MyTable" }');
+  if (cfg.target && cfg.targets) problems.push('use either "target" or "targets", not both');
+  if (!cfg.target && !cfg.targets) problems.push('"target" is required: { "table": "MyNewTable" }');
+  if (cfg.targets && !cfg.transform) problems.push('"targets" (a split) needs a "transform" that routes items to them');
+  if (cfg.sources && Object.keys(cfg.sources).length === 0) problems.push('"sources" is empty');
+  if (cfg.targets && Object.keys(cfg.targets).length === 0) problems.push('"targets" is empty');
+  if (problems.length > 0) {
+    throw new DynashiftError('CONFIG_INVALID', `invalid config ${configPath}:\n${problems.map((p) => `  - ${p}`).join('\n')}`, {
+      hint: 'fix the fields named above',
+      exitCode: 2,
+    });
+  }
+  const sources = cfg.sources ?? { source: cfg.source! };
+  const targets = cfg.targets ?? { target: cfg.target! };
+
+  let transform: Transform | undefined;
+  let transformSource: string | undefined;
+  if (typeof cfg.transform === 'function') {
+    transform = cfg.transform as Transform;
+    transformSource = 'inline';
+  } else if (typeof cfg.transform === 'string') {
+    const modulePath = resolve(dirname(configPath), cfg.transform);
+    transform = await loadTransformModule(modulePath);
+    transformSource = modulePath;
+  }
+
+  const name = cfg.name ?? defaultName(sources, targets);
+  return {
+    name,
+    configPath,
+    stateDir: resolve(dirname(configPath), cfg.stateDir ?? DEFAULTS.stateDir, name),
+    sources,
+    targets,
+    singleTarget: cfg.target ? 'target' : undefined,
+    transform,
+    transformSource,
+    backfill: { ...DEFAULTS.backfill, ...stripUndefined(cfg.backfill ?? {}) },
+    stream: { ...DEFAULTS.stream, ...stripUndefined(cfg.stream ?? {}) },
+    write: { ...DEFAULTS.write, ...stripUndefined(cfg.write ?? {}) },
+    onError: overrides.onError ?? cfg.onError ?? DEFAULTS.onError,
+  };
+}
+
+async function loadTransformModule(modulePath: string): Promise<Transform> {
+  if (!existsSync(modulePath)) {
+    throw new DynashiftError('TRANSFORM_LOAD_FAILED', `transform module not found: ${modulePath}`, {
+      hint: '"transform" is a path relative to the config file, e.g. "./transform.ts"',
+      exitCode: 2,
+    });
+  }
+  const mod = (await importModule(modulePath, 'transform')) as unknown;
+  const fn = typeof mod === 'function' ? mod : (mod as { transform?: unknown })?.transform;
+  if (typeof fn !== 'function') {
+    throw new DynashiftError('TRANSFORM_LOAD_FAILED', `${modulePath} exports no transform function`, {
+      hint: 'export it as `export default function transform(item) {…}` or `export function transform(item) {…}`',
+      exitCode: 2,
+    });
+  }
+  return fn as Transform;
+}
+
+async function importModule(path: string, what: string): Promise<unknown> {
+  try {
+    return await jiti.import(path, { default: true });
+  } catch (err) {
+    throw new DynashiftError(what === 'config' ? 'CONFIG_INVALID' : 'TRANSFORM_LOAD_FAILED',
+      `could not load ${what} ${path}: ${err instanceof Error ? err.message : String(err)}`, {
+        hint: `fix the error in ${path}`,
+        cause: err,
+        exitCode: 2,
+      });
+  }
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new DynashiftError('CONFIG_INVALID', `${path} is not valid JSON: ${(err as Error).message}`, {
+      hint: 'fix the JSON syntax', exitCode: 2,
+    });
+  }
+}
+
+function configError(path: string, error: z.ZodError): DynashiftError {
+  const lines = error.issues.map((i) => `  - ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+  return new DynashiftError('CONFIG_INVALID', `invalid config ${path}:\n${lines.join('\n')}`, {
+    hint: 'fix the fields named above (the JSON Schema in schema/dynashift.schema.json lists every field)',
+    exitCode: 2,
+    details: { issues: error.issues },
+  });
+}
+
+function defaultName(sources: Record<string, { table: string }>, targets: Record<string, { table: string }>): string {
+  const tables = (r: Record<string, { table: string }>) => Object.values(r).map((t) => t.table).join('+');
+  return `${tables(sources)}-to-${tables(targets)}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,30 @@
+import type { BackfillConfig, TableRefConfig, TargetConfig } from './schema.js';
+import type { Transform } from '../core/transform.js';
+
+/** A loaded, validated config with every default filled in. */
+export interface ResolvedConfig {
+  name: string;
+  /** Absolute path of the config file. */
+  configPath: string;
+  /** Absolute path of this migration's state folder. */
+  stateDir: string;
+  sources: Record<string, TableRefConfig>;
+  targets: Record<string, TargetConfig>;
+  /** Name of the only target when the config used `target:` (the transform returns items, not a routing object). */
+  singleTarget?: string;
+  transform?: Transform;
+  /** Where the transform came from, for messages ("inline" for a TS function). */
+  transformSource?: string;
+  backfill: Required<Omit<BackfillConfig, 'maxReadUnitsPerSecond'>> & { maxReadUnitsPerSecond?: number };
+  stream: { pollIntervalMs: number; discoveryIntervalMs: number };
+  write: { concurrency: number; maxWriteUnitsPerSecond?: number };
+  onError: 'halt' | 'dead-letter';
+}
+
+export const DEFAULTS = {
+  backfill: { strategy: 'scan', segments: 16, concurrency: 8, pageSize: 1000, readShare: 0.5, consistentRead: true },
+  stream: { pollIntervalMs: 1000, discoveryIntervalMs: 10_000 },
+  write: { concurrency: 16 },
+  onError: 'halt',
+  stateDir: '.dynashift',
+} as const;

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+
+/**
+ * The config format, shared by `dynashift.config.ts` (through defineMigration) and JSON files. The JSON Schema for
+ * editors is generated from this (npm run schema → schema/dynashift.schema.json).
+ */
+const name = z.string().min(1);
+
+export const keyAttributeSchema = z.object({
+  name: name.describe('Attribute name'),
+  type: z.enum(['S', 'N', 'B']).describe('Attribute type: S (string), N (number) or B (binary)'),
+});
+
+export const keySchemaSchema = z.object({
+  partitionKey: keyAttributeSchema,
+  sortKey: keyAttributeSchema.optional(),
+});
+
+const projectionSchema = z.object({
+  type: z.enum(['ALL', 'KEYS_ONLY', 'INCLUDE']),
+  nonKeyAttributes: z.array(name).optional(),
+});
+
+const indexSchema = z.object({
+  name,
+  partitionKey: keyAttributeSchema,
+  sortKey: keyAttributeSchema.optional(),
+  projection: projectionSchema.optional(),
+});
+
+const throughputSchema = z.object({ readCapacityUnits: z.int().positive(), writeCapacityUnits: z.int().positive() });
+
+export const tableRefSchema = z.object({
+  table: name.describe('Table name'),
+  region: z.string().optional().describe('AWS Region; defaults to AWS_REGION, then us-east-1'),
+  endpoint: z.url().optional().describe('Custom endpoint (DynamoDB Local, ScyllaDB Alternator, a VPC endpoint)'),
+  profile: z.string().optional().describe('Shared-config profile to take credentials from'),
+  roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/, 'expected an IAM role ARN like arn:aws:iam::123456789012:role/Name').optional()
+    .describe('IAM role to assume (cross-account access)'),
+  externalId: z.string().optional().describe('External ID for the role assumption'),
+});
+
+export const createTableSchema = z.object({
+  keySchema: keySchemaSchema.optional().describe("Target primary key; the source's when omitted"),
+  globalSecondaryIndexes: z.union([z.literal('copy'), z.literal('none'), z.array(indexSchema)]).optional()
+    .describe("'copy' (default) copies the source's GSIs"),
+  localSecondaryIndexes: z.union([z.literal('copy'), z.literal('none'), z.array(indexSchema.omit({ partitionKey: true }))]).optional()
+    .describe("'copy' (default) copies the source's LSIs when the partition key is unchanged"),
+  billingMode: z.enum(['PAY_PER_REQUEST', 'PROVISIONED']).optional().describe("The source's when omitted"),
+  provisionedThroughput: throughputSchema.optional(),
+  ttlAttribute: z.union([z.string(), z.null()]).optional().describe("TTL attribute; the source's when omitted, null for none"),
+  streamViewType: z.enum(['NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES', 'KEYS_ONLY']).optional()
+    .describe('Enable a stream on the target (needed later for rollback by reverse replication)'),
+});
+
+export const targetSchema = tableRefSchema.extend({
+  kind: z.literal('dynamodb').optional().describe('Sink kind (default dynamodb)'),
+  create: z.union([createTableSchema, z.literal(false)]).optional()
+    .describe('How to create the target when it does not exist; false refuses to create it'),
+  maxBatchSize: z.int().min(1).max(25).optional().describe('Items per BatchWriteItem (25; lower for some DynamoDB-compatible stores)'),
+});
+
+export const backfillSchema = z.object({
+  strategy: z.enum(['scan', 'none']).optional().describe("'scan' (default): parallel Scan of the source; 'none': stream only"),
+  segments: z.int().min(1).max(1_000_000).optional().describe('Parallel Scan segments (default 16)'),
+  concurrency: z.int().min(1).max(256).optional().describe('Segments scanned at once (default 8)'),
+  pageSize: z.int().min(1).max(10_000).optional().describe('Scan Limit per page (default 1000)'),
+  readShare: z.number().gt(0).max(1).optional()
+    .describe("Share of the source's provisioned read capacity the backfill may use (default 0.5)"),
+  maxReadUnitsPerSecond: z.number().positive().optional()
+    .describe('Hard cap on read units per second (on-demand tables have no provisioned figure to take a share of)'),
+  consistentRead: z.boolean().optional().describe('Strongly consistent Scan (default true; needed by the consistency argument)'),
+});
+
+export const streamSchema = z.object({
+  pollIntervalMs: z.int().min(10).max(60_000).optional().describe('Wait after an empty GetRecords page (default 1000)'),
+  discoveryIntervalMs: z.int().min(100).max(600_000).optional().describe('Shard re-listing interval (default 10000)'),
+});
+
+export const writeSchema = z.object({
+  concurrency: z.int().min(1).max(512).optional().describe('BatchWriteItem requests in flight per target (default 16)'),
+  maxWriteUnitsPerSecond: z.number().positive().optional().describe('Cap on target write units per second'),
+});
+
+const common = {
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash, underscore').optional()
+    .describe('Migration name (state folder name); derived from the tables when omitted'),
+  sources: z.record(name, tableRefSchema).optional().describe('Several sources feeding the targets (merge)'),
+  source: tableRefSchema.optional(),
+  target: targetSchema.optional(),
+  targets: z.record(name, targetSchema).optional().describe('Several targets (split): the transform routes items by target name'),
+  backfill: backfillSchema.optional(),
+  stream: streamSchema.optional(),
+  write: writeSchema.optional(),
+  onError: z.enum(['halt', 'dead-letter']).optional()
+    .describe("What to do with an item the transform or target rejects: 'halt' (default) or 'dead-letter' and continue"),
+  stateDir: z.string().optional().describe('State folder, relative to the config file (default .dynashift)'),
+};
+
+/** JSON config: the transform is a module path (relative to the config file) exporting `transform` or a default. */
+export const jsonConfigSchema = z.object({
+  $schema: z.string().optional(),
+  ...common,
+  transform: z.string().optional().describe('Path of a module (.ts/.js) exporting the transform function'),
+}).strict();
+
+/** TS config: the transform is the function itself (or a module path, as in JSON). */
+export const tsConfigSchema = z.object({
+  ...common,
+  transform: z.union([z.string(), z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'expected a function')]).optional(),
+}).strict();
+
+export type KeyAttributeConfig = z.infer<typeof keyAttributeSchema>;
+export type TableRefConfig = z.infer<typeof tableRefSchema>;
+export type TargetConfig = z.infer<typeof targetSchema>;
+export type CreateTableConfig = z.infer<typeof createTableSchema>;
+export type BackfillConfig = z.infer<typeof backfillSchema>;

@@ -1,0 +1,134 @@
+import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AttributeMap, KeySchema } from './item.js';
+import { attributeType, extractKey, keyAttributeNames, keyId } from './item.js';
+
+/**
+ * An item as the transform sees it: plain JS values, with numbers as `NumberValue` (exact decimal strings — call
+ * `.toString()`; never coerce to a JS number), binary as Uint8Array and sets as Set.
+ */
+export type Item = Record<string, NativeAttributeValue>;
+
+export interface TransformContext {
+  /** Name of the source the item comes from ('source' for a single-source migration). */
+  source: string;
+}
+
+/** One target: an item, several items, or null/undefined to drop it. */
+export type TransformOutput = Item | Item[] | null | undefined;
+
+/**
+ * `item → item | item[] | null`. With several targets (`targets:` in the config) return an object keyed by target
+ * name instead, e.g. `{ orders: item, lines: item.lines.map(...) }`; targets left out get nothing.
+ */
+export type Transform = (item: Item, ctx: TransformContext) => TransformOutput | Record<string, TransformOutput>;
+
+export interface RoutedItem {
+  target: string;
+  item: AttributeMap;
+  key: AttributeMap;
+  keyId: string;
+}
+
+/** Why an item could not be mapped: a transform that threw, or an output the target can't take. */
+export class MappingError extends Error {
+  override readonly name = 'MappingError';
+  constructor(readonly code: 'TRANSFORM_FAILED' | 'TRANSFORM_OUTPUT_INVALID' | 'TARGET_KEY_MISSING', message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export interface ItemMapperOptions {
+  transform?: Transform;
+  /** Key schema of every target, by target name. */
+  targets: Record<string, KeySchema>;
+  /** Set when the config has a single `target:` — then the transform returns items, not a per-target object. */
+  singleTarget?: string;
+}
+
+/** Applies the transform and routes its output to targets. Pure: no I/O, same code in the CLI and in Lambda. */
+export class ItemMapper {
+  private readonly targetNames: string[];
+
+  constructor(private readonly opts: ItemMapperOptions) {
+    this.targetNames = Object.keys(opts.targets);
+    if (!opts.transform && !opts.singleTarget) {
+      throw new Error('several targets need a transform that routes items to them');
+    }
+  }
+
+  get hasTransform(): boolean {
+    return this.opts.transform !== undefined;
+  }
+
+  map(source: string, item: AttributeMap): RoutedItem[] {
+    const { transform, singleTarget } = this.opts;
+    if (!transform) return [this.route(singleTarget!, item)];
+
+    let output: ReturnType<Transform>;
+    try {
+      output = transform(unmarshall(item, { wrapNumbers: true }) as Item, { source });
+    } catch (err) {
+      throw new MappingError('TRANSFORM_FAILED', `transform threw: ${describe(err)}`, { cause: err });
+    }
+    if (output instanceof Promise) {
+      throw new MappingError('TRANSFORM_OUTPUT_INVALID', 'transform returned a Promise; it must be synchronous');
+    }
+    const routed: RoutedItem[] = [];
+    if (singleTarget) {
+      for (const out of asList(output as TransformOutput)) routed.push(this.route(singleTarget, this.toWire(out)));
+      return routed;
+    }
+    if (output === null || output === undefined) return routed;
+    if (typeof output !== 'object' || Array.isArray(output)) {
+      throw new MappingError('TRANSFORM_OUTPUT_INVALID',
+        `with several targets the transform must return an object keyed by target name (${this.targetNames.join(', ')})`);
+    }
+    for (const [target, out] of Object.entries(output as Record<string, TransformOutput>)) {
+      if (!(target in this.opts.targets)) {
+        throw new MappingError('TRANSFORM_OUTPUT_INVALID', `transform routed an item to unknown target "${target}"; targets are: ${this.targetNames.join(', ')}`);
+      }
+      for (const one of asList(out)) routed.push(this.route(target, this.toWire(one)));
+    }
+    return routed;
+  }
+
+  private toWire(item: Item): AttributeMap {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      throw new MappingError('TRANSFORM_OUTPUT_INVALID', `transform returned ${Array.isArray(item) ? 'a nested array' : typeof item}; expected an item object`);
+    }
+    try {
+      return marshall(item, { removeUndefinedValues: true }) as AttributeMap;
+    } catch (err) {
+      throw new MappingError('TRANSFORM_OUTPUT_INVALID', `transform output is not a valid DynamoDB item: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  private route(target: string, item: AttributeMap): RoutedItem {
+    const schema = this.opts.targets[target]!;
+    const key = extractKey(item, schema);
+    if (!key) {
+      const missing = keyAttributeNames(schema).filter((n) => !(n in item));
+      throw new MappingError('TARGET_KEY_MISSING',
+        `item for target "${target}" lacks key attribute ${missing.join(', ')}`);
+    }
+    for (const attr of [schema.partitionKey, schema.sortKey]) {
+      if (!attr) continue;
+      const actual = attributeType(key[attr.name]!);
+      if (actual !== attr.type) {
+        throw new MappingError('TARGET_KEY_MISSING',
+          `item for target "${target}" has key attribute ${attr.name} of type ${actual}; the target expects ${attr.type}`);
+      }
+    }
+    return { target, item, key, keyId: keyId(key, schema) };
+  }
+}
+
+function asList(out: TransformOutput): Item[] {
+  if (out === null || out === undefined) return [];
+  return Array.isArray(out) ? out : [out];
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

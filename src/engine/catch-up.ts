@@ -1,0 +1,35 @@
+import type { ChangePage } from '../core/change.js';
+import { changeWrites } from '../core/protocol.js';
+import type { ItemMapper } from '../core/transform.js';
+import type { Sink } from '../sinks/sink.js';
+import type { FailurePolicy } from './failure-policy.js';
+import { writeToTargets } from './write-all.js';
+
+export interface ApplyStats {
+  records: number;
+  skipped: number;
+  writes: number;
+}
+
+/**
+ * The apply step shared by every runner (CLI stream reader, Lambda handler): map a page of ordered change records to
+ * compacted writes and land them. It resolves only when every write has landed or been dead-lettered — the caller
+ * checkpoints after that, never before.
+ */
+export function changeApplier(opts: {
+  mapper: ItemMapper;
+  sinks: Record<string, Sink>;
+  failures: FailurePolicy;
+  skipBefore?: number;
+  stats: ApplyStats;
+}): (page: ChangePage) => Promise<void> {
+  return async (page) => {
+    const mapped = changeWrites(opts.mapper, page, { skipBefore: opts.skipBefore });
+    await opts.failures.handle(mapped.failures, []);
+    const { rejected, written } = await writeToTargets(opts.sinks, mapped.ops);
+    await opts.failures.handle([], rejected);
+    opts.stats.records += page.records.length;
+    opts.stats.skipped += mapped.skipped;
+    opts.stats.writes += written;
+  };
+}

@@ -1,0 +1,136 @@
+import {
+  BatchWriteItemCommand,
+  DeleteItemCommand,
+  PutItemCommand,
+  type DynamoDBClient,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import { backoffDelay, sleep } from '../../core/backoff.js';
+import { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
+import { Semaphore } from '../../core/semaphore.js';
+import { systemClock } from '../../core/clock.js';
+import type { WriteOp } from '../../core/write-op.js';
+import { errorName, isRetryable, isThrottling } from '../../aws/errors.js';
+import type { RejectedWrite, Sink, SinkCapabilities, WriteStats } from '../sink.js';
+
+export interface DynamoDbSinkOptions {
+  name: string;
+  client: DynamoDBClient;
+  table: string;
+  /** BatchWriteItem requests in flight at once, across every caller. */
+  concurrency: number;
+  maxBatchSize?: number;
+  maxWriteUnitsPerSecond?: number;
+}
+
+/** Errors that reject an item on its own merits (size, key type): retrying can't help; isolate and dead-letter. */
+const ITEM_ERRORS = new Set(['ValidationException', 'ItemCollectionSizeLimitExceededException']);
+
+/**
+ * Writes to any endpoint that speaks the DynamoDB API (DynamoDB, DynamoDB Local, ScyllaDB Alternator) with
+ * BatchWriteItem: UnprocessedItems are retried with backoff until written; a batch the service rejects as invalid is
+ * split into single writes so that only the offending items are reported.
+ */
+export class DynamoDbSink implements Sink {
+  readonly name: string;
+  readonly capabilities: SinkCapabilities;
+  private readonly gate: Semaphore;
+  private readonly limiter: RateLimiter;
+  private readonly meter = new RateMeter(systemClock);
+
+  constructor(private readonly opts: DynamoDbSinkOptions) {
+    this.name = opts.name;
+    this.capabilities = { conditionalWrites: true, maxBatchSize: opts.maxBatchSize ?? 25, transactions: true, nativeTypes: true };
+    this.gate = new Semaphore(opts.concurrency);
+    this.limiter = new RateLimiter(opts.maxWriteUnitsPerSecond ?? Infinity, systemClock);
+  }
+
+  async write(ops: WriteOp[], signal?: AbortSignal): Promise<{ rejected: RejectedWrite[]; stats: WriteStats }> {
+    const batches: WriteOp[][] = [];
+    for (let i = 0; i < ops.length; i += this.capabilities.maxBatchSize) batches.push(ops.slice(i, i + this.capabilities.maxBatchSize));
+    const results = await Promise.all(batches.map((b) => this.gate.run(() => this.writeBatch(b, signal))));
+    const out = { rejected: [] as RejectedWrite[], stats: { written: 0, consumedCapacity: 0 } };
+    for (const r of results) {
+      out.rejected.push(...r.rejected);
+      out.stats.written += r.stats.written;
+      out.stats.consumedCapacity += r.stats.consumedCapacity;
+    }
+    return out;
+  }
+
+  private async writeBatch(ops: WriteOp[], signal?: AbortSignal): Promise<{ rejected: RejectedWrite[]; stats: WriteStats }> {
+    const byKey = new Map<string, WriteOp>();
+    for (const op of ops) byKey.set(op.keyId, op);
+    let pending: WriteRequest[] = ops.map(toRequest);
+    let consumed = 0;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (signal?.aborted) throw abortError();
+      let res;
+      try {
+        res = await this.opts.client.send(new BatchWriteItemCommand({
+          RequestItems: { [this.opts.table]: pending },
+          ReturnConsumedCapacity: 'TOTAL',
+        }));
+      } catch (err) {
+        if (ITEM_ERRORS.has(errorName(err))) return this.isolate(ops, signal);
+        if (!isRetryable(err)) throw err;
+        if (isThrottling(err)) this.limiter.throttled(this.meter.perSecond());
+        await sleep(backoffDelay(attempt, 50, 5_000), signal);
+        continue;
+      }
+      const units = (res.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0);
+      consumed += units;
+      this.meter.add(units);
+      if ((res.$metadata.attempts ?? 1) > 1) this.limiter.throttled(this.meter.perSecond());
+      await this.limiter.consume(units, signal);
+      const unprocessed = res.UnprocessedItems?.[this.opts.table] ?? [];
+      if (unprocessed.length > 0) {
+        // Unprocessed items are DynamoDB's way of throttling part of a batch: back off, resend just those.
+        this.limiter.throttled(this.meter.perSecond());
+        await sleep(backoffDelay(attempt, 50, 5_000), signal);
+      } else {
+        attempt = -1;
+      }
+      pending = unprocessed;
+    }
+    return { rejected: [], stats: { written: byKey.size, consumedCapacity: consumed } };
+  }
+
+  /** Writes one by one so the service names the items it refuses; the rest land normally. */
+  private async isolate(ops: WriteOp[], signal?: AbortSignal): Promise<{ rejected: RejectedWrite[]; stats: WriteStats }> {
+    const rejected: RejectedWrite[] = [];
+    let written = 0;
+    let consumed = 0;
+    for (const op of ops) {
+      for (let attempt = 0; ; attempt++) {
+        if (signal?.aborted) throw abortError();
+        try {
+          const res = op.kind === 'put'
+            ? await this.opts.client.send(new PutItemCommand({ TableName: this.opts.table, Item: op.item, ReturnConsumedCapacity: 'TOTAL' }))
+            : await this.opts.client.send(new DeleteItemCommand({ TableName: this.opts.table, Key: op.key, ReturnConsumedCapacity: 'TOTAL' }));
+          consumed += res.ConsumedCapacity?.CapacityUnits ?? 0;
+          written++;
+          break;
+        } catch (err) {
+          if (ITEM_ERRORS.has(errorName(err))) {
+            rejected.push({ op, error: { code: errorName(err), message: (err as Error).message } });
+            break;
+          }
+          if (!isRetryable(err)) throw err;
+          await sleep(backoffDelay(attempt, 50, 5_000), signal);
+        }
+      }
+    }
+    return { rejected, stats: { written, consumedCapacity: consumed } };
+  }
+}
+
+function toRequest(op: WriteOp): WriteRequest {
+  return op.kind === 'put' ? { PutRequest: { Item: op.item } } : { DeleteRequest: { Key: op.key } };
+}
+
+function abortError(): Error {
+  const err = new Error('write aborted before it completed');
+  err.name = 'AbortError';
+  return err;
+}

@@ -1,0 +1,481 @@
+import type { GetShardIteratorCommandInput, Shard } from '@aws-sdk/client-dynamodb-streams';
+import { errorName, isRetryable } from '../../aws/errors.js';
+import { backoffDelay, sleep } from '../../core/backoff.js';
+import type { ChangePage, ChangeRecord } from '../../core/change.js';
+import { DynashiftError, StreamGapError } from '../../errors.js';
+import type { StreamState } from '../../state/migration-state.js';
+import { toChangeRecord } from './record-mapper.js';
+import {
+  describeGap,
+  eligibleShards,
+  isInitialOpen,
+  normalizeListing,
+  readiness,
+  reconcileListing,
+  type ListedShard,
+} from './shard-lineage.js';
+import type { StreamsApi } from './streams-api.js';
+
+export interface StreamReaderLog {
+  info(o: object, msg?: string): void;
+  warn(o: object, msg?: string): void;
+  debug?(o: object, msg?: string): void;
+}
+
+export interface StreamReaderOptions {
+  api: StreamsApi;
+  /** Source name, copied into ChangePage.source. */
+  source: string;
+  /** Mutable; the reader updates shards[*].checkpoint/finished/lastRecordAt/applied and adds discovered shards. */
+  state: StreamState;
+  /** Called after the reader changed `state` (the caller debounces persistence). */
+  onCheckpoint: () => void;
+  /** Wait after an empty GetRecords on an open shard (default 1000). */
+  pollIntervalMs?: number;
+  /** How often to re-list shards with DescribeStream (default 10000); also re-listed right after a shard closes. */
+  discoveryIntervalMs?: number;
+  /** GetRecords Limit (default 1000). */
+  maxRecordsPerPage?: number;
+  /** Stream retention, default 24 h. */
+  retentionMs?: number;
+  now?: () => number;
+  log?: StreamReaderLog;
+}
+
+export interface ShardStatus {
+  shardId: string;
+  parentShardId?: string;
+  state: 'waiting-for-parent' | 'reading' | 'at-tip' | 'finished';
+  lagMs?: number;
+  checkpoint?: string;
+  applied: number;
+}
+
+/** Opening at TRIM_HORIZON this close to the retention limit can't prove that nothing we need was trimmed. */
+const TRIM_SAFETY_MARGIN_MS = 5 * 60_000;
+/** DescribeStream allows 10 calls per second. */
+const DESCRIBE_MIN_GAP_MS = 100;
+const DESCRIBE_PAGE_LIMIT = 100;
+const DAY_MS = 24 * 60 * 60_000;
+
+/** What the reader knows about a shard in this process only (lost on restart, so never needed for correctness). */
+interface ShardRuntime {
+  running: boolean;
+  /** Start time of the last empty GetRecords call; cleared as soon as a page with records arrives. */
+  tipAt?: number;
+  /** createdAt of the first record of the page being handled, for lag before the first checkpoint. */
+  pendingFrom?: number;
+  /** The closing page (no NextShardIterator) was received: the shard may vanish from listings without loss. */
+  fullyRead: boolean;
+  /** Start of the previous listing, which did not show this shard: its records can't be older than that. */
+  createdAfter?: number;
+}
+
+type Handler = (page: ChangePage) => Promise<void>;
+
+/**
+ * Reads a DynamoDB stream in shard-lineage order and hands each non-empty page to a handler, checkpointing a page only
+ * after its handler resolved. Any situation where it can't prove that every record after the opened position reaches
+ * the handler (trimmed data, a vanished shard, a missing parent) ends the run with a StreamGapError.
+ */
+export class StreamReader {
+  private readonly api: StreamsApi;
+  private readonly source: string;
+  private readonly state: StreamState;
+  private readonly onCheckpoint: () => void;
+  private readonly pollIntervalMs: number;
+  private readonly discoveryIntervalMs: number;
+  private readonly maxRecordsPerPage: number;
+  private readonly retentionMs: number;
+  private readonly now: () => number;
+  private readonly log: StreamReaderLog | undefined;
+
+  private readonly runtime = new Map<string, ShardRuntime>();
+  private listedIds = new Set<string>();
+  private closedIds = new Set<string>();
+  private lastListingStartedAt: number | undefined;
+  private lastDescribeCallAt = Number.NEGATIVE_INFINITY;
+  private failed = false;
+  private running = false;
+  private wakeDiscovery: (() => void) | undefined;
+  private wakeRequested = false;
+
+  constructor(opts: StreamReaderOptions) {
+    this.api = opts.api;
+    this.source = opts.source;
+    this.state = opts.state;
+    this.onCheckpoint = opts.onCheckpoint;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 1_000;
+    this.discoveryIntervalMs = opts.discoveryIntervalMs ?? 10_000;
+    this.maxRecordsPerPage = opts.maxRecordsPerPage ?? 1_000;
+    this.retentionMs = opts.retentionMs ?? DAY_MS;
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log;
+  }
+
+  async run(handler: Handler, signal: AbortSignal): Promise<void> {
+    if (this.running) throw new Error('StreamReader.run is already running');
+    this.running = true;
+    this.failed = false;
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) stop.abort();
+
+    const loops = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
+    const fail = (error: unknown): void => {
+      // The first failure is the cause; later ones are usually consequences of stopping.
+      failure ??= { error };
+      this.failed = true;
+      stop.abort();
+    };
+    const startEligible = (): void => {
+      if (stop.signal.aborted) return;
+      for (const shardId of eligibleShards(this.state.shards, this.listedIds)) {
+        const rt = this.rt(shardId);
+        if (rt.running) continue;
+        rt.running = true;
+        const loop: Promise<void> = this.readShard(shardId, handler, stop.signal, onShardFinished)
+          .catch(fail)
+          .finally(() => {
+            rt.running = false;
+            loops.delete(loop);
+          });
+        loops.add(loop);
+      }
+    };
+    const onShardFinished = (): void => {
+      // Children already listed can start at once; a fresh listing finds the ones DescribeStream didn't show yet.
+      startEligible();
+      this.requestDiscovery();
+    };
+
+    try {
+      await this.discoveryLoop(stop.signal, startEligible);
+    } catch (err) {
+      fail(err);
+    }
+    while (loops.size > 0) await Promise.allSettled([...loops]);
+    signal.removeEventListener('abort', onAbort);
+    this.running = false;
+    if (failure) throw failure.error;
+  }
+
+  status(): ShardStatus[] {
+    return Object.entries(this.state.shards).map(([shardId, shard]) => {
+      const rt = this.runtime.get(shardId);
+      const status: ShardStatus = { shardId, state: 'reading', applied: shard.applied };
+      if (shard.parentShardId !== undefined) status.parentShardId = shard.parentShardId;
+      if (shard.checkpoint !== undefined) status.checkpoint = shard.checkpoint;
+      if (shard.finished) {
+        status.state = 'finished';
+      } else if (readiness(this.state.shards, shardId, this.listedIds) === 'waiting-for-parent') {
+        status.state = 'waiting-for-parent';
+      } else {
+        status.state = rt?.tipAt !== undefined ? 'at-tip' : 'reading';
+        status.lagMs = this.shardLag(shardId);
+      }
+      return status;
+    });
+  }
+
+  caughtUpSince(since: number): boolean {
+    if (this.failed) return false;
+    if (this.lastListingStartedAt === undefined || this.lastListingStartedAt < since) return false;
+    for (const [shardId, shard] of Object.entries(this.state.shards)) {
+      if (shard.finished) continue;
+      const tipAt = this.runtime.get(shardId)?.tipAt;
+      if (tipAt === undefined || tipAt < since) return false;
+    }
+    return true;
+  }
+
+  lagMs(): number {
+    let lag = 0;
+    for (const [shardId, shard] of Object.entries(this.state.shards)) {
+      if (!shard.finished) lag = Math.max(lag, this.shardLag(shardId));
+    }
+    return lag;
+  }
+
+  private shardLag(shardId: string): number {
+    const rt = this.runtime.get(shardId);
+    if (rt?.tipAt !== undefined) return 0;
+    const from = this.state.shards[shardId]?.lastRecordAt ?? rt?.pendingFrom;
+    return from === undefined ? 0 : Math.max(0, this.now() - from);
+  }
+
+  private rt(shardId: string): ShardRuntime {
+    let rt = this.runtime.get(shardId);
+    if (!rt) {
+      rt = { running: false, fullyRead: false };
+      this.runtime.set(shardId, rt);
+    }
+    return rt;
+  }
+
+  // ---- discovery ----------------------------------------------------------------------------------------------------
+
+  private async discoveryLoop(signal: AbortSignal, startEligible: () => void): Promise<void> {
+    while (!signal.aborted) {
+      const startedAt = this.now();
+      const listing = await this.listShards(signal);
+      if (!listing) return;
+      this.applyListing(listing, startedAt);
+      startEligible();
+      await this.waitForDiscovery(signal);
+    }
+  }
+
+  private applyListing(listing: ListedShard[], startedAt: number): void {
+    const initial = isInitialOpen(this.state.shards);
+    const fullyRead = new Set([...this.runtime].filter(([, rt]) => rt.fullyRead).map(([id]) => id));
+    const plan = reconcileListing(this.state.shards, listing, fullyRead);
+    const [firstGap] = plan.gaps;
+    if (firstGap) {
+      const more = plan.gaps.length > 1 ? ` (${plan.gaps.length - 1} more shard(s) affected)` : '';
+      throw new StreamGapError(`${describeGap(firstGap)}${more}`, {
+        streamArn: this.state.streamArn,
+        shardId: firstGap.shardId,
+        gaps: plan.gaps,
+      });
+    }
+    for (const { shardId, state } of plan.added) {
+      this.state.shards[shardId] = state;
+      if (!initial && this.lastListingStartedAt !== undefined) this.rt(shardId).createdAfter = this.lastListingStartedAt;
+    }
+    this.listedIds = new Set(listing.map((s) => s.shardId));
+    this.closedIds = new Set(listing.filter((s) => s.closed).map((s) => s.shardId));
+    this.lastListingStartedAt = startedAt;
+    if (plan.added.length > 0) {
+      this.log?.info({ shards: plan.added.map((a) => a.shardId), initial }, 'stream shards discovered');
+      this.onCheckpoint();
+    }
+  }
+
+  /** Reads every DescribeStream page; undefined when aborted. */
+  private async listShards(signal: AbortSignal): Promise<ListedShard[] | undefined> {
+    const shards: Shard[] = [];
+    let exclusiveStart: string | undefined;
+    do {
+      const input = { StreamArn: this.state.streamArn, Limit: DESCRIBE_PAGE_LIMIT, ExclusiveStartShardId: exclusiveStart };
+      let out;
+      try {
+        out = await this.retrying('DescribeStream', undefined, signal, async () => {
+          await sleep(this.lastDescribeCallAt + DESCRIBE_MIN_GAP_MS - performance.now(), signal);
+          this.lastDescribeCallAt = performance.now();
+          return this.api.describeStream(input);
+        });
+      } catch (err) {
+        throw this.apiFailure(err, 'DescribeStream', undefined);
+      }
+      if (!out || signal.aborted) return undefined;
+      shards.push(...(out.StreamDescription?.Shards ?? []));
+      exclusiveStart = out.StreamDescription?.LastEvaluatedShardId;
+    } while (exclusiveStart);
+    return normalizeListing(shards);
+  }
+
+  private requestDiscovery(): void {
+    if (this.wakeDiscovery) this.wakeDiscovery();
+    else this.wakeRequested = true;
+  }
+
+  private async waitForDiscovery(signal: AbortSignal): Promise<void> {
+    if (!this.wakeRequested && !signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          this.wakeDiscovery = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, this.discoveryIntervalMs);
+        signal.addEventListener('abort', done, { once: true });
+        this.wakeDiscovery = done;
+      });
+    }
+    this.wakeRequested = false;
+  }
+
+  // ---- reading one shard --------------------------------------------------------------------------------------------
+
+  private async readShard(shardId: string, handler: Handler, signal: AbortSignal, onFinished: () => void): Promise<void> {
+    const rt = this.rt(shardId);
+    let iterator = await this.openIterator(shardId, signal);
+    let expiredInARow = 0;
+    while (iterator !== undefined && !signal.aborted) {
+      if (iterator === SHARD_END) {
+        this.finishShard(shardId, onFinished);
+        return;
+      }
+      const calledAt = this.now();
+      const input = { ShardIterator: iterator, Limit: this.maxRecordsPerPage };
+      let out;
+      try {
+        out = await this.retrying('GetRecords', shardId, signal, () => this.api.getRecords(input));
+      } catch (err) {
+        if (errorName(err) !== 'ExpiredIteratorException') throw this.apiFailure(err, 'GetRecords', shardId);
+        // Iterators live 15 minutes. The checkpoint is the last applied record and only one page is ever in flight, so
+        // reopening there neither skips nor repeats anything. Back off if renewal keeps producing dead iterators.
+        this.log?.debug?.({ shardId, checkpoint: this.state.shards[shardId]?.checkpoint }, 'shard iterator expired; renewing');
+        await sleep(expiredInARow === 0 ? 0 : backoffDelay(expiredInARow), signal);
+        expiredInARow++;
+        iterator = await this.openIterator(shardId, signal);
+        continue;
+      }
+      expiredInARow = 0;
+      // A page read after stopping is dropped unapplied and unrecorded: the next run reads it again.
+      if (!out || signal.aborted) return;
+
+      const records = (out.Records ?? []).map(toChangeRecord);
+      const next = out.NextShardIterator;
+      if (!next) rt.fullyRead = true;
+      if (records.length > 0) {
+        rt.tipAt = undefined;
+        rt.pendingFrom = records[0]?.createdAt;
+        await handler({ source: this.source, shardId, records });
+        this.recordApplied(shardId, records);
+        rt.pendingFrom = undefined;
+      } else if (next) {
+        rt.tipAt = calledAt;
+      }
+      if (!next) {
+        this.finishShard(shardId, onFinished);
+        return;
+      }
+      iterator = next;
+      if (records.length === 0) await sleep(this.pollIntervalMs, signal);
+    }
+  }
+
+  private recordApplied(shardId: string, records: ChangeRecord[]): void {
+    const shard = this.state.shards[shardId];
+    const last = records[records.length - 1];
+    if (!shard || !last) return;
+    // Never move backwards, even if the stream handed back a record we had already applied.
+    if (shard.checkpoint === undefined || BigInt(last.sequenceNumber) > BigInt(shard.checkpoint)) {
+      shard.checkpoint = last.sequenceNumber;
+    }
+    shard.applied += records.length;
+    const createdAt = records.reduce<number | undefined>((max, r) => (r.createdAt === undefined ? max : Math.max(max ?? r.createdAt, r.createdAt)), undefined);
+    if (createdAt !== undefined) shard.lastRecordAt = createdAt;
+    this.onCheckpoint();
+  }
+
+  private finishShard(shardId: string, onFinished: () => void): void {
+    const shard = this.state.shards[shardId];
+    if (!shard) return;
+    shard.finished = true;
+    const rt = this.rt(shardId);
+    rt.tipAt = undefined;
+    rt.fullyRead = true;
+    this.log?.info({ shardId, applied: shard.applied }, 'stream shard finished');
+    this.onCheckpoint();
+    onFinished();
+  }
+
+  /** An iterator at the shard's resume position (rule: checkpoint, else TRIM_HORIZON); undefined when aborted. */
+  private async openIterator(shardId: string, signal: AbortSignal): Promise<string | typeof SHARD_END | undefined> {
+    const shard = this.state.shards[shardId];
+    if (!shard) throw new DynashiftError('STATE_CORRUPT', `Stream shard ${shardId} is not in the migration state.`);
+    const input: GetShardIteratorCommandInput = { StreamArn: this.state.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' };
+    if (shard.checkpoint !== undefined) {
+      input.ShardIteratorType = 'AFTER_SEQUENCE_NUMBER';
+      input.SequenceNumber = shard.checkpoint;
+    } else {
+      this.assertTrimHorizonSafe(shardId);
+    }
+    let out;
+    try {
+      out = await this.retrying('GetShardIterator', shardId, signal, () => this.api.getShardIterator(input));
+    } catch (err) {
+      throw this.apiFailure(err, 'GetShardIterator', shardId);
+    }
+    if (!out || signal.aborted) return undefined;
+    if (out.ShardIterator) return out.ShardIterator;
+    // No iterator past the end of a closed shard means there is nothing left to read; on an open shard it is
+    // unexplained, and guessing would risk skipping records.
+    if (this.closedIds.has(shardId)) return SHARD_END;
+    throw new DynashiftError('AWS_ERROR', `GetShardIterator returned no iterator for open shard ${shardId}.`, {
+      details: { shardId, streamArn: this.state.streamArn, input },
+    });
+  }
+
+  /**
+   * TRIM_HORIZON silently starts at the oldest record still kept, so it can't report trimmed data: refuse it once
+   * records we need could be older than the retention.
+   */
+  private assertTrimHorizonSafe(shardId: string): void {
+    const horizon = this.oldestNeededRecordAt(shardId, new Set());
+    if (this.now() - horizon > this.retentionMs - TRIM_SAFETY_MARGIN_MS) {
+      throw new StreamGapError(
+        `Shard ${shardId} has to be read from its oldest record, but records written since ${new Date(horizon).toISOString()} may already have been trimmed (retention ${Math.round(this.retentionMs / 3_600_000)} h).`,
+        { streamArn: this.state.streamArn, shardId, since: new Date(horizon).toISOString() },
+      );
+    }
+  }
+
+  /**
+   * A lower bound on the creation time of any record in the shard that we must apply: nothing before the stream
+   * position was opened is needed; a child's records all follow its parent's last record; and a shard first seen by a
+   * listing after another listing that lacked it was created after that earlier listing.
+   */
+  private oldestNeededRecordAt(shardId: string, visiting: Set<string>): number {
+    const openedAt = Date.parse(this.state.openedAt);
+    if (Number.isNaN(openedAt)) {
+      throw new DynashiftError('STATE_CORRUPT', `The stream's openedAt (${JSON.stringify(this.state.openedAt)}) is not a date.`);
+    }
+    let horizon = Math.max(openedAt, this.runtime.get(shardId)?.createdAfter ?? openedAt);
+    visiting.add(shardId);
+    const parentId = this.state.shards[shardId]?.parentShardId;
+    const parent = parentId === undefined ? undefined : this.state.shards[parentId];
+    if (parentId !== undefined && parent && !visiting.has(parentId)) {
+      horizon = Math.max(horizon, parent.lastRecordAt ?? this.oldestNeededRecordAt(parentId, visiting));
+    }
+    return horizon;
+  }
+
+  // ---- errors and retries -------------------------------------------------------------------------------------------
+
+  /** Runs `call`, retrying throttling and transient errors without limit (capped delay); undefined when aborted. */
+  private async retrying<T>(op: string, shardId: string | undefined, signal: AbortSignal, call: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      if (signal.aborted) return undefined;
+      try {
+        return await call();
+      } catch (err) {
+        if (!isRetryable(err)) throw err;
+        const delayMs = backoffDelay(attempt);
+        this.log?.warn({ op, shardId, error: errorName(err), attempt, delayMs }, 'DynamoDB Streams call throttled or failed; retrying');
+        await sleep(delayMs, signal);
+      }
+    }
+  }
+
+  private apiFailure(err: unknown, op: string, shardId: string | undefined): DynashiftError {
+    if (err instanceof DynashiftError) return err;
+    const name = errorName(err);
+    const details = { op, shardId, streamArn: this.state.streamArn, error: name };
+    if (name === 'TrimmedDataAccessException') {
+      return new StreamGapError(`Shard ${shardId ?? '?'} was trimmed past the position dynashift still had to read (${op}).`, details);
+    }
+    if (name === 'ResourceNotFoundException') {
+      return new StreamGapError(
+        shardId === undefined
+          ? `Stream ${this.state.streamArn} no longer exists (${op}).`
+          : `Shard ${shardId} no longer exists although it still had to be read (${op}).`,
+        details,
+      );
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    return new DynashiftError('AWS_ERROR', `DynamoDB Streams ${op} failed${shardId ? ` on shard ${shardId}` : ''}: ${message}`, {
+      cause: err,
+      details,
+    });
+  }
+}
+
+/** Marker for "the closed shard has nothing left to read". */
+const SHARD_END = Symbol('shard-end');

@@ -1,0 +1,105 @@
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { DynashiftError } from '../errors.js';
+import { appendDurable, writeFileAtomic } from './atomic-file.js';
+import type { MigrationState } from './migration-state.js';
+import type { DeadLetterEntry, StateLock, StateStore } from './state-store.js';
+
+/**
+ * State in a local folder: `state.json` (replaced atomically), `dead-letter.jsonl` (append-only, fsynced) and `lock`
+ * (the pid of the process running the migration).
+ */
+export class FileStateStore implements StateStore {
+  readonly location: string;
+  private readonly statePath: string;
+  private readonly deadLetterPath: string;
+  private readonly lockPath: string;
+
+  constructor(dir: string) {
+    this.location = dir;
+    this.statePath = join(dir, 'state.json');
+    this.deadLetterPath = join(dir, 'dead-letter.jsonl');
+    this.lockPath = join(dir, 'lock');
+  }
+
+  async load(): Promise<MigrationState | undefined> {
+    if (!existsSync(this.statePath)) return undefined;
+    const text = readFileSync(this.statePath, 'utf8');
+    try {
+      return JSON.parse(text) as MigrationState;
+    } catch (err) {
+      throw new DynashiftError('STATE_CORRUPT', `state file ${this.statePath} is not valid JSON`, {
+        hint: 'restore it from a backup or remove the state folder to start the migration over',
+        cause: err,
+      });
+    }
+  }
+
+  async save(state: MigrationState): Promise<void> {
+    mkdirSync(this.location, { recursive: true });
+    writeFileAtomic(this.statePath, `${JSON.stringify(state, null, 2)}\n`);
+  }
+
+  async appendDeadLetters(entries: DeadLetterEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    mkdirSync(this.location, { recursive: true });
+    appendDurable(this.deadLetterPath, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  }
+
+  deadLetterLocation(): string {
+    return this.deadLetterPath;
+  }
+
+  async lock(): Promise<StateLock> {
+    mkdirSync(this.location, { recursive: true });
+    for (let tries = 0; tries < 2; tries++) {
+      try {
+        writeFileSync(this.lockPath, JSON.stringify({ pid: process.pid, host: hostname() }), { flag: 'wx' });
+        return { release: async () => this.unlock() };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const holder = this.readLock();
+        if (holder && holderAlive(holder)) {
+          throw new DynashiftError('STATE_LOCKED', `migration is already running (pid ${holder.pid} on ${holder.host})`, {
+            hint: `stop that process first (kill -TERM ${holder.pid}); use \`dynashift status\` to watch it`,
+          });
+        }
+        // The holder died without releasing (e.g. SIGKILL): the lock is stale.
+        try { unlinkSync(this.lockPath); } catch { /* raced with another taker; retry decides */ }
+      }
+    }
+    throw new DynashiftError('STATE_LOCKED', `could not take the lock ${this.lockPath}`, { hint: 'another process is starting this migration' });
+  }
+
+  /** Who holds the lock, if anyone alive does. */
+  holder(): { pid: number; host: string } | undefined {
+    const h = this.readLock();
+    return h && holderAlive(h) ? h : undefined;
+  }
+
+  private readLock(): { pid: number; host: string } | undefined {
+    try {
+      return JSON.parse(readFileSync(this.lockPath, 'utf8')) as { pid: number; host: string };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private unlock(): void {
+    const h = this.readLock();
+    if (h && h.pid === process.pid) {
+      try { unlinkSync(this.lockPath); } catch { /* already gone */ }
+    }
+  }
+}
+
+function holderAlive(h: { pid: number; host: string }): boolean {
+  if (h.host !== hostname()) return true; // can't see another machine's processes: assume alive
+  try {
+    process.kill(h.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
