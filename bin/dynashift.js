@@ -1,8 +1,3 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI lives in the compiled package (built by `npm install` through the prepare script).
-import { main } from '../dist/cli/main.js';
-
-main(process.argv).then(
-  (code) => { process.exitCode = code; },
-  (err) => { console.error(err); process.exitCode = 1; },
-);
+// Thin launcher: the CLI is compiled into dist/ by `npm install` (the prepare script runs the build).
+import '../dist/cli/entry.js';

@@ -14,7 +14,7 @@ export async function loadConfig(path: string, overrides: { onError?: 'halt' | '
   const configPath = resolve(path);
   if (!existsSync(configPath)) {
     throw new DynashiftError('CONFIG_NOT_FOUND', `config file not found: ${configPath}`, {
-      hint: 'pass the config with -c FILE (dynashift.config.ts or a .json file)',
+      hint: 'pass the config with -c FILE (dynashift.config.ts or a .json file)', exitCode: 2,
     });
   }
   const isJson = extname(configPath).toLowerCase() === '.json';
