@@ -151,8 +151,10 @@ function checkSamples(config: ResolvedConfig, source: string, info: TableInfo, i
           ? `every item must carry the target key (${Object.entries(targetKeys).map(([t, k]) => `${t}: ${fmtKey(k)}`).join('; ')}): set it in the transform or change target.create.keySchema`
           : 'fix the transform so it handles this item (return null to leave an item out)',
       };
-      if (config.onError === 'dead-letter') notes.push(`${entry.message} — such items will go to the dead-letter file`);
-      else refusals.push(entry);
+      // A missing target key in a sample is a config mistake: refuse. A transform that throws on some item is bad
+      // input, handled item by item at run time (dead-letter file, then halt or continue) — plan only warns.
+      if (code === 'TARGET_KEY_MISSING' && config.onError === 'halt') refusals.push(entry);
+      else notes.push(`${entry.message} — at run time such items go to the dead-letter file${config.onError === 'halt' ? ' and halt the run' : ''}`);
     }
   }
 }
