@@ -53,8 +53,24 @@ export const createTableSchema = z.object({
     .describe('Enable a stream on the target (needed later for rollback by reverse replication)'),
 });
 
+const pgColumnSchema = z.object({
+  name: name.describe('Column name'),
+  attribute: name.describe('Top-level item attribute copied into the column'),
+  type: z.enum(['text', 'numeric', 'bigint', 'boolean', 'jsonb', 'bytea', 'timestamptz']).describe('Column type'),
+});
+
+export const postgresTargetSchema = z.object({
+  connectionString: z.string().optional()
+    .describe('postgres://user@host:port/db — prefer connectionStringEnv so no password sits in the file'),
+  connectionStringEnv: z.string().optional().describe('Environment variable holding the connection string (default DATABASE_URL; then the PG* variables)'),
+  schema: z.string().optional().describe('Schema of the table (default public)'),
+  columns: z.array(pgColumnSchema).optional().describe('Attributes also projected into typed columns'),
+}).strict();
+
 export const targetSchema = tableRefSchema.extend({
-  kind: z.literal('dynamodb').optional().describe('Sink kind (default dynamodb)'),
+  kind: z.enum(['dynamodb', 'postgres']).optional().describe('Sink kind (default dynamodb)'),
+  keySchema: keySchemaSchema.optional().describe('Target key for non-DynamoDB targets (default: the source key); for DynamoDB use create.keySchema'),
+  postgres: postgresTargetSchema.optional().describe('PostgreSQL settings (kind: postgres)'),
   create: z.union([createTableSchema, z.literal(false)]).optional()
     .describe('How to create the target when it does not exist; false refuses to create it'),
   maxBatchSize: z.int().min(1).max(25).optional().describe('Items per BatchWriteItem (25; lower for some DynamoDB-compatible stores)'),

@@ -7,8 +7,8 @@ import { systemClock } from '../core/clock.js';
 import { RateLimiter, RateMeter } from '../core/rate-limiter.js';
 import { ItemMapper } from '../core/transform.js';
 import type { KeySchema } from '../core/item.js';
-import { createTable } from '../sinks/dynamodb/create-table.js';
-import { DynamoDbSink } from '../sinks/dynamodb/dynamodb-sink.js';
+import { driverFor } from '../sinks/drivers.js';
+import type { TargetReader } from '../sinks/driver.js';
 import type { Sink } from '../sinks/sink.js';
 import { ScanSource } from '../sources/scan/scan-source.js';
 import { openStreamPosition } from '../sources/stream/open-position.js';
@@ -49,7 +49,7 @@ interface Context {
   plan: Plan;
   sourceClients: Record<string, TableClients>;
   sourceKeys: Record<string, KeySchema>;
-  sinks: Record<string, Sink>;
+  sinks: Record<string, Sink & TargetReader>;
   mapper: ItemMapper;
 }
 
@@ -78,19 +78,16 @@ export async function runMigration(config: ResolvedConfig, opts: RunOptions): Pr
 }
 
 async function prepareTargets(config: ResolvedConfig, plan: Plan, log: Logger): Promise<Context> {
-  const sinks: Record<string, Sink> = {};
+  const sinks: Record<string, Sink & TargetReader> = {};
   const targetKeys: Record<string, KeySchema> = {};
   for (const [name, target] of Object.entries(config.targets)) {
-    const { dynamodb } = clientsFor(target);
     const t = plan.targets[name]!;
-    if (t.willCreate) {
-      log.info({ target: name, table: target.table }, 'creating target table');
-      await createTable(dynamodb, target.table, t.spec);
-    }
-    targetKeys[name] = t.info?.keySchema ?? t.spec.keySchema;
-    sinks[name] = new DynamoDbSink({
-      name, client: dynamodb, table: target.table, concurrency: config.write.concurrency,
-      ...(target.maxBatchSize ? { maxBatchSize: target.maxBatchSize } : {}),
+    const driver = driverFor(target);
+    if (t.willCreate) log.info({ target: name, table: target.table, kind: driver.kind }, 'creating target');
+    await driver.prepare(name, target, t.inspection);
+    targetKeys[name] = t.keySchema!;
+    sinks[name] = driver.open(name, target, {
+      keySchema: t.keySchema!, concurrency: config.write.concurrency,
       ...(config.write.maxWriteUnitsPerSecond ? { maxWriteUnitsPerSecond: config.write.maxWriteUnitsPerSecond } : {}),
     });
   }

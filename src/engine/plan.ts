@@ -6,21 +6,21 @@ import { extractKey } from '../core/item.js';
 import { ItemMapper, MappingError } from '../core/transform.js';
 import { clientsFor } from '../aws/clients.js';
 import { inspectTable, type TableInfo } from './inspect.js';
-import { keyCanMove, resolveTargetSpecs } from './targets.js';
-import type { TableSpec } from '../sinks/dynamodb/table-spec.js';
+import { keyCanMove } from './targets.js';
+import { driverFor } from '../sinks/drivers.js';
+import type { TargetInspection } from '../sinks/driver.js';
+import { fmtKey } from '../sinks/dynamodb/dynamodb-driver.js';
 
 /** Stream records are kept 24 hours; the backfill must end well inside that (catch-up needs time too). */
 export const STREAM_RETENTION_MS = 24 * 3600_000;
 export const BACKFILL_BUDGET_MS = 20 * 3600_000;
-/** New on-demand tables take about this many write units per second at once (dynamodb-semantics §6). */
-const ON_DEMAND_INITIAL_WCU = 4000;
 const ON_DEMAND_READ_ASSUMED_RCU = 12000;
 
 export interface Plan {
   migration: string;
   strategy: { backfill: string; segments: number; concurrency: number; consistentRead: boolean; onError: string };
   sources: Record<string, TableInfo & { sampled: number }>;
-  targets: Record<string, { table: string; exists: boolean; willCreate: boolean; spec: TableSpec; info?: TableInfo }>;
+  targets: Record<string, { table: string; kind: string; exists: boolean; willCreate: boolean; keySchema?: KeySchema; describe: string[]; inspection: TargetInspection }>;
   estimate: {
     items: number;
     bytes: number;
@@ -46,46 +46,27 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
     const info = await inspectTable(dynamodb, ref.table);
     sourceInfos[name] = info;
     samples[name] = info.exists ? await sampleItems(dynamodb, ref.table, 200) : [];
-  }
-  const targetInfos: Record<string, TableInfo> = {};
-  for (const [name, ref] of Object.entries(config.targets)) {
-    targetInfos[name] = await inspectTable(clientsFor(ref).dynamodb, ref.table);
-  }
-
-  for (const [name, info] of Object.entries(sourceInfos)) {
     if (!info.exists) {
-      refusals.push({ code: 'SOURCE_TABLE_NOT_FOUND', message: `source table ${info.table} (${name}) does not exist in ${config.sources[name]!.region ?? 'the default Region'}`,
+      refusals.push({ code: 'SOURCE_TABLE_NOT_FOUND', message: `source table ${info.table} (${name}) does not exist in ${ref.region ?? 'the default Region'}${ref.endpoint ? ` at ${ref.endpoint}` : ''}`,
         hint: 'check source.table, source.region and source.endpoint' });
     }
   }
-  let targetSpecs: ReturnType<typeof resolveTargetSpecs> = {};
-  try {
-    targetSpecs = resolveTargetSpecs(config, sourceInfos, targetInfos);
-  } catch (err) {
-    refusals.push({ code: 'TARGET_KEY_MISSING', message: (err as Error).message, hint: (err as { hint?: string }).hint ?? 'set target.create.keySchema' });
-  }
-  const targetKeys = Object.fromEntries(Object.entries(targetSpecs).map(([n, t]) => [n, t.keySchema]));
-
+  const firstSource = Object.values(sourceInfos).find((s) => s.exists);
+  const inspections: Record<string, TargetInspection> = {};
   for (const [name, target] of Object.entries(config.targets)) {
-    const info = targetInfos[name]!;
-    const spec = targetSpecs[name];
+    const inspection = await driverFor(target).inspect(name, target, firstSource ? { source: firstSource } : {});
+    inspections[name] = inspection;
+    refusals.push(...inspection.refusals);
+    notes.push(...inspection.notes);
     for (const [sname, sref] of Object.entries(config.sources)) {
-      if (sref.table === target.table && (sref.endpoint ?? '') === (target.endpoint ?? '') && (sref.region ?? '') === (target.region ?? '')) {
+      if ((target.kind ?? 'dynamodb') === 'dynamodb' && sref.table === target.table
+        && (sref.endpoint ?? '') === (target.endpoint ?? '') && (sref.region ?? '') === (target.region ?? '')) {
         refusals.push({ code: 'TARGET_KEY_MISMATCH', message: `target ${name} is the same table as source ${sname} (${target.table})`, hint: 'choose a new target table name' });
       }
     }
-    if (!info.exists && target.create === false) {
-      refusals.push({ code: 'TARGET_KEY_MISMATCH', message: `target table ${target.table} does not exist and target.create is false`,
-        hint: 'create the table first or remove "create": false so dynashift creates it' });
-    }
-    const wanted = target.create ? target.create.keySchema : undefined;
-    if (info.exists && wanted && info.keySchema && !sameKeySchema(info.keySchema, wanted)) {
-      refusals.push({ code: 'TARGET_KEY_MISMATCH', message: `target table ${target.table} exists with key ${fmtKey(info.keySchema)}, but the config asks for ${fmtKey(wanted)}`,
-        hint: 'drop or rename the existing table, or make target.create.keySchema match it' });
-    }
-    if (info.exists && info.itemCount > 0) notes.push(`target ${target.table} already holds ~${info.itemCount} items (fine when resuming; otherwise they stay unless the source has the same keys)`);
-    if (spec) notes.push(...spec.spec.notes.map((n) => `target ${target.table}: ${n}`));
   }
+  const targetKeys: Record<string, KeySchema> = {};
+  for (const [name, i] of Object.entries(inspections)) if (i.keySchema) targetKeys[name] = i.keySchema;
 
   const movable = Object.values(sourceInfos).some((s) => s.keySchema && keyCanMove(config, s.keySchema, Object.values(targetKeys)));
   for (const [name, info] of Object.entries(sourceInfos)) {
@@ -103,27 +84,38 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
           hint: 'switch the stream to NEW_AND_OLD_IMAGES (disable it, then enable it with that view type)' });
       }
     }
-    checkSamples(config, name, info, samples[name] ?? [], targetKeys, refusals, notes);
+    if (Object.keys(targetKeys).length === Object.keys(config.targets).length) checkSamples(config, name, info, samples[name] ?? [], targetKeys, refusals, notes);
   }
 
-  const estimate = estimateBackfill(config, sourceInfos, targetSpecs, targetInfos);
+  const estimate = estimateBackfill(config, sourceInfos, inspections);
   if (config.backfill.strategy === 'scan' && estimate.seconds * 1000 > BACKFILL_BUDGET_MS) {
     refusals.push({ code: 'BACKFILL_EXCEEDS_RETENTION',
       message: `the backfill is estimated at ${hours(estimate.seconds)} at ${Math.round(estimate.readUnitsPerSecond)} read and ${Math.round(estimate.writeUnitsPerSecond)} write units/s; stream records are kept only 24 h (budget ${hours(BACKFILL_BUDGET_MS / 1000)} leaves time for catch-up)`,
       hint: 'raise backfill.readShare or backfill.maxReadUnitsPerSecond, give the target more write capacity (write.maxWriteUnitsPerSecond, provisioned WCU), or backfill from an export' });
   }
 
+  const iam: Plan['iam'] = {};
+  for (const [n, ref] of Object.entries(config.sources)) {
+    const arn = sourceInfos[n]?.arn ?? `arn:aws:dynamodb:${ref.region ?? '<region>'}:<account>:table/${ref.table}`;
+    iam[`source ${n}`] = {
+      table: ref.table,
+      actions: ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:DescribeContinuousBackups', 'dynamodb:Scan',
+        'dynamodb:DescribeStream', 'dynamodb:GetShardIterator', 'dynamodb:GetRecords', ...(ref.roleArn ? ['sts:AssumeRole'] : [])],
+      resources: [arn, `${arn}/stream/*`],
+    };
+  }
+  for (const [n, ref] of Object.entries(config.targets)) iam[`target ${n}`] = { table: ref.table, ...inspections[n]!.permissions };
+
   return {
     migration: config.name,
     strategy: { backfill: config.backfill.strategy, segments: config.backfill.segments, concurrency: config.backfill.concurrency, consistentRead: config.backfill.consistentRead, onError: config.onError },
     sources: Object.fromEntries(Object.entries(sourceInfos).map(([n, i]) => [n, { ...i, sampled: samples[n]?.length ?? 0 }])),
     targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => {
-      const info = targetInfos[n]!;
-      const spec = targetSpecs[n]?.spec;
-      return [n, { table: t.table, exists: info.exists, willCreate: !info.exists && t.create !== false, spec: spec!, ...(info.exists ? { info } : {}) }];
+      const i = inspections[n]!;
+      return [n, { table: t.table, kind: t.kind ?? 'dynamodb', exists: i.exists, willCreate: i.willCreate, ...(i.keySchema ? { keySchema: i.keySchema } : {}), describe: i.describe, inspection: i }];
     })),
     estimate,
-    iam: iamActions(config, sourceInfos, targetInfos),
+    iam,
     refusals,
     notes,
     keyCanMove: movable,
@@ -159,7 +151,7 @@ function checkSamples(config: ResolvedConfig, source: string, info: TableInfo, i
   }
 }
 
-function estimateBackfill(config: ResolvedConfig, sources: Record<string, TableInfo>, specs: ReturnType<typeof resolveTargetSpecs>, targets: Record<string, TableInfo>): Plan['estimate'] {
+function estimateBackfill(config: ResolvedConfig, sources: Record<string, TableInfo>, targets: Record<string, TargetInspection>): Plan['estimate'] {
   const items = Object.values(sources).reduce((n, s) => n + s.itemCount, 0);
   const bytes = Object.values(sources).reduce((n, s) => n + s.sizeBytes, 0);
   if (config.backfill.strategy === 'none') {
@@ -174,39 +166,12 @@ function estimateBackfill(config: ResolvedConfig, sources: Record<string, TableI
     return ON_DEMAND_READ_ASSUMED_RCU * config.backfill.readShare;
   });
   const readUnitsPerSecond = readRates.length ? readRates.reduce((a, b) => a + b, 0) : 1;
-  const writeRates = Object.entries(specs).map(([n, t]) => {
-    if (config.write.maxWriteUnitsPerSecond) return config.write.maxWriteUnitsPerSecond;
-    const info = targets[n];
-    if (info?.exists && info.billingMode === 'PROVISIONED' && info.writeCapacityUnits) return info.writeCapacityUnits;
-    if (!info?.exists && t.spec.billingMode === 'PROVISIONED' && t.spec.throughput) return t.spec.throughput.writeCapacityUnits;
-    return ON_DEMAND_INITIAL_WCU;
-  });
-  const writeUnitsPerSecond = writeRates.length ? Math.min(...writeRates) : 1;
-  const seconds = Math.max(readUnits / readUnitsPerSecond, writeUnits / writeUnitsPerSecond);
-  return { items, bytes, readUnits: Math.ceil(readUnits), writeUnits: Math.ceil(writeUnits), readUnitsPerSecond, writeUnitsPerSecond, seconds: Math.ceil(seconds) };
-}
-
-function iamActions(config: ResolvedConfig, sources: Record<string, TableInfo>, targets: Record<string, TableInfo>): Plan['iam'] {
-  const out: Plan['iam'] = {};
-  for (const [n, ref] of Object.entries(config.sources)) {
-    const arn = sources[n]?.arn ?? `arn:aws:dynamodb:${ref.region ?? '<region>'}:<account>:table/${ref.table}`;
-    out[`source ${n}`] = {
-      table: ref.table,
-      actions: ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:DescribeContinuousBackups', 'dynamodb:Scan',
-        'dynamodb:DescribeStream', 'dynamodb:GetShardIterator', 'dynamodb:GetRecords', ...(ref.roleArn ? ['sts:AssumeRole'] : [])],
-      resources: [arn, `${arn}/stream/*`],
-    };
-  }
-  for (const [n, ref] of Object.entries(config.targets)) {
-    const arn = targets[n]?.arn ?? `arn:aws:dynamodb:${ref.region ?? '<region>'}:<account>:table/${ref.table}`;
-    out[`target ${n}`] = {
-      table: ref.table,
-      actions: ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem',
-        'dynamodb:Scan', ...(targets[n]?.exists ? [] : ['dynamodb:CreateTable', 'dynamodb:UpdateTimeToLive']), ...(ref.roleArn ? ['sts:AssumeRole'] : [])],
-      resources: [arn],
-    };
-  }
-  return out;
+  const writeRates = Object.values(targets).map((t) => Math.min(config.write.maxWriteUnitsPerSecond ?? Infinity, t.writeUnitsPerSecond ?? Infinity));
+  const finiteWrite = writeRates.filter(Number.isFinite);
+  const writeUnitsPerSecond = finiteWrite.length ? Math.min(...finiteWrite) : Infinity;
+  const seconds = Math.max(readUnits / readUnitsPerSecond, Number.isFinite(writeUnitsPerSecond) ? writeUnits / writeUnitsPerSecond : 0);
+  return { items, bytes, readUnits: Math.ceil(readUnits), writeUnits: Math.ceil(writeUnits), readUnitsPerSecond,
+    writeUnitsPerSecond: Number.isFinite(writeUnitsPerSecond) ? writeUnitsPerSecond : 0, seconds: Math.ceil(seconds) };
 }
 
 async function sampleItems(client: ReturnType<typeof clientsFor>['dynamodb'], table: string, limit: number): Promise<AttributeMap[]> {
@@ -214,14 +179,7 @@ async function sampleItems(client: ReturnType<typeof clientsFor>['dynamodb'], ta
   return (res.Items ?? []) as AttributeMap[];
 }
 
-function sameKeySchema(a: KeySchema, b: KeySchema): boolean {
-  return a.partitionKey.name === b.partitionKey.name && a.partitionKey.type === b.partitionKey.type
-    && a.sortKey?.name === b.sortKey?.name && a.sortKey?.type === b.sortKey?.type;
-}
-
-export function fmtKey(k: KeySchema): string {
-  return k.sortKey ? `${k.partitionKey.name}:${k.partitionKey.type} + ${k.sortKey.name}:${k.sortKey.type}` : `${k.partitionKey.name}:${k.partitionKey.type}`;
-}
+export { fmtKey };
 
 export function hours(seconds: number): string {
   if (seconds < 90) return `${Math.round(seconds)} s`;

@@ -30,15 +30,8 @@ export function formatPlan(plan: Plan, configPath: string): string {
   }
   out.push('');
   for (const [name, t] of Object.entries(plan.targets)) {
-    out.push(`Target ${name}: ${t.table} — ${t.exists ? 'exists' : t.willCreate ? 'will be created' : 'missing'}`);
-    const key = t.info?.keySchema ?? t.spec?.keySchema;
-    if (key) out.push(`  key        ${fmtKey(key)}`);
-    if (!t.exists && t.spec) {
-      for (const g of t.spec.gsis) out.push(`  GSI        ${g.name} (${fmtKey(g)}, ${g.projection.type})`);
-      for (const l of t.spec.lsis) out.push(`  LSI        ${l.name} (${fmtKey(l)}, ${l.projection.type})`);
-      out.push(`  billing    ${t.spec.billingMode}${t.spec.throughput ? ` ${t.spec.throughput.readCapacityUnits} RCU / ${t.spec.throughput.writeCapacityUnits} WCU` : ''}`);
-      out.push(`  ttl        ${t.spec.ttlAttribute ?? 'none'}`);
-    }
+    out.push(`Target ${name}: ${t.table}${t.kind === 'dynamodb' ? '' : ` (${t.kind})`} — ${t.exists ? 'exists' : t.willCreate ? 'will be created' : 'missing'}`);
+    for (const line of t.describe) out.push(`  ${line}`);
   }
   out.push('');
   const st = plan.strategy;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { GetShardIteratorCommandInput, Shard } from '@aws-sdk/client-dynamodb-streams';
 import { errorName, isRetryable } from '../../aws/errors.js';
 import { backoffDelay, sleep } from '../../core/backoff.js';
@@ -118,6 +119,8 @@ export class StreamReader {
     this.running = true;
     this.failed = false;
     const stop = new AbortController();
+    // Every shard loop waits on this signal; a stream with many shards is not a listener leak.
+    setMaxListeners(0, stop.signal);
     const onAbort = (): void => stop.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) stop.abort();

@@ -1,0 +1,58 @@
+import type { TargetConfig } from '../config/schema.js';
+import type { Refusal } from '../errors.js';
+import type { AttributeMap, KeySchema } from '../core/item.js';
+import type { TableInfo } from '../engine/inspect.js';
+import type { Sink } from './sink.js';
+
+/**
+ * One kind of target (DynamoDB, PostgreSQL, export files): how to inspect it for `plan`, prepare it (create the table
+ * or schema), and open a Sink for writes plus a TargetReader for verify. The engine never branches on the kind.
+ */
+export interface SinkDriver {
+  readonly kind: string;
+  inspect(name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection>;
+  /** Creates what `inspect` said is missing; idempotent (a resumed run calls it again). */
+  prepare(name: string, target: TargetConfig, inspection: TargetInspection): Promise<void>;
+  open(name: string, target: TargetConfig, opts: SinkOpenOptions): Sink & TargetReader;
+}
+
+export interface DriverContext {
+  /** The first source's description: targets copy its shape unless the config overrides it. */
+  source?: TableInfo;
+}
+
+export interface TargetInspection {
+  exists: boolean;
+  /** Key the target has (existing) or will have (created). */
+  keySchema?: KeySchema;
+  willCreate: boolean;
+  itemCount?: number;
+  /** Write units per second the target can take, for the estimate; undefined: no known limit. */
+  writeUnitsPerSecond?: number;
+  /** Lines for `plan`: what exists or will be created. */
+  describe: string[];
+  notes: string[];
+  refusals: Refusal[];
+  /** Permissions the target side needs, for `plan`. */
+  permissions: { actions: string[]; resources: string[] };
+  /** Driver-specific data `prepare` needs (e.g. the CreateTable spec). */
+  detail?: unknown;
+}
+
+export interface SinkOpenOptions {
+  /** The target's key (from inspect). */
+  keySchema: KeySchema;
+  /** Requests in flight at once. */
+  concurrency: number;
+  maxWriteUnitsPerSecond?: number;
+}
+
+/** Reading a target back, for verify: parallel partitions, and point lookups. */
+export interface TargetReader {
+  readonly keySchema: KeySchema;
+  /** Independent partitions that together cover the target, read in parallel. */
+  readPartitions(count: number): string[];
+  readPartition(partition: string, signal?: AbortSignal): AsyncIterable<AttributeMap[]>;
+  /** Current items by key (missing → undefined), in the order of `keys`. */
+  getItems(keys: AttributeMap[]): Promise<(AttributeMap | undefined)[]>;
+}

@@ -1,0 +1,24 @@
+import type { TargetConfig } from '../config/schema.js';
+import { DynashiftError } from '../errors.js';
+import type { SinkDriver } from './driver.js';
+import { dynamoDbDriver } from './dynamodb/dynamodb-driver.js';
+
+/** Sink drivers by kind. A new kind is one folder under sinks/ plus one line here. */
+const drivers: Record<string, SinkDriver> = {
+  dynamodb: dynamoDbDriver,
+};
+
+export function registerSinkDriver(driver: SinkDriver): void {
+  drivers[driver.kind] = driver;
+}
+
+export function driverFor(target: TargetConfig): SinkDriver {
+  const kind = target.kind ?? 'dynamodb';
+  const driver = drivers[kind];
+  if (!driver) {
+    throw new DynashiftError('CONFIG_INVALID', `unknown target kind "${kind}"`, {
+      hint: `use one of: ${Object.keys(drivers).join(', ')}`, exitCode: 2,
+    });
+  }
+  return driver;
+}
