@@ -105,6 +105,28 @@ async function importModule(path: string, what: string): Promise<unknown> {
   }
 }
 
+/**
+ * A union (e.g. `create: false | {…}`) fails as a whole with "Invalid input"; report the issues of the branch that
+ * got furthest instead, so the message names the exact field.
+ */
+function flattenIssues(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): { path: PropertyKey[]; message: string }[] {
+  const out: { path: PropertyKey[]; message: string }[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const best = [...issue.errors].sort((a, b) => depth(b) - depth(a))[0]!;
+      out.push(...flattenIssues(best, path));
+    } else {
+      out.push({ path, message: issue.message });
+    }
+  }
+  return out;
+}
+
+function depth(issues: readonly z.core.$ZodIssue[]): number {
+  return Math.max(0, ...issues.map((i) => i.path.length + (i.code === 'invalid_type' || i.code === 'invalid_value' ? 0 : 1)));
+}
+
 function readJson(path: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
@@ -116,7 +138,7 @@ function readJson(path: string): unknown {
 }
 
 function configError(path: string, error: z.ZodError): DynashiftError {
-  const lines = error.issues.map((i) => `  - ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+  const lines = flattenIssues(error.issues).map((i) => `  - ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
   return new DynashiftError('CONFIG_INVALID', `invalid config ${path}:\n${lines.join('\n')}`, {
     hint: 'fix the fields named above (the JSON Schema in schema/dynashift.schema.json lists every field)',
     exitCode: 2,

@@ -9,26 +9,26 @@ const name = z.string().min(1);
 export const keyAttributeSchema = z.object({
   name: name.describe('Attribute name'),
   type: z.enum(['S', 'N', 'B']).describe('Attribute type: S (string), N (number) or B (binary)'),
-});
+}).strict();
 
 export const keySchemaSchema = z.object({
   partitionKey: keyAttributeSchema,
   sortKey: keyAttributeSchema.optional(),
-});
+}).strict();
 
 const projectionSchema = z.object({
   type: z.enum(['ALL', 'KEYS_ONLY', 'INCLUDE']),
   nonKeyAttributes: z.array(name).optional(),
-});
+}).strict();
 
 const indexSchema = z.object({
   name,
   partitionKey: keyAttributeSchema,
   sortKey: keyAttributeSchema.optional(),
   projection: projectionSchema.optional(),
-});
+}).strict();
 
-const throughputSchema = z.object({ readCapacityUnits: z.int().positive(), writeCapacityUnits: z.int().positive() });
+const throughputSchema = z.object({ readCapacityUnits: z.int().positive(), writeCapacityUnits: z.int().positive() }).strict();
 
 export const tableRefSchema = z.object({
   table: name.describe('Table name'),
@@ -38,7 +38,7 @@ export const tableRefSchema = z.object({
   roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/, 'expected an IAM role ARN like arn:aws:iam::123456789012:role/Name').optional()
     .describe('IAM role to assume (cross-account access)'),
   externalId: z.string().optional().describe('External ID for the role assumption'),
-});
+}).strict();
 
 export const createTableSchema = z.object({
   keySchema: keySchemaSchema.optional().describe("Target primary key; the source's when omitted"),
@@ -51,13 +51,13 @@ export const createTableSchema = z.object({
   ttlAttribute: z.union([z.string(), z.null()]).optional().describe("TTL attribute; the source's when omitted, null for none"),
   streamViewType: z.enum(['NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES', 'KEYS_ONLY']).optional()
     .describe('Enable a stream on the target (needed later for rollback by reverse replication)'),
-});
+}).strict();
 
 const pgColumnSchema = z.object({
   name: name.describe('Column name'),
   attribute: name.describe('Top-level item attribute copied into the column'),
   type: z.enum(['text', 'numeric', 'bigint', 'boolean', 'jsonb', 'bytea', 'timestamptz']).describe('Column type'),
-});
+}).strict();
 
 export const postgresTargetSchema = z.object({
   connectionString: z.string().optional()
@@ -71,7 +71,7 @@ export const targetSchema = tableRefSchema.extend({
   kind: z.enum(['dynamodb', 'postgres']).optional().describe('Sink kind (default dynamodb)'),
   keySchema: keySchemaSchema.optional().describe('Target key for non-DynamoDB targets (default: the source key); for DynamoDB use create.keySchema'),
   postgres: postgresTargetSchema.optional().describe('PostgreSQL settings (kind: postgres)'),
-  create: z.union([createTableSchema, z.literal(false)]).optional()
+  create: z.union([z.literal(false), createTableSchema]).optional()
     .describe('How to create the target when it does not exist; false refuses to create it'),
   maxBatchSize: z.int().min(1).max(25).optional().describe('Items per BatchWriteItem (25; lower for some DynamoDB-compatible stores)'),
 });
@@ -86,17 +86,17 @@ export const backfillSchema = z.object({
   maxReadUnitsPerSecond: z.number().positive().optional()
     .describe('Hard cap on read units per second (on-demand tables have no provisioned figure to take a share of)'),
   consistentRead: z.boolean().optional().describe('Strongly consistent Scan (default true; needed by the consistency argument)'),
-});
+}).strict();
 
 export const streamSchema = z.object({
   pollIntervalMs: z.int().min(10).max(60_000).optional().describe('Wait after an empty GetRecords page (default 1000)'),
   discoveryIntervalMs: z.int().min(100).max(600_000).optional().describe('Shard re-listing interval (default 10000)'),
-});
+}).strict();
 
 export const writeSchema = z.object({
   concurrency: z.int().min(1).max(512).optional().describe('BatchWriteItem requests in flight per target (default 16)'),
   maxWriteUnitsPerSecond: z.number().positive().optional().describe('Cap on target write units per second'),
-});
+}).strict();
 
 const common = {
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash, underscore').optional()
