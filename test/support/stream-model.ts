@@ -226,6 +226,11 @@ export class StreamModel implements StreamsApi {
     this.failNext(op, name, count);
   }
 
+  /** Injected failures not yet thrown. */
+  pendingFailures(): number {
+    return this.injections.reduce((n, i) => n + i.remaining, 0);
+  }
+
   /** The next `count` GetRecords calls return no records (and don't move) even when records lie ahead. */
   emptyNext(count: number): void {
     this.emptyPages += count;
