@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'STATE_CORRUPT'
   | 'STATE_CONFIG_MISMATCH'
   | 'AWS_ERROR'
-  | 'DYNAMODB_LOCAL_FAILED';
+  | 'DYNAMODB_LOCAL_FAILED'
+  | 'NOT_RUNNING';
 
 export interface DynashiftErrorOptions {
   hint?: string;

@@ -4,7 +4,9 @@ import { isDynashiftError } from '../errors.js';
 import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
+import { verifyCommand, wholeNumber } from './commands/verify.js';
 import { demoCommand } from './commands/demo.js';
+import { controlCommand, finishCommand } from './commands/cutover.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -38,6 +40,50 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(configOption())
     .option('--json', 'print the status as JSON')
     .action(async (o) => { code = await statusCommand(o); });
+
+  const cutover = program.command('cutover').description('move reads, then writes, to the target (asks the running `dynashift run`)');
+  const quiet = () => new Option('--quiet-seconds <n>', 'how long the old side must be quiet before replication switches direction').argParser((v) => parseInt(v, 10));
+  cutover.command('reads')
+    .description('record that reads move to the target (requires the target in sync)')
+    .addOption(configOption())
+    .option('--force', 'even if not caught up or items are dead-lettered')
+    .action(async (o) => { code = await controlCommand('cutover-reads', o); });
+  cutover.command('writes')
+    .description('make the target the system of record; the source then follows it by reverse replication')
+    .addOption(configOption())
+    .option('--no-reverse', 'no reverse replication (no rollback possible; needs no inverse transform)')
+    .addOption(quiet())
+    .option('--force', 'from phase in-sync, skipping `cutover reads`')
+    .action(async (o) => { code = await controlCommand('cutover-writes', o); });
+
+  program.command('rollback')
+    .description('move the recorded phase back one step (writes, then reads, back to the source)')
+    .addOption(configOption())
+    .addOption(quiet())
+    .option('--force', 'even when the source was not kept current (--no-reverse)')
+    .action(async (o) => { code = await controlCommand('rollback', o); });
+
+  program.command('finish')
+    .description('stop replication; with --delete-source, delete the source table after a CloudWatch traffic check')
+    .addOption(configOption())
+    .option('--delete-source', 'delete the source table(s) once they show no traffic')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--force', 'finish before `cutover writes`, or delete despite traffic / missing metrics')
+    .addOption(quiet())
+    .addOption(new Option('--window-minutes <n>', 'CloudWatch window to check for traffic').argParser((v) => parseInt(v, 10)).default(60))
+    .action(async (o) => { code = await finishCommand(o); });
+
+  program.command('verify')
+    .description('compare transform(source) with the target item by item (exit 0 identical, 1 not); --repair rewrites differences safely')
+    .addOption(configOption())
+    .option('--sample <n>', 'check about N random source items instead of every item (cannot see extra target items)', (v) => wholeNumber(v, 1))
+    .option('--repair', 'rewrite persisting differences from the source with conditional writes that never clobber a newer change')
+    .option('--report <file>', 'JSON report path (default: <stateDir>/verify-<timestamp>.json)')
+    .option('--recheck-rounds <n>', 're-reads of each difference before it is reported (default 3; 0: report what the scans saw)', (v) => wholeNumber(v, 0))
+    .option('--recheck-delay <ms>', 'wait before the first re-read, doubling each round (default 2000)', (v) => wholeNumber(v, 0))
+    .option('--json', 'print the result as JSON')
+    .addOption(new Option('--log-format <format>', 'log format').choices(['pretty', 'json']).default('pretty'))
+    .action(async (o) => { code = await verifyCommand(o); });
 
   program.command('demo')
     .description('start DynamoDB Local, migrate a live sample table to a new key schema, and compare')

@@ -3,9 +3,14 @@ import type { tsConfigSchema } from './schema.js';
 import type { Transform } from '../core/transform.js';
 
 /** What a `dynashift.config.ts` default-exports. */
-export type MigrationDefinition = Omit<z.input<typeof tsConfigSchema>, 'transform'> & {
+export type MigrationDefinition = Omit<z.input<typeof tsConfigSchema>, 'transform' | 'inverseTransform'> & {
   /** `item → item | item[] | null` (or a module path). See the Transform type. */
   transform?: Transform | string;
+  /**
+   * Target item → source item, for rollback: after `cutover writes` dynashift keeps the source current from the
+   * target's stream through it. Must undo `transform` exactly (checked on samples).
+   */
+  inverseTransform?: Transform | string;
 };
 
 /**

@@ -57,6 +57,10 @@ async function resolveConfig(
     transformSource = modulePath;
   }
 
+  let inverseTransform: Transform | undefined;
+  if (typeof cfg.inverseTransform === 'function') inverseTransform = cfg.inverseTransform as Transform;
+  else if (typeof cfg.inverseTransform === 'string') inverseTransform = await loadTransformModule(resolve(dirname(configPath), cfg.inverseTransform));
+
   const name = cfg.name ?? defaultName(sources, targets);
   return {
     name,
@@ -67,6 +71,7 @@ async function resolveConfig(
     singleTarget: cfg.target ? 'target' : undefined,
     transform,
     transformSource,
+    ...(inverseTransform ? { inverseTransform } : {}),
     backfill: { ...DEFAULTS.backfill, ...stripUndefined(cfg.backfill ?? {}) },
     stream: { ...DEFAULTS.stream, ...stripUndefined(cfg.stream ?? {}) },
     write: { ...DEFAULTS.write, ...stripUndefined(cfg.write ?? {}) },

@@ -15,6 +15,8 @@ export interface ResolvedConfig {
   transform?: Transform;
   /** Where the transform came from, for messages ("inline" for a TS function). */
   transformSource?: string;
+  /** Target item → source item, for reverse replication after `cutover writes`. */
+  inverseTransform?: Transform;
   backfill: Required<Omit<BackfillConfig, 'maxReadUnitsPerSecond'>> & { maxReadUnitsPerSecond?: number };
   stream: { pollIntervalMs: number; discoveryIntervalMs: number };
   write: { concurrency: number; maxWriteUnitsPerSecond?: number };

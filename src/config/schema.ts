@@ -118,12 +118,15 @@ export const jsonConfigSchema = z.object({
   $schema: z.string().optional(),
   ...common,
   transform: z.string().optional().describe('Path of a module (.ts/.js) exporting the transform function'),
+  inverseTransform: z.string().optional()
+    .describe('Path of a module exporting target item → source item, for rollback by reverse replication'),
 }).strict();
 
 /** TS config: the transform is the function itself (or a module path, as in JSON). */
 export const tsConfigSchema = z.object({
   ...common,
   transform: z.union([z.string(), z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'expected a function')]).optional(),
+  inverseTransform: z.union([z.string(), z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'expected a function')]).optional(),
 }).strict();
 
 export type KeyAttributeConfig = z.infer<typeof keyAttributeSchema>;

@@ -61,6 +61,10 @@ export class ItemMapper {
     return this.opts.transform !== undefined;
   }
 
+  keySchemaOf(target: string): KeySchema | undefined {
+    return this.opts.targets[target];
+  }
+
   map(source: string, item: AttributeMap): RoutedItem[] {
     const { transform, singleTarget } = this.opts;
     if (!transform) return [this.route(singleTarget!, item)];

@@ -15,6 +15,13 @@ import { openStreamPosition } from '../sources/stream/open-position.js';
 import { StreamReader } from '../sources/stream/stream-reader.js';
 import { sdkStreamsApi } from '../sources/stream/streams-api.js';
 import { FileStateStore } from '../state/file-state-store.js';
+import { ControlChannel, type ControlRequest } from '../state/control-channel.js';
+import { applyControl } from './cutover.js';
+import { prepareReverse, reverseMapper } from './reverse.js';
+import { reverseApplier } from './reverse-applier.js';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { AttributeMap } from '../core/item.js';
+import type { ChangePage } from '../core/change.js';
 import type { MigrationState, Phase, ProgressSnapshot } from '../state/migration-state.js';
 import { runBackfill } from './backfill.js';
 import { changeApplier, type ApplyStats } from './catch-up.js';
@@ -151,15 +158,20 @@ export function fingerprint(config: ResolvedConfig): string {
   return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
 }
 
-/** Owns the live part of a run: the phases, the periodic state flush, progress and shutdown. */
+/** Owns the live part of a run: the phases, the replication direction, live commands, state flushes and shutdown. */
 class RunLoop {
-  private dirty = true;
   private readonly backfillMeter = new RateMeter(systemClock);
   private readonly streamMeter = new RateMeter(systemClock);
   private readonly applyStats: ApplyStats = { records: 0, skipped: 0, writes: 0 };
-  private readers: { source: string; reader: StreamReader }[] = [];
+  private readers: { source: string; reader: StreamReader; apply: (page: ChangePage) => Promise<void> }[] = [];
+  private direction: 'forward' | 'reverse' | 'none' = 'forward';
+  private directionStartedAt = 0;
+  private lastAppliedAt = 0;
   private caughtUp = false;
   private readonly stop = new AbortController();
+  private directionStop = new AbortController();
+  private readonly control: ControlChannel;
+  private ticking = false;
 
   constructor(
     private readonly ctx: Context,
@@ -167,7 +179,9 @@ class RunLoop {
     private readonly store: FileStateStore,
     private readonly failures: FailurePolicy,
     private readonly opts: RunOptions,
-  ) {}
+  ) {
+    this.control = new ControlChannel(ctx.config.stateDir);
+  }
 
   async execute(): Promise<RunResult> {
     const { log } = this.opts;
@@ -179,20 +193,19 @@ class RunLoop {
       this.state.runner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), heartbeatAt: new Date().toISOString() };
       await this.flush();
       const backfilled = await this.backfill();
-      if (backfilled && !this.stop.signal.aborted) await this.catchUp();
+      if (backfilled && !this.stop.signal.aborted) await this.replicate();
       return this.result();
     } catch (err) {
       this.stop.abort();
+      this.directionStop.abort();
       if (this.state.runner) this.state.runner.halt = { code: (err as DynashiftError).code ?? 'ERROR', message: (err as Error).message };
       log.error({ code: (err as DynashiftError).code }, 'migration halted');
       throw err;
     } finally {
       clearInterval(ticker);
       this.opts.signal.removeEventListener('abort', onAbort);
-      this.state.deadLetters = this.failures.count;
       this.state.progress = this.snapshot();
-      if (this.state.runner) this.state.runner.heartbeatAt = new Date().toISOString();
-      await this.store.save({ ...this.state, updatedAt: new Date().toISOString() });
+      await this.flush();
     }
   }
 
@@ -213,7 +226,7 @@ class RunLoop {
       const done = await runBackfill({
         source, sourceName: name, sourceKeySchema: this.ctx.sourceKeys[name]!, mapper: this.ctx.mapper, sinks: this.ctx.sinks,
         state: src.backfill, concurrency: config.backfill.concurrency, failures: this.failures,
-        onProgress: (items) => this.backfillMeter.add(items), onCheckpoint: () => { this.dirty = true; }, log: this.opts.log,
+        onProgress: (items) => this.backfillMeter.add(items), onCheckpoint: () => {}, log: this.opts.log,
       }, this.stop.signal);
       if (done) {
         src.backfill.completedAt = new Date().toISOString();
@@ -225,42 +238,66 @@ class RunLoop {
     return results.every(Boolean);
   }
 
-  private async catchUp(): Promise<void> {
-    this.setPhase('catching-up');
+  /** Applies one direction's stream at a time until stopped; a drained switch moves on to the next direction. */
+  private async replicate(): Promise<void> {
+    if (this.state.phase === 'new' || this.state.phase === 'backfilling') this.setPhase('catching-up');
+    const cut = (this.state.cutover ??= { direction: 'forward', history: [] });
+    while (!this.stop.signal.aborted) {
+      this.direction = cut.draining ? cut.draining.from : cut.direction;
+      if (this.direction === 'none') {
+        if (cut.finishRequested) {
+          this.setPhase('finished');
+          cut.finishedAt ??= new Date().toISOString();
+          this.opts.log.info({}, 'replication stopped: migration finished');
+        } else {
+          this.opts.log.info({}, 'source drained; no reverse replication was asked for (--no-reverse), so there is nothing left to apply');
+        }
+        return;
+      }
+      await this.runDirection(this.direction);
+    }
+  }
+
+  private async runDirection(direction: 'forward' | 'reverse'): Promise<void> {
     const { config } = this.ctx;
+    this.directionStop = new AbortController();
+    const signal = AbortSignal.any([this.stop.signal, this.directionStop.signal]);
     const startedAt = Date.now();
-    this.readers = Object.entries(this.state.sources).map(([name, src]) => ({
-      source: name,
-      reader: new StreamReader({
-        api: sdkStreamsApi(this.ctx.sourceClients[name]!.streams), source: name, state: src.stream,
-        onCheckpoint: () => { this.dirty = true; },
-        pollIntervalMs: config.stream.pollIntervalMs, discoveryIntervalMs: config.stream.discoveryIntervalMs,
-        log: this.opts.log,
-      }),
-    }));
-    const running = this.readers.map(({ source, reader }) => {
-      const skipBefore = this.state.sources[source]!.stream.skipBefore;
-      const apply = changeApplier({ mapper: this.ctx.mapper, sinks: this.ctx.sinks, failures: this.failures, stats: this.applyStats,
-        ...(skipBefore !== undefined ? { skipBefore } : {}) });
-      return reader.run(async (page) => {
-        await apply(page);
-        this.streamMeter.add(page.records.length);
-      }, this.stop.signal);
-    });
+    this.directionStartedAt = startedAt;
+    this.lastAppliedAt = 0;
+    this.readers = direction === 'forward' ? this.forwardReaders() : this.reverseReaders();
+    this.opts.log.info({ direction, streams: this.readers.length }, direction === 'forward' ? 'applying the source stream to the targets' : 'reverse replication: applying the target stream to the source');
+    const running = this.readers.map(({ reader, apply }) => reader.run(async (page) => {
+      await apply(page);
+      this.lastAppliedAt = Date.now();
+      this.streamMeter.add(page.records.length);
+    }, signal));
+
     const monitor = (async () => {
-      while (!this.stop.signal.aborted) {
-        if (this.readers.every(({ reader }) => reader.caughtUpSince(startedAt))) {
+      while (!signal.aborted) {
+        const caught = this.readers.every(({ reader }) => reader.caughtUpSince(startedAt));
+        const cut = this.state.cutover!;
+        if (caught && !cut.draining) {
           if (!this.caughtUp) {
             this.caughtUp = true;
-            this.setPhase('in-sync');
-            this.opts.log.info({ records: this.applyStats.records }, 'target is in sync with the source stream');
+            if (this.state.phase === 'catching-up') this.setPhase('in-sync');
+            this.opts.log.info({ direction, records: this.applyStats.records }, 'in sync: every change up to now is applied');
           }
           if (this.opts.untilSynced) {
             this.stop.abort();
             return;
           }
         }
-        await systemClock.sleep(100, this.stop.signal);
+        if (cut.draining && cut.draining.from === direction && this.quiet(cut.draining.quietMs, Date.parse(cut.draining.since))) {
+          this.opts.log.info({ from: direction, to: cut.draining.to }, 'drained: the old direction is quiet, switching');
+          cut.history.push({ at: new Date().toISOString(), event: `switched ${direction} → ${cut.draining.to}` });
+          cut.direction = cut.draining.to;
+          delete cut.draining;
+          this.caughtUp = false;
+          this.directionStop.abort();
+          return;
+        }
+        await systemClock.sleep(100, signal);
       }
     })();
     try {
@@ -270,28 +307,110 @@ class RunLoop {
       throw err;
     } finally {
       await monitor;
+      void config;
     }
   }
+
+  /** Quiet: every shard polled empty for `quietMs`, and nothing applied in that window (nor since the drain began). */
+  private quiet(quietMs: number, since: number): boolean {
+    const now = Date.now();
+    if (now - since < quietMs || now - this.directionStartedAt < quietMs) return false;
+    if (this.lastAppliedAt > now - quietMs) return false;
+    return this.readers.every(({ reader }) => reader.caughtUpSince(now - quietMs));
+  }
+
+  private forwardReaders(): { source: string; reader: StreamReader; apply: (page: ChangePage) => Promise<void> }[] {
+    const { config } = this.ctx;
+    return Object.entries(this.state.sources).map(([name, src]) => ({
+      source: name,
+      reader: new StreamReader({
+        api: sdkStreamsApi(this.ctx.sourceClients[name]!.streams), source: name, state: src.stream,
+        onCheckpoint: () => {}, pollIntervalMs: config.stream.pollIntervalMs, discoveryIntervalMs: config.stream.discoveryIntervalMs,
+        log: this.opts.log,
+      }),
+      apply: changeApplier({ mapper: this.ctx.mapper, sinks: this.ctx.sinks, failures: this.failures, stats: this.applyStats,
+        ...(src.stream.skipBefore !== undefined ? { skipBefore: src.stream.skipBefore } : {}) }),
+    }));
+  }
+
+  private reverseReaders(): { source: string; reader: StreamReader; apply: (page: ChangePage) => Promise<void> }[] {
+    const { config } = this.ctx;
+    const sourceName = Object.keys(config.sources)[0]!;
+    const sourceRef = config.sources[sourceName]!;
+    const mapper = reverseMapper(config, this.ctx.mapper.keySchemaOf(Object.keys(config.targets)[0]!)!, this.ctx.sourceKeys[sourceName]!);
+    const sink = driverFor({ ...sourceRef, kind: 'dynamodb' }).open(sourceName, { ...sourceRef, kind: 'dynamodb' }, {
+      keySchema: this.ctx.sourceKeys[sourceName]!, concurrency: config.write.concurrency,
+    });
+    return Object.entries(this.state.cutover!.reverse ?? {}).map(([target, stream]) => ({
+      source: target,
+      reader: new StreamReader({
+        api: sdkStreamsApi(clientsFor(config.targets[target]!).streams), source: target, state: stream,
+        onCheckpoint: () => {}, pollIntervalMs: config.stream.pollIntervalMs, discoveryIntervalMs: config.stream.discoveryIntervalMs,
+        log: this.opts.log,
+      }),
+      apply: reverseApplier({
+        inverse: mapper, forward: this.ctx.mapper, target, targetKey: this.ctx.mapper.keySchemaOf(target)!,
+        source: { name: sourceName, client: this.ctx.sourceClients[sourceName]!.dynamodb, table: sourceRef.table, keySchema: this.ctx.sourceKeys[sourceName]! },
+        sink, failures: this.failures, stats: this.applyStats,
+      }),
+    }));
+  }
+
+  /** Handles a live command (cutover, rollback, finish) and records the outcome for the waiting command. */
+  private async handleControl(request: ControlRequest): Promise<void> {
+    const cut = (this.state.cutover ??= { direction: 'forward', history: [] });
+    let outcome: { ok: boolean; message: string };
+    try {
+      outcome = await applyControl(request, {
+        state: this.state, cut, caughtUp: this.caughtUp, direction: this.direction, deadLetters: this.failures.count,
+        lagMs: this.readers.reduce((m, { reader }) => Math.max(m, reader.lagMs()), 0),
+        openReverse: async () => prepareReverse(this.ctx.config, await sampleSource(this.ctx), this.ctx.mapper),
+      });
+    } catch (err) {
+      outcome = { ok: false, message: `${(err as Error).message}${(err as DynashiftError).hint ? `\nfix: ${(err as DynashiftError).hint}` : ''}` };
+    }
+    if (outcome.ok) {
+      cut.history.push({ at: new Date().toISOString(), event: request.kind });
+      if (this.state.phase !== this.lastPhase) this.opts.log.info({ phase: this.state.phase }, `phase: ${this.state.phase}`);
+      // A drain that targets the direction already running needs no switch; otherwise the monitor handles it.
+      if (cut.draining && cut.draining.from === cut.draining.to) {
+        cut.direction = cut.draining.to;
+        delete cut.draining;
+      }
+    }
+    this.lastPhase = this.state.phase;
+    this.state.lastControl = { id: request.id, request: request.kind, ok: outcome.ok, message: outcome.message, at: new Date().toISOString() };
+    this.opts.log[outcome.ok ? 'info' : 'warn']({ request: request.kind }, outcome.message);
+  }
+
+  private lastPhase: Phase | undefined;
 
   private setPhase(phase: Phase): void {
     if (this.state.phase === phase) return;
     this.state.phase = phase;
-    this.dirty = true;
+    this.lastPhase = phase;
     this.opts.log.info({ phase }, `phase: ${phase}`);
   }
 
   private async tick(): Promise<void> {
-    const snap = this.snapshot();
-    this.opts.onProgress?.(snap);
-    this.state.progress = snap;
-    await this.flush();
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const request = this.control.take();
+      if (request) await this.handleControl(request);
+      const snap = this.snapshot();
+      this.opts.onProgress?.(snap);
+      this.state.progress = snap;
+      await this.flush();
+    } finally {
+      this.ticking = false;
+    }
   }
 
   private async flush(): Promise<void> {
     if (this.state.runner) this.state.runner.heartbeatAt = new Date().toISOString();
     this.state.deadLetters = this.failures.count;
     this.state.updatedAt = new Date().toISOString();
-    this.dirty = false;
     await this.store.save(this.state);
   }
 
@@ -311,6 +430,7 @@ class RunLoop {
         ...(itemsPerSecond > 0 && estimatedItems > items ? { etaSeconds: Math.round((estimatedItems - items) / itemsPerSecond) } : {}),
       },
       stream: {
+        direction: this.direction,
         records: this.applyStats.records, writes: this.applyStats.writes, skipped: this.applyStats.skipped,
         recordsPerSecond: this.streamMeter.perSecond(),
         lagMs: this.readers.reduce((m, { reader }) => Math.max(m, reader.lagMs()), 0),
@@ -330,4 +450,10 @@ class RunLoop {
       appliedRecords: this.applyStats.records,
     };
   }
+}
+
+async function sampleSource(ctx: Context): Promise<AttributeMap[]> {
+  const [name, ref] = Object.entries(ctx.config.sources)[0]!;
+  const res = await ctx.sourceClients[name]!.dynamodb.send(new ScanCommand({ TableName: ref.table, Limit: 200 }));
+  return (res.Items ?? []) as AttributeMap[];
 }

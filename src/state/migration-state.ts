@@ -18,13 +18,34 @@ export interface MigrationState {
   deadLetters: number;
   /** Last progress snapshot a runner wrote, for `status` from another process. */
   progress?: ProgressSnapshot;
+  cutover?: CutoverState;
+  /** The last control request (cutover, rollback, finish) the runner handled, so the command can report it. */
+  lastControl?: { id: string; request: string; ok: boolean; message: string; at: string };
+}
+
+/**
+ * Which way changes flow. Exactly one direction is applied at a time: forward (source → target) until writes move,
+ * reverse (target → source, through the inverse transform) after. A switch first drains the old direction until its
+ * stream is quiet, so the two never run together (they would bounce older values back and forth).
+ */
+export interface CutoverState {
+  direction: 'forward' | 'reverse' | 'none';
+  draining?: { from: 'forward' | 'reverse'; to: 'forward' | 'reverse' | 'none'; since: string; quietMs: number };
+  readsAt?: string;
+  writesAt?: string;
+  finishedAt?: string;
+  /** `finish` was asked for: once the running direction drains, replication stops for good. */
+  finishRequested?: boolean;
+  /** Stream positions on the targets' streams, opened at `cutover writes` before any application writes there. */
+  reverse?: Record<string, StreamState>;
+  history: { at: string; event: string }[];
 }
 
 export interface ProgressSnapshot {
   at: string;
   phase: Phase;
   backfill: { items: number; estimatedItems: number; itemsPerSecond: number; etaSeconds?: number; partitionsDone: number; partitions: number };
-  stream: { records: number; writes: number; skipped: number; recordsPerSecond: number; lagMs: number; caughtUp: boolean;
+  stream: { direction?: 'forward' | 'reverse' | 'none'; records: number; writes: number; skipped: number; recordsPerSecond: number; lagMs: number; caughtUp: boolean;
     shards: { source: string; shardId: string; parentShardId?: string; state: string; lagMs?: number; applied: number; checkpoint?: string }[] };
   deadLetters: number;
 }
@@ -36,8 +57,7 @@ export type Phase =
   | 'in-sync'
   | 'reads-cutover'
   | 'writes-cutover'
-  | 'finished'
-  | 'halted';
+  | 'finished';
 
 export interface RunnerInfo {
   pid: number;

@@ -28,12 +28,17 @@ export interface StatusReport {
   deadLetterFile: string;
   safeToCutOver: boolean;
   reason: string;
+  /** Which way changes flow now, and a pending switch. */
+  direction?: 'forward' | 'reverse' | 'none';
+  draining?: { from: string; to: string; since: string };
+  cutover?: { readsAt?: string; writesAt?: string; finishedAt?: string };
+  next: string;
   updatedAt?: string;
 }
 
 export function statusReport(state: MigrationState | undefined, store: FileStateStore): StatusReport {
   if (!state) {
-    return { phase: 'not-started', running: false, backfill: [], stream: [], caughtUp: false, deadLetters: 0,
+    return { next: 'dynashift plan, then dynashift run', phase: 'not-started', running: false, backfill: [], stream: [], caughtUp: false, deadLetters: 0,
       deadLetterFile: store.deadLetterLocation(), safeToCutOver: false, reason: 'the migration has not started: run `dynashift run -c FILE`' };
   }
   const holder = store.holder();
@@ -66,7 +71,12 @@ export function statusReport(state: MigrationState | undefined, store: FileState
         : !caughtUp ? 'the stream catch-up has not reached the newest record yet'
           : state.deadLetters > 0 ? `${state.deadLetters} item(s) are in the dead-letter file: resolve them first`
             : 'backfill complete and the stream applied up to its newest record';
+  const cut = state.cutover;
+  const next = nextStep(state.phase, running, caughtUp && state.deadLetters === 0 && !halted, cut?.draining !== undefined, cut?.direction);
   return {
+    next,
+    ...(cut ? { direction: cut.direction, cutover: { ...(cut.readsAt ? { readsAt: cut.readsAt } : {}), ...(cut.writesAt ? { writesAt: cut.writesAt } : {}), ...(cut.finishedAt ? { finishedAt: cut.finishedAt } : {}) } } : {}),
+    ...(cut?.draining ? { draining: { from: cut.draining.from, to: cut.draining.to, since: cut.draining.since } } : {}),
     migration: state.migration, phase: state.phase, running,
     ...(state.runner ? { runner: { pid: state.runner.pid, host: state.runner.host, heartbeatAgeSeconds: Math.round(heartbeatAge), ...(halted ? { halt: halted } : {}) } } : {}),
     backfill, stream,
@@ -77,8 +87,32 @@ export function statusReport(state: MigrationState | undefined, store: FileState
   };
 }
 
+function nextStep(phase: string, running: boolean, safe: boolean, draining: boolean, direction?: string): string {
+  switch (phase) {
+    case 'new':
+    case 'backfilling':
+    case 'catching-up':
+      return running ? 'wait until the phase is in-sync' : 'run `dynashift run -c FILE`';
+    case 'in-sync':
+      return safe ? 'move reads: `dynashift cutover reads`' : running ? 'resolve the reason above' : 'start `dynashift run` (the target must keep following the source)';
+    case 'reads-cutover':
+      return draining ? 'wait: reverse replication is draining before forward replication resumes'
+        : 'move writes: `dynashift cutover writes` (or `dynashift rollback` to move reads back)';
+    case 'writes-cutover':
+      return draining ? 'wait: source writes are draining before replication switches direction'
+        : direction === 'reverse' ? 'the source follows the target; `dynashift finish` to end, or `dynashift rollback`' : '`dynashift finish` to end';
+    case 'finished':
+      return '`dynashift finish --delete-source` once nothing uses the old table';
+    default:
+      return '';
+  }
+}
+
 export function formatStatus(r: StatusReport, name: string): string {
   const out = [`Migration ${r.migration ?? name}: phase ${r.phase}${r.running ? ` (running, pid ${r.runner?.pid})` : ' (no run in progress)'}`];
+  if (r.direction) out.push(`  replication: ${r.direction}${r.draining ? ` (draining ${r.draining.from} → ${r.draining.to} since ${r.draining.since})` : ''}`);
+  if (r.cutover?.readsAt) out.push(`  reads moved at ${r.cutover.readsAt}`);
+  if (r.cutover?.writesAt) out.push(`  writes moved at ${r.cutover.writesAt}`);
   for (const b of r.backfill) {
     out.push(`  backfill ${b.source} (${b.table}): ${b.strategy === 'none' ? 'none' : `${b.segmentsDone}/${b.segments} segments, ${b.items.toLocaleString('en-US')} items${b.complete ? ', complete' : ''}`}`);
   }
@@ -90,5 +124,6 @@ export function formatStatus(r: StatusReport, name: string): string {
   if (r.lagMs !== undefined) out.push(`  lag: ${fmtLag(r.lagMs)}`);
   out.push(`  dead letters: ${r.deadLetters}${r.deadLetters ? ` (${r.deadLetterFile})` : ''}`);
   out.push(`  safe to cut over: ${r.safeToCutOver ? 'yes' : 'no'} — ${r.reason}`);
+  if (r.next) out.push(`  next: ${r.next}`);
   return `${out.join('\n')}\n`;
 }

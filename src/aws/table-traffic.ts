@@ -1,0 +1,47 @@
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import type { TableRefConfig } from '../config/schema.js';
+
+/** The one CloudWatch call dynashift makes; tests stub it (DynamoDB Local has no CloudWatch). */
+export interface MetricsClient {
+  consumedCapacity(table: string, start: Date, end: Date): Promise<TrafficPoint[]>;
+}
+
+export interface TrafficPoint {
+  at: string;
+  readUnits: number;
+  writeUnits: number;
+}
+
+export function cloudWatchMetrics(ref: TableRefConfig, credentials?: CloudWatchClient['config']['credentials']): MetricsClient {
+  const client = new CloudWatchClient({ region: ref.region ?? process.env.AWS_REGION ?? 'us-east-1', ...(credentials ? { credentials } : {}) });
+  return {
+    async consumedCapacity(table, start, end) {
+      const query = (id: string, metric: string) => ({
+        Id: id,
+        MetricStat: {
+          Metric: { Namespace: 'AWS/DynamoDB', MetricName: metric, Dimensions: [{ Name: 'TableName', Value: table }] },
+          Period: 60, Stat: 'Sum',
+        },
+      });
+      const byTime = new Map<string, TrafficPoint>();
+      let nextToken: string | undefined;
+      do {
+        const res = await client.send(new GetMetricDataCommand({
+          StartTime: start, EndTime: end, NextToken: nextToken,
+          MetricDataQueries: [query('reads', 'ConsumedReadCapacityUnits'), query('writes', 'ConsumedWriteCapacityUnits')],
+        }));
+        for (const r of res.MetricDataResults ?? []) {
+          (r.Timestamps ?? []).forEach((t, i) => {
+            const at = t.toISOString();
+            const p = byTime.get(at) ?? { at, readUnits: 0, writeUnits: 0 };
+            if (r.Id === 'reads') p.readUnits += r.Values?.[i] ?? 0;
+            else p.writeUnits += r.Values?.[i] ?? 0;
+            byTime.set(at, p);
+          });
+        }
+        nextToken = res.NextToken;
+      } while (nextToken);
+      return [...byTime.values()].sort((a, b) => a.at.localeCompare(b.at));
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import type { ControlRequest } from '../state/control-channel.js';
+import type { CutoverState, MigrationState, StreamState } from '../state/migration-state.js';
+
+/** How long a draining direction must see no new change before the switch. */
+export const DEFAULT_QUIET_MS = 10_000;
+
+export interface ControlContext {
+  state: MigrationState;
+  cut: CutoverState;
+  caughtUp: boolean;
+  direction: 'forward' | 'reverse' | 'none';
+  deadLetters: number;
+  lagMs: number;
+  /** Checks that rollback can work and opens the reverse stream positions (now, before writes reach the target). */
+  openReverse(): Promise<Record<string, StreamState>>;
+}
+
+/**
+ * The cutover state machine, applied by the runner to a live command:
+ *
+ *   in-sync ──cutover reads──▶ reads-cutover ──cutover writes──▶ writes-cutover ──finish──▶ finished
+ *      ▲                          │    ▲                              │
+ *      └────────rollback──────────┘    └───────────rollback───────────┘
+ *
+ * Moving writes drains forward replication (until the source is quiet) before reverse replication starts; rolling
+ * writes back drains reverse before forward resumes. Returns what to tell the operator; never throws for a refusal.
+ */
+export async function applyControl(request: ControlRequest, ctx: ControlContext): Promise<{ ok: boolean; message: string }> {
+  const { state, cut } = ctx;
+  const force = request.options.force === true;
+  const quietMs = request.options.quietMs ?? DEFAULT_QUIET_MS;
+  const now = new Date().toISOString();
+  switch (request.kind) {
+    case 'cutover-reads': {
+      if (state.phase !== 'in-sync' && !(force && state.phase === 'catching-up')) {
+        return refuse(`reads can move only from phase in-sync (now ${state.phase})`);
+      }
+      if (!ctx.caughtUp && !force) return refuse(`the target is not caught up with the source stream (lag ${Math.round(ctx.lagMs / 1000)} s): wait, or pass --force`);
+      if (ctx.deadLetters > 0 && !force) return refuse(`${ctx.deadLetters} item(s) are in the dead-letter file, so the target is missing or behind on them: resolve them, or pass --force`);
+      state.phase = 'reads-cutover';
+      cut.readsAt = now;
+      return ok('reads may now move to the target. dynashift keeps applying source writes to it. Next: move writes, then `dynashift cutover writes`.');
+    }
+    case 'cutover-writes': {
+      if (state.phase !== 'reads-cutover' && !(force && state.phase === 'in-sync')) {
+        return refuse(`writes can move only after reads (phase reads-cutover; now ${state.phase}): run \`dynashift cutover reads\` first`);
+      }
+      if (request.options.noReverse) {
+        cut.draining = { from: 'forward', to: 'none', since: now, quietMs };
+        state.phase = 'writes-cutover';
+        cut.writesAt = now;
+        return ok('the target is now the system of record. Switch application writes to it: dynashift applies remaining source writes until the source is quiet, then stops. No reverse replication (--no-reverse): rollback will not be possible.');
+      }
+      cut.reverse = await ctx.openReverse();
+      cut.draining = { from: 'forward', to: 'reverse', since: now, quietMs };
+      state.phase = 'writes-cutover';
+      cut.writesAt = now;
+      return ok(`the target is now the system of record. Switch application writes to it now: dynashift applies remaining source writes until the source has been quiet for ${Math.round(quietMs / 1000)} s, then keeps the source current from the target's stream (reverse replication) so you can roll back.`);
+    }
+    case 'rollback': {
+      if (state.phase === 'writes-cutover') {
+        if (cut.draining?.from === 'forward') {
+          delete cut.draining;
+          cut.direction = 'forward';
+        } else if (cut.direction === 'reverse') {
+          cut.draining = { from: 'reverse', to: 'forward', since: now, quietMs };
+        } else if (!force) {
+          return refuse('writes were cut over with --no-reverse, so the source missed the writes made to the target since: rolling back would lose them (pass --force to roll back anyway)');
+        } else {
+          cut.direction = 'forward';
+        }
+        state.phase = 'reads-cutover';
+        return ok('writes may move back to the source now. dynashift applies the target\'s remaining writes to the source until the target is quiet, then resumes source → target replication. Reads stay on the target; `dynashift rollback` again moves them back.');
+      }
+      if (state.phase === 'reads-cutover') {
+        state.phase = 'in-sync';
+        return ok('reads may move back to the source; the target keeps following it.');
+      }
+      return refuse(`nothing to roll back in phase ${state.phase}`);
+    }
+    case 'finish': {
+      if (state.phase !== 'writes-cutover' && !force) return refuse(`finish comes after \`cutover writes\` (now ${state.phase}); pass --force to stop replication anyway`);
+      cut.finishRequested = true;
+      const running = cut.draining ? cut.draining.from : cut.direction;
+      if (running === 'none') return ok('replication already stopped');
+      cut.draining = { from: running, to: 'none', since: now, quietMs };
+      return ok(`stopping replication once the ${running === 'forward' ? 'source' : 'target'} stream has been quiet for ${Math.round(quietMs / 1000)} s`);
+    }
+  }
+}
+
+const ok = (message: string) => ({ ok: true, message });
+const refuse = (message: string) => ({ ok: false, message });

@@ -1,0 +1,68 @@
+import type { ResolvedConfig } from '../config/resolved-config.js';
+import { DynashiftError } from '../errors.js';
+import { clientsFor } from '../aws/clients.js';
+import { differingAttributes } from '../core/equality.js';
+import type { AttributeMap, KeySchema } from '../core/item.js';
+import { ItemMapper } from '../core/transform.js';
+import { inspectTable } from './inspect.js';
+import { openStreamPosition } from '../sources/stream/open-position.js';
+import { sdkStreamsApi } from '../sources/stream/streams-api.js';
+import type { StreamState } from '../state/migration-state.js';
+
+/**
+ * Everything rollback needs, checked before writes move: an inverse transform that undoes the transform exactly, a
+ * single source, and DynamoDB targets whose streams carry new and old images. Returns the reverse stream positions,
+ * opened now — before any application writes reach the targets.
+ */
+export async function prepareReverse(config: ResolvedConfig, samples: AttributeMap[], mapper: ItemMapper): Promise<Record<string, StreamState>> {
+  const refuse = (message: string, hint: string) => new DynashiftError('PLAN_REFUSED', message, { hint, exitCode: 2 });
+  if (!config.inverseTransform) {
+    throw refuse('rollback needs an inverse transform (target item → source item) to keep the old table current from the target\'s stream',
+      'set "inverseTransform" in the config, or cut over without a way back: `dynashift cutover writes --no-reverse`');
+  }
+  const sourceNames = Object.keys(config.sources);
+  if (sourceNames.length !== 1) throw refuse('reverse replication into several merged sources is not supported', 'cut over with --no-reverse');
+  const targetNames = Object.keys(config.targets);
+  if (targetNames.length !== 1) {
+    throw refuse('the transform splits items into several targets, so one target item cannot rebuild a source item: it is not invertible',
+      'cut over with --no-reverse');
+  }
+  const sourceName = sourceNames[0]!;
+  const targetName = targetNames[0]!;
+  const inverse = reverseMapper(config, mapper.keySchemaOf(targetName)!, await sourceKeySchema(config));
+  for (const item of samples) {
+    const forward = mapper.map(sourceName, item);
+    if (forward.length > 1) throw refuse('the transform turns one item into several, so it is not invertible', 'cut over with --no-reverse');
+    if (forward.length === 0) continue; // filtered out: not in the target, nothing to rebuild
+    const back = inverse.map(targetName, forward[0]!.item);
+    const diff = back.length === 1 ? differingAttributes(item, back[0]!.item) : ['(item count)'];
+    if (diff.length > 0) {
+      throw refuse(`the inverse transform does not rebuild source items exactly (first mismatch on attributes ${diff.join(', ')} of ${JSON.stringify(forward[0]!.key)}): e.g. attributes the transform drops can't come back`,
+        'fix inverseTransform so that inverse(transform(item)) equals item, or cut over with --no-reverse');
+    }
+  }
+  const positions: Record<string, StreamState> = {};
+  for (const [name, target] of Object.entries(config.targets)) {
+    if ((target.kind ?? 'dynamodb') !== 'dynamodb') throw refuse(`target ${name} is not a DynamoDB table: it has no stream to replicate back from`, 'cut over with --no-reverse');
+    const clients = clientsFor(target);
+    const info = await inspectTable(clients.dynamodb, target.table);
+    if (!info.stream.enabled || info.stream.viewType !== 'NEW_AND_OLD_IMAGES') {
+      throw refuse(`target table ${target.table} needs a NEW_AND_OLD_IMAGES stream for reverse replication (it has ${info.stream.enabled ? info.stream.viewType : 'none'})`,
+        `enable it: aws dynamodb update-table --table-name ${target.table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES (or set target.create.streamViewType before the target is created)`);
+    }
+    positions[name] = await openStreamPosition(sdkStreamsApi(clients.streams), info.stream.arn!, info.stream.viewType, Date.now());
+  }
+  return positions;
+}
+
+/** The reverse direction's mapper: target items through the inverse transform into the single source. */
+export function reverseMapper(config: ResolvedConfig, _targetKey: KeySchema, sourceKey: KeySchema): ItemMapper {
+  const sourceName = Object.keys(config.sources)[0]!;
+  return new ItemMapper({ transform: config.inverseTransform!, targets: { [sourceName]: sourceKey }, singleTarget: sourceName });
+}
+
+async function sourceKeySchema(config: ResolvedConfig): Promise<KeySchema> {
+  const ref = Object.values(config.sources)[0]!;
+  const info = await inspectTable(clientsFor(ref).dynamodb, ref.table);
+  return info.keySchema!;
+}
