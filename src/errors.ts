@@ -73,14 +73,18 @@ export type RefusalCode =
   | 'BACKFILL_EXCEEDS_RETENTION'
   | 'TARGET_KEY_MISSING'
   | 'TARGET_KEY_MISMATCH'
-  | 'SOURCE_TABLE_NOT_FOUND';
+  | 'SOURCE_TABLE_NOT_FOUND'
+  | 'TTL_NOT_ENABLED'
+  | 'BACKFILL_NONE_UNSAFE'
+  | 'REPLICAS_INVALID'
+  | 'GUARD_INVALID';
 
 /** The stream lost data we had not applied yet: the only safe continuation is a fresh backfill. */
 export class StreamGapError extends DynashiftError {
   override readonly name = 'StreamGapError';
   constructor(message: string, details?: Record<string, unknown>) {
     super('STREAM_GAP', `${message} Changes may be missing from the target; it is NOT in sync.`, {
-      hint: 'Start the migration again from a fresh backfill: delete the state folder (or run with --restart) and the target table contents.',
+      hint: 'Start the migration again from a fresh backfill: remove the migration\'s state folder (.dynashift/<name>) and empty or drop the target, then run again.',
       details,
     });
   }

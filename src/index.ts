@@ -8,6 +8,8 @@ export { loadConfig } from './config/load-config.js';
 export type { ResolvedConfig } from './config/resolved-config.js';
 export { runMigration, type RunOptions, type RunResult } from './engine/migration.js';
 export { buildPlan, type Plan } from './engine/plan.js';
+export { runVerify } from './engine/verify/run-verify.js';
+export type { VerifyOptions, VerifyResult } from './engine/verify/types.js';
 export { changeWrites, backfillWrites, type MappedWrites } from './core/protocol.js';
 export { ItemMapper } from './core/transform.js';
 export type { ChangeRecord, ChangePage } from './core/change.js';

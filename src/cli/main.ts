@@ -24,12 +24,14 @@ export async function main(argv: string[]): Promise<number> {
     .description('describe source, target, strategy and cost; refuse (exit 2) configs that cannot migrate safely')
     .addOption(configOption())
     .option('--json', 'print the plan as JSON')
+    .option('--backfill <strategy>', 'override backfill.strategy: scan or none')
     .action(async (o) => { code = await planCommand(o); });
 
   program.command('run')
     .description('create the target, back-fill it and apply the stream until stopped (SIGINT/SIGTERM) or in sync')
     .addOption(configOption())
     .option('--until-synced', 'exit 0 once the backfill is complete and the stream is applied up to its newest record')
+    .option('--backfill <strategy>', 'override backfill.strategy: scan or none')
     .addOption(new Option('--on-error <mode>', 'items the transform or target reject: halt, or dead-letter and continue').choices(['halt', 'dead-letter']))
     .addOption(new Option('--log-format <format>', 'log format').choices(['pretty', 'json']).default('pretty'))
     .option('--no-progress', 'no progress bar or progress lines')
@@ -79,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--sample <n>', 'check about N random source items instead of every item (cannot see extra target items)', (v) => wholeNumber(v, 1))
     .option('--repair', 'rewrite persisting differences from the source with conditional writes that never clobber a newer change')
     .option('--report <file>', 'JSON report path (default: <stateDir>/verify-<timestamp>.json)')
+    .option('--reverse', 'check the rollback direction: inverseTransform(target) against the source')
     .option('--recheck-rounds <n>', 're-reads of each difference before it is reported (default 3; 0: report what the scans saw)', (v) => wholeNumber(v, 0))
     .option('--recheck-delay <ms>', 'wait before the first re-read, doubling each round (default 2000)', (v) => wholeNumber(v, 0))
     .option('--json', 'print the result as JSON')

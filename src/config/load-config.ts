@@ -10,7 +10,13 @@ import { DEFAULTS, type ResolvedConfig } from './resolved-config.js';
 const jiti = createJiti(import.meta.url, { moduleCache: false, interopDefault: true });
 
 /** Loads `dynashift.config.ts` (or .js/.mjs) or a JSON config, validates it and fills in defaults. */
-export async function loadConfig(path: string, overrides: { onError?: 'halt' | 'dead-letter' } = {}): Promise<ResolvedConfig> {
+export interface ConfigOverrides {
+  onError?: 'halt' | 'dead-letter';
+  /** `--backfill`: a strategy name that replaces backfill.strategy. */
+  backfill?: string;
+}
+
+export async function loadConfig(path: string, overrides: ConfigOverrides = {}): Promise<ResolvedConfig> {
   const configPath = resolve(path);
   if (!existsSync(configPath)) {
     throw new DynashiftError('CONFIG_NOT_FOUND', `config file not found: ${configPath}`, {
@@ -27,7 +33,7 @@ export async function loadConfig(path: string, overrides: { onError?: 'halt' | '
 async function resolveConfig(
   configPath: string,
   cfg: z.infer<typeof tsConfigSchema>,
-  overrides: { onError?: 'halt' | 'dead-letter' },
+  overrides: ConfigOverrides,
 ): Promise<ResolvedConfig> {
   const problems: string[] = [];
   if (cfg.source && cfg.sources) problems.push('use either "source" or "sources", not both');
@@ -72,10 +78,11 @@ async function resolveConfig(
     transform,
     transformSource,
     ...(inverseTransform ? { inverseTransform } : {}),
-    backfill: { ...DEFAULTS.backfill, ...stripUndefined(cfg.backfill ?? {}) },
+    backfill: { ...DEFAULTS.backfill, ...stripUndefined(cfg.backfill ?? {}), ...(overrides.backfill ? { strategy: backfillStrategy(overrides.backfill) } : {}) },
     stream: { ...DEFAULTS.stream, ...stripUndefined(cfg.stream ?? {}) },
     write: { ...DEFAULTS.write, ...stripUndefined(cfg.write ?? {}) },
     onError: overrides.onError ?? cfg.onError ?? DEFAULTS.onError,
+    ...(cfg.guard ? { guard: cfg.guard } : {}),
   };
 }
 
@@ -149,6 +156,11 @@ function configError(path: string, error: z.ZodError): DynashiftError {
     exitCode: 2,
     details: { issues: error.issues },
   });
+}
+
+function backfillStrategy(value: string): 'scan' | 'none' {
+  if (value === 'scan' || value === 'none') return value;
+  throw new DynashiftError('CONFIG_INVALID', `unknown --backfill strategy "${value}"`, { hint: 'use --backfill scan or --backfill none', exitCode: 2 });
 }
 
 function defaultName(sources: Record<string, { table: string }>, targets: Record<string, { table: string }>): string {

@@ -21,10 +21,11 @@ export interface ResolvedConfig {
   stream: { pollIntervalMs: number; discoveryIntervalMs: number };
   write: { concurrency: number; maxWriteUnitsPerSecond?: number };
   onError: 'halt' | 'dead-letter';
+  guard?: { versionAttribute: string };
 }
 
 export const DEFAULTS = {
-  backfill: { strategy: 'scan', segments: 16, concurrency: 8, pageSize: 1000, readShare: 0.5, consistentRead: true },
+  backfill: { strategy: 'scan', segments: 16, concurrency: 8, pageSize: 1000, readShare: 0.5, consistentRead: true, skipExpired: false },
   stream: { pollIntervalMs: 1000, discoveryIntervalMs: 10_000 },
   write: { concurrency: 16 },
   onError: 'halt',

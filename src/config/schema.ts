@@ -51,6 +51,11 @@ export const createTableSchema = z.object({
   ttlAttribute: z.union([z.string(), z.null()]).optional().describe("TTL attribute; the source's when omitted, null for none"),
   streamViewType: z.enum(['NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES', 'KEYS_ONLY']).optional()
     .describe('Enable a stream on the target (needed later for rollback by reverse replication)'),
+  replicas: z.array(z.string().min(1)).optional()
+    .describe('Regions to replicate the new target to (a Global Table); added right after creation, before any item is written'),
+  multiRegionConsistency: z.enum(['EVENTUAL', 'STRONG']).optional()
+    .describe('EVENTUAL (default) or STRONG (multi-Region strong consistency: exactly three Regions, the table must be empty)'),
+  witnessRegion: z.string().optional().describe('STRONG only: a witness Region instead of a second replica'),
 }).strict();
 
 const pgColumnSchema = z.object({
@@ -86,6 +91,8 @@ export const backfillSchema = z.object({
   maxReadUnitsPerSecond: z.number().positive().optional()
     .describe('Hard cap on read units per second (on-demand tables have no provisioned figure to take a share of)'),
   consistentRead: z.boolean().optional().describe('Strongly consistent Scan (default true; needed by the consistency argument)'),
+  skipExpired: z.boolean().optional()
+    .describe("Leave out items whose TTL time has passed (they stay readable until DynamoDB deletes them); items without the TTL attribute are kept"),
 }).strict();
 
 export const streamSchema = z.object({
@@ -108,6 +115,10 @@ const common = {
   backfill: backfillSchema.optional(),
   stream: streamSchema.optional(),
   write: writeSchema.optional(),
+  guard: z.object({
+    versionAttribute: name.describe('Attribute holding a version number or an ISO-8601 timestamp (e.g. updatedAt)'),
+  }).strict().optional()
+    .describe('Make every target write conditional on the incoming version being at least the stored one (for dual-writing applications and Global Tables)'),
   onError: z.enum(['halt', 'dead-letter']).optional()
     .describe("What to do with an item the transform or target rejects: 'halt' (default) or 'dead-letter' and continue"),
   stateDir: z.string().optional().describe('State folder, relative to the config file (default .dynashift)'),

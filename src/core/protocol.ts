@@ -51,7 +51,14 @@ export function backfillWrites(mapper: ItemMapper, source: string, sourceKeySche
   return { ops: compacted, failures, skipped: 0, collisions: ops.length - compacted.length };
 }
 
-export function changeWrites(mapper: ItemMapper, page: ChangePage, opts: { skipBefore?: number } = {}): MappedWrites {
+export interface ChangeWriteOptions {
+  /** Records older than this (epoch ms) are already in the snapshot. */
+  skipBefore?: number;
+  /** backfill.skipExpired: a new image whose TTL has passed counts as absent (the item is on its way out). */
+  isExpired?: (item: AttributeMap) => boolean;
+}
+
+export function changeWrites(mapper: ItemMapper, page: ChangePage, opts: ChangeWriteOptions = {}): MappedWrites {
   const ops: WriteOp[] = [];
   const failures: MapFailure[] = [];
   let skipped = 0;
@@ -61,7 +68,7 @@ export function changeWrites(mapper: ItemMapper, page: ChangePage, opts: { skipB
       continue;
     }
     try {
-      ops.push(...recordWrites(mapper, page, record));
+      ops.push(...recordWrites(mapper, page, record, opts.isExpired));
     } catch (err) {
       failures.push({ stage: 'stream', source: page.source, sourceKey: record.keys, record, shardId: page.shardId, error: errorInfo(err) });
     }
@@ -69,9 +76,10 @@ export function changeWrites(mapper: ItemMapper, page: ChangePage, opts: { skipB
   return { ops: compactWrites(ops), failures, skipped, collisions: 0 };
 }
 
-function recordWrites(mapper: ItemMapper, page: ChangePage, record: ChangeRecord): WriteOp[] {
+function recordWrites(mapper: ItemMapper, page: ChangePage, record: ChangeRecord, isExpired?: (item: AttributeMap) => boolean): WriteOp[] {
   const origin = { source: page.source, sourceKey: record.keys, via: page.shardId, sequenceNumber: record.sequenceNumber };
-  const after: RoutedItem[] = record.newImage ? mapper.map(page.source, record.newImage) : [];
+  const live = record.newImage && !isExpired?.(record.newImage) ? record.newImage : undefined;
+  const after: RoutedItem[] = live ? mapper.map(page.source, live) : [];
   // Without an old image the previous targets can only be derived from the key (no transform, key-stable schema:
   // the planner refuses every other combination).
   const beforeImage = record.oldImage ?? (isDeletion(record) && !mapper.hasTransform ? record.keys : undefined);
@@ -83,7 +91,7 @@ function recordWrites(mapper: ItemMapper, page: ChangePage, record: ChangeRecord
   const kept = new Set(after.map((r) => `${r.target}\u0000${r.keyId}`));
   const ops: WriteOp[] = [];
   for (const r of before) {
-    if (!kept.has(`${r.target}\u0000${r.keyId}`)) ops.push({ kind: 'delete', target: r.target, key: r.key, keyId: r.keyId, origin });
+    if (!kept.has(`${r.target}\u0000${r.keyId}`)) ops.push({ kind: 'delete', target: r.target, key: r.key, keyId: r.keyId, previous: r.item, origin });
   }
   for (const r of after) ops.push({ kind: 'put', target: r.target, key: r.key, keyId: r.keyId, item: r.item, origin });
   return ops;

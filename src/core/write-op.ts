@@ -20,6 +20,8 @@ export interface DeleteOp {
   target: string;
   key: AttributeMap;
   keyId: string;
+  /** The target item this delete removes, as the change's old image produced it (guards compare its version). */
+  previous?: AttributeMap;
   origin: WriteOrigin;
 }
 

@@ -1,5 +1,6 @@
 import type { KeySchema } from '../core/item.js';
 import { backfillWrites } from '../core/protocol.js';
+import { isExpired } from '../core/ttl.js';
 import type { ItemMapper } from '../core/transform.js';
 import type { Sink } from '../sinks/sink.js';
 import type { BackfillSource } from '../sources/source.js';
@@ -19,6 +20,8 @@ export interface BackfillOptions {
   concurrency: number;
   failures: FailurePolicy;
   onProgress: (items: number, bytes: number) => void;
+  /** Leave out items whose TTL has passed (backfill.skipExpired). */
+  skipExpired?: { ttlAttribute: string; now: () => number };
   onCheckpoint: () => void;
   log: Logger;
 }
@@ -49,7 +52,10 @@ export async function runBackfill(opts: BackfillOptions, signal: AbortSignal): P
 async function copyPartition(opts: BackfillOptions, partition: string, signal: AbortSignal): Promise<void> {
   const ps = opts.state.partitions[partition]!;
   for await (const page of opts.source.read(partition, ps.cursor, signal)) {
-    const mapped = backfillWrites(opts.mapper, opts.sourceName, opts.sourceKeySchema, page.items);
+    const skip = opts.skipExpired;
+    const items = skip ? page.items.filter((item) => !isExpired(item, skip.ttlAttribute, skip.now())) : page.items;
+    if (items.length < page.items.length) opts.state.expiredSkipped = (opts.state.expiredSkipped ?? 0) + page.items.length - items.length;
+    const mapped = backfillWrites(opts.mapper, opts.sourceName, opts.sourceKeySchema, items);
     if (mapped.collisions > 0) {
       opts.log.warn({ source: opts.sourceName, collisions: mapped.collisions }, 'several source items map to one target key; the last one read wins');
     }

@@ -1,6 +1,7 @@
 import type { ChangePage } from '../core/change.js';
 import { changeWrites } from '../core/protocol.js';
 import type { ItemMapper } from '../core/transform.js';
+import type { AttributeMap } from '../core/item.js';
 import type { Sink } from '../sinks/sink.js';
 import type { FailurePolicy } from './failure-policy.js';
 import { writeToTargets } from './write-all.js';
@@ -21,10 +22,14 @@ export function changeApplier(opts: {
   sinks: Record<string, Sink>;
   failures: FailurePolicy;
   skipBefore?: number;
+  isExpired?: (item: AttributeMap) => boolean;
   stats: ApplyStats;
 }): (page: ChangePage) => Promise<void> {
   return async (page) => {
-    const mapped = changeWrites(opts.mapper, page, { skipBefore: opts.skipBefore });
+    const mapped = changeWrites(opts.mapper, page, {
+      ...(opts.skipBefore !== undefined ? { skipBefore: opts.skipBefore } : {}),
+      ...(opts.isExpired ? { isExpired: opts.isExpired } : {}),
+    });
     await opts.failures.handle(mapped.failures, []);
     const { rejected, written } = await writeToTargets(opts.sinks, mapped.ops);
     await opts.failures.handle([], rejected);

@@ -37,6 +37,10 @@ export async function applyControl(request: ControlRequest, ctx: ControlContext)
       }
       if (!ctx.caughtUp && !force) return refuse(`the target is not caught up with the source stream (lag ${Math.round(ctx.lagMs / 1000)} s): wait, or pass --force`);
       if (ctx.deadLetters > 0 && !force) return refuse(`${ctx.deadLetters} item(s) are in the dead-letter file, so the target is missing or behind on them: resolve them, or pass --force`);
+      const horizon = Object.values(state.sources ?? {}).map((s) => s.backfill.ttlHorizon).filter((h): h is string => h !== undefined).sort().pop();
+      if (horizon && Date.parse(horizon) > Date.now() && !force) {
+        return refuse(`without a backfill the target is complete only once every pre-existing item has expired, at ${horizon}: wait until then, or pass --force`);
+      }
       state.phase = 'reads-cutover';
       cut.readsAt = now;
       return ok('reads may now move to the target. dynashift keeps applying source writes to it. Next: move writes, then `dynashift cutover writes`.');

@@ -22,6 +22,7 @@ import { reverseApplier } from './reverse-applier.js';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { AttributeMap } from '../core/item.js';
 import type { ChangePage } from '../core/change.js';
+import { isExpired } from '../core/ttl.js';
 import type { MigrationState, Phase, ProgressSnapshot } from '../state/migration-state.js';
 import { runBackfill } from './backfill.js';
 import { changeApplier, type ApplyStats } from './catch-up.js';
@@ -78,7 +79,11 @@ export async function runMigration(config: ResolvedConfig, opts: RunOptions): Pr
     failures.count = state.deadLetters;
 
     const run = new RunLoop(ctx, state, store, failures, opts);
-    return await run.execute();
+    try {
+      return await run.execute();
+    } finally {
+      await Promise.all(Object.values(ctx.sinks).map((s) => s.close?.()));
+    }
   } finally {
     await lock.release();
   }
@@ -95,6 +100,7 @@ async function prepareTargets(config: ResolvedConfig, plan: Plan, log: Logger): 
     targetKeys[name] = t.keySchema!;
     sinks[name] = driver.open(name, target, {
       keySchema: t.keySchema!, concurrency: config.write.concurrency,
+      ...(config.guard ? { guard: config.guard } : {}),
       ...(config.write.maxWriteUnitsPerSecond ? { maxWriteUnitsPerSecond: config.write.maxWriteUnitsPerSecond } : {}),
     });
   }
@@ -127,6 +133,7 @@ async function initState(ctx: Context, log: Logger): Promise<MigrationState> {
         strategy: ctx.config.backfill.strategy, startedAt: new Date(startedAt).toISOString(), partitions: {}, itemsWritten: 0, bytesRead: 0,
         estimatedItems: info.itemCount,
         ...(ctx.config.backfill.strategy === 'none' ? { completedAt: new Date(startedAt).toISOString() } : {}),
+        ...(ctx.plan.ttlHorizons[name]?.horizon !== undefined ? { ttlHorizon: new Date(ctx.plan.ttlHorizons[name]!.horizon!).toISOString() } : {}),
       },
     };
     log.info({ source: name, stream: info.stream.arn, shards: Object.keys(stream.shards).length }, 'stream position opened');
@@ -152,7 +159,7 @@ function checkResumable(ctx: Context, state: MigrationState): void {
 export function fingerprint(config: ResolvedConfig): string {
   const shape = {
     sources: Object.fromEntries(Object.entries(config.sources).map(([n, s]) => [n, [s.table, s.region ?? '', s.endpoint ?? '']])),
-    targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => [n, [t.table, t.region ?? '', t.endpoint ?? '']])),
+    targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => [n, [t.kind ?? 'dynamodb', t.table, t.region ?? '', t.endpoint ?? '', t.postgres?.schema ?? '']])),
     backfill: [config.backfill.strategy, config.backfill.segments],
   };
   return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
@@ -227,6 +234,7 @@ class RunLoop {
         source, sourceName: name, sourceKeySchema: this.ctx.sourceKeys[name]!, mapper: this.ctx.mapper, sinks: this.ctx.sinks,
         state: src.backfill, concurrency: config.backfill.concurrency, failures: this.failures,
         onProgress: (items) => this.backfillMeter.add(items), onCheckpoint: () => {}, log: this.opts.log,
+        ...(config.backfill.skipExpired && info.ttlAttribute ? { skipExpired: { ttlAttribute: info.ttlAttribute, now: () => Date.now() } } : {}),
       }, this.stop.signal);
       if (done) {
         src.backfill.completedAt = new Date().toISOString();
@@ -329,8 +337,15 @@ class RunLoop {
         log: this.opts.log,
       }),
       apply: changeApplier({ mapper: this.ctx.mapper, sinks: this.ctx.sinks, failures: this.failures, stats: this.applyStats,
-        ...(src.stream.skipBefore !== undefined ? { skipBefore: src.stream.skipBefore } : {}) }),
+        ...(src.stream.skipBefore !== undefined ? { skipBefore: src.stream.skipBefore } : {}),
+        ...this.expiredFilter(name) }),
     }));
+  }
+
+  private expiredFilter(source: string): { isExpired?: (item: AttributeMap) => boolean } {
+    const ttlAttribute = this.ctx.plan.sources[source]?.ttlAttribute;
+    if (!this.ctx.config.backfill.skipExpired || !ttlAttribute) return {};
+    return { isExpired: (item) => isExpired(item, ttlAttribute, Date.now()) };
   }
 
   private reverseReaders(): { source: string; reader: StreamReader; apply: (page: ChangePage) => Promise<void> }[] {

@@ -6,6 +6,7 @@ import { extractKey } from '../core/item.js';
 import { ItemMapper, MappingError } from '../core/transform.js';
 import { clientsFor } from '../aws/clients.js';
 import { inspectTable, type TableInfo } from './inspect.js';
+import { findTtlHorizon, type TtlHorizon } from './ttl-horizon.js';
 import { keyCanMove } from './targets.js';
 import { driverFor } from '../sinks/drivers.js';
 import type { TargetInspection } from '../sinks/driver.js';
@@ -34,6 +35,8 @@ export interface Plan {
   refusals: Refusal[];
   notes: string[];
   keyCanMove: boolean;
+  /** For `backfill.strategy: none`: when the pre-existing items have all expired, per source. */
+  ttlHorizons: Record<string, TtlHorizon>;
 }
 
 export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
@@ -68,6 +71,7 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
   const targetKeys: Record<string, KeySchema> = {};
   for (const [name, i] of Object.entries(inspections)) if (i.keySchema) targetKeys[name] = i.keySchema;
 
+  const ttlHorizons: Record<string, TtlHorizon> = {};
   const movable = Object.values(sourceInfos).some((s) => s.keySchema && keyCanMove(config, s.keySchema, Object.values(targetKeys)));
   for (const [name, info] of Object.entries(sourceInfos)) {
     if (!info.exists) continue;
@@ -85,6 +89,14 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
       }
     }
     if (Object.keys(targetKeys).length === Object.keys(config.targets).length) checkSamples(config, name, info, samples[name] ?? [], targetKeys, refusals, notes);
+    if (config.backfill.skipExpired && !info.ttlAttribute) {
+      refusals.push({ code: 'TTL_NOT_ENABLED', message: `backfill.skipExpired is set but ${info.table} has no TTL attribute enabled, so no item can be told expired`,
+        hint: 'enable TTL on the source table, or remove backfill.skipExpired' });
+    }
+    if (config.backfill.strategy === 'none') {
+      const horizon = await planTtlHorizon(config, name, info, refusals, notes);
+      if (horizon) ttlHorizons[name] = horizon;
+    }
   }
 
   const estimate = estimateBackfill(config, sourceInfos, inspections);
@@ -100,7 +112,7 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
     iam[`source ${n}`] = {
       table: ref.table,
       actions: ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:DescribeContinuousBackups', 'dynamodb:Scan',
-        'dynamodb:DescribeStream', 'dynamodb:GetShardIterator', 'dynamodb:GetRecords', ...(ref.roleArn ? ['sts:AssumeRole'] : [])],
+        'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:DescribeStream', 'dynamodb:GetShardIterator', 'dynamodb:GetRecords', ...(ref.roleArn ? ['sts:AssumeRole'] : [])],
       resources: [arn, `${arn}/stream/*`],
     };
   }
@@ -119,7 +131,28 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
     refusals,
     notes,
     keyCanMove: movable,
+    ttlHorizons,
   };
+}
+
+/**
+ * Without a backfill, items that existed before the stream position reach the target only if they change — so the
+ * target is complete only once every such item has expired. Refuses when some never will.
+ */
+async function planTtlHorizon(config: ResolvedConfig, name: string, info: TableInfo, refusals: Refusal[], notes: string[]): Promise<TtlHorizon | undefined> {
+  if (!info.ttlAttribute) {
+    refusals.push({ code: 'BACKFILL_NONE_UNSAFE', message: `--backfill none copies only items that change, but ${info.table} has no TTL: its existing items would never reach the target`,
+      hint: 'use the scan backfill (backfill.strategy "scan"), or enable TTL on items that all expire' });
+    return undefined;
+  }
+  const h = await findTtlHorizon(clientsFor(config.sources[name]!).dynamodb, info.table, info.ttlAttribute, { itemCount: info.itemCount });
+  if (h.neverExpire > 0) {
+    refusals.push({ code: 'BACKFILL_NONE_UNSAFE', message: `${h.neverExpire} of ${h.itemsRead} items${h.sampled ? ' sampled' : ''} in ${info.table} have no ${info.ttlAttribute} value and never expire: without a backfill they would never reach the target`,
+      hint: 'use the scan backfill, or give every item a TTL' });
+  }
+  const when = h.horizon !== undefined ? new Date(h.horizon).toISOString() : 'now (no item carries a TTL yet)';
+  notes.push(`no backfill: every item that exists now expires by ${when}${h.sampled ? ' (estimated from a sample)' : ''} — readers may move to the target only after that`);
+  return h;
 }
 
 function checkSamples(config: ResolvedConfig, source: string, info: TableInfo, items: AttributeMap[], targetKeys: Record<string, KeySchema>,

@@ -45,6 +45,8 @@ export interface SinkOpenOptions {
   /** Requests in flight at once. */
   concurrency: number;
   maxWriteUnitsPerSecond?: number;
+  /** Write only when the incoming version is at least the stored one (config `guard`). */
+  guard?: { versionAttribute: string };
 }
 
 /** Reading a target back, for verify: parallel partitions, and point lookups. */

@@ -83,6 +83,13 @@ export interface BackfillState {
   bytesRead: number;
   /** Items the source reported when the backfill began (approximate; for progress and ETA only). */
   estimatedItems?: number;
+  /** Items left out because their TTL had passed (backfill.skipExpired). */
+  expiredSkipped?: number;
+  /**
+   * Without a backfill: when every item that existed before the stream position expires by TTL. Readers may move to
+   * the target only after it.
+   */
+  ttlHorizon?: string;
 }
 
 export interface PartitionState {

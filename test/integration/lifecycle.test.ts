@@ -72,6 +72,8 @@ test('live migration, cutover reads and writes, reverse replication, rollback, f
     await writer;
     // The source follows the target: inverse(target) == source.
     await eventually(async () => compareReverse(client), 'source follows the target through reverse replication');
+    const reverseVerify = await cli('verify', '--reverse');
+    assert.equal(reverseVerify.code, 0, `verify --reverse: ${reverseVerify.stdout}${reverseVerify.stderr}`);
 
     // 3. Rollback: writes go back to the source; reverse drains, forward resumes.
     const back = await cli('rollback', '--quiet-seconds', '2');
@@ -84,6 +86,8 @@ test('live migration, cutover reads and writes, reverse replication, rollback, f
     stopWriter.abort();
     await writer;
     await eventually(async () => compareForward(client), 'target follows the source again after rollback');
+    const forwardVerify = await cli('verify');
+    assert.equal(forwardVerify.code, 0, `verify: ${forwardVerify.stdout}${forwardVerify.stderr}`);
     const readsBack = await cli('rollback');
     assert.equal(readsBack.code, 0, readsBack.stdout + readsBack.stderr);
     assert.equal((await statusJson(cfg)).phase, 'in-sync');

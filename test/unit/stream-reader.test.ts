@@ -729,3 +729,19 @@ for (const seed of [7, 1234, 987654]) {
     for (const [id, s] of Object.entries(state.shards)) assert.equal(s.finished, !open.has(id), `shard ${id} finished iff closed`);
   });
 }
+
+test('a single trim report is confirmed by reopening from the checkpoint: nothing skipped, nothing duplicated', async () => {
+  const model = new StreamModel();
+  const written = Array.from({ length: 6 }, (_, i) => model.write(change(`k${i}`, 1)).sequenceNumber);
+  const state = freshState(model);
+  const delivered: string[] = [];
+  let pages = 0;
+  const { controller, outcome } = start(reader(model, state, { maxRecordsPerPage: 2 }), async (page) => {
+    delivered.push(...seqs(page));
+    if (++pages === 1) model.failNext('getRecords', 'TrimmedDataAccessException', 1);
+  });
+  await waitFor(() => delivered.length === 6, 'all records');
+  controller.abort();
+  assert.deepEqual(await outcome, { ok: true });
+  assert.deepEqual(delivered, written);
+});

@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { loadConfig } from '../../config/load-config.js';
-import { ItemMapper } from '../../core/transform.js';
 import { runMigration } from '../../engine/migration.js';
-import { compareInMemory } from '../../demo/compare.js';
+import { runVerify } from '../../engine/verify/run-verify.js';
 import { liveWriter, seedOrders, seededRandom } from '../../demo/sample-data.js';
 import { localClientConfig, startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import { createLogger } from '../logger.js';
@@ -87,21 +86,17 @@ export async function demoCommand(opts: { items: number; writesPerSecond: number
     const result = await runMigration(config, { signal: new AbortController().signal, untilSynced: true, log });
     say(`  in sync: ${result.backfilledItems} items back-filled, ${result.appliedRecords} stream records applied on resume`);
 
-    say('▶ comparing transform(source) with the target, item by item…');
-    const mapper = new ItemMapper({ transform: config.transform, targets: { target: { partitionKey: { name: 'customerId', type: 'S' }, sortKey: { name: 'orderId', type: 'S' } } }, singleTarget: 'target' });
-    const diff = await compareInMemory({
-      source: { client, table: SOURCE, name: 'source' },
-      target: { client, table: TARGET, name: 'target', keySchema: { partitionKey: { name: 'customerId', type: 'S' }, sortKey: { name: 'orderId', type: 'S' } } },
-      mapper,
-    });
-    const differences = diff.missing.length + diff.extra.length + diff.differing.length;
-    say(`  expected ${diff.expected} items, target has ${diff.actual}: ${diff.missing.length} missing, ${diff.extra.length} extra, ${diff.differing.length} differing`);
-    say(differences === 0 ? '✔ 0 differences: the target equals transform(source).' : `✘ ${differences} differences: ${JSON.stringify({ missing: diff.missing.slice(0, 5), extra: diff.extra.slice(0, 5), differing: diff.differing.slice(0, 5) })}`);
+    say('▶ dynashift verify: comparing transform(source) with the target, item by item…');
+    const check = await runVerify(config, { log, signal: new AbortController().signal });
+    const c = check.counts;
+    const differences = c.missing + c.extra + c.differing + c.transformErrors;
+    say(`  expected ${c.expected} items, target has ${c.actual}: ${c.missing} missing, ${c.extra} extra, ${c.differing} differing (report: ${check.reportPath})`);
+    say(differences === 0 ? '✔ 0 differences: the target equals transform(source).' : `✘ ${differences} differences — see the report`);
     return differences === 0 ? 0 : 1;
   } finally {
     writerStop.abort();
     client.destroy();
     await local.stop();
-    rmSync(dir, { recursive: true, force: true });
+    say(`  (config, state, dead-letter file and verify report are kept in ${dir})`);
   }
 }

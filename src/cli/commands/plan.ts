@@ -2,8 +2,8 @@ import { loadConfig } from '../../config/load-config.js';
 import { PlanRefusedError } from '../../errors.js';
 import { buildPlan, fmtKey, hours, type Plan } from '../../engine/plan.js';
 
-export async function planCommand(flags: { config: string; json?: boolean }): Promise<number> {
-  const config = await loadConfig(flags.config);
+export async function planCommand(flags: { config: string; json?: boolean; backfill?: string }): Promise<number> {
+  const config = await loadConfig(flags.config, flags.backfill ? { backfill: flags.backfill } : {});
   const plan = await buildPlan(config);
   if (flags.json) process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
   else process.stdout.write(formatPlan(plan, flags.config));
@@ -42,7 +42,7 @@ export function formatPlan(plan: Plan, configPath: string): string {
   out.push(`Estimate   ${e.items.toLocaleString('en-US')} items, ${mb(e.bytes)}: ${e.readUnits.toLocaleString('en-US')} read units + ${e.writeUnits.toLocaleString('en-US')} write units;`
     + ` about ${hours(e.seconds)} at ${Math.round(e.readUnitsPerSecond)} RCU/s and ${Math.round(e.writeUnitsPerSecond)} WCU/s (stream retention: 24 h)`);
   out.push(`Key moves  ${plan.keyCanMove ? 'an update can move an item to another target key: deletes use the stream\'s OLD images' : 'target keys follow source keys'}`);
-  out.push('', 'IAM actions needed');
+  out.push('', 'Permissions needed');
   for (const [who, p] of Object.entries(plan.iam)) {
     out.push(`  ${who} (${p.table}):`, `    ${p.actions.join(', ')}`, `    on ${p.resources.join(', ')}`);
   }

@@ -10,11 +10,15 @@ export interface RunFlags {
   onError?: 'halt' | 'dead-letter';
   logFormat?: 'pretty' | 'json';
   progress?: boolean;
+  backfill?: string;
 }
 
 export async function runCommand(flags: RunFlags): Promise<number> {
   const log = createLogger({ format: flags.logFormat });
-  const config = await loadConfig(flags.config, flags.onError ? { onError: flags.onError } : {});
+  const config = await loadConfig(flags.config, {
+    ...(flags.onError ? { onError: flags.onError } : {}),
+    ...(flags.backfill ? { backfill: flags.backfill } : {}),
+  });
   const controller = new AbortController();
   const release = onShutdownSignal(() => {
     log.info({}, 'stopping: finishing in-flight writes and saving checkpoints (send the signal again to force)');

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/load-config.js';
+import { reverseConfig } from '../../config/reverse-config.js';
 import type { DdbJsonMap } from '../../core/ddb-json.js';
 import { runVerify } from '../../engine/verify/run-verify.js';
 import type { Finding, VerifyResult } from '../../engine/verify/types.js';
@@ -15,6 +16,7 @@ export interface VerifyFlags {
   recheckRounds?: number;
   recheckDelay?: number;
   json?: boolean;
+  reverse?: boolean;
   logFormat?: 'pretty' | 'json';
 }
 
@@ -31,7 +33,9 @@ const SHOWN = 20;
 /** Exit 0 when the targets equal transform(source), 1 when not (details in the report file). */
 export async function verifyCommand(flags: VerifyFlags): Promise<number> {
   const log = createLogger({ format: flags.logFormat });
-  const config = await loadConfig(flags.config);
+  const forward = await loadConfig(flags.config);
+  // --reverse: after `cutover writes`, the source follows the target; check inverse(target) against the source.
+  const config = flags.reverse ? { ...reverseConfig(forward), stateDir: forward.stateDir } : forward;
   const controller = new AbortController();
   const release = onShutdownSignal(() => {
     log.info({}, 'stopping verify (send the signal again to force)');

@@ -2,9 +2,9 @@ import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Bytes buffered across all buckets before they are appended to their files. */
-const TOTAL_BUFFER_BYTES = 16 * 1024 * 1024;
+const TOTAL_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Bytes being appended at once; writers wait beyond this (backpressure, so memory stays bounded). */
-const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
+const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
 
 /**
  * A set of bucket files (`<prefix>-<n>.jsonl`) filled by appending lines. Each bucket buffers lines in memory and

@@ -103,8 +103,11 @@ export async function runVerify(config: ResolvedConfig, opts: VerifyOptions): Pr
       current = next.path;
     }
 
+    // Differences count as found only once the comparison and its re-checks are complete (not when interrupted).
+    const settled = !signal.aborted;
+
     // 3. Repair what persists.
-    if (opts.repair && remaining > 0 && !signal.aborted) {
+    if (opts.repair && remaining > 0 && settled) {
       const repaired = await repairAll(ctx, current, join(workDir, 'repaired.jsonl'), repairClients, signal, log);
       inFlight += repaired.resolvedWithoutRepair;
       current = repaired.path;
@@ -113,7 +116,8 @@ export async function runVerify(config: ResolvedConfig, opts: VerifyOptions): Pr
       notes.push('nothing to repair');
     }
 
-    const lists = await readFindings(current, limit);
+    const findingsPath = settled ? current : undefined;
+    const lists = await readFindings(findingsPath, limit);
     const interrupted = signal.aborted;
     if (interrupted) notes.unshift('interrupted: verify stopped before it finished, so this result is incomplete');
     if (transformErrors.count > 0) {
@@ -146,7 +150,7 @@ export async function runVerify(config: ResolvedConfig, opts: VerifyOptions): Pr
       startedAt,
       durationMs: Date.now() - started,
     };
-    await writeReport(reportPath, result, current, { migration: config.name, configPath: config.configPath });
+    await writeReport(reportPath, result, findingsPath, { migration: config.name, configPath: config.configPath });
     result.durationMs = Date.now() - started;
     return result;
   } catch (err) {

@@ -1,8 +1,8 @@
 import type { TargetConfig } from '../../config/schema.js';
 import type { Refusal } from '../../errors.js';
-import { clientsFor } from '../../aws/clients.js';
+import { clientsFor, isLoopback } from '../../aws/clients.js';
 import { inspectTable } from '../../engine/inspect.js';
-import type { KeySchema } from '../../core/item.js';
+import { keyAttributeNames, type KeySchema } from '../../core/item.js';
 import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
 import { createTable } from './create-table.js';
 import { DynamoDbReader } from './dynamodb-reader.js';
@@ -35,6 +35,13 @@ export const dynamoDbDriver: SinkDriver = {
     if (!info.exists && target.create === false) {
       refusals.push({ code: 'TARGET_KEY_MISMATCH', message: `target table ${target.table} does not exist and target.create is false`,
         hint: 'create the table first or remove "create": false so dynashift creates it' });
+    }
+    refusals.push(...replicaRefusals(target, info, spec));
+    if (spec?.replicas) {
+      describe.push(`replicas   ${spec.replicas.regions.join(', ')}${spec.replicas.witnessRegion ? ` + witness ${spec.replicas.witnessRegion}` : ''} (${spec.replicas.consistency === 'STRONG' ? 'multi-Region strong consistency' : 'eventually consistent Global Table'})`);
+      notes.push(spec.replicas.consistency === 'STRONG'
+        ? `target ${target.table}: STRONG Global Tables must be empty when replicas are added — dynashift adds them right after creating the table, before the backfill; every write is then synchronously replicated (slower backfill)`
+        : `target ${target.table}: replicas are added right after creation (one Region at a time, waiting for ACTIVE); every backfill write is replicated to ${spec.replicas.regions.length} more Region(s) and billed there too`);
     }
     const keySchema = info.exists && info.keySchema ? info.keySchema : spec?.keySchema;
     if (keySchema) describe.push(`key        ${fmtKey(keySchema)}`);
@@ -79,6 +86,7 @@ export const dynamoDbDriver: SinkDriver = {
       name, client: dynamodb, table: target.table, concurrency: opts.concurrency,
       ...(target.maxBatchSize ? { maxBatchSize: target.maxBatchSize } : {}),
       ...(opts.maxWriteUnitsPerSecond ? { maxWriteUnitsPerSecond: opts.maxWriteUnitsPerSecond } : {}),
+      ...(opts.guard ? { guard: { versionAttribute: opts.guard.versionAttribute, keyNames: keyAttributeNames(opts.keySchema) } } : {}),
     });
     const reader = new DynamoDbReader(dynamodb, target.table, opts.keySchema);
     return Object.assign(sink, {
@@ -89,6 +97,42 @@ export const dynamoDbDriver: SinkDriver = {
     });
   },
 };
+
+/** What a Global Table target needs; each refusal says what to change. */
+export function replicaRefusals(target: TargetConfig, info: { exists: boolean; itemCount: number }, spec: TableSpec | undefined): Refusal[] {
+  const create = target.create === false ? undefined : target.create;
+  const r = spec?.replicas;
+  if (!create?.replicas?.length || !r) {
+    return create?.multiRegionConsistency || create?.witnessRegion
+      ? [{ code: 'REPLICAS_INVALID', message: 'multiRegionConsistency/witnessRegion need target.create.replicas', hint: 'list the replica Regions in target.create.replicas' }]
+      : [];
+  }
+  const out: Refusal[] = [];
+  const home = target.region ?? process.env.AWS_REGION ?? 'us-east-1';
+  const all = [home, ...r.regions, ...(r.witnessRegion ? [r.witnessRegion] : [])];
+  if (new Set(all).size !== all.length) {
+    out.push({ code: 'REPLICAS_INVALID', message: `replica Regions repeat or include the table's own Region (${home}): ${all.join(', ')}`, hint: 'list each other Region once in target.create.replicas' });
+  }
+  if (info.exists) {
+    out.push({ code: 'REPLICAS_INVALID', message: `target ${target.table} already exists: dynashift adds replicas only to a table it creates`,
+      hint: 'add the replicas to the existing table yourself (UpdateTable ReplicaUpdates), or let dynashift create a new target' });
+  }
+  if (r.witnessRegion && r.consistency !== 'STRONG') {
+    out.push({ code: 'REPLICAS_INVALID', message: 'a witness Region exists only for multiRegionConsistency STRONG', hint: 'remove witnessRegion or set multiRegionConsistency: "STRONG"' });
+  }
+  if (r.consistency === 'STRONG' && all.length !== 3) {
+    out.push({ code: 'REPLICAS_INVALID', message: `multi-Region strong consistency needs exactly three Regions (the table's, plus two replicas or one replica and a witness); the config has ${all.length}`,
+      hint: 'list two replica Regions, or one replica Region and a witnessRegion' });
+  }
+  if (spec.billingMode === 'PROVISIONED') {
+    out.push({ code: 'REPLICAS_INVALID', message: 'a Global Table with provisioned capacity needs write auto scaling, which dynashift does not configure',
+      hint: 'use billingMode PAY_PER_REQUEST for the target (or create the Global Table yourself with auto scaling)' });
+  }
+  if (isLoopback(target.endpoint)) {
+    out.push({ code: 'REPLICAS_INVALID', message: `the target endpoint ${target.endpoint} is local: DynamoDB Local has no replicas`, hint: 'remove target.create.replicas for local runs' });
+  }
+  return out;
+}
 
 export function sameKeySchema(a: KeySchema, b: KeySchema): boolean {
   return a.partitionKey.name === b.partitionKey.name && a.partitionKey.type === b.partitionKey.type

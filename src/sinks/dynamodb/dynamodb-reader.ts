@@ -27,8 +27,10 @@ export class DynamoDbReader {
 
   async getItems(keys: AttributeMap[]): Promise<(AttributeMap | undefined)[]> {
     const found = new Map<string, AttributeMap>();
-    for (let i = 0; i < keys.length; i += 100) {
-      let pending = keys.slice(i, i + 100);
+    // BatchGetItem rejects a request that names one key twice; ask once per key, answer every position.
+    const unique = [...new Map(keys.map((k) => [keyId(k, this.keySchema), k])).values()];
+    for (let i = 0; i < unique.length; i += 100) {
+      let pending = unique.slice(i, i + 100);
       for (let attempt = 0; pending.length > 0; attempt++) {
         const res = await retrying(() => this.client.send(new BatchGetItemCommand({
           RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } },

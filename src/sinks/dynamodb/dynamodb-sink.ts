@@ -12,6 +12,7 @@ import { systemClock } from '../../core/clock.js';
 import type { WriteOp } from '../../core/write-op.js';
 import { errorName, isRetryable, isThrottling } from '../../aws/errors.js';
 import type { RejectedWrite, Sink, SinkCapabilities, WriteStats } from '../sink.js';
+import { guardedCommand } from './guarded-writes.js';
 
 export interface DynamoDbSinkOptions {
   name: string;
@@ -21,6 +22,8 @@ export interface DynamoDbSinkOptions {
   concurrency: number;
   maxBatchSize?: number;
   maxWriteUnitsPerSecond?: number;
+  /** Conditional single-item writes instead of BatchWriteItem (see guarded-writes.ts). */
+  guard?: { versionAttribute: string; keyNames: string[] };
 }
 
 /** Errors that reject an item on its own merits (size, key type): retrying can't help; isolate and dead-letter. */
@@ -45,7 +48,11 @@ export class DynamoDbSink implements Sink {
     this.limiter = new RateLimiter(opts.maxWriteUnitsPerSecond ?? Infinity, systemClock);
   }
 
+  /** Writes the guard skipped because the target already held a newer version. */
+  guardSkips = 0;
+
   async write(ops: WriteOp[], signal?: AbortSignal): Promise<{ rejected: RejectedWrite[]; stats: WriteStats }> {
+    if (this.opts.guard) return this.writeGuarded(ops, this.opts.guard, signal);
     const batches: WriteOp[][] = [];
     for (let i = 0; i < ops.length; i += this.capabilities.maxBatchSize) batches.push(ops.slice(i, i + this.capabilities.maxBatchSize));
     const results = await Promise.all(batches.map((b) => this.gate.run(() => this.writeBatch(b, signal))));
@@ -94,6 +101,40 @@ export class DynamoDbSink implements Sink {
       pending = unprocessed;
     }
     return { rejected: [], stats: { written: byKey.size, consumedCapacity: consumed } };
+  }
+
+  private async writeGuarded(ops: WriteOp[], guard: NonNullable<DynamoDbSinkOptions['guard']>, signal?: AbortSignal): Promise<{ rejected: RejectedWrite[]; stats: WriteStats }> {
+    const rejected: RejectedWrite[] = [];
+    let written = 0;
+    let consumed = 0;
+    await Promise.all(ops.map((op) => this.gate.run(async () => {
+      for (let attempt = 0; ; attempt++) {
+        if (signal?.aborted) throw abortError();
+        try {
+          const res = await this.opts.client.send(guardedCommand(op, this.opts.table, guard.versionAttribute, guard.keyNames) as PutItemCommand);
+          const units = res.ConsumedCapacity?.CapacityUnits ?? 0;
+          consumed += units;
+          this.meter.add(units);
+          await this.limiter.consume(units, signal);
+          written++;
+          return;
+        } catch (err) {
+          const name = errorName(err);
+          if (name === 'ConditionalCheckFailedException') {
+            this.guardSkips++; // the target holds a newer version: correctly not overwritten
+            return;
+          }
+          if (ITEM_ERRORS.has(name)) {
+            rejected.push({ op, error: { code: name, message: (err as Error).message } });
+            return;
+          }
+          if (!isRetryable(err)) throw err;
+          if (isThrottling(err)) this.limiter.throttled(this.meter.perSecond());
+          await sleep(backoffDelay(attempt, 50, 5_000), signal);
+        }
+      }
+    })));
+    return { rejected, stats: { written, consumedCapacity: consumed } };
   }
 
   /** Writes one by one so the service names the items it refuses; the rest land normally. */

@@ -13,6 +13,8 @@ export interface TableSpec {
   throughput?: { readCapacityUnits: number; writeCapacityUnits: number };
   ttlAttribute?: string;
   streamViewType?: string;
+  /** Global Table replicas to add after creation. */
+  replicas?: { regions: string[]; consistency: 'EVENTUAL' | 'STRONG'; witnessRegion?: string };
   /** Things copied from the source that had to be left out, for the plan. */
   notes: string[];
 }
@@ -56,11 +58,17 @@ export function targetTableSpec(source: TableInfo | undefined, create: CreateTab
     }
   }
   const ttlAttribute = create?.ttlAttribute === null ? undefined : (create?.ttlAttribute ?? source?.ttlAttribute);
+  const replicas = create?.replicas?.length
+    ? { regions: create.replicas, consistency: create.multiRegionConsistency ?? 'EVENTUAL', ...(create.witnessRegion ? { witnessRegion: create.witnessRegion } : {}) } as const
+    : undefined;
+  // Eventually consistent Global Tables replicate through the table's stream; ask for the view they need.
+  const streamViewType = create?.streamViewType ?? (replicas?.consistency === 'EVENTUAL' ? 'NEW_AND_OLD_IMAGES' : undefined);
   return {
+    ...(replicas ? { replicas } : {}),
     keySchema, gsis, lsis, billingMode,
     ...(throughput ? { throughput } : {}),
     ...(ttlAttribute ? { ttlAttribute } : {}),
-    ...(create?.streamViewType ? { streamViewType: create.streamViewType } : {}),
+    ...(streamViewType ? { streamViewType } : {}),
     notes,
   };
 }

@@ -49,8 +49,9 @@ export const postgresDriver: SinkDriver = {
     if (!state.exists && target.create === false) {
       refusals.push({ code: 'TARGET_KEY_MISMATCH', message: `table ${layout.schema}.${layout.table} does not exist and target.create is false`, hint: 'create the table first or remove "create": false so dynashift creates it' });
     }
-    if (state.exists && state.estimatedRows > 0) {
-      notes.push(`target ${layout.schema}.${layout.table} already holds ~${Math.round(state.estimatedRows)} rows (fine when resuming; to start over, TRUNCATE it and ${layout.tombstones})`);
+    if (state.anyRows) {
+      const count = state.estimatedRows > 0 ? ` ~${Math.round(state.estimatedRows)}` : '';
+      notes.push(`target ${layout.schema}.${layout.table} already holds${count} rows (fine when resuming; to start over, TRUNCATE it and ${layout.tombstones})`);
     }
     if (state.tombstones.any) {
       notes.push(`target ${layout.schema}.${layout.tombstones} holds tombstones (fine when resuming; a fresh migration must TRUNCATE both tables, or old tombstones block backfill rows)`);

@@ -95,8 +95,10 @@ export interface PgTableState {
   /** Every column and its type. */
   columns: Map<string, string>;
   tombstones: { exists: boolean; primaryKey: { name: string; type: string }[]; any: boolean };
-  /** pg_class.reltuples: an estimate, −1 or 0 before the first ANALYZE. */
+  /** pg_class.reltuples: an estimate, 0 before the first ANALYZE. */
   estimatedRows: number;
+  /** Whether the table holds any row at all (exact, unlike the estimate). */
+  anyRows: boolean;
   schemaExists: boolean;
 }
 
@@ -107,15 +109,13 @@ interface Queryable {
 export async function readTableState(db: Queryable, l: PgLayout): Promise<PgTableState> {
   const main = await describeTable(db, l.schema, l.table);
   const tomb = await describeTable(db, l.schema, l.tombstones);
-  let any = false;
-  if (tomb.exists) {
-    const r = await db.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${tombstoneTable(l)}) AS any`);
-    any = r.rows[0]?.any === true;
-  }
+  const any = async (exists: boolean, table: string): Promise<boolean> =>
+    exists && (await db.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${table}) AS any`)).rows[0]?.any === true;
   const schema = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [l.schema]);
   return {
     exists: main.exists, primaryKey: main.primaryKey, columns: main.columns, estimatedRows: main.estimatedRows,
-    tombstones: { exists: tomb.exists, primaryKey: tomb.primaryKey, any },
+    anyRows: await any(main.exists, mainTable(l)),
+    tombstones: { exists: tomb.exists, primaryKey: tomb.primaryKey, any: await any(tomb.exists, tombstoneTable(l)) },
     schemaExists: (schema.rows[0]?.n ?? 0) > 0,
   };
 }

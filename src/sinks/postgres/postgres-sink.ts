@@ -26,6 +26,8 @@ export interface PostgresSinkOptions {
   maxRowsPerSecond?: number;
   /** Scrubs the connection password out of error text. */
   redact?: (text: string) => string;
+  /** Tries per batch for passing failures (default 6). */
+  maxAttempts?: number;
 }
 
 /**
@@ -95,7 +97,7 @@ export class PostgresSink implements Sink {
         await this.transaction(batch);
         return;
       } catch (err) {
-        if (classify(err) !== 'retry' || attempt >= MAX_ATTEMPTS) throw err;
+        if (classify(err) !== 'retry' || attempt >= (this.opts.maxAttempts ?? MAX_ATTEMPTS)) throw err;
         await sleep(backoffDelay(attempt, 100, 5_000), signal);
       }
     }

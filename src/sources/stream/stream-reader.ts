@@ -308,6 +308,7 @@ export class StreamReader {
     const rt = this.rt(shardId);
     let iterator = await this.openIterator(shardId, signal);
     let expiredInARow = 0;
+    let trimmedInARow = 0;
     while (iterator !== undefined && !signal.aborted) {
       if (iterator === SHARD_END) {
         this.finishShard(shardId, onFinished);
@@ -319,6 +320,15 @@ export class StreamReader {
       try {
         out = await this.retrying('GetRecords', shardId, signal, () => this.api.getRecords(input));
       } catch (err) {
+        if (errorName(err) === 'TrimmedDataAccessException' && trimmedInARow === 0) {
+          // Reopen once from the checkpoint before calling it a gap: if the data we still need is really gone,
+          // GetShardIterator at the checkpoint (or the retention check for TRIM_HORIZON) fails too, and a second trim
+          // in a row is final. DynamoDB Local occasionally reports a trim for a fresh iterator under load.
+          trimmedInARow++;
+          this.log?.warn({ shardId, checkpoint: this.state.shards[shardId]?.checkpoint }, 'GetRecords reported trimmed data; reopening from the checkpoint to confirm');
+          iterator = await this.openIterator(shardId, signal);
+          continue;
+        }
         if (errorName(err) !== 'ExpiredIteratorException') throw this.apiFailure(err, 'GetRecords', shardId);
         // Iterators live 15 minutes. The checkpoint is the last applied record and only one page is ever in flight, so
         // reopening there neither skips nor repeats anything. Back off if renewal keeps producing dead iterators.
@@ -329,6 +339,7 @@ export class StreamReader {
         continue;
       }
       expiredInARow = 0;
+      trimmedInARow = 0;
       // A page read after stopping is dropped unapplied and unrecorded: the next run reads it again.
       if (!out || signal.aborted) return;
 
