@@ -71,13 +71,5 @@ function ignoreConditionFailed(err: unknown): void {
   if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
 }
 
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The demo's data and writer are seeded, so two demo runs do the same thing. */
+export { mulberry32 as seededRandom } from '../core/random.js';

@@ -20,21 +20,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { AttributeMap } from '../../src/core/item.js';
 
-export type Rng = () => number;
+export { mulberry32, type Rng } from '../../src/core/random.js';
+import type { Rng } from '../../src/core/random.js';
 
-/** Tiny 32-bit PRNG; uniform in [0, 1). */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Values of `grp`; tests derive a target key from it, so changing it moves the item in the target. */
 export const GROUPS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel'] as const;
 
 /** Attributes an UpdateItem may REMOVE; `id`, `grp` and `v` always stay so a target key can be computed. */

@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../src/core/random.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChangePage } from '../../src/core/change.js';
@@ -70,16 +71,6 @@ function gate(): { wait: Promise<void>; open: () => void } {
   return { wait, open };
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seqs = (page: ChangePage) => page.records.map((r) => r.sequenceNumber);
 
