@@ -42,7 +42,7 @@ export function formatPlan(plan: Plan, configPath: string): string {
   out.push(`Estimate   ${e.items.toLocaleString('en-US')} items, ${mb(e.bytes)}: ${e.readUnits.toLocaleString('en-US')} read units + ${e.writeUnits.toLocaleString('en-US')} write units;`
     + ` about ${hours(e.seconds)} at ${Math.round(e.readUnitsPerSecond)} RCU/s and ${Math.round(e.writeUnitsPerSecond)} WCU/s (stream retention: 24 h)`);
   out.push(`Key moves  ${plan.keyCanMove ? 'an update can move an item to another target key: deletes use the stream\'s OLD images' : 'target keys follow source keys'}`);
-  out.push('', 'Permissions needed');
+  out.push('', 'IAM actions needed (database privileges for non-AWS targets)');
   for (const [who, p] of Object.entries(plan.iam)) {
     out.push(`  ${who} (${p.table}):`, `    ${p.actions.join(', ')}`, `    on ${p.resources.join(', ')}`);
   }
