@@ -119,5 +119,7 @@ export interface ShardState {
   finished: boolean;
   /** ApproximateCreationDateTime (epoch ms) of the last applied record. */
   lastRecordAt?: number;
+  /** Start of a listing that did not show this shard yet (epoch ms): none of its records can be older. */
+  createdAfter?: number;
   applied: number;
 }

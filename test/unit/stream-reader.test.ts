@@ -736,3 +736,25 @@ test('a single trim report is confirmed by reopening from the checkpoint: nothin
   assert.deepEqual(await outcome, { ok: true });
   assert.deepEqual(delivered, written);
 });
+
+test('a shard discovered late keeps its discovery time across a restart: no false gap a day into the migration', async () => {
+  const model = new StreamModel();
+  const [shard] = model.shardIds();
+  assert.ok(shard);
+  model.write(change('a', 1));
+  // Opened 30 h ago; the shard was first listed an hour ago (persisted createdAfter), then the process restarted.
+  const state = freshState(model, Date.now() - 30 * HOUR);
+  state.shards[shard] = { finished: false, applied: 0, createdAfter: Date.now() - HOUR };
+  const delivered: string[] = [];
+  const { controller, outcome } = start(reader(model, state), async (page) => {
+    delivered.push(...seqs(page));
+  });
+  await waitFor(() => delivered.length === 1, 'the record');
+  controller.abort();
+  assert.deepEqual(await outcome, { ok: true });
+
+  // Without the discovery time, the same shard can't be proven complete: a gap, never a silent skip.
+  const unknown = freshState(model, Date.now() - 30 * HOUR);
+  unknown.shards[shard] = { finished: false, applied: 0 };
+  await expectGap(start(reader(model, unknown), async () => {}).outcome, shard);
+});

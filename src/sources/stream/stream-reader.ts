@@ -68,8 +68,6 @@ interface ShardRuntime {
   pendingFrom?: number;
   /** The closing page (no NextShardIterator) was received: the shard may vanish from listings without loss. */
   fullyRead: boolean;
-  /** Start of the previous listing, which did not show this shard: its records can't be older than that. */
-  createdAfter?: number;
 }
 
 type Handler = (page: ChangePage) => Promise<void>;
@@ -246,7 +244,8 @@ export class StreamReader {
     }
     for (const { shardId, state } of plan.added) {
       this.state.shards[shardId] = state;
-      if (!initial && this.lastListingStartedAt !== undefined) this.rt(shardId).createdAfter = this.lastListingStartedAt;
+      // Persisted, so that after a restart the retention check still knows how young this shard is.
+      if (!initial && this.lastListingStartedAt !== undefined) state.createdAfter = this.lastListingStartedAt;
     }
     this.listedIds = new Set(listing.map((s) => s.shardId));
     this.closedIds = new Set(listing.filter((s) => s.closed).map((s) => s.shardId));
@@ -441,7 +440,7 @@ export class StreamReader {
     if (Number.isNaN(openedAt)) {
       throw new DynashiftError('STATE_CORRUPT', `The stream's openedAt (${JSON.stringify(this.state.openedAt)}) is not a date.`);
     }
-    let horizon = Math.max(openedAt, this.runtime.get(shardId)?.createdAfter ?? openedAt);
+    let horizon = Math.max(openedAt, this.state.shards[shardId]?.createdAfter ?? openedAt);
     visiting.add(shardId);
     const parentId = this.state.shards[shardId]?.parentShardId;
     const parent = parentId === undefined ? undefined : this.state.shards[parentId];
