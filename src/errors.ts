@@ -77,7 +77,8 @@ export type RefusalCode =
   | 'TTL_NOT_ENABLED'
   | 'BACKFILL_NONE_UNSAFE'
   | 'REPLICAS_INVALID'
-  | 'GUARD_INVALID';
+  | 'GUARD_INVALID'
+  | 'EXPORT_INVALID';
 
 /** The stream lost data we had not applied yet: the only safe continuation is a fresh backfill. */
 export class StreamGapError extends DynashiftError {

@@ -24,14 +24,14 @@ export async function main(argv: string[]): Promise<number> {
     .description('describe source, target, strategy and cost; refuse (exit 2) configs that cannot migrate safely')
     .addOption(configOption())
     .option('--json', 'print the plan as JSON')
-    .option('--backfill <strategy>', 'override backfill.strategy: scan or none')
+    .option('--backfill <strategy>', 'override backfill.strategy: scan, none, touch, or export:<uri> (a folder or s3://bucket/prefix)')
     .action(async (o) => { code = await planCommand(o); });
 
   program.command('run')
     .description('create the target, back-fill it and apply the stream until stopped (SIGINT/SIGTERM) or in sync')
     .addOption(configOption())
     .option('--until-synced', 'exit 0 once the backfill is complete and the stream is applied up to its newest record')
-    .option('--backfill <strategy>', 'override backfill.strategy: scan or none')
+    .option('--backfill <strategy>', 'override backfill.strategy: scan, none, touch, or export:<uri> (a folder or s3://bucket/prefix)')
     .addOption(new Option('--on-error <mode>', 'items the transform or target reject: halt, or dead-letter and continue').choices(['halt', 'dead-letter']))
     .addOption(new Option('--log-format <format>', 'log format').choices(['pretty', 'json']).default('pretty'))
     .option('--no-progress', 'no progress bar or progress lines')

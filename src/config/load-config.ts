@@ -6,6 +6,7 @@ import { DynashiftError } from '../errors.js';
 import type { Transform } from '../core/transform.js';
 import { jsonConfigSchema, tsConfigSchema } from './schema.js';
 import { DEFAULTS, type ResolvedConfig } from './resolved-config.js';
+import type { BackfillConfig } from './schema.js';
 
 const jiti = createJiti(import.meta.url, { moduleCache: false, interopDefault: true });
 
@@ -78,7 +79,7 @@ async function resolveConfig(
     transform,
     transformSource,
     ...(inverseTransform ? { inverseTransform } : {}),
-    backfill: { ...DEFAULTS.backfill, ...stripUndefined(cfg.backfill ?? {}), ...(overrides.backfill ? { strategy: backfillStrategy(overrides.backfill) } : {}) },
+    backfill: { ...DEFAULTS.backfill, ...stripUndefined(cfg.backfill ?? {}), ...(overrides.backfill ? backfillOverride(overrides.backfill, cfg.backfill?.export) : {}) },
     stream: { ...DEFAULTS.stream, ...stripUndefined(cfg.stream ?? {}) },
     write: { ...DEFAULTS.write, ...stripUndefined(cfg.write ?? {}) },
     onError: overrides.onError ?? cfg.onError ?? DEFAULTS.onError,
@@ -158,9 +159,22 @@ function configError(path: string, error: z.ZodError): DynashiftError {
   });
 }
 
-function backfillStrategy(value: string): 'scan' | 'none' {
-  if (value === 'scan' || value === 'none') return value;
-  throw new DynashiftError('CONFIG_INVALID', `unknown --backfill strategy "${value}"`, { hint: 'use --backfill scan or --backfill none', exitCode: 2 });
+/** `--backfill scan|none|touch|export[:<uri>]` */
+function backfillOverride(value: string, exportCfg: BackfillConfig['export']): Pick<ResolvedConfig['backfill'], 'strategy' | 'export'> {
+  if (value === 'scan' || value === 'none' || value === 'touch') return { strategy: value };
+  if (value === 'export' || value.startsWith('export:')) {
+    const uri = value.slice('export:'.length);
+    const merged = { ...(exportCfg ?? {}), ...(uri ? { uri } : {}) };
+    if (!merged.uri && !merged.start) {
+      throw new DynashiftError('CONFIG_INVALID', '--backfill export needs the export\'s location', {
+        hint: 'use --backfill export:s3://bucket/prefix (or a local folder), or set backfill.export.uri', exitCode: 2,
+      });
+    }
+    return { strategy: 'export', export: merged };
+  }
+  throw new DynashiftError('CONFIG_INVALID', `unknown --backfill strategy "${value}"`, {
+    hint: 'use --backfill scan, none, touch or export:<uri>', exitCode: 2,
+  });
 }
 
 function defaultName(sources: Record<string, { table: string }>, targets: Record<string, { table: string }>): string {

@@ -72,8 +72,19 @@ export const postgresTargetSchema = z.object({
   columns: z.array(pgColumnSchema).optional().describe('Attributes also projected into typed columns'),
 }).strict();
 
+export const filesTargetSchema = z.object({
+  uri: z.string().min(1).describe('Folder or s3://bucket/prefix to write the export to (AWSDynamoDB/<exportId>/ beneath it)'),
+  exportId: z.string().regex(/^[A-Za-z0-9._-]+$/).optional().describe('Export folder name (default: target.table)'),
+  maxFileBytes: z.int().min(65536).optional().describe('Uncompressed JSON per data file (default 256 MiB)'),
+  region: z.string().optional(),
+  endpoint: z.url().optional().describe('S3-compatible endpoint (e.g. a local S3 for tests)'),
+  forcePathStyle: z.boolean().optional(),
+}).strict();
+
 export const targetSchema = tableRefSchema.extend({
-  kind: z.enum(['dynamodb', 'postgres']).optional().describe('Sink kind (default dynamodb)'),
+  kind: z.enum(['dynamodb', 'postgres', 'files']).optional()
+    .describe('Sink kind: dynamodb (default), postgres, or files (a DynamoDB-JSON export for ImportTable)'),
+  files: filesTargetSchema.optional().describe('Export-format files settings (kind: files)'),
   keySchema: keySchemaSchema.optional().describe('Target key for non-DynamoDB targets (default: the source key); for DynamoDB use create.keySchema'),
   postgres: postgresTargetSchema.optional().describe('PostgreSQL settings (kind: postgres)'),
   create: z.union([z.literal(false), createTableSchema]).optional()
@@ -81,8 +92,33 @@ export const targetSchema = tableRefSchema.extend({
   maxBatchSize: z.int().min(1).max(25).optional().describe('Items per BatchWriteItem (25; lower for some DynamoDB-compatible stores)'),
 });
 
+const exportBackfillSchema = z.object({
+  uri: z.string().min(1).optional().describe('Export folder or s3://bucket/prefix holding AWSDynamoDB/<ExportId>/'),
+  start: z.object({
+    s3Bucket: z.string().min(1),
+    s3Prefix: z.string().optional(),
+    format: z.enum(['DYNAMODB_JSON', 'ION']).optional(),
+  }).strict().optional().describe('Start an ExportTableToPointInTime (PITR required) instead of reading an existing export'),
+  incremental: z.array(z.string().min(1)).optional().describe('Incremental exports applied in order after the full one'),
+  imported: z.boolean().optional()
+    .describe('The target was already loaded from this export with ImportTable: copy nothing, only catch up from the stream'),
+  region: z.string().optional(),
+  endpoint: z.url().optional().describe('S3-compatible endpoint'),
+  forcePathStyle: z.boolean().optional(),
+  profile: z.string().optional(),
+  roleArn: z.string().optional(),
+}).strict();
+
+const touchBackfillSchema = z.object({
+  marker: z.string().min(1).optional().describe('Attribute written to every item to send it through the stream (default _dynashift_touch)'),
+  maxWriteUnitsPerSecond: z.number().positive().optional().describe('Cap on source write units per second for touching'),
+}).strict();
+
 export const backfillSchema = z.object({
-  strategy: z.enum(['scan', 'none']).optional().describe("'scan' (default): parallel Scan of the source; 'none': stream only"),
+  strategy: z.enum(['scan', 'none', 'export', 'touch']).optional()
+    .describe("'scan' (default): parallel Scan; 'export': DynamoDB export files; 'touch': update every item so it flows through the stream; 'none': stream only"),
+  export: exportBackfillSchema.optional(),
+  touch: touchBackfillSchema.optional(),
   segments: z.int().min(1).max(1_000_000).optional().describe('Parallel Scan segments (default 16)'),
   concurrency: z.int().min(1).max(256).optional().describe('Segments scanned at once (default 8)'),
   pageSize: z.int().min(1).max(10_000).optional().describe('Scan Limit per page (default 1000)'),

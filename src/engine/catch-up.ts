@@ -1,4 +1,4 @@
-import type { ChangePage } from '../core/change.js';
+import type { ChangePage, ChangeRecord } from '../core/change.js';
 import { changeWrites } from '../core/protocol.js';
 import type { ItemMapper } from '../core/transform.js';
 import type { AttributeMap } from '../core/item.js';
@@ -23,10 +23,13 @@ export function changeApplier(opts: {
   failures: FailurePolicy;
   skipBefore?: number;
   isExpired?: (item: AttributeMap) => boolean;
+  /** Rewrites each record before mapping (the touch strategy strips its marker attribute). */
+  prepare?: (record: ChangeRecord) => ChangeRecord;
   stats: ApplyStats;
 }): (page: ChangePage) => Promise<void> {
   return async (page) => {
-    const mapped = changeWrites(opts.mapper, page, {
+    const prepared = opts.prepare ? { ...page, records: page.records.map(opts.prepare) } : page;
+    const mapped = changeWrites(opts.mapper, prepared, {
       ...(opts.skipBefore !== undefined ? { skipBefore: opts.skipBefore } : {}),
       ...(opts.isExpired ? { isExpired: opts.isExpired } : {}),
     });

@@ -21,9 +21,12 @@ import { prepareReverse, reverseMapper } from './reverse.js';
 import { reverseApplier } from './reverse-applier.js';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { AttributeMap } from '../core/item.js';
-import type { ChangePage } from '../core/change.js';
+import type { ChangePage, ChangeRecord } from '../core/change.js';
 import { isExpired } from '../core/ttl.js';
-import type { MigrationState, Phase, ProgressSnapshot } from '../state/migration-state.js';
+import type { BackfillState, MigrationState, Phase, ProgressSnapshot } from '../state/migration-state.js';
+import { applyIncrementalExports, exportSource, locateBackfillExport } from './export-backfill.js';
+import { isWriteOnceSink, finalizableSink } from '../sinks/files/index.js';
+import { removeMarkers, stripTouchMarker, touchAll, type TouchState } from '../sources/touch/index.js';
 import { runBackfill } from './backfill.js';
 import { changeApplier, type ApplyStats } from './catch-up.js';
 import { FailurePolicy } from './failure-policy.js';
@@ -121,21 +124,32 @@ async function initState(ctx: Context, log: Logger): Promise<MigrationState> {
     version: 1, migration: ctx.config.name, configFingerprint: fingerprint(ctx.config), createdAt: now, updatedAt: now,
     phase: 'new', sources: {}, deadLetters: 0,
   };
+  const strategy = ctx.config.backfill.strategy;
   for (const [name, ref] of Object.entries(ctx.config.sources)) {
     const info = ctx.plan.sources[name]!;
-    const stream = await openStreamPosition(sdkStreamsApi(ctx.sourceClients[name]!.streams), info.stream.arn!, info.stream.viewType!, Date.now());
+    const stream = ctx.plan.writeOnceOnly
+      ? { streamArn: '', viewType: '', openedAt: new Date().toISOString(), shards: {} } // files target: snapshot only
+      : await openStreamPosition(sdkStreamsApi(ctx.sourceClients[name]!.streams), info.stream.arn!, info.stream.viewType!, Date.now());
     const startedAt = Date.now();
-    if (ctx.config.backfill.strategy === 'scan') stream.skipBefore = startedAt - SNAPSHOT_MARGIN_MS;
-    state.sources[name] = {
-      table: ref.table,
-      stream,
-      backfill: {
-        strategy: ctx.config.backfill.strategy, startedAt: new Date(startedAt).toISOString(), partitions: {}, itemsWritten: 0, bytesRead: 0,
-        estimatedItems: info.itemCount,
-        ...(ctx.config.backfill.strategy === 'none' ? { completedAt: new Date(startedAt).toISOString() } : {}),
-        ...(ctx.plan.ttlHorizons[name]?.horizon !== undefined ? { ttlHorizon: new Date(ctx.plan.ttlHorizons[name]!.horizon!).toISOString() } : {}),
-      },
+    const backfill: BackfillState = {
+      strategy, startedAt: new Date(startedAt).toISOString(), partitions: {}, itemsWritten: 0, bytesRead: 0,
+      estimatedItems: info.itemCount,
+      ...(ctx.plan.ttlHorizons[name]?.horizon !== undefined ? { ttlHorizon: new Date(ctx.plan.ttlHorizons[name]!.horizon!).toISOString() } : {}),
     };
+    // What the snapshot already holds: nothing older than its start (scan, touch) or the export's time needs applying.
+    if (strategy === 'scan' || strategy === 'touch') stream.skipBefore = startedAt - SNAPSHOT_MARGIN_MS;
+    if (strategy === 'none') backfill.completedAt = backfill.startedAt;
+    if (strategy === 'export') {
+      const exp = ctx.plan.exports[name] && ctx.config.backfill.export?.uri
+        ? { uri: ctx.config.backfill.export.uri, exportTime: ctx.plan.exports[name]!.exportTime }
+        : await locateBackfillExport(ctx, name, log);
+      backfill.export = exp;
+      backfill.estimatedItems = ctx.plan.exports[name]?.itemCount ?? info.itemCount;
+      stream.skipBefore = exp.exportTime - SNAPSHOT_MARGIN_MS;
+      if (ctx.config.backfill.export?.imported) backfill.completedAt = backfill.startedAt; // loaded by ImportTable
+    }
+    if (strategy === 'touch') backfill.touch = {};
+    state.sources[name] = { table: ref.table, stream, backfill };
     log.info({ source: name, stream: info.stream.arn, shards: Object.keys(stream.shards).length }, 'stream position opened');
   }
   return state;
@@ -150,7 +164,7 @@ function checkResumable(ctx: Context, state: MigrationState): void {
   }
   for (const [name, src] of Object.entries(state.sources)) {
     const current = ctx.plan.sources[name]?.stream.arn;
-    if (current !== src.stream.streamArn) {
+    if (src.stream.streamArn !== '' && current !== src.stream.streamArn) {
       throw new StreamGapError(`The stream of source ${src.table} changed since the migration started (${src.stream.streamArn} → ${current ?? 'none'}): writes made while it was disabled were never captured.`);
     }
   }
@@ -160,7 +174,7 @@ export function fingerprint(config: ResolvedConfig): string {
   const shape = {
     sources: Object.fromEntries(Object.entries(config.sources).map(([n, s]) => [n, [s.table, s.region ?? '', s.endpoint ?? '']])),
     targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => [n, [t.kind ?? 'dynamodb', t.table, t.region ?? '', t.endpoint ?? '', t.postgres?.schema ?? '']])),
-    backfill: [config.backfill.strategy, config.backfill.segments],
+    backfill: [config.backfill.strategy, config.backfill.strategy === 'export' ? (config.backfill.export?.uri ?? config.backfill.export?.start?.s3Bucket ?? '') : config.backfill.segments],
   };
   return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
 }
@@ -217,33 +231,95 @@ class RunLoop {
   }
 
   private async backfill(): Promise<boolean> {
-    const pending = Object.entries(this.state.sources).filter(([, s]) => s.backfill.strategy === 'scan' && !s.backfill.completedAt);
-    if (pending.length === 0) return true;
-    this.setPhase('backfilling');
+    const pending = Object.entries(this.state.sources).filter(([, s]) => s.backfill.strategy !== 'none' && !s.backfill.completedAt);
+    if (pending.length > 0) {
+      this.setPhase('backfilling');
+      const results = await Promise.all(pending.map(async ([name, src]) => {
+        const done = src.backfill.strategy === 'touch' ? await this.touch(name, src.backfill) : await this.copy(name, src.backfill);
+        if (done) {
+          src.backfill.completedAt = new Date().toISOString();
+          this.opts.log.info({ source: name, items: src.backfill.itemsWritten, strategy: src.backfill.strategy }, 'backfill complete');
+        }
+        return done;
+      }));
+      await this.flush();
+      if (!results.every(Boolean)) return false;
+    }
+    for (const [name, src] of Object.entries(this.state.sources)) {
+      if (src.backfill.strategy !== 'export' || this.stop.signal.aborted) continue;
+      const coveredUntil = await applyIncrementalExports({
+        config: this.ctx.config, source: name, state: src.backfill, mapper: this.ctx.mapper, sinks: this.ctx.sinks,
+        failures: this.failures, marginMs: SNAPSHOT_MARGIN_MS, onCheckpoint: () => {}, signal: this.stop.signal, log: this.opts.log,
+      });
+      if (coveredUntil !== undefined) src.stream.skipBefore = Math.max(src.stream.skipBefore ?? 0, coveredUntil - SNAPSHOT_MARGIN_MS);
+    }
+    if (this.stop.signal.aborted) return false;
+    if (Object.values(this.ctx.sinks).every(isWriteOnceSink)) {
+      // An export-format target takes the snapshot only: close its files and stop (the stream is for the table it
+      // gets imported into, in a migration of its own).
+      for (const sink of Object.values(this.ctx.sinks)) await finalizableSink(sink)?.finalize();
+      this.setPhase('exported');
+      this.opts.log.info({}, 'export written: load it with ImportTable, then catch up with a migration to the imported table (backfill.export.imported: true)');
+      return false;
+    }
+    return true;
+  }
+
+  /** Scan or export-file backfill: partitions copied in parallel, each resumable from its cursor. */
+  private async copy(name: string, backfill: BackfillState): Promise<boolean> {
     const { config } = this.ctx;
-    const results = await Promise.all(pending.map(async ([name, src]) => {
-      const info = this.ctx.plan.sources[name]!;
-      const ceiling = config.backfill.maxReadUnitsPerSecond
-        ?? (info.billingMode === 'PROVISIONED' && info.readCapacityUnits ? info.readCapacityUnits * config.backfill.readShare : Infinity);
-      const source = new ScanSource({
+    const info = this.ctx.plan.sources[name]!;
+    const src = this.state.sources[name]!;
+    const source = backfill.strategy === 'export'
+      ? exportSource(config, name, backfill.export!.uri)
+      : new ScanSource({
         name, client: this.ctx.sourceClients[name]!.dynamodb, table: src.table, totalSegments: config.backfill.segments,
         pageSize: config.backfill.pageSize, consistentRead: config.backfill.consistentRead,
-        limiter: new RateLimiter(ceiling, systemClock), meter: new RateMeter(systemClock),
+        limiter: new RateLimiter(this.readCeiling(name), systemClock), meter: new RateMeter(systemClock),
       });
-      const done = await runBackfill({
-        source, sourceName: name, sourceKeySchema: this.ctx.sourceKeys[name]!, mapper: this.ctx.mapper, sinks: this.ctx.sinks,
-        state: src.backfill, concurrency: config.backfill.concurrency, failures: this.failures,
-        onProgress: (items) => this.backfillMeter.add(items), onCheckpoint: () => {}, log: this.opts.log,
-        ...(config.backfill.skipExpired && info.ttlAttribute ? { skipExpired: { ttlAttribute: info.ttlAttribute, now: () => Date.now() } } : {}),
-      }, this.stop.signal);
-      if (done) {
-        src.backfill.completedAt = new Date().toISOString();
-        this.opts.log.info({ source: name, items: src.backfill.itemsWritten }, 'backfill complete');
-      }
-      return done;
-    }));
-    await this.flush();
-    return results.every(Boolean);
+    return runBackfill({
+      source, sourceName: name, sourceKeySchema: this.ctx.sourceKeys[name]!, mapper: this.ctx.mapper, sinks: this.ctx.sinks,
+      state: backfill, concurrency: config.backfill.concurrency, failures: this.failures,
+      onProgress: (items) => this.backfillMeter.add(items), onCheckpoint: () => {}, log: this.opts.log,
+      ...(config.backfill.skipExpired && info.ttlAttribute ? { skipExpired: { ttlAttribute: info.ttlAttribute, now: () => Date.now() } } : {}),
+    }, this.stop.signal);
+  }
+
+  /**
+   * Touch: every item is updated (conditionally on existing, so a concurrent delete is never undone) so that it flows
+   * through the stream; then the marker is removed again. The stream, applied afterwards, does the copying.
+   */
+  private async touch(name: string, backfill: BackfillState): Promise<boolean> {
+    const { config } = this.ctx;
+    const touchCfg = config.backfill.touch ?? {};
+    const t = (backfill.touch ??= {});
+    const common = {
+      client: this.ctx.sourceClients[name]!.dynamodb, table: this.state.sources[name]!.table, keySchema: this.ctx.sourceKeys[name]!,
+      segments: config.backfill.segments, concurrency: config.backfill.concurrency, signal: this.stop.signal,
+      ...(touchCfg.marker ? { marker: touchCfg.marker } : {}),
+      limiter: new RateLimiter(touchCfg.maxWriteUnitsPerSecond ?? Infinity, systemClock),
+      readLimiter: new RateLimiter(this.readCeiling(name), systemClock),
+    };
+    if (!t.touchedDone) {
+      const r = await touchAll({ ...common, state: (t.touched ??= { segments: {} }) as TouchState, onCheckpoint: () => {} });
+      backfill.itemsWritten = r.state.segments ? Object.values(r.state.segments).reduce((n, seg) => n + seg.written, 0) : backfill.itemsWritten;
+      if (!r.complete) return false;
+      t.touchedDone = true;
+      await this.flush();
+    }
+    if (!t.removedDone) {
+      const r = await removeMarkers({ ...common, state: (t.removal ??= { segments: {} }) as TouchState, onCheckpoint: () => {} });
+      if (!r.complete) return false;
+      t.removedDone = true;
+    }
+    return true;
+  }
+
+  private readCeiling(name: string): number {
+    const { config } = this.ctx;
+    const info = this.ctx.plan.sources[name]!;
+    return config.backfill.maxReadUnitsPerSecond
+      ?? (info.billingMode === 'PROVISIONED' && info.readCapacityUnits ? info.readCapacityUnits * config.backfill.readShare : Infinity);
   }
 
   /** Applies one direction's stream at a time until stopped; a drained switch moves on to the next direction. */
@@ -338,6 +414,7 @@ class RunLoop {
       }),
       apply: changeApplier({ mapper: this.ctx.mapper, sinks: this.ctx.sinks, failures: this.failures, stats: this.applyStats,
         ...(src.stream.skipBefore !== undefined ? { skipBefore: src.stream.skipBefore } : {}),
+        ...(src.backfill.strategy === 'touch' ? { prepare: (r: ChangeRecord) => stripTouchMarker(r, config.backfill.touch?.marker) } : {}),
         ...this.expiredFilter(name) }),
     }));
   }

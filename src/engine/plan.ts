@@ -7,6 +7,9 @@ import { ItemMapper, MappingError } from '../core/transform.js';
 import { clientsFor } from '../aws/clients.js';
 import { inspectTable, type TableInfo } from './inspect.js';
 import { findTtlHorizon, type TtlHorizon } from './ttl-horizon.js';
+import { exportStreamRefusals, streamLabelFromArn, type ExportDescription } from '../sources/export/index.js';
+import { estimateTouchCost } from '../sources/touch/index.js';
+import { exportSource } from './export-backfill.js';
 import { keyCanMove } from './targets.js';
 import { driverFor } from '../sinks/drivers.js';
 import type { TargetInspection } from '../sinks/driver.js';
@@ -37,6 +40,10 @@ export interface Plan {
   keyCanMove: boolean;
   /** For `backfill.strategy: none`: when the pre-existing items have all expired, per source. */
   ttlHorizons: Record<string, TtlHorizon>;
+  /** For `backfill.strategy: export`: the export each source backfills from. */
+  exports: Record<string, ExportDescription>;
+  /** Every target is an export-format (files) target: a snapshot only, no stream. */
+  writeOnceOnly: boolean;
 }
 
 export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
@@ -72,10 +79,18 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
   for (const [name, i] of Object.entries(inspections)) if (i.keySchema) targetKeys[name] = i.keySchema;
 
   const ttlHorizons: Record<string, TtlHorizon> = {};
+  const exports: Record<string, ExportDescription> = {};
   const movable = Object.values(sourceInfos).some((s) => s.keySchema && keyCanMove(config, s.keySchema, Object.values(targetKeys)));
+  // An export-format (files) target takes only the snapshot; the stream matters to the migration that follows it.
+  const writeOnceOnly = Object.values(inspections).length > 0
+    && Object.values(inspections).every((i) => (i.detail as { writeOnce?: boolean } | undefined)?.writeOnce === true);
   for (const [name, info] of Object.entries(sourceInfos)) {
     if (!info.exists) continue;
-    if (!info.stream.enabled) {
+    if (writeOnceOnly) {
+      if (config.backfill.strategy !== 'scan' && config.backfill.strategy !== 'export') {
+        refusals.push({ code: 'TARGET_KEY_MISMATCH', message: `a files target is filled by a backfill; strategy ${config.backfill.strategy} has none`, hint: 'use backfill.strategy "scan" (or "export")' });
+      }
+    } else if (!info.stream.enabled) {
       refusals.push({ code: 'STREAM_DISABLED', message: `source table ${info.table} has no DynamoDB stream: changes made during the migration would be lost`,
         hint: `enable one: aws dynamodb update-table --table-name ${info.table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES` });
     } else {
@@ -97,10 +112,23 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
       const horizon = await planTtlHorizon(config, name, info, refusals, notes);
       if (horizon) ttlHorizons[name] = horizon;
     }
+    if (config.backfill.strategy === 'export' && !writeOnceOnly) {
+      const d = await planExport(config, name, info, refusals, notes);
+      if (d) exports[name] = d;
+    }
+    if (config.backfill.strategy === 'touch') {
+      const cost = estimateTouchCost(info.itemCount, info.itemCount > 0 ? info.sizeBytes / info.itemCount : 1024);
+      notes.push(`touch: every item of ${info.table} is updated twice (marker set, then removed): about ${cost.writeUnits.toLocaleString('en-US')} source write units and ${cost.streamRecords.toLocaleString('en-US')} stream records — other consumers of the stream and Global Table replicas see them too`);
+    }
+  }
+  const writeOnce = Object.values(inspections).filter((i) => (i.detail as { writeOnce?: boolean } | undefined)?.writeOnce === true).length;
+  if (writeOnce > 0 && writeOnce < Object.keys(inspections).length) {
+    refusals.push({ code: 'TARGET_KEY_MISMATCH', message: 'a files target (write-once export) can\'t be mixed with targets that follow the stream',
+      hint: 'migrate to the files target in a migration of its own' });
   }
 
   const estimate = estimateBackfill(config, sourceInfos, inspections);
-  if (config.backfill.strategy === 'scan' && estimate.seconds * 1000 > BACKFILL_BUDGET_MS) {
+  if ((config.backfill.strategy === 'scan' || config.backfill.strategy === 'touch') && !writeOnceOnly && estimate.seconds * 1000 > BACKFILL_BUDGET_MS) {
     refusals.push({ code: 'BACKFILL_EXCEEDS_RETENTION',
       message: `the backfill is estimated at ${hours(estimate.seconds)} at ${Math.round(estimate.readUnitsPerSecond)} read and ${Math.round(estimate.writeUnitsPerSecond)} write units/s; stream records are kept only 24 h (budget ${hours(BACKFILL_BUDGET_MS / 1000)} leaves time for catch-up)`,
       hint: 'raise backfill.readShare or backfill.maxReadUnitsPerSecond, give the target more write capacity (write.maxWriteUnitsPerSecond, provisioned WCU), or backfill from an export' });
@@ -112,7 +140,10 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
     iam[`source ${n}`] = {
       table: ref.table,
       actions: ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:DescribeContinuousBackups', 'dynamodb:Scan',
-        'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:DescribeStream', 'dynamodb:GetShardIterator', 'dynamodb:GetRecords', ...(ref.roleArn ? ['sts:AssumeRole'] : [])],
+        'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:DescribeStream', 'dynamodb:GetShardIterator', 'dynamodb:GetRecords',
+        ...(config.backfill.strategy === 'touch' ? ['dynamodb:UpdateItem'] : []),
+        ...(config.backfill.strategy === 'export' ? ['s3:GetObject', 's3:ListBucket', ...(config.backfill.export?.start ? ['dynamodb:ExportTableToPointInTime', 'dynamodb:DescribeExport'] : [])] : []),
+        ...(ref.roleArn ? ['sts:AssumeRole'] : [])],
       resources: [arn, `${arn}/stream/*`],
     };
   }
@@ -132,7 +163,47 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
     notes,
     keyCanMove: movable,
     ttlHorizons,
+    exports,
+    writeOnceOnly,
   };
+}
+
+/**
+ * The export backfill: read the export's manifests now (a missing or damaged export is refused before anything is
+ * written), and check that the stream covers everything after the export time for long enough.
+ */
+async function planExport(config: ResolvedConfig, name: string, info: TableInfo, refusals: Refusal[], notes: string[]): Promise<ExportDescription | undefined> {
+  const cfg = config.backfill.export;
+  if (!cfg?.uri) {
+    if (cfg?.start) {
+      if (info.pitr === false) {
+        refusals.push({ code: 'STREAM_DISABLED', message: `starting an export needs point-in-time recovery on ${info.table}, which is off`,
+          hint: `enable it: aws dynamodb update-continuous-backups --table-name ${info.table} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true` });
+      }
+      notes.push(`export: run starts ExportTableToPointInTime of ${info.table} to s3://${cfg.start.s3Bucket}/${cfg.start.s3Prefix ?? ''} (PITR required; reads no table capacity) and waits for it`);
+    } else {
+      refusals.push({ code: 'TARGET_KEY_MISSING', message: 'the export backfill needs a location', hint: 'use --backfill export:<uri> or set backfill.export.uri' });
+    }
+    return undefined;
+  }
+  let d: ExportDescription;
+  try {
+    d = await exportSource(config, name, cfg.uri).describe();
+  } catch (err) {
+    refusals.push({ code: 'EXPORT_INVALID', message: `export ${cfg.uri}: ${(err as Error).message}`, hint: (err as { hint?: string }).hint ?? 'check backfill.export.uri' });
+    return undefined;
+  }
+  const estimatedBackfillMs = cfg.imported ? 0 : Math.ceil(d.itemCount / 5000) * 1000;
+  // An AWS export is fuzzy by up to a minute, so the stream must reach back past it by the full margin. One written
+  // by dynashift's files target (no export ARN) is a strongly consistent snapshot begun at exportTime: the stream
+  // only has to predate it (plus timestamp rounding).
+  const marginMs = d.exportArn ? undefined : 1000;
+  refusals.push(...exportStreamRefusals({ exportTime: d.exportTime, streamLabel: streamLabelFromArn(info.stream.arn), now: Date.now(), estimatedBackfillMs, ...(marginMs !== undefined ? { marginMs } : {}) }));
+  if (d.outputView === 'NEW_IMAGE' && config.transform) {
+    refusals.push({ code: 'STREAM_VIEW_INSUFFICIENT', message: 'an incremental export with NEW_IMAGE only can\'t delete the previous target item of a key-changing transform', hint: 'export with NEW_AND_OLD_IMAGES' });
+  }
+  notes.push(`export: ${d.itemCount.toLocaleString('en-US')} items in ${d.files} file(s) (${d.format}) taken at ${new Date(d.exportTime).toISOString()}; ${cfg.imported ? 'already loaded with ImportTable, so only the stream catch-up runs' : 'reads no table capacity'}; the stream is replayed from 5 minutes before the export time`);
+  return d;
 }
 
 /**
@@ -187,7 +258,7 @@ function checkSamples(config: ResolvedConfig, source: string, info: TableInfo, i
 function estimateBackfill(config: ResolvedConfig, sources: Record<string, TableInfo>, targets: Record<string, TargetInspection>): Plan['estimate'] {
   const items = Object.values(sources).reduce((n, s) => n + s.itemCount, 0);
   const bytes = Object.values(sources).reduce((n, s) => n + s.sizeBytes, 0);
-  if (config.backfill.strategy === 'none') {
+  if (config.backfill.strategy === 'none' || (config.backfill.strategy === 'export' && config.backfill.export?.imported)) {
     return { items, bytes, readUnits: 0, writeUnits: 0, readUnitsPerSecond: 0, writeUnitsPerSecond: 0, seconds: 0 };
   }
   const avgItem = items > 0 ? bytes / items : 1024;

@@ -2,12 +2,14 @@ import type { TargetConfig } from '../config/schema.js';
 import { DynashiftError } from '../errors.js';
 import type { SinkDriver } from './driver.js';
 import { dynamoDbDriver } from './dynamodb/dynamodb-driver.js';
+import { filesDriver } from './files/files-driver.js';
 import { postgresDriver } from './postgres/postgres-driver.js';
 
 /** Sink drivers by kind. A new kind is one folder under sinks/ plus one line here. */
 const drivers: Record<string, SinkDriver> = {
   dynamodb: dynamoDbDriver,
   postgres: postgresDriver,
+  files: filesDriver,
 };
 
 export function registerSinkDriver(driver: SinkDriver): void {

@@ -57,7 +57,8 @@ export type Phase =
   | 'in-sync'
   | 'reads-cutover'
   | 'writes-cutover'
-  | 'finished';
+  | 'finished'
+  | 'exported';
 
 export interface RunnerInfo {
   pid: number;
@@ -74,7 +75,11 @@ export interface SourceState {
 }
 
 export interface BackfillState {
-  strategy: 'scan' | 'none';
+  strategy: 'scan' | 'none' | 'export' | 'touch';
+  /** Export strategy: which export, and how far its incremental exports have been applied. */
+  export?: { uri: string; exportTime: number; exportArn?: string; incrementalCursor?: unknown; incrementalDone?: boolean };
+  /** Touch strategy: per-segment checkpoints of the touch pass and of the marker removal pass. */
+  touch?: { touched?: unknown; removal?: unknown; touchedDone?: boolean; removedDone?: boolean };
   /** When the snapshot began: every change before (startedAt − margin) is already in what the backfill reads. */
   startedAt?: string;
   completedAt?: string;

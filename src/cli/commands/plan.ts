@@ -35,9 +35,13 @@ export function formatPlan(plan: Plan, configPath: string): string {
   }
   out.push('');
   const st = plan.strategy;
-  out.push(st.backfill === 'scan'
-    ? `Strategy   open the stream position, back-fill by parallel Scan (${st.segments} segments, ${st.concurrency} at once, ${st.consistentRead ? 'strongly consistent' : 'eventually consistent'} reads), then apply the stream; item errors: ${st.onError}`
-    : `Strategy   no backfill: apply the stream from its trim horizon only; item errors: ${st.onError}`);
+  const strategy: Record<string, string> = {
+    scan: `open the stream position, back-fill by parallel Scan (${st.segments} segments, ${st.concurrency} at once, ${st.consistentRead ? 'strongly consistent' : 'eventually consistent'} reads), then apply the stream`,
+    export: 'back-fill from the DynamoDB export files (no table reads), then apply the stream from just before the export time',
+    touch: `open the stream position, update every item (${st.segments} segments) so it flows through the stream, remove the marker, then apply the stream`,
+    none: 'no backfill: apply the stream from its trim horizon only',
+  };
+  out.push(`Strategy   ${plan.writeOnceOnly ? 'write the snapshot as DynamoDB export files (no stream)' : strategy[st.backfill] ?? st.backfill}; item errors: ${st.onError}`);
   const e = plan.estimate;
   out.push(`Estimate   ${e.items.toLocaleString('en-US')} items, ${mb(e.bytes)}: ${e.readUnits.toLocaleString('en-US')} read units + ${e.writeUnits.toLocaleString('en-US')} write units;`
     + ` about ${hours(e.seconds)} at ${Math.round(e.readUnitsPerSecond)} RCU/s and ${Math.round(e.writeUnitsPerSecond)} WCU/s (stream retention: 24 h)`);

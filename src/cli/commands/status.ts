@@ -103,6 +103,8 @@ function nextStep(phase: string, running: boolean, safe: boolean, draining: bool
         : direction === 'reverse' ? 'the source follows the target; `dynashift finish` to end, or `dynashift rollback`' : '`dynashift finish` to end';
     case 'finished':
       return '`dynashift finish --delete-source` once nothing uses the old table';
+    case 'exported':
+      return 'load the export with ImportTable, then catch up with a migration to the imported table (backfill.strategy "export", export.uri, export.imported: true)';
     default:
       return '';
   }

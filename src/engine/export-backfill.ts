@@ -1,0 +1,87 @@
+import type { ResolvedConfig } from '../config/resolved-config.js';
+import { DynashiftError } from '../errors.js';
+import { clientsFor } from '../aws/clients.js';
+import type { S3Access } from '../aws/s3.js';
+import type { ItemMapper } from '../core/transform.js';
+import { changeWrites } from '../core/protocol.js';
+import { ExportSource, IncrementalExports, startExport, waitForExport, type IncrementalCursor } from '../sources/export/index.js';
+import type { Sink } from '../sinks/sink.js';
+import type { BackfillState } from '../state/migration-state.js';
+import type { FailurePolicy } from './failure-policy.js';
+import type { Logger } from './logger.js';
+import { writeToTargets } from './write-all.js';
+
+/** Where the export backfill reads from: the config's S3/endpoint settings. */
+export function exportAccess(config: ResolvedConfig): S3Access {
+  const e = config.backfill.export ?? {};
+  return {
+    ...(e.region ? { region: e.region } : {}), ...(e.endpoint ? { endpoint: e.endpoint } : {}),
+    ...(e.forcePathStyle !== undefined ? { forcePathStyle: e.forcePathStyle } : {}),
+    ...(e.profile ? { profile: e.profile } : {}), ...(e.roleArn ? { roleArn: e.roleArn } : {}),
+  };
+}
+
+export function exportSource(config: ResolvedConfig, source: string, uri: string): ExportSource {
+  return new ExportSource({ name: source, uri, access: exportAccess(config) });
+}
+
+/**
+ * The export the backfill reads: the configured one, or — with `export.start` on real AWS — a new
+ * ExportTableToPointInTime, waited for to completion. Its exportTime bounds what the stream catch-up must replay.
+ */
+export async function locateBackfillExport(
+  ctx: { config: ResolvedConfig; plan: { sources: Record<string, { arn?: string }> } },
+  source: string,
+  log: Logger,
+): Promise<NonNullable<BackfillState['export']>> {
+  const cfg = ctx.config.backfill.export;
+  if (cfg?.uri) {
+    const d = await exportSource(ctx.config, source, cfg.uri).describe();
+    return { uri: cfg.uri, exportTime: d.exportTime, ...(d.exportArn ? { exportArn: d.exportArn } : {}) };
+  }
+  if (!cfg?.start) {
+    throw new DynashiftError('CONFIG_INVALID', 'the export backfill needs backfill.export.uri or backfill.export.start', {
+      hint: 'point backfill.export.uri at an export (s3://bucket/prefix or a folder), or set export.start to take one', exitCode: 2,
+    });
+  }
+  const tableArn = ctx.plan.sources[source]?.arn;
+  if (!tableArn) throw new DynashiftError('SOURCE_TABLE_NOT_FOUND', `source ${source} has no table ARN to export`, { hint: 'check source.table' });
+  const client = clientsFor(ctx.config.sources[source]!).dynamodb;
+  const started = await startExport(client, {
+    tableArn, s3Bucket: cfg.start.s3Bucket,
+    ...(cfg.start.s3Prefix ? { s3Prefix: cfg.start.s3Prefix } : {}), ...(cfg.start.format ? { format: cfg.start.format } : {}),
+  });
+  log.info({ source, exportArn: started.exportArn }, 'export started; waiting for it to complete');
+  const done = await waitForExport(client, started.exportArn);
+  const d = await exportSource(ctx.config, source, done.uri).describe();
+  return { uri: done.uri, exportTime: d.exportTime, exportArn: done.exportArn };
+}
+
+/**
+ * Incremental exports apply, in their window order, after the full export and before the stream: they are ordered
+ * change records like the stream's, so the same write rules apply. The cursor moves only after a page has landed.
+ * Afterwards the stream needs replaying only from the end of the last window (minus the margin).
+ */
+export async function applyIncrementalExports(opts: {
+  config: ResolvedConfig; source: string; state: BackfillState; mapper: ItemMapper; sinks: Record<string, Sink>;
+  failures: FailurePolicy; marginMs: number; onCheckpoint: () => void; signal: AbortSignal; log: Logger;
+}): Promise<number | undefined> {
+  const uris = opts.config.backfill.export?.incremental ?? [];
+  const exp = opts.state.export!;
+  if (uris.length === 0 || exp.incrementalDone) return undefined;
+  const chain = await IncrementalExports.open(uris, {
+    source: opts.source, access: exportAccess(opts.config), startNoLaterThan: exp.exportTime - opts.marginMs,
+  });
+  for await (const { page, cursor } of chain.pages(exp.incrementalCursor as IncrementalCursor | undefined, opts.signal)) {
+    const mapped = changeWrites(opts.mapper, page);
+    await opts.failures.handle(mapped.failures, []);
+    const { rejected } = await writeToTargets(opts.sinks, mapped.ops);
+    await opts.failures.handle([], rejected);
+    exp.incrementalCursor = cursor;
+    opts.onCheckpoint();
+    if (opts.signal.aborted) return undefined;
+  }
+  exp.incrementalDone = true;
+  opts.log.info({ source: opts.source, exports: uris.length }, 'incremental exports applied');
+  return chain.coveredUntil;
+}

@@ -1,0 +1,258 @@
+import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { toDdbJson } from '../../core/ddb-json.js';
+import { decodeDdbJsonLine } from './ddb-json-line.js';
+import { LineDecodeError } from './export-errors.js';
+import type { DecodeMode, ExportFormat, ExportRecord } from './export-record.js';
+import { decodeIonLine } from './ion-line.js';
+
+/**
+ * Reading one export data file: gzip'd text, one record per line. Runs inside the decode workers (and in-thread as a
+ * fallback and for benchmarks); it does no I/O beyond reading the given file.
+ */
+export function decodeLine(format: ExportFormat, line: string, mode: DecodeMode): ExportRecord {
+  return format === 'ION' ? decodeIonLine(line, mode) : decodeDdbJsonLine(line, mode);
+}
+
+export interface ScanInput {
+  path?: string;
+  bytes?: Uint8Array;
+  format: ExportFormat;
+  mode: DecodeMode;
+  /** Keep the file's text when it decompresses to at most this many bytes; past it the text is dropped. */
+  keepLimitBytes: number;
+}
+
+export interface ScanResult {
+  /** MD5 of the gzip bytes as stored: what manifest-files.json's md5Checksum covers. */
+  md5Base64: string;
+  count: number;
+  compressedBytes: number;
+  rawBytes: number;
+  /**
+   * The file's records as DynamoDB JSON lines (an ION file re-encoded), when small enough to keep: verified text the
+   * main thread turns into items page by page. Text, not objects, because handing objects between threads (structured
+   * clone) is slower than JSON.parse, while text moves for free (a transferred buffer).
+   */
+  text?: Uint8Array;
+}
+
+/**
+ * One full pass over a file: MD5 of the stored bytes, gunzip (which also checks gzip's own CRC-32 and length), and
+ * every line decoded and counted. Nothing from the file reaches a target before this pass succeeds, so a damaged file
+ * is refused whole.
+ */
+export async function scanFile(input: ScanInput): Promise<ScanResult> {
+  const hash = createHash('md5');
+  let compressedBytes = 0;
+  let rawBytes = 0;
+  let count = 0;
+  // DYNAMODB_JSON: keep the decompressed chunks as they are; ION: keep the re-encoded lines.
+  let kept: Buffer[] | undefined = [];
+  let keptJson: string[] | undefined = input.format === 'ION' ? [] : undefined;
+  const source = input.path ? createReadStream(input.path, { highWaterMark: 1 << 20 }) : Readable.from([Buffer.from(input.bytes!.buffer, input.bytes!.byteOffset, input.bytes!.byteLength)]);
+  const lines = new LineSplitter((line, lineNo) => {
+    const record = decodeAt(input.format, line, input.mode, lineNo);
+    count++;
+    if (keptJson) keptJson.push(recordToJsonLine(record));
+  });
+  // Hash the compressed bytes as they stream past on the way into gunzip.
+  const tapped = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      compressedBytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  source.on('error', (err: Error) => tapped.destroy(err));
+  source.pipe(tapped);
+  try {
+    if (await isEmpty(input)) {
+      // An empty object (AWS writes empty files for empty partitions): no gzip stream to open.
+      for await (const chunk of tapped) void chunk;
+    } else {
+      const gunzip = createGunzip();
+      tapped.on('error', (err: Error) => gunzip.destroy(err));
+      tapped.pipe(gunzip);
+      for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+        rawBytes += chunk.length;
+        if (rawBytes > input.keepLimitBytes) kept = keptJson = undefined;
+        kept?.push(chunk);
+        lines.push(chunk);
+      }
+    }
+    lines.end();
+  } finally {
+    source.destroy();
+    tapped.destroy();
+  }
+  const text = keptJson ? ownedBytes([Buffer.from(keptJson.join(''))]) : kept ? ownedBytes(kept) : undefined;
+  return { md5Base64: hash.digest('base64'), count, compressedBytes, rawBytes, ...(text ? { text } : {}) };
+}
+
+/**
+ * One buffer with an ArrayBuffer of its own, so it can be transferred to another thread (small Buffers share a pooled
+ * ArrayBuffer, and transferring that would detach the pool).
+ */
+export function ownedBytes(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** A record back as a DynamoDB JSON line (what DYNAMODB_JSON exports hold), ending in \n. */
+export function recordToJsonLine(r: ExportRecord): string {
+  if (r.Item) return `${JSON.stringify({ Item: toDdbJson(r.Item) })}\n`;
+  const out: Record<string, unknown> = {};
+  if (r.writeTimestampMicros !== undefined) out['Metadata'] = { WriteTimestampMicros: { N: r.writeTimestampMicros } };
+  if (r.Keys) out['Keys'] = toDdbJson(r.Keys);
+  if (r.OldImage) out['OldImage'] = toDdbJson(r.OldImage);
+  if (r.NewImage) out['NewImage'] = toDdbJson(r.NewImage);
+  return `${JSON.stringify(out)}\n`;
+}
+
+/** ION lines → verified DynamoDB JSON text (the worker side of streaming a large ION file). */
+export function ionLinesToJson(lines: string[], mode: DecodeMode, firstLine: number): Uint8Array {
+  return ownedBytes([Buffer.from(lines.map((line, i) => recordToJsonLine(decodeAt('ION', line, mode, firstLine + i))).join(''))]);
+}
+
+/**
+ * The main-thread side: records of verified DynamoDB JSON text, `pageSize` at a time from record `fromLine`. Only
+ * the text is held; items are built page by page.
+ */
+export function* jsonTextPages(text: Uint8Array, mode: DecodeMode, fromLine: number, pageSize: number): Generator<ExportRecord[]> {
+  const buf = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+  const starts: number[] = [];
+  const ends: number[] = [];
+  new LineSplitterOffsets(buf, (s, e) => {
+    starts.push(s);
+    ends.push(e);
+  });
+  for (let at = fromLine; at < starts.length; at += pageSize) {
+    const page: ExportRecord[] = [];
+    for (let i = at; i < Math.min(starts.length, at + pageSize); i++) page.push(decodeAt('DYNAMODB_JSON', buf.toString('utf8', starts[i], ends[i]), mode, i));
+    yield page;
+  }
+}
+
+/** Offsets of the non-blank lines of a buffer (same rules as LineSplitter, so record numbers agree). */
+class LineSplitterOffsets {
+  constructor(buf: Buffer, onLine: (start: number, end: number) => void) {
+    let start = 0;
+    while (start < buf.length) {
+      let nl = buf.indexOf(10, start);
+      if (nl === -1) nl = buf.length;
+      let stop = nl;
+      if (stop > start && buf[stop - 1] === 13) stop--;
+      let first = start;
+      while (first < stop && (buf[first] === 32 || buf[first] === 9)) first++;
+      if (first < stop) onLine(first, stop);
+      start = nl + 1;
+    }
+  }
+}
+
+async function isEmpty(input: ScanInput): Promise<boolean> {
+  if (input.bytes) return input.bytes.byteLength === 0;
+  return (await stat(input.path!)).size === 0;
+}
+
+/** Decodes a batch of lines (already split, from a verified file); `firstLine` numbers them for errors. */
+export function decodeLines(format: ExportFormat, lines: string[], mode: DecodeMode, firstLine: number): ExportRecord[] {
+  return lines.map((line, i) => decodeAt(format, line, mode, firstLine + i));
+}
+
+function decodeAt(format: ExportFormat, line: string, mode: DecodeMode, lineNo: number): ExportRecord {
+  try {
+    return decodeLine(format, line, mode);
+  } catch (err) {
+    if (err instanceof LineDecodeError) throw new LineDecodeError(err.message, lineNo);
+    throw new LineDecodeError(String((err as Error)?.message ?? err), lineNo);
+  }
+}
+
+/**
+ * Splits decompressed bytes into lines. `\n` never occurs inside a multi-byte UTF-8 sequence, so splitting bytes is
+ * safe; each line is checked to be valid UTF-8 (toString would otherwise replace bad bytes with U+FFFD silently).
+ * Blank lines are skipped; record numbers count non-blank lines, which is what a cursor's `line` means.
+ */
+export class LineSplitter {
+  private carry: Buffer | undefined;
+  private lineNo = 0;
+
+  constructor(private readonly onLine: (line: string, lineNo: number) => void) {}
+
+  push(chunk: Buffer): void {
+    const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    this.carry = undefined;
+    let start = 0;
+    for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
+      this.emit(buf, start, nl);
+      start = nl + 1;
+    }
+    if (start < buf.length) {
+      // Copy the tail so the (possibly large) chunk it came from can be freed.
+      this.carry = Buffer.from(buf.subarray(start));
+    }
+  }
+
+  end(): void {
+    if (this.carry) this.emit(this.carry, 0, this.carry.length);
+    this.carry = undefined;
+  }
+
+  private emit(buf: Buffer, start: number, end: number): void {
+    let stop = end;
+    if (stop > start && buf[stop - 1] === 13) stop--;
+    let first = start;
+    while (first < stop && (buf[first] === 32 || buf[first] === 9)) first++;
+    if (first === stop) return;
+    const bytes = buf.subarray(first, stop);
+    const lineNo = this.lineNo++;
+    if (!isUtf8(bytes)) throw new LineDecodeError('the line is not valid UTF-8', lineNo);
+    this.onLine(bytes.toString('utf8'), lineNo);
+  }
+}
+
+/**
+ * Streams the lines of a (verified) file without decoding them, in batches — for files too large to keep decoded
+ * in memory; the batches are decoded by the worker pool. Skips the first `fromLine` records (a resumed cursor).
+ */
+export async function* streamLineBatches(input: { path?: string; bytes?: Uint8Array }, fromLine: number, batchSize: number, signal?: AbortSignal): AsyncGenerator<{ firstLine: number; lines: string[] }> {
+  const source = input.path ? createReadStream(input.path, { highWaterMark: 1 << 20 }) : Readable.from([Buffer.from(input.bytes!.buffer, input.bytes!.byteOffset, input.bytes!.byteLength)]);
+  const gunzip = source.pipe(createGunzip());
+  source.on('error', (err: Error) => gunzip.destroy(err));
+  let batch: string[] = [];
+  let firstLine = fromLine;
+  const ready: { firstLine: number; lines: string[] }[] = [];
+  const splitter = new LineSplitter((line, lineNo) => {
+    if (lineNo < fromLine) return;
+    if (batch.length === 0) firstLine = lineNo;
+    batch.push(line);
+    if (batch.length >= batchSize) {
+      ready.push({ firstLine, lines: batch });
+      batch = [];
+    }
+  });
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      if (signal?.aborted) return;
+      splitter.push(chunk);
+      while (ready.length > 0) yield ready.shift()!;
+    }
+    splitter.end();
+    while (ready.length > 0) yield ready.shift()!;
+    if (batch.length > 0) yield { firstLine, lines: batch };
+  } finally {
+    gunzip.destroy();
+    source.destroy();
+  }
+}
