@@ -7,6 +7,7 @@ import { statusCommand } from './commands/status.js';
 import { verifyCommand, wholeNumber } from './commands/verify.js';
 import { demoCommand } from './commands/demo.js';
 import { controlCommand, finishCommand } from './commands/cutover.js';
+import { deployCommand } from './commands/deploy.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -87,6 +88,15 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the result as JSON')
     .addOption(new Option('--log-format <format>', 'log format').choices(['pretty', 'json']).default('pretty'))
     .action(async (o) => { code = await verifyCommand(o); });
+
+  program.command('deploy')
+    .description('the AWS runner (Step Functions backfill + Lambda on the stream) as CloudFormation: --synth prints the template, --out writes a cloud assembly for `cdk deploy`')
+    .addOption(configOption())
+    .option('--synth', 'print the CloudFormation template (JSON) to stdout; needs no AWS credentials')
+    .option('--out <dir>', 'write the cloud assembly to DIR (then: npx cdk deploy --app DIR)')
+    .option('--code <dir>', 'folder with the bundled handlers and config (default: placeholder code that refuses to run)')
+    .option('--stack-name <name>', 'CloudFormation stack name (default Dynashift-<migration name>)')
+    .action(async (o) => { code = await deployCommand(o); });
 
   program.command('demo')
     .description('start DynamoDB Local, migrate a live sample table to a new key schema, and compare')

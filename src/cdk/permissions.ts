@@ -1,0 +1,52 @@
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { Construct } from 'constructs';
+import type { DynashiftTableProps } from './props.js';
+
+/**
+ * Least privilege: every DynamoDB action is granted on the named tables (or their streams) only, never on "*", and a
+ * table reached through a role gets exactly `sts:AssumeRole` on that role instead.
+ */
+export const ACTIONS = {
+  sourceInspect: ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:DescribeContinuousBackups', 'dynamodb:Scan'],
+  sourceStreamOpen: ['dynamodb:DescribeStream'],
+  sourceScan: ['dynamodb:Scan'],
+  /** What Lambda's event source mapping needs on the stream, with the function's own role. */
+  streamRead: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
+  targetInspect: ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:DescribeContinuousBackups'],
+  targetCreate: ['dynamodb:CreateTable', 'dynamodb:UpdateTimeToLive', 'dynamodb:UpdateTable'],
+  targetWrite: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+} as const;
+
+export function tableArn(scope: Construct, table: DynashiftTableProps): string {
+  const stack = Stack.of(scope);
+  return stack.formatArn({
+    service: 'dynamodb', resource: 'table', resourceName: table.tableName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    ...(table.region ? { region: table.region } : {}), ...(table.account ? { account: table.account } : {}),
+  });
+}
+
+/** Every stream of the named table (stream labels change when a stream is re-enabled; the table name does not). */
+export function streamArns(scope: Construct, table: DynashiftTableProps): string {
+  return `${tableArn(scope, table)}/stream/*`;
+}
+
+/** Grants `actions` on the table (or its streams), or only the role assumption when the table is reached by a role. */
+export function grantTable(fn: IFunction, table: DynashiftTableProps, actions: readonly string[], on: 'table' | 'stream' = 'table'): void {
+  if (table.roleArn) {
+    grantAssumeRole(fn, table.roleArn);
+    return;
+  }
+  fn.addToRolePolicy(new PolicyStatement({ actions: [...actions], resources: [on === 'table' ? tableArn(fn, table) : streamArns(fn, table)] }));
+}
+
+const assumed = new WeakMap<IFunction, Set<string>>();
+
+export function grantAssumeRole(fn: IFunction, roleArn: string): void {
+  const seen = assumed.get(fn) ?? new Set<string>();
+  assumed.set(fn, seen);
+  if (seen.has(roleArn)) return;
+  seen.add(roleArn);
+  fn.addToRolePolicy(new PolicyStatement({ actions: ['sts:AssumeRole'], resources: [roleArn] }));
+}

@@ -1,0 +1,87 @@
+import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Code, Runtime } from 'aws-cdk-lib/aws-lambda';
+
+/** A DynamoDB table the migration reads or writes, by name (it is not created or imported as a CDK resource). */
+export interface DynashiftTableProps {
+  readonly tableName: string;
+  /** The table's Region; default: the stack's. */
+  readonly region?: string;
+  /** The table's account; default: the stack's. */
+  readonly account?: string;
+  /**
+   * A role the functions assume to reach the table (cross-account). They then get `sts:AssumeRole` on exactly this
+   * role and no DynamoDB permission on the table themselves: the role's own policy grants those.
+   */
+  readonly roleArn?: string;
+}
+
+export interface DynashiftSourceProps extends DynashiftTableProps {
+  /**
+   * The table's stream ARN, for the event source mapping. Default: looked up at deploy time (DescribeTable's
+   * LatestStreamArn) by a small custom resource.
+   */
+  readonly streamArn?: string;
+}
+
+export interface DynashiftTargetProps extends DynashiftTableProps {
+  /** Whether the Prepare step may create the table (CreateTable, UpdateTimeToLive, UpdateTable). Default true. */
+  readonly create?: boolean;
+}
+
+export interface DynashiftMigrationProps {
+  /** The config's `name` (default `<source>-to-<target>`): the state table's partition key. */
+  readonly migrationName: string;
+  /** By the config's source names (`source` for a single `source:`). */
+  readonly sources: Record<string, DynashiftSourceProps>;
+  /** By the config's target names (`target` for a single `target:`). */
+  readonly targets: Record<string, DynashiftTargetProps>;
+  /**
+   * The bundled handlers plus your config (and transform module). Its entry must export `streamHandler`, `prepare`,
+   * `backfillSegment` and `complete` (see docs/aws.md for a bundling recipe).
+   */
+  readonly code: Code;
+  /** Handler names inside `code`. Default `index.streamHandler`, `index.prepare`, `index.backfillSegment`, `index.complete`. */
+  readonly handlers?: { readonly stream?: string; readonly prepare?: string; readonly backfillSegment?: string; readonly complete?: string };
+  /** Path of the config inside the bundle ($DYNASHIFT_CONFIG). Default `dynashift.config.json`. */
+  readonly configPath?: string;
+  readonly backfill?: {
+    /** The config's backfill.strategy. 'none' skips the Distributed Map. Default 'scan'. */
+    readonly strategy?: 'scan' | 'none';
+    /** Segments copied at once: the Map's MaxConcurrency and the divisor of the read budget. Use the config's backfill.concurrency. Default 8. */
+    readonly concurrency?: number;
+    /** Time one backfillSegment invocation spends before handing the segment back to the loop. Default 12 minutes. */
+    readonly timeBudget?: Duration;
+    readonly memorySize?: number;
+  };
+  readonly stream?: {
+    /** Records per batch. Default 100. */
+    readonly batchSize?: number;
+    readonly maxBatchingWindow?: Duration;
+    /**
+     * Retries of a failing batch before Lambda skips it and sends its metadata to the on-failure queue. Default:
+     * unlimited — the only setting that never skips a change; a halted record then blocks its shard (IteratorAge alarm)
+     * until it is fixed. A finite value lets a poisoned batch through after the retries, which leaves the target NOT
+     * in sync (DLQ alarm).
+     */
+    readonly retryAttempts?: number;
+    /**
+     * Create the mapping enabled. Default false: the state machine enables it once the backfill is complete. Set it to
+     * true after that, so that a later deploy of a changed mapping doesn't disable it again.
+     */
+    readonly enabled?: boolean;
+    readonly timeout?: Duration;
+    readonly memorySize?: number;
+  };
+  readonly alarms?: {
+    /** IteratorAge above this raises the alarm. Default 30 minutes (records are kept 24 h). */
+    readonly iteratorAge?: Duration;
+    readonly actions?: IAlarmAction[];
+  };
+  /** Default RETAIN: the state table holds the checkpoints and the dead letters. */
+  readonly stateTableRemovalPolicy?: RemovalPolicy;
+  /** Default Node.js 22 (the code needs Node 20 or newer). */
+  readonly runtime?: Runtime;
+  /** Extra environment for every function. */
+  readonly environment?: Record<string, string>;
+}

@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { clientsFor } from '../../aws/clients.js';
+import { loadConfig } from '../../config/load-config.js';
+import type { ResolvedConfig } from '../../config/resolved-config.js';
+import { ItemMapper } from '../../core/transform.js';
+import { DynashiftError } from '../../errors.js';
+import { driverFor } from '../../sinks/drivers.js';
+import type { Sink } from '../../sinks/sink.js';
+import { DynamoDbStateStore, type RunnerRuntime } from '../../state/dynamodb-state-store.js';
+import type { Write } from './observability.js';
+
+/**
+ * The protocol's snapshot margin: changes older than the snapshot start by more than this are already in what a
+ * consistent Scan reads. Same value and meaning as engine/migration.ts SNAPSHOT_MARGIN_MS (docs/consistency.md §4);
+ * kept here so the Lambda bundle doesn't pull in the CLI's run loop.
+ */
+export const SNAPSHOT_MARGIN_MS = 5 * 60_000;
+
+/** The backfill strategies the AWS runner implements; export and touch run with `dynashift run` only. */
+export const AWS_RUNNER_STRATEGIES = ['scan', 'none'] as const;
+
+/**
+ * What the runner's checkpoints depend on (tables, keys' homes, segments). It guards the DynamoDB state only (written
+ * and read by these runners), so it need not match the CLI's file-state fingerprint.
+ */
+export function runnerFingerprint(config: ResolvedConfig): string {
+  const shape = {
+    sources: Object.fromEntries(Object.entries(config.sources).map(([n, s]) => [n, [s.table, s.region ?? '', s.endpoint ?? '']])),
+    targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => [n, [t.kind ?? 'dynamodb', t.table, t.region ?? '', t.endpoint ?? '']])),
+    backfill: [config.backfill.strategy, config.backfill.segments],
+  };
+  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
+}
+
+/** What every AWS runner entry point (stream handler, Step Functions tasks) is configured with. */
+export interface RunnerOptions {
+  /** The migration config, or how to load it. Default: `loadConfig($DYNASHIFT_CONFIG)` (the construct sets it). */
+  config?: ResolvedConfig | (() => Promise<ResolvedConfig>);
+  /** The DynamoDB state table. Default: $DYNASHIFT_STATE_TABLE. */
+  stateTable?: string;
+  /** Client for the state table. Default: the function's own Region and role ($DYNASHIFT_STATE_ENDPOINT overrides the endpoint). */
+  stateClient?: DynamoDBClient;
+  /** Where JSON logs and EMF metric lines go. Default: stdout. */
+  write?: Write;
+  /** Wraps each sink once it is opened (tests inject faults with it). */
+  wrapSink?: (sink: Sink, target: string) => Sink;
+}
+
+/** The config file bundled with the function: $DYNASHIFT_CONFIG, else dynashift.config.json in the task root. */
+export async function configFromEnvironment(): Promise<ResolvedConfig> {
+  const path = process.env.DYNASHIFT_CONFIG ?? join(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), 'dynashift.config.json');
+  return loadConfig(path);
+}
+
+/** Loads the config once per container and checks it is the migration this function was deployed for. */
+export function configLoader(opts: RunnerOptions): () => Promise<ResolvedConfig> {
+  let pending: Promise<ResolvedConfig> | undefined;
+  return () => {
+    pending ??= (async () => {
+      const source = opts.config ?? configFromEnvironment;
+      const config = typeof source === 'function' ? await source() : source;
+      const expected = process.env.DYNASHIFT_MIGRATION;
+      if (expected && expected !== config.name) {
+        throw new DynashiftError('STATE_CONFIG_MISMATCH', `this function was deployed for migration "${expected}" but its bundled config is for "${config.name}"`, {
+          hint: 'bundle the same config the construct was given (or give the construct this config\'s name)',
+        });
+      }
+      return config;
+    })().catch((err: unknown) => {
+      pending = undefined; // a failed load is retried on the next invocation
+      throw err;
+    });
+    return pending;
+  };
+}
+
+/** A store on the state table; `owner` names the leases it takes (an invocation id). */
+export function stateStoreFor(opts: RunnerOptions, config: ResolvedConfig, owner?: string): DynamoDbStateStore {
+  const table = opts.stateTable ?? process.env.DYNASHIFT_STATE_TABLE;
+  if (!table) {
+    throw new DynashiftError('CONFIG_INVALID', 'no state table: the AWS runners keep the migration state in a DynamoDB table', {
+      hint: 'set DYNASHIFT_STATE_TABLE (the DynashiftMigration construct does) or pass stateTable',
+    });
+  }
+  // $DYNASHIFT_STATE_ENDPOINT points the state table at DynamoDB Local (SAM local, smoke tests); unset on AWS.
+  const endpoint = process.env.DYNASHIFT_STATE_ENDPOINT;
+  opts.stateClient ??= clientsFor({ table, ...(endpoint ? { endpoint } : {}) }).dynamodb;
+  return new DynamoDbStateStore({ client: opts.stateClient, table, migration: config.name, ...(owner ? { owner } : {}) });
+}
+
+/** The runtime facts `prepare` stored; undefined until it has run. Refuses a config that changed since. */
+export async function loadRuntime(store: DynamoDbStateStore, config: ResolvedConfig): Promise<RunnerRuntime | undefined> {
+  const runtime = await store.loadRuntime();
+  if (runtime && runtime.configFingerprint !== runnerFingerprint(config)) {
+    throw new DynashiftError('STATE_CONFIG_MISMATCH',
+      `migration ${config.name} was prepared with other tables or backfill segments than this function's config`, {
+        hint: 'deploy the config the migration started with, or give the migration another name to start over',
+      });
+  }
+  return runtime;
+}
+
+export function mapperFor(config: ResolvedConfig, runtime: RunnerRuntime): ItemMapper {
+  return new ItemMapper({ transform: config.transform, targets: runtime.targetKeys, singleTarget: config.singleTarget });
+}
+
+/** Opens every target through its driver, exactly as the CLI does (same sinks, same batching and retries). */
+export function openSinks(config: ResolvedConfig, runtime: RunnerRuntime, opts: RunnerOptions, limits: { maxWriteUnitsPerSecond?: number | null } = {}): Record<string, Sink> {
+  const sinks: Record<string, Sink> = {};
+  for (const [name, target] of Object.entries(config.targets)) {
+    const keySchema = runtime.targetKeys[name];
+    if (!keySchema) {
+      throw new DynashiftError('STATE_CONFIG_MISMATCH', `target ${name} has no key schema in the prepared runtime state`, {
+        hint: 'run the state machine again from the start: its prepare step records every target',
+      });
+    }
+    const wu = limits.maxWriteUnitsPerSecond;
+    const sink = driverFor(target).open(name, target, {
+      keySchema, concurrency: config.write.concurrency,
+      ...(config.guard ? { guard: config.guard } : {}),
+      ...(wu ? { maxWriteUnitsPerSecond: wu } : config.write.maxWriteUnitsPerSecond && wu === undefined ? { maxWriteUnitsPerSecond: config.write.maxWriteUnitsPerSecond } : {}),
+    });
+    sinks[name] = opts.wrapSink ? opts.wrapSink(sink, name) : sink;
+  }
+  return sinks;
+}

@@ -1,0 +1,51 @@
+import type { ResolvedConfig } from '../../config/resolved-config.js';
+import type { Logger } from '../../engine/logger.js';
+import { BACKFILL_BUDGET_MS } from '../../engine/plan.js';
+import { DynashiftError, StreamGapError } from '../../errors.js';
+import type { DynamoDbStateStore } from '../../state/dynamodb-state-store.js';
+import type { CompleteOutput } from './types.js';
+
+/**
+ * The state machine's last dynashift step: marks the backfill complete once every segment of every source is done, and
+ * says whether the stream's event source mapping may be enabled. It refuses (STREAM_GAP) when the stream position was
+ * opened so long ago that the mapping, which starts at TRIM_HORIZON, might no longer find the oldest needed records.
+ */
+export async function completeBackfill(config: ResolvedConfig, store: DynamoDbStateStore, log: Logger, now = Date.now()): Promise<CompleteOutput> {
+  const lock = await store.lock();
+  try {
+    const state = await store.load();
+    if (!state) {
+      throw new DynashiftError('NOT_RUNNING', `migration ${config.name} has no state in ${store.location}`, {
+        hint: 'start the state machine from the beginning: its Prepare step writes the state',
+      });
+    }
+    const pending: { source: string; segment: number }[] = [];
+    for (const [name, src] of Object.entries(state.sources)) {
+      if (src.backfill.strategy !== 'scan' || src.backfill.completedAt) continue;
+      for (let i = 0; i < config.backfill.segments; i++) {
+        if (!src.backfill.partitions[String(i)]?.done) pending.push({ source: name, segment: i });
+      }
+    }
+    const backfilledItems = Object.values(state.sources).reduce((n, s) => n + s.backfill.itemsWritten, 0);
+    const base = { migration: config.name, backfilledItems, pendingCount: pending.length, pending: pending.slice(0, 50) };
+    if (pending.length > 0) {
+      log.warn({ pending: pending.length }, 'backfill not complete: segments remain');
+      return { ...base, complete: false, enableStreamMapping: false };
+    }
+    for (const [name, src] of Object.entries(state.sources)) {
+      if (src.backfill.completedAt) continue;
+      const age = now - Date.parse(src.stream.openedAt);
+      if (age > BACKFILL_BUDGET_MS) {
+        throw new StreamGapError(`The stream position of source ${name} was opened ${Math.round(age / 3600_000)} h ago; stream records live 24 h, so the mapping (starting at TRIM_HORIZON) may miss changes made right after it.`);
+      }
+      src.backfill.completedAt = new Date(now).toISOString();
+      log.info({ source: name, items: src.backfill.itemsWritten }, 'backfill complete');
+    }
+    if (state.phase === 'new' || state.phase === 'backfilling') state.phase = 'catching-up';
+    state.updatedAt = new Date(now).toISOString();
+    await store.save(state);
+    return { ...base, complete: true, enableStreamMapping: true };
+  } finally {
+    await lock.release();
+  }
+}

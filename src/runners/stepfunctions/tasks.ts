@@ -1,0 +1,92 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
+import { clientsFor } from '../../aws/clients.js';
+import type { ResolvedConfig } from '../../config/resolved-config.js';
+import { DynashiftError } from '../../errors.js';
+import type { Sink } from '../../sinks/sink.js';
+import { EmfMetrics, jsonLogger, type JsonLogger } from '../lambda/observability.js';
+import { configLoader, loadRuntime, mapperFor, openSinks, stateStoreFor, type RunnerOptions } from '../lambda/runtime.js';
+import type { LambdaContext } from '../lambda/types.js';
+import { copySegment } from './backfill-segment.js';
+import { completeBackfill } from './complete.js';
+import { prepareMigration } from './prepare.js';
+import type { CompleteOutput, PrepareOutput, SegmentInput, SegmentResult } from './types.js';
+
+export interface BackfillTaskOptions extends RunnerOptions {
+  /**
+   * How long one backfillSegment invocation may spend starting pages (default 12 min, or $DYNASHIFT_TIME_BUDGET_MS).
+   * The state machine loops until the segment is done, so this only trades invocations for Lambda's 15-minute limit.
+   */
+  timeBudgetMs?: number;
+  /** Time kept back from the Lambda's remaining time for the last page and the checkpoint (default 60 s). */
+  reserveMs?: number;
+}
+
+export interface BackfillTasks {
+  prepare(input?: unknown, context?: LambdaContext): Promise<PrepareOutput>;
+  backfillSegment(input: SegmentInput, context?: LambdaContext): Promise<SegmentResult>;
+  complete(input?: unknown, context?: LambdaContext): Promise<CompleteOutput>;
+}
+
+/**
+ * The Step Functions backfill's three Lambda task handlers: `prepare` → Distributed Map of `backfillSegment` loops →
+ * `complete`. Each opens what it needs once per container (config, sinks, source clients) and logs and meters like the
+ * stream handler.
+ *
+ * @example
+ * export const { prepare, backfillSegment, complete } = createBackfillTasks();
+ */
+export function createBackfillTasks(opts: BackfillTaskOptions = {}): BackfillTasks {
+  const loadConfig = configLoader(opts);
+  let opened: { preparedAt: string; sinks: Record<string, Sink>; sourceClients: Record<string, DynamoDBClient> } | undefined;
+  const logFor = (config: ResolvedConfig, task: string, context?: LambdaContext): JsonLogger =>
+    jsonLogger({ fields: { migration: config.name, task, ...(context?.awsRequestId ? { function_request_id: context.awsRequestId } : {}) }, ...(opts.write ? { write: opts.write } : {}) });
+  const metricsFor = (config: ResolvedConfig): EmfMetrics => new EmfMetrics({ dimensions: { migration: config.name }, ...(opts.write ? { write: opts.write } : {}) });
+
+  return {
+    async prepare(_input, context) {
+      const config = await loadConfig();
+      return prepareMigration(config, stateStoreFor(opts, config), logFor(config, 'prepare', context));
+    },
+
+    async backfillSegment(input, context) {
+      const config = await loadConfig();
+      const log = logFor(config, 'backfillSegment', context);
+      const store = stateStoreFor(opts, config, context?.awsRequestId ?? randomUUID());
+      const runtime = await loadRuntime(store, config);
+      if (!runtime) {
+        throw new DynashiftError('NOT_RUNNING', `migration ${config.name} is not prepared`, { hint: 'run the state machine from its Prepare step' });
+      }
+      // Reopened only when a new Prepare ran (its runtime facts, e.g. the write budget, may differ).
+      if (!opened || opened.preparedAt !== runtime.preparedAt) {
+        opened = {
+          preparedAt: runtime.preparedAt,
+          sinks: openSinks(config, runtime, opts, { maxWriteUnitsPerSecond: runtime.segmentWriteUnitsPerSecond }),
+          sourceClients: Object.fromEntries(Object.entries(config.sources).map(([n, ref]) => [n, clientsFor(ref).dynamodb])),
+        };
+      }
+      const metrics = metricsFor(config);
+      try {
+        const result = await copySegment({
+          config, store, runtime, mapper: mapperFor(config, runtime), sinks: opened.sinks, sourceClient: opened.sourceClients[input.source]!, log,
+        }, input, {
+          timeBudgetMs: input.timeBudgetMs ?? opts.timeBudgetMs ?? Number(process.env.DYNASHIFT_TIME_BUDGET_MS ?? 12 * 60_000),
+          reserveMs: opts.reserveMs ?? 60_000,
+          ...(context?.getRemainingTimeInMillis ? { remainingMs: context.getRemainingTimeInMillis() } : {}),
+        });
+        metrics.add('ItemsCopied', 'Count', result.copied);
+        metrics.add('PagesCopied', 'Count', result.pages);
+        metrics.add('DeadLetters', 'Count', result.deadLettered);
+        if (result.done) metrics.add('SegmentsDone', 'Count', 1);
+        return result;
+      } finally {
+        metrics.flush();
+      }
+    },
+
+    async complete(_input, context) {
+      const config = await loadConfig();
+      return completeBackfill(config, stateStoreFor(opts, config), logFor(config, 'complete', context));
+    },
+  };
+}

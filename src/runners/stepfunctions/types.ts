@@ -1,0 +1,49 @@
+import type { BackfillCursor } from '../../sources/source.js';
+
+/** One item of the Distributed Map: a scan segment of one source. */
+export interface SegmentTask {
+  source: string;
+  segment: number;
+  totalSegments: number;
+}
+
+/** The backfillSegment task's input: the Map item, plus the previous loop iteration's output when looping. */
+export interface SegmentInput extends SegmentTask {
+  /** For visibility only: the task always continues from the checkpoint in the state table (a differing cursor is logged). */
+  cursor?: BackfillCursor | null;
+  /** Overrides the configured time budget of this invocation (tests use a tiny one to exercise continuation). */
+  timeBudgetMs?: number;
+}
+
+/** The backfillSegment task's output; the state machine loops on it while `done` is false. */
+export interface SegmentResult extends SegmentTask {
+  done: boolean;
+  cursor: BackfillCursor | null;
+  /** Items copied in this segment so far (all invocations). */
+  items: number;
+  /** Items and pages copied by this invocation. */
+  copied: number;
+  pages: number;
+  /** Items this invocation dead-lettered (onError 'dead-letter'; with 'halt' the task fails instead). */
+  deadLettered: number;
+}
+
+export interface PrepareOutput {
+  migration: string;
+  /** True when the state already existed (a re-run after a failure): positions and checkpoints are kept. */
+  resumed: boolean;
+  /** Segments still to copy: the Distributed Map's items. */
+  segments: SegmentTask[];
+  totalSegments: number;
+}
+
+export interface CompleteOutput {
+  migration: string;
+  complete: boolean;
+  /** The state machine enables the stream's event source mapping only when this is true. */
+  enableStreamMapping: boolean;
+  backfilledItems: number;
+  /** Segments not done yet (at most 50 listed), when not complete. */
+  pending: { source: string; segment: number }[];
+  pendingCount: number;
+}

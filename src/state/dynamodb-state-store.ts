@@ -1,0 +1,530 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DeleteItemCommand,
+  DescribeTableCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import { backoffDelay, sleep } from '../core/backoff.js';
+import type { KeySchema } from '../core/item.js';
+import { errorName } from '../aws/errors.js';
+import { DynashiftError } from '../errors.js';
+import type { BackfillCursor } from '../sources/source.js';
+import type { MigrationState, PartitionState } from './migration-state.js';
+import type { DeadLetterEntry, StateLock, StateStore } from './state-store.js';
+
+/**
+ * Migration state in a DynamoDB table, for runners where many processes share one migration (the Step Functions
+ * backfill's children, the Lambda stream handler). Single-table design, one partition per migration:
+ *
+ * | sk                          | holds                                                                          |
+ * | --------------------------- | ------------------------------------------------------------------------------ |
+ * | `state`                     | MigrationState as JSON, without the per-segment cursors                         |
+ * | `runtime`                   | what `prepare` learned that every later invocation needs (target keys, budget)  |
+ * | `lock`                      | the migration-wide lease: owner + expiresAt (conditional writes)                |
+ * | `segment#<source>#<n>`      | one scan segment: done, items, cursor, and its own lease (leaseOwner/ExpiresAt) |
+ * | `stream#<source>`           | stream progress counters the stream handler adds to (progress only)            |
+ * | `dlq#<hash>`                | one dead letter; the key is a hash of what failed, so a retried failure lands once |
+ *
+ * Why per-segment items: concurrent children checkpoint their own segment with a conditional update and never
+ * overwrite each other's cursors, and a segment that is done never becomes undone.
+ */
+export interface DynamoDbStateStoreOptions {
+  client: DynamoDBClient;
+  table: string;
+  /** The migration's name: the partition key. */
+  migration: string;
+  /** Who takes leases through this store (an invocation id); random by default. */
+  owner?: string;
+  /** How long the migration-wide lock lasts without renewal (default 60 s); it is renewed while held. */
+  lockLeaseMs?: number;
+  now?: () => number;
+}
+
+/** Facts `prepare` discovers once (they cost DescribeTable calls and samples) and every later invocation reuses. */
+export interface RunnerRuntime {
+  configFingerprint: string;
+  sourceKeys: Record<string, KeySchema>;
+  targetKeys: Record<string, KeySchema>;
+  /** Source TTL attribute, by source name (for backfill.skipExpired). */
+  ttlAttributes: Record<string, string>;
+  /** Read units per second one backfill child may spend on a source: the total budget / concurrency (null: no cap). */
+  segmentReadUnitsPerSecond: Record<string, number | null>;
+  /** Write units per second one backfill child may spend per target (null: no cap). */
+  segmentWriteUnitsPerSecond: number | null;
+  segments: number;
+  concurrency: number;
+  preparedAt: string;
+}
+
+export interface SegmentCheckpoint {
+  done: boolean;
+  items: number;
+  cursor?: BackfillCursor;
+}
+
+export interface StreamProgress {
+  source: string;
+  records: number;
+  skipped: number;
+  writes: number;
+  failedBatches: number;
+  lastBatchAt?: string;
+  lastRecordAt?: number;
+  lastSequenceNumber?: string;
+}
+
+/** Another invocation holds this segment's lease; Step Functions retries the task after a pause. */
+export class SegmentLeasedError extends DynashiftError {
+  override readonly name = 'SegmentLeasedError';
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('STATE_LOCKED', message, {
+      hint: 'another invocation is copying this segment; it is retried once that invocation ends or its lease expires',
+      ...(details ? { details } : {}),
+    });
+  }
+}
+
+/** The state item is close to DynamoDB's 400 KB item limit. */
+const MAX_DOC_BYTES = 350_000;
+/** A dead letter larger than this keeps its key and error but not the item (the item stays readable in the source). */
+const MAX_DEAD_LETTER_BYTES = 300_000;
+/** Attribute names as expression placeholders: several (items, records, owner…) are DynamoDB reserved words. */
+const ATTRS: Record<string, string> = {
+  '#done': 'done', '#items': 'items', '#cursor': 'cursorJson', '#bytes': 'bytesRead', '#at': 'updatedAt',
+  '#leaseOwner': 'leaseOwner', '#leaseExp': 'leaseExpiresAt', '#owner': 'owner', '#exp': 'expiresAt',
+  '#records': 'records', '#skipped': 'skipped', '#writes': 'writes', '#failed': 'failedBatches',
+  '#lastBatchAt': 'lastBatchAt', '#lastRecordAt': 'lastRecordAt', '#lastSeq': 'lastSequenceNumber',
+};
+
+/** The ExpressionAttributeNames an expression uses (DynamoDB refuses unused ones). */
+function names(...expressions: (string | undefined)[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of expressions) for (const m of e?.match(/#[A-Za-z]+/g) ?? []) if (ATTRS[m]) out[m] = ATTRS[m]!;
+  return out;
+}
+
+const STATE = 'state';
+const RUNTIME = 'runtime';
+const LOCK = 'lock';
+const SEGMENT = 'segment#';
+const STREAM = 'stream#';
+const DLQ = 'dlq#';
+
+export class DynamoDbStateStore implements StateStore {
+  readonly location: string;
+  readonly owner: string;
+  private readonly now: () => number;
+  /** Last written or loaded form of each segment item, so `save()` writes only segments that changed. */
+  private readonly segmentCache = new Map<string, string>();
+
+  constructor(private readonly opts: DynamoDbStateStoreOptions) {
+    this.location = `dynamodb://${opts.table}/${opts.migration}`;
+    this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomUUID()}`;
+    this.now = opts.now ?? Date.now;
+  }
+
+  get migration(): string {
+    return this.opts.migration;
+  }
+
+  // ---- StateStore ---------------------------------------------------------------------------------------------------
+
+  async load(): Promise<MigrationState | undefined> {
+    const [item, segments, deadLetters] = await Promise.all([this.get(STATE), this.query(SEGMENT), this.count(DLQ)]);
+    if (!item) return undefined;
+    const state = parseDoc<MigrationState>(item, this.location);
+    for (const seg of segments) {
+      const { source, partition } = parseSegmentKey(seg.sk!.S!);
+      const src = state.sources[source];
+      if (!src) continue;
+      const ps = segmentFromItem(seg);
+      src.backfill.partitions[partition] = ps;
+      this.segmentCache.set(seg.sk!.S!, JSON.stringify(ps));
+    }
+    for (const src of Object.values(state.sources)) {
+      // Children count items into their own segment item; the state item's total is only as fresh as the last save.
+      const fromSegments = Object.values(src.backfill.partitions).reduce((n, p) => n + p.items, 0);
+      src.backfill.itemsWritten = Math.max(src.backfill.itemsWritten, fromSegments);
+    }
+    state.deadLetters = Math.max(state.deadLetters, deadLetters);
+    return state;
+  }
+
+  /**
+   * Writes the state item (atomic on its own) and every segment that changed since it was last loaded or saved. Each
+   * segment item is self-contained, so a crash between them leaves every segment at an old or new cursor — both valid
+   * positions (an old one re-copies pages, which the protocol allows). A segment marked done is never written back to
+   * not-done.
+   */
+  async save(state: MigrationState): Promise<void> {
+    const doc = structuredClone(state);
+    const segmentWrites: Promise<void>[] = [];
+    for (const [source, src] of Object.entries(doc.sources)) {
+      for (const [partition, ps] of Object.entries(src.backfill.partitions)) {
+        const sk = segmentKey(source, partition);
+        const text = JSON.stringify(ps);
+        if (this.segmentCache.get(sk) !== text) {
+          segmentWrites.push(this.writeSegment(sk, ps).then(() => { this.segmentCache.set(sk, text); }));
+        }
+      }
+      src.backfill.partitions = {};
+    }
+    await Promise.all(segmentWrites);
+    await this.put(STATE, { doc: { S: checkedDoc(doc, this.location) }, updatedAt: { S: new Date(this.now()).toISOString() } });
+  }
+
+  /** Idempotent: an entry's key is a hash of what failed, so a retried batch that fails again adds no second entry. */
+  async appendDeadLetters(entries: DeadLetterEntry[]): Promise<void> {
+    const items = new Map<string, Record<string, AttributeValue>>();
+    for (const entry of entries) {
+      const sk = `${DLQ}${deadLetterId(entry)}`;
+      items.set(sk, {
+        pk: { S: this.opts.migration }, sk: { S: sk }, doc: { S: deadLetterDoc(entry) }, at: { S: entry.at },
+        stage: { S: entry.stage }, source: { S: entry.source }, errorCode: { S: entry.error.code },
+        ...(entry.target ? { target: { S: entry.target } } : {}),
+        ...(entry.sequenceNumber ? { sequenceNumber: { S: entry.sequenceNumber } } : {}),
+      });
+    }
+    const requests: WriteRequest[] = [...items.values()].map((Item) => ({ PutRequest: { Item } }));
+    for (let i = 0; i < requests.length; i += 25) await this.batchWrite(requests.slice(i, i + 25));
+  }
+
+  deadLetterLocation(): string {
+    return `DynamoDB table ${this.opts.table}, pk "${this.opts.migration}", sk beginning with "${DLQ}"`;
+  }
+
+  /**
+   * The migration-wide lease: a conditional put that succeeds when nobody holds the lock, the holder's lease expired,
+   * or we already hold it. Renewed every third of the lease while held, so only a dead holder loses it.
+   */
+  async lock(): Promise<StateLock> {
+    const leaseMs = this.opts.lockLeaseMs ?? 60_000;
+    const now = this.now();
+    try {
+      await this.opts.client.send(new PutItemCommand({
+        TableName: this.opts.table,
+        Item: {
+          pk: { S: this.opts.migration }, sk: { S: LOCK }, owner: { S: this.owner }, host: { S: hostname() },
+          acquiredAt: { S: new Date(now).toISOString() }, expiresAt: { N: String(now + leaseMs) },
+        },
+        ConditionExpression: 'attribute_not_exists(pk) OR #exp < :now OR #owner = :me',
+        ExpressionAttributeNames: names('#exp #owner'),
+        ExpressionAttributeValues: { ':now': { N: String(now) }, ':me': { S: this.owner } },
+      }));
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      const holder = await this.get(LOCK);
+      throw new DynashiftError('STATE_LOCKED',
+        `migration ${this.opts.migration} is locked by ${holder?.owner?.S ?? 'another runner'} until ${holder?.expiresAt?.N ? new Date(Number(holder.expiresAt.N)).toISOString() : '?'}`, {
+          hint: 'another prepare/complete step or runner holds this migration; wait for it to finish (a dead holder\'s lease expires on its own)',
+        });
+    }
+    const timer = setInterval(() => { void this.renewLock(leaseMs).catch(() => {}); }, Math.max(1000, Math.floor(leaseMs / 3)));
+    timer.unref();
+    return {
+      release: async () => {
+        clearInterval(timer);
+        await this.deleteIfOwner(LOCK);
+      },
+    };
+  }
+
+  // ---- Runner extensions: runtime facts, per-segment leases and checkpoints, stream progress ---------------------------
+
+  /**
+   * The state item alone (no segment cursors, no dead-letter count): one GetItem, for callers that only need the phase,
+   * the stream positions and whether the backfill is complete.
+   */
+  async peek(): Promise<MigrationState | undefined> {
+    const item = await this.get(STATE);
+    return item ? parseDoc<MigrationState>(item, this.location) : undefined;
+  }
+
+  async saveRuntime(runtime: RunnerRuntime): Promise<void> {
+    await this.put(RUNTIME, { doc: { S: JSON.stringify(runtime) } });
+  }
+
+  async loadRuntime(): Promise<RunnerRuntime | undefined> {
+    const item = await this.get(RUNTIME);
+    return item ? parseDoc<RunnerRuntime>(item, this.location) : undefined;
+  }
+
+  /**
+   * Takes one segment's lease and returns its checkpoint. The lease must outlive the invocation holding it (pass the
+   * invocation's remaining time plus a margin): a copier whose lease expired while it still ran could otherwise write
+   * an old version after the stream catch-up began.
+   */
+  async acquireSegment(source: string, partition: string, leaseMs: number): Promise<SegmentCheckpoint> {
+    const sk = segmentKey(source, partition);
+    const now = this.now();
+    try {
+      const res = await this.opts.client.send(new UpdateItemCommand({
+        TableName: this.opts.table,
+        Key: this.key(sk),
+        UpdateExpression: 'SET #leaseOwner = :me, #leaseExp = :exp',
+        ConditionExpression: 'attribute_not_exists(#leaseOwner) OR #leaseExp < :now OR #leaseOwner = :me',
+        ExpressionAttributeNames: names('#leaseOwner #leaseExp'),
+        ExpressionAttributeValues: { ':me': { S: this.owner }, ':exp': { N: String(now + leaseMs) }, ':now': { N: String(now) } },
+        ReturnValues: 'ALL_NEW',
+      }));
+      return segmentFromItem(res.Attributes ?? {});
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      const item = await this.get(sk);
+      throw new SegmentLeasedError(`segment ${partition} of source ${source} is leased by ${item?.leaseOwner?.S ?? '?'} until ${item?.leaseExpiresAt?.N ? new Date(Number(item.leaseExpiresAt.N)).toISOString() : '?'}`,
+        { source, segment: partition });
+    }
+  }
+
+  /** Moves a segment's checkpoint; only the lease holder may, and never from done back to not done. */
+  async checkpointSegment(source: string, partition: string, cp: SegmentCheckpoint, bytesRead = 0): Promise<void> {
+    const sk = segmentKey(source, partition);
+    const values: Record<string, AttributeValue> = {
+      ':me': { S: this.owner }, ':false': { BOOL: false }, ':done': { BOOL: cp.done }, ':items': { N: String(cp.items) },
+      ':at': { S: new Date(this.now()).toISOString() }, ':bytes': { N: String(bytesRead) },
+    };
+    let update = 'SET #done = :done, #items = :items, #at = :at';
+    if (cp.cursor && !cp.done) {
+      values[':cursor'] = { S: JSON.stringify(cp.cursor) };
+      update += ', #cursor = :cursor ADD #bytes :bytes';
+    } else {
+      update += ' ADD #bytes :bytes REMOVE #cursor';
+    }
+    const condition = '#leaseOwner = :me AND (attribute_not_exists(#done) OR #done = :false)';
+    try {
+      await this.opts.client.send(new UpdateItemCommand({
+        TableName: this.opts.table, Key: this.key(sk), UpdateExpression: update, ConditionExpression: condition,
+        ExpressionAttributeNames: names(update, condition), ExpressionAttributeValues: values,
+      }));
+      this.segmentCache.set(sk, JSON.stringify({ done: cp.done, items: cp.items, ...(cp.cursor && !cp.done ? { cursor: cp.cursor } : {}) }));
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      throw new SegmentLeasedError(`lost the lease on segment ${partition} of source ${source} (or it was finished by another invocation)`, { source, segment: partition });
+    }
+  }
+
+  async releaseSegment(source: string, partition: string): Promise<void> {
+    try {
+      await this.opts.client.send(new UpdateItemCommand({
+        TableName: this.opts.table, Key: this.key(segmentKey(source, partition)),
+        UpdateExpression: 'REMOVE #leaseOwner, #leaseExp',
+        ConditionExpression: '#leaseOwner = :me',
+        ExpressionAttributeNames: names('#leaseOwner #leaseExp'),
+        ExpressionAttributeValues: { ':me': { S: this.owner } },
+      }));
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err; // not ours any more: nothing to release
+    }
+  }
+
+  /** Adds one stream batch to the per-source counters (progress for `status`; never used for correctness). */
+  async recordStreamBatch(source: string, batch: { records: number; skipped: number; writes: number; failed: boolean; lastRecordAt?: number; lastSequenceNumber?: string }): Promise<void> {
+    const values: Record<string, AttributeValue> = {
+      ':r': { N: String(batch.records) }, ':s': { N: String(batch.skipped) }, ':w': { N: String(batch.writes) },
+      ':f': { N: batch.failed ? '1' : '0' }, ':at': { S: new Date(this.now()).toISOString() },
+    };
+    const sets = ['#lastBatchAt = :at'];
+    if (batch.lastRecordAt !== undefined) { sets.push('#lastRecordAt = :t'); values[':t'] = { N: String(batch.lastRecordAt) }; }
+    if (batch.lastSequenceNumber) { sets.push('#lastSeq = :seq'); values[':seq'] = { S: batch.lastSequenceNumber }; }
+    const update = `SET ${sets.join(', ')} ADD #records :r, #skipped :s, #writes :w, #failed :f`;
+    await this.opts.client.send(new UpdateItemCommand({
+      TableName: this.opts.table, Key: this.key(`${STREAM}${encodeURIComponent(source)}`),
+      UpdateExpression: update, ExpressionAttributeNames: names(update), ExpressionAttributeValues: values,
+    }));
+  }
+
+  async streamProgress(): Promise<StreamProgress[]> {
+    return (await this.query(STREAM)).map((i) => ({
+      source: decodeURIComponent(i.sk!.S!.slice(STREAM.length)),
+      records: Number(i.records?.N ?? 0), skipped: Number(i.skipped?.N ?? 0), writes: Number(i.writes?.N ?? 0),
+      failedBatches: Number(i.failedBatches?.N ?? 0),
+      ...(i.lastBatchAt?.S ? { lastBatchAt: i.lastBatchAt.S } : {}),
+      ...(i.lastRecordAt?.N ? { lastRecordAt: Number(i.lastRecordAt.N) } : {}),
+      ...(i.lastSequenceNumber?.S ? { lastSequenceNumber: i.lastSequenceNumber.S } : {}),
+    }));
+  }
+
+  /** Every dead letter, oldest first. */
+  async deadLetters(): Promise<DeadLetterEntry[]> {
+    const items = await this.query(DLQ);
+    return items.map((i) => JSON.parse(i.doc!.S!) as DeadLetterEntry).sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  }
+
+  // ---- plumbing ---------------------------------------------------------------------------------------------------------
+
+  private key(sk: string): Record<string, AttributeValue> {
+    return { pk: { S: this.opts.migration }, sk: { S: sk } };
+  }
+
+  private async get(sk: string): Promise<Record<string, AttributeValue> | undefined> {
+    const res = await this.opts.client.send(new GetItemCommand({ TableName: this.opts.table, Key: this.key(sk), ConsistentRead: true }));
+    return res.Item;
+  }
+
+  private async put(sk: string, attrs: Record<string, AttributeValue>): Promise<void> {
+    await this.opts.client.send(new PutItemCommand({ TableName: this.opts.table, Item: { ...this.key(sk), ...attrs } }));
+  }
+
+  private async query(prefix: string): Promise<Record<string, AttributeValue>[]> {
+    const items: Record<string, AttributeValue>[] = [];
+    await this.pages(prefix, false, (res) => { items.push(...(res.Items ?? [])); });
+    return items;
+  }
+
+  private async count(prefix: string): Promise<number> {
+    let n = 0;
+    await this.pages(prefix, true, (res) => { n += res.Count ?? 0; });
+    return n;
+  }
+
+  private async pages(prefix: string, countOnly: boolean, onPage: (res: { Items?: Record<string, AttributeValue>[]; Count?: number }) => void): Promise<void> {
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const res = await this.opts.client.send(new QueryCommand({
+        TableName: this.opts.table, ConsistentRead: true,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': { S: this.opts.migration }, ':prefix': { S: prefix } },
+        ...(countOnly ? { Select: 'COUNT' as const } : {}),
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }));
+      onPage(res);
+      start = res.LastEvaluatedKey;
+    } while (start);
+  }
+
+  private async writeSegment(sk: string, ps: PartitionState): Promise<void> {
+    const values: Record<string, AttributeValue> = { ':done': { BOOL: ps.done }, ':items': { N: String(ps.items) }, ':at': { S: new Date(this.now()).toISOString() } };
+    let update = 'SET #done = :done, #items = :items, #at = :at';
+    if (ps.cursor && !ps.done) {
+      values[':cursor'] = { S: JSON.stringify(ps.cursor) };
+      update += ', #cursor = :cursor';
+    } else {
+      update += ' REMOVE #cursor';
+    }
+    const guard = !ps.done; // writing done=true is always right; writing not-done must not undo a finished segment
+    if (guard) values[':false'] = { BOOL: false };
+    const condition = guard ? 'attribute_not_exists(#done) OR #done = :false' : undefined;
+    try {
+      await this.opts.client.send(new UpdateItemCommand({
+        TableName: this.opts.table, Key: this.key(sk), UpdateExpression: update, ExpressionAttributeValues: values,
+        ExpressionAttributeNames: names(update, condition), ...(condition ? { ConditionExpression: condition } : {}),
+      }));
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err; // finished meanwhile: the item is ahead of us
+    }
+  }
+
+  private async renewLock(leaseMs: number): Promise<void> {
+    try {
+      await this.opts.client.send(new UpdateItemCommand({
+        TableName: this.opts.table, Key: this.key(LOCK), UpdateExpression: 'SET #exp = :exp',
+        ConditionExpression: '#owner = :me', ExpressionAttributeNames: names('#exp #owner'),
+        ExpressionAttributeValues: { ':exp': { N: String(this.now() + leaseMs) }, ':me': { S: this.owner } },
+      }));
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+    }
+  }
+
+  private async deleteIfOwner(sk: string): Promise<void> {
+    try {
+      await this.opts.client.send(new DeleteItemCommand({
+        TableName: this.opts.table, Key: this.key(sk), ConditionExpression: '#owner = :me',
+        ExpressionAttributeNames: names('#owner'), ExpressionAttributeValues: { ':me': { S: this.owner } },
+      }));
+    } catch (err) {
+      if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+    }
+  }
+
+  private async batchWrite(requests: WriteRequest[]): Promise<void> {
+    let pending = requests;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) await sleep(backoffDelay(attempt, 50, 5_000));
+      if (attempt >= 30) {
+        throw new DynashiftError('AWS_ERROR', `could not write ${pending.length} dead letter(s) to ${this.opts.table} after ${attempt} attempts`, {
+          hint: 'the state table is throttled or unavailable; the batch is reported failed and retried, nothing is lost',
+        });
+      }
+      const res = await this.opts.client.send(new BatchWriteItemCommand({ RequestItems: { [this.opts.table]: pending } }));
+      pending = res.UnprocessedItems?.[this.opts.table] ?? [];
+    }
+  }
+}
+
+/** Creates the state table (pk S, sk S, on-demand) when missing, for tests and local runs; CDK creates it on AWS. */
+export async function createStateTable(client: DynamoDBClient, table: string): Promise<void> {
+  try {
+    await client.send(new CreateTableCommand({
+      TableName: table, BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
+    }));
+  } catch (err) {
+    if (errorName(err) !== 'ResourceInUseException') throw err;
+  }
+  for (let i = 0; i < 300; i++) {
+    const res = await client.send(new DescribeTableCommand({ TableName: table }));
+    if (res.Table?.TableStatus === 'ACTIVE') return;
+    await sleep(100);
+  }
+  throw new DynashiftError('AWS_ERROR', `state table ${table} did not become ACTIVE`, { hint: 'check the table in the console' });
+}
+
+function segmentKey(source: string, partition: string): string {
+  return `${SEGMENT}${encodeURIComponent(source)}#${partition}`;
+}
+
+function parseSegmentKey(sk: string): { source: string; partition: string } {
+  const rest = sk.slice(SEGMENT.length);
+  const at = rest.lastIndexOf('#');
+  return { source: decodeURIComponent(rest.slice(0, at)), partition: rest.slice(at + 1) };
+}
+
+function segmentFromItem(item: Record<string, AttributeValue>): PartitionState {
+  const cursor = item.cursorJson?.S ? (JSON.parse(item.cursorJson.S) as BackfillCursor) : undefined;
+  return { done: item.done?.BOOL === true, items: Number(item.items?.N ?? 0), ...(cursor ? { cursor } : {}) };
+}
+
+function parseDoc<T>(item: Record<string, AttributeValue>, location: string): T {
+  try {
+    return JSON.parse(item.doc?.S ?? '') as T;
+  } catch (err) {
+    throw new DynashiftError('STATE_CORRUPT', `the ${item.sk?.S ?? 'state'} item in ${location} is not valid JSON`, {
+      hint: 'restore the item from the table\'s point-in-time backup, or delete the migration\'s items to start over', cause: err,
+    });
+  }
+}
+
+function checkedDoc(state: MigrationState, location: string): string {
+  const text = JSON.stringify(state);
+  if (Buffer.byteLength(text) > MAX_DOC_BYTES) {
+    throw new DynashiftError('AWS_ERROR', `the migration state (${Buffer.byteLength(text)} bytes) is too large for one item in ${location}`, {
+      hint: 'DynamoDB items hold at most 400 KB; the state grows with the number of stream shards tracked — use the file state store for this migration',
+    });
+  }
+  return text;
+}
+
+/** What identifies one failure: the same record (or backfill item) failing the same way at the same target. */
+function deadLetterId(e: DeadLetterEntry): string {
+  const identity = JSON.stringify([e.stage, e.source, e.sourceKey, e.target ?? '', e.sequenceNumber ?? '', e.error.code]);
+  return createHash('sha256').update(identity).digest('hex').slice(0, 40);
+}
+
+/** A dead letter too large for an item keeps everything but the item body, and says so: it is never dropped. */
+function deadLetterDoc(entry: DeadLetterEntry): string {
+  const text = JSON.stringify(entry);
+  if (Buffer.byteLength(text) <= MAX_DEAD_LETTER_BYTES) return text;
+  const { item: _omitted, ...rest } = entry;
+  return JSON.stringify({ ...rest, itemOmitted: `the item (${Buffer.byteLength(text)} bytes with metadata) exceeds what a state item can hold; re-read it from the source by sourceKey` });
+}
