@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { DynashiftError, PlanRefusedError, StreamGapError } from '../errors.js';
@@ -25,6 +24,7 @@ import type { ChangePage, ChangeRecord } from '../core/change.js';
 import { isExpired } from '../core/ttl.js';
 import type { BackfillState, MigrationState, Phase, ProgressSnapshot } from '../state/migration-state.js';
 import { applyIncrementalExports, exportSource, locateBackfillExport } from './export-backfill.js';
+import { SNAPSHOT_MARGIN_MS, fingerprint } from './snapshot.js';
 import { isWriteOnceSink, finalizableSink } from '../sinks/files/index.js';
 import { removeMarkers, stripTouchMarker, touchAll, type TouchState } from '../sources/touch/index.js';
 import { runBackfill } from './backfill.js';
@@ -33,11 +33,7 @@ import { FailurePolicy } from './failure-policy.js';
 import type { Logger } from './logger.js';
 import { buildPlan, type Plan } from './plan.js';
 
-/**
- * Changes older than the snapshot start by more than this are already in what a consistent Scan reads. The margin
- * covers ApproximateCreationDateTime's rounding (a second on AWS, a minute on DynamoDB Local) and clock skew.
- */
-export const SNAPSHOT_MARGIN_MS = 5 * 60_000;
+export { SNAPSHOT_MARGIN_MS, fingerprint };
 
 export interface RunOptions {
   untilSynced?: boolean;
@@ -170,14 +166,6 @@ function checkResumable(ctx: Context, state: MigrationState): void {
   }
 }
 
-export function fingerprint(config: ResolvedConfig): string {
-  const shape = {
-    sources: Object.fromEntries(Object.entries(config.sources).map(([n, s]) => [n, [s.table, s.region ?? '', s.endpoint ?? '']])),
-    targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => [n, [t.kind ?? 'dynamodb', t.table, t.region ?? '', t.endpoint ?? '', t.postgres?.schema ?? '']])),
-    backfill: [config.backfill.strategy, config.backfill.strategy === 'export' ? (config.backfill.export?.uri ?? config.backfill.export?.start?.s3Bucket ?? '') : config.backfill.segments],
-  };
-  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
-}
 
 /** Owns the live part of a run: the phases, the replication direction, live commands, state flushes and shutdown. */
 class RunLoop {

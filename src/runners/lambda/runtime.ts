@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { clientsFor } from '../../aws/clients.js';
@@ -11,28 +10,14 @@ import type { Sink } from '../../sinks/sink.js';
 import { DynamoDbStateStore, type RunnerRuntime } from '../../state/dynamodb-state-store.js';
 import type { Write } from './observability.js';
 
-/**
- * The protocol's snapshot margin: changes older than the snapshot start by more than this are already in what a
- * consistent Scan reads. Same value and meaning as engine/migration.ts SNAPSHOT_MARGIN_MS (docs/consistency.md §4);
- * kept here so the Lambda bundle doesn't pull in the CLI's run loop.
- */
-export const SNAPSHOT_MARGIN_MS = 5 * 60_000;
+import { fingerprint as runnerFingerprint } from '../../engine/snapshot.js';
+
+// The CLI's margin and fingerprint: a DynamoDB-stored state refuses a changed config just like a local one.
+export { SNAPSHOT_MARGIN_MS } from '../../engine/snapshot.js';
+export { runnerFingerprint };
 
 /** The backfill strategies the AWS runner implements; export and touch run with `dynashift run` only. */
 export const AWS_RUNNER_STRATEGIES = ['scan', 'none'] as const;
-
-/**
- * What the runner's checkpoints depend on (tables, keys' homes, segments). It guards the DynamoDB state only (written
- * and read by these runners), so it need not match the CLI's file-state fingerprint.
- */
-export function runnerFingerprint(config: ResolvedConfig): string {
-  const shape = {
-    sources: Object.fromEntries(Object.entries(config.sources).map(([n, s]) => [n, [s.table, s.region ?? '', s.endpoint ?? '']])),
-    targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => [n, [t.kind ?? 'dynamodb', t.table, t.region ?? '', t.endpoint ?? '']])),
-    backfill: [config.backfill.strategy, config.backfill.segments],
-  };
-  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
-}
 
 /** What every AWS runner entry point (stream handler, Step Functions tasks) is configured with. */
 export interface RunnerOptions {
