@@ -410,6 +410,12 @@ async function runScenario(sut: SinkUnderTest, ctx: ScenarioContext, items: numb
   assert.ok(killedIn.includes('backfilling') || killedIn.includes('catching-up'), `no kill landed inside a phase: ${killedIn.join(', ')}`);
   assert.ok(expected.byGroup.length > items / 2, 'the comparison must cover a substantial table');
 
+  // dynashift's own verify agrees, reading this sink back through its TargetReader (DynamoDB → any sink).
+  const verified = await runCli(['verify', '-c', cfg], { env, timeoutMs: 180_000 });
+  outputs.push(verified);
+  assert.equal(verified.code, 0, `verify reported differences (${context}):\n${verified.stdout.slice(0, 3000)}${verified.stderr.slice(-2000)}`);
+  assert.match(verified.stdout, /✔ 0 differences/);
+
   for (const secret of sut.secrets?.() ?? []) {
     for (const file of readdirSync(stateDir)) {
       assert.ok(!readFileSync(join(stateDir, file), 'utf8').includes(secret), `the state folder's ${file} must not contain the password`);
