@@ -1,0 +1,39 @@
+/**
+ * The practical limit for a backfill: a minimal hand-written parallel Scan → BatchWriteItem copier, about as simple as
+ * a copier can be while still using every segment and keeping writes in flight. No transform, no checkpoints, no rate
+ * limiting: what is left is the cost of the API calls themselves.
+ */
+import { ScanCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { batchWrite } from '../lib/local.js';
+import { limiter } from '../lib/limit.js';
+
+export interface MinimalCopyOptions {
+  segments: number;
+  /** BatchWriteItem requests in flight at once, across every segment. */
+  writeConcurrency: number;
+  pageSize: number;
+}
+
+export async function minimalCopy(client: DynamoDBClient, source: string, target: string, opts: MinimalCopyOptions): Promise<number> {
+  const gate = limiter(opts.writeConcurrency);
+  let copied = 0;
+  await Promise.all(Array.from({ length: opts.segments }, async (_, segment) => {
+    let start: ScanCommand['input']['ExclusiveStartKey'];
+    do {
+      const page = await client.send(new ScanCommand({
+        TableName: source, Segment: segment, TotalSegments: opts.segments, Limit: opts.pageSize, ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }));
+      const items = page.Items ?? [];
+      const writes: Promise<void>[] = [];
+      for (let i = 0; i < items.length; i += 25) {
+        const batch: WriteRequest[] = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
+        writes.push(gate(() => batchWrite(client, target, batch)));
+      }
+      await Promise.all(writes);
+      copied += items.length;
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }));
+  return copied;
+}

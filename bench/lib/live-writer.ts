@@ -1,0 +1,181 @@
+/**
+ * A steady, open-loop writer for the lag measurement: `rate` PutItems per second of full dataset items (each with a
+ * rising `seq`), whatever the latency. Every `sampleEvery`-th write made inside the measuring window is followed on
+ * the target: a poller reads the pending keys (BatchGetItem, consistent) in a loop and records when `seq` shows up.
+ *
+ * Lag = time the target first shows the write − time the source acknowledged it. The poller's own cycle (one
+ * BatchGetItem round trip, ~5–30 ms) adds up to one cycle of error.
+ */
+import { BatchGetItemCommand, PutItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KEY_NAME, itemId, makeItem, mulberry32 } from './dataset.js';
+import { sleep } from './limit.js';
+
+export interface LiveWriterOptions {
+  client: DynamoDBClient;
+  source: string;
+  target: string;
+  seed: number;
+  /** Writes per second. */
+  rate: number;
+  /** Ids 0…existing-1 exist (re-written); new ids are appended from `existing` on. */
+  existing: number;
+  /** Share of writes that create new items (the rest overwrite existing ones). */
+  newShare?: number;
+  sampleEvery: number;
+  /** In-flight writes beyond which the writer counts itself as falling behind (and skips the tick). */
+  maxInFlight?: number;
+}
+
+export interface LagSample {
+  id: string;
+  seq: number;
+  sentAt: number;
+  ackAt: number;
+  seenAt?: number;
+}
+
+export class LiveWriter {
+  private readonly rng;
+  private issued = 0;
+  private acked = 0;
+  private failed = 0;
+  private inFlight = 0;
+  private skippedTicks = 0;
+  private nextNew: number;
+  private startedAt = 0;
+  private stopped = false;
+  private sampling = false;
+  private loop: Promise<void> | undefined;
+  private poller: Promise<void> | undefined;
+  readonly samples: LagSample[] = [];
+  private readonly pending = new Map<string, LagSample>();
+  private pollCycles = 0;
+  private pollMs = 0;
+  private writeLatencies: number[] = [];
+  /** Sampled writes overwritten by a later sampled write of the same key before they were seen (left out). */
+  superseded = 0;
+
+  constructor(private readonly o: LiveWriterOptions) {
+    this.rng = mulberry32(o.seed ^ 0x5eed);
+    this.nextNew = o.existing;
+  }
+
+  start(): void {
+    this.startedAt = performance.now();
+    this.loop = this.run();
+    this.poller = this.poll();
+  }
+
+  /** Samples are taken only between startSampling() and stopSampling(). */
+  startSampling(): void {
+    this.sampling = true;
+  }
+
+  stopSampling(): void {
+    this.sampling = false;
+  }
+
+  /** Stops writing; then waits (up to `drainMs`) for the sampled writes still in flight to reach the target. */
+  async stop(drainMs = 30_000): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    const deadline = Date.now() + drainMs;
+    while (this.pending.size > 0 && Date.now() < deadline) await sleep(50);
+    this.pollerStopped = true;
+    await this.poller;
+  }
+
+  private pollerStopped = false;
+
+  stats(): { issued: number; acked: number; failed: number; seconds: number; achievedRate: number; skippedTicks: number; unseen: number; pollCycleMs: number; writeLatencyP50: number; writeLatencyP99: number } {
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    const lat = [...this.writeLatencies].sort((a, b) => a - b);
+    const q = (p: number): number => (lat.length ? lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]! : NaN);
+    return {
+      issued: this.issued, acked: this.acked, failed: this.failed, seconds, achievedRate: this.acked / seconds,
+      skippedTicks: this.skippedTicks, unseen: this.pending.size,
+      pollCycleMs: this.pollCycles ? this.pollMs / this.pollCycles : NaN, writeLatencyP50: q(50), writeLatencyP99: q(99),
+    };
+  }
+
+  private async run(): Promise<void> {
+    const tickMs = 10;
+    const maxInFlight = this.o.maxInFlight ?? 200;
+    while (!this.stopped) {
+      const due = Math.floor(((performance.now() - this.startedAt) * this.o.rate) / 1000) - this.issued;
+      for (let i = 0; i < due; i++) {
+        if (this.inFlight >= maxInFlight) {
+          this.skippedTicks++;
+          this.issued += due - i; // the writer fell behind: those writes are dropped, not queued
+          break;
+        }
+        this.write();
+      }
+      await sleep(tickMs);
+    }
+    while (this.inFlight > 0) await sleep(10);
+  }
+
+  private write(): void {
+    const seq = ++this.issued;
+    const n = this.rng() < (this.o.newShare ?? 0.3) ? this.nextNew++ : Math.floor(this.rng() * this.o.existing);
+    const item = makeItem(this.o.seed, n, { seq: { N: String(seq) } });
+    const id = itemId(n);
+    const sample = this.sampling && seq % this.o.sampleEvery === 0;
+    const sentAt = Date.now();
+    this.inFlight++;
+    this.o.client.send(new PutItemCommand({ TableName: this.o.source, Item: item })).then(
+      () => {
+        const ackAt = Date.now();
+        this.acked++;
+        if (this.writeLatencies.length < 200_000) this.writeLatencies.push(ackAt - sentAt);
+        if (sample) {
+          const s: LagSample = { id, seq, sentAt, ackAt };
+          this.samples.push(s);
+          // A later sampled write of the same key supersedes (and also proves) the earlier one.
+          if (this.pending.has(id)) this.superseded++;
+          this.pending.delete(id);
+          this.pending.set(id, s);
+        }
+      },
+      () => { this.failed++; },
+    ).finally(() => { this.inFlight--; });
+  }
+
+  private async poll(): Promise<void> {
+    while (!this.pollerStopped) {
+      if (this.pending.size === 0) {
+        await sleep(5);
+        continue;
+      }
+      const started = Date.now();
+      const keys = [...this.pending.keys()];
+      const chunks: string[][] = [];
+      for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
+      const found = new Map<string, number>();
+      await Promise.all(chunks.map(async (chunk) => {
+        let request: Record<string, AttributeValue>[] = chunk.map((id) => ({ [KEY_NAME]: { S: id } }));
+        while (request.length > 0) {
+          const res = await this.o.client.send(new BatchGetItemCommand({
+            RequestItems: { [this.o.target]: { Keys: request, ConsistentRead: true, ProjectionExpression: '#k, #s', ExpressionAttributeNames: { '#k': KEY_NAME, '#s': 'seq' } } },
+          }));
+          for (const item of res.Responses?.[this.o.target] ?? []) {
+            const seq = item['seq']?.N;
+            if (seq !== undefined) found.set(item[KEY_NAME]!.S!, Number(seq));
+          }
+          request = (res.UnprocessedKeys?.[this.o.target]?.Keys ?? []) as Record<string, AttributeValue>[];
+        }
+      }));
+      const seenAt = Date.now();
+      for (const [id, seq] of found) {
+        const s = this.pending.get(id);
+        if (s && seq >= s.seq) {
+          s.seenAt = seenAt;
+          this.pending.delete(id);
+        }
+      }
+      this.pollCycles++;
+      this.pollMs += seenAt - started;
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import { parseArgs } from 'node:util';
+
+export const SECTIONS = ['scaling', 'backfill', 'verify', 'stream', 'lag', 'memory'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface BenchOptions {
+  items: number;
+  runs: number;
+  seed: number;
+  /** Runs of the scaling sweep (it copies the table 2 × segment counts times per run). */
+  scalingRuns: number;
+  segmentsList: number[];
+  streamRecords: number;
+  streamRuns: number;
+  lagRuns: number;
+  lagRate: number;
+  lagSeconds: number;
+  lagSeedItems: number;
+  lagSampleEvery: number;
+  copyTableSeconds: number;
+  copyTableRuns: number;
+  memorySizes: number[];
+  only: Section[];
+  cli: 'tsx' | 'dist';
+  dynashift: { segments: number; concurrency: number; pageSize: number; writeConcurrency: number; pollIntervalMs?: number };
+  /** Minimal copier's write concurrency (its segment count comes from the scaling sweep, or --minimal-segments). */
+  minimalWriteConcurrency: number;
+  minimalSegments?: number;
+  out?: string;
+  updateMd: boolean;
+  quick: boolean;
+}
+
+const HELP = `npm run bench -- [options]
+
+  --items N               items in the dataset (default 100000; env BENCH_ITEMS)
+  --runs N                runs per figure (median, min–max; default 3; env BENCH_RUNS)
+  --quick                 development mode: --items 20000 --runs 1, shorter stream/lag/copy phases
+  --only LIST             sections to run: ${SECTIONS.join(',')} (default all; verify needs backfill)
+  --seed N                dataset seed (default 42)
+  --segments-list LIST    segment counts for the scaling sweep (default 1,2,4,8,16)
+  --scaling-runs N        runs of the scaling sweep (default 1: it copies the table 10 times per run)
+  --stream-records N      changes in the stream backlog (default min(items, 50000))
+  --stream-runs N         runs of the stream drain (default --runs)
+  --lag-rate N            steady writes/s during the lag measurement (default 500)
+  --lag-seconds N         measuring window after dynashift is in sync (default 30)
+  --lag-seed-items N      source items before the lag measurement (default min(items, 10000))
+  --lag-sample-every N    follow every Nth write on the target (default 5)
+  --lag-runs N            runs of the lag measurement (default --runs)
+  --copy-table-seconds N  cap on each copy-dynamodb-table run; it copies at a constant rate (default 60)
+  --copy-table-runs N     runs of copy-dynamodb-table (default --runs)
+  --memory-sizes LIST     table sizes for the peak-RSS check (default: --items; e.g. 100000,1000000)
+  --cli tsx|dist          run dynashift from source through tsx (default) or the built bin/dynashift.js
+  --ds-segments N --ds-concurrency N --ds-page-size N --ds-write-concurrency N --ds-poll-interval-ms N
+                          dynashift settings (default: its defaults 16, 8, 1000, 16, 1000)
+  --minimal-segments N    fix the minimal copier's segments instead of taking the best of the sweep
+  --minimal-write-concurrency N  (default 16)
+  --out FILE              results JSON (default bench/results/bench-<time>.json, and latest.json)
+  --update-md             rewrite the generated results section of BENCHMARKS.md
+`;
+
+function list(v: string | undefined): number[] | undefined {
+  return v === undefined ? undefined : v.split(',').map((x) => positive(x.trim(), 'list'));
+}
+
+function positive(v: string, name: string): number {
+  const n = Number(v.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive whole number, got ${v}`);
+  return n;
+}
+
+export function parseOptions(argv: string[]): BenchOptions | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      items: { type: 'string' }, runs: { type: 'string' }, quick: { type: 'boolean' }, only: { type: 'string' }, seed: { type: 'string' },
+      'segments-list': { type: 'string' }, 'scaling-runs': { type: 'string' },
+      'stream-records': { type: 'string' }, 'stream-runs': { type: 'string' },
+      'lag-rate': { type: 'string' }, 'lag-seconds': { type: 'string' }, 'lag-seed-items': { type: 'string' },
+      'lag-sample-every': { type: 'string' }, 'lag-runs': { type: 'string' },
+      'copy-table-seconds': { type: 'string' }, 'copy-table-runs': { type: 'string' },
+      'memory-sizes': { type: 'string' }, cli: { type: 'string' },
+      'ds-segments': { type: 'string' }, 'ds-concurrency': { type: 'string' }, 'ds-page-size': { type: 'string' },
+      'ds-write-concurrency': { type: 'string' }, 'ds-poll-interval-ms': { type: 'string' },
+      'minimal-segments': { type: 'string' }, 'minimal-write-concurrency': { type: 'string' },
+      out: { type: 'string' }, 'update-md': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return undefined;
+  }
+  const quick = values.quick === true;
+  const num = (name: keyof typeof values, fallback: number): number => {
+    const v = values[name];
+    return typeof v === 'string' ? positive(v, name) : fallback;
+  };
+  const items = num('items', Number(process.env.BENCH_ITEMS ?? (quick ? 20_000 : 100_000)));
+  const runs = num('runs', Number(process.env.BENCH_RUNS ?? (quick ? 1 : 3)));
+  const only = values.only ? values.only.split(',').map((s) => s.trim()) : [...SECTIONS];
+  for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section ${s} (known: ${SECTIONS.join(', ')})`);
+  const cli = values.cli ?? 'tsx';
+  if (cli !== 'tsx' && cli !== 'dist') throw new Error('--cli: expected tsx or dist');
+  return {
+    items,
+    runs,
+    quick,
+    seed: num('seed', 42),
+    scalingRuns: num('scaling-runs', 1),
+    segmentsList: list(values['segments-list']) ?? [1, 2, 4, 8, 16],
+    streamRecords: num('stream-records', Math.min(items, quick ? 10_000 : 50_000)),
+    streamRuns: num('stream-runs', runs),
+    lagRuns: num('lag-runs', runs),
+    lagRate: num('lag-rate', 500),
+    lagSeconds: num('lag-seconds', quick ? 15 : 30),
+    lagSeedItems: num('lag-seed-items', Math.min(items, quick ? 2_000 : 10_000)),
+    lagSampleEvery: num('lag-sample-every', 5),
+    copyTableSeconds: num('copy-table-seconds', quick ? 20 : 60),
+    copyTableRuns: num('copy-table-runs', runs),
+    memorySizes: list(values['memory-sizes']) ?? [items],
+    only: only as Section[],
+    cli,
+    dynashift: {
+      segments: num('ds-segments', 16),
+      concurrency: num('ds-concurrency', 8),
+      pageSize: num('ds-page-size', 1000),
+      writeConcurrency: num('ds-write-concurrency', 16),
+      ...(values['ds-poll-interval-ms'] ? { pollIntervalMs: positive(values['ds-poll-interval-ms'], 'ds-poll-interval-ms') } : {}),
+    },
+    minimalWriteConcurrency: num('minimal-write-concurrency', 16),
+    ...(values['minimal-segments'] ? { minimalSegments: positive(values['minimal-segments'], 'minimal-segments') } : {}),
+    ...(values.out ? { out: values.out } : {}),
+    updateMd: values['update-md'] === true,
+  };
+}

@@ -1,0 +1,338 @@
+/** Summaries (median, min–max), ratios against the targets, and the text / Markdown renderings. */
+import type { BenchOptions } from './lib/options.js';
+import type { CpuSplit } from './lib/proc.js';
+import { summarize, type Summary } from './lib/stats.js';
+import type { BackfillRun } from './scenarios/backfill.js';
+import type { DynashiftBackfill } from './scenarios/dynashift-runs.js';
+import type { LagRun } from './scenarios/lag.js';
+import type { ScalingRun } from './scenarios/scaling.js';
+import type { StreamRun } from './scenarios/stream.js';
+
+export interface BenchResults {
+  meta: {
+    command: string;
+    startedAt: string;
+    finishedAt: string;
+    durationSeconds: number;
+    options: BenchOptions;
+    machine: { cpuModel: string; cores: number; memoryGiB: number; loadAverageAtStart: number[] };
+    versions: Record<string, string>;
+    dataset: { items: number; seed: number; averageItemBytes: number; approximateMegabytes: number; attributeTypes: string };
+  };
+  raw: {
+    scaling?: ScalingRun[];
+    minimalSettings?: { segments: number; writeConcurrency: number };
+    verifyAvailable?: { available: boolean; reason?: string };
+    backfill?: BackfillRun[];
+    stream?: StreamRun[];
+    lag?: LagRun[];
+    memory?: (DynashiftBackfill & { tableItems: number })[];
+  };
+  report?: Report;
+}
+
+/** CPU share of the machine (all cores) per process group, median over runs. */
+interface CpuShares {
+  jvm: number;
+  node: number;
+  other: number;
+}
+
+interface Row {
+  name: string;
+  value: Summary;
+  mb?: Summary;
+  cpu?: CpuShares;
+  rss?: Summary;
+  note?: string;
+}
+
+interface Target {
+  name: string;
+  target: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+export interface Report {
+  backfill?: { rows: Row[]; ratioMinimal?: Summary; ratioCopyTable?: Summary; copyTableCapped: boolean };
+  verify?: { rows: Row[]; ratio?: Summary; identical: boolean } | { unavailable: string };
+  stream?: { rows: Row[]; ratio: Summary; records: number; match: boolean };
+  lag?: { p50: Summary; p90: Summary; p99: Summary; max: Summary; achieved: Summary; catchUp: Summary; backfill: Summary; samples: number; unseen: number; cpu: CpuShares; pollCycleMs: Summary; writeP99: Summary };
+  memory?: { sizes: { items: number; rss: Summary; itemsPerSecond: Summary }[]; flat?: number };
+  scaling?: { segments: number; dynashift: Summary; minimal: Summary; ratio: Summary; cpu: CpuShares }[];
+  targets: Target[];
+}
+
+const med = (xs: number[]): number => summarize(xs).median;
+
+function shares(splits: (CpuSplit | undefined)[], nodeLabels: string[]): CpuShares {
+  const ok = splits.filter((s): s is CpuSplit => s !== undefined);
+  return {
+    jvm: med(ok.map((s) => s.share['jvm'] ?? 0)),
+    node: med(ok.map((s) => nodeLabels.reduce((n, l) => n + (s.share[l] ?? 0), 0))),
+    other: med(ok.map((s) => s.share['other'] ?? 0)),
+  };
+}
+
+export function buildReport(r: BenchResults): Report {
+  const { raw, meta } = r;
+  const o = meta.options;
+  const targets: Target[] = [];
+  const rep: Report = { targets };
+
+  if (raw.backfill?.length) {
+    const b = raw.backfill;
+    const ds = o.dynashift;
+    const ct = b.filter((x) => x.copyTable);
+    const rows: Row[] = [
+      {
+        name: `dynashift (${ds.segments} segments, ${ds.concurrency} at once, page ${ds.pageSize}, ${ds.writeConcurrency} writes)`,
+        value: summarize(b.map((x) => x.dynashift.itemsPerSecond)), mb: summarize(b.map((x) => x.dynashift.mbPerSecond)),
+        cpu: shares(b.map((x) => x.dynashift.cpu), ['dynashift', 'bench']),
+        rss: summarize(b.map((x) => x.dynashift.peakRssBytes ?? NaN)),
+      },
+      {
+        name: `minimal copier (${raw.minimalSettings?.segments} segments, ${raw.minimalSettings?.writeConcurrency} writes)`,
+        value: summarize(b.map((x) => x.minimal.itemsPerSecond)), mb: summarize(b.map((x) => x.minimal.mbPerSecond ?? NaN)),
+        cpu: shares(b.map((x) => x.minimal.cpu), ['bench']),
+      },
+    ];
+    if (ct.length) {
+      const capped = ct.some((x) => !x.copyTable!.complete);
+      rows.push({
+        name: 'copy-dynamodb-table (keep-alive, wrapNumbers)',
+        value: summarize(ct.map((x) => x.copyTable!.itemsPerSecond)), mb: summarize(ct.map((x) => x.copyTable!.mbPerSecond ?? NaN)),
+        cpu: shares(ct.map((x) => x.copyTable!.cpu), ['bench']),
+        ...(capped ? { note: `rate over the first ${o.copyTableSeconds} s` } : {}),
+      });
+    }
+    const ratioMinimal = summarize(b.map((x) => x.dynashift.itemsPerSecond / x.minimal.itemsPerSecond));
+    const ratioCopyTable = ct.length ? summarize(ct.map((x) => x.dynashift.itemsPerSecond / x.copyTable!.itemsPerSecond)) : undefined;
+    rep.backfill = { rows, ratioMinimal, ...(ratioCopyTable ? { ratioCopyTable } : {}), copyTableCapped: ct.some((x) => !x.copyTable!.complete) };
+    targets.push({ name: 'backfill vs minimal copier', target: '≥ 0.90×', measured: `${ratioMinimal.median.toFixed(2)}× [${ratioMinimal.min.toFixed(2)}–${ratioMinimal.max.toFixed(2)}]`, met: ratioMinimal.median >= 0.9 });
+    if (ratioCopyTable) {
+      targets.push({ name: 'backfill vs copy-dynamodb-table', target: 'far ahead (≥ 2×)', measured: `${ratioCopyTable.median.toFixed(1)}× [${ratioCopyTable.min.toFixed(1)}–${ratioCopyTable.max.toFixed(1)}]`, met: ratioCopyTable.median >= 2 });
+    }
+
+    const v = b.filter((x) => x.verify);
+    if (v.length) {
+      const ratio = summarize(v.map((x) => x.verify!.dynashift.itemsPerSecond / x.verify!.minimal.itemsPerSecond));
+      rep.verify = {
+        rows: [
+          { name: 'dynashift verify (full, default settings)', value: summarize(v.map((x) => x.verify!.dynashift.itemsPerSecond)), cpu: shares(v.map((x) => x.verify!.dynashift.cpu), ['dynashift', 'bench']), rss: summarize(v.map((x) => x.verify!.dynashift.peakRssBytes ?? NaN)) },
+          { name: 'minimal two-sided scan (8 segments per side)', value: summarize(v.map((x) => x.verify!.minimal.itemsPerSecond)), cpu: shares(v.map((x) => x.verify!.minimal.cpu), ['bench']) },
+        ],
+        ratio,
+        identical: v.every((x) => x.verify!.dynashift.identical && x.verify!.minimal.identical),
+      };
+      targets.push({ name: 'verify vs minimal two-sided scan', target: '(no target; reported)', measured: `${ratio.median.toFixed(2)}× [${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}]`, met: undefined });
+    } else if (raw.verifyAvailable && !raw.verifyAvailable.available) {
+      rep.verify = { unavailable: raw.verifyAvailable.reason ?? 'not available' };
+    }
+  }
+
+  if (raw.stream?.length) {
+    const s = raw.stream;
+    const ratio = summarize(s.map((x) => x.dynashift.recordsPerSecond / x.minimal.recordsPerSecond));
+    rep.stream = {
+      rows: [
+        { name: `dynashift (stream only, ${o.dynashift.writeConcurrency} writes)`, value: summarize(s.map((x) => x.dynashift.recordsPerSecond)), cpu: shares(s.map((x) => x.dynashift.cpu), ['dynashift', 'bench']), rss: summarize(s.map((x) => x.dynashift.peakRssBytes ?? NaN)) },
+        { name: `minimal reader + writer (${o.minimalWriteConcurrency} writes)`, value: summarize(s.map((x) => x.minimal.recordsPerSecond)), cpu: shares(s.map((x) => x.minimal.cpu), ['bench']) },
+      ],
+      ratio, records: med(s.map((x) => x.minimal.records)), match: s.every((x) => x.targetsMatch),
+    };
+    targets.push({ name: 'stream drain vs minimal reader', target: '≥ 0.90×', measured: `${ratio.median.toFixed(2)}× [${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}]`, met: ratio.median >= 0.9 });
+  }
+
+  if (raw.lag?.length) {
+    const l = raw.lag;
+    rep.lag = {
+      p50: summarize(l.map((x) => x.p50Ms)), p90: summarize(l.map((x) => x.p90Ms)), p99: summarize(l.map((x) => x.p99Ms)), max: summarize(l.map((x) => x.maxMs)),
+      achieved: summarize(l.map((x) => x.achievedRate)), catchUp: summarize(l.map((x) => x.catchUpSeconds)), backfill: summarize(l.map((x) => x.backfillSeconds)),
+      samples: l.reduce((n, x) => n + x.samples, 0), unseen: l.reduce((n, x) => n + x.unseen, 0),
+      cpu: shares(l.map((x) => x.cpu), ['dynashift', 'bench']), pollCycleMs: summarize(l.map((x) => x.pollCycleMs)), writeP99: summarize(l.map((x) => x.writeP99Ms)),
+    };
+    const rateOk = rep.lag.achieved.median >= 0.95 * o.lagRate;
+    targets.push({
+      name: `p99 lag at ${o.lagRate} writes/s`, target: '≤ 1000 ms',
+      measured: `${rep.lag.p99.median.toFixed(0)} ms [${rep.lag.p99.min.toFixed(0)}–${rep.lag.p99.max.toFixed(0)}]${rateOk ? '' : ` (writer reached only ${rep.lag.achieved.median.toFixed(0)}/s)`}`,
+      met: rep.lag.p99.median <= 1000 && rateOk && rep.lag.unseen === 0,
+    });
+  }
+
+  const mem = new Map<number, { rss: number[]; ips: number[] }>();
+  const addMem = (items: number, rss: number | undefined, ips: number): void => {
+    if (rss === undefined) return;
+    const m = mem.get(items) ?? { rss: [], ips: [] };
+    m.rss.push(rss);
+    m.ips.push(ips);
+    mem.set(items, m);
+  };
+  for (const x of raw.backfill ?? []) addMem(o.items, x.dynashift.peakRssBytes, x.dynashift.itemsPerSecond);
+  for (const x of raw.memory ?? []) addMem(x.tableItems, x.peakRssBytes, x.itemsPerSecond);
+  if (mem.size) {
+    const sizes = [...mem].sort((a, b) => a[0] - b[0]).map(([items, m]) => ({ items, rss: summarize(m.rss), itemsPerSecond: summarize(m.ips) }));
+    const flat = sizes.length > 1 ? sizes[sizes.length - 1]!.rss.median / sizes[0]!.rss.median : undefined;
+    rep.memory = { sizes, ...(flat !== undefined ? { flat } : {}) };
+    const worst = Math.max(...sizes.map((s) => s.rss.max));
+    targets.push({ name: 'peak RSS of the dynashift process', target: '≤ 256 MB', measured: `${mb(worst)} MB (worst run)`, met: worst <= 256 * 2 ** 20 });
+    targets.push({
+      name: `peak RSS flat from ${sizes[0]!.items.toLocaleString('en-US')} to ${sizes[sizes.length - 1]!.items.toLocaleString('en-US')} items`,
+      target: '≤ 1.25× growth', measured: flat === undefined ? 'one size measured (add --memory-sizes 100000,1000000)' : `${flat.toFixed(2)}×`,
+      met: flat === undefined ? undefined : flat <= 1.25,
+    });
+  }
+
+  if (raw.scaling?.length) {
+    const segs = raw.scaling[0]!.points.map((p) => p.segments);
+    rep.scaling = segs.map((segments) => {
+      const pts = raw.scaling!.map((run) => run.points.find((p) => p.segments === segments)!).filter(Boolean);
+      return {
+        segments,
+        dynashift: summarize(pts.map((p) => p.dynashift.itemsPerSecond)),
+        minimal: summarize(pts.map((p) => p.minimal.itemsPerSecond)),
+        ratio: summarize(pts.map((p) => p.dynashift.itemsPerSecond / p.minimal.itemsPerSecond)),
+        cpu: shares(pts.map((p) => p.dynashift.cpu), ['dynashift', 'bench']),
+      };
+    });
+  }
+  return rep;
+}
+
+// ---- rendering ----------------------------------------------------------------------------------------------------
+
+const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
+const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
+const fig = (s: Summary | undefined, f: (n: number) => string = int): string =>
+  !s || s.n === 0 ? '–' : s.n === 1 ? f(s.median) : `${f(s.median)} [${f(s.min)}–${f(s.max)}]`;
+const pct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : '–');
+const cpuText = (c: CpuShares | undefined): string => (c ? `jvm ${pct(c.jvm)} · node ${pct(c.node)} · other ${pct(c.other)}` : '–');
+const met = (m: boolean | undefined): string => (m === undefined ? 'n/a' : m ? 'met' : 'MISSED');
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].map((l) => `  ${l}`).join('\n');
+}
+
+function mdTable(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+interface Section {
+  title: string;
+  head: string[];
+  rows: string[][];
+  notes: string[];
+}
+
+function sections(r: BenchResults): Section[] {
+  const rep = r.report!;
+  const o = r.meta.options;
+  const out: Section[] = [];
+  const mbs = (n: number): string => n.toFixed(2);
+  const runsNote = (n: number): string => `median [min–max] of ${n} run(s)`;
+
+  if (rep.scaling) {
+    out.push({
+      title: `Scaling: backfill items/s by Scan segments (all segments at once, ${o.dynashift.writeConcurrency} writes in flight; ${runsNote(o.scalingRuns)})`,
+      head: ['segments', 'dynashift items/s', 'minimal items/s', 'dynashift / minimal', 'CPU during dynashift'],
+      rows: rep.scaling.map((s) => [String(s.segments), fig(s.dynashift), fig(s.minimal), fig(s.ratio, (x) => x.toFixed(2)), cpuText(s.cpu)]),
+      notes: [],
+    });
+  }
+  if (rep.backfill) {
+    const b = rep.backfill;
+    out.push({
+      title: `Backfill: copy ${o.items.toLocaleString('en-US')} items (${runsNote(r.raw.backfill!.length)})`,
+      head: ['contender', 'items/s', 'MB/s', 'CPU (share of all cores)', 'peak RSS MB'],
+      rows: b.rows.map((row) => [row.name + (row.note ? ` (${row.note})` : ''), fig(row.value), fig(row.mb, mbs), cpuText(row.cpu), row.rss && row.rss.n ? fig(row.rss, mb) : '–']),
+      notes: [
+        `dynashift / minimal copier: ${fig(b.ratioMinimal, (x) => x.toFixed(2))}×` + (b.ratioCopyTable ? `; dynashift / copy-dynamodb-table: ${fig(b.ratioCopyTable, (x) => x.toFixed(1))}×` : ''),
+        'ratios are per run (same DynamoDB Local, same data), then the median over runs',
+      ],
+    });
+  }
+  if (rep.verify) {
+    if ('unavailable' in rep.verify) {
+      out.push({ title: 'Verify', head: ['contender', 'items/s'], rows: [], notes: [`not available: ${rep.verify.unavailable}`] });
+    } else {
+      out.push({
+        title: `Verify: compare ${o.items.toLocaleString('en-US')} source items with the target (${runsNote(r.raw.backfill!.length)})`,
+        head: ['contender', 'source items/s', 'CPU (share of all cores)', 'peak RSS MB'],
+        rows: rep.verify.rows.map((row) => [row.name, fig(row.value), cpuText(row.cpu), row.rss && row.rss.n ? fig(row.rss, mb) : '–']),
+        notes: [`dynashift / minimal: ${fig(rep.verify.ratio, (x) => x.toFixed(2))}×; both reported the tables identical: ${rep.verify.identical ? 'yes' : 'NO'}`],
+      });
+    }
+  }
+  if (rep.stream) {
+    out.push({
+      title: `Stream apply: drain a backlog of ${int(rep.stream.records)} stream records (${runsNote(r.raw.stream!.length)})`,
+      head: ['contender', 'records/s', 'CPU (share of all cores)', 'peak RSS MB'],
+      rows: rep.stream.rows.map((row) => [row.name, fig(row.value), cpuText(row.cpu), row.rss && row.rss.n ? fig(row.rss, mb) : '–']),
+      notes: [`dynashift / minimal: ${fig(rep.stream.ratio, (x) => x.toFixed(2))}×; both targets hold the same items: ${rep.stream.match ? 'yes' : 'NO'}`],
+    });
+  }
+  if (rep.lag) {
+    const l = rep.lag;
+    out.push({
+      title: `Lag: source write acknowledged → visible in the target, at ${o.lagRate} writes/s (${runsNote(r.raw.lag!.length)}; ${l.samples.toLocaleString('en-US')} samples)`,
+      head: ['p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'writer writes/s', 'CPU (share of all cores)'],
+      rows: [[fig(l.p50), fig(l.p90), fig(l.p99), fig(l.max), fig(l.achieved), cpuText(l.cpu)]],
+      notes: [
+        `every ${o.lagSampleEvery}th write over ${o.lagSeconds} s after "in sync"; unseen samples: ${l.unseen}; target poll cycle ${fig(l.pollCycleMs)} ms; source PutItem p99 ${fig(l.writeP99)} ms`,
+        `with the writer running: backfill of ${o.lagSeedItems.toLocaleString('en-US')} items ${fig(l.backfill, (x) => x.toFixed(1))} s, then caught up in ${fig(l.catchUp, (x) => x.toFixed(1))} s`,
+      ],
+    });
+  }
+  if (rep.memory) {
+    out.push({
+      title: 'Memory: peak RSS of the dynashift process (run --until-synced, backfill)',
+      head: ['items', 'peak RSS MB', 'backfill items/s', 'runs'],
+      rows: rep.memory.sizes.map((s) => [s.items.toLocaleString('en-US'), fig(s.rss, mb), fig(s.itemsPerSecond), String(s.rss.n)]),
+      notes: [
+        `${o.cli === 'dist' ? 'built bin/dynashift.js' : 'node --import tsx src/cli/entry.ts'}, peak RSS from /usr/bin/time (VmHWM)`,
+        ...(rep.memory.flat !== undefined ? [`growth from the smallest to the largest table: ${rep.memory.flat.toFixed(2)}×`] : []),
+      ],
+    });
+  }
+  out.push({
+    title: 'Targets',
+    head: ['target', 'wanted', 'measured', ''],
+    rows: rep.targets.map((t) => [t.name, t.target, t.measured, met(t.met)]),
+    notes: [],
+  });
+  return out;
+}
+
+function header(r: BenchResults): string[] {
+  const m = r.meta;
+  const d = m.dataset;
+  return [
+    `machine: ${m.machine.cpuModel}, ${m.machine.cores} cores, ${m.machine.memoryGiB} GiB; load average at start ${m.machine.loadAverageAtStart.join(' ')}`,
+    `versions: node ${m.versions['node']}, ${m.versions['java']}, DynamoDB Local ${m.versions['dynamodbLocal']} (-inMemory -sharedDb -Xmx2g), dynashift ${m.versions['dynashift']}, copy-dynamodb-table ${m.versions['copyDynamodbTable']}`,
+    `dataset: ${d.items.toLocaleString('en-US')} items × ~${d.averageItemBytes} B (≈${d.approximateMegabytes} MB), seed ${d.seed}; ${d.attributeTypes}`,
+    `command: ${m.command}  (${Math.round(m.durationSeconds / 60)} min, ${m.startedAt})`,
+  ];
+}
+
+export function renderText(r: BenchResults): string {
+  const out = ['', 'dynashift benchmarks', ...header(r).map((l) => `  ${l}`)];
+  for (const s of sections(r)) {
+    out.push('', s.title);
+    if (s.rows.length) out.push(table(s.head, s.rows));
+    for (const n of s.notes) out.push(`  ${n}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export function renderMarkdown(r: BenchResults): string {
+  const out = ['### Results (generated by `npm run bench -- --update-md`)', '', ...header(r).map((l) => `- ${l}`)];
+  for (const s of sections(r)) {
+    out.push('', `#### ${s.title}`, '');
+    if (s.rows.length) out.push(mdTable(s.head, s.rows), '');
+    for (const n of s.notes) out.push(`- ${n}`);
+  }
+  return `${out.join('\n')}\n`;
+}
