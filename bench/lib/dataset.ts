@@ -1,6 +1,6 @@
 /**
  * The benchmark's seeded dataset: ~1 KB items that carry every DynamoDB attribute type (S, N, B, BOOL, NULL, SS, NS,
- * BS, L, M), in the style of test/support/workload.ts (mulberry32, exact decimal strings, never a JS float).
+ * BS, L, M), in the style of test/support/workload.ts (the shared mulberry32, exact decimal strings, never a JS float).
  *
  * Items are generated one at a time from (seed, index), so a 1M-item table never has to sit in memory, and every
  * contender copies byte-for-byte the same data.
@@ -8,19 +8,8 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 
 export type AttributeMap = Record<string, AttributeValue>;
-export type Rng = () => number;
-
-/** Tiny 32-bit PRNG; uniform in [0, 1). Same as test/support/workload.ts. */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32, type Rng } from '../../src/core/random.js';
+import type { Rng } from '../../src/core/random.js';
 
 export const KEY_NAME = 'id';
 
