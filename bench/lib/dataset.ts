@@ -8,8 +8,9 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 
 export type AttributeMap = Record<string, AttributeValue>;
-export { mulberry32, type Rng } from '../../src/core/random.js';
-import type { Rng } from '../../src/core/random.js';
+import { mulberry32, type Rng } from '../../src/core/random.js';
+
+export { mulberry32, type Rng };
 
 export const KEY_NAME = 'id';
 
