@@ -42,8 +42,13 @@ export interface StreamModelOptions {
   describePageSize?: number;
   /** Iterators older than this fail with ExpiredIteratorException (default 15 min). */
   iteratorMaxAgeMs?: number;
-  /** GetRecords returns at most this many records whatever Limit says (default 1000). */
+  /**
+   * GetRecords returns at most this many records whatever Limit says (default 1000). Below 1,000 it stands for the
+   * service's 1 MB bound, so each record then reports a SizeBytes of 1 MB / maxPageSize unless `recordBytes` is set.
+   */
   maxPageSize?: number;
+  /** SizeBytes of every record (default: the JSON length of the change, or as `maxPageSize` says). */
+  recordBytes?: number;
   /** When true, the last records of a closed shard come with an iterator and a later empty page ends the shard. */
   separateClosingPage?: boolean;
   now?: () => number;
@@ -118,6 +123,7 @@ export class StreamModel implements StreamsApi {
   private readonly describePageSize: number;
   private readonly iteratorMaxAgeMs: number;
   private readonly maxPageSize: number;
+  private readonly recordBytes: number | undefined;
   private readonly separateClosingPage: boolean;
   private readonly now: () => number;
   private seq = 0n;
@@ -131,6 +137,7 @@ export class StreamModel implements StreamsApi {
     this.describePageSize = opts.describePageSize ?? 100;
     this.iteratorMaxAgeMs = opts.iteratorMaxAgeMs ?? 15 * 60_000;
     this.maxPageSize = opts.maxPageSize ?? 1000;
+    this.recordBytes = opts.recordBytes ?? (this.maxPageSize < 1000 ? Math.ceil(1_048_576 / this.maxPageSize) : undefined);
     this.separateClosingPage = opts.separateClosingPage ?? false;
     this.now = opts.now ?? Date.now;
     for (let i = 0; i < (opts.shards ?? 1); i++) this.createShard();
@@ -149,7 +156,7 @@ export class StreamModel implements StreamsApi {
     const data: StreamRecord = {
       Keys: change.keys as unknown as StreamRecord['Keys'],
       SequenceNumber: formatSeq(seq),
-      SizeBytes: JSON.stringify(change).length,
+      SizeBytes: this.recordBytes ?? JSON.stringify(change).length,
       StreamViewType: this.viewType,
       ApproximateCreationDateTime: new Date(Math.floor(createdAt / 1000) * 1000),
     };

@@ -610,7 +610,7 @@ test('resume from checkpoint applies every record exactly once after the checkpo
   }
 });
 
-test('caughtUpSince requires an empty page on every shard and a discovery after the given time', async () => {
+test('caughtUpSince requires a tip page on every shard and a discovery after the given time', async () => {
   const model = new StreamModel({ shards: 2 });
   const [a] = model.shardIds();
   assert.ok(a);
@@ -638,6 +638,92 @@ test('caughtUpSince requires an empty page on every shard and a discovery after 
   controller.abort();
   assert.deepEqual(await outcome, { ok: true });
 });
+
+test('a busy shard reaches the tip with short pages, never while a page is being applied', async () => {
+  const model = new StreamModel({ shards: 1 });
+  let n = 0;
+  const empties: number[] = [];
+  // A writer that never pauses: a record lands just before every poll, so no page is ever empty.
+  const busy: StreamsApi = {
+    describeStream: (i) => model.describeStream(i),
+    getShardIterator: (i) => model.getShardIterator(i),
+    getRecords: async (i) => {
+      model.write(change(`k${n++}`, 1));
+      const out = await model.getRecords(i);
+      if ((out.Records ?? []).length === 0) empties.push(n);
+      return out;
+    },
+  };
+  const r = reader(model, freshState(model), { api: busy });
+  let sawTipWhileApplying = false;
+  const since = Date.now();
+  const { controller, outcome } = start(r, async () => {
+    if (r.caughtUpSince(since)) sawTipWhileApplying = true;
+    await delay(1);
+    if (r.caughtUpSince(since)) sawTipWhileApplying = true;
+  });
+  try {
+    await waitFor(() => r.caughtUpSince(since), 'caught up without an empty page');
+  } finally {
+    controller.abort();
+  }
+  assert.deepEqual(await outcome, { ok: true });
+  assert.deepEqual(empties, [], 'every poll returned records');
+  assert.equal(sawTipWhileApplying, false);
+});
+
+/** Lets the first `free` GetRecords calls through, then holds every later one until released. */
+function holdingGetRecords(model: StreamModel, free: number): { api: StreamsApi; held: () => boolean; release: () => void } {
+  let calls = 0;
+  let waiting = false;
+  const g = gate();
+  return {
+    api: {
+      describeStream: (i) => model.describeStream(i),
+      getShardIterator: (i) => model.getShardIterator(i),
+      getRecords: async (i) => {
+        if (++calls > free) {
+          waiting = true;
+          await g.wait;
+        }
+        return model.getRecords(i);
+      },
+    },
+    held: () => waiting,
+    release: g.open,
+  };
+}
+
+for (const [what, modelOpts, limit, expectTip] of [
+  ['a page below Limit and well below 1 MB is the tip', {}, 1000, true],
+  ['a page at Limit is not the tip', {}, 2, false],
+  ['a page that may have been cut by the 1 MB bound is not the tip', { recordBytes: 300_000 }, 1000, false],
+] as const) {
+  test(what, async () => {
+    const model = new StreamModel({ shards: 1, ...modelOpts });
+    model.write(change('a', 1));
+    model.write(change('b', 1));
+    const since = Date.now();
+    // One page of two records, then the next poll is held: only that page can prove the tip.
+    const hold = holdingGetRecords(model, 1);
+    const r = reader(model, freshState(model), { api: hold.api, maxRecordsPerPage: limit });
+    const applied: number[] = [];
+    const { controller, outcome } = start(r, async (page) => {
+      applied.push(page.records.length);
+    });
+    await waitFor(() => hold.held(), 'the second poll');
+    assert.deepEqual(applied, [2]);
+    assert.equal(r.caughtUpSince(since), expectTip);
+    assert.equal(r.status()[0]?.state, expectTip ? 'at-tip' : 'reading');
+    hold.release();
+    try {
+      await waitFor(() => r.caughtUpSince(since), 'caught up after the next poll');
+    } finally {
+      controller.abort();
+    }
+    assert.deepEqual(await outcome, { ok: true });
+  });
+}
 
 test('lagMs measures how far the applied records trail the clock and is 0 at the tip', async () => {
   const clock = Date.parse('2026-03-01T12:00:00Z');

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import type { GetShardIteratorCommandInput, Shard } from '@aws-sdk/client-dynamodb-streams';
+import type { GetShardIteratorCommandInput, Shard, _Record } from '@aws-sdk/client-dynamodb-streams';
 import { errorName, isRetryable } from '../../aws/errors.js';
 import { backoffDelay, sleep } from '../../core/backoff.js';
 import type { ChangePage, ChangeRecord } from '../../core/change.js';
@@ -58,11 +58,19 @@ const TRIM_SAFETY_MARGIN_MS = 5 * 60_000;
 const DESCRIBE_MIN_GAP_MS = 100;
 const DESCRIBE_PAGE_LIMIT = 100;
 const DAY_MS = 24 * 60 * 60_000;
+/**
+ * GetRecords stops at 1,000 records or 1 MB. A stream record holds at most two 400 KB images plus keys, so a page
+ * under this many bytes was not cut by the size bound: had another record been available, it would have fitted.
+ */
+const SHORT_PAGE_MAX_BYTES = 1_048_576 - 2 * 409_600 - 10_240;
 
 /** What the reader knows about a shard in this process only (lost on restart, so never needed for correctness). */
 interface ShardRuntime {
   running: boolean;
-  /** Start time of the last empty GetRecords call; cleared as soon as a page with records arrives. */
+  /**
+   * Start time of the last GetRecords call that reached the tip: an empty page, or a page below both of GetRecords'
+   * bounds, once applied. Cleared while a page that may not be the tip is being handled.
+   */
   tipAt?: number;
   /** createdAt of the first record of the page being handled, for lag before the first checkpoint. */
   pendingFrom?: number;
@@ -342,7 +350,8 @@ export class StreamReader {
       // A page read after stopping is dropped unapplied and unrecorded: the next run reads it again.
       if (!out || signal.aborted) return;
 
-      const records = (out.Records ?? []).map(toChangeRecord);
+      const raw = out.Records ?? [];
+      const records = raw.map(toChangeRecord);
       const next = out.NextShardIterator;
       if (!next) rt.fullyRead = true;
       if (records.length > 0) {
@@ -351,6 +360,9 @@ export class StreamReader {
         await handler({ source: this.source, shardId, records });
         this.recordApplied(shardId, records);
         rt.pendingFrom = undefined;
+        // A busy shard never returns an empty page; a page below both bounds is the same evidence: it held everything
+        // the shard had when the call was made.
+        if (next && this.isShortPage(raw)) rt.tipAt = calledAt;
       } else if (next) {
         rt.tipAt = calledAt;
       }
@@ -361,6 +373,18 @@ export class StreamReader {
       iterator = next;
       if (records.length === 0) await sleep(this.pollIntervalMs, signal);
     }
+  }
+
+  private isShortPage(raw: readonly _Record[]): boolean {
+    if (raw.length >= this.maxRecordsPerPage) return false;
+    let bytes = 0;
+    for (const r of raw) {
+      const size = r.dynamodb?.SizeBytes;
+      // Without sizes the size bound can't be ruled out.
+      if (size === undefined) return false;
+      bytes += size;
+    }
+    return bytes < SHORT_PAGE_MAX_BYTES;
   }
 
   private recordApplied(shardId: string, records: ChangeRecord[]): void {
