@@ -3,6 +3,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { TableRefConfig } from '../config/schema.js';
+import { withoutSdkLogging } from './sdk-logging.js';
 
 /**
  * Builds SDK clients for one table reference: its Region, endpoint and credentials (profile, assumed role, or the
@@ -23,7 +24,7 @@ export function clientsFor(ref: TableRefConfig, opts: { maxAttempts?: number } =
     ...(ref.endpoint ? { endpoint: ref.endpoint } : {}),
     ...(credentials ? { credentials } : {}),
   };
-  return { dynamodb: new DynamoDBClient(common), streams: new DynamoDBStreamsClient(common), region };
+  return { dynamodb: withoutSdkLogging(new DynamoDBClient(common)), streams: withoutSdkLogging(new DynamoDBStreamsClient(common)), region };
 }
 
 function credentialsFor(ref: TableRefConfig, region: string): AwsCredentialIdentityProvider | undefined {

@@ -16,6 +16,7 @@ import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { DynashiftError } from '../errors.js';
 import { errorName } from './errors.js';
+import { withoutSdkLogging } from './sdk-logging.js';
 import { isLoopback } from './clients.js';
 
 /**
@@ -70,7 +71,7 @@ export function s3ClientFor(access: S3Access = {}): S3Client {
     ...(access.forcePathStyle !== undefined && !access.endpoint ? { forcePathStyle: access.forcePathStyle } : {}),
     ...(credentials ? { credentials } : {}),
   };
-  return new S3Client(config);
+  return withoutSdkLogging(new S3Client(config));
 }
 
 function credentialsFor(access: S3Access, region: string): AwsCredentialIdentityProvider | undefined {

@@ -1,5 +1,6 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { TableRefConfig } from '../config/schema.js';
+import { withoutSdkLogging } from './sdk-logging.js';
 
 /** The one CloudWatch call dynashift makes; tests stub it (DynamoDB Local has no CloudWatch). */
 export interface MetricsClient {
@@ -13,7 +14,7 @@ export interface TrafficPoint {
 }
 
 export function cloudWatchMetrics(ref: TableRefConfig, credentials?: CloudWatchClient['config']['credentials']): MetricsClient {
-  const client = new CloudWatchClient({ region: ref.region ?? process.env.AWS_REGION ?? 'us-east-1', ...(credentials ? { credentials } : {}) });
+  const client = withoutSdkLogging(new CloudWatchClient({ region: ref.region ?? process.env.AWS_REGION ?? 'us-east-1', ...(credentials ? { credentials } : {}) }));
   return {
     async consumedCapacity(table, start, end) {
       const query = (id: string, metric: string) => ({
