@@ -20,6 +20,7 @@ import {
 import { Agent } from 'node:http';
 import { findJarDir, localClientConfig, startDynamoDbLocal, type DynamoDbLocal } from '../../src/local/dynamodb-local.js';
 import { KEY_NAME, itemBytes, makeItem } from './dataset.js';
+import { withoutSdkLogging } from '../../src/aws/sdk-logging.js';
 
 export const HEAP_MB = 2048;
 
@@ -44,12 +45,16 @@ export async function freshLocal(): Promise<BenchLocal> {
   };
 }
 
-/** A v3 client for DynamoDB Local with enough sockets for the widest concurrency the bench uses. */
+/**
+ * A v3 client for DynamoDB Local with enough sockets for the widest concurrency the bench uses. Like dynashift's own
+ * clients it has no logger middleware (a sixth of a copier's CPU, see src/aws/sdk-logging.ts), so the baselines are
+ * as fast as a hand-written copier can be, not slowed by an SDK default dynashift avoids.
+ */
 export function benchClient(endpoint: string, maxSockets = 256): DynamoDBClient {
-  return new DynamoDBClient({
+  return withoutSdkLogging(new DynamoDBClient({
     ...localClientConfig(endpoint),
     requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets }) },
-  });
+  }));
 }
 
 export function findJvmPid(port: number): number | undefined {

@@ -10,6 +10,7 @@ import { itemBytes, itemId, makeItem, mulberry32 } from '../lib/dataset.js';
 import { batchWrite, createTable, dropTable, enableStream, freshLocal, seedTable, type BenchLocal } from '../lib/local.js';
 import { limiter } from '../lib/limit.js';
 import type { BenchOptions } from '../lib/options.js';
+import { withoutSdkLogging } from '../../src/aws/sdk-logging.js';
 import { CpuSampler, type CpuSplit } from '../lib/proc.js';
 
 export interface Ctx {
@@ -81,7 +82,7 @@ export async function warmUp(local: BenchLocal, opts: { streams?: boolean } = {}
   await minimalCopy(local.client, 'warmup_source', 'warmup_target', { segments: 4, writeConcurrency: 16, pageSize: 1000 });
   if (opts.streams) {
     const arn = (await local.client.send(new DescribeTableCommand({ TableName: 'warmup_source' }))).Table!.LatestStreamArn!;
-    const streams = new DynamoDBStreamsClient(localClientConfig(local.endpoint));
+    const streams = withoutSdkLogging(new DynamoDBStreamsClient(localClientConfig(local.endpoint)));
     await createTable(local.client, 'warmup_stream_target');
     await minimalDrain(local.client, streams, arn, 'warmup_stream_target', { writeConcurrency: 16 });
     streams.destroy();

@@ -17,6 +17,7 @@ import { rotate, warmUp, withLocal, type Ctx } from './common.js';
 import { writeBacklog } from './common.js';
 import { fmt } from './backfill.js';
 import { dynashiftDrain, type DynashiftDrain } from './dynashift-runs.js';
+import { withoutSdkLogging } from '../../src/aws/sdk-logging.js';
 import type { CpuSplit } from '../lib/proc.js';
 
 export interface StreamRun {
@@ -44,7 +45,7 @@ export async function streamRun(ctx: Ctx, run: number): Promise<StreamRun> {
         result.dynashift = await dynashiftDrain(ctx, local, sampler, { source: 'source', target: 'target_dynashift', settings: o.dynashift });
         ctx.log(`    dynashift      ${fmt(result.dynashift.recordsPerSecond)} records/s  (${result.dynashift.records} records, ${result.dynashift.seconds.toFixed(1)} s)`);
       } else {
-        const streams = new DynamoDBStreamsClient(localClientConfig(local.endpoint));
+        const streams = withoutSdkLogging(new DynamoDBStreamsClient(localClientConfig(local.endpoint)));
         await createTable(local.client, 'target_minimal');
         await minimalCopy(local.client, 'source', 'target_minimal', { segments: 4, writeConcurrency: 16, pageSize: 1000 });
         const t0 = Date.now();
