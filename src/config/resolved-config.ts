@@ -27,7 +27,7 @@ export interface ResolvedConfig {
 
 export const DEFAULTS = {
   backfill: { strategy: 'scan', segments: 16, concurrency: 8, pageSize: 1000, readShare: 0.5, consistentRead: true, skipExpired: false },
-  stream: { pollIntervalMs: 1000, discoveryIntervalMs: 10_000 },
+  stream: { pollIntervalMs: 250, discoveryIntervalMs: 10_000 },
   write: { concurrency: 16 },
   onError: 'halt',
   stateDir: '.dynashift',

@@ -132,7 +132,7 @@ export const backfillSchema = z.object({
 }).strict();
 
 export const streamSchema = z.object({
-  pollIntervalMs: z.int().min(10).max(60_000).optional().describe('Wait after an empty GetRecords page (default 1000)'),
+  pollIntervalMs: z.int().min(10).max(60_000).optional().describe('Wait after an empty GetRecords page (default 250, as often as Lambda polls a shard)'),
   discoveryIntervalMs: z.int().min(100).max(600_000).optional().describe('Shard re-listing interval (default 10000)'),
 }).strict();
 

@@ -55,7 +55,7 @@ describe('loadConfig: JSON', () => {
     assert.equal(cfg.transform, undefined);
     assert.equal(cfg.transformSource, undefined);
     assert.deepEqual(cfg.backfill, { strategy: 'scan', segments: 16, concurrency: 8, pageSize: 1000, readShare: 0.5, consistentRead: true, skipExpired: false });
-    assert.deepEqual(cfg.stream, { pollIntervalMs: 1000, discoveryIntervalMs: 10_000 });
+    assert.deepEqual(cfg.stream, { pollIntervalMs: 250, discoveryIntervalMs: 10_000 });
     assert.deepEqual(cfg.write, { concurrency: 16 });
     assert.equal(cfg.onError, 'halt');
   });
@@ -84,14 +84,14 @@ describe('loadConfig: JSON', () => {
       'c.json': {
         ...minimal,
         backfill: { segments: 4, readShare: 0.25, maxReadUnitsPerSecond: 500 },
-        stream: { pollIntervalMs: 250 },
+        stream: { pollIntervalMs: 500 },
         write: { maxWriteUnitsPerSecond: 1000 },
         onError: 'dead-letter',
       },
     });
     const cfg = await loadConfig(path);
     assert.deepEqual(cfg.backfill, { strategy: 'scan', segments: 4, concurrency: 8, pageSize: 1000, readShare: 0.25, consistentRead: true, skipExpired: false, maxReadUnitsPerSecond: 500 });
-    assert.deepEqual(cfg.stream, { pollIntervalMs: 250, discoveryIntervalMs: 10_000 });
+    assert.deepEqual(cfg.stream, { pollIntervalMs: 500, discoveryIntervalMs: 10_000 });
     assert.deepEqual(cfg.write, { concurrency: 16, maxWriteUnitsPerSecond: 1000 });
     assert.equal(cfg.onError, 'dead-letter');
   });

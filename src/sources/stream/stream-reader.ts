@@ -31,7 +31,7 @@ export interface StreamReaderOptions {
   state: StreamState;
   /** Called after the reader changed `state` (the caller debounces persistence). */
   onCheckpoint: () => void;
-  /** Wait after an empty GetRecords on an open shard (default 1000). */
+  /** Wait after an empty GetRecords on an open shard (default 250). */
   pollIntervalMs?: number;
   /** How often to re-list shards with DescribeStream (default 10000); also re-listed right after a shard closes. */
   discoveryIntervalMs?: number;
@@ -112,7 +112,7 @@ export class StreamReader {
     this.source = opts.source;
     this.state = opts.state;
     this.onCheckpoint = opts.onCheckpoint;
-    this.pollIntervalMs = opts.pollIntervalMs ?? 1_000;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 250;
     this.discoveryIntervalMs = opts.discoveryIntervalMs ?? 10_000;
     this.maxRecordsPerPage = opts.maxRecordsPerPage ?? 1_000;
     this.retentionMs = opts.retentionMs ?? DAY_MS;
