@@ -277,7 +277,7 @@ function sections(r: BenchResults): Section[] {
   if (rep.lag) {
     const l = rep.lag;
     out.push({
-      title: `Lag: source write acknowledged → visible in the target, at ${o.lagRate} writes/s (${runsNote(r.raw.lag!.length)}; ${l.samples.toLocaleString('en-US')} samples)`,
+      title: `Lag: source write acknowledged → visible in the target, at ${o.lagRate} writes/s by ${o.lagWriter === 'batch' ? 'BatchWriteItem per 10 ms tick' : 'single PutItems'} (${runsNote(r.raw.lag!.length)}; ${l.samples.toLocaleString('en-US')} samples)`,
       head: ['p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'writer writes/s', 'CPU (share of all cores)'],
       rows: [[fig(l.p50), fig(l.p90), fig(l.p99), fig(l.max), fig(l.achieved), cpuText(l.cpu)]],
       notes: [

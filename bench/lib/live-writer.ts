@@ -9,6 +9,7 @@
 import { BatchGetItemCommand, PutItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KEY_NAME, itemId, makeItem, mulberry32 } from './dataset.js';
 import { sleep } from './limit.js';
+import { batchWrite } from './local.js';
 
 export interface LiveWriterOptions {
   client: DynamoDBClient;
@@ -24,6 +25,16 @@ export interface LiveWriterOptions {
   sampleEvery: number;
   /** In-flight writes beyond which the writer counts itself as falling behind (and skips the tick). */
   maxInFlight?: number;
+  /** put (default): one PutItem per write. batch: a tick's writes (distinct keys) go in BatchWriteItems of ≤ 25. */
+  mode?: 'put' | 'batch';
+}
+
+interface PreparedWrite {
+  n: number;
+  seq: number;
+  id: string;
+  item: Record<string, AttributeValue>;
+  sample: boolean;
 }
 
 export interface LagSample {
@@ -69,11 +80,17 @@ export class LiveWriter {
   /** Samples are taken only between startSampling() and stopSampling(). */
   startSampling(): void {
     this.sampling = true;
+    this.window = { from: performance.now(), acked: this.acked };
   }
 
   stopSampling(): void {
     this.sampling = false;
+    if (this.window) this.windowRate = ((this.acked - this.window.acked) * 1000) / (performance.now() - this.window.from);
   }
+
+  private window: { from: number; acked: number } | undefined;
+  /** Writes per second acknowledged inside the sampling window (the rate the lag was measured at). */
+  windowRate = NaN;
 
   /** Stops writing; then waits (up to `drainMs`) for the sampled writes still in flight to reach the target. */
   async stop(drainMs = 30_000): Promise<void> {
@@ -103,43 +120,56 @@ export class LiveWriter {
     const maxInFlight = this.o.maxInFlight ?? 200;
     while (!this.stopped) {
       const due = Math.floor(((performance.now() - this.startedAt) * this.o.rate) / 1000) - this.issued;
+      const tick: PreparedWrite[] = [];
       for (let i = 0; i < due; i++) {
-        if (this.inFlight >= maxInFlight) {
+        if (this.inFlight + tick.length >= maxInFlight) {
           this.skippedTicks++;
           this.issued += due - i; // the writer fell behind: those writes are dropped, not queued
           break;
         }
-        this.write();
+        tick.push(this.prepare(tick));
+      }
+      if (this.o.mode === 'batch') {
+        for (let i = 0; i < tick.length; i += 25) this.send(tick.slice(i, i + 25));
+      } else {
+        for (const w of tick) this.send([w]);
       }
       await sleep(tickMs);
     }
     while (this.inFlight > 0) await sleep(10);
   }
 
-  private write(): void {
+  /** The next write: a new item or an overwrite, never a key already in this tick (a BatchWriteItem needs distinct keys). */
+  private prepare(tick: readonly PreparedWrite[]): PreparedWrite {
     const seq = ++this.issued;
-    const n = this.rng() < (this.o.newShare ?? 0.3) ? this.nextNew++ : Math.floor(this.rng() * this.o.existing);
-    const item = makeItem(this.o.seed, n, { seq: { N: String(seq) } });
-    const id = itemId(n);
-    const sample = this.sampling && seq % this.o.sampleEvery === 0;
+    let n = this.rng() < (this.o.newShare ?? 0.3) ? this.nextNew++ : Math.floor(this.rng() * this.o.existing);
+    if (tick.some((w) => w.n === n)) n = this.nextNew++;
+    return { n, seq, id: itemId(n), item: makeItem(this.o.seed, n, { seq: { N: String(seq) } }), sample: this.sampling && seq % this.o.sampleEvery === 0 };
+  }
+
+  private send(writes: PreparedWrite[]): void {
     const sentAt = Date.now();
-    this.inFlight++;
-    this.o.client.send(new PutItemCommand({ TableName: this.o.source, Item: item })).then(
+    this.inFlight += writes.length;
+    const request = writes.length === 1 && this.o.mode !== 'batch'
+      ? this.o.client.send(new PutItemCommand({ TableName: this.o.source, Item: writes[0]!.item })).then(() => undefined)
+      : batchWrite(this.o.client, this.o.source, writes.map((w) => ({ PutRequest: { Item: w.item } })));
+    request.then(
       () => {
         const ackAt = Date.now();
-        this.acked++;
-        if (this.writeLatencies.length < 200_000) this.writeLatencies.push(ackAt - sentAt);
-        if (sample) {
-          const s: LagSample = { id, seq, sentAt, ackAt };
+        for (const w of writes) {
+          this.acked++;
+          if (this.writeLatencies.length < 200_000) this.writeLatencies.push(ackAt - sentAt);
+          if (!w.sample) continue;
+          const s: LagSample = { id: w.id, seq: w.seq, sentAt, ackAt };
           this.samples.push(s);
           // A later sampled write of the same key supersedes (and also proves) the earlier one.
-          if (this.pending.has(id)) this.superseded++;
-          this.pending.delete(id);
-          this.pending.set(id, s);
+          if (this.pending.has(w.id)) this.superseded++;
+          this.pending.delete(w.id);
+          this.pending.set(w.id, s);
         }
       },
-      () => { this.failed++; },
-    ).finally(() => { this.inFlight--; });
+      () => { this.failed += writes.length; },
+    ).finally(() => { this.inFlight -= writes.length; });
   }
 
   private async poll(): Promise<void> {

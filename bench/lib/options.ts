@@ -17,6 +17,8 @@ export interface BenchOptions {
   lagSeconds: number;
   lagSeedItems: number;
   lagSampleEvery: number;
+  /** put: one PutItem per write; batch: each 10 ms tick's writes in one BatchWriteItem (same writes/s, fewer requests). */
+  lagWriter: 'put' | 'batch';
   copyTableSeconds: number;
   copyTableRuns: number;
   memorySizes: number[];
@@ -46,13 +48,14 @@ const HELP = `npm run bench -- [options]
   --lag-seconds N         measuring window after dynashift is in sync (default 30)
   --lag-seed-items N      source items before the lag measurement (default min(items, 10000))
   --lag-sample-every N    follow every Nth write on the target (default 5)
+  --lag-writer put|batch  one PutItem per write (default), or each 10 ms tick's writes in one BatchWriteItem
   --lag-runs N            runs of the lag measurement (default --runs)
   --copy-table-seconds N  cap on each copy-dynamodb-table run; it copies at a constant rate (default 60)
   --copy-table-runs N     runs of copy-dynamodb-table (default --runs)
   --memory-sizes LIST     table sizes for the peak-RSS check (default: --items; e.g. 100000,1000000)
   --cli tsx|dist          run dynashift from source through tsx (default) or the built bin/dynashift.js
   --ds-segments N --ds-concurrency N --ds-page-size N --ds-write-concurrency N --ds-poll-interval-ms N
-                          dynashift settings (default: its defaults 16, 8, 1000, 16, 1000)
+                          dynashift settings (default: its defaults 16, 8, 1000, 16, 250)
   --minimal-segments N    fix the minimal copier's segments instead of taking the best of the sweep
   --minimal-write-concurrency N  (default 16)
   --out FILE              results JSON (default bench/results/bench-<time>.json, and latest.json)
@@ -78,7 +81,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'segments-list': { type: 'string' }, 'scaling-runs': { type: 'string' },
       'stream-records': { type: 'string' }, 'stream-runs': { type: 'string' },
       'lag-rate': { type: 'string' }, 'lag-seconds': { type: 'string' }, 'lag-seed-items': { type: 'string' },
-      'lag-sample-every': { type: 'string' }, 'lag-runs': { type: 'string' },
+      'lag-sample-every': { type: 'string' }, 'lag-writer': { type: 'string' }, 'lag-runs': { type: 'string' },
       'copy-table-seconds': { type: 'string' }, 'copy-table-runs': { type: 'string' },
       'memory-sizes': { type: 'string' }, cli: { type: 'string' },
       'ds-segments': { type: 'string' }, 'ds-concurrency': { type: 'string' }, 'ds-page-size': { type: 'string' },
@@ -101,6 +104,8 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
   const runs = num('runs', Number(process.env.BENCH_RUNS ?? (quick ? 1 : 3)));
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : [...SECTIONS];
   for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section ${s} (known: ${SECTIONS.join(', ')})`);
+  const lagWriter = values['lag-writer'] ?? 'put';
+  if (lagWriter !== 'put' && lagWriter !== 'batch') throw new Error('--lag-writer: expected put or batch');
   const cli = values.cli ?? 'tsx';
   if (cli !== 'tsx' && cli !== 'dist') throw new Error('--cli: expected tsx or dist');
   return {
@@ -117,6 +122,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     lagSeconds: num('lag-seconds', quick ? 15 : 30),
     lagSeedItems: num('lag-seed-items', Math.min(items, quick ? 2_000 : 10_000)),
     lagSampleEvery: num('lag-sample-every', 5),
+    lagWriter,
     copyTableSeconds: num('copy-table-seconds', quick ? 20 : 60),
     copyTableRuns: num('copy-table-runs', runs),
     memorySizes: list(values['memory-sizes']) ?? [items],
