@@ -1,6 +1,6 @@
 /**
- * dynashift as a user runs it: the CLI in its own process (`node --import tsx src/cli/entry.ts …`, or the built bin
- * with --cli dist), wrapped in /usr/bin/time when available for its exact peak RSS and CPU time. Phase times come
+ * dynashift as a user runs it: the built bin/dynashift.js in its own process (or src through tsx with --cli tsx),
+ * wrapped in /usr/bin/time when available for its exact peak RSS and CPU time. Phase times come
  * from its JSON log lines, so the figures exclude process start-up and planning.
  */
 import { spawn } from 'node:child_process';

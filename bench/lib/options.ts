@@ -54,7 +54,7 @@ const HELP = `npm run bench -- [options]
   --copy-table-seconds N  cap on each copy-dynamodb-table run; it copies at a constant rate (default 60)
   --copy-table-runs N     runs of copy-dynamodb-table (default --runs)
   --memory-sizes LIST     table sizes for the peak-RSS check (default: --items; e.g. 100000,1000000)
-  --cli tsx|dist          run dynashift from source through tsx (default) or the built bin/dynashift.js
+  --cli dist|tsx          run the built bin/dynashift.js as users do (default; npm run bench builds first), or src through tsx
   --ds-segments N --ds-concurrency N --ds-page-size N --ds-write-concurrency N --ds-poll-interval-ms N
                           dynashift settings (default: its defaults 16, 8, 1000, 16, 250)
   --minimal-segments N    fix the minimal copier's segments instead of taking the best of the sweep
@@ -107,7 +107,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
   for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section ${s} (known: ${SECTIONS.join(', ')})`);
   const lagWriter = values['lag-writer'] ?? 'batch';
   if (lagWriter !== 'put' && lagWriter !== 'batch') throw new Error('--lag-writer: expected put or batch');
-  const cli = values.cli ?? 'tsx';
+  const cli = values.cli ?? 'dist';
   if (cli !== 'tsx' && cli !== 'dist') throw new Error('--cli: expected tsx or dist');
   return {
     items,
