@@ -1,9 +1,10 @@
-import type { KeySchema } from '../core/item.js';
+import type { AttributeMap, KeySchema } from '../core/item.js';
+import type { WriteOp } from '../core/write-op.js';
 import { backfillWrites } from '../core/protocol.js';
 import { isExpired } from '../core/ttl.js';
 import type { ItemMapper } from '../core/transform.js';
 import type { Sink } from '../sinks/sink.js';
-import type { BackfillSource } from '../sources/source.js';
+import type { BackfillPage, BackfillSource } from '../sources/source.js';
 import type { BackfillState } from '../state/migration-state.js';
 import type { FailurePolicy } from './failure-policy.js';
 import type { Logger } from './logger.js';
@@ -73,6 +74,19 @@ async function copyPartition(opts: BackfillOptions, partition: string, signal: A
     }
     opts.onProgress(page.items.length, page.bytes ?? 0);
     opts.onCheckpoint();
+    releasePage(page, items, mapped.ops);
     if (signal.aborted) return;
   }
+}
+
+/**
+ * Empties a page whose writes have landed. A suspended async frame (this loop's, the source generator's) can keep
+ * stale references to earlier pages until they are overwritten, and optimized code keeps more of them: a 1M-item
+ * backfill held three pages per partition instead of one from about 90 s in, 60 MB more heap. Emptied arrays make
+ * such leftovers cost nothing, however many there are.
+ */
+function releasePage(page: BackfillPage, items: AttributeMap[], ops: WriteOp[]): void {
+  page.items.length = 0;
+  items.length = 0;
+  ops.length = 0;
 }

@@ -10,7 +10,8 @@ export interface BackfillSource {
   partitions(): Promise<string[]>;
   /**
    * Reads one partition from `cursor` (undefined: from its start). Each page's cursor resumes right after that page;
-   * undefined cursor on a page means the partition is done.
+   * undefined cursor on a page means the partition is done. A page belongs to the caller once yielded: the backfill
+   * empties its `items` once they are written, so a source must not reuse a page's array.
    */
   read(partition: string, cursor: BackfillCursor | undefined, signal?: AbortSignal): AsyncIterable<BackfillPage>;
 }
