@@ -388,7 +388,7 @@ class RunLoop {
     const now = Date.now();
     if (now - since < quietMs || now - this.directionStartedAt < quietMs) return false;
     if (this.lastAppliedAt > now - quietMs) return false;
-    return this.readers.every(({ reader }) => reader.caughtUpSince(now - quietMs));
+    return this.readers.every(({ reader }) => reader.atTipSince(now - quietMs));
   }
 
   private forwardReaders(): { source: string; reader: StreamReader; apply: (page: ChangePage) => Promise<void> }[] {

@@ -251,24 +251,72 @@ test('checkpoint never passes an unapplied record', async () => {
   assert.ok(persisted.includes(written[9]));
 });
 
-test('a shard never has more than one page in flight', async () => {
+test('a shard applies one page at a time, in order, while exactly one next page is read ahead', async () => {
   const model = new StreamModel();
-  for (let i = 0; i < 9; i++) model.write(change(`k${i}`, 1));
+  const written = Array.from({ length: 9 }, (_, i) => model.write(change(`k${i}`, 1)).sequenceNumber);
   const state = freshState(model);
   let inFlight = 0;
   let maxInFlight = 0;
-  const { controller, outcome } = start(reader(model, state, { maxRecordsPerPage: 2 }), async () => {
+  const delivered: string[] = [];
+  const readAhead: number[] = [];
+  const { controller, outcome } = start(reader(model, state, { maxRecordsPerPage: 2 }), async (page) => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     const before = model.callsOf('getRecords').length;
     await delay(8);
-    assert.equal(model.callsOf('getRecords').length, before, 'no read ahead while a page is being applied');
+    readAhead.push(model.callsOf('getRecords').length - before);
+    delivered.push(...seqs(page));
     inFlight--;
   });
   await waitFor(() => Object.values(state.shards)[0]?.applied === 9, 'all records');
   controller.abort();
   assert.deepEqual(await outcome, { ok: true });
-  assert.equal(maxInFlight, 1);
+  assert.equal(maxInFlight, 1, 'pages are applied one at a time');
+  assert.deepEqual(delivered, written, 'in stream order, each record once');
+  // The call for the next page was already made when the handler started; none is made while it runs.
+  assert.deepEqual(readAhead, [0, 0, 0, 0, 0]);
+  assert.equal(model.callsOf('getRecords').length >= 5, true);
+});
+
+test('a page read ahead never reaches the handler before the page in front of it was applied', async () => {
+  const model = new StreamModel();
+  for (let i = 0; i < 6; i++) model.write(change(`k${i}`, 1));
+  const state = freshState(model);
+  const release = gate();
+  const started: number[] = [];
+  let pages = 0;
+  const { controller, outcome } = start(reader(model, state, { maxRecordsPerPage: 3 }), async () => {
+    started.push(++pages);
+    if (pages === 1) await release.wait;
+  });
+  await waitFor(() => pages === 1, 'first page in flight');
+  await waitFor(() => model.callsOf('getRecords').length >= 2, 'second page requested ahead');
+  await delay(20);
+  assert.deepEqual(started, [1], 'the second page waits for the first');
+  release.open();
+  await waitFor(() => Object.values(state.shards)[0]?.applied === 6, 'all records');
+  controller.abort();
+  assert.deepEqual(await outcome, { ok: true });
+  assert.deepEqual(started, [1, 2]);
+});
+
+test('a handler failure ends the run even while the page read ahead keeps being throttled', async () => {
+  const model = new StreamModel();
+  for (let i = 0; i < 6; i++) model.write(change(`k${i}`, 1));
+  const state = freshState(model);
+  const boom = new Error('target rejected the write');
+  const r = reader(model, state, { maxRecordsPerPage: 3 });
+  const { outcome } = start(r, async () => {
+    // From now on every GetRecords is throttled, including the one for the page read ahead.
+    model.throttleNext(1_000_000, 'getRecords');
+    await delay(5);
+    throw boom;
+  });
+  const result = await outcome;
+  assert.equal(result.ok, false);
+  assert.equal((result as { error: unknown }).error, boom);
+  assert.equal(Object.values(state.shards)[0]?.applied, 0);
+  assert.equal(Object.values(state.shards)[0]?.checkpoint, undefined);
 });
 
 test('handler failure leaves checkpoint at previous page', async () => {
@@ -628,8 +676,8 @@ test('caughtUpSince requires a tip page on every shard and a discovery after the
   assert.equal(r.caughtUpSince(Date.now() + 60_000), false, 'no proof about the future');
 
   hold = gate();
-  const since2 = Date.now();
   model.write(change('z', 1, { shardId: a }));
+  const since2 = Date.now();
   await waitFor(() => r.status().some((s) => s.shardId === a && s.state === 'reading'), 'new page picked up');
   await delay(40);
   assert.equal(r.caughtUpSince(since2), false, 'a page still being applied is not caught up');
@@ -639,7 +687,7 @@ test('caughtUpSince requires a tip page on every shard and a discovery after the
   assert.deepEqual(await outcome, { ok: true });
 });
 
-test('a busy shard reaches the tip with short pages, never while a page is being applied', async () => {
+test('a busy shard catches up with short pages, and is never at its tip while a page is being applied', async () => {
   const model = new StreamModel({ shards: 1 });
   let n = 0;
   const empties: number[] = [];
@@ -654,16 +702,24 @@ test('a busy shard reaches the tip with short pages, never while a page is being
       return out;
     },
   };
-  const r = reader(model, freshState(model), { api: busy });
+  const state = freshState(model);
+  const r = reader(model, state, { api: busy });
   let sawTipWhileApplying = false;
-  const since = Date.now();
   const { controller, outcome } = start(r, async () => {
-    if (r.caughtUpSince(since)) sawTipWhileApplying = true;
+    if (r.atTipSince(0)) sawTipWhileApplying = true;
     await delay(1);
-    if (r.caughtUpSince(since)) sawTipWhileApplying = true;
+    if (r.atTipSince(0)) sawTipWhileApplying = true;
   });
+  const applied = (): number => Object.values(state.shards)[0]?.applied ?? 0;
+  let writtenBefore = 0;
   try {
+    await waitFor(() => applied() >= 20, 'some records applied');
+    const since = Date.now();
+    writtenBefore = n;
+    await delay(2);
     await waitFor(() => r.caughtUpSince(since), 'caught up without an empty page');
+    // Sampled right after: caught up means every record written before `since` has been applied.
+    assert.ok(applied() >= writtenBefore, `applied ${applied()} of the ${writtenBefore} records written before since`);
   } finally {
     controller.abort();
   }
@@ -704,6 +760,8 @@ for (const [what, modelOpts, limit, expectTip] of [
     model.write(change('a', 1));
     model.write(change('b', 1));
     const since = Date.now();
+    // A call proves the tip only for what was written before it started, at the clock's millisecond resolution.
+    await delay(2);
     // One page of two records, then the next poll is held: only that page can prove the tip.
     const hold = holdingGetRecords(model, 1);
     const r = reader(model, freshState(model), { api: hold.api, maxRecordsPerPage: limit });

@@ -72,6 +72,11 @@ interface ShardRuntime {
    * bounds, once applied. Cleared while a page that may not be the tip is being handled.
    */
   tipAt?: number;
+  /**
+   * Start time of the latest GetRecords call proven to have returned everything the shard held, once applied. Unlike
+   * tipAt it never goes back: records written later don't undo what was proven about the ones before.
+   */
+  syncedThrough?: number;
   /** createdAt of the first record of the page being handled, for lag before the first checkpoint. */
   pendingFrom?: number;
   /** The closing page (no NextShardIterator) was received: the shard may vanish from listings without loss. */
@@ -79,6 +84,14 @@ interface ShardRuntime {
 }
 
 type Handler = (page: ChangePage) => Promise<void>;
+
+type GetRecordsOut = Awaited<ReturnType<StreamsApi['getRecords']>>;
+
+interface PageFetch {
+  /** When the GetRecords call was made: a page below both bounds proves the shard held nothing more at this time. */
+  calledAt: number;
+  result: Promise<{ ok: true; out: GetRecordsOut | undefined } | { ok: false; error: unknown }>;
+}
 
 /**
  * Reads a DynamoDB stream in shard-lineage order and hands each non-empty page to a handler, checkpointing a page only
@@ -189,13 +202,30 @@ export class StreamReader {
     });
   }
 
+  /**
+   * Every record written to the stream before `since` has been applied: each unfinished shard answered a GetRecords
+   * call made after `since` with everything it held, and that page has been applied; and shards were listed after
+   * `since`, so none created before it is missing.
+   */
   caughtUpSince(since: number): boolean {
+    return this.everyShard(since, (rt) => rt.syncedThrough !== undefined && rt.syncedThrough > since);
+  }
+
+  /**
+   * Stricter than caughtUpSince: every unfinished shard is at its tip right now (no page being applied) and was last
+   * polled after `since`. A drain waits for this, so it never switches while a change is still being applied.
+   */
+  atTipSince(since: number): boolean {
+    return this.everyShard(since, (rt) => rt.tipAt !== undefined && rt.tipAt >= since);
+  }
+
+  private everyShard(since: number, ok: (rt: ShardRuntime) => boolean): boolean {
     if (this.failed) return false;
     if (this.lastListingStartedAt === undefined || this.lastListingStartedAt < since) return false;
     for (const [shardId, shard] of Object.entries(this.state.shards)) {
       if (shard.finished) continue;
-      const tipAt = this.runtime.get(shardId)?.tipAt;
-      if (tipAt === undefined || tipAt < since) return false;
+      const rt = this.runtime.get(shardId);
+      if (!rt || !ok(rt)) return false;
     }
     return true;
   }
@@ -316,63 +346,93 @@ export class StreamReader {
     let iterator = await this.openIterator(shardId, signal);
     let expiredInARow = 0;
     let trimmedInARow = 0;
-    while (iterator !== undefined && !signal.aborted) {
-      if (iterator === SHARD_END) {
-        this.finishShard(shardId, onFinished);
-        return;
-      }
-      const calledAt = this.now();
-      const input = { ShardIterator: iterator, Limit: this.maxRecordsPerPage };
-      let out;
-      try {
-        out = await this.retrying('GetRecords', shardId, signal, () => this.api.getRecords(input));
-      } catch (err) {
-        if (errorName(err) === 'TrimmedDataAccessException' && trimmedInARow === 0) {
-          // Reopen once from the checkpoint before calling it a gap: if the data we still need is really gone,
-          // GetShardIterator at the checkpoint (or the retention check for TRIM_HORIZON) fails too, and a second trim
-          // in a row is final. DynamoDB Local occasionally reports a trim for a fresh iterator under load.
-          trimmedInARow++;
-          this.log?.warn({ shardId, checkpoint: this.state.shards[shardId]?.checkpoint }, 'GetRecords reported trimmed data; reopening from the checkpoint to confirm');
+    // The next page, requested while the current one is applied. Pages are still applied one at a time and in order;
+    // only the wait for GetRecords overlaps the writes.
+    let ahead: PageFetch | undefined;
+    // Stops a page fetched ahead (and its retries) when this loop ends for any reason, not only when the run stops.
+    const fetching = new AbortController();
+    const stopFetching = (): void => fetching.abort();
+    signal.addEventListener('abort', stopFetching, { once: true });
+    try {
+      while (iterator !== undefined && !signal.aborted) {
+        if (iterator === SHARD_END) {
+          this.finishShard(shardId, onFinished);
+          return;
+        }
+        const fetch = ahead ?? this.fetchPage(shardId, iterator, fetching.signal);
+        ahead = undefined;
+        const got = await fetch.result;
+        if (!got.ok) {
+          const err = got.error;
+          if (errorName(err) === 'TrimmedDataAccessException' && trimmedInARow === 0) {
+            // Reopen once from the checkpoint before calling it a gap: if the data we still need is really gone,
+            // GetShardIterator at the checkpoint (or the retention check for TRIM_HORIZON) fails too, and a second
+            // trim in a row is final. DynamoDB Local occasionally reports a trim for a fresh iterator under load.
+            trimmedInARow++;
+            this.log?.warn({ shardId, checkpoint: this.state.shards[shardId]?.checkpoint }, 'GetRecords reported trimmed data; reopening from the checkpoint to confirm');
+            iterator = await this.openIterator(shardId, signal);
+            continue;
+          }
+          if (errorName(err) !== 'ExpiredIteratorException') throw this.apiFailure(err, 'GetRecords', shardId);
+          // Iterators live 15 minutes. The checkpoint is the last applied record and every page before it has been
+          // applied, so reopening there neither skips nor repeats anything. Back off if renewal keeps producing dead
+          // iterators.
+          this.log?.debug?.({ shardId, checkpoint: this.state.shards[shardId]?.checkpoint }, 'shard iterator expired; renewing');
+          await sleep(expiredInARow === 0 ? 0 : backoffDelay(expiredInARow), signal);
+          expiredInARow++;
           iterator = await this.openIterator(shardId, signal);
           continue;
         }
-        if (errorName(err) !== 'ExpiredIteratorException') throw this.apiFailure(err, 'GetRecords', shardId);
-        // Iterators live 15 minutes. The checkpoint is the last applied record and only one page is ever in flight, so
-        // reopening there neither skips nor repeats anything. Back off if renewal keeps producing dead iterators.
-        this.log?.debug?.({ shardId, checkpoint: this.state.shards[shardId]?.checkpoint }, 'shard iterator expired; renewing');
-        await sleep(expiredInARow === 0 ? 0 : backoffDelay(expiredInARow), signal);
-        expiredInARow++;
-        iterator = await this.openIterator(shardId, signal);
-        continue;
-      }
-      expiredInARow = 0;
-      trimmedInARow = 0;
-      // A page read after stopping is dropped unapplied and unrecorded: the next run reads it again.
-      if (!out || signal.aborted) return;
+        expiredInARow = 0;
+        trimmedInARow = 0;
+        const out = got.out;
+        // A page read after stopping is dropped unapplied and unrecorded: the next run reads it again.
+        if (!out || signal.aborted) return;
 
-      const raw = out.Records ?? [];
-      const records = raw.map(toChangeRecord);
-      const next = out.NextShardIterator;
-      if (!next) rt.fullyRead = true;
-      if (records.length > 0) {
-        rt.tipAt = undefined;
-        rt.pendingFrom = records[0]?.createdAt;
-        await handler({ source: this.source, shardId, records });
-        this.recordApplied(shardId, records);
-        rt.pendingFrom = undefined;
-        // A busy shard never returns an empty page; a page below both bounds is the same evidence: it held everything
-        // the shard had when the call was made.
-        if (next && this.isShortPage(raw)) rt.tipAt = calledAt;
-      } else if (next) {
-        rt.tipAt = calledAt;
+        const raw = out.Records ?? [];
+        const records = raw.map(toChangeRecord);
+        const next = out.NextShardIterator;
+        if (!next) rt.fullyRead = true;
+        if (records.length > 0) {
+          rt.tipAt = undefined;
+          rt.pendingFrom = records[0]?.createdAt;
+          if (next) ahead = this.fetchPage(shardId, next, fetching.signal);
+          await handler({ source: this.source, shardId, records });
+          this.recordApplied(shardId, records);
+          rt.pendingFrom = undefined;
+          // A busy shard never returns an empty page; a page below both bounds is the same evidence: it held
+          // everything the shard had when the call was made.
+          if (next && this.isShortPage(raw)) this.reachedTip(rt, fetch.calledAt);
+        } else if (next) {
+          this.reachedTip(rt, fetch.calledAt);
+        }
+        if (!next) {
+          this.finishShard(shardId, onFinished);
+          return;
+        }
+        iterator = next;
+        if (records.length === 0) await sleep(this.pollIntervalMs, signal);
       }
-      if (!next) {
-        this.finishShard(shardId, onFinished);
-        return;
-      }
-      iterator = next;
-      if (records.length === 0) await sleep(this.pollIntervalMs, signal);
+    } finally {
+      // Don't leave a request running after the reader returned (its page is dropped: the next run reads it again).
+      fetching.abort();
+      signal.removeEventListener('abort', stopFetching);
+      if (ahead) await ahead.result;
     }
+  }
+
+  /** Starts a GetRecords call; its failure is handed back as a value, so a page fetched ahead can't go unhandled. */
+  private fetchPage(shardId: string, iterator: string, signal: AbortSignal): PageFetch {
+    const calledAt = this.now();
+    const input = { ShardIterator: iterator, Limit: this.maxRecordsPerPage };
+    const result = this.retrying('GetRecords', shardId, signal, () => this.api.getRecords(input))
+      .then((out) => ({ ok: true as const, out }), (error: unknown) => ({ ok: false as const, error }));
+    return { calledAt, result };
+  }
+
+  private reachedTip(rt: ShardRuntime, calledAt: number): void {
+    rt.tipAt = calledAt;
+    rt.syncedThrough = Math.max(rt.syncedThrough ?? calledAt, calledAt);
   }
 
   private isShortPage(raw: readonly _Record[]): boolean {
