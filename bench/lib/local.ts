@@ -124,12 +124,15 @@ export async function countItems(client: DynamoDBClient, table: string, segments
   return counts.reduce((a, b) => a + b, 0);
 }
 
-export async function batchWrite(client: DynamoDBClient, table: string, requests: WriteRequest[]): Promise<void> {
+export async function batchWrite(client: DynamoDBClient, table: string, requests: WriteRequest[], opts: { returnConsumedCapacity?: boolean } = {}): Promise<void> {
   let pending = requests;
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
     if (attempt > 30) throw new Error(`BatchWriteItem left ${pending.length} items unprocessed`);
-    const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }));
+    const out = await client.send(new BatchWriteItemCommand({
+      RequestItems: { [table]: pending },
+      ...(opts.returnConsumedCapacity ? { ReturnConsumedCapacity: 'TOTAL' as const } : {}),
+    }));
     pending = out.UnprocessedItems?.[table] ?? [];
   }
 }

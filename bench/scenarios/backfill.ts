@@ -1,6 +1,6 @@
 /**
- * Backfill (and verify): per run, a fresh DynamoDB Local with the seeded source; then dynashift, the minimal copier
- * and copy-dynamodb-table copy it in turn (the first contender rotates from run to run), each into a new table that
+ * Backfill (and verify): per run, a fresh DynamoDB Local with the seeded source; then dynashift, the minimal copier,
+ * the minimal copier asking for ConsumedCapacity, and copy-dynamodb-table copy it in turn (the first contender rotates from run to run), each into a new table that
  * is dropped afterwards. Verify is measured on dynashift's copy, before it is dropped.
  */
 import { copyDynamodbTable } from '../contenders/copy-table.js';
@@ -17,6 +17,8 @@ export interface BackfillRun {
   seedSeconds: number;
   dynashift: DynashiftBackfill;
   minimal: Measured;
+  /** The minimal copier asking for ConsumedCapacity, as dynashift does: what the question costs DynamoDB Local. */
+  minimalCapacity?: Measured;
   copyTable?: Measured & { complete: boolean };
   verify?: { dynashift: DynashiftVerify; minimal: Measured & { identical: boolean } };
 }
@@ -26,7 +28,7 @@ export async function backfillRun(ctx: Ctx, run: number, minimal: { segments: nu
   return withLocal(ctx, `backfill run ${run + 1}/${o.runs}`, async (local, sampler) => {
     const seed = await seededSource(ctx, local, 'source', o.items);
     await warmUp(local);
-    const contenders = ['dynashift', 'minimal', ...(run < o.copyTableRuns ? ['copy-dynamodb-table'] : [])];
+    const contenders = ['dynashift', 'minimal', 'minimal+capacity', ...(run < o.copyTableRuns ? ['copy-dynamodb-table'] : [])];
     const order = rotate(contenders, run);
     const result: Partial<BackfillRun> = { run, order, seedSeconds: seed.seconds };
     for (const who of order) {
@@ -54,14 +56,17 @@ export async function backfillRun(ctx: Ctx, run: number, minimal: { segments: nu
           result.verify = v as BackfillRun['verify'];
         }
         await dropTable(local.client, 'target_dynashift');
-      } else if (who === 'minimal') {
+      } else if (who === 'minimal' || who === 'minimal+capacity') {
+        const capacity = who === 'minimal+capacity';
         await createTable(local.client, 'target_minimal');
         const t0 = Date.now();
-        const copied = await minimalCopy(local.client, 'source', 'target_minimal', { ...minimal, pageSize: 1000 });
+        const copied = await minimalCopy(local.client, 'source', 'target_minimal', { ...minimal, pageSize: 1000, returnConsumedCapacity: capacity });
         const t1 = Date.now();
-        if (copied !== o.items) throw new Error(`minimal copier copied ${copied} items, expected ${o.items}`);
-        result.minimal = { ...rate(copied, (t1 - t0) / 1000, seed.bytes), cpu: sampler.split(t0, t1) };
-        ctx.log(`    minimal        ${fmt(result.minimal.itemsPerSecond)} items/s  (${result.minimal.seconds.toFixed(1)} s)`);
+        if (copied !== o.items) throw new Error(`${who} copier copied ${copied} items, expected ${o.items}`);
+        const m = { ...rate(copied, (t1 - t0) / 1000, seed.bytes), cpu: sampler.split(t0, t1) };
+        if (capacity) result.minimalCapacity = m;
+        else result.minimal = m;
+        ctx.log(`    ${who.padEnd(16)} ${fmt(m.itemsPerSecond)} items/s  (${m.seconds.toFixed(1)} s)`);
         await dropTable(local.client, 'target_minimal');
       } else {
         await createTable(local.client, 'target_copy_table');
