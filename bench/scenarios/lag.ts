@@ -67,6 +67,8 @@ export async function lagRun(ctx: Ctx, run: number): Promise<LagRun> {
       const out = await cli.done;
       sampler.untrack('dynashift');
       assertOk(out, 'dynashift run (lag)');
+      // A failed source write never becomes a sample, so it would lower the rate and hide from the lag unnoticed.
+      if (st.failed > 0) throw new Error(`lag writer: ${st.failed} source writes failed; the lag measured would not be at ${o.lagRate} writes/s`);
       const r: LagRun = {
         run, rate: o.lagRate, achievedRate: writer.windowRate, wholeRunRate: st.achievedRate, samples: lags.length, unseen: writer.samples.length - lags.length - writer.superseded,
         superseded: writer.superseded,

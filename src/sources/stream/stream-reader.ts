@@ -350,16 +350,15 @@ export class StreamReader {
     // only the wait for GetRecords overlaps the writes.
     let ahead: PageFetch | undefined;
     // Stops a page fetched ahead (and its retries) when this loop ends for any reason, not only when the run stops.
-    const fetching = new AbortController();
-    const stopFetching = (): void => fetching.abort();
-    signal.addEventListener('abort', stopFetching, { once: true });
+    const loopDone = new AbortController();
+    const fetchSignal = AbortSignal.any([signal, loopDone.signal]);
     try {
       while (iterator !== undefined && !signal.aborted) {
         if (iterator === SHARD_END) {
           this.finishShard(shardId, onFinished);
           return;
         }
-        const fetch = ahead ?? this.fetchPage(shardId, iterator, fetching.signal);
+        const fetch = ahead ?? this.fetchPage(shardId, iterator, fetchSignal);
         ahead = undefined;
         const got = await fetch.result;
         if (!got.ok) {
@@ -396,7 +395,7 @@ export class StreamReader {
         if (records.length > 0) {
           rt.tipAt = undefined;
           rt.pendingFrom = records[0]?.createdAt;
-          if (next) ahead = this.fetchPage(shardId, next, fetching.signal);
+          if (next) ahead = this.fetchPage(shardId, next, fetchSignal);
           await handler({ source: this.source, shardId, records });
           this.recordApplied(shardId, records);
           rt.pendingFrom = undefined;
@@ -415,8 +414,7 @@ export class StreamReader {
       }
     } finally {
       // Don't leave a request running after the reader returned (its page is dropped: the next run reads it again).
-      fetching.abort();
-      signal.removeEventListener('abort', stopFetching);
+      loopDone.abort();
       if (ahead) await ahead.result;
     }
   }
