@@ -60,9 +60,11 @@ export const migrationStateSchema = z.object({
   }).loose().optional(),
 }).loose();
 
+const REQUIRED = ['version', 'migration', 'configFingerprint', 'createdAt', 'updatedAt', 'phase', 'sources'] as const;
+
 /**
  * Parses a state document, or refuses it with STATE_CORRUPT naming the side (state), where it is and what is wrong.
- * `documents` for the DynamoDB store is the state item; for the file store the path of state.json.
+ * `where` names the document: the path of state.json, or the DynamoDB store's state item.
  */
 export function parseState(text: string, where: string, fix: string): MigrationState {
   let json: unknown;
@@ -70,6 +72,13 @@ export function parseState(text: string, where: string, fix: string): MigrationS
     json = JSON.parse(text);
   } catch (err) {
     throw corrupt(`state: ${where} is not valid JSON (${(err as Error).message})`, fix, where, err);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw corrupt(`state: ${where} is not a dynashift migration state — it holds ${Array.isArray(json) ? 'an array' : typeof json}, not an object`, fix, where);
+  }
+  const missing = REQUIRED.filter((k) => !(k in json));
+  if (missing.length > 0) {
+    throw corrupt(`state: ${where} is not a dynashift migration state — missing ${missing.join(', ')}`, fix, where);
   }
   const parsed = migrationStateSchema.safeParse(json);
   if (!parsed.success) {
