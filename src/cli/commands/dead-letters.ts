@@ -40,13 +40,13 @@ export async function deadLettersListCommand(flags: DeadLetterFlags): Promise<nu
 export async function deadLettersRetryCommand(ids: string[], flags: DeadLetterFlags): Promise<number> {
   const config = await loadConfig(flags.config);
   const store = new FileStateStore(config.stateDir);
+  if (!store.deadLettersSync().some(isUnresolved)) {
+    process.stdout.write('✔ no unresolved dead letters to retry\n');
+    return 0;
+  }
   const lock = await lockForChange(store, 'retry', flags.config);
   try {
     const letters = select(store.deadLettersSync(), ids, true);
-    if (letters.length === 0) {
-      process.stdout.write('✔ no unresolved dead letters to retry\n');
-      return 0;
-    }
     const outcomes = await retryDeadLetters(config, store, letters, (o) => printOutcome(o, flags.json === true));
     const failed = outcomes.filter((o) => !o.ok).length;
     if (flags.json) process.stdout.write(`${JSON.stringify({ retried: outcomes.length, resolved: outcomes.length - failed, failed, outcomes }, null, 2)}\n`);
@@ -99,9 +99,9 @@ function select(letters: DeadLetter[], ids: string[], allWhenNone: boolean): Dea
   const open = letters.filter(isUnresolved);
   if (ids.length === 0) return allWhenNone ? open : [];
   return ids.map((id) => {
-    const matches = open.filter((l) => l.id.startsWith(id));
+    const matches = id.length >= 4 ? open.filter((l) => l.id.startsWith(id)) : [];
     if (matches.length !== 1) {
-      throw new DynashiftError('CONFIG_INVALID', matches.length === 0 ? `no unresolved dead letter has id ${id}` : `id ${id} matches ${matches.length} dead letters`, {
+      throw new DynashiftError('CONFIG_INVALID', matches.length === 0 ? `no unresolved dead letter has id ${id}${id.length < 4 ? ' (give at least 4 characters)' : ''}` : `id ${id} matches ${matches.length} dead letters`, {
         hint: 'copy the id from `dynashift dead-letters list` (a unique prefix of 4 or more characters is enough)', exitCode: 2,
       });
     }
