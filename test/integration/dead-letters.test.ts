@@ -10,7 +10,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchWriteItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { createStateTable, DynamoDbStateStore } from '../../src/state/dynamodb-state-store.js';
+import { deadLetterId } from '../../src/state/dead-letters.js';
+import type { MigrationState } from '../../src/state/migration-state.js';
 import { runCli, spawnCli, type CliResult } from '../support/cli.js';
 import { createTable, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
@@ -202,5 +205,37 @@ describe('dead letters have a lifecycle', () => {
     const reads = await cutoverReadsWithLiveRun(m);
     assert.equal(reads.code, 0, show(reads));
     await assertTargetIsTransformOfSource(source, target, [failing[5]!]);
+  });
+
+  test('the AWS runner\'s state table: one dead letter per item, resolutions, a derived count, and entries written before still load', { timeout: 120_000 }, async () => {
+    await createStateTable(local.client, 'dl_state');
+    const store = new DynamoDbStateStore({ client: local.client, table: 'dl_state', migration: 'dl-aws' });
+    const now = new Date().toISOString();
+    const state: MigrationState = { version: 1, migration: 'dl-aws', configFingerprint: 'f', createdAt: now, updatedAt: now, phase: 'catching-up', sources: {}, deadLetters: 0 };
+    await store.save(state);
+    const bin = Uint8Array.from([27, 0, 255]);
+    const b64 = Buffer.from(bin).toString('base64');
+    const key = { id: { B: b64 } };
+    // Written before the lifecycle: another key hash, binary as {"0":27,…}, no id.
+    const oldDoc = { at: '2026-01-01T00:00:00.000Z', stage: 'backfill', source: 'source', sourceKey: { id: { B: { 0: 27, 1: 0, 2: 255 } } }, error: { code: 'TRANSFORM_FAILED', message: 'old' } };
+    await local.client.send(new PutItemCommand({ TableName: 'dl_state', Item: { pk: { S: 'dl-aws' }, sk: { S: 'dlq#0123456789abcdef' }, doc: { S: JSON.stringify(oldDoc) }, at: { S: oldDoc.at } } }));
+    const streamFailure = { at: now, stage: 'stream' as const, source: 'source', sourceKey: key, sequenceNumber: '42', record: { sequenceNumber: '42', keys: key }, error: { code: 'TRANSFORM_FAILED', message: 'new' } };
+    await store.appendDeadLetters([streamFailure, streamFailure]);
+    await store.appendDeadLetters([{ at: now, stage: 'stream', source: 'source', sourceKey: { id: { S: 'other' } }, sequenceNumber: '43', error: { code: 'TRANSFORM_FAILED', message: 'x' } }]);
+
+    const letters = await store.deadLetters();
+    assert.equal(letters.length, 2, 'the old entry and the new failure of the same item are one dead letter');
+    const same = letters.find((l) => l.id === deadLetterId('source', key))!;
+    assert.equal(same.failures.length, 2);
+    assert.equal((await store.load())!.deadLetters, 2);
+
+    await store.resolveDeadLetters([{ id: same.id, at: new Date().toISOString(), by: 'discard', reason: 'checked by hand' }]);
+    assert.equal((await store.load())!.deadLetters, 1, 'the count follows the resolutions');
+    const resolved = (await store.deadLetters()).find((l) => l.id === same.id)!;
+    assert.ok(resolved.failures.every((f) => f.resolved?.by === 'discard' && f.resolved.reason === 'checked by hand'));
+
+    // The same failure again opens it again.
+    await store.appendDeadLetters([streamFailure]);
+    assert.equal((await store.load())!.deadLetters, 2);
   });
 });
