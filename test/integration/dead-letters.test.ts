@@ -238,4 +238,32 @@ describe('dead letters have a lifecycle', () => {
     await store.appendDeadLetters([streamFailure]);
     assert.equal((await store.load())!.deadLetters, 2);
   });
+
+  test('DynamoDB Local\'s untyped empty map in a stream image halts with STREAM_RECORD_INCOMPLETE and its quirk; retry re-reads the item whole', { timeout: 300_000 }, async () => {
+    const [source, target] = ['dl_empty_src', 'dl_empty_dst'];
+    await seed(source, 20);
+    const m = writeMigration('dl-empty-map', source, target);
+    fixTransform(m);
+    const synced = await run(m);
+    assert.equal(synced.code, 0, show(synced));
+
+    // Local writes {"m":{}} (no M type) for this item's empty map in the stream's new image.
+    await local.client.send(new PutItemCommand({ TableName: source, Item: { id: { S: 'empty-map' }, m: { M: {} } } }));
+    const halted = await run(m);
+    assert.equal(halted.code, 1, show(halted));
+    assert.match(halted.stderr, /\[STREAM_RECORD_INCOMPLETE\].*without a type at m of its new image/);
+    assert.match(halted.stderr, /fix: .*DynamoDB Local \(3\.x\) writes empty maps as \{\}/);
+    assert.doesNotMatch(halted.stderr, /TRANSFORM_FAILED|transform threw|No value defined/);
+
+    const passed = await run(m, '--on-error=dead-letter');
+    assert.equal(passed.code, 0, show(passed));
+    const listed = await list(m);
+    assert.equal(listed.unresolved, 1);
+    assert.equal(listed.deadLetters[0]!.sourceKey['id']!.S, 'empty-map');
+
+    const retried = await cli(m, 'dead-letters', 'retry');
+    assert.equal(retried.code, 0, show(retried));
+    assert.equal((await list(m)).unresolved, 0);
+    await assertTargetIsTransformOfSource(source, target);
+  });
 });
