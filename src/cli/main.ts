@@ -8,6 +8,7 @@ import { verifyCommand, wholeNumber } from './commands/verify.js';
 import { demoCommand } from './commands/demo.js';
 import { controlCommand, finishCommand } from './commands/cutover.js';
 import { deployCommand } from './commands/deploy.js';
+import { deadLettersDiscardCommand, deadLettersListCommand, deadLettersRetryCommand } from './commands/dead-letters.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -75,6 +76,27 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(quiet())
     .addOption(new Option('--window-minutes <n>', 'CloudWatch window to check for traffic').argParser((v) => parseInt(v, 10)).default(60))
     .action(async (o) => { code = await finishCommand(o); });
+
+  const deadLetters = program.command('dead-letters').description('items the transform or a target rejected: list them, retry them from the source, or discard them');
+  deadLetters.command('list')
+    .description('one line per dead-lettered source item (unresolved only, unless --all); works while a run is going on')
+    .addOption(configOption())
+    .option('--all', 'also show resolved entries')
+    .option('--json', 'print as JSON')
+    .action(async (o) => { code = await deadLettersListCommand(o); });
+  deadLetters.command('retry')
+    .description('re-read each item with a consistent GetItem and apply it with the protocol\'s write rules (no run may be active)')
+    .argument('[ids...]', 'dead-letter ids (from `list`; a unique prefix is enough); default: every unresolved one')
+    .addOption(configOption())
+    .option('--json', 'print the outcomes as JSON')
+    .action(async (ids: string[], o) => { code = await deadLettersRetryCommand(ids, o); });
+  deadLetters.command('discard')
+    .description('mark dead letters resolved without writing anything, with a reason (no run may be active)')
+    .argument('[ids...]', 'dead-letter ids (from `list`; a unique prefix is enough)')
+    .addOption(configOption())
+    .requiredOption('--reason <text>', 'why these items need not reach the target (kept in the dead-letter file)')
+    .option('--all', 'every unresolved dead letter')
+    .action(async (ids: string[], o) => { code = await deadLettersDiscardCommand(ids, o); });
 
   program.command('verify')
     .description('compare transform(source) with the target item by item (exit 0 identical, 1 not); --repair rewrites differences safely')

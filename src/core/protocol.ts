@@ -1,7 +1,7 @@
 import type { ChangePage, ChangeRecord } from './change.js';
 import { isDeletion } from './change.js';
 import type { AttributeMap, KeySchema } from './item.js';
-import { extractKey } from './item.js';
+import { extractKey, keyId } from './item.js';
 import { MappingError, type ItemMapper, type RoutedItem } from './transform.js';
 import { compactWrites, type WriteOp } from './write-op.js';
 
@@ -31,7 +31,7 @@ export interface MapFailure {
   item?: AttributeMap;
   record?: ChangeRecord;
   shardId?: string;
-  error: { code: string; message: string };
+  error: { code: string; message: string; hint?: string };
 }
 
 export function backfillWrites(mapper: ItemMapper, source: string, sourceKeySchema: KeySchema, items: AttributeMap[]): MappedWrites {
@@ -78,27 +78,97 @@ export function changeWrites(mapper: ItemMapper, page: ChangePage, opts: ChangeW
 
 function recordWrites(mapper: ItemMapper, page: ChangePage, record: ChangeRecord, isExpired?: (item: AttributeMap) => boolean): WriteOp[] {
   const origin = { source: page.source, sourceKey: record.keys, via: page.shardId, sequenceNumber: record.sequenceNumber };
+  checkComplete(record);
   const live = record.newImage && !isExpired?.(record.newImage) ? record.newImage : undefined;
   const after: RoutedItem[] = live ? mapper.map(page.source, live) : [];
-  // Without an old image the previous targets can only be derived from the key (no transform, key-stable schema:
-  // the planner refuses every other combination).
-  const beforeImage = record.oldImage ?? (isDeletion(record) && !mapper.hasTransform ? record.keys : undefined);
-  const before: RoutedItem[] = beforeImage ? mapper.map(page.source, beforeImage) : [];
+  // Without an old image the previous targets can only be derived from the key, when the target key can't move (no
+  // transform, key-stable schema). The planner refuses NEW_IMAGE streams otherwise, so then the record is incomplete.
+  let beforeImage = record.oldImage;
   if (isDeletion(record) && !beforeImage) {
-    throw new MappingError('TRANSFORM_OUTPUT_INVALID',
-      'a deletion arrived without an old image, so the target item to delete is unknown (stream view type must include OLD images)');
+    if (mapper.keyCanMove(record.keys)) {
+      throw new MappingError('STREAM_RECORD_INCOMPLETE',
+        `stream record ${record.sequenceNumber} (${record.eventName}) deletes the item but carries no old image, so the target item it removed is unknown; the transform did not run`,
+        { hint: REMOVE_WITHOUT_OLD_IMAGE_HINT });
+    }
+    beforeImage = record.keys;
   }
+  const before: RoutedItem[] = beforeImage ? mapper.map(page.source, beforeImage) : [];
+  return diffWrites(before, after, origin);
+}
+
+/**
+ * The writes that take the targets from `before` (what earlier versions of the item produced) to `after` (what the
+ * current version produces): delete each target key that is no longer produced, put each one that is.
+ */
+function diffWrites(before: RoutedItem[], after: RoutedItem[], origin: WriteOp['origin']): WriteOp[] {
   const kept = new Set(after.map((r) => `${r.target}\u0000${r.keyId}`));
   const ops: WriteOp[] = [];
+  const deleted = new Set<string>();
   for (const r of before) {
-    if (!kept.has(`${r.target}\u0000${r.keyId}`)) ops.push({ kind: 'delete', target: r.target, key: r.key, keyId: r.keyId, previous: r.item, origin });
+    const id = `${r.target}\u0000${r.keyId}`;
+    if (kept.has(id) || deleted.has(id)) continue;
+    deleted.add(id);
+    ops.push({ kind: 'delete', target: r.target, key: r.key, keyId: r.keyId, previous: r.item, origin });
   }
   for (const r of after) ops.push({ kind: 'put', target: r.target, key: r.key, keyId: r.keyId, item: r.item, origin });
   return ops;
 }
 
-function errorInfo(err: unknown): { code: string; message: string } {
-  if (err instanceof MappingError) return { code: err.code, message: err.message };
+/**
+ * A dead letter retried: the source item as a consistent read shows it now (undefined: deleted), the old images of the
+ * failed records (what may still stand in the targets), and target items a rejected delete left. Same rules as a
+ * change record: delete every target key the current version no longer produces, put what it produces.
+ */
+export function retryWrites(mapper: ItemMapper, source: string, sourceKey: AttributeMap, current: AttributeMap | undefined,
+  oldImages: AttributeMap[], leftTargetKeys: { target: string; key: AttributeMap }[] = []): WriteOp[] {
+  const origin = { source, sourceKey, via: 'retry' };
+  const after: RoutedItem[] = current ? mapper.map(source, current) : [];
+  const before: RoutedItem[] = oldImages.flatMap((image) => mapper.map(source, image));
+  for (const { target, key } of leftTargetKeys) {
+    const schema = mapper.keySchemaOf(target);
+    if (schema) before.push({ target, key, item: key, keyId: keyId(key, schema) });
+  }
+  return compactWrites(diffWrites(before, after, origin));
+}
+
+const REMOVE_WITHOUT_OLD_IMAGE_HINT = 'a NEW_AND_OLD_IMAGES stream on DynamoDB always carries the old image of a deletion. '
+  + 'DynamoDB Local (3.x) writes a second REMOVE without an old image when two requests delete the same key at once; the first '
+  + 'REMOVE, which had the image, already deleted the target item. If the source is DynamoDB Local, this record is that duplicate';
+
+const UNTYPED_VALUE_HINT = 'DynamoDB never sends an attribute value without a type. DynamoDB Local (3.x) writes empty maps as {} '
+  + 'without the M type in stream images; the item itself (a consistent read) is complete, which `dynashift dead-letters retry` re-reads';
+
+/** Halts on a value the stream sent without a type, rather than guessing it or letting the transform trip over it. */
+function checkComplete(record: ChangeRecord): void {
+  for (const [which, image] of [['new', record.newImage], ['old', record.oldImage]] as const) {
+    const path = image ? untypedPath(image) : undefined;
+    if (path !== undefined) {
+      throw new MappingError('STREAM_RECORD_INCOMPLETE',
+        `stream record ${record.sequenceNumber} (${record.eventName}) has a value without a type at ${path} of its ${which} image; the transform did not run`,
+        { hint: UNTYPED_VALUE_HINT });
+    }
+  }
+}
+
+function untypedPath(map: AttributeMap, prefix = ''): string | undefined {
+  for (const [name, v] of Object.entries(map)) {
+    const path = prefix ? `${prefix}.${name}` : name;
+    if (v === null || typeof v !== 'object' || Object.entries(v as object).every(([k, x]) => x === undefined || k === '$unknown')) return path;
+    if (v.M !== undefined) {
+      const inner = untypedPath(v.M, path);
+      if (inner !== undefined) return inner;
+    } else if (v.L !== undefined) {
+      for (let i = 0; i < v.L.length; i++) {
+        const inner = untypedPath({ [`[${i}]`]: v.L[i]! }, path);
+        if (inner !== undefined) return inner.replace(`.[${i}]`, `[${i}]`);
+      }
+    }
+  }
+  return undefined;
+}
+
+function errorInfo(err: unknown): { code: string; message: string; hint?: string } {
+  if (err instanceof MappingError) return { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
   return { code: 'TRANSFORM_FAILED', message: err instanceof Error ? err.message : String(err) };
 }
 

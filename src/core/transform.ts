@@ -33,8 +33,14 @@ export interface RoutedItem {
 /** Why an item could not be mapped: a transform that threw, or an output the target can't take. */
 export class MappingError extends Error {
   override readonly name = 'MappingError';
-  constructor(readonly code: 'TRANSFORM_FAILED' | 'TRANSFORM_OUTPUT_INVALID' | 'TARGET_KEY_MISSING', message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly hint: string | undefined;
+  constructor(
+    readonly code: 'TRANSFORM_FAILED' | 'TRANSFORM_OUTPUT_INVALID' | 'TARGET_KEY_MISSING' | 'STREAM_RECORD_INCOMPLETE',
+    message: string,
+    options?: { cause?: unknown; hint?: string },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.hint = options?.hint;
   }
 }
 
@@ -59,6 +65,16 @@ export class ItemMapper {
 
   get hasTransform(): boolean {
     return this.opts.transform !== undefined;
+  }
+
+  /**
+   * Whether a change of the item with this source key can move it to another target key (engine/targets.ts
+   * keyCanMove, for one item): always with a transform; without one, when a target key attribute is not a source key
+   * attribute. When it can't, the record's keys alone name the target item (a REMOVE needs no old image).
+   */
+  keyCanMove(sourceKey: AttributeMap): boolean {
+    if (this.opts.transform) return true;
+    return Object.values(this.opts.targets).some((schema) => keyAttributeNames(schema).some((n) => !(n in sourceKey)));
   }
 
   keySchemaOf(target: string): KeySchema | undefined {

@@ -1,4 +1,4 @@
-import type { AttributeMap, KeySchema } from '../core/item.js';
+import { extractKey, type AttributeMap, type KeySchema } from '../core/item.js';
 import type { WriteOp } from '../core/write-op.js';
 import { backfillWrites } from '../core/protocol.js';
 import { isExpired } from '../core/ttl.js';
@@ -63,6 +63,7 @@ async function copyPartition(opts: BackfillOptions, partition: string, signal: A
     await opts.failures.handle(mapped.failures, []);
     const { rejected } = await writeToTargets(opts.sinks, mapped.ops);
     await opts.failures.handle([], rejected);
+    await opts.failures.landed('backfill', opts.sourceName, () => items.map((item) => ({ sourceKey: extractKey(item, opts.sourceKeySchema) ?? {} })), mapped.failures, rejected);
     // Only now, with the page's writes landed, may the cursor move past it.
     ps.items += page.items.length;
     opts.state.itemsWritten += page.items.length;

@@ -9,6 +9,7 @@ export interface ControlContext {
   cut: CutoverState;
   caughtUp: boolean;
   direction: 'forward' | 'reverse' | 'none';
+  /** Source items with an unresolved dead letter. */
   deadLetters: number;
   lagMs: number;
   /** Checks that rollback can work and opens the reverse stream positions (now, before writes reach the target). */
@@ -36,7 +37,11 @@ export async function applyControl(request: ControlRequest, ctx: ControlContext)
         return refuse(`reads can move only from phase in-sync (now ${state.phase})`);
       }
       if (!ctx.caughtUp && !force) return refuse(`the target is not caught up with the source stream (lag ${Math.round(ctx.lagMs / 1000)} s): wait, or pass --force`);
-      if (ctx.deadLetters > 0 && !force) return refuse(`${ctx.deadLetters} item(s) are in the dead-letter file, so the target is missing or behind on them: resolve them, or pass --force`);
+      if (ctx.deadLetters > 0 && !force) {
+        return refuse(`${ctx.deadLetters} unresolved dead letter(s) (\`dynashift dead-letters list\`): the target is missing or behind on those items. `
+          + 'A rerun after fixing the cause resolves the failures it applies again; for the rest stop this run, then `dynashift dead-letters retry` '
+          + '(re-reads each item from the source and applies it) or `dynashift dead-letters discard --reason TEXT`, and start the run again — or pass --force');
+      }
       const horizon = Object.values(state.sources ?? {}).map((s) => s.backfill.ttlHorizon).filter((h): h is string => h !== undefined).sort().pop();
       if (horizon && Date.parse(horizon) > Date.now() && !force) {
         return refuse(`without a backfill the target is complete only once every pre-existing item has expired, at ${horizon}: wait until then, or pass --force`);

@@ -75,7 +75,7 @@ export async function runMigration(config: ResolvedConfig, opts: RunOptions): Pr
     const state = (await store.load()) ?? (await initState(ctx, log));
     checkResumable(ctx, state);
     const failures = new FailurePolicy(store, config.onError, log);
-    failures.count = state.deadLetters;
+    await failures.load(); // open dead letters: the count, no second entry on resume, resolution when re-applied
 
     const run = new RunLoop(ctx, state, store, failures, opts);
     try {

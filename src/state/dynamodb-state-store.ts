@@ -18,8 +18,10 @@ import type { KeySchema } from '../core/item.js';
 import { errorName } from '../aws/errors.js';
 import { DynashiftError } from '../errors.js';
 import type { BackfillCursor } from '../sources/source.js';
+import { deadLetterId, failureKey, foldDeadLetters, isUnresolved, type DeadLetter, type DeadLetterEntry, type DeadLetterResolution } from './dead-letters.js';
 import type { MigrationState, PartitionState } from './migration-state.js';
-import type { DeadLetterEntry, StateLock, StateStore } from './state-store.js';
+import { parseState } from './state-schema.js';
+import type { StateLock, StateStore } from './state-store.js';
 
 /**
  * Migration state in a DynamoDB table, for runners where many processes share one migration (the Step Functions
@@ -32,7 +34,8 @@ import type { DeadLetterEntry, StateLock, StateStore } from './state-store.js';
  * | `lock`                      | the migration-wide lease: owner + expiresAt (conditional writes)                |
  * | `segment#<source>#<n>`      | one scan segment: done, items, cursor, and its own lease (leaseOwner/ExpiresAt) |
  * | `stream#<source>`           | stream progress counters the stream handler adds to (progress only)            |
- * | `dlq#<hash>`                | one dead letter; the key is a hash of what failed, so a retried failure lands once |
+ * | `dlq#<hash>`                | one failure of one source item; the key is a hash of the item and the failure, so a |
+ * |                             | retried failure lands once; `resolution` marks it resolved (rerun, retry, discard) |
  *
  * Why per-segment items: concurrent children checkpoint their own segment with a conditional update and never
  * overwrite each other's cursors, and a segment that is done never becomes undone.
@@ -139,9 +142,9 @@ export class DynamoDbStateStore implements StateStore {
   // ---- StateStore ---------------------------------------------------------------------------------------------------
 
   async load(): Promise<MigrationState | undefined> {
-    const [item, segments, deadLetters] = await Promise.all([this.get(STATE), this.query(SEGMENT), this.count(DLQ)]);
+    const [item, segments, deadLetters] = await Promise.all([this.get(STATE), this.query(SEGMENT), this.deadLetters()]);
     if (!item) return undefined;
-    const state = parseDoc<MigrationState>(item, this.location);
+    const state = this.parseStateItem(item);
     for (const seg of segments) {
       const { source, partition } = parseSegmentKey(seg.sk!.S!);
       const src = state.sources[source];
@@ -155,7 +158,8 @@ export class DynamoDbStateStore implements StateStore {
       const fromSegments = Object.values(src.backfill.partitions).reduce((n, p) => n + p.items, 0);
       src.backfill.itemsWritten = Math.max(src.backfill.itemsWritten, fromSegments);
     }
-    state.deadLetters = Math.max(state.deadLetters, deadLetters);
+    // Derived from what is unresolved, never a counter that only grows.
+    state.deadLetters = deadLetters.filter(isUnresolved).length;
     return state;
   }
 
@@ -182,13 +186,17 @@ export class DynamoDbStateStore implements StateStore {
     await this.put(STATE, { doc: { S: checkedDoc(doc, this.location) }, updatedAt: { S: new Date(this.now()).toISOString() } });
   }
 
-  /** Idempotent: an entry's key is a hash of what failed, so a retried batch that fails again adds no second entry. */
+  /**
+   * Idempotent: an entry's key is a hash of the source item and the failure, so a retried batch that fails again adds
+   * no second entry (and a resolved failure that happens again is open again: the put replaces its resolution).
+   */
   async appendDeadLetters(entries: DeadLetterEntry[]): Promise<void> {
     const items = new Map<string, Record<string, AttributeValue>>();
-    for (const entry of entries) {
-      const sk = `${DLQ}${deadLetterId(entry)}`;
+    for (const e of entries) {
+      const entry = { ...e, id: e.id ?? deadLetterId(e.source, e.sourceKey) };
+      const sk = `${DLQ}${failureHash(entry.id, failureKey(entry))}`;
       items.set(sk, {
-        pk: { S: this.opts.migration }, sk: { S: sk }, doc: { S: deadLetterDoc(entry) }, at: { S: entry.at },
+        pk: { S: this.opts.migration }, sk: { S: sk }, doc: { S: deadLetterDoc(entry) }, at: { S: entry.at }, itemId: { S: entry.id },
         stage: { S: entry.stage }, source: { S: entry.source }, errorCode: { S: entry.error.code },
         ...(entry.target ? { target: { S: entry.target } } : {}),
         ...(entry.sequenceNumber ? { sequenceNumber: { S: entry.sequenceNumber } } : {}),
@@ -196,6 +204,22 @@ export class DynamoDbStateStore implements StateStore {
     }
     const requests: WriteRequest[] = [...items.values()].map((Item) => ({ PutRequest: { Item } }));
     for (let i = 0; i < requests.length; i += 25) await this.batchWrite(requests.slice(i, i + 25));
+  }
+
+  /** Marks the matching failure items resolved (one UpdateItem each). */
+  async resolveDeadLetters(resolutions: DeadLetterResolution[]): Promise<void> {
+    if (resolutions.length === 0) return;
+    const letters = new Map((await this.deadLetters()).map((l) => [l.id, l]));
+    for (const r of resolutions) {
+      for (const f of letters.get(r.id)?.failures ?? []) {
+        if (f.resolved || !f.ref || (r.failure !== undefined && r.failure !== f.failureKey)) continue;
+        await this.opts.client.send(new UpdateItemCommand({
+          TableName: this.opts.table, Key: this.key(f.ref), UpdateExpression: 'SET #resolution = :r',
+          ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeNames: { '#resolution': 'resolution' },
+          ExpressionAttributeValues: { ':r': { S: JSON.stringify({ at: r.at, by: r.by, ...(r.reason !== undefined ? { reason: r.reason } : {}) }) } },
+        })).catch((err: unknown) => { if (errorName(err) !== 'ConditionalCheckFailedException') throw err; });
+      }
+    }
   }
 
   deadLetterLocation(): string {
@@ -246,7 +270,12 @@ export class DynamoDbStateStore implements StateStore {
    */
   async peek(): Promise<MigrationState | undefined> {
     const item = await this.get(STATE);
-    return item ? parseDoc<MigrationState>(item, this.location) : undefined;
+    return item ? this.parseStateItem(item) : undefined;
+  }
+
+  private parseStateItem(item: Record<string, AttributeValue>): MigrationState {
+    return parseState(item.doc?.S ?? '', `the state item (pk "${this.opts.migration}", sk "state") of DynamoDB table ${this.opts.table}`,
+      'restore the item from the table\'s point-in-time backup, or delete the migration\'s items to start over');
   }
 
   async saveRuntime(runtime: RunnerRuntime): Promise<void> {
@@ -353,10 +382,14 @@ export class DynamoDbStateStore implements StateStore {
     }));
   }
 
-  /** Every dead letter, oldest first. */
-  async deadLetters(): Promise<DeadLetterEntry[]> {
+  /** One dead letter per source item, oldest failure first (entries written before the lifecycle load too). */
+  async deadLetters(): Promise<DeadLetter[]> {
     const items = await this.query(DLQ);
-    return items.map((i) => JSON.parse(i.doc!.S!) as DeadLetterEntry).sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    const events = items.map((i) => ({
+      failure: JSON.parse(i.doc!.S!) as DeadLetterEntry, ref: i.sk!.S!,
+      ...(i.resolution?.S ? { resolved: JSON.parse(i.resolution.S) as DeadLetter['resolved'] } : {}),
+    })).sort((a, b) => (a.failure.at < b.failure.at ? -1 : a.failure.at > b.failure.at ? 1 : 0));
+    return foldDeadLetters(events);
   }
 
   // ---- plumbing ---------------------------------------------------------------------------------------------------------
@@ -378,12 +411,6 @@ export class DynamoDbStateStore implements StateStore {
     const items: Record<string, AttributeValue>[] = [];
     await this.pages(prefix, false, (res) => { items.push(...(res.Items ?? [])); });
     return items;
-  }
-
-  private async count(prefix: string): Promise<number> {
-    let n = 0;
-    await this.pages(prefix, true, (res) => { n += res.Count ?? 0; });
-    return n;
   }
 
   private async pages(prefix: string, countOnly: boolean, onPage: (res: { Items?: Record<string, AttributeValue>[]; Count?: number }) => void): Promise<void> {
@@ -515,10 +542,9 @@ function checkedDoc(state: MigrationState, location: string): string {
   return text;
 }
 
-/** What identifies one failure: the same record (or backfill item) failing the same way at the same target. */
-function deadLetterId(e: DeadLetterEntry): string {
-  const identity = JSON.stringify([e.stage, e.source, e.sourceKey, e.target ?? '', e.sequenceNumber ?? '', e.error.code]);
-  return createHash('sha256').update(identity).digest('hex').slice(0, 40);
+/** The sort key of one failure: the source item's dead-letter id and the failure (stage, target, record). */
+function failureHash(id: string, key: string): string {
+  return createHash('sha256').update(`${id}|${key}`).digest('hex').slice(0, 40);
 }
 
 /** A dead letter too large for an item keeps everything but the item body, and says so: it is never dropped. */

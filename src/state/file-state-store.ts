@@ -3,12 +3,17 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DynashiftError } from '../errors.js';
 import { appendDurable, writeFileAtomic } from './atomic-file.js';
+import { deadLetterId, foldDeadLetters, isUnresolved, type DeadLetter, type DeadLetterEntry, type DeadLetterResolution } from './dead-letters.js';
 import type { MigrationState } from './migration-state.js';
-import type { DeadLetterEntry, StateLock, StateStore } from './state-store.js';
+import { parseState } from './state-schema.js';
+import type { StateLock, StateStore } from './state-store.js';
 
 /**
  * State in a local folder: `state.json` (replaced atomically), `dead-letter.jsonl` (append-only, fsynced) and `lock`
  * (the pid of the process running the migration).
+ *
+ * `dead-letter.jsonl` is a log: a line per failure (`{"id", "stage", "sourceKey", "error", …}`) and a line per
+ * resolution (`{"resolved": id, "by", …}`). The dead letters and their unresolved count are folded from it on read.
  */
 export class FileStateStore implements StateStore {
   readonly location: string;
@@ -25,15 +30,8 @@ export class FileStateStore implements StateStore {
 
   async load(): Promise<MigrationState | undefined> {
     if (!existsSync(this.statePath)) return undefined;
-    const text = readFileSync(this.statePath, 'utf8');
-    try {
-      return JSON.parse(text) as MigrationState;
-    } catch (err) {
-      throw new DynashiftError('STATE_CORRUPT', `state file ${this.statePath} is not valid JSON`, {
-        hint: 'restore it from a backup or remove the state folder to start the migration over',
-        cause: err,
-      });
-    }
+    return parseState(readFileSync(this.statePath, 'utf8'), this.statePath,
+      `restore ${this.statePath} from a backup; or start the migration over: remove the state folder ${this.location} and empty the target(s), then run again`);
   }
 
   async save(state: MigrationState): Promise<void> {
@@ -44,7 +42,51 @@ export class FileStateStore implements StateStore {
   async appendDeadLetters(entries: DeadLetterEntry[]): Promise<void> {
     if (entries.length === 0) return;
     mkdirSync(this.location, { recursive: true });
-    appendDurable(this.deadLetterPath, entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    appendDurable(this.deadLetterPath, entries.map((e) => `${JSON.stringify({ id: e.id ?? deadLetterId(e.source, e.sourceKey), ...e })}\n`).join(''));
+  }
+
+  async resolveDeadLetters(resolutions: DeadLetterResolution[]): Promise<void> {
+    if (resolutions.length === 0) return;
+    mkdirSync(this.location, { recursive: true });
+    appendDurable(this.deadLetterPath, resolutions.map(({ id, ...rest }) => `${JSON.stringify({ resolved: id, ...rest })}\n`).join(''));
+  }
+
+  async deadLetters(): Promise<DeadLetter[]> {
+    return this.deadLettersSync();
+  }
+
+  /** Synchronous, for `status` (which reads the folder only). */
+  deadLettersSync(): DeadLetter[] {
+    if (!existsSync(this.deadLetterPath)) return [];
+    const text = readFileSync(this.deadLetterPath, 'utf8');
+    const lines = text.split('\n');
+    const events: Parameters<typeof foldDeadLetters>[0] = [];
+    lines.forEach((line, i) => {
+      if (line.trim() === '') return;
+      let json: Record<string, unknown>;
+      try {
+        json = JSON.parse(line) as Record<string, unknown>;
+      } catch (err) {
+        // An append is one write of whole lines; only a crash during it can leave a torn last line (no newline).
+        if (i === lines.length - 1) return;
+        throw new DynashiftError('STATE_CORRUPT', `state: line ${i + 1} of ${this.deadLetterPath} is not valid JSON`, {
+          hint: `repair or remove that line (every other line is one failure or one resolution); ${this.deadLetterPath} is append-only`,
+          details: { side: 'state', location: this.deadLetterPath }, cause: err,
+        });
+      }
+      if (typeof json['resolved'] === 'string') {
+        const { resolved, ...rest } = json;
+        events.push({ resolution: { ...(rest as Omit<DeadLetterResolution, 'id'>), id: resolved as string } });
+      } else {
+        events.push({ failure: json as unknown as DeadLetterEntry });
+      }
+    });
+    return foldDeadLetters(events);
+  }
+
+  /** The number of source items with an unresolved failure, from the file. */
+  unresolvedDeadLetters(): number {
+    return this.deadLettersSync().filter(isUnresolved).length;
   }
 
   deadLetterLocation(): string {

@@ -1,5 +1,6 @@
 import type { MigrationState } from './migration-state.js';
 import type { RejectedWrite } from '../sinks/sink.js';
+import type { DeadLetter, DeadLetterEntry, DeadLetterResolution } from './dead-letters.js';
 
 /**
  * Where a migration keeps its state. The local store writes files in a state folder; a DynamoDB-table store (for the
@@ -11,8 +12,12 @@ export interface StateStore {
   load(): Promise<MigrationState | undefined>;
   /** Replaces the stored state atomically: a crash leaves either the old or the new state, never a torn one. */
   save(state: MigrationState): Promise<void>;
-  /** Appends failed items with their errors; durable before it resolves. */
+  /** Records failed items with their errors; durable before it resolves. */
   appendDeadLetters(entries: DeadLetterEntry[]): Promise<void>;
+  /** Marks failures resolved (a rerun that applied them, a retry, a discard); durable before it resolves. */
+  resolveDeadLetters(resolutions: DeadLetterResolution[]): Promise<void>;
+  /** One dead letter per source item, resolved or not, oldest first. */
+  deadLetters(): Promise<DeadLetter[]>;
   deadLetterLocation(): string;
   /** Takes the migration for this process; refuses while another live process holds it. */
   lock(): Promise<StateLock>;
@@ -22,16 +27,4 @@ export interface StateLock {
   release(): Promise<void>;
 }
 
-export interface DeadLetterEntry {
-  at: string;
-  stage: 'backfill' | 'stream' | 'transform';
-  source: string;
-  /** Source item key and, when known, the item or change record itself (DynamoDB JSON). */
-  sourceKey: unknown;
-  item?: unknown;
-  target?: string;
-  sequenceNumber?: string;
-  error: { code: string; message: string };
-}
-
-export type { RejectedWrite };
+export type { DeadLetter, DeadLetterEntry, DeadLetterResolution, RejectedWrite };

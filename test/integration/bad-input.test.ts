@@ -65,7 +65,9 @@ function run(m: Migration, ...extra: string[]): Promise<CliResult> {
 
 function readDeadLetters(m: Migration): DeadLetter[] {
   if (!existsSync(m.deadLetterFile)) return [];
-  return readFileSync(m.deadLetterFile, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as DeadLetter);
+  // The file is a log of failures and resolutions ({"resolved": id, …}); these tests read the failures.
+  return readFileSync(m.deadLetterFile, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as DeadLetter & { resolved?: string })
+    .filter((l) => l.resolved === undefined);
 }
 
 function readState(m: Migration): { phase: string; deadLetters: number; sources: Record<string, { stream: { shards: Record<string, { checkpoint?: string }> } }> } {
@@ -245,11 +247,10 @@ describe('bad input is halted on or dead-lettered, never dropped', () => {
     assert.ok(isEmptyDiff(diff), `every other item should land unchanged:\n${formatDiff(diff)}`);
     const letters = readDeadLetters(m);
     assert.deepEqual([...new Set(letters.map((d) => idOf(d.sourceKey)))], [bigId], 'the dead-letter file holds exactly that item');
-    // The dead-letter run meets the item once in the backfill (and, as the seeding is recent, maybe once more when it
-    // replays the item's INSERT from the stream).
-    const added = letters.slice(first.length);
-    assert.equal(added.filter((d) => d.stage === 'backfill').length, 1, `the backfill dead-letters it once: ${JSON.stringify(added.map((d) => d.stage))}`);
-    for (const d of added) {
+    // The dead-letter run meets the item again in the backfill (the halted page is re-read) and records nothing new
+    // for it; as the seeding is recent, it may meet it once more when it replays the item's INSERT from the stream.
+    assert.equal(letters.filter((d) => d.stage === 'backfill').length, 1, `the backfill failure is recorded once: ${JSON.stringify(letters.map((d) => d.stage))}`);
+    for (const d of letters) {
       assert.equal(d.error.code, 'ValidationException');
       if (d.stage === 'stream') assert.ok(d.sequenceNumber);
     }
@@ -299,8 +300,7 @@ describe('bad input is halted on or dead-lettered, never dropped', () => {
     const again = await run(m);
     assertHalted(again, 'TRANSFORM_FAILED', m);
     const lettersAgain = readDeadLetters(m);
-    assert.equal(lettersAgain.length, 2, 'the rerun dead-letters the same record once more');
-    assert.equal(lettersAgain[1]!.sequenceNumber, letter.sequenceNumber);
+    assert.deepEqual(lettersAgain, letters, 'the rerun meets the same record again, and records it once: no second entry on resume');
     assert.ok(checkpoints(m).every((c) => c < failedAt));
     const afterHalt = await status(m);
     assert.ok(afterHalt.deadLetters > 0);

@@ -99,7 +99,7 @@ test('files target → export → backfill from it (round trip), then the stream
   for (const ext of ['md5', 'checksum']) writeFileSync(staleSummary.replace(/\.json$/, `.${ext}`), md5);
   const refused = await runCli(['plan', '-c', config(dir, { name: 'stale', source: ref('orders'), target: ref('orders_stale'), backfill: { strategy: 'export', export: { uri: stale } } })]);
   assert.equal(refused.code, 2, refused.stdout + refused.stderr);
-  assert.match(refused.stderr, /STREAM_DISABLED|BACKFILL_EXCEEDS_RETENTION/);
+  assert.match(refused.stderr, /STREAM_NEWER_THAN_EXPORT|BACKFILL_EXCEEDS_RETENTION/);
 });
 
 test('--backfill export:<uri> on the command line overrides the config', { timeout: 60_000 }, async () => {

@@ -232,7 +232,12 @@ describe('incremental exports and plan checks', () => {
     const now = Date.parse('2024-01-02T00:00:00Z');
     const exportTime = Date.parse('2024-01-01T12:00:00Z');
     assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T00:00:00.000', now, estimatedBackfillMs: 3600_000 }), []);
-    assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T11:58:00.000', now, estimatedBackfillMs: 3600_000 }).map((r) => r.code), ['STREAM_DISABLED']);
+    assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T11:58:00.000', now, estimatedBackfillMs: 3600_000 }).map((r) => r.code), ['STREAM_NEWER_THAN_EXPORT']);
+    // Older than the export is not enough: the replay starts 5 minutes before the export time.
+    const justBefore = exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T11:57:00.000', now, estimatedBackfillMs: 3600_000 });
+    assert.deepEqual(justBefore.map((r) => r.code), ['STREAM_NEWER_THAN_EXPORT']);
+    assert.match(justBefore[0]!.message, /after 2024-01-01T11:55:00\.000Z \(the export time 2024-01-01T12:00:00\.000Z minus the 5-minute margin\)/);
+    assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T11:54:59.000', now, estimatedBackfillMs: 3600_000 }), []);
     assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T00:00:00.000', now, estimatedBackfillMs: 12 * 3600_000 }).map((r) => r.code), ['BACKFILL_EXCEEDS_RETENTION']);
     assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: undefined, now, estimatedBackfillMs: 0 }).map((r) => r.code), ['STREAM_DISABLED']);
     assert.equal(streamLabelTime('2024-01-01T00:00:00.000'), Date.parse('2024-01-01T00:00:00.000Z'));

@@ -202,14 +202,17 @@ describe('changeWrites', () => {
     assert.deepEqual(res.ops[0]!.key, item('1'));
   });
 
-  test('a deletion without an old image WITH a transform is a failure, never a silent skip', () => {
+  test('a deletion without an old image WITH a transform is STREAM_RECORD_INCOMPLETE naming the Local quirk, never a silent skip', () => {
     const r = rec('REMOVE', item('1'));
     const res = changeWrites(grouped(), page(r));
     assert.deepEqual(res.ops, []);
     assert.equal(res.failures.length, 1);
     assert.equal(res.failures[0]!.stage, 'stream');
-    assert.equal(res.failures[0]!.error.code, 'TRANSFORM_OUTPUT_INVALID');
-    assert.match(res.failures[0]!.error.message, /old image/);
+    assert.equal(res.failures[0]!.error.code, 'STREAM_RECORD_INCOMPLETE');
+    assert.match(res.failures[0]!.error.message, /no old image/);
+    assert.match(res.failures[0]!.error.message, /transform did not run/);
+    assert.doesNotMatch(res.failures[0]!.error.message, /view type must include/);
+    assert.match(res.failures[0]!.error.hint ?? '', /DynamoDB Local .*second REMOVE without an old image when two requests delete the same key at once/);
     assert.equal(res.failures[0]!.record, r);
   });
 

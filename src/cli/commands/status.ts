@@ -43,6 +43,8 @@ export function statusReport(state: MigrationState | undefined, store: FileState
   }
   const holder = store.holder();
   const live = state.progress;
+  // From the dead-letter file, not state.json's copy: a retry or discard since the last run counts at once.
+  const deadLetters = store.unresolvedDeadLetters();
   const heartbeatAge = state.runner ? (Date.now() - Date.parse(state.runner.heartbeatAt)) / 1000 : Infinity;
   const running = holder !== undefined;
   const shardLive = new Map((live?.stream.shards ?? []).map((s) => [`${s.source}/${s.shardId}`, s]));
@@ -69,10 +71,10 @@ export function statusReport(state: MigrationState | undefined, store: FileState
     : !backfill.every((b) => b.complete) ? 'the backfill is not complete'
       : !running ? 'no run is applying the stream now: start `dynashift run -c FILE` and wait until it is in sync'
         : !caughtUp ? 'the stream catch-up has not reached the newest record yet'
-          : state.deadLetters > 0 ? `${state.deadLetters} item(s) are in the dead-letter file: resolve them first`
+          : deadLetters > 0 ? `${deadLetters} unresolved item(s) in the dead-letter file: see \`dynashift dead-letters list\``
             : 'backfill complete and the stream applied up to its newest record';
   const cut = state.cutover;
-  const next = nextStep(state.phase, running, caughtUp && state.deadLetters === 0 && !halted, cut?.draining !== undefined, cut?.direction);
+  const next = nextStep(state.phase, running, caughtUp && deadLetters === 0 && !halted, cut?.draining !== undefined, cut?.direction);
   return {
     next,
     ...(cut ? { direction: cut.direction, cutover: { ...(cut.readsAt ? { readsAt: cut.readsAt } : {}), ...(cut.writesAt ? { writesAt: cut.writesAt } : {}), ...(cut.finishedAt ? { finishedAt: cut.finishedAt } : {}) } } : {}),
@@ -81,8 +83,8 @@ export function statusReport(state: MigrationState | undefined, store: FileState
     ...(state.runner ? { runner: { pid: state.runner.pid, host: state.runner.host, heartbeatAgeSeconds: Math.round(heartbeatAge), ...(halted ? { halt: halted } : {}) } } : {}),
     backfill, stream,
     ...(live ? { lagMs: live.stream.lagMs } : {}),
-    caughtUp, deadLetters: state.deadLetters, deadLetterFile: store.deadLetterLocation(),
-    safeToCutOver: caughtUp && state.deadLetters === 0 && !halted,
+    caughtUp, deadLetters, deadLetterFile: store.deadLetterLocation(),
+    safeToCutOver: caughtUp && deadLetters === 0 && !halted,
     reason, updatedAt: state.updatedAt,
   };
 }
@@ -124,7 +126,7 @@ export function formatStatus(r: StatusReport, name: string): string {
     }
   }
   if (r.lagMs !== undefined) out.push(`  lag: ${fmtLag(r.lagMs)}`);
-  out.push(`  dead letters: ${r.deadLetters}${r.deadLetters ? ` (${r.deadLetterFile})` : ''}`);
+  out.push(`  dead letters: ${r.deadLetters} unresolved${r.deadLetters ? ` (${r.deadLetterFile}; \`dynashift dead-letters list\`)` : ''}`);
   out.push(`  safe to cut over: ${r.safeToCutOver ? 'yes' : 'no'} — ${r.reason}`);
   if (r.next) out.push(`  next: ${r.next}`);
   return `${out.join('\n')}\n`;

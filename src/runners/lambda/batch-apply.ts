@@ -2,9 +2,8 @@ import type { ChangeRecord } from '../../core/change.js';
 import type { AttributeMap } from '../../core/item.js';
 import { changeWrites, type MapFailure } from '../../core/protocol.js';
 import type { ItemMapper } from '../../core/transform.js';
-import type { FailurePolicy } from '../../engine/failure-policy.js';
+import { ItemFailureHalt, type FailurePolicy } from '../../engine/failure-policy.js';
 import { writeToTargets } from '../../engine/write-all.js';
-import { isDynashiftError } from '../../errors.js';
 import type { RejectedWrite, Sink } from '../../sinks/sink.js';
 
 export interface BatchApplyOptions {
@@ -46,8 +45,8 @@ export async function applyBatchInOrder(opts: BatchApplyOptions): Promise<BatchO
     ...(opts.skipBefore !== undefined ? { skipBefore: opts.skipBefore } : {}),
     ...(opts.isExpired ? { isExpired: opts.isExpired } : {}),
   };
-  const before = opts.failures.count;
-  const outcome = (o: Omit<BatchOutcome, 'deadLettered'>): BatchOutcome => ({ ...o, deadLettered: opts.failures.count - before });
+  const before = opts.failures.recorded;
+  const outcome = (o: Omit<BatchOutcome, 'deadLettered'>): BatchOutcome => ({ ...o, deadLettered: opts.failures.recorded - before });
 
   let records = opts.records;
   let mapped = changeWrites(opts.mapper, { source: opts.source, shardId: opts.shardId, records }, writeOpts);
@@ -95,7 +94,7 @@ async function deadLetterAndHalt(failures: FailurePolicy, mapFailures: MapFailur
   try {
     await failures.handle(mapFailures, rejected);
   } catch (err) {
-    if (!isDynashiftError(err) || (err.code !== 'TRANSFORM_FAILED' && err.code !== 'ITEM_REJECTED')) throw err;
+    if (!(err instanceof ItemFailureHalt)) throw err;
   }
 }
 

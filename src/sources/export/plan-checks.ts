@@ -33,11 +33,13 @@ export function exportStreamRefusals(c: ExportStreamCheck): Refusal[] {
     return refusals;
   }
   const enabledAt = streamLabelTime(c.streamLabel);
+  // The replay starts at exportTime − margin (an AWS export is fuzzy by up to a minute), so the stream must be older
+  // than that, not merely older than the export.
   if (enabledAt === undefined || enabledAt > from) {
     refusals.push({
-      code: 'STREAM_DISABLED',
-      message: `the stream was enabled at ${c.streamLabel} UTC, after the export time ${iso(c.exportTime)} minus the ${margin / 60_000}-minute margin: changes in between are in neither`,
-      hint: 'take a new export (its time after the stream was enabled plus the margin), or use the scan backfill',
+      code: 'STREAM_NEWER_THAN_EXPORT',
+      message: `the stream was enabled at ${c.streamLabel} UTC, after ${iso(from)} (the export time ${iso(c.exportTime)} minus the ${fmtMargin(margin)} margin) from which the stream must be replayed: changes in between are in neither`,
+      hint: `use an export whose time is at least ${fmtMargin(margin)} after the stream was enabled (backfill.export.uri, or backfill.export.start for a new one), or backfill.strategy "scan"`,
     });
   }
   const trimmedAt = from + retention;
@@ -62,6 +64,10 @@ export function streamLabelFromArn(streamArn: string | undefined): string | unde
 export function streamLabelTime(label: string): number | undefined {
   const t = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(label) ? label : `${label}Z`);
   return Number.isNaN(t) ? undefined : t;
+}
+
+function fmtMargin(ms: number): string {
+  return ms >= 60_000 ? `${ms / 60_000}-minute` : `${ms / 1000}-second`;
 }
 
 function iso(ms: number): string {
