@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { isDynashiftError } from '../errors.js';
+import { classifyAwsError } from '../aws/errors.js';
 import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
@@ -112,11 +113,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** `error [CODE]: what happened` and `  fix: what to change`; an AWS SDK error is classified first (side, setting). */
 function reportError(err: unknown): number {
   const e = err as { code?: string; exitCode?: number };
   if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
     return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
   }
+  const classified = classifyAwsError(err);
+  if (classified) err = classified;
   if (isDynashiftError(err)) {
     process.stderr.write(`error [${err.code}]: ${err.message}\n`);
     if (err.hint) process.stderr.write(`  fix: ${err.hint}\n`);
@@ -124,6 +128,7 @@ function reportError(err: unknown): number {
   }
   const name = (err as Error)?.name ?? 'Error';
   process.stderr.write(`error [${name}]: ${(err as Error)?.message ?? String(err)}\n`);
+  process.stderr.write('  fix: this failure is unexpected: rerun with DYNASHIFT_DEBUG=1 for its stack trace and report it\n');
   if (process.env.DYNASHIFT_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
   return 1;
 }

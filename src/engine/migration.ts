@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { DynashiftError, PlanRefusedError, StreamGapError } from '../errors.js';
 import { clientsFor, type TableClients } from '../aws/clients.js';
+import { roleFor } from '../aws/errors.js';
 import { systemClock } from '../core/clock.js';
 import { RateLimiter, RateMeter } from '../core/rate-limiter.js';
 import { ItemMapper } from '../core/transform.js';
@@ -15,7 +16,7 @@ import { StreamReader } from '../sources/stream/stream-reader.js';
 import { sdkStreamsApi } from '../sources/stream/streams-api.js';
 import { FileStateStore } from '../state/file-state-store.js';
 import { ControlChannel, type ControlRequest } from '../state/control-channel.js';
-import { applyControl } from './cutover.js';
+import { applyControl, type ControlOutcome } from './cutover.js';
 import { prepareReverse, reverseMapper } from './reverse.js';
 import { reverseApplier } from './reverse-applier.js';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -106,7 +107,7 @@ async function prepareTargets(config: ResolvedConfig, plan: Plan, log: Logger): 
   const sourceClients: Record<string, TableClients> = {};
   const sourceKeys: Record<string, KeySchema> = {};
   for (const [name, ref] of Object.entries(config.sources)) {
-    sourceClients[name] = clientsFor(ref);
+    sourceClients[name] = clientsFor(ref, roleFor('source', name, ref));
     sourceKeys[name] = plan.sources[name]!.keySchema!;
   }
   const mapper = new ItemMapper({ transform: config.transform, targets: targetKeys, singleTarget: config.singleTarget });
@@ -424,7 +425,7 @@ class RunLoop {
     return Object.entries(this.state.cutover!.reverse ?? {}).map(([target, stream]) => ({
       source: target,
       reader: new StreamReader({
-        api: sdkStreamsApi(clientsFor(config.targets[target]!).streams), source: target, state: stream,
+        api: sdkStreamsApi(clientsFor(config.targets[target]!, roleFor('target', target, config.targets[target]!)).streams), source: target, state: stream,
         onCheckpoint: () => {}, pollIntervalMs: config.stream.pollIntervalMs, discoveryIntervalMs: config.stream.discoveryIntervalMs,
         log: this.opts.log,
       }),
@@ -439,7 +440,7 @@ class RunLoop {
   /** Handles a live command (cutover, rollback, finish) and records the outcome for the waiting command. */
   private async handleControl(request: ControlRequest): Promise<void> {
     const cut = (this.state.cutover ??= { direction: 'forward', history: [] });
-    let outcome: { ok: boolean; message: string };
+    let outcome: ControlOutcome;
     try {
       outcome = await applyControl(request, {
         state: this.state, cut, caughtUp: this.caughtUp, direction: this.direction, deadLetters: this.failures.count,
@@ -447,7 +448,8 @@ class RunLoop {
         openReverse: async () => prepareReverse(this.ctx.config, await sampleSource(this.ctx), this.ctx.mapper),
       });
     } catch (err) {
-      outcome = { ok: false, message: `${(err as Error).message}${(err as DynashiftError).hint ? `\nfix: ${(err as DynashiftError).hint}` : ''}` };
+      const e = err as DynashiftError;
+      outcome = { ok: false, message: e.message, code: e instanceof DynashiftError ? e.code : 'CUTOVER_REFUSED', hint: e.hint ?? 'see the run\'s log for the cause' };
     }
     if (outcome.ok) {
       cut.history.push({ at: new Date().toISOString(), event: request.kind });
@@ -459,7 +461,7 @@ class RunLoop {
       }
     }
     this.lastPhase = this.state.phase;
-    this.state.lastControl = { id: request.id, request: request.kind, ok: outcome.ok, message: outcome.message, at: new Date().toISOString() };
+    this.state.lastControl = { id: request.id, request: request.kind, ...outcome, at: new Date().toISOString() };
     this.opts.log[outcome.ok ? 'info' : 'warn']({ request: request.kind }, outcome.message);
   }
 

@@ -5,6 +5,7 @@ import type { AttributeMap, KeySchema } from '../core/item.js';
 import { extractKey } from '../core/item.js';
 import { ItemMapper, MappingError } from '../core/transform.js';
 import { clientsFor } from '../aws/clients.js';
+import { roleFor } from '../aws/errors.js';
 import { inspectTable, type TableInfo } from './inspect.js';
 import { findTtlHorizon, type TtlHorizon } from './ttl-horizon.js';
 import { exportStreamRefusals, streamLabelFromArn, type ExportDescription } from '../sources/export/index.js';
@@ -52,7 +53,7 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
   const sourceInfos: Record<string, TableInfo> = {};
   const samples: Record<string, AttributeMap[]> = {};
   for (const [name, ref] of Object.entries(config.sources)) {
-    const { dynamodb } = clientsFor(ref);
+    const { dynamodb } = clientsFor(ref, roleFor('source', name, ref));
     const info = await inspectTable(dynamodb, ref.table);
     sourceInfos[name] = info;
     samples[name] = info.exists ? await sampleItems(dynamodb, ref.table, 200) : [];
@@ -216,7 +217,7 @@ async function planTtlHorizon(config: ResolvedConfig, name: string, info: TableI
       hint: 'use the scan backfill (backfill.strategy "scan"), or enable TTL on items that all expire' });
     return undefined;
   }
-  const h = await findTtlHorizon(clientsFor(config.sources[name]!).dynamodb, info.table, info.ttlAttribute, { itemCount: info.itemCount });
+  const h = await findTtlHorizon(clientsFor(config.sources[name]!, roleFor('source', name, config.sources[name]!)).dynamodb, info.table, info.ttlAttribute, { itemCount: info.itemCount });
   if (h.neverExpire > 0) {
     refusals.push({ code: 'BACKFILL_NONE_UNSAFE', message: `${h.neverExpire} of ${h.itemsRead} items${h.sampled ? ' sampled' : ''} in ${info.table} have no ${info.ttlAttribute} value and never expire: without a backfill they would never reach the target`,
       hint: 'use the scan backfill, or give every item a TTL' });

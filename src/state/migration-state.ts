@@ -20,7 +20,7 @@ export interface MigrationState {
   progress?: ProgressSnapshot;
   cutover?: CutoverState;
   /** The last control request (cutover, rollback, finish) the runner handled, so the command can report it. */
-  lastControl?: { id: string; request: string; ok: boolean; message: string; at: string };
+  lastControl?: { id: string; request: string; ok: boolean; message: string; code?: string; hint?: string; at: string };
 }
 
 /**
