@@ -131,6 +131,7 @@ async function initState(ctx: Context, log: Logger): Promise<MigrationState> {
     const backfill: BackfillState = {
       strategy, startedAt: new Date(startedAt).toISOString(), partitions: {}, itemsWritten: 0, bytesRead: 0,
       estimatedItems: info.itemCount,
+      ...(strategy === 'scan' || strategy === 'touch' ? { segments: ctx.plan.strategy.segments } : {}),
       ...(ctx.plan.ttlHorizons[name]?.horizon !== undefined ? { ttlHorizon: new Date(ctx.plan.ttlHorizons[name]!.horizon!).toISOString() } : {}),
     };
     // What the snapshot already holds: nothing older than its start (scan, touch) or the export's time needs applying.
@@ -262,7 +263,7 @@ class RunLoop {
     const source = backfill.strategy === 'export'
       ? exportSource(config, name, backfill.export!.uri)
       : new ScanSource({
-        name, client: this.ctx.sourceClients[name]!.dynamodb, table: src.table, totalSegments: config.backfill.segments,
+        name, client: this.ctx.sourceClients[name]!.dynamodb, table: src.table, totalSegments: backfill.segments ?? config.backfill.segments,
         pageSize: config.backfill.pageSize, consistentRead: config.backfill.consistentRead,
         limiter: new RateLimiter(this.readCeiling(name), systemClock), meter: new RateMeter(systemClock),
       });
@@ -284,7 +285,7 @@ class RunLoop {
     const t = (backfill.touch ??= {});
     const common = {
       client: this.ctx.sourceClients[name]!.dynamodb, table: this.state.sources[name]!.table, keySchema: this.ctx.sourceKeys[name]!,
-      segments: config.backfill.segments, concurrency: config.backfill.concurrency, signal: this.stop.signal,
+      segments: backfill.segments ?? config.backfill.segments, concurrency: config.backfill.concurrency, signal: this.stop.signal,
       ...(touchCfg.marker ? { marker: touchCfg.marker } : {}),
       limiter: new RateLimiter(touchCfg.maxWriteUnitsPerSecond ?? Infinity, systemClock),
       readLimiter: new RateLimiter(this.readCeiling(name), systemClock),
