@@ -25,6 +25,7 @@ export async function resolveRegion(ref: Pick<TableRefConfig, 'region' | 'profil
   if (isLoopbackEndpoint(ref.endpoint)) return LOOPBACK_REGION;
   throw new DynashiftError('REGION_MISSING', `no AWS Region for the ${role.side} (${role.setting}, table ${role.table}): none is configured and no standard setting supplies one`, {
     side: role.side,
+    exitCode: 2,
     hint: `set ${role.setting}.region in the config (or AWS_REGION / AWS_DEFAULT_REGION, or region in the ${name} profile of ~/.aws/config)`,
   });
 }
@@ -35,6 +36,7 @@ export async function profileExists(profile: string, role: ClientRole, setting: 
   if (files.configFile?.[profile] || files.credentialsFile?.[profile]) return;
   throw new DynashiftError('PROFILE_NOT_FOUND', `the ${role.side}'s profile "${profile}" (${setting}) is in neither the AWS config nor the credentials file`, {
     side: role.side,
+    exitCode: 2,
     hint: `correct ${setting}, or add [profile ${profile}] to ${process.env.AWS_CONFIG_FILE ?? '~/.aws/config'} (e.g. aws configure --profile ${profile})`,
   });
 }

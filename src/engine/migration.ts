@@ -70,10 +70,12 @@ export async function runMigration(config: ResolvedConfig, opts: RunOptions): Pr
   const store = new FileStateStore(config.stateDir);
   const lock = await store.lock();
   try {
+    // Read the state first: a state file that can't be used stops the run before a target is created.
+    const existing = await store.load();
     const plan = await buildPlan(config);
     if (plan.refusals.length > 0) throw new PlanRefusedError(plan.refusals);
     const ctx = await prepareTargets(config, plan, log);
-    const state = (await store.load()) ?? (await initState(ctx, log));
+    const state = existing ?? (await initState(ctx, log));
     checkResumable(ctx, state);
     const failures = new FailurePolicy(store, config.onError, log);
     failures.count = state.deadLetters;
