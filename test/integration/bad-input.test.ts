@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
@@ -433,6 +433,44 @@ describe('bad configuration and environment: exit code, [CODE], a fix naming the
     assert.equal(error.side, 'target');
     assert.match(error.fix ?? '', /target\.endpoint/);
     assert.equal(r.stdout.trim(), '', 'run prints nothing on stdout');
+  });
+
+  test('segments: 1000000 on a 504-item table is capped (and the plan says so): the run keeps a small state file, and JSON logs stay JSON', { timeout: 200_000 }, async () => {
+    const dir = caseDir();
+    await sourceTable('bi_segments_src', 504);
+    const cfg = configIn(dir, {
+      name: 'segments', source: { table: 'bi_segments_src', endpoint: local.endpoint, region: 'us-east-1' },
+      target: { table: 'bi_segments_dst', endpoint: local.endpoint, region: 'us-east-1' }, backfill: { segments: 1_000_000, concurrency: 2 },
+    });
+    const planned = await runCli(['plan', '-c', cfg, '--json'], { timeoutMs: 100_000 });
+    assert.equal(planned.code, 0, show(planned));
+    const plan = JSON.parse(planned.stdout) as { strategy: { segments: number; segmentsConfigured?: number }; notes: string[] };
+    assert.equal(plan.strategy.segmentsConfigured, 1_000_000);
+    assert.equal(plan.strategy.segments, 1, 'one page of 1000 items holds the whole table');
+    assert.ok(plan.notes.some((n) => /backfill\.segments 1,000,000 capped at 1/.test(n)), JSON.stringify(plan.notes));
+    const text = await runCli(['plan', '-c', cfg], { timeoutMs: 100_000 });
+    assert.match(text.stdout, /1 segments — capped from backfill\.segments 1,000,000/, show(text));
+
+    // With JSON logs, progress comes as JSON records too: nothing plain slips onto stderr.
+    const r = await runCli(['run', '-c', cfg, '--until-synced', '--log-format', 'json'], { timeoutMs: 120_000 });
+    assert.equal(r.code, 0, show(r));
+    const records = r.stderr.split('\n').filter((l) => l.trim() !== '').map((l) => {
+      try {
+        return JSON.parse(l) as { msg?: string };
+      } catch {
+        return assert.fail(`a stderr line is not JSON: ${l}`);
+      }
+    });
+    assert.ok(records.some((x) => x.msg === 'progress'), `progress is logged as JSON: ${show(r)}`);
+    const statePath = join(dir, '.dynashift', 'segments', 'state.json');
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { sources: Record<string, { backfill: { segments: number; partitions: object; itemsWritten: number } }> };
+    const backfill = state.sources['source']!.backfill;
+    assert.equal(backfill.segments, 1);
+    assert.equal(Object.keys(backfill.partitions).length, 1);
+    assert.equal(backfill.itemsWritten, 504);
+    assert.ok(statSync(statePath).size < 100_000, `state.json is ${statSync(statePath).size} bytes`);
+    const diff = compareTables(await scanAll(local.client, 'bi_segments_src'), await scanAll(local.client, 'bi_segments_dst'), ['id']);
+    assert.ok(isEmptyDiff(diff), formatDiff(diff));
   });
 
   test('positive control: no region on a loopback endpoint (DynamoDB Local) plans fine, as does AWS_DEFAULT_REGION alone', async () => {
