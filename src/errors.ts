@@ -22,13 +22,30 @@ export type ErrorCode =
   | 'STATE_CONFIG_MISMATCH'
   | 'AWS_ERROR'
   | 'DYNAMODB_LOCAL_FAILED'
-  | 'NOT_RUNNING';
+  | 'NOT_RUNNING'
+  | 'CONFIG_NOT_A_FILE'
+  | 'TABLE_NAME_INVALID'
+  | 'REGION_MISSING'
+  | 'PROFILE_NOT_FOUND'
+  | 'CREDENTIALS_MISSING'
+  | 'CREDENTIALS_REJECTED'
+  | 'ACCESS_DENIED'
+  | 'ENDPOINT_UNREACHABLE'
+  | 'ENDPOINT_NOT_DYNAMODB'
+  | 'STATE_DIR_UNWRITABLE'
+  | 'CUTOVER_REFUSED'
+  | 'DELETE_SOURCE_REFUSED'
+  | 'CONFIRMATION_REQUIRED';
+
+/** Which part of the migration a failure is about: the fix names a setting of that side. */
+export type Side = 'source' | 'target' | 'state' | 'config';
 
 export interface DynashiftErrorOptions {
   hint?: string;
   cause?: unknown;
   details?: Record<string, unknown>;
   exitCode?: number;
+  side?: Side;
 }
 
 export class DynashiftError extends Error {
@@ -37,6 +54,7 @@ export class DynashiftError extends Error {
   readonly hint: string | undefined;
   readonly details: Record<string, unknown> | undefined;
   readonly exitCode: number;
+  readonly side: Side | undefined;
 
   constructor(code: ErrorCode, message: string, options: DynashiftErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -44,6 +62,7 @@ export class DynashiftError extends Error {
     this.hint = options.hint;
     this.details = options.details;
     this.exitCode = options.exitCode ?? 1;
+    this.side = options.side;
   }
 }
 

@@ -1,34 +1,63 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
-import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import type { AwsCredentialIdentityProvider, Provider } from '@smithy/types';
 import type { TableRefConfig } from '../config/schema.js';
+import { tagRole, type ClientRole } from './errors.js';
+import { profileExists, resolveRegion } from './region.js';
 import { withoutSdkLogging } from './sdk-logging.js';
 
 /**
  * Builds SDK clients for one table reference: its Region, endpoint and credentials (profile, assumed role, or the
  * standard chain). Bulk work retries more than the SDK's default 3 attempts (throttling is expected, not exceptional).
+ * Every error a client throws carries its role (source, target or state, and the config setting), so a failure is
+ * reported with the side it happened on.
  */
 export interface TableClients {
   dynamodb: DynamoDBClient;
   streams: DynamoDBStreamsClient;
-  region: string;
 }
 
-export function clientsFor(ref: TableRefConfig, opts: { maxAttempts?: number } = {}): TableClients {
-  const region = ref.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-  const credentials = credentialsFor(ref, region);
+export function clientsFor(ref: TableRefConfig, role: ClientRole, opts: { maxAttempts?: number } = {}): TableClients {
+  const region = regionProvider(ref, role);
+  const credentials = credentialsFor(ref, role, region);
   const common = {
     region,
     maxAttempts: opts.maxAttempts ?? 10,
     ...(ref.endpoint ? { endpoint: ref.endpoint } : {}),
     ...(credentials ? { credentials } : {}),
   };
-  return { dynamodb: withoutSdkLogging(new DynamoDBClient(common)), streams: withoutSdkLogging(new DynamoDBStreamsClient(common)), region };
+  return {
+    dynamodb: tagErrorsWith(withoutSdkLogging(new DynamoDBClient(common)), role),
+    streams: tagErrorsWith(withoutSdkLogging(new DynamoDBStreamsClient(common)), role),
+  };
 }
 
-function credentialsFor(ref: TableRefConfig, region: string): AwsCredentialIdentityProvider | undefined {
-  let base: AwsCredentialIdentityProvider | undefined = ref.profile ? fromIni({ profile: ref.profile }) : undefined;
+/** The Region, resolved once on first use: explicit, the standard settings, or an error naming them (REGION_MISSING). */
+export function regionProvider(ref: TableRefConfig, role: ClientRole): Provider<string> {
+  let resolved: Promise<string> | undefined;
+  return () => (resolved ??= resolveRegion(ref, role));
+}
+
+interface HasMiddlewareStack {
+  middlewareStack: { add(mw: unknown, options: { step: 'initialize'; name: string; priority: 'high' }): void };
+}
+
+/** Outermost middleware: whatever a call throws (after the SDK's retries) leaves tagged with the client's role. */
+export function tagErrorsWith<T extends HasMiddlewareStack>(client: T, role: ClientRole): T {
+  client.middlewareStack.add((next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+    try {
+      return await next(args);
+    } catch (err) {
+      tagRole(err, role);
+      throw err;
+    }
+  }, { step: 'initialize', name: 'dynashiftClientRole', priority: 'high' });
+  return client;
+}
+
+function credentialsFor(ref: TableRefConfig, role: ClientRole, region: Provider<string>): AwsCredentialIdentityProvider | undefined {
+  let base: AwsCredentialIdentityProvider | undefined = ref.profile ? checkedProfile(ref.profile, role) : undefined;
   if (!base && !ref.roleArn && isLoopback(ref.endpoint) && !hasEnvCredentials()) {
     // DynamoDB Local accepts any credentials but the SDK insists on some; a developer laptop may have none.
     base = async () => ({ accessKeyId: 'local', secretAccessKey: 'local' });
@@ -43,6 +72,15 @@ function credentialsFor(ref: TableRefConfig, region: string): AwsCredentialIdent
     ...(base ? { masterCredentials: base } : {}),
     clientConfig: { region },
   });
+}
+
+/** A named profile, refused with PROFILE_NOT_FOUND when neither shared file has it (the SDK only says "could not"). */
+function checkedProfile(profile: string, role: ClientRole): AwsCredentialIdentityProvider {
+  const provider = fromIni({ profile });
+  return async (identity) => {
+    await profileExists(profile, role, `${role.setting}.profile`);
+    return provider(identity);
+  };
 }
 
 function hasEnvCredentials(): boolean {

@@ -1,5 +1,7 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { TableRefConfig } from '../config/schema.js';
+import { regionProvider, tagErrorsWith } from './clients.js';
+import type { ClientRole } from './errors.js';
 import { withoutSdkLogging } from './sdk-logging.js';
 
 /** The one CloudWatch call dynashift makes; tests stub it (DynamoDB Local has no CloudWatch). */
@@ -14,7 +16,8 @@ export interface TrafficPoint {
 }
 
 export function cloudWatchMetrics(ref: TableRefConfig, credentials?: CloudWatchClient['config']['credentials']): MetricsClient {
-  const client = withoutSdkLogging(new CloudWatchClient({ region: ref.region ?? process.env.AWS_REGION ?? 'us-east-1', ...(credentials ? { credentials } : {}) }));
+  const role: ClientRole = { side: 'source', setting: 'source', table: ref.table };
+  const client = tagErrorsWith(withoutSdkLogging(new CloudWatchClient({ region: regionProvider(ref, role), ...(credentials ? { credentials } : {}) })), role);
   return {
     async consumedCapacity(table, start, end) {
       const query = (id: string, metric: string) => ({

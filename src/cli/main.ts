@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { isDynashiftError } from '../errors.js';
+import { classifyAwsError } from '../aws/errors.js';
 import { planCommand } from './commands/plan.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
@@ -130,22 +131,44 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return code;
   } catch (err) {
-    return reportError(err);
+    return reportError(err, jsonLogs(argv));
   }
 }
 
-function reportError(err: unknown): number {
+/** `error [CODE]: what happened` and `  fix: what to change`; an AWS SDK error is classified first (side, setting). */
+function reportError(err: unknown, json: boolean): number {
   const e = err as { code?: string; exitCode?: number };
   if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
     return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
   }
+  const classified = classifyAwsError(err);
+  if (classified) err = classified;
   if (isDynashiftError(err)) {
-    process.stderr.write(`error [${err.code}]: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`  fix: ${err.hint}\n`);
+    if (json) writeJsonError(err.code, err.message, err.hint, err.side);
+    else {
+      process.stderr.write(`error [${err.code}]: ${err.message}\n`);
+      if (err.hint) process.stderr.write(`  fix: ${err.hint}\n`);
+    }
     return err.exitCode;
   }
   const name = (err as Error)?.name ?? 'Error';
+  if (json) {
+    writeJsonError(name, (err as Error)?.message ?? String(err), 'this failure is unexpected: rerun with DYNASHIFT_DEBUG=1 for its stack trace and report it');
+    return 1;
+  }
   process.stderr.write(`error [${name}]: ${(err as Error)?.message ?? String(err)}\n`);
+  process.stderr.write('  fix: this failure is unexpected: rerun with DYNASHIFT_DEBUG=1 for its stack trace and report it\n');
   if (process.env.DYNASHIFT_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
   return 1;
+}
+
+/** `--log-format json` (either spelling): errors too are JSON lines, like every other line on stderr. */
+function jsonLogs(argv: string[]): boolean {
+  const i = argv.indexOf('--log-format');
+  return argv.includes('--log-format=json') || (i >= 0 && argv[i + 1] === 'json');
+}
+
+/** Shaped like the logger's records (pino: level 50 = error), with the code, the side and the fix as fields. */
+function writeJsonError(code: string, message: string, hint: string | undefined, side?: string): void {
+  process.stderr.write(`${JSON.stringify({ level: 50, time: Date.now(), code, ...(side ? { side } : {}), msg: message, ...(hint ? { fix: hint } : {}) })}\n`);
 }

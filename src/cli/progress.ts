@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import type { Logger } from '../engine/logger.js';
 import type { ProgressSnapshot } from '../state/migration-state.js';
 
 /**
@@ -53,6 +54,27 @@ class LineView implements ProgressView {
   }
 
   stop(): void {}
+}
+
+/** With `--log-format json`: the same figures as a JSON log record (msg "progress"), so stderr stays pure JSON lines. */
+export function createJsonProgressView(log: Logger, intervalMs = 5000): ProgressView {
+  let last = 0;
+  return {
+    update(p) {
+      const now = Date.now();
+      if (now - last < intervalMs) return;
+      last = now;
+      const b = p.backfill;
+      log.info({
+        phase: p.phase,
+        backfill: { items: b.items, estimatedItems: b.estimatedItems, itemsPerSecond: Math.round(b.itemsPerSecond), segmentsDone: b.partitionsDone, segments: b.partitions,
+          ...(b.etaSeconds !== undefined ? { etaSeconds: b.etaSeconds } : {}) },
+        stream: { records: p.stream.records, recordsPerSecond: Math.round(p.stream.recordsPerSecond), lagMs: Math.round(p.stream.lagMs) },
+        deadLetters: p.deadLetters,
+      }, 'progress');
+    },
+    stop() {},
+  };
 }
 
 export function formatProgressLine(p: ProgressSnapshot): string {

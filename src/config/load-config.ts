@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, extname, join, resolve } from 'node:path';
 import { createJiti } from 'jiti';
 import type { z } from 'zod';
 import { DynashiftError } from '../errors.js';
@@ -7,6 +7,8 @@ import type { Transform } from '../core/transform.js';
 import { jsonConfigSchema, tsConfigSchema } from './schema.js';
 import { DEFAULTS, type ResolvedConfig } from './resolved-config.js';
 import type { BackfillConfig } from './schema.js';
+
+const CONFIG_NAMES = ['dynashift.config.ts', 'dynashift.config.mts', 'dynashift.config.js', 'dynashift.config.mjs', 'dynashift.config.json'];
 
 const jiti = createJiti(import.meta.url, { moduleCache: false, interopDefault: true });
 
@@ -21,7 +23,13 @@ export async function loadConfig(path: string, overrides: ConfigOverrides = {}):
   const configPath = resolve(path);
   if (!existsSync(configPath)) {
     throw new DynashiftError('CONFIG_NOT_FOUND', `config file not found: ${configPath}`, {
-      hint: 'pass the config with -c FILE (dynashift.config.ts or a .json file)', exitCode: 2,
+      hint: 'pass the config with -c FILE (dynashift.config.ts or a .json file)', exitCode: 2, side: 'config',
+    });
+  }
+  if (statSync(configPath).isDirectory()) {
+    const inside = CONFIG_NAMES.map((n) => join(configPath, n)).find((p) => existsSync(p));
+    throw new DynashiftError('CONFIG_NOT_A_FILE', `-c ${path} is a folder, not a config file`, {
+      hint: inside ? `pass the file: -c ${inside}` : `pass the config file itself: -c ${join(path, 'dynashift.config.ts')} (or a .json file)`, exitCode: 2, side: 'config',
     });
   }
   const isJson = extname(configPath).toLowerCase() === '.json';
@@ -52,6 +60,7 @@ async function resolveConfig(
   }
   const sources = cfg.sources ?? { source: cfg.source! };
   const targets = cfg.targets ?? { target: cfg.target! };
+  checkTableNames(sources, targets);
 
   let transform: Transform | undefined;
   let transformSource: string | undefined;
@@ -175,6 +184,26 @@ function backfillOverride(value: string, exportCfg: BackfillConfig['export']): P
   throw new DynashiftError('CONFIG_INVALID', `unknown --backfill strategy "${value}"`, {
     hint: 'use --backfill scan, none, touch or export:<uri>', exitCode: 2,
   });
+}
+
+/**
+ * DynamoDB's table-name rule, checked before any call (the service would answer a bare ValidationException).
+ * A table ARN is accepted as DynamoDB accepts it. PostgreSQL and files targets have rules of their own.
+ */
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+
+function checkTableNames(sources: Record<string, { table: string }>, targets: Record<string, { table: string; kind?: string }>): void {
+  const refs = [
+    ...Object.entries(sources).map(([n, r]) => ({ side: 'source' as const, setting: n === 'source' ? 'source' : `sources.${n}`, table: r.table })),
+    ...Object.entries(targets).filter(([, t]) => (t.kind ?? 'dynamodb') === 'dynamodb')
+      .map(([n, r]) => ({ side: 'target' as const, setting: n === 'target' ? 'target' : `targets.${n}`, table: r.table })),
+  ];
+  for (const r of refs) {
+    if (TABLE_NAME.test(r.table) || r.table.startsWith('arn:aws')) continue;
+    throw new DynashiftError('TABLE_NAME_INVALID', `${r.setting}.table ${JSON.stringify(r.table)} is not a valid DynamoDB table name`, {
+      hint: `correct ${r.setting}.table: 3 to 255 characters, only a-z, A-Z, 0-9, underscore, dash and dot (or the table's ARN)`, exitCode: 2, side: r.side,
+    });
+  }
 }
 
 function defaultName(sources: Record<string, { table: string }>, targets: Record<string, { table: string }>): string {

@@ -32,7 +32,7 @@ const throughputSchema = z.object({ readCapacityUnits: z.int().positive(), write
 
 export const tableRefSchema = z.object({
   table: name.describe('Table name'),
-  region: z.string().optional().describe('AWS Region; defaults to AWS_REGION, then us-east-1'),
+  region: z.string().optional().describe('AWS Region; else AWS_REGION, AWS_DEFAULT_REGION or the profile\'s region (an error when none is set, except for a loopback endpoint)'),
   endpoint: z.url().optional().describe('Custom endpoint (DynamoDB Local, ScyllaDB Alternator, a VPC endpoint)'),
   profile: z.string().optional().describe('Shared-config profile to take credentials from'),
   roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/, 'expected an IAM role ARN like arn:aws:iam::123456789012:role/Name').optional()
@@ -119,7 +119,7 @@ export const backfillSchema = z.object({
     .describe("'scan' (default): parallel Scan; 'export': DynamoDB export files; 'touch': update every item so it flows through the stream; 'none': stream only"),
   export: exportBackfillSchema.optional(),
   touch: touchBackfillSchema.optional(),
-  segments: z.int().min(1).max(1_000_000).optional().describe('Parallel Scan segments (default 16)'),
+  segments: z.int().min(1).max(1_000_000).optional().describe('Parallel Scan segments (default 16; capped at one per pageSize items of the table)'),
   concurrency: z.int().min(1).max(256).optional().describe('Segments scanned at once (default 8)'),
   pageSize: z.int().min(1).max(10_000).optional().describe('Scan Limit per page (default 1000)'),
   readShare: z.number().gt(0).max(1).optional()

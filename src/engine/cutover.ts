@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors.js';
 import type { ControlRequest } from '../state/control-channel.js';
 import type { CutoverState, MigrationState, StreamState } from '../state/migration-state.js';
 
@@ -26,7 +27,7 @@ export interface ControlContext {
  * Moving writes drains forward replication (until the source is quiet) before reverse replication starts; rolling
  * writes back drains reverse before forward resumes. Returns what to tell the operator; never throws for a refusal.
  */
-export async function applyControl(request: ControlRequest, ctx: ControlContext): Promise<{ ok: boolean; message: string }> {
+export async function applyControl(request: ControlRequest, ctx: ControlContext): Promise<ControlOutcome> {
   const { state, cut } = ctx;
   const force = request.options.force === true;
   const quietMs = request.options.quietMs ?? DEFAULT_QUIET_MS;
@@ -34,17 +35,17 @@ export async function applyControl(request: ControlRequest, ctx: ControlContext)
   switch (request.kind) {
     case 'cutover-reads': {
       if (state.phase !== 'in-sync' && !(force && state.phase === 'catching-up')) {
-        return refuse(`reads can move only from phase in-sync (now ${state.phase})`);
+        return refuse(`reads can move only from phase in-sync (now ${state.phase})`, state.phase === 'catching-up' ? 'wait until `dynashift status` shows phase in-sync, or pass --force' : 'see `dynashift status` for the phase and the next step');
       }
-      if (!ctx.caughtUp && !force) return refuse(`the target is not caught up with the source stream (lag ${Math.round(ctx.lagMs / 1000)} s): wait, or pass --force`);
+      if (!ctx.caughtUp && !force) return refuse(`the target is not caught up with the source stream (lag ${Math.round(ctx.lagMs / 1000)} s)`, 'wait until `dynashift status` says safe to cut over, or pass --force');
       if (ctx.deadLetters > 0 && !force) {
-        return refuse(`${ctx.deadLetters} unresolved dead letter(s) (\`dynashift dead-letters list\`): the target is missing or behind on those items. `
-          + 'A rerun after fixing the cause resolves the failures it applies again; for the rest stop this run, then `dynashift dead-letters retry` '
+        return refuse(`${ctx.deadLetters} unresolved dead letter(s) (\`dynashift dead-letters list\`): the target is missing or behind on those items`,
+          'a rerun after fixing the cause resolves the failures it applies again; for the rest stop this run, then `dynashift dead-letters retry` '
           + '(re-reads each item from the source and applies it) or `dynashift dead-letters discard --reason TEXT`, and start the run again — or pass --force');
       }
       const horizon = Object.values(state.sources ?? {}).map((s) => s.backfill.ttlHorizon).filter((h): h is string => h !== undefined).sort().pop();
       if (horizon && Date.parse(horizon) > Date.now() && !force) {
-        return refuse(`without a backfill the target is complete only once every pre-existing item has expired, at ${horizon}: wait until then, or pass --force`);
+        return refuse(`without a backfill the target is complete only once every pre-existing item has expired, at ${horizon}`, `wait until ${horizon}, or pass --force`);
       }
       state.phase = 'reads-cutover';
       cut.readsAt = now;
@@ -52,7 +53,7 @@ export async function applyControl(request: ControlRequest, ctx: ControlContext)
     }
     case 'cutover-writes': {
       if (state.phase !== 'reads-cutover' && !(force && state.phase === 'in-sync')) {
-        return refuse(`writes can move only after reads (phase reads-cutover; now ${state.phase}): run \`dynashift cutover reads\` first`);
+        return refuse(`writes can move only after reads (phase reads-cutover; now ${state.phase})`, state.phase === 'in-sync' ? 'run `dynashift cutover reads` first (or pass --force to move both at once)' : 'run `dynashift cutover reads` first, once `dynashift status` shows phase in-sync');
       }
       if (request.options.noReverse) {
         cut.draining = { from: 'forward', to: 'none', since: now, quietMs };
@@ -74,7 +75,7 @@ export async function applyControl(request: ControlRequest, ctx: ControlContext)
         } else if (cut.direction === 'reverse') {
           cut.draining = { from: 'reverse', to: 'forward', since: now, quietMs };
         } else if (!force) {
-          return refuse('writes were cut over with --no-reverse, so the source missed the writes made to the target since: rolling back would lose them (pass --force to roll back anyway)');
+          return refuse('writes were cut over with --no-reverse, so the source missed the writes made to the target since: rolling back would lose them', 'pass --force to roll back anyway (then copy the target\'s newer writes to the source yourself)');
         } else {
           cut.direction = 'forward';
         }
@@ -85,10 +86,10 @@ export async function applyControl(request: ControlRequest, ctx: ControlContext)
         state.phase = 'in-sync';
         return ok('reads may move back to the source; the target keeps following it.');
       }
-      return refuse(`nothing to roll back in phase ${state.phase}`);
+      return refuse(`nothing to roll back in phase ${state.phase}`, 'rollback undoes `cutover writes`, then `cutover reads`; see `dynashift status` for the phase');
     }
     case 'finish': {
-      if (state.phase !== 'writes-cutover' && !force) return refuse(`finish comes after \`cutover writes\` (now ${state.phase}); pass --force to stop replication anyway`);
+      if (state.phase !== 'writes-cutover' && !force) return refuse(`finish comes after \`cutover writes\` (now ${state.phase})`, 'run `dynashift cutover writes` first, or pass --force to stop replication anyway');
       cut.finishRequested = true;
       const running = cut.draining ? cut.draining.from : cut.direction;
       if (running === 'none') return ok('replication already stopped');
@@ -98,5 +99,13 @@ export async function applyControl(request: ControlRequest, ctx: ControlContext)
   }
 }
 
-const ok = (message: string) => ({ ok: true, message });
-const refuse = (message: string) => ({ ok: false, message });
+/** What the waiting command prints: a refusal has its code and a fix naming the step or flag. */
+export interface ControlOutcome {
+  ok: boolean;
+  message: string;
+  code?: ErrorCode;
+  hint?: string;
+}
+
+const ok = (message: string): ControlOutcome => ({ ok: true, message });
+const refuse = (message: string, hint: string): ControlOutcome => ({ ok: false, message, code: 'CUTOVER_REFUSED', hint });

@@ -1,6 +1,7 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { clientsFor } from '../aws/clients.js';
+import { roleFor } from '../aws/errors.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import { retryWrites } from '../core/protocol.js';
 import { ItemMapper, MappingError } from '../core/transform.js';
@@ -51,7 +52,7 @@ export async function retryDeadLetters(config: ResolvedConfig, store: StateStore
   const mapper = new ItemMapper({ transform: config.transform, targets: targetKeys, singleTarget: config.singleTarget });
   const clients = new Map<string, DynamoDBClient>();
   const clientOf = (source: string) => {
-    if (!clients.has(source)) clients.set(source, clientsFor(config.sources[source]!).dynamodb);
+    if (!clients.has(source)) clients.set(source, clientsFor(config.sources[source]!, roleFor('source', source, config.sources[source]!)).dynamodb);
     return clients.get(source)!;
   };
   const outcomes: RetryOutcome[] = [];

@@ -2,6 +2,7 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { DynashiftError } from '../errors.js';
 import { clientsFor } from '../aws/clients.js';
+import { roleFor } from '../aws/errors.js';
 import type { MetricsClient, TrafficPoint } from '../aws/table-traffic.js';
 import type { MigrationState } from '../state/migration-state.js';
 
@@ -24,7 +25,7 @@ const SETTLE_MS = 2 * 60_000;
  */
 export async function deleteSources(config: ResolvedConfig, state: MigrationState, opts: DeleteSourceOptions): Promise<string[]> {
   if (state.phase !== 'finished') {
-    throw new DynashiftError('PLAN_REFUSED', `the source can be deleted only after \`dynashift finish\` (phase ${state.phase})`, {
+    throw new DynashiftError('DELETE_SOURCE_REFUSED', `the source can be deleted only after \`dynashift finish\` (phase ${state.phase})`, {
       hint: 'run `dynashift finish -c FILE` first', exitCode: 2,
     });
   }
@@ -37,7 +38,7 @@ export async function deleteSources(config: ResolvedConfig, state: MigrationStat
     let traffic: TrafficPoint[] = [];
     if (end.getTime() - start.getTime() < 5 * 60_000) {
       if (!opts.force) {
-        throw new DynashiftError('PLAN_REFUSED', `only ${Math.max(0, Math.round((end.getTime() - start.getTime()) / 60_000))} minute(s) of CloudWatch data exist since replication stopped: too little to tell whether ${ref.table} is still used`, {
+        throw new DynashiftError('DELETE_SOURCE_REFUSED', `only ${Math.max(0, Math.round((end.getTime() - start.getTime()) / 60_000))} minute(s) of CloudWatch data exist since replication stopped: too little to tell whether ${ref.table} is still used`, {
           hint: 'wait at least 7 minutes after `finish` (or pass --force)', exitCode: 2,
         });
       }
@@ -60,7 +61,7 @@ export async function deleteSources(config: ResolvedConfig, state: MigrationStat
       opts.say(`  ${p.at}: ${round(p.readUnits)} RCU, ${round(p.writeUnits)} WCU`);
     }
     if ((reads > 0 || writes > 0) && !opts.force) {
-      throw new DynashiftError('PLAN_REFUSED', `${ref.table} still sees traffic (${round(reads)} read, ${round(writes)} write units in the window): something still uses it`, {
+      throw new DynashiftError('DELETE_SOURCE_REFUSED', `${ref.table} still sees traffic (${round(reads)} read, ${round(writes)} write units in the window): something still uses it`, {
         hint: 'find and switch the remaining readers/writers, then try again — or pass --force to delete it anyway', exitCode: 2,
       });
     }
@@ -68,7 +69,7 @@ export async function deleteSources(config: ResolvedConfig, state: MigrationStat
       opts.say(`kept ${ref.table}`);
       continue;
     }
-    await clientsFor(ref).dynamodb.send(new DeleteTableCommand({ TableName: ref.table }));
+    await clientsFor(ref, roleFor('source', name, ref)).dynamodb.send(new DeleteTableCommand({ TableName: ref.table }));
     opts.say(`deleted ${ref.table}`);
     deleted.push(ref.table);
   }

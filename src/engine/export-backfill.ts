@@ -1,6 +1,7 @@
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { DynashiftError } from '../errors.js';
 import { clientsFor } from '../aws/clients.js';
+import { roleFor } from '../aws/errors.js';
 import type { S3Access } from '../aws/s3.js';
 import type { ItemMapper } from '../core/transform.js';
 import { changeWrites } from '../core/protocol.js';
@@ -46,7 +47,7 @@ export async function locateBackfillExport(
   }
   const tableArn = ctx.plan.sources[source]?.arn;
   if (!tableArn) throw new DynashiftError('SOURCE_TABLE_NOT_FOUND', `source ${source} has no table ARN to export`, { hint: 'check source.table' });
-  const client = clientsFor(ctx.config.sources[source]!).dynamodb;
+  const client = clientsFor(ctx.config.sources[source]!, roleFor('source', source, ctx.config.sources[source]!)).dynamodb;
   const started = await startExport(client, {
     tableArn, s3Bucket: cfg.start.s3Bucket,
     ...(cfg.start.s3Prefix ? { s3Prefix: cfg.start.s3Prefix } : {}), ...(cfg.start.format ? { format: cfg.start.format } : {}),

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { DynashiftError, PlanRefusedError, StreamGapError } from '../errors.js';
 import { clientsFor, type TableClients } from '../aws/clients.js';
+import { roleFor } from '../aws/errors.js';
 import { systemClock } from '../core/clock.js';
 import { RateLimiter, RateMeter } from '../core/rate-limiter.js';
 import { ItemMapper } from '../core/transform.js';
@@ -15,7 +16,7 @@ import { StreamReader } from '../sources/stream/stream-reader.js';
 import { sdkStreamsApi } from '../sources/stream/streams-api.js';
 import { FileStateStore } from '../state/file-state-store.js';
 import { ControlChannel, type ControlRequest } from '../state/control-channel.js';
-import { applyControl } from './cutover.js';
+import { applyControl, type ControlOutcome } from './cutover.js';
 import { prepareReverse, reverseMapper } from './reverse.js';
 import { reverseApplier } from './reverse-applier.js';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -69,10 +70,12 @@ export async function runMigration(config: ResolvedConfig, opts: RunOptions): Pr
   const store = new FileStateStore(config.stateDir);
   const lock = await store.lock();
   try {
+    // Read the state first: a state file that can't be used stops the run before a target is created.
+    const existing = await store.load();
     const plan = await buildPlan(config);
     if (plan.refusals.length > 0) throw new PlanRefusedError(plan.refusals);
     const ctx = await prepareTargets(config, plan, log);
-    const state = (await store.load()) ?? (await initState(ctx, log));
+    const state = existing ?? (await initState(ctx, log));
     checkResumable(ctx, state);
     const failures = new FailurePolicy(store, config.onError, log);
     await failures.load(); // open dead letters: the count, no second entry on resume, resolution when re-applied
@@ -106,7 +109,7 @@ async function prepareTargets(config: ResolvedConfig, plan: Plan, log: Logger): 
   const sourceClients: Record<string, TableClients> = {};
   const sourceKeys: Record<string, KeySchema> = {};
   for (const [name, ref] of Object.entries(config.sources)) {
-    sourceClients[name] = clientsFor(ref);
+    sourceClients[name] = clientsFor(ref, roleFor('source', name, ref));
     sourceKeys[name] = plan.sources[name]!.keySchema!;
   }
   const mapper = new ItemMapper({ transform: config.transform, targets: targetKeys, singleTarget: config.singleTarget });
@@ -130,6 +133,7 @@ async function initState(ctx: Context, log: Logger): Promise<MigrationState> {
     const backfill: BackfillState = {
       strategy, startedAt: new Date(startedAt).toISOString(), partitions: {}, itemsWritten: 0, bytesRead: 0,
       estimatedItems: info.itemCount,
+      ...(strategy === 'scan' || strategy === 'touch' ? { segments: ctx.plan.strategy.segments } : {}),
       ...(ctx.plan.ttlHorizons[name]?.horizon !== undefined ? { ttlHorizon: new Date(ctx.plan.ttlHorizons[name]!.horizon!).toISOString() } : {}),
     };
     // What the snapshot already holds: nothing older than its start (scan, touch) or the export's time needs applying.
@@ -261,7 +265,7 @@ class RunLoop {
     const source = backfill.strategy === 'export'
       ? exportSource(config, name, backfill.export!.uri)
       : new ScanSource({
-        name, client: this.ctx.sourceClients[name]!.dynamodb, table: src.table, totalSegments: config.backfill.segments,
+        name, client: this.ctx.sourceClients[name]!.dynamodb, table: src.table, totalSegments: backfill.segments ?? config.backfill.segments,
         pageSize: config.backfill.pageSize, consistentRead: config.backfill.consistentRead,
         limiter: new RateLimiter(this.readCeiling(name), systemClock), meter: new RateMeter(systemClock),
       });
@@ -283,7 +287,7 @@ class RunLoop {
     const t = (backfill.touch ??= {});
     const common = {
       client: this.ctx.sourceClients[name]!.dynamodb, table: this.state.sources[name]!.table, keySchema: this.ctx.sourceKeys[name]!,
-      segments: config.backfill.segments, concurrency: config.backfill.concurrency, signal: this.stop.signal,
+      segments: backfill.segments ?? config.backfill.segments, concurrency: config.backfill.concurrency, signal: this.stop.signal,
       ...(touchCfg.marker ? { marker: touchCfg.marker } : {}),
       limiter: new RateLimiter(touchCfg.maxWriteUnitsPerSecond ?? Infinity, systemClock),
       readLimiter: new RateLimiter(this.readCeiling(name), systemClock),
@@ -424,7 +428,7 @@ class RunLoop {
     return Object.entries(this.state.cutover!.reverse ?? {}).map(([target, stream]) => ({
       source: target,
       reader: new StreamReader({
-        api: sdkStreamsApi(clientsFor(config.targets[target]!).streams), source: target, state: stream,
+        api: sdkStreamsApi(clientsFor(config.targets[target]!, roleFor('target', target, config.targets[target]!)).streams), source: target, state: stream,
         onCheckpoint: () => {}, pollIntervalMs: config.stream.pollIntervalMs, discoveryIntervalMs: config.stream.discoveryIntervalMs,
         log: this.opts.log,
       }),
@@ -439,7 +443,7 @@ class RunLoop {
   /** Handles a live command (cutover, rollback, finish) and records the outcome for the waiting command. */
   private async handleControl(request: ControlRequest): Promise<void> {
     const cut = (this.state.cutover ??= { direction: 'forward', history: [] });
-    let outcome: { ok: boolean; message: string };
+    let outcome: ControlOutcome;
     try {
       outcome = await applyControl(request, {
         state: this.state, cut, caughtUp: this.caughtUp, direction: this.direction, deadLetters: this.failures.count,
@@ -447,7 +451,8 @@ class RunLoop {
         openReverse: async () => prepareReverse(this.ctx.config, await sampleSource(this.ctx), this.ctx.mapper),
       });
     } catch (err) {
-      outcome = { ok: false, message: `${(err as Error).message}${(err as DynashiftError).hint ? `\nfix: ${(err as DynashiftError).hint}` : ''}` };
+      const e = err as DynashiftError;
+      outcome = { ok: false, message: e.message, code: e instanceof DynashiftError ? e.code : 'CUTOVER_REFUSED', hint: e.hint ?? 'see the run\'s log for the cause' };
     }
     if (outcome.ok) {
       cut.history.push({ at: new Date().toISOString(), event: request.kind });
@@ -459,7 +464,7 @@ class RunLoop {
       }
     }
     this.lastPhase = this.state.phase;
-    this.state.lastControl = { id: request.id, request: request.kind, ok: outcome.ok, message: outcome.message, at: new Date().toISOString() };
+    this.state.lastControl = { id: request.id, request: request.kind, ...outcome, at: new Date().toISOString() };
     this.opts.log[outcome.ok ? 'info' : 'warn']({ request: request.kind }, outcome.message);
   }
 

@@ -5,7 +5,10 @@ import type { AttributeMap, KeySchema } from '../core/item.js';
 import { extractKey } from '../core/item.js';
 import { ItemMapper, MappingError } from '../core/transform.js';
 import { clientsFor } from '../aws/clients.js';
+import { roleFor } from '../aws/errors.js';
 import { inspectTable, type TableInfo } from './inspect.js';
+import { iamGrants, type IamGrant } from './plan-iam.js';
+import { usableSegments } from './segments.js';
 import { findTtlHorizon, type TtlHorizon } from './ttl-horizon.js';
 import { exportStreamRefusals, streamLabelFromArn, type ExportDescription } from '../sources/export/index.js';
 import { estimateTouchCost } from '../sources/touch/index.js';
@@ -22,7 +25,8 @@ const ON_DEMAND_READ_ASSUMED_RCU = 12000;
 
 export interface Plan {
   migration: string;
-  strategy: { backfill: string; segments: number; concurrency: number; consistentRead: boolean; onError: string };
+  /** `segments`: what the backfill uses (backfill.segments, capped at what the tables can use; `segmentsConfigured` when capped). */
+  strategy: { backfill: string; segments: number; segmentsConfigured?: number; concurrency: number; consistentRead: boolean; onError: string };
   sources: Record<string, TableInfo & { sampled: number }>;
   targets: Record<string, { table: string; kind: string; exists: boolean; willCreate: boolean; keySchema?: KeySchema; describe: string[]; inspection: TargetInspection }>;
   estimate: {
@@ -34,7 +38,8 @@ export interface Plan {
     writeUnitsPerSecond: number;
     seconds: number;
   };
-  iam: Record<string, { table: string; actions: string[]; resources: string[] }>;
+  /** Per principal (`source <name>`, `target <name>`): the IAM actions, per command and in all. */
+  iam: Record<string, IamGrant>;
   refusals: Refusal[];
   notes: string[];
   keyCanMove: boolean;
@@ -52,7 +57,7 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
   const sourceInfos: Record<string, TableInfo> = {};
   const samples: Record<string, AttributeMap[]> = {};
   for (const [name, ref] of Object.entries(config.sources)) {
-    const { dynamodb } = clientsFor(ref);
+    const { dynamodb } = clientsFor(ref, roleFor('source', name, ref));
     const info = await inspectTable(dynamodb, ref.table);
     sourceInfos[name] = info;
     samples[name] = info.exists ? await sampleItems(dynamodb, ref.table, 200) : [];
@@ -134,24 +139,14 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
       hint: 'raise backfill.readShare or backfill.maxReadUnitsPerSecond, give the target more write capacity (write.maxWriteUnitsPerSecond, provisioned WCU), or backfill from an export' });
   }
 
-  const iam: Plan['iam'] = {};
-  for (const [n, ref] of Object.entries(config.sources)) {
-    const arn = sourceInfos[n]?.arn ?? `arn:aws:dynamodb:${ref.region ?? '<region>'}:<account>:table/${ref.table}`;
-    iam[`source ${n}`] = {
-      table: ref.table,
-      actions: ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:DescribeContinuousBackups', 'dynamodb:Scan',
-        'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:DescribeStream', 'dynamodb:GetShardIterator', 'dynamodb:GetRecords',
-        ...(config.backfill.strategy === 'touch' ? ['dynamodb:UpdateItem'] : []),
-        ...(config.backfill.strategy === 'export' ? ['s3:GetObject', 's3:ListBucket', ...(config.backfill.export?.start ? ['dynamodb:ExportTableToPointInTime', 'dynamodb:DescribeExport'] : [])] : []),
-        ...(ref.roleArn ? ['sts:AssumeRole'] : [])],
-      resources: [arn, `${arn}/stream/*`],
-    };
-  }
-  for (const [n, ref] of Object.entries(config.targets)) iam[`target ${n}`] = { table: ref.table, ...inspections[n]!.permissions };
+  const iam = iamGrants(config, sourceInfos, inspections);
+  const largest = Math.max(0, ...Object.entries(sourceInfos).map(([n, i]) => Math.max(i.itemCount, samples[n]?.length ?? 0)));
+  const segments = usableSegments(config.backfill.segments, largest, config.backfill.pageSize);
+  if (segments.capped && (config.backfill.strategy === 'scan' || config.backfill.strategy === 'touch')) notes.push(segments.capped);
 
   return {
     migration: config.name,
-    strategy: { backfill: config.backfill.strategy, segments: config.backfill.segments, concurrency: config.backfill.concurrency, consistentRead: config.backfill.consistentRead, onError: config.onError },
+    strategy: { backfill: config.backfill.strategy, segments: segments.segments, ...(segments.capped ? { segmentsConfigured: config.backfill.segments } : {}), concurrency: config.backfill.concurrency, consistentRead: config.backfill.consistentRead, onError: config.onError },
     sources: Object.fromEntries(Object.entries(sourceInfos).map(([n, i]) => [n, { ...i, sampled: samples[n]?.length ?? 0 }])),
     targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => {
       const i = inspections[n]!;
@@ -216,7 +211,7 @@ async function planTtlHorizon(config: ResolvedConfig, name: string, info: TableI
       hint: 'use the scan backfill (backfill.strategy "scan"), or enable TTL on items that all expire' });
     return undefined;
   }
-  const h = await findTtlHorizon(clientsFor(config.sources[name]!).dynamodb, info.table, info.ttlAttribute, { itemCount: info.itemCount });
+  const h = await findTtlHorizon(clientsFor(config.sources[name]!, roleFor('source', name, config.sources[name]!)).dynamodb, info.table, info.ttlAttribute, { itemCount: info.itemCount });
   if (h.neverExpire > 0) {
     refusals.push({ code: 'BACKFILL_NONE_UNSAFE', message: `${h.neverExpire} of ${h.itemsRead} items${h.sampled ? ' sampled' : ''} in ${info.table} have no ${info.ttlAttribute} value and never expire: without a backfill they would never reach the target`,
       hint: 'use the scan backfill, or give every item a TTL' });

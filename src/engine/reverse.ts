@@ -1,6 +1,7 @@
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { DynashiftError } from '../errors.js';
 import { clientsFor } from '../aws/clients.js';
+import { roleFor } from '../aws/errors.js';
 import { differingAttributes } from '../core/equality.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import { ItemMapper } from '../core/transform.js';
@@ -15,7 +16,7 @@ import type { StreamState } from '../state/migration-state.js';
  * opened now — before any application writes reach the targets.
  */
 export async function prepareReverse(config: ResolvedConfig, samples: AttributeMap[], mapper: ItemMapper): Promise<Record<string, StreamState>> {
-  const refuse = (message: string, hint: string) => new DynashiftError('PLAN_REFUSED', message, { hint, exitCode: 2 });
+  const refuse = (message: string, hint: string) => new DynashiftError('CUTOVER_REFUSED', message, { hint, exitCode: 2 });
   if (!config.inverseTransform) {
     throw refuse('rollback needs an inverse transform (target item → source item) to keep the old table current from the target\'s stream',
       'set "inverseTransform" in the config, or cut over without a way back: `dynashift cutover writes --no-reverse`');
@@ -44,7 +45,7 @@ export async function prepareReverse(config: ResolvedConfig, samples: AttributeM
   const positions: Record<string, StreamState> = {};
   for (const [name, target] of Object.entries(config.targets)) {
     if ((target.kind ?? 'dynamodb') !== 'dynamodb') throw refuse(`target ${name} is not a DynamoDB table: it has no stream to replicate back from`, 'cut over with --no-reverse');
-    const clients = clientsFor(target);
+    const clients = clientsFor(target, roleFor('target', name, target));
     const info = await inspectTable(clients.dynamodb, target.table);
     if (!info.stream.enabled || info.stream.viewType !== 'NEW_AND_OLD_IMAGES') {
       throw refuse(`target table ${target.table} needs a NEW_AND_OLD_IMAGES stream for reverse replication (it has ${info.stream.enabled ? info.stream.viewType : 'none'})`,
@@ -62,7 +63,7 @@ export function reverseMapper(config: ResolvedConfig, _targetKey: KeySchema, sou
 }
 
 async function sourceKeySchema(config: ResolvedConfig): Promise<KeySchema> {
-  const ref = Object.values(config.sources)[0]!;
-  const info = await inspectTable(clientsFor(ref).dynamodb, ref.table);
+  const [name, ref] = Object.entries(config.sources)[0]!;
+  const info = await inspectTable(clientsFor(ref, roleFor('source', name, ref)).dynamodb, ref.table);
   return info.keySchema!;
 }

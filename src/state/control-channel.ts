@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
+import { ensureStateDir } from './state-dir.js';
 
 /**
  * Live commands to a running migration (gh-ost style): `cutover`, `rollback` and `finish` drop a request file in the
@@ -26,7 +27,7 @@ export class ControlChannel {
 
   send(kind: ControlRequestKind, options: ControlRequest['options'] = {}): ControlRequest {
     const request: ControlRequest = { id: randomUUID(), kind, at: new Date().toISOString(), options };
-    mkdirSync(join(this.path, '..'), { recursive: true });
+    ensureStateDir(join(this.path, '..'));
     writeFileAtomic(this.path, JSON.stringify(request));
     return request;
   }

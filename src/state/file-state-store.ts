@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DynashiftError } from '../errors.js';
 import { appendDurable, writeFileAtomic } from './atomic-file.js';
 import { deadLetterId, foldDeadLetters, isUnresolved, type DeadLetter, type DeadLetterEntry, type DeadLetterResolution } from './dead-letters.js';
+import { ensureStateDir, stateDirError } from './state-dir.js';
 import type { MigrationState } from './migration-state.js';
 import { parseState } from './state-schema.js';
 import type { StateLock, StateStore } from './state-store.js';
@@ -35,19 +36,19 @@ export class FileStateStore implements StateStore {
   }
 
   async save(state: MigrationState): Promise<void> {
-    mkdirSync(this.location, { recursive: true });
+    ensureStateDir(this.location);
     writeFileAtomic(this.statePath, `${JSON.stringify(state, null, 2)}\n`);
   }
 
   async appendDeadLetters(entries: DeadLetterEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    mkdirSync(this.location, { recursive: true });
+    ensureStateDir(this.location);
     appendDurable(this.deadLetterPath, entries.map((e) => `${JSON.stringify({ id: e.id ?? deadLetterId(e.source, e.sourceKey), ...e })}\n`).join(''));
   }
 
   async resolveDeadLetters(resolutions: DeadLetterResolution[]): Promise<void> {
     if (resolutions.length === 0) return;
-    mkdirSync(this.location, { recursive: true });
+    ensureStateDir(this.location);
     appendDurable(this.deadLetterPath, resolutions.map(({ id, ...rest }) => `${JSON.stringify({ resolved: id, ...rest })}\n`).join(''));
   }
 
@@ -94,13 +95,13 @@ export class FileStateStore implements StateStore {
   }
 
   async lock(): Promise<StateLock> {
-    mkdirSync(this.location, { recursive: true });
+    ensureStateDir(this.location);
     for (let tries = 0; tries < 2; tries++) {
       try {
         writeFileSync(this.lockPath, JSON.stringify({ pid: process.pid, host: hostname() }), { flag: 'wx' });
         return { release: async () => this.unlock() };
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw stateDirError(this.location, err);
         const holder = this.readLock();
         if (holder && holderAlive(holder)) {
           throw new DynashiftError('STATE_LOCKED', `migration is already running (pid ${holder.pid} on ${holder.host})`, {

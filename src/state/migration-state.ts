@@ -20,7 +20,7 @@ export interface MigrationState {
   progress?: ProgressSnapshot;
   cutover?: CutoverState;
   /** The last control request (cutover, rollback, finish) the runner handled, so the command can report it. */
-  lastControl?: { id: string; request: string; ok: boolean; message: string; at: string };
+  lastControl?: { id: string; request: string; ok: boolean; message: string; code?: string; hint?: string; at: string };
 }
 
 /**
@@ -83,6 +83,8 @@ export interface BackfillState {
   /** When the snapshot began: every change before (startedAt − margin) is already in what the backfill reads. */
   startedAt?: string;
   completedAt?: string;
+  /** Scan/touch: the segments the backfill was started with (backfill.segments capped by the plan); a resume keeps them. */
+  segments?: number;
   partitions: Record<string, PartitionState>;
   itemsWritten: number;
   bytesRead: number;

@@ -11,6 +11,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { clientsFor } from '../../src/aws/clients.js';
+import { roleFor } from '../../src/aws/errors.js';
 import type { KeySchema } from '../../src/core/item.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../src/local/dynamodb-local.js';
 import { dynamoDbDriver } from '../../src/sinks/dynamodb/dynamodb-driver.js';
@@ -36,7 +37,7 @@ const sut: SinkUnderTest = {
       local = await startDynamoDbLocal();
       endpoint = local.endpoint;
     }
-    client = clientsFor({ table: 'conformance', endpoint, region: REGION }).dynamodb;
+    client = clientsFor({ table: 'conformance', endpoint, region: REGION }, roleFor('target', 'target', { table: 'conformance' })).dynamodb;
   },
   async stop() {
     client?.destroy();
@@ -60,7 +61,7 @@ const sut: SinkUnderTest = {
   }),
   readTarget: async (ctx, table) => {
     if (!EXTERNAL) return scanAll(ctx.client, table);
-    const external = clientsFor({ table, endpoint: EXTERNAL, region: REGION }).dynamodb;
+    const external = clientsFor({ table, endpoint: EXTERNAL, region: REGION }, roleFor('target', 'target', { table })).dynamodb;
     try {
       return await scanAll(external, `${table}_${RUN}_${ctx.seed}`);
     } finally {

@@ -28,6 +28,7 @@ import { repairSuspect, REPAIRED } from '../../src/engine/verify/repair.js';
 import { runVerify } from '../../src/engine/verify/run-verify.js';
 import type { VerifyResult } from '../../src/engine/verify/types.js';
 import { clientsFor } from '../../src/aws/clients.js';
+import { roleFor } from '../../src/aws/errors.js';
 import { runCli, spawnCli, type CliResult } from '../support/cli.js';
 import { createTable, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
@@ -362,7 +363,7 @@ test('repair skips an item that changed between observation and repair (no clobb
   const s = writeConfig('race', { source: table('race_src'), target: table('race_dst') });
   const config = await loadConfig(s.cfg);
   const ctx = await openVerifyContext(config, { concurrency: 2 });
-  const client = clientsFor(config.targets['target']!).dynamodb;
+  const client = clientsFor(config.targets['target']!, roleFor('target', 'target', config.targets['target']!)).dynamodb;
   try {
     const suspect = { c: 'differing' as const, t: 'target', k: '["S:r1"]', key: { id: { S: 'r1' } }, n: 'source', s: { id: { S: 'r1' } }, a: toDdbJson(v1), d: ['v'] };
     // A newer change lands after verify observed v1 (the stream applying source version 3, say).

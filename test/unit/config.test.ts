@@ -99,14 +99,14 @@ describe('loadConfig: JSON', () => {
   test('the default name is sanitized to a valid folder name and joins several tables with +', async () => {
     const path = files({
       'c.json': {
-        sources: { a: { table: 'A' }, b: { table: 'B' } },
-        targets: { x: { table: 'X' } },
+        sources: { a: { table: 'Aaa' }, b: { table: 'Bbb' } },
+        targets: { x: { table: 'Xxx' } },
         transform: './t.mjs',
       },
       't.mjs': 'export default (item) => ({ x: item });\n',
     });
     const cfg = await loadConfig(path);
-    assert.equal(cfg.name, 'A+B-to-X'.replace(/[^A-Za-z0-9._-]/g, '_'));
+    assert.equal(cfg.name, 'Aaa+Bbb-to-Xxx'.replace(/[^A-Za-z0-9._-]/g, '_'));
     assert.match(cfg.name, /^[A-Za-z0-9._-]+$/);
     assert.deepEqual(Object.keys(cfg.sources), ['a', 'b']);
     assert.equal(cfg.singleTarget, undefined);
@@ -120,7 +120,7 @@ describe('loadConfig: JSON', () => {
 
   test('target.create is kept as given', async () => {
     const create = { keySchema: { partitionKey: { name: 'customer', type: 'S' }, sortKey: { name: 'id', type: 'S' } }, billingMode: 'PAY_PER_REQUEST', ttlAttribute: null };
-    const path = files({ 'c.json': { source: { table: 'A' }, target: { table: 'B', create } } });
+    const path = files({ 'c.json': { source: { table: 'Aaa' }, target: { table: 'Bbb', create } } });
     const cfg = await loadConfig(path);
     assert.deepEqual(cfg.targets.target!.create, create);
   });
@@ -285,6 +285,29 @@ describe('loadConfig: errors', () => {
   test('targets (a split) without a transform are rejected', async () => {
     const path = files({ 'c.json': { source: { table: 'A' }, targets: { x: { table: 'X' }, y: { table: 'Y' } } } });
     await rejectsWith(loadConfig(path), 'CONFIG_INVALID', /needs a "transform"/);
+  });
+
+  test('a config path that is a folder is CONFIG_NOT_A_FILE, naming the config file inside it', async () => {
+    const path = files({ 'dynashift.config.json': minimal });
+    const err = await rejectsWith(loadConfig(dirname(path)), 'CONFIG_NOT_A_FILE', /is a folder/);
+    assert.match(err.hint ?? '', new RegExp(`-c ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.equal(err.side, 'config');
+  });
+
+  test('a DynamoDB table name DynamoDB would refuse is TABLE_NAME_INVALID on its side, naming the setting', async () => {
+    const src = await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, source: { table: 'my table' } } })), 'TABLE_NAME_INVALID', /source\.table "my table"/);
+    assert.equal(src.side, 'source');
+    assert.match(src.hint ?? '', /source\.table/);
+    const dst = await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, targets: { lines: { table: 'ab' } }, target: undefined, transform: './t.mjs' }, 't.mjs': 'export default (i) => i;\n' })),
+      'TABLE_NAME_INVALID', /targets\.lines\.table/);
+    assert.equal(dst.side, 'target');
+  });
+
+  test('a table ARN, and a PostgreSQL table name DynamoDB would refuse, are accepted', async () => {
+    const arn = 'arn:aws:dynamodb:eu-west-1:123456789012:table/Orders';
+    assert.equal((await loadConfig(files({ 'c.json': { ...minimal, source: { table: arn } } }))).sources['source']!.table, arn);
+    const pg = await loadConfig(files({ 'c.json': { ...minimal, target: { table: 'o', kind: 'postgres' } } }));
+    assert.equal(pg.targets['target']!.table, 'o');
   });
 
   test('empty sources or targets maps are rejected', async () => {

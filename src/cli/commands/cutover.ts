@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { loadConfig } from '../../config/load-config.js';
-import { DynashiftError } from '../../errors.js';
+import { DynashiftError, type ErrorCode } from '../../errors.js';
 import { cloudWatchMetrics } from '../../aws/table-traffic.js';
 import { deleteSources } from '../../engine/delete-source.js';
 import { ControlChannel, type ControlRequest, type ControlRequestKind } from '../../state/control-channel.js';
@@ -33,7 +33,8 @@ export async function controlCommand(kind: ControlRequestKind, flags: ControlFla
   });
   const outcome = await waitForOutcome(store, request, (flags.timeoutSeconds ?? 60) * 1000);
   process.stdout.write(`${outcome.ok ? '✔' : '✘'} ${kind.replace('-', ' ')}: ${outcome.message}\n`);
-  return outcome.ok ? 0 : 2;
+  if (!outcome.ok) throw refused(kind, outcome);
+  return 0;
 }
 
 export interface FinishFlags {
@@ -62,7 +63,7 @@ export async function finishCommand(flags: FinishFlags): Promise<number> {
       const outcome = await waitForOutcome(store, request, 60_000);
       if (!outcome.ok) {
         say(`✘ finish: ${outcome.message}`);
-        return 2;
+        throw refused('finish', outcome);
       }
       say(`… ${outcome.message}`);
       state = await waitForPhase(store, 'finished', (flags.timeoutSeconds ?? 300) * 1000);
@@ -85,7 +86,9 @@ export async function finishCommand(flags: FinishFlags): Promise<number> {
 /** No runner: record the end directly (holding the lock so no run starts meanwhile). */
 async function finishOffline(store: FileStateStore, state: MigrationState, force: boolean): Promise<MigrationState> {
   if (state.phase !== 'writes-cutover' && !force) {
-    throw new DynashiftError('PLAN_REFUSED', `finish comes after \`cutover writes\` (now ${state.phase})`, { hint: 'pass --force to end the migration anyway', exitCode: 2 });
+    throw new DynashiftError('CUTOVER_REFUSED', `finish comes after \`cutover writes\` (now ${state.phase})`, {
+      hint: 'run `dynashift cutover writes` first (with `dynashift run` going), or pass --force to end the migration anyway', exitCode: 2,
+    });
   }
   const lock = await store.lock();
   try {
@@ -109,7 +112,7 @@ async function finishOffline(store: FileStateStore, state: MigrationState, force
 async function confirm(question: string, yes: boolean, tables: string[]): Promise<boolean> {
   if (yes) return true;
   if (!process.stdin.isTTY) {
-    throw new DynashiftError('PLAN_REFUSED', 'deleting a table needs confirmation and there is no terminal to ask on', { hint: 'pass --yes to confirm', exitCode: 2 });
+    throw new DynashiftError('CONFIRMATION_REQUIRED', 'deleting a table needs confirmation and there is no terminal to ask on', { hint: 'pass --yes to confirm', exitCode: 2, side: 'source' });
   }
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
@@ -120,7 +123,14 @@ async function confirm(question: string, yes: boolean, tables: string[]): Promis
   }
 }
 
-async function waitForOutcome(store: FileStateStore, request: ControlRequest, timeoutMs: number): Promise<{ ok: boolean; message: string }> {
+/** A refusal of the running migration, as an error with its code and fix (exit 2); the ✘ line went to stdout already. */
+function refused(kind: string, outcome: { message: string; code?: string; hint?: string }): DynashiftError {
+  return new DynashiftError((outcome.code as ErrorCode | undefined) ?? 'CUTOVER_REFUSED', `${kind.replace('-', ' ')} refused: ${outcome.message}`, {
+    hint: outcome.hint ?? 'see `dynashift status` for the phase and the next step', exitCode: 2,
+  });
+}
+
+async function waitForOutcome(store: FileStateStore, request: ControlRequest, timeoutMs: number): Promise<{ ok: boolean; message: string; code?: string; hint?: string }> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const state = await store.load();

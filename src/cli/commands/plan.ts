@@ -35,10 +35,11 @@ export function formatPlan(plan: Plan, configPath: string): string {
   }
   out.push('');
   const st = plan.strategy;
+  const capped = st.segmentsConfigured !== undefined ? ` — capped from backfill.segments ${st.segmentsConfigured.toLocaleString('en-US')}, see Notes` : '';
   const strategy: Record<string, string> = {
-    scan: `open the stream position, back-fill by parallel Scan (${st.segments} segments, ${st.concurrency} at once, ${st.consistentRead ? 'strongly consistent' : 'eventually consistent'} reads), then apply the stream`,
+    scan: `open the stream position, back-fill by parallel Scan (${st.segments} segments${capped}, ${st.concurrency} at once, ${st.consistentRead ? 'strongly consistent' : 'eventually consistent'} reads), then apply the stream`,
     export: 'back-fill from the DynamoDB export files (no table reads), then apply the stream from just before the export time',
-    touch: `open the stream position, update every item (${st.segments} segments) so it flows through the stream, remove the marker, then apply the stream`,
+    touch: `open the stream position, update every item (${st.segments} segments${capped}) so it flows through the stream, remove the marker, then apply the stream`,
     none: 'no backfill: apply the stream from its trim horizon only',
   };
   out.push(`Strategy   ${plan.writeOnceOnly ? 'write the snapshot as DynamoDB export files (no stream)' : strategy[st.backfill] ?? st.backfill}; item errors: ${st.onError}`);
@@ -46,9 +47,11 @@ export function formatPlan(plan: Plan, configPath: string): string {
   out.push(`Estimate   ${e.items.toLocaleString('en-US')} items, ${mb(e.bytes)}: ${e.readUnits.toLocaleString('en-US')} read units + ${e.writeUnits.toLocaleString('en-US')} write units;`
     + ` about ${hours(e.seconds)} at ${Math.round(e.readUnitsPerSecond)} RCU/s and ${Math.round(e.writeUnitsPerSecond)} WCU/s (stream retention: 24 h)`);
   out.push(`Key moves  ${plan.keyCanMove ? 'an update can move an item to another target key: deletes use the stream\'s OLD images' : 'target keys follow source keys'}`);
-  out.push('', 'IAM actions needed (database privileges for non-AWS targets)');
+  out.push('', 'IAM actions needed, per command (database privileges for non-AWS targets)');
   for (const [who, p] of Object.entries(plan.iam)) {
-    out.push(`  ${who} (${p.table}):`, `    ${p.actions.join(', ')}`, `    on ${p.resources.join(', ')}`);
+    out.push(`  ${who} (${p.table}):`, `    all: ${p.actions.join(', ')}`, `    on ${p.resources.join(', ')}`);
+    for (const [command, actions] of Object.entries(p.commands)) out.push(`    ${`${command}:`.padEnd(24)}${actions.join(', ')}`);
+    for (const note of p.notes) out.push(`    note: ${note}`);
   }
   if (plan.notes.length) out.push('', 'Notes', ...plan.notes.map((n) => `  - ${n}`));
   out.push('');

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../config/load-config.js';
 import { runMigration } from '../../engine/migration.js';
 import { createLogger } from '../logger.js';
-import { createProgressView } from '../progress.js';
+import { createJsonProgressView, createProgressView } from '../progress.js';
 import { onShutdownSignal } from '../signals.js';
 
 export interface RunFlags {
@@ -24,7 +24,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     log.info({}, 'stopping: finishing in-flight writes and saving checkpoints (send the signal again to force)');
     controller.abort();
   });
-  const view = flags.progress === false ? undefined : createProgressView();
+  const view = flags.progress === false ? undefined : flags.logFormat === 'json' ? createJsonProgressView(log) : createProgressView();
   try {
     const result = await runMigration(config, {
       untilSynced: flags.untilSynced === true, signal: controller.signal, log,

@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 import type { TableRefConfig, TargetConfig } from '../../config/schema.js';
 import { clientsFor } from '../../aws/clients.js';
+import { roleFor } from '../../aws/errors.js';
 import { DynashiftError } from '../../errors.js';
 import type { KeySchema } from '../../core/item.js';
 import { ItemMapper } from '../../core/transform.js';
@@ -57,7 +58,7 @@ export async function openVerifyContext(config: ResolvedConfig, opts: { concurre
   };
   try {
     for (const [name, ref] of Object.entries(config.sources)) {
-      const { dynamodb } = clientsFor(ref);
+      const { dynamodb } = clientsFor(ref, roleFor('source', name, ref));
       clients.push(dynamodb);
       const info = await inspectTable(dynamodb, ref.table);
       if (!info.exists || !info.keySchema) {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clientsFor } from '../../aws/clients.js';
+import { classifyAwsError, roleFor } from '../../aws/errors.js';
+import { ensureStateDir } from '../../state/state-dir.js';
 import { sleep } from '../../core/backoff.js';
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 import { DynashiftError, isDynashiftError } from '../../errors.js';
@@ -49,7 +51,7 @@ export async function runVerify(config: ResolvedConfig, opts: VerifyOptions): Pr
   const ctx = await wrapAws(() => openVerifyContext(config, { concurrency: config.write.concurrency }));
   const repairClients: RepairTarget[] = [];
   try {
-    await mkdir(workDir, { recursive: true });
+    ensureStateDir(workDir);
     const notes: string[] = [];
     const transformErrors = new CappedList<TransformErrorFinding>(limit);
     const onTransformError = (f: TransformErrorFinding): void => transformErrors.add(f);
@@ -211,7 +213,7 @@ async function repairAll(ctx: VerifyContext, inPath: string, outPath: string, cl
   const targets: Record<string, RepairTarget> = {};
   const unsupported = new Set<string>();
   for (const [name, t] of Object.entries(ctx.targets)) {
-    const client = t.kind === 'dynamodb' ? clientsFor(t.config).dynamodb : undefined;
+    const client = t.kind === 'dynamodb' ? clientsFor(t.config, roleFor('target', name, t.config)).dynamodb : undefined;
     targets[name] = { kind: t.kind, table: t.config.table, ...(client ? { client } : {}) };
     clients.push(targets[name]!);
     if (!client) unsupported.add(t.kind);
@@ -266,6 +268,9 @@ async function wrapAws<T>(fn: () => Promise<T>): Promise<T> {
 
 function toVerifyError(err: unknown): unknown {
   if (isDynashiftError(err)) return err;
+  // Network, endpoint and credential failures have codes of their own, with the side the failing client belongs to.
+  const classified = classifyAwsError(err);
+  if (classified && classified.code !== 'AWS_ERROR') return classified;
   const meta = (err as { $metadata?: unknown })?.$metadata;
   if (meta !== undefined) {
     const name = (err as Error).name;

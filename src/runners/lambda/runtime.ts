@@ -71,7 +71,7 @@ export function stateStoreFor(opts: RunnerOptions, config: ResolvedConfig, owner
   }
   // $DYNASHIFT_STATE_ENDPOINT points the state table at DynamoDB Local (SAM local, smoke tests); unset on AWS.
   const endpoint = process.env.DYNASHIFT_STATE_ENDPOINT;
-  opts.stateClient ??= clientsFor({ table, ...(endpoint ? { endpoint } : {}) }).dynamodb;
+  opts.stateClient ??= clientsFor({ table, ...(endpoint ? { endpoint } : {}) }, { side: 'state', setting: 'DYNASHIFT_STATE_TABLE', table, ...(endpoint ? { endpoint } : {}) }).dynamodb;
   return new DynamoDbStateStore({ client: opts.stateClient, table, migration: config.name, ...(owner ? { owner } : {}) });
 }
 

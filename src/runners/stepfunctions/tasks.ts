@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { clientsFor } from '../../aws/clients.js';
+import { roleFor } from '../../aws/errors.js';
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 import { DynashiftError } from '../../errors.js';
 import type { Sink } from '../../sinks/sink.js';
@@ -62,7 +63,7 @@ export function createBackfillTasks(opts: BackfillTaskOptions = {}): BackfillTas
         opened = {
           preparedAt: runtime.preparedAt,
           sinks: openSinks(config, runtime, opts, { maxWriteUnitsPerSecond: runtime.segmentWriteUnitsPerSecond }),
-          sourceClients: Object.fromEntries(Object.entries(config.sources).map(([n, ref]) => [n, clientsFor(ref).dynamodb])),
+          sourceClients: Object.fromEntries(Object.entries(config.sources).map(([n, ref]) => [n, clientsFor(ref, roleFor('source', n, ref)).dynamodb])),
         };
       }
       const metrics = metricsFor(config);

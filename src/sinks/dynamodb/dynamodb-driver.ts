@@ -1,6 +1,7 @@
 import type { TargetConfig } from '../../config/schema.js';
 import type { Refusal } from '../../errors.js';
 import { clientsFor, isLoopback } from '../../aws/clients.js';
+import { roleFor } from '../../aws/errors.js';
 import { inspectTable } from '../../engine/inspect.js';
 import { keyAttributeNames, type KeySchema } from '../../core/item.js';
 import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
@@ -17,7 +18,7 @@ export const dynamoDbDriver: SinkDriver = {
   kind: 'dynamodb',
 
   async inspect(name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection> {
-    const info = await inspectTable(clientsFor(target).dynamodb, target.table);
+    const info = await inspectTable(clientsFor(target, roleFor('target', name, target)).dynamodb, target.table);
     const refusals: Refusal[] = [];
     const notes: string[] = [];
     const describe: string[] = [];
@@ -75,13 +76,13 @@ export const dynamoDbDriver: SinkDriver = {
     };
   },
 
-  async prepare(_name: string, target: TargetConfig, inspection: TargetInspection): Promise<void> {
+  async prepare(name: string, target: TargetConfig, inspection: TargetInspection): Promise<void> {
     if (!inspection.willCreate) return;
-    await createTable(clientsFor(target).dynamodb, target.table, inspection.detail as TableSpec);
+    await createTable(clientsFor(target, roleFor('target', name, target)).dynamodb, target.table, inspection.detail as TableSpec);
   },
 
   open(name: string, target: TargetConfig, opts: SinkOpenOptions) {
-    const { dynamodb } = clientsFor(target);
+    const { dynamodb } = clientsFor(target, roleFor('target', name, target));
     const sink = new DynamoDbSink({
       name, client: dynamodb, table: target.table, concurrency: opts.concurrency,
       ...(target.maxBatchSize ? { maxBatchSize: target.maxBatchSize } : {}),
