@@ -20,10 +20,11 @@ test('reads move only from in-sync, caught up, with no dead letters', async () =
   const blocked = await applyControl(req('cutover-reads'), ctx('in-sync', { deadLetters: 2 }));
   assert.equal(blocked.ok, false);
   // The refusal names the way out, not only --force: a rerun resolves what it applies; retry and discard the rest.
-  assert.match(blocked.message, /2 unresolved dead letter\(s\)/);
-  assert.match(blocked.message, /dead-letters list/);
-  assert.match(blocked.message, /dead-letters retry/);
-  assert.match(blocked.message, /dead-letters discard --reason/);
+  const said = `${blocked.message}\nfix: ${blocked.hint}`;
+  assert.match(said, /2 unresolved dead letter\(s\)/);
+  assert.match(said, /dead-letters list/);
+  assert.match(said, /dead-letters retry/);
+  assert.match(said, /dead-letters discard --reason/);
   const c = ctx('in-sync');
   assert.equal((await applyControl(req('cutover-reads'), c)).ok, true);
   assert.equal(c.state.phase, 'reads-cutover');
