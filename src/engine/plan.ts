@@ -5,19 +5,19 @@ import type { AttributeMap, KeySchema } from '../core/item.js';
 import { extractKey } from '../core/item.js';
 import { ItemMapper, MappingError } from '../core/transform.js';
 import { clientsFor } from '../aws/clients.js';
-import { inspectTable, type TableInfo } from './inspect.js';
+import { inspectTable, type TableInfo } from '../aws/inspect-table.js';
 import { findTtlHorizon, type TtlHorizon } from './ttl-horizon.js';
 import { exportStreamRefusals, streamLabelFromArn, type ExportDescription } from '../sources/export/index.js';
 import { estimateTouchCost } from '../sources/touch/index.js';
 import { exportSource } from './export-backfill.js';
 import { keyCanMove } from './targets.js';
 import { driverFor } from '../sinks/drivers.js';
+import { STREAM_RETENTION_MS } from '../core/constants.js';
 import type { TargetInspection } from '../sinks/driver.js';
 import { fmtKey } from '../sinks/dynamodb/dynamodb-driver.js';
 
-/** Stream records are kept 24 hours; the backfill must end well inside that (catch-up needs time too). */
-export const STREAM_RETENTION_MS = 24 * 3600_000;
-export const BACKFILL_BUDGET_MS = 20 * 3600_000;
+/** The backfill must end well inside the stream's retention: the catch-up needs time too. */
+export const BACKFILL_BUDGET_MS = STREAM_RETENTION_MS - 4 * 3600_000;
 const ON_DEMAND_READ_ASSUMED_RCU = 12000;
 
 export interface Plan {

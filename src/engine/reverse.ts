@@ -4,7 +4,7 @@ import { clientsFor } from '../aws/clients.js';
 import { differingAttributes } from '../core/equality.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import { ItemMapper } from '../core/transform.js';
-import { inspectTable } from './inspect.js';
+import { inspectTable } from '../aws/inspect-table.js';
 import { openStreamPosition } from '../sources/stream/open-position.js';
 import { sdkStreamsApi } from '../sources/stream/streams-api.js';
 import type { StreamState } from '../state/migration-state.js';

@@ -17,8 +17,7 @@ import { backoffDelay, sleep } from '../core/backoff.js';
 import type { KeySchema } from '../core/item.js';
 import { errorName } from '../aws/errors.js';
 import { DynashiftError } from '../errors.js';
-import type { BackfillCursor } from '../sources/source.js';
-import type { MigrationState, PartitionState } from './migration-state.js';
+import type { BackfillCursor, MigrationState, PartitionState } from './migration-state.js';
 import type { DeadLetterEntry, StateLock, StateStore } from './state-store.js';
 
 /**

@@ -1,5 +1,4 @@
 import type { MigrationState } from './migration-state.js';
-import type { RejectedWrite } from '../sinks/sink.js';
 
 /**
  * Where a migration keeps its state. The local store writes files in a state folder; a DynamoDB-table store (for the
@@ -33,5 +32,3 @@ export interface DeadLetterEntry {
   sequenceNumber?: string;
   error: { code: string; message: string };
 }
-
-export type { RejectedWrite };

@@ -9,7 +9,8 @@ import { openStreamPosition } from '../../sources/stream/open-position.js';
 import { sdkStreamsApi } from '../../sources/stream/streams-api.js';
 import type { DynamoDbStateStore, RunnerRuntime } from '../../state/dynamodb-state-store.js';
 import type { MigrationState } from '../../state/migration-state.js';
-import { AWS_RUNNER_STRATEGIES, runnerFingerprint as fingerprint, SNAPSHOT_MARGIN_MS } from '../lambda/runtime.js';
+import { SNAPSHOT_MARGIN_MS } from '../../core/constants.js';
+import { AWS_RUNNER_STRATEGIES, runnerFingerprint as fingerprint } from '../lambda/runtime.js';
 import type { PrepareOutput, SegmentTask } from './types.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { TargetConfig } from '../../config/schema.js';
 import type { Refusal } from '../../errors.js';
 import { clientsFor, isLoopback } from '../../aws/clients.js';
-import { inspectTable } from '../../engine/inspect.js';
+import { inspectTable } from '../../aws/inspect-table.js';
 import { keyAttributeNames, type KeySchema } from '../../core/item.js';
 import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
 import { createTable } from './create-table.js';

@@ -3,7 +3,7 @@ import type { Refusal } from '../../errors.js';
 import { isS3Uri, parseS3Uri } from '../../aws/s3.js';
 import { fmtKey } from '../dynamodb/dynamodb-driver.js';
 import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
-import { ensureStarted } from './export-writer.js';
+import { ensureStarted } from '../../formats/ddb-export/export-writer.js';
 import { FilesSink } from './files-sink.js';
 import { exportLocation, filesSettings, type FilesSettings } from './files-settings.js';
 
