@@ -27,6 +27,22 @@ export function clientsFor(ref: TableRefConfig, opts: { maxAttempts?: number } =
   return { dynamodb: withoutSdkLogging(new DynamoDBClient(common)), streams: withoutSdkLogging(new DynamoDBStreamsClient(common)), region };
 }
 
+/** Closes both clients' sockets. The owner (whoever called clientsFor) calls it once, when its run ends. */
+export function destroyClients(clients: TableClients): void {
+  clients.dynamodb.destroy();
+  clients.streams.destroy();
+}
+
+/** Clients for one call (inspect, create, delete), destroyed when it settles. */
+export async function withClients<T>(ref: TableRefConfig, fn: (clients: TableClients) => Promise<T>): Promise<T> {
+  const clients = clientsFor(ref);
+  try {
+    return await fn(clients);
+  } finally {
+    destroyClients(clients);
+  }
+}
+
 function credentialsFor(ref: TableRefConfig, region: string): AwsCredentialIdentityProvider | undefined {
   let base: AwsCredentialIdentityProvider | undefined = ref.profile ? fromIni({ profile: ref.profile }) : undefined;
   if (!base && !ref.roleArn && isLoopback(ref.endpoint) && !hasEnvCredentials()) {

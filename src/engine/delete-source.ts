@@ -1,7 +1,7 @@
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { DynashiftError } from '../errors.js';
-import { clientsFor } from '../aws/clients.js';
+import { withClients } from '../aws/clients.js';
 import type { MetricsClient, TrafficPoint } from '../aws/table-traffic.js';
 import type { MigrationState } from '../state/migration-state.js';
 
@@ -42,8 +42,9 @@ export async function deleteSources(config: ResolvedConfig, state: MigrationStat
         });
       }
     } else {
+      const metrics = opts.metrics(name);
       try {
-        traffic = await opts.metrics(name).consumedCapacity(ref.table, start, end);
+        traffic = await metrics.consumedCapacity(ref.table, start, end);
       } catch (err) {
         if (!opts.force) {
           throw new DynashiftError('AWS_ERROR', `could not read CloudWatch metrics for ${ref.table}: ${(err as Error).message}`, {
@@ -51,6 +52,8 @@ export async function deleteSources(config: ResolvedConfig, state: MigrationStat
           });
         }
         opts.say(`  CloudWatch unavailable (${(err as Error).message}); --force given, continuing without the traffic check`);
+      } finally {
+        metrics.destroy?.();
       }
     }
     const reads = traffic.reduce((n, p) => n + p.readUnits, 0);
@@ -68,7 +71,7 @@ export async function deleteSources(config: ResolvedConfig, state: MigrationStat
       opts.say(`kept ${ref.table}`);
       continue;
     }
-    await clientsFor(ref).dynamodb.send(new DeleteTableCommand({ TableName: ref.table }));
+    await withClients(ref, (c) => c.dynamodb.send(new DeleteTableCommand({ TableName: ref.table })));
     opts.say(`deleted ${ref.table}`);
     deleted.push(ref.table);
   }

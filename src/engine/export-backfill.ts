@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { DynashiftError } from '../errors.js';
-import { clientsFor } from '../aws/clients.js';
+import { withClients } from '../aws/clients.js';
 import type { S3Access } from '../aws/s3.js';
 import type { ItemMapper } from '../core/transform.js';
 import { changeWrites } from '../core/protocol.js';
@@ -46,13 +46,15 @@ export async function locateBackfillExport(
   }
   const tableArn = ctx.plan.sources[source]?.arn;
   if (!tableArn) throw new DynashiftError('SOURCE_TABLE_NOT_FOUND', `source ${source} has no table ARN to export`, { hint: 'check source.table' });
-  const client = clientsFor(ctx.config.sources[source]!).dynamodb;
-  const started = await startExport(client, {
-    tableArn, s3Bucket: cfg.start.s3Bucket,
-    ...(cfg.start.s3Prefix ? { s3Prefix: cfg.start.s3Prefix } : {}), ...(cfg.start.format ? { format: cfg.start.format } : {}),
+  const start = cfg.start;
+  const done = await withClients(ctx.config.sources[source]!, async ({ dynamodb: client }) => {
+    const started = await startExport(client, {
+      tableArn, s3Bucket: start.s3Bucket,
+      ...(start.s3Prefix ? { s3Prefix: start.s3Prefix } : {}), ...(start.format ? { format: start.format } : {}),
+    });
+    log.info({ source, exportArn: started.exportArn }, 'export started; waiting for it to complete');
+    return waitForExport(client, started.exportArn);
   });
-  log.info({ source, exportArn: started.exportArn }, 'export started; waiting for it to complete');
-  const done = await waitForExport(client, started.exportArn);
   const d = await exportSource(ctx.config, source, done.uri).describe();
   return { uri: done.uri, exportTime: d.exportTime, exportArn: done.exportArn };
 }

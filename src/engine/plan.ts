@@ -4,7 +4,7 @@ import type { Refusal } from '../errors.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import { extractKey } from '../core/item.js';
 import { ItemMapper, MappingError } from '../core/transform.js';
-import { clientsFor } from '../aws/clients.js';
+import { withClients, type TableClients } from '../aws/clients.js';
 import { inspectTable, type TableInfo } from '../aws/inspect-table.js';
 import { findTtlHorizon, type TtlHorizon } from './ttl-horizon.js';
 import { exportStreamRefusals, streamLabelFromArn, type ExportDescription } from '../sources/export/index.js';
@@ -52,10 +52,12 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
   const sourceInfos: Record<string, TableInfo> = {};
   const samples: Record<string, AttributeMap[]> = {};
   for (const [name, ref] of Object.entries(config.sources)) {
-    const { dynamodb } = clientsFor(ref);
-    const info = await inspectTable(dynamodb, ref.table);
+    const info = await withClients(ref, async ({ dynamodb }) => {
+      const found = await inspectTable(dynamodb, ref.table);
+      samples[name] = found.exists ? await sampleItems(dynamodb, ref.table, 200) : [];
+      return found;
+    });
     sourceInfos[name] = info;
-    samples[name] = info.exists ? await sampleItems(dynamodb, ref.table, 200) : [];
     if (!info.exists) {
       refusals.push({ code: 'SOURCE_TABLE_NOT_FOUND', message: `source table ${info.table} (${name}) does not exist in ${ref.region ?? 'the default Region'}${ref.endpoint ? ` at ${ref.endpoint}` : ''}`,
         hint: 'check source.table, source.region and source.endpoint' });
@@ -216,7 +218,8 @@ async function planTtlHorizon(config: ResolvedConfig, name: string, info: TableI
       hint: 'use the scan backfill (backfill.strategy "scan"), or enable TTL on items that all expire' });
     return undefined;
   }
-  const h = await findTtlHorizon(clientsFor(config.sources[name]!).dynamodb, info.table, info.ttlAttribute, { itemCount: info.itemCount });
+  const ttlAttribute = info.ttlAttribute;
+  const h = await withClients(config.sources[name]!, (c) => findTtlHorizon(c.dynamodb, info.table, ttlAttribute, { itemCount: info.itemCount }));
   if (h.neverExpire > 0) {
     refusals.push({ code: 'BACKFILL_NONE_UNSAFE', message: `${h.neverExpire} of ${h.itemsRead} items${h.sampled ? ' sampled' : ''} in ${info.table} have no ${info.ttlAttribute} value and never expire: without a backfill they would never reach the target`,
       hint: 'use the scan backfill, or give every item a TTL' });
@@ -278,7 +281,7 @@ function estimateBackfill(config: ResolvedConfig, sources: Record<string, TableI
     writeUnitsPerSecond: Number.isFinite(writeUnitsPerSecond) ? writeUnitsPerSecond : 0, seconds: Math.ceil(seconds) };
 }
 
-async function sampleItems(client: ReturnType<typeof clientsFor>['dynamodb'], table: string, limit: number): Promise<AttributeMap[]> {
+async function sampleItems(client: TableClients['dynamodb'], table: string, limit: number): Promise<AttributeMap[]> {
   const res = await client.send(new ScanCommand({ TableName: table, Limit: limit }));
   return (res.Items ?? []) as AttributeMap[];
 }

@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { DynashiftError } from '../errors.js';
-import { clientsFor } from '../aws/clients.js';
+import { withClients } from '../aws/clients.js';
 import { differingAttributes } from '../core/equality.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import { ItemMapper } from '../core/transform.js';
@@ -44,13 +44,14 @@ export async function prepareReverse(config: ResolvedConfig, samples: AttributeM
   const positions: Record<string, StreamState> = {};
   for (const [name, target] of Object.entries(config.targets)) {
     if ((target.kind ?? 'dynamodb') !== 'dynamodb') throw refuse(`target ${name} is not a DynamoDB table: it has no stream to replicate back from`, 'cut over with --no-reverse');
-    const clients = clientsFor(target);
-    const info = await inspectTable(clients.dynamodb, target.table);
-    if (!info.stream.enabled || info.stream.viewType !== 'NEW_AND_OLD_IMAGES') {
-      throw refuse(`target table ${target.table} needs a NEW_AND_OLD_IMAGES stream for reverse replication (it has ${info.stream.enabled ? info.stream.viewType : 'none'})`,
-        `enable it: aws dynamodb update-table --table-name ${target.table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES (or set target.create.streamViewType before the target is created)`);
-    }
-    positions[name] = await openStreamPosition(sdkStreamsApi(clients.streams), info.stream.arn!, info.stream.viewType, Date.now());
+    positions[name] = await withClients(target, async (clients) => {
+      const info = await inspectTable(clients.dynamodb, target.table);
+      if (!info.stream.enabled || info.stream.viewType !== 'NEW_AND_OLD_IMAGES') {
+        throw refuse(`target table ${target.table} needs a NEW_AND_OLD_IMAGES stream for reverse replication (it has ${info.stream.enabled ? info.stream.viewType : 'none'})`,
+          `enable it: aws dynamodb update-table --table-name ${target.table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES (or set target.create.streamViewType before the target is created)`);
+      }
+      return openStreamPosition(sdkStreamsApi(clients.streams), info.stream.arn!, info.stream.viewType, Date.now());
+    });
   }
   return positions;
 }
@@ -63,6 +64,6 @@ export function reverseMapper(config: ResolvedConfig, _targetKey: KeySchema, sou
 
 async function sourceKeySchema(config: ResolvedConfig): Promise<KeySchema> {
   const ref = Object.values(config.sources)[0]!;
-  const info = await inspectTable(clientsFor(ref).dynamodb, ref.table);
+  const info = await withClients(ref, (c) => inspectTable(c.dynamodb, ref.table));
   return info.keySchema!;
 }

@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../../config/resolved-config.js';
-import { clientsFor } from '../../aws/clients.js';
+import { withClients } from '../../aws/clients.js';
 import type { KeySchema } from '../../core/item.js';
 import type { Logger } from '../../engine/logger.js';
 import { buildPlan, type Plan } from '../../engine/plan.js';
@@ -71,7 +71,7 @@ async function initState(config: ResolvedConfig, plan: Plan, log: Logger): Promi
   };
   for (const [name, ref] of Object.entries(config.sources)) {
     const info = plan.sources[name]!;
-    const stream = await openStreamPosition(sdkStreamsApi(clientsFor(ref).streams), info.stream.arn!, info.stream.viewType!, Date.now());
+    const stream = await withClients(ref, (c) => openStreamPosition(sdkStreamsApi(c.streams), info.stream.arn!, info.stream.viewType!, Date.now()));
     const startedAt = Date.now();
     if (config.backfill.strategy === 'scan') stream.skipBefore = startedAt - SNAPSHOT_MARGIN_MS;
     state.sources[name] = {

@@ -1,6 +1,6 @@
 import type { TargetConfig } from '../../config/schema.js';
 import type { Refusal } from '../../errors.js';
-import { clientsFor, isLoopback } from '../../aws/clients.js';
+import { clientsFor, destroyClients, isLoopback, withClients } from '../../aws/clients.js';
 import { inspectTable } from '../../aws/inspect-table.js';
 import { keyAttributeNames, type KeySchema } from '../../core/item.js';
 import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
@@ -17,7 +17,7 @@ export const dynamoDbDriver: SinkDriver = {
   kind: 'dynamodb',
 
   async inspect(name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection> {
-    const info = await inspectTable(clientsFor(target).dynamodb, target.table);
+    const info = await withClients(target, (c) => inspectTable(c.dynamodb, target.table));
     const refusals: Refusal[] = [];
     const notes: string[] = [];
     const describe: string[] = [];
@@ -77,11 +77,12 @@ export const dynamoDbDriver: SinkDriver = {
 
   async prepare(_name: string, target: TargetConfig, inspection: TargetInspection): Promise<void> {
     if (!inspection.willCreate) return;
-    await createTable(clientsFor(target).dynamodb, target.table, inspection.detail as TableSpec);
+    await withClients(target, (c) => createTable(c.dynamodb, target.table, inspection.detail as TableSpec));
   },
 
   open(name: string, target: TargetConfig, opts: SinkOpenOptions) {
-    const { dynamodb } = clientsFor(target);
+    const clients = clientsFor(target);
+    const { dynamodb } = clients;
     const sink = new DynamoDbSink({
       name, client: dynamodb, table: target.table, concurrency: opts.concurrency,
       ...(target.maxBatchSize ? { maxBatchSize: target.maxBatchSize } : {}),
@@ -90,6 +91,8 @@ export const dynamoDbDriver: SinkDriver = {
     });
     const reader = new DynamoDbReader(dynamodb, target.table, opts.keySchema);
     return Object.assign(sink, {
+      // The sink owns the clients it was opened with: the engine closes it when the run ends.
+      close: async () => { destroyClients(clients); },
       keySchema: reader.keySchema,
       readPartitions: (count: number) => reader.readPartitions(count),
       readPartition: (p: string, signal?: AbortSignal) => reader.readPartition(p, signal),
