@@ -1,10 +1,10 @@
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { DynashiftError } from '../errors.js';
 import { withClients } from '../aws/clients.js';
-import type { S3Access } from '../aws/s3.js';
+import { isS3Uri, s3ClientFor, type S3Access } from '../aws/s3.js';
 import type { ItemMapper } from '../core/transform.js';
 import { changeWrites } from '../core/protocol.js';
-import { ExportSource, IncrementalExports, startExport, waitForExport, type IncrementalCursor } from '../sources/export/index.js';
+import { ExportSource, exportUri, IncrementalExports, startExport, waitForExport, type ExportDescription, type IncrementalCursor } from '../sources/export/index.js';
 import type { Sink } from '../sinks/sink.js';
 import type { BackfillState } from '../state/migration-state.js';
 import type { FailurePolicy } from './failure-policy.js';
@@ -25,6 +25,17 @@ export function exportSource(config: ResolvedConfig, source: string, uri: string
   return new ExportSource({ name: source, uri, access: exportAccess(config) });
 }
 
+/** Reads an export's manifests with an S3 client of its own (none for a local folder), destroyed once read. */
+export async function describeExportAt(config: ResolvedConfig, source: string, uri: string): Promise<ExportDescription> {
+  const access = exportAccess(config);
+  const s3Client = isS3Uri(exportUri(uri)) ? s3ClientFor(access) : undefined;
+  try {
+    return await new ExportSource({ name: source, uri, access, ...(s3Client ? { s3Client } : {}) }).describe();
+  } finally {
+    s3Client?.destroy();
+  }
+}
+
 /**
  * The export the backfill reads: the configured one, or — with `export.start` on real AWS — a new
  * ExportTableToPointInTime, waited for to completion. Its exportTime bounds what the stream catch-up must replay.
@@ -36,7 +47,7 @@ export async function locateBackfillExport(
 ): Promise<NonNullable<BackfillState['export']>> {
   const cfg = ctx.config.backfill.export;
   if (cfg?.uri) {
-    const d = await exportSource(ctx.config, source, cfg.uri).describe();
+    const d = await describeExportAt(ctx.config, source, cfg.uri);
     return { uri: cfg.uri, exportTime: d.exportTime, ...(d.exportArn ? { exportArn: d.exportArn } : {}) };
   }
   if (!cfg?.start) {
@@ -55,7 +66,7 @@ export async function locateBackfillExport(
     log.info({ source, exportArn: started.exportArn }, 'export started; waiting for it to complete');
     return waitForExport(client, started.exportArn);
   });
-  const d = await exportSource(ctx.config, source, done.uri).describe();
+  const d = await describeExportAt(ctx.config, source, done.uri);
   return { uri: done.uri, exportTime: d.exportTime, exportArn: done.exportArn };
 }
 

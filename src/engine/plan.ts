@@ -9,7 +9,7 @@ import { inspectTable, type TableInfo } from '../aws/inspect-table.js';
 import { findTtlHorizon, type TtlHorizon } from './ttl-horizon.js';
 import { exportStreamRefusals, streamLabelFromArn, type ExportDescription } from '../sources/export/index.js';
 import { estimateTouchCost } from '../sources/touch/index.js';
-import { exportSource } from './export-backfill.js';
+import { describeExportAt } from './export-backfill.js';
 import { keyCanMove } from './targets.js';
 import { driverFor } from '../sinks/drivers.js';
 import { STREAM_RETENTION_MS } from '../core/constants.js';
@@ -190,7 +190,7 @@ async function planExport(config: ResolvedConfig, name: string, info: TableInfo,
   }
   let d: ExportDescription;
   try {
-    d = await exportSource(config, name, cfg.uri).describe();
+    d = await describeExportAt(config, name, cfg.uri);
   } catch (err) {
     refusals.push({ code: 'EXPORT_INVALID', message: `export ${cfg.uri}: ${(err as Error).message}`, hint: (err as { hint?: string }).hint ?? 'check backfill.export.uri' });
     return undefined;
