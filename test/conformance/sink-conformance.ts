@@ -322,7 +322,7 @@ function crashResumeTests(sut: SinkUnderTest, opts: { seeds: number; seedBase: n
   describe(`${sut.kind} sink: crash and resume through the CLI`, () => {
     for (let i = 0; i < opts.seeds; i++) {
       const seed = opts.seedBase + i;
-      test(`seed ${seed}: every ${sut.kind} target equals transform(source) after ${sut.writeOnce ? '' : 'concurrent writes and '}${DEFAULT_KILLS} SIGKILLs with resume`, { timeout: 300_000 }, async () => {
+      test(`seed ${seed}: every ${sut.kind} target equals transform(source) after ${sut.writeOnce ? '' : 'concurrent writes and '}${DEFAULT_KILLS} SIGKILLs with resume`, { timeout: 420_000, todo: sut.knownIssues?.['crash-resume'] }, async () => {
         await runCrashScenario(sut, { seed, strategy: 'scan', items: opts.items });
       });
     }
