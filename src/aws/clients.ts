@@ -56,6 +56,22 @@ export function tagErrorsWith<T extends HasMiddlewareStack>(client: T, role: Cli
   return client;
 }
 
+/** Closes both clients' sockets. The owner (whoever called clientsFor) calls it once, when its run ends. */
+export function destroyClients(clients: TableClients): void {
+  clients.dynamodb.destroy();
+  clients.streams.destroy();
+}
+
+/** Clients for one call (inspect, create, delete), destroyed when it settles. */
+export async function withClients<T>(ref: TableRefConfig, role: ClientRole, fn: (clients: TableClients) => Promise<T>): Promise<T> {
+  const clients = clientsFor(ref, role);
+  try {
+    return await fn(clients);
+  } finally {
+    destroyClients(clients);
+  }
+}
+
 function credentialsFor(ref: TableRefConfig, role: ClientRole, region: Provider<string>): AwsCredentialIdentityProvider | undefined {
   let base: AwsCredentialIdentityProvider | undefined = ref.profile ? checkedProfile(ref.profile, role) : undefined;
   if (!base && !ref.roleArn && isLoopback(ref.endpoint) && !hasEnvCredentials()) {

@@ -7,6 +7,8 @@ import { withoutSdkLogging } from './sdk-logging.js';
 /** The one CloudWatch call dynashift makes; tests stub it (DynamoDB Local has no CloudWatch). */
 export interface MetricsClient {
   consumedCapacity(table: string, start: Date, end: Date): Promise<TrafficPoint[]>;
+  /** Closes the SDK client's sockets; the caller that asked for this client calls it once done. */
+  destroy?(): void;
 }
 
 export interface TrafficPoint {
@@ -47,5 +49,6 @@ export function cloudWatchMetrics(ref: TableRefConfig, credentials?: CloudWatchC
       } while (nextToken);
       return [...byTime.values()].sort((a, b) => a.at.localeCompare(b.at));
     },
+    destroy: () => client.destroy(),
   };
 }

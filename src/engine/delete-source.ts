@@ -1,7 +1,7 @@
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { DynashiftError } from '../errors.js';
-import { clientsFor } from '../aws/clients.js';
+import { withClients } from '../aws/clients.js';
 import { roleFor } from '../aws/errors.js';
 import type { MetricsClient, TrafficPoint } from '../aws/table-traffic.js';
 import type { MigrationState } from '../state/migration-state.js';
@@ -43,8 +43,9 @@ export async function deleteSources(config: ResolvedConfig, state: MigrationStat
         });
       }
     } else {
+      const metrics = opts.metrics(name);
       try {
-        traffic = await opts.metrics(name).consumedCapacity(ref.table, start, end);
+        traffic = await metrics.consumedCapacity(ref.table, start, end);
       } catch (err) {
         if (!opts.force) {
           throw new DynashiftError('AWS_ERROR', `could not read CloudWatch metrics for ${ref.table}: ${(err as Error).message}`, {
@@ -52,6 +53,8 @@ export async function deleteSources(config: ResolvedConfig, state: MigrationStat
           });
         }
         opts.say(`  CloudWatch unavailable (${(err as Error).message}); --force given, continuing without the traffic check`);
+      } finally {
+        metrics.destroy?.();
       }
     }
     const reads = traffic.reduce((n, p) => n + p.readUnits, 0);
@@ -69,7 +72,7 @@ export async function deleteSources(config: ResolvedConfig, state: MigrationStat
       opts.say(`kept ${ref.table}`);
       continue;
     }
-    await clientsFor(ref, roleFor('source', name, ref)).dynamodb.send(new DeleteTableCommand({ TableName: ref.table }));
+    await withClients(ref, roleFor('source', name, ref), (c) => c.dynamodb.send(new DeleteTableCommand({ TableName: ref.table })));
     opts.say(`deleted ${ref.table}`);
     deleted.push(ref.table);
   }

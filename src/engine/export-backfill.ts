@@ -1,11 +1,11 @@
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { DynashiftError } from '../errors.js';
-import { clientsFor } from '../aws/clients.js';
+import { withClients } from '../aws/clients.js';
 import { roleFor } from '../aws/errors.js';
-import type { S3Access } from '../aws/s3.js';
+import { isS3Uri, s3ClientFor, type S3Access } from '../aws/s3.js';
 import type { ItemMapper } from '../core/transform.js';
 import { changeWrites } from '../core/protocol.js';
-import { ExportSource, IncrementalExports, startExport, waitForExport, type IncrementalCursor } from '../sources/export/index.js';
+import { ExportSource, exportUri, IncrementalExports, startExport, waitForExport, type ExportDescription, type IncrementalCursor } from '../sources/export/index.js';
 import type { Sink } from '../sinks/sink.js';
 import type { BackfillState } from '../state/migration-state.js';
 import type { FailurePolicy } from './failure-policy.js';
@@ -26,6 +26,17 @@ export function exportSource(config: ResolvedConfig, source: string, uri: string
   return new ExportSource({ name: source, uri, access: exportAccess(config) });
 }
 
+/** Reads an export's manifests with an S3 client of its own (none for a local folder), destroyed once read. */
+export async function describeExportAt(config: ResolvedConfig, source: string, uri: string): Promise<ExportDescription> {
+  const access = exportAccess(config);
+  const s3Client = isS3Uri(exportUri(uri)) ? s3ClientFor(access) : undefined;
+  try {
+    return await new ExportSource({ name: source, uri, access, ...(s3Client ? { s3Client } : {}) }).describe();
+  } finally {
+    s3Client?.destroy();
+  }
+}
+
 /**
  * The export the backfill reads: the configured one, or — with `export.start` on real AWS — a new
  * ExportTableToPointInTime, waited for to completion. Its exportTime bounds what the stream catch-up must replay.
@@ -37,7 +48,7 @@ export async function locateBackfillExport(
 ): Promise<NonNullable<BackfillState['export']>> {
   const cfg = ctx.config.backfill.export;
   if (cfg?.uri) {
-    const d = await exportSource(ctx.config, source, cfg.uri).describe();
+    const d = await describeExportAt(ctx.config, source, cfg.uri);
     return { uri: cfg.uri, exportTime: d.exportTime, ...(d.exportArn ? { exportArn: d.exportArn } : {}) };
   }
   if (!cfg?.start) {
@@ -47,14 +58,16 @@ export async function locateBackfillExport(
   }
   const tableArn = ctx.plan.sources[source]?.arn;
   if (!tableArn) throw new DynashiftError('SOURCE_TABLE_NOT_FOUND', `source ${source} has no table ARN to export`, { hint: 'check source.table' });
-  const client = clientsFor(ctx.config.sources[source]!, roleFor('source', source, ctx.config.sources[source]!)).dynamodb;
-  const started = await startExport(client, {
-    tableArn, s3Bucket: cfg.start.s3Bucket,
-    ...(cfg.start.s3Prefix ? { s3Prefix: cfg.start.s3Prefix } : {}), ...(cfg.start.format ? { format: cfg.start.format } : {}),
+  const start = cfg.start;
+  const done = await withClients(ctx.config.sources[source]!, roleFor('source', source, ctx.config.sources[source]!), async ({ dynamodb: client }) => {
+    const started = await startExport(client, {
+      tableArn, s3Bucket: start.s3Bucket,
+      ...(start.s3Prefix ? { s3Prefix: start.s3Prefix } : {}), ...(start.format ? { format: start.format } : {}),
+    });
+    log.info({ source, exportArn: started.exportArn }, 'export started; waiting for it to complete');
+    return waitForExport(client, started.exportArn);
   });
-  log.info({ source, exportArn: started.exportArn }, 'export started; waiting for it to complete');
-  const done = await waitForExport(client, started.exportArn);
-  const d = await exportSource(ctx.config, source, done.uri).describe();
+  const d = await describeExportAt(ctx.config, source, done.uri);
   return { uri: done.uri, exportTime: d.exportTime, exportArn: done.exportArn };
 }
 

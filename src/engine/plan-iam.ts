@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { TargetInspection } from '../sinks/driver.js';
-import type { TableInfo } from './inspect.js';
+import type { TableInfo } from '../aws/inspect-table.js';
 
 /**
  * The IAM actions each principal needs, per command: what the configured migration will really call, so a policy

@@ -4,23 +4,23 @@ import type { Refusal } from '../errors.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import { extractKey } from '../core/item.js';
 import { ItemMapper, MappingError } from '../core/transform.js';
-import { clientsFor } from '../aws/clients.js';
+import { withClients, type TableClients } from '../aws/clients.js';
 import { roleFor } from '../aws/errors.js';
-import { inspectTable, type TableInfo } from './inspect.js';
+import { inspectTable, type TableInfo } from '../aws/inspect-table.js';
 import { iamGrants, type IamGrant } from './plan-iam.js';
 import { usableSegments } from './segments.js';
 import { findTtlHorizon, type TtlHorizon } from './ttl-horizon.js';
 import { exportStreamRefusals, streamLabelFromArn, type ExportDescription } from '../sources/export/index.js';
 import { estimateTouchCost } from '../sources/touch/index.js';
-import { exportSource } from './export-backfill.js';
+import { describeExportAt } from './export-backfill.js';
 import { keyCanMove } from './targets.js';
 import { driverFor } from '../sinks/drivers.js';
+import { STREAM_RETENTION_MS } from '../core/constants.js';
 import type { TargetInspection } from '../sinks/driver.js';
 import { fmtKey } from '../sinks/dynamodb/dynamodb-driver.js';
 
-/** Stream records are kept 24 hours; the backfill must end well inside that (catch-up needs time too). */
-export const STREAM_RETENTION_MS = 24 * 3600_000;
-export const BACKFILL_BUDGET_MS = 20 * 3600_000;
+/** The backfill must end well inside the stream's retention: the catch-up needs time too. */
+export const BACKFILL_BUDGET_MS = STREAM_RETENTION_MS - 4 * 3600_000;
 const ON_DEMAND_READ_ASSUMED_RCU = 12000;
 
 export interface Plan {
@@ -57,10 +57,12 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
   const sourceInfos: Record<string, TableInfo> = {};
   const samples: Record<string, AttributeMap[]> = {};
   for (const [name, ref] of Object.entries(config.sources)) {
-    const { dynamodb } = clientsFor(ref, roleFor('source', name, ref));
-    const info = await inspectTable(dynamodb, ref.table);
+    const info = await withClients(ref, roleFor('source', name, ref), async ({ dynamodb }) => {
+      const found = await inspectTable(dynamodb, ref.table);
+      samples[name] = found.exists ? await sampleItems(dynamodb, ref.table, 200) : [];
+      return found;
+    });
     sourceInfos[name] = info;
-    samples[name] = info.exists ? await sampleItems(dynamodb, ref.table, 200) : [];
     if (!info.exists) {
       refusals.push({ code: 'SOURCE_TABLE_NOT_FOUND', message: `source table ${info.table} (${name}) does not exist in ${ref.region ?? 'the default Region'}${ref.endpoint ? ` at ${ref.endpoint}` : ''}`,
         hint: 'check source.table, source.region and source.endpoint' });
@@ -183,7 +185,7 @@ async function planExport(config: ResolvedConfig, name: string, info: TableInfo,
   }
   let d: ExportDescription;
   try {
-    d = await exportSource(config, name, cfg.uri).describe();
+    d = await describeExportAt(config, name, cfg.uri);
   } catch (err) {
     refusals.push({ code: 'EXPORT_INVALID', message: `export ${cfg.uri}: ${(err as Error).message}`, hint: (err as { hint?: string }).hint ?? 'check backfill.export.uri' });
     return undefined;
@@ -211,7 +213,8 @@ async function planTtlHorizon(config: ResolvedConfig, name: string, info: TableI
       hint: 'use the scan backfill (backfill.strategy "scan"), or enable TTL on items that all expire' });
     return undefined;
   }
-  const h = await findTtlHorizon(clientsFor(config.sources[name]!, roleFor('source', name, config.sources[name]!)).dynamodb, info.table, info.ttlAttribute, { itemCount: info.itemCount });
+  const ttlAttribute = info.ttlAttribute;
+  const h = await withClients(config.sources[name]!, roleFor('source', name, config.sources[name]!), (c) => findTtlHorizon(c.dynamodb, info.table, ttlAttribute, { itemCount: info.itemCount }));
   if (h.neverExpire > 0) {
     refusals.push({ code: 'BACKFILL_NONE_UNSAFE', message: `${h.neverExpire} of ${h.itemsRead} items${h.sampled ? ' sampled' : ''} in ${info.table} have no ${info.ttlAttribute} value and never expire: without a backfill they would never reach the target`,
       hint: 'use the scan backfill, or give every item a TTL' });
@@ -273,7 +276,7 @@ function estimateBackfill(config: ResolvedConfig, sources: Record<string, TableI
     writeUnitsPerSecond: Number.isFinite(writeUnitsPerSecond) ? writeUnitsPerSecond : 0, seconds: Math.ceil(seconds) };
 }
 
-async function sampleItems(client: ReturnType<typeof clientsFor>['dynamodb'], table: string, limit: number): Promise<AttributeMap[]> {
+async function sampleItems(client: TableClients['dynamodb'], table: string, limit: number): Promise<AttributeMap[]> {
   const res = await client.send(new ScanCommand({ TableName: table, Limit: limit }));
   return (res.Items ?? []) as AttributeMap[];
 }

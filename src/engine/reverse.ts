@@ -1,11 +1,11 @@
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { DynashiftError } from '../errors.js';
-import { clientsFor } from '../aws/clients.js';
+import { withClients } from '../aws/clients.js';
 import { roleFor } from '../aws/errors.js';
 import { differingAttributes } from '../core/equality.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import { ItemMapper } from '../core/transform.js';
-import { inspectTable } from './inspect.js';
+import { inspectTable } from '../aws/inspect-table.js';
 import { openStreamPosition } from '../sources/stream/open-position.js';
 import { sdkStreamsApi } from '../sources/stream/streams-api.js';
 import type { StreamState } from '../state/migration-state.js';
@@ -45,13 +45,14 @@ export async function prepareReverse(config: ResolvedConfig, samples: AttributeM
   const positions: Record<string, StreamState> = {};
   for (const [name, target] of Object.entries(config.targets)) {
     if ((target.kind ?? 'dynamodb') !== 'dynamodb') throw refuse(`target ${name} is not a DynamoDB table: it has no stream to replicate back from`, 'cut over with --no-reverse');
-    const clients = clientsFor(target, roleFor('target', name, target));
-    const info = await inspectTable(clients.dynamodb, target.table);
-    if (!info.stream.enabled || info.stream.viewType !== 'NEW_AND_OLD_IMAGES') {
-      throw refuse(`target table ${target.table} needs a NEW_AND_OLD_IMAGES stream for reverse replication (it has ${info.stream.enabled ? info.stream.viewType : 'none'})`,
-        `enable it: aws dynamodb update-table --table-name ${target.table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES (or set target.create.streamViewType before the target is created)`);
-    }
-    positions[name] = await openStreamPosition(sdkStreamsApi(clients.streams), info.stream.arn!, info.stream.viewType, Date.now());
+    positions[name] = await withClients(target, roleFor('target', name, target), async (clients) => {
+      const info = await inspectTable(clients.dynamodb, target.table);
+      if (!info.stream.enabled || info.stream.viewType !== 'NEW_AND_OLD_IMAGES') {
+        throw refuse(`target table ${target.table} needs a NEW_AND_OLD_IMAGES stream for reverse replication (it has ${info.stream.enabled ? info.stream.viewType : 'none'})`,
+          `enable it: aws dynamodb update-table --table-name ${target.table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES (or set target.create.streamViewType before the target is created)`);
+      }
+      return openStreamPosition(sdkStreamsApi(clients.streams), info.stream.arn!, info.stream.viewType, Date.now());
+    });
   }
   return positions;
 }
@@ -64,6 +65,6 @@ export function reverseMapper(config: ResolvedConfig, _targetKey: KeySchema, sou
 
 async function sourceKeySchema(config: ResolvedConfig): Promise<KeySchema> {
   const [name, ref] = Object.entries(config.sources)[0]!;
-  const info = await inspectTable(clientsFor(ref, roleFor('source', name, ref)).dynamodb, ref.table);
+  const info = await withClients(ref, roleFor('source', name, ref), (c) => inspectTable(c.dynamodb, ref.table));
   return info.keySchema!;
 }

@@ -1,7 +1,7 @@
 import type { TargetConfig } from '../config/schema.js';
 import type { Refusal } from '../errors.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
-import type { TableInfo } from '../engine/inspect.js';
+import type { TableInfo } from '../aws/inspect-table.js';
 import type { Sink } from './sink.js';
 
 /**

@@ -1,4 +1,5 @@
 import type { AttributeMap } from '../core/item.js';
+import type { BackfillCursor } from '../state/migration-state.js';
 
 /**
  * A snapshot of the source's items, split into independent partitions (scan segments, export files) that can be read in
@@ -16,8 +17,8 @@ export interface BackfillSource {
   read(partition: string, cursor: BackfillCursor | undefined, signal?: AbortSignal): AsyncIterable<BackfillPage>;
 }
 
-/** Opaque, JSON-serializable position inside a partition. */
-export type BackfillCursor = Record<string, unknown>;
+/** Opaque, JSON-serializable position inside a partition; the state stores it (state/migration-state.ts). */
+export type { BackfillCursor };
 
 export interface BackfillPage {
   items: AttributeMap[];

@@ -17,9 +17,8 @@ import { backoffDelay, sleep } from '../core/backoff.js';
 import type { KeySchema } from '../core/item.js';
 import { errorName } from '../aws/errors.js';
 import { DynashiftError } from '../errors.js';
-import type { BackfillCursor } from '../sources/source.js';
 import { deadLetterId, failureKey, foldDeadLetters, isUnresolved, type DeadLetter, type DeadLetterEntry, type DeadLetterResolution } from './dead-letters.js';
-import type { MigrationState, PartitionState } from './migration-state.js';
+import type { BackfillCursor, MigrationState, PartitionState } from './migration-state.js';
 import { parseState } from './state-schema.js';
 import type { StateLock, StateStore } from './state-store.js';
 

@@ -1,4 +1,5 @@
-import type { BackfillCursor } from '../sources/source.js';
+/** Opaque, JSON-serializable position inside a backfill partition: what a source resumes from. */
+export type BackfillCursor = Record<string, unknown>;
 
 /**
  * Everything a migration must remember to resume after a crash with the same command. Plain JSON: no SDK types, no

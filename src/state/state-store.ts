@@ -1,5 +1,4 @@
 import type { MigrationState } from './migration-state.js';
-import type { RejectedWrite } from '../sinks/sink.js';
 import type { DeadLetter, DeadLetterEntry, DeadLetterResolution } from './dead-letters.js';
 
 /**
@@ -27,4 +26,4 @@ export interface StateLock {
   release(): Promise<void>;
 }
 
-export type { DeadLetter, DeadLetterEntry, DeadLetterResolution, RejectedWrite };
+export type { DeadLetter, DeadLetterEntry, DeadLetterResolution };

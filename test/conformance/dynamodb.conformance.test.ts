@@ -1,6 +1,6 @@
 /**
  * The sink conformance suite (sink-conformance.ts) run against the DynamoDB driver: the same contract and
- * crash/resume scenario the PostgreSQL sink passes (test/integration/postgres-sink.test.ts).
+ * crash/resume scenario the PostgreSQL sink passes (postgres.conformance.test.ts).
  *
  * The targets live in DynamoDB Local by default. DYNASHIFT_CONFORMANCE_ENDPOINT=http://host:8000 points the targets at
  * another DynamoDB-compatible endpoint instead (ScyllaDB Alternator, docs/alternator.md); credentials then come from

@@ -1,9 +1,9 @@
 /**
  * The PostgreSQL sink against a real, throwaway PostgreSQL cluster (test/support/postgres.ts): its jsonb mapping,
- * plan/prepare, guarded writes, reader, connection handling, and the shared sink conformance suite — contract tests
- * plus the seeded workload + SIGKILL/resume scenario through the CLI (test/conformance/sink-conformance.ts).
+ * plan/prepare, guarded writes, reader and connection handling. The shared sink conformance suite (contract tests
+ * plus the crash scenario through the CLI) runs in test/conformance/postgres.conformance.test.ts.
  *
- * SEEDS=N runs N crash seeds (default 2); needs the `postgresql` package (see test/support/postgres.ts).
+ * Needs the `postgresql` package (see test/support/postgres.ts).
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -19,7 +19,7 @@ import { PostgresSink } from '../../src/sinks/postgres/postgres-sink.js';
 import { findUnstorable, itemToJson, jsonToItem } from '../../src/sinks/postgres/postgres-types.js';
 import { compareTables, formatDiff, isEmptyDiff } from '../support/independent-scan.js';
 import { withPostgres } from '../support/postgres.js';
-import { deleteOp, putOp, richItems, sinkConformance, STRING_NUMBER_KEY, type ScenarioContext } from '../conformance/sink-conformance.js';
+import { deleteOp, putOp, richItems, STRING_NUMBER_KEY } from '../conformance/sink-conformance.js';
 
 const server = withPostgres();
 // Node 20 runs root-level `before` hooks concurrently, so the admin connection is opened lazily, not in a second hook.
@@ -30,7 +30,7 @@ const admin = {
       const c = new pg.Client({ connectionString: server.server.connectionString });
       c.on('error', () => {}); // the server may stop before this client ends (root hooks run concurrently)
       await c.connect();
-      await c.query('CREATE SCHEMA IF NOT EXISTS contract; CREATE SCHEMA IF NOT EXISTS specific');
+      await c.query('CREATE SCHEMA IF NOT EXISTS specific');
       return c;
     })();
     return (await adminClient).query<R>(text, values);
@@ -308,58 +308,4 @@ describe('PostgreSQL connections', () => {
       await sink.close!();
     }
   });
-});
-
-// The shared suite: contract tests on fresh tables in schema "contract", crash seeds in schema seed_<n>.
-let contractTables = 0;
-const opened: { close?: () => Promise<void> }[] = [];
-const PG_URL_ENV = 'DYNASHIFT_TEST_PG_URL';
-const seedSchema = (ctx: ScenarioContext) => `seed_${ctx.seed}`;
-const BY_GROUP_COLUMNS = [
-  { name: 'v', attribute: 'v', type: 'numeric' },
-  { name: 'big', attribute: 'big', type: 'numeric' },
-  { name: 'flag', attribute: 'flag', type: 'boolean' },
-  { name: 'bin', attribute: 'bin', type: 'bytea' },
-  { name: 'nested', attribute: 'nested', type: 'jsonb' },
-];
-
-sinkConformance({
-  kind: 'postgres',
-  async start() {},
-  async stop() {
-    for (const s of opened) await s.close?.();
-  },
-  async openTarget(keySchema) {
-    const table = `t${++contractTables}`;
-    const sink = await openTarget(pgTarget(table, keySchema, { schema: 'contract' }), keySchema);
-    opened.push(sink);
-    return { sink, readAll: () => readTable('contract', table), close: async () => {} };
-  },
-  rejectableItem: (key) => ({ ...key, text: { S: 'PostgreSQL text cannot hold \u0000' } }),
-  guardsBySequence: true,
-  cliTarget: (ctx, table, keySchema) => ({
-    kind: 'postgres', table, keySchema,
-    postgres: {
-      schema: seedSchema(ctx),
-      // Odd seeds put the password in the config file, even seeds take the URL from an environment variable: in
-      // neither case may it reach the state folder or the logs.
-      ...(ctx.seed % 2 === 1 ? { connectionString: server.server.connectionString } : { connectionStringEnv: PG_URL_ENV }),
-      ...(table === 'dst_by_group' ? { columns: BY_GROUP_COLUMNS } : {}),
-    },
-  }),
-  cliEnv: () => ({ [PG_URL_ENV]: server.server.connectionString }),
-  readTarget: (ctx, table) => readTable(seedSchema(ctx), table),
-  secrets: () => [server.server.password],
-  async afterScenario(ctx) {
-    const s = seedSchema(ctx);
-    const disagree = await admin.query(`SELECT count(*)::int AS n FROM "${s}".dst_by_group WHERE
-      grp IS DISTINCT FROM item->'grp'->>'S' OR id IS DISTINCT FROM item->'id'->>'S'
-      OR v IS DISTINCT FROM (item->'v'->>'N')::numeric OR big IS DISTINCT FROM (item->'big'->>'N')::numeric
-      OR flag IS DISTINCT FROM (item->'flag'->>'BOOL')::boolean OR bin IS DISTINCT FROM decode(item->'bin'->>'B', 'base64')
-      OR (nested IS NULL) <> (item->'nested' IS NULL)`);
-    assert.equal(disagree.rows[0]?.n, 0, 'key and projected columns agree with the item in every row');
-    const seqs = await admin.query(`SELECT count(src_seq)::int AS streamed, (SELECT count(*)::int FROM "${s}".dst_by_group__dynashift_tombstones) AS tombs FROM "${s}".dst_by_group`);
-    assert.ok(seqs.rows[0]?.streamed > 0, 'some rows were written by the stream catch-up');
-    assert.ok(seqs.rows[0]?.tombs > 0, 'deletes left tombstones');
-  },
 });

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { AttributeMap } from '../../src/core/item.js';
-import { decodeDdbJsonLine } from '../../src/sources/export/ddb-json-line.js';
-import { LineDecodeError } from '../../src/sources/export/export-errors.js';
-import { decimalText, decodeIonLine } from '../../src/sources/export/ion-line.js';
-import { jsonTextPages, recordToJsonLine, scanFile } from '../../src/sources/export/file-decoder.js';
+import { decodeDdbJsonLine } from '../../src/formats/ddb-export/ddb-json-line.js';
+import { LineDecodeError } from '../../src/formats/ddb-export/export-errors.js';
+import { decimalText, decodeIonLine } from '../../src/formats/ddb-export/ion-line.js';
+import { jsonTextPages, recordToJsonLine, scanFile } from '../../src/formats/ddb-export/file-decoder.js';
 
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
 

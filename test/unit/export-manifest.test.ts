@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { DynashiftError } from '../../src/errors.js';
-import { DecodePool } from '../../src/sources/export/decode-pool.js';
-import { readExportFile } from '../../src/sources/export/export-file-reader.js';
-import { LocalStore } from '../../src/sources/export/export-store.js';
+import { DecodePool } from '../../src/formats/ddb-export/decode-pool.js';
+import { readExportFile } from '../../src/formats/ddb-export/export-file-reader.js';
+import { LocalStore } from '../../src/formats/ddb-export/export-store.js';
 import { checkChain, toChangeRecord } from '../../src/sources/export/incremental.js';
-import { loadExport } from '../../src/sources/export/locate-export.js';
-import { checksumMatches, md5, parseManifestFiles, parseSummary, relativeDataKey, singlePartMultipartEtag } from '../../src/sources/export/manifest.js';
+import { loadExport } from '../../src/formats/ddb-export/locate-export.js';
+import { checksumMatches, md5, parseManifestFiles, parseSummary, relativeDataKey, singlePartMultipartEtag } from '../../src/formats/ddb-export/manifest.js';
 import { exportStreamRefusals, streamLabelFromArn, streamLabelTime } from '../../src/sources/export/plan-checks.js';
 import type { ExportDescription } from '../../src/sources/export/export-source.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ResolvedConfig } from '../../src/config/resolved-config.js';
 import { DEFAULTS } from '../../src/config/resolved-config.js';
-import type { TableInfo } from '../../src/engine/inspect.js';
+import type { TableInfo } from '../../src/aws/inspect-table.js';
 import { iamGrants } from '../../src/engine/plan-iam.js';
 import { MAX_SCAN_SEGMENTS, usableSegments } from '../../src/engine/segments.js';
 import type { TargetInspection } from '../../src/sinks/driver.js';

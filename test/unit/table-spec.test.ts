@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DynashiftError } from '../../src/errors.js';
-import type { TableInfo } from '../../src/engine/inspect.js';
+import type { TableInfo } from '../../src/aws/inspect-table.js';
 import { createTableInput, targetTableSpec, type TableSpec } from '../../src/sinks/dynamodb/table-spec.js';
 
 function sourceInfo(over: Partial<TableInfo> = {}): TableInfo {

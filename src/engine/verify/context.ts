@@ -10,7 +10,7 @@ import { driverFor } from '../../sinks/drivers.js';
 import type { TargetReader } from '../../sinks/driver.js';
 import type { Sink } from '../../sinks/sink.js';
 import { DynamoDbReader } from '../../sinks/dynamodb/dynamodb-reader.js';
-import { inspectTable, type TableInfo } from '../inspect.js';
+import { inspectTable, type TableInfo } from '../../aws/inspect-table.js';
 
 export interface VerifySource {
   name: string;

@@ -12,8 +12,7 @@ import type { Write } from './observability.js';
 
 import { fingerprint as runnerFingerprint } from '../../engine/snapshot.js';
 
-// The CLI's margin and fingerprint: a DynamoDB-stored state refuses a changed config just like a local one.
-export { SNAPSHOT_MARGIN_MS } from '../../engine/snapshot.js';
+// The CLI's fingerprint: a DynamoDB-stored state refuses a changed config just like a local one.
 export { runnerFingerprint };
 
 /** The backfill strategies the AWS runner implements; export and touch run with `dynashift run` only. */

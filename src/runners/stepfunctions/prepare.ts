@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../../config/resolved-config.js';
-import { clientsFor } from '../../aws/clients.js';
+import { withClients } from '../../aws/clients.js';
 import { roleFor } from '../../aws/errors.js';
 import type { KeySchema } from '../../core/item.js';
 import type { Logger } from '../../engine/logger.js';
@@ -10,7 +10,8 @@ import { openStreamPosition } from '../../sources/stream/open-position.js';
 import { sdkStreamsApi } from '../../sources/stream/streams-api.js';
 import type { DynamoDbStateStore, RunnerRuntime } from '../../state/dynamodb-state-store.js';
 import type { MigrationState } from '../../state/migration-state.js';
-import { AWS_RUNNER_STRATEGIES, runnerFingerprint as fingerprint, SNAPSHOT_MARGIN_MS } from '../lambda/runtime.js';
+import { SNAPSHOT_MARGIN_MS } from '../../core/constants.js';
+import { AWS_RUNNER_STRATEGIES, runnerFingerprint as fingerprint } from '../lambda/runtime.js';
 import type { PrepareOutput, SegmentTask } from './types.js';
 
 /**
@@ -71,7 +72,7 @@ async function initState(config: ResolvedConfig, plan: Plan, log: Logger): Promi
   };
   for (const [name, ref] of Object.entries(config.sources)) {
     const info = plan.sources[name]!;
-    const stream = await openStreamPosition(sdkStreamsApi(clientsFor(ref, roleFor('source', name, ref)).streams), info.stream.arn!, info.stream.viewType!, Date.now());
+    const stream = await withClients(ref, roleFor('source', name, ref), (c) => openStreamPosition(sdkStreamsApi(c.streams), info.stream.arn!, info.stream.viewType!, Date.now()));
     const startedAt = Date.now();
     if (config.backfill.strategy === 'scan') stream.skipBefore = startedAt - SNAPSHOT_MARGIN_MS;
     state.sources[name] = {

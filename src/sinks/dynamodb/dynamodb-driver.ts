@@ -1,8 +1,8 @@
 import type { TargetConfig } from '../../config/schema.js';
 import type { Refusal } from '../../errors.js';
-import { clientsFor, isLoopback } from '../../aws/clients.js';
+import { clientsFor, destroyClients, isLoopback, withClients } from '../../aws/clients.js';
 import { roleFor } from '../../aws/errors.js';
-import { inspectTable } from '../../engine/inspect.js';
+import { inspectTable } from '../../aws/inspect-table.js';
 import { keyAttributeNames, type KeySchema } from '../../core/item.js';
 import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
 import { createTable } from './create-table.js';
@@ -18,7 +18,7 @@ export const dynamoDbDriver: SinkDriver = {
   kind: 'dynamodb',
 
   async inspect(name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection> {
-    const info = await inspectTable(clientsFor(target, roleFor('target', name, target)).dynamodb, target.table);
+    const info = await withClients(target, roleFor('target', name, target), (c) => inspectTable(c.dynamodb, target.table));
     const refusals: Refusal[] = [];
     const notes: string[] = [];
     const describe: string[] = [];
@@ -78,11 +78,12 @@ export const dynamoDbDriver: SinkDriver = {
 
   async prepare(name: string, target: TargetConfig, inspection: TargetInspection): Promise<void> {
     if (!inspection.willCreate) return;
-    await createTable(clientsFor(target, roleFor('target', name, target)).dynamodb, target.table, inspection.detail as TableSpec);
+    await withClients(target, roleFor('target', name, target), (c) => createTable(c.dynamodb, target.table, inspection.detail as TableSpec));
   },
 
   open(name: string, target: TargetConfig, opts: SinkOpenOptions) {
-    const { dynamodb } = clientsFor(target, roleFor('target', name, target));
+    const clients = clientsFor(target, roleFor('target', name, target));
+    const { dynamodb } = clients;
     const sink = new DynamoDbSink({
       name, client: dynamodb, table: target.table, concurrency: opts.concurrency,
       ...(target.maxBatchSize ? { maxBatchSize: target.maxBatchSize } : {}),
@@ -91,6 +92,8 @@ export const dynamoDbDriver: SinkDriver = {
     });
     const reader = new DynamoDbReader(dynamodb, target.table, opts.keySchema);
     return Object.assign(sink, {
+      // The sink owns the clients it was opened with: the engine closes it when the run ends.
+      close: async () => { destroyClients(clients); },
       keySchema: reader.keySchema,
       readPartitions: (count: number) => reader.readPartitions(count),
       readPartition: (p: string, signal?: AbortSignal) => reader.readPartition(p, signal),

@@ -2,7 +2,7 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { DynashiftError } from '../../errors.js';
 import type { KeyAttribute, KeySchema } from '../../core/item.js';
 import type { CreateTableConfig } from '../../config/schema.js';
-import type { IndexInfo, TableInfo } from '../../engine/inspect.js';
+import type { IndexInfo, TableInfo } from '../../aws/inspect-table.js';
 
 /** The target table dynashift will create: the source's shape unless the config overrides parts of it. */
 export interface TableSpec {

@@ -1,9 +1,10 @@
 import type { TargetConfig } from '../../config/schema.js';
 import type { Refusal } from '../../errors.js';
-import { isS3Uri, parseS3Uri } from '../../aws/s3.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { isS3Uri, parseS3Uri, s3ClientFor } from '../../aws/s3.js';
 import { fmtKey } from '../dynamodb/dynamodb-driver.js';
 import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
-import { ensureStarted } from './export-writer.js';
+import { ensureStarted } from '../../formats/ddb-export/export-writer.js';
 import { FilesSink } from './files-sink.js';
 import { exportLocation, filesSettings, type FilesSettings } from './files-settings.js';
 
@@ -36,10 +37,17 @@ export const filesDriver: SinkDriver = {
     if (!keySchema) {
       refusals.push({ code: 'TARGET_KEY_MISSING', message: `the key of files target ${target.table} is unknown`, hint: 'set target.keySchema: { partitionKey: { name, type }, sortKey?: { name, type } }' });
     }
-    const location = exportLocation(settings);
+    const client = s3ClientOf(settings);
+    const location = exportLocation(settings, client);
     const folder = location.folder;
-    const finalized = (await folder.get('manifest-summary.json')) !== undefined;
-    const started = finalized || (await folder.get('_started')) !== undefined;
+    let finalized: boolean;
+    let started: boolean;
+    try {
+      finalized = (await folder.get('manifest-summary.json')) !== undefined;
+      started = finalized || (await folder.get('_started')) !== undefined;
+    } finally {
+      client?.destroy(); // only the two reads above use it
+    }
     if (finalized) {
       notes.push(`target ${target.table}: the export at ${folder.uri} is already complete; it is write-once, so a new migration needs another files.exportId`);
     } else if (started) {
@@ -68,14 +76,44 @@ export const filesDriver: SinkDriver = {
   },
 
   async prepare(_name: string, target: TargetConfig): Promise<void> {
-    const location = exportLocation(filesSettings(target));
-    if ((await location.folder.get('manifest-summary.json')) === undefined) await ensureStarted(location.folder);
+    const settings = filesSettings(target);
+    await withS3Client(settings, async (client) => {
+      const location = exportLocation(settings, client);
+      if ((await location.folder.get('manifest-summary.json')) === undefined) await ensureStarted(location.folder);
+    });
   },
 
   open(name: string, target: TargetConfig, opts: SinkOpenOptions) {
     const settings = filesSettings(target);
-    return new FilesSink({
-      name, location: exportLocation(settings), keySchema: opts.keySchema, maxFileBytes: settings.maxFileBytes, concurrency: opts.concurrency,
+    const client = s3ClientOf(settings);
+    const sink = new FilesSink({
+      name, location: exportLocation(settings, client), keySchema: opts.keySchema, maxFileBytes: settings.maxFileBytes, concurrency: opts.concurrency,
+    });
+    // The sink owns its S3 client: the engine closes the sink when the run ends.
+    const flush = sink.close.bind(sink);
+    return Object.assign(sink, {
+      close: async () => {
+        try {
+          await flush();
+        } finally {
+          client?.destroy();
+        }
+      },
     });
   },
 };
+
+/** The S3 client an S3 export folder needs (none for a local folder); whoever asks for it destroys it. */
+function s3ClientOf(settings: FilesSettings): S3Client | undefined {
+  return isS3Uri(settings.uri) ? s3ClientFor(settings.access) : undefined;
+}
+
+/** An S3 client for one call on the export folder, destroyed when it settles. */
+async function withS3Client<T>(settings: FilesSettings, fn: (client: S3Client | undefined) => Promise<T>): Promise<T> {
+  const client = s3ClientOf(settings);
+  try {
+    return await fn(client);
+  } finally {
+    client?.destroy();
+  }
+}

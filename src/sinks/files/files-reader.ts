@@ -1,12 +1,12 @@
 import { gunzipSync } from 'node:zlib';
 import { keyId, type AttributeMap, type KeySchema } from '../../core/item.js';
-import { sharedDecodePool } from '../../sources/export/decode-pool.js';
-import { decodeLines } from '../../sources/export/file-decoder.js';
-import { readExportFile } from '../../sources/export/export-file-reader.js';
-import type { BlobStore } from '../../sources/export/export-store.js';
-import { readManifests } from '../../sources/export/locate-export.js';
-import type { ManifestFileEntry } from '../../sources/export/manifest.js';
-import type { ExportWriter } from './export-writer.js';
+import { sharedDecodePool } from '../../formats/ddb-export/decode-pool.js';
+import { decodeLines } from '../../formats/ddb-export/file-decoder.js';
+import { readExportFile } from '../../formats/ddb-export/export-file-reader.js';
+import type { BlobStore } from '../../formats/ddb-export/export-store.js';
+import { readManifests } from '../../formats/ddb-export/locate-export.js';
+import type { ManifestFileEntry } from '../../formats/ddb-export/manifest.js';
+import type { ExportWriter } from '../../formats/ddb-export/export-writer.js';
 
 /** One readable unit: a sealed data file (checked like any export file) or a not yet sealed staging chunk. */
 type Unit = { kind: 'file'; entry: ManifestFileEntry } | { kind: 'chunk'; key: string };

@@ -2,7 +2,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { TargetConfig } from '../../config/schema.js';
 import { isS3Uri, parseS3Uri, s3ClientFor, type S3Access } from '../../aws/s3.js';
 import { DynashiftError } from '../../errors.js';
-import { openStore, type BlobStore } from '../../sources/export/export-store.js';
+import { openStore } from '../../formats/ddb-export/export-store.js';
+import type { ExportLocation } from '../../formats/ddb-export/export-writer.js';
 
 /**
  * The settings of a `kind: "files"` target, read from `target.files` (the zod fields are added to targetSchema
@@ -54,16 +55,6 @@ export function filesSettings(target: TargetConfig): FilesSettings {
   const externalId = str('externalId') ?? target.externalId;
   if (externalId) access.externalId = externalId;
   return { uri, exportId, maxFileBytes, access };
-}
-
-/** Where the export lives: its folder as a store, and its key prefix relative to the bucket root (for manifests). */
-export interface ExportLocation {
-  folder: BlobStore;
-  exportId: string;
-  /** `prefix/AWSDynamoDB/<exportId>/` on S3; `AWSDynamoDB/<exportId>/` for a local folder (the folder is the "bucket"). */
-  rootKey: string;
-  bucket?: string;
-  prefix?: string;
 }
 
 export function exportLocation(settings: FilesSettings, client?: S3Client): ExportLocation {

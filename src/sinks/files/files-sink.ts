@@ -4,9 +4,9 @@ import type { WriteOp } from '../../core/write-op.js';
 import { DynashiftError } from '../../errors.js';
 import type { TargetReader } from '../driver.js';
 import type { RejectedWrite, Sink, SinkCapabilities, WriteStats } from '../sink.js';
-import { ExportWriter } from './export-writer.js';
+import { ExportWriter } from '../../formats/ddb-export/export-writer.js';
 import { FilesReader } from './files-reader.js';
-import type { ExportLocation } from './files-settings.js';
+import type { ExportLocation } from '../../formats/ddb-export/export-writer.js';
 
 /** DynamoDB's item size limit (dynamodb-semantics §6): ImportTable would reject a larger item, so we do it first. */
 const MAX_ITEM_BYTES = 400 * 1024;

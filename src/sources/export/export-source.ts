@@ -2,11 +2,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Access } from '../../aws/s3.js';
 import { itemSize, type AttributeMap } from '../../core/item.js';
 import type { BackfillCursor, BackfillPage, BackfillSource } from '../source.js';
-import { sharedDecodePool, type DecodePool } from './decode-pool.js';
-import { exportError } from './export-errors.js';
-import { readExportFile } from './export-file-reader.js';
-import type { ExportFormat } from './export-record.js';
-import { loadExport, type LoadedExport } from './locate-export.js';
+import { sharedDecodePool, type DecodePool } from '../../formats/ddb-export/decode-pool.js';
+import { exportError } from '../../formats/ddb-export/export-errors.js';
+import { readExportFile } from '../../formats/ddb-export/export-file-reader.js';
+import type { ExportFormat } from '../../formats/ddb-export/export-record.js';
+import { loadExport, type LoadedExport } from '../../formats/ddb-export/locate-export.js';
 
 export interface ExportSourceOptions {
   name: string;

@@ -1,12 +1,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Access } from '../../aws/s3.js';
 import type { ChangePage, ChangeRecord } from '../../core/change.js';
-import { sharedDecodePool, type DecodePool } from './decode-pool.js';
-import { exportError } from './export-errors.js';
-import { readExportFile } from './export-file-reader.js';
-import type { ExportRecord } from './export-record.js';
+import { sharedDecodePool, type DecodePool } from '../../formats/ddb-export/decode-pool.js';
+import { exportError } from '../../formats/ddb-export/export-errors.js';
+import { readExportFile } from '../../formats/ddb-export/export-file-reader.js';
+import type { ExportRecord } from '../../formats/ddb-export/export-record.js';
 import { describeExport, type ExportDescription } from './export-source.js';
-import { loadExport, type LoadedExport } from './locate-export.js';
+import { loadExport, type LoadedExport } from '../../formats/ddb-export/locate-export.js';
 
 /** Position in a chain of incremental exports: the next record to apply. JSON-serializable for the state file. */
 export interface IncrementalCursor {

@@ -1,8 +1,6 @@
-import { SNAPSHOT_MARGIN_MS } from '../../engine/snapshot.js';
+import { SNAPSHOT_MARGIN_MS, STREAM_RETENTION_MS } from '../../core/constants.js';
 import type { Refusal } from '../../errors.js';
 
-/** Stream records live 24 h (dynamodb-semantics §1). */
-export const STREAM_RETENTION_MS = 24 * 3600_000;
 /** The snapshot margin the engine uses for skipBefore (docs/consistency.md, A3); exports are fuzzy by ≤ 1 min too. */
 export const EXPORT_MARGIN_MS = SNAPSHOT_MARGIN_MS;
 

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { sleep } from '../../core/backoff.js';
 import { DynashiftError } from '../../errors.js';
 import { errorName, isRetryable } from '../../aws/errors.js';
-import type { ExportFormat } from './export-record.js';
+import type { ExportFormat } from '../../formats/ddb-export/export-record.js';
 
 /** The DynamoDB client calls used here; a stub with `send` stands in for it in tests (DynamoDB Local has no export API). */
 export type ExportApiClient = Pick<DynamoDBClient, 'send'>;

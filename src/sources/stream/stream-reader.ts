@@ -3,6 +3,7 @@ import type { GetShardIteratorCommandInput, Shard, _Record } from '@aws-sdk/clie
 import { errorName, isRetryable } from '../../aws/errors.js';
 import { backoffDelay, sleep } from '../../core/backoff.js';
 import type { ChangePage, ChangeRecord } from '../../core/change.js';
+import { STREAM_RETENTION_MS } from '../../core/constants.js';
 import { DynashiftError, StreamGapError } from '../../errors.js';
 import type { StreamState } from '../../state/migration-state.js';
 import { toChangeRecord } from './record-mapper.js';
@@ -57,7 +58,6 @@ const TRIM_SAFETY_MARGIN_MS = 5 * 60_000;
 /** DescribeStream allows 10 calls per second. */
 const DESCRIBE_MIN_GAP_MS = 100;
 const DESCRIBE_PAGE_LIMIT = 100;
-const DAY_MS = 24 * 60 * 60_000;
 /**
  * GetRecords stops at 1,000 records or 1 MB. A stream record holds at most two 400 KB images plus keys, so a page
  * under this many bytes was not cut by the size bound: had another record been available, it would have fitted.
@@ -128,7 +128,7 @@ export class StreamReader {
     this.pollIntervalMs = opts.pollIntervalMs ?? 250;
     this.discoveryIntervalMs = opts.discoveryIntervalMs ?? 10_000;
     this.maxRecordsPerPage = opts.maxRecordsPerPage ?? 1_000;
-    this.retentionMs = opts.retentionMs ?? DAY_MS;
+    this.retentionMs = opts.retentionMs ?? STREAM_RETENTION_MS;
     this.now = opts.now ?? Date.now;
     this.log = opts.log;
   }

@@ -5,7 +5,7 @@ import {
   type DynamoDBClient,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
-import { errorName } from '../aws/errors.js';
+import { errorName } from './errors.js';
 import type { KeyAttribute, KeySchema, KeyType } from '../core/item.js';
 
 /** What dynashift needs to know about a table, read-only (gh-ost's "inspector"). */

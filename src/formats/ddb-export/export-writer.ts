@@ -3,9 +3,18 @@ import { Transform } from 'node:stream';
 import { createGzip, gzipSync, gunzipSync, type Gzip } from 'node:zlib';
 import { Semaphore } from '../../core/semaphore.js';
 import { DynashiftError } from '../../errors.js';
-import type { BlobStore } from '../../sources/export/export-store.js';
-import { md5, singlePartMultipartEtag } from '../../sources/export/manifest.js';
-import type { ExportLocation } from './files-settings.js';
+import type { BlobStore } from './export-store.js';
+import { md5, singlePartMultipartEtag } from './manifest.js';
+
+/** Where the export lives: its folder as a store, and its key prefix relative to the bucket root (for manifests). */
+export interface ExportLocation {
+  folder: BlobStore;
+  exportId: string;
+  /** `prefix/AWSDynamoDB/<exportId>/` on S3; `AWSDynamoDB/<exportId>/` for a local folder (the folder is the "bucket"). */
+  rootKey: string;
+  bucket?: string;
+  prefix?: string;
+}
 
 /**
  * Writes a DynamoDB-JSON export (the layout DynamoDB's ExportTableToPointInTime writes and ImportTable reads) in a

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { toDdbJson } from '../../core/ddb-json.js';
-import type { AttributeMap } from '../../core/item.js';
-import { DecodePool, defaultDecodeWorkers } from './decode-pool.js';
-import type { ExportFormat } from './export-record.js';
-import { jsonTextPages, scanFile } from './file-decoder.js';
-import { readExportFile } from './export-file-reader.js';
-import { LocalStore } from './export-store.js';
+import { toDdbJson } from '../../src/core/ddb-json.js';
+import type { AttributeMap } from '../../src/core/item.js';
+import { DecodePool, defaultDecodeWorkers } from '../../src/formats/ddb-export/decode-pool.js';
+import type { ExportFormat } from '../../src/formats/ddb-export/export-record.js';
+import { jsonTextPages, scanFile } from '../../src/formats/ddb-export/file-decoder.js';
+import { readExportFile } from '../../src/formats/ddb-export/export-file-reader.js';
+import { LocalStore } from '../../src/formats/ddb-export/export-store.js';
 
 export interface DecodeBenchOptions {
   /** Items per synthetic data file (default 20,000, about 10 MB of JSON). */
@@ -50,7 +50,7 @@ export interface DecodeBenchResult {
  * Benchmark helper for bench/: "export decode MB/s per core vs plain gunzip + JSON.parse".
  *
  * @example
- *   import { benchmarkExportDecode } from '../src/sources/export/bench-decode.js';
+ *   import { benchmarkExportDecode } from './scenarios/export-decode.js';
  *   console.log(await benchmarkExportDecode({ format: 'DYNAMODB_JSON', items: 20000, workers: [1, 2, 4] }));
  */
 export async function benchmarkExportDecode(opts: DecodeBenchOptions = {}): Promise<DecodeBenchResult> {
