@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'STATE_CONFIG_MISMATCH'
   | 'AWS_ERROR'
   | 'DYNAMODB_LOCAL_FAILED'
-  | 'NOT_RUNNING';
+  | 'NOT_RUNNING'
+  | 'VERIFY_UNSUPPORTED';
 
 export interface DynashiftErrorOptions {
   hint?: string;
@@ -78,6 +79,15 @@ export type RefusalCode =
   | 'BACKFILL_NONE_UNSAFE'
   | 'REPLICAS_INVALID'
   | 'GUARD_INVALID'
+  | 'GUARD_UNSUPPORTED'
+  | 'REVERSE_UNSUPPORTED'
+  | 'TARGET_IS_SOURCE'
+  | 'TARGET_NOT_FOUND'
+  | 'WRITE_ONCE_NEEDS_BACKFILL'
+  | 'WRITE_ONCE_MIXED'
+  | 'PITR_DISABLED'
+  | 'EXPORT_LOCATION_MISSING'
+  | 'EXPORT_BEFORE_STREAM'
   | 'EXPORT_INVALID';
 
 /** The stream lost data we had not applied yet: the only safe continuation is a fresh backfill. */

@@ -2,7 +2,7 @@ import type { TargetConfig } from '../config/schema.js';
 import type { Refusal } from '../errors.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import type { TableInfo } from '../engine/inspect.js';
-import type { Sink } from './sink.js';
+import type { Sink, SinkCapabilities } from './sink.js';
 
 /**
  * One kind of target (DynamoDB, PostgreSQL, export files): how to inspect it for `plan`, prepare it (create the table
@@ -10,6 +10,13 @@ import type { Sink } from './sink.js';
  */
 export interface SinkDriver {
   readonly kind: string;
+  /** What its sinks can do, before any is opened: the planner and the engine read these, never `kind`. */
+  readonly capabilities: Readonly<SinkCapabilities>;
+  /**
+   * Where the target lives, for the checkpoint fingerprint: resuming against another place is refused. Without it,
+   * [table, region, endpoint, ''].
+   */
+  location?(target: TargetConfig): string[];
   inspect(name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection>;
   /** Creates what `inspect` said is missing; idempotent (a resumed run calls it again). */
   prepare(name: string, target: TargetConfig, inspection: TargetInspection): Promise<void>;

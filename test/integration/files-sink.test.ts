@@ -210,7 +210,7 @@ describe('files sink', () => {
       await sink.finalize();
       await sink.finalize(); // idempotent
       await assert.rejects(sink.write([putOp(item!)]), (err: unknown) => err instanceof DynashiftError && /complete/.test(err.message));
-      assert.equal(sink.writeOnce, true);
+      assert.equal(sink.capabilities.writeOnce, true);
       assert.equal(sink.capabilities.conditionalWrites, false);
     });
 

@@ -197,7 +197,7 @@ describe('PostgreSQL storage', () => {
 });
 
 describe('PostgreSQL plan and prepare', () => {
-  test('an existing table whose primary key differs is refused with TARGET_KEY_MISMATCH', async () => {
+  test('an existing table whose primary key differs is refused with TARGET_KEY_MISMATCH; a missing one with create: false with TARGET_NOT_FOUND', async () => {
     await admin.query('CREATE TABLE specific.other_key (id bigint PRIMARY KEY, item jsonb NOT NULL, src_seq numeric)');
     await admin.query('CREATE TABLE specific.not_ours (id text PRIMARY KEY, payload text)');
     const mismatch = await postgresDriver.inspect('t', pgTarget('other_key', ID_KEY), {});
@@ -207,7 +207,7 @@ describe('PostgreSQL plan and prepare', () => {
     assert.deepEqual(foreign.refusals.map((r) => r.code), ['TARGET_KEY_MISMATCH', 'TARGET_KEY_MISMATCH']);
     assert.match(foreign.refusals.map((r) => r.message).join('\n'), /lacks the item column[\s\S]*lacks the src_seq column/);
     const missing = await postgresDriver.inspect('t', { ...pgTarget('absent', ID_KEY), create: false }, {});
-    assert.deepEqual(missing.refusals.map((r) => r.code), ['TARGET_KEY_MISMATCH']);
+    assert.deepEqual(missing.refusals.map((r) => r.code), ['TARGET_NOT_FOUND']);
   });
 
   test('the key defaults to the source key; with neither, the plan refuses with TARGET_KEY_MISSING', async () => {

@@ -232,7 +232,7 @@ describe('incremental exports and plan checks', () => {
     const now = Date.parse('2024-01-02T00:00:00Z');
     const exportTime = Date.parse('2024-01-01T12:00:00Z');
     assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T00:00:00.000', now, estimatedBackfillMs: 3600_000 }), []);
-    assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T11:58:00.000', now, estimatedBackfillMs: 3600_000 }).map((r) => r.code), ['STREAM_DISABLED']);
+    assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T11:58:00.000', now, estimatedBackfillMs: 3600_000 }).map((r) => r.code), ['EXPORT_BEFORE_STREAM']);
     assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T00:00:00.000', now, estimatedBackfillMs: 12 * 3600_000 }).map((r) => r.code), ['BACKFILL_EXCEEDS_RETENTION']);
     assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: undefined, now, estimatedBackfillMs: 0 }).map((r) => r.code), ['STREAM_DISABLED']);
     assert.equal(streamLabelTime('2024-01-01T00:00:00.000'), Date.parse('2024-01-01T00:00:00.000Z'));

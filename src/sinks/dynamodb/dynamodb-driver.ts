@@ -6,7 +6,7 @@ import { keyAttributeNames, type KeySchema } from '../../core/item.js';
 import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
 import { createTable } from './create-table.js';
 import { DynamoDbReader } from './dynamodb-reader.js';
-import { DynamoDbSink } from './dynamodb-sink.js';
+import { DYNAMODB_CAPABILITIES, DynamoDbSink } from './dynamodb-sink.js';
 import { targetTableSpec, type TableSpec } from './table-spec.js';
 
 /** New on-demand tables take about this many write units per second at once (dynamodb-semantics §6). */
@@ -15,6 +15,7 @@ const ON_DEMAND_INITIAL_WCU = 4000;
 /** Any endpoint that speaks the DynamoDB API: DynamoDB itself, DynamoDB Local, ScyllaDB Alternator. */
 export const dynamoDbDriver: SinkDriver = {
   kind: 'dynamodb',
+  capabilities: DYNAMODB_CAPABILITIES,
 
   async inspect(name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection> {
     const info = await inspectTable(clientsFor(target).dynamodb, target.table);
@@ -33,7 +34,7 @@ export const dynamoDbDriver: SinkDriver = {
         hint: 'drop or rename the existing table, or make target.create.keySchema match it' });
     }
     if (!info.exists && target.create === false) {
-      refusals.push({ code: 'TARGET_KEY_MISMATCH', message: `target table ${target.table} does not exist and target.create is false`,
+      refusals.push({ code: 'TARGET_NOT_FOUND', message: `target table ${target.table} does not exist and target.create is false`,
         hint: 'create the table first or remove "create": false so dynashift creates it' });
     }
     refusals.push(...replicaRefusals(target, info, spec));

@@ -4,7 +4,7 @@ import { isS3Uri, parseS3Uri } from '../../aws/s3.js';
 import { fmtKey } from '../dynamodb/dynamodb-driver.js';
 import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
 import { ensureStarted } from './export-writer.js';
-import { FilesSink } from './files-sink.js';
+import { FILES_CAPABILITIES, FilesSink } from './files-sink.js';
 import { exportLocation, filesSettings, type FilesSettings } from './files-settings.js';
 
 /** What `prepare` and the engine learn from `inspect`. */
@@ -21,6 +21,7 @@ export interface FilesDetail {
  */
 export const filesDriver: SinkDriver = {
   kind: 'files',
+  capabilities: FILES_CAPABILITIES,
 
   async inspect(_name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection> {
     const refusals: Refusal[] = [];

@@ -5,7 +5,7 @@ import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } fro
 import { connect, resolveConnection, unreachable } from './postgres-connection.js';
 import { PostgresReader } from './postgres-reader.js';
 import { createStatements, layoutMismatches, pgLayout, readTableState, type PgLayout } from './postgres-schema.js';
-import { PostgresSink } from './postgres-sink.js';
+import { POSTGRES_CAPABILITIES, PostgresSink } from './postgres-sink.js';
 
 /** What `prepare` needs from `inspect`. No connection details: the plan (and `plan --json`) may print it. */
 interface PgDetail {
@@ -18,6 +18,8 @@ interface PgDetail {
  */
 export const postgresDriver: SinkDriver = {
   kind: 'postgres',
+  capabilities: POSTGRES_CAPABILITIES,
+  location: (target) => [target.table, target.region ?? '', target.endpoint ?? '', target.postgres?.schema ?? ''],
 
   async inspect(_name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection> {
     const refusals: Refusal[] = [];
@@ -47,7 +49,7 @@ export const postgresDriver: SinkDriver = {
       refusals.push({ code: 'TARGET_KEY_MISMATCH', message: m, hint: 'drop or rename the existing table, or set target.keySchema (and postgres.columns) to match it' });
     }
     if (!state.exists && target.create === false) {
-      refusals.push({ code: 'TARGET_KEY_MISMATCH', message: `table ${layout.schema}.${layout.table} does not exist and target.create is false`, hint: 'create the table first or remove "create": false so dynashift creates it' });
+      refusals.push({ code: 'TARGET_NOT_FOUND', message: `table ${layout.schema}.${layout.table} does not exist and target.create is false`, hint: 'create the table first or remove "create": false so dynashift creates it' });
     }
     if (state.anyRows) {
       const count = state.estimatedRows > 0 ? ` ~${Math.round(state.estimatedRows)}` : '';

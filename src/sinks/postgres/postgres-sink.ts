@@ -4,7 +4,7 @@ import { systemClock } from '../../core/clock.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { compactWrites, type WriteOp } from '../../core/write-op.js';
-import type { RejectedWrite, Sink, SinkCapabilities, WriteStats } from '../sink.js';
+import { declareCapabilities, type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
 import { prepareBatch, type PreparedBatch } from './postgres-batch.js';
 import { abortError, classify, rejectionCode, rejectionMessage } from './postgres-errors.js';
 import type { PgLayout } from './postgres-schema.js';
@@ -12,6 +12,8 @@ import { writeStatements, type WriteStatements } from './postgres-write-sql.js';
 
 /** Rows per transaction: large enough to amortize the round trips, small enough to keep locks and retries short. */
 export const PG_MAX_BATCH = 500;
+/** The version guard is part of the guarded statements (postgres-write-sql.ts). No stream: no rollback from it. */
+export const POSTGRES_CAPABILITIES = declareCapabilities({ conditionalWrites: true, maxBatchSize: PG_MAX_BATCH, transactions: true });
 /** Attempts for a batch that fails for a passing reason (lost connection, deadlock) before the sink gives up. */
 const MAX_ATTEMPTS = 6;
 
@@ -46,7 +48,7 @@ export class PostgresSink implements Sink {
 
   constructor(private readonly opts: PostgresSinkOptions) {
     this.name = opts.name;
-    this.capabilities = { conditionalWrites: true, maxBatchSize: opts.maxBatchSize ?? PG_MAX_BATCH, transactions: true, nativeTypes: false };
+    this.capabilities = { ...POSTGRES_CAPABILITIES, maxBatchSize: opts.maxBatchSize ?? PG_MAX_BATCH };
     this.gate = new Semaphore(opts.concurrency);
     this.limiter = new RateLimiter(opts.maxRowsPerSecond ?? Infinity, systemClock);
     this.sql = writeStatements(opts.layout);

@@ -35,7 +35,7 @@ export function exportStreamRefusals(c: ExportStreamCheck): Refusal[] {
   const enabledAt = streamLabelTime(c.streamLabel);
   if (enabledAt === undefined || enabledAt > from) {
     refusals.push({
-      code: 'STREAM_DISABLED',
+      code: 'EXPORT_BEFORE_STREAM',
       message: `the stream was enabled at ${c.streamLabel} UTC, after the export time ${iso(c.exportTime)} minus the ${margin / 60_000}-minute margin: changes in between are in neither`,
       hint: 'take a new export (its time after the stream was enabled plus the margin), or use the scan backfill',
     });
