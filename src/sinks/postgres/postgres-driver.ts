@@ -104,6 +104,7 @@ export const postgresDriver: SinkDriver = {
     const sink = new PostgresSink({
       name, pool, layout, concurrency: opts.concurrency, redact: conn.redact,
       ...(opts.maxWriteUnitsPerSecond ? { maxRowsPerSecond: opts.maxWriteUnitsPerSecond } : {}),
+      ...(opts.guard ? { guard: opts.guard } : {}),
     });
     const reader = new PostgresReader(() => connect(conn), pool, layout, opts.keySchema);
     return Object.assign(sink, {
