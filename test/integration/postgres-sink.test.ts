@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import type { AttributeMap, KeySchema } from '../../src/core/item.js';
-import type { TargetConfig } from '../../src/config/schema.js';
+import type { PostgresTargetConfig as TargetConfig } from '../../src/sinks/postgres/postgres-config.js';
 import { DynashiftError } from '../../src/errors.js';
 import { plainJson } from '../../src/sinks/postgres/postgres-columns.js';
 import { resolveConnection } from '../../src/sinks/postgres/postgres-connection.js';

@@ -1,9 +1,9 @@
-import type { TargetConfig } from '../../config/schema.js';
+import type { DynamoDbTargetConfig } from './dynamodb-config.js';
 import type { Refusal } from '../../errors.js';
 import { clientsFor, isLoopback } from '../../aws/clients.js';
 import { inspectTable } from '../../engine/inspect.js';
 import { keyAttributeNames, type KeySchema } from '../../core/item.js';
-import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
+import { typed, type DriverContext, type SinkDriver, type SinkOpenOptions, type TargetInspection } from '../driver.js';
 import { createTable } from './create-table.js';
 import { DynamoDbReader } from './dynamodb-reader.js';
 import { DYNAMODB_CAPABILITIES, DynamoDbSink } from './dynamodb-sink.js';
@@ -13,11 +13,11 @@ import { targetTableSpec, type TableSpec } from './table-spec.js';
 const ON_DEMAND_INITIAL_WCU = 4000;
 
 /** Any endpoint that speaks the DynamoDB API: DynamoDB itself, DynamoDB Local, ScyllaDB Alternator. */
-export const dynamoDbDriver: SinkDriver = {
+export const dynamoDbDriver: SinkDriver = typed<DynamoDbTargetConfig>({
   kind: 'dynamodb',
   capabilities: DYNAMODB_CAPABILITIES,
 
-  async inspect(name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection> {
+  async inspect(name: string, target: DynamoDbTargetConfig, ctx: DriverContext): Promise<TargetInspection> {
     const info = await inspectTable(clientsFor(target).dynamodb, target.table);
     const refusals: Refusal[] = [];
     const notes: string[] = [];
@@ -76,12 +76,12 @@ export const dynamoDbDriver: SinkDriver = {
     };
   },
 
-  async prepare(_name: string, target: TargetConfig, inspection: TargetInspection): Promise<void> {
+  async prepare(_name: string, target: DynamoDbTargetConfig, inspection: TargetInspection): Promise<void> {
     if (!inspection.willCreate) return;
     await createTable(clientsFor(target).dynamodb, target.table, inspection.detail as TableSpec);
   },
 
-  open(name: string, target: TargetConfig, opts: SinkOpenOptions) {
+  open(name: string, target: DynamoDbTargetConfig, opts: SinkOpenOptions) {
     const { dynamodb } = clientsFor(target);
     const sink = new DynamoDbSink({
       name, client: dynamodb, table: target.table, concurrency: opts.concurrency,
@@ -97,10 +97,10 @@ export const dynamoDbDriver: SinkDriver = {
       getItems: (keys: Parameters<DynamoDbReader['getItems']>[0]) => reader.getItems(keys),
     });
   },
-};
+});
 
 /** What a Global Table target needs; each refusal says what to change. */
-export function replicaRefusals(target: TargetConfig, info: { exists: boolean; itemCount: number }, spec: TableSpec | undefined): Refusal[] {
+export function replicaRefusals(target: DynamoDbTargetConfig, info: { exists: boolean; itemCount: number }, spec: TableSpec | undefined): Refusal[] {
   const create = target.create === false ? undefined : target.create;
   const r = spec?.replicas;
   if (!create?.replicas?.length || !r) {

@@ -1,8 +1,8 @@
-import type { TargetConfig } from '../../config/schema.js';
+import type { FilesTargetConfig } from './files-config.js';
 import type { Refusal } from '../../errors.js';
 import { isS3Uri, parseS3Uri } from '../../aws/s3.js';
 import { fmtKey } from '../dynamodb/dynamodb-driver.js';
-import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
+import { typed, type DriverContext, type SinkDriver, type SinkOpenOptions, type TargetInspection } from '../driver.js';
 import { ensureStarted } from './export-writer.js';
 import { FILES_CAPABILITIES, FilesSink } from './files-sink.js';
 import { exportLocation, filesSettings, type FilesSettings } from './files-settings.js';
@@ -19,11 +19,11 @@ export interface FilesDetail {
  * `kind: "files"`: the target is a DynamoDB-JSON export written to a folder or S3 prefix
  * (`<uri>/AWSDynamoDB/<exportId>/`), ready for ImportTable. Write-once: it receives the backfill only.
  */
-export const filesDriver: SinkDriver = {
+export const filesDriver: SinkDriver = typed<FilesTargetConfig>({
   kind: 'files',
   capabilities: FILES_CAPABILITIES,
 
-  async inspect(_name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection> {
+  async inspect(_name: string, target: FilesTargetConfig, ctx: DriverContext): Promise<TargetInspection> {
     const refusals: Refusal[] = [];
     const notes: string[] = [];
     let settings: FilesSettings;
@@ -68,15 +68,15 @@ export const filesDriver: SinkDriver = {
     };
   },
 
-  async prepare(_name: string, target: TargetConfig): Promise<void> {
+  async prepare(_name: string, target: FilesTargetConfig): Promise<void> {
     const location = exportLocation(filesSettings(target));
     if ((await location.folder.get('manifest-summary.json')) === undefined) await ensureStarted(location.folder);
   },
 
-  open(name: string, target: TargetConfig, opts: SinkOpenOptions) {
+  open(name: string, target: FilesTargetConfig, opts: SinkOpenOptions) {
     const settings = filesSettings(target);
     return new FilesSink({
       name, location: exportLocation(settings), keySchema: opts.keySchema, maxFileBytes: settings.maxFileBytes, concurrency: opts.concurrency,
     });
   },
-};
+});
