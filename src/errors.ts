@@ -35,7 +35,8 @@ export type ErrorCode =
   | 'STATE_DIR_UNWRITABLE'
   | 'CUTOVER_REFUSED'
   | 'DELETE_SOURCE_REFUSED'
-  | 'CONFIRMATION_REQUIRED';
+  | 'CONFIRMATION_REQUIRED'
+  | 'VERIFY_UNSUPPORTED';
 
 /** Which part of the migration a failure is about: the fix names a setting of that side. */
 export type Side = 'source' | 'target' | 'state' | 'config';
@@ -99,6 +100,14 @@ export type RefusalCode =
   | 'BACKFILL_NONE_UNSAFE'
   | 'REPLICAS_INVALID'
   | 'GUARD_INVALID'
+  | 'GUARD_UNSUPPORTED'
+  | 'REVERSE_UNSUPPORTED'
+  | 'TARGET_IS_SOURCE'
+  | 'TARGET_NOT_FOUND'
+  | 'WRITE_ONCE_NEEDS_BACKFILL'
+  | 'WRITE_ONCE_MIXED'
+  | 'PITR_DISABLED'
+  | 'EXPORT_LOCATION_MISSING'
   | 'EXPORT_INVALID';
 
 /** The stream lost data we had not applied yet: the only safe continuation is a fresh backfill. */

@@ -59,7 +59,7 @@ export function synthesizeMigration(opts: SynthOptions): SynthResult {
         tableName: s.table, ...(s.region ? { region: s.region } : {}), ...(s.roleArn ? { roleArn: s.roleArn } : {}),
       }])),
       targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => [n, {
-        tableName: t.table, ...(t.region ? { region: t.region } : {}), ...(t.roleArn ? { roleArn: t.roleArn } : {}), create: t.create !== false,
+        tableName: t.table, ...(t.region ? { region: t.region } : {}), ...(t.roleArn ? { roleArn: t.roleArn } : {}), create: !('create' in t && t.create === false),
       }])),
       code: opts.codePath ? Code.fromAsset(opts.codePath) : Code.fromInline(PLACEHOLDER),
       backfill: { strategy, concurrency: config.backfill.concurrency },

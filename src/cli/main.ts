@@ -48,10 +48,13 @@ export async function main(argv: string[]): Promise<number> {
 
   const cutover = program.command('cutover').description('move reads, then writes, to the target (asks the running `dynashift run`)');
   const quiet = () => new Option('--quiet-seconds <n>', 'how long the old side must be quiet before replication switches direction').argParser((v) => parseInt(v, 10));
+  const timeout = (defaultSeconds: number) => new Option('--timeout-seconds <n>', `how long to wait for the running migration to answer (default ${defaultSeconds})`)
+    .argParser((v) => wholeNumber(v, 1));
   cutover.command('reads')
     .description('record that reads move to the target (requires the target in sync)')
     .addOption(configOption())
     .option('--force', 'even if not caught up or items are dead-lettered')
+    .addOption(timeout(60))
     .action(async (o) => { code = await controlCommand('cutover-reads', o); });
   cutover.command('writes')
     .description('make the target the system of record; the source then follows it by reverse replication')
@@ -59,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--no-reverse', 'no reverse replication (no rollback possible; needs no inverse transform)')
     .addOption(quiet())
     .option('--force', 'from phase in-sync, skipping `cutover reads`')
+    .addOption(timeout(60))
     .action(async (o) => { code = await controlCommand('cutover-writes', o); });
 
   program.command('rollback')
@@ -66,6 +70,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(configOption())
     .addOption(quiet())
     .option('--force', 'even when the source was not kept current (--no-reverse)')
+    .addOption(timeout(60))
     .action(async (o) => { code = await controlCommand('rollback', o); });
 
   program.command('finish')
@@ -76,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--force', 'finish before `cutover writes`, or delete despite traffic / missing metrics')
     .addOption(quiet())
     .addOption(new Option('--window-minutes <n>', 'CloudWatch window to check for traffic').argParser((v) => parseInt(v, 10)).default(60))
+    .addOption(timeout(300))
     .action(async (o) => { code = await finishCommand(o); });
 
   const deadLetters = program.command('dead-letters').description('items the transform or a target rejected: list them, retry them from the source, or discard them');

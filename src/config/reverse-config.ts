@@ -1,5 +1,6 @@
 import { DynashiftError } from '../errors.js';
 import type { ResolvedConfig } from './resolved-config.js';
+import type { TableRefConfig } from './schema.js';
 
 /**
  * The rollback direction as a config of its own: the target becomes the source and the inverse transform maps it
@@ -20,7 +21,9 @@ export function reverseConfig(config: ResolvedConfig): ResolvedConfig {
   }
   const [sourceName, source] = sources[0]!;
   const [targetName, target] = targets[0]!;
-  const { kind: _k, create: _c, keySchema: _ks, postgres: _p, maxBatchSize: _m, ...targetRef } = target;
+  // Only where the table lives: the target's own sink settings mean nothing for it as a source.
+  const targetRef: TableRefConfig = Object.fromEntries((['table', 'region', 'endpoint', 'profile', 'roleArn', 'externalId'] as const)
+    .filter((k) => target[k] !== undefined).map((k) => [k, target[k]])) as TableRefConfig;
   return {
     ...config,
     name: `${config.name}-reverse`,

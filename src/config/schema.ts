@@ -1,96 +1,20 @@
 import { z } from 'zod';
+import { dynamoDbTargetSchema, createTableSchema, type DynamoDbTargetConfig } from '../sinks/dynamodb/dynamodb-config.js';
+import { filesSettingsSchema, filesTargetSchema, type FilesTargetConfig } from '../sinks/files/files-config.js';
+import { postgresSettingsSchema, postgresTargetSchema, type PostgresTargetConfig } from '../sinks/postgres/postgres-config.js';
+import { keyAttributeSchema, keySchemaSchema, name, tableRefSchema } from './table-ref-schema.js';
+
+export { createTableSchema, keyAttributeSchema, keySchemaSchema, tableRefSchema };
+export { dynamoDbTargetSchema, filesSettingsSchema, filesTargetSchema, postgresSettingsSchema, postgresTargetSchema };
+export type { DynamoDbTargetConfig, FilesTargetConfig, PostgresTargetConfig };
 
 /**
  * The config format, shared by `dynashift.config.ts` (through defineMigration) and JSON files. The JSON Schema for
  * editors is generated from this (npm run schema → schema/dynashift.schema.json).
  */
-const name = z.string().min(1);
 
-export const keyAttributeSchema = z.object({
-  name: name.describe('Attribute name'),
-  type: z.enum(['S', 'N', 'B']).describe('Attribute type: S (string), N (number) or B (binary)'),
-}).strict();
-
-export const keySchemaSchema = z.object({
-  partitionKey: keyAttributeSchema,
-  sortKey: keyAttributeSchema.optional(),
-}).strict();
-
-const projectionSchema = z.object({
-  type: z.enum(['ALL', 'KEYS_ONLY', 'INCLUDE']),
-  nonKeyAttributes: z.array(name).optional(),
-}).strict();
-
-const indexSchema = z.object({
-  name,
-  partitionKey: keyAttributeSchema,
-  sortKey: keyAttributeSchema.optional(),
-  projection: projectionSchema.optional(),
-}).strict();
-
-const throughputSchema = z.object({ readCapacityUnits: z.int().positive(), writeCapacityUnits: z.int().positive() }).strict();
-
-export const tableRefSchema = z.object({
-  table: name.describe('Table name'),
-  region: z.string().optional().describe('AWS Region; else AWS_REGION, AWS_DEFAULT_REGION or the profile\'s region (an error when none is set, except for a loopback endpoint)'),
-  endpoint: z.url().optional().describe('Custom endpoint (DynamoDB Local, ScyllaDB Alternator, a VPC endpoint)'),
-  profile: z.string().optional().describe('Shared-config profile to take credentials from'),
-  roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+/, 'expected an IAM role ARN like arn:aws:iam::123456789012:role/Name').optional()
-    .describe('IAM role to assume (cross-account access)'),
-  externalId: z.string().optional().describe('External ID for the role assumption'),
-}).strict();
-
-export const createTableSchema = z.object({
-  keySchema: keySchemaSchema.optional().describe("Target primary key; the source's when omitted"),
-  globalSecondaryIndexes: z.union([z.literal('copy'), z.literal('none'), z.array(indexSchema)]).optional()
-    .describe("'copy' (default) copies the source's GSIs"),
-  localSecondaryIndexes: z.union([z.literal('copy'), z.literal('none'), z.array(indexSchema.omit({ partitionKey: true }))]).optional()
-    .describe("'copy' (default) copies the source's LSIs when the partition key is unchanged"),
-  billingMode: z.enum(['PAY_PER_REQUEST', 'PROVISIONED']).optional().describe("The source's when omitted"),
-  provisionedThroughput: throughputSchema.optional(),
-  ttlAttribute: z.union([z.string(), z.null()]).optional().describe("TTL attribute; the source's when omitted, null for none"),
-  streamViewType: z.enum(['NEW_IMAGE', 'OLD_IMAGE', 'NEW_AND_OLD_IMAGES', 'KEYS_ONLY']).optional()
-    .describe('Enable a stream on the target (needed later for rollback by reverse replication)'),
-  replicas: z.array(z.string().min(1)).optional()
-    .describe('Regions to replicate the new target to (a Global Table); added right after creation, before any item is written'),
-  multiRegionConsistency: z.enum(['EVENTUAL', 'STRONG']).optional()
-    .describe('EVENTUAL (default) or STRONG (multi-Region strong consistency: exactly three Regions, the table must be empty)'),
-  witnessRegion: z.string().optional().describe('STRONG only: a witness Region instead of a second replica'),
-}).strict();
-
-const pgColumnSchema = z.object({
-  name: name.describe('Column name'),
-  attribute: name.describe('Top-level item attribute copied into the column'),
-  type: z.enum(['text', 'numeric', 'bigint', 'boolean', 'jsonb', 'bytea', 'timestamptz']).describe('Column type'),
-}).strict();
-
-export const postgresTargetSchema = z.object({
-  connectionString: z.string().optional()
-    .describe('postgres://user@host:port/db — prefer connectionStringEnv so no password sits in the file'),
-  connectionStringEnv: z.string().optional().describe('Environment variable holding the connection string (default DATABASE_URL; then the PG* variables)'),
-  schema: z.string().optional().describe('Schema of the table (default public)'),
-  columns: z.array(pgColumnSchema).optional().describe('Attributes also projected into typed columns'),
-}).strict();
-
-export const filesTargetSchema = z.object({
-  uri: z.string().min(1).describe('Folder or s3://bucket/prefix to write the export to (AWSDynamoDB/<exportId>/ beneath it)'),
-  exportId: z.string().regex(/^[A-Za-z0-9._-]+$/).optional().describe('Export folder name (default: target.table)'),
-  maxFileBytes: z.int().min(65536).optional().describe('Uncompressed JSON per data file (default 256 MiB)'),
-  region: z.string().optional(),
-  endpoint: z.url().optional().describe('S3-compatible endpoint (e.g. a local S3 for tests)'),
-  forcePathStyle: z.boolean().optional(),
-}).strict();
-
-export const targetSchema = tableRefSchema.extend({
-  kind: z.enum(['dynamodb', 'postgres', 'files']).optional()
-    .describe('Sink kind: dynamodb (default), postgres, or files (a DynamoDB-JSON export for ImportTable)'),
-  files: filesTargetSchema.optional().describe('Export-format files settings (kind: files)'),
-  keySchema: keySchemaSchema.optional().describe('Target key for non-DynamoDB targets (default: the source key); for DynamoDB use create.keySchema'),
-  postgres: postgresTargetSchema.optional().describe('PostgreSQL settings (kind: postgres)'),
-  create: z.union([z.literal(false), createTableSchema]).optional()
-    .describe('How to create the target when it does not exist; false refuses to create it'),
-  maxBatchSize: z.int().min(1).max(25).optional().describe('Items per BatchWriteItem (25; lower for some DynamoDB-compatible stores)'),
-});
+/** A target: one variant per sink kind, each owned by its driver's folder; `kind` may be left out for DynamoDB. */
+export const targetSchema = z.discriminatedUnion('kind', [dynamoDbTargetSchema, postgresTargetSchema, filesTargetSchema]);
 
 const exportBackfillSchema = z.object({
   uri: z.string().min(1).optional().describe('Export folder or s3://bucket/prefix holding AWSDynamoDB/<ExportId>/'),
@@ -180,4 +104,6 @@ export type KeyAttributeConfig = z.infer<typeof keyAttributeSchema>;
 export type TableRefConfig = z.infer<typeof tableRefSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type CreateTableConfig = z.infer<typeof createTableSchema>;
+/** The target of the given kind (`kind` left out: dynamodb). */
+export type TargetOfKind<K extends string> = Extract<TargetConfig, { kind?: K }>;
 export type BackfillConfig = z.infer<typeof backfillSchema>;

@@ -27,7 +27,7 @@ import type { BackfillState, MigrationState, Phase, ProgressSnapshot } from '../
 import { applyIncrementalExports, exportSource, locateBackfillExport } from './export-backfill.js';
 import { SNAPSHOT_MARGIN_MS } from '../core/constants.js';
 import { fingerprint } from './snapshot.js';
-import { isWriteOnceSink, finalizableSink } from '../sinks/files/index.js';
+import { finalizableSink } from '../sinks/files/index.js';
 import { removeMarkers, stripTouchMarker, touchAll, type TouchState } from '../sources/touch/index.js';
 import { runBackfill } from './backfill.js';
 import { changeApplier, type ApplyStats } from './catch-up.js';
@@ -247,7 +247,7 @@ class RunLoop {
       if (coveredUntil !== undefined) src.stream.skipBefore = Math.max(src.stream.skipBefore ?? 0, coveredUntil - SNAPSHOT_MARGIN_MS);
     }
     if (this.stop.signal.aborted) return false;
-    if (Object.values(this.ctx.sinks).every(isWriteOnceSink)) {
+    if (Object.values(this.ctx.sinks).every((s) => s.capabilities.writeOnce)) {
       // An export-format target takes the snapshot only: close its files and stop (the stream is for the table it
       // gets imported into, in a migration of its own).
       for (const sink of Object.values(this.ctx.sinks)) await finalizableSink(sink)?.finalize();

@@ -77,7 +77,7 @@ export function iamGrants(config: ResolvedConfig, sources: Record<string, TableI
     const resources = inspection.permissions.resources;
     const arn = resources[0] ?? `arn:aws:dynamodb:${ref.region ?? '<region>'}:<account>:table/${ref.table}`;
     const create = inspection.willCreate
-      ? [...d('CreateTable', 'UpdateTimeToLive'), ...(ref.create && ref.create.replicas?.length ? d('UpdateTable') : [])]
+      ? [...d('CreateTable', 'UpdateTimeToLive'), ...('create' in ref && ref.create && ref.create.replicas?.length ? d('UpdateTable') : [])]
       : [];
     const commands: IamGrant['commands'] = {
       plan: INSPECT,

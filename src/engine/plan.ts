@@ -17,6 +17,8 @@ import { keyCanMove } from './targets.js';
 import { driverFor } from '../sinks/drivers.js';
 import { STREAM_RETENTION_MS } from '../core/constants.js';
 import type { TargetInspection } from '../sinks/driver.js';
+import type { SinkCapabilities } from '../sinks/sink.js';
+import { capabilityRefusals, guardSampleRefusals } from './capability-checks.js';
 import { fmtKey } from '../sinks/dynamodb/dynamodb-driver.js';
 
 /** The backfill must end well inside the stream's retention: the catch-up needs time too. */
@@ -70,32 +72,37 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
   }
   const firstSource = Object.values(sourceInfos).find((s) => s.exists);
   const inspections: Record<string, TargetInspection> = {};
+  const capabilities: Record<string, Readonly<SinkCapabilities>> = {};
   for (const [name, target] of Object.entries(config.targets)) {
-    const inspection = await driverFor(target).inspect(name, target, firstSource ? { source: firstSource } : {});
+    const driver = driverFor(target);
+    capabilities[name] = driver.capabilities;
+    const inspection = await driver.inspect(name, target, firstSource ? { source: firstSource } : {});
     inspections[name] = inspection;
     refusals.push(...inspection.refusals);
     notes.push(...inspection.notes);
     for (const [sname, sref] of Object.entries(config.sources)) {
-      if ((target.kind ?? 'dynamodb') === 'dynamodb' && sref.table === target.table
+      if (driver.capabilities.dynamoDbApi && sref.table === target.table
         && (sref.endpoint ?? '') === (target.endpoint ?? '') && (sref.region ?? '') === (target.region ?? '')) {
-        refusals.push({ code: 'TARGET_KEY_MISMATCH', message: `target ${name} is the same table as source ${sname} (${target.table})`, hint: 'choose a new target table name' });
+        refusals.push({ code: 'TARGET_IS_SOURCE', message: `target ${name} is the same table as source ${sname} (${target.table})`, hint: 'choose a new target table name' });
       }
     }
   }
+  refusals.push(...capabilityRefusals(config, capabilities));
   const targetKeys: Record<string, KeySchema> = {};
   for (const [name, i] of Object.entries(inspections)) if (i.keySchema) targetKeys[name] = i.keySchema;
 
   const ttlHorizons: Record<string, TtlHorizon> = {};
   const exports: Record<string, ExportDescription> = {};
   const movable = Object.values(sourceInfos).some((s) => s.keySchema && keyCanMove(config, s.keySchema, Object.values(targetKeys)));
-  // An export-format (files) target takes only the snapshot; the stream matters to the migration that follows it.
-  const writeOnceOnly = Object.values(inspections).length > 0
-    && Object.values(inspections).every((i) => (i.detail as { writeOnce?: boolean } | undefined)?.writeOnce === true);
+  // A write-once (export files) target takes only the snapshot; the stream matters to the migration that follows it.
+  const writeOnce = Object.values(capabilities).filter((c) => c.writeOnce).length;
+  const writeOnceOnly = writeOnce > 0 && writeOnce === Object.keys(capabilities).length;
   for (const [name, info] of Object.entries(sourceInfos)) {
     if (!info.exists) continue;
     if (writeOnceOnly) {
       if (config.backfill.strategy !== 'scan' && config.backfill.strategy !== 'export') {
-        refusals.push({ code: 'TARGET_KEY_MISMATCH', message: `a files target is filled by a backfill; strategy ${config.backfill.strategy} has none`, hint: 'use backfill.strategy "scan" (or "export")' });
+        refusals.push({ code: 'WRITE_ONCE_NEEDS_BACKFILL', message: `a write-once (files) target is filled by a backfill only; strategy ${config.backfill.strategy} copies no snapshot`,
+          hint: 'set backfill.strategy to "scan" (or "export"), or use --backfill scan' });
       }
     } else if (!info.stream.enabled) {
       refusals.push({ code: 'STREAM_DISABLED', message: `source table ${info.table} has no DynamoDB stream: changes made during the migration would be lost`,
@@ -110,7 +117,10 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
           hint: 'switch the stream to NEW_AND_OLD_IMAGES (disable it, then enable it with that view type)' });
       }
     }
-    if (Object.keys(targetKeys).length === Object.keys(config.targets).length) checkSamples(config, name, info, samples[name] ?? [], targetKeys, refusals, notes);
+    if (Object.keys(targetKeys).length === Object.keys(config.targets).length) {
+      checkSamples(config, name, info, samples[name] ?? [], targetKeys, refusals, notes);
+      refusals.push(...guardSampleRefusals(config, name, samples[name] ?? [], targetKeys));
+    }
     if (config.backfill.skipExpired && !info.ttlAttribute) {
       refusals.push({ code: 'TTL_NOT_ENABLED', message: `backfill.skipExpired is set but ${info.table} has no TTL attribute enabled, so no item can be told expired`,
         hint: 'enable TTL on the source table, or remove backfill.skipExpired' });
@@ -128,10 +138,9 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
       notes.push(`touch: every item of ${info.table} is updated twice (marker set, then removed): about ${cost.writeUnits.toLocaleString('en-US')} source write units and ${cost.streamRecords.toLocaleString('en-US')} stream records — other consumers of the stream and Global Table replicas see them too`);
     }
   }
-  const writeOnce = Object.values(inspections).filter((i) => (i.detail as { writeOnce?: boolean } | undefined)?.writeOnce === true).length;
-  if (writeOnce > 0 && writeOnce < Object.keys(inspections).length) {
-    refusals.push({ code: 'TARGET_KEY_MISMATCH', message: 'a files target (write-once export) can\'t be mixed with targets that follow the stream',
-      hint: 'migrate to the files target in a migration of its own' });
+  if (writeOnce > 0 && !writeOnceOnly) {
+    refusals.push({ code: 'WRITE_ONCE_MIXED', message: 'a write-once (files) target can\'t be mixed with targets that follow the stream',
+      hint: 'migrate to the files target in a migration of its own (one target in target/targets)' });
   }
 
   const estimate = estimateBackfill(config, sourceInfos, inspections);
@@ -152,7 +161,7 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
     sources: Object.fromEntries(Object.entries(sourceInfos).map(([n, i]) => [n, { ...i, sampled: samples[n]?.length ?? 0 }])),
     targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => {
       const i = inspections[n]!;
-      return [n, { table: t.table, kind: t.kind ?? 'dynamodb', exists: i.exists, willCreate: i.willCreate, ...(i.keySchema ? { keySchema: i.keySchema } : {}), describe: i.describe, inspection: i }];
+      return [n, { table: t.table, kind: driverFor(t).kind, exists: i.exists, willCreate: i.willCreate, ...(i.keySchema ? { keySchema: i.keySchema } : {}), describe: i.describe, inspection: i }];
     })),
     estimate,
     iam,
@@ -174,12 +183,12 @@ async function planExport(config: ResolvedConfig, name: string, info: TableInfo,
   if (!cfg?.uri) {
     if (cfg?.start) {
       if (info.pitr === false) {
-        refusals.push({ code: 'STREAM_DISABLED', message: `starting an export needs point-in-time recovery on ${info.table}, which is off`,
+        refusals.push({ code: 'PITR_DISABLED', message: `starting an export needs point-in-time recovery on ${info.table}, which is off`,
           hint: `enable it: aws dynamodb update-continuous-backups --table-name ${info.table} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true` });
       }
       notes.push(`export: run starts ExportTableToPointInTime of ${info.table} to s3://${cfg.start.s3Bucket}/${cfg.start.s3Prefix ?? ''} (PITR required; reads no table capacity) and waits for it`);
     } else {
-      refusals.push({ code: 'TARGET_KEY_MISSING', message: 'the export backfill needs a location', hint: 'use --backfill export:<uri> or set backfill.export.uri' });
+      refusals.push({ code: 'EXPORT_LOCATION_MISSING', message: 'the export backfill needs a location', hint: 'use --backfill export:<uri>, or set backfill.export.uri (or backfill.export.start to take a new export)' });
     }
     return undefined;
   }

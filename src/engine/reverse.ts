@@ -6,6 +6,7 @@ import { differingAttributes } from '../core/equality.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import { ItemMapper } from '../core/transform.js';
 import { inspectTable } from '../aws/inspect-table.js';
+import { driverFor } from '../sinks/drivers.js';
 import { openStreamPosition } from '../sources/stream/open-position.js';
 import { sdkStreamsApi } from '../sources/stream/streams-api.js';
 import type { StreamState } from '../state/migration-state.js';
@@ -44,7 +45,7 @@ export async function prepareReverse(config: ResolvedConfig, samples: AttributeM
   }
   const positions: Record<string, StreamState> = {};
   for (const [name, target] of Object.entries(config.targets)) {
-    if ((target.kind ?? 'dynamodb') !== 'dynamodb') throw refuse(`target ${name} is not a DynamoDB table: it has no stream to replicate back from`, 'cut over with --no-reverse');
+    if (!driverFor(target).capabilities.changeStream) throw refuse(`target ${name} (${target.table}) has no change stream to replicate back from`, 'cut over with --no-reverse');
     positions[name] = await withClients(target, roleFor('target', name, target), async (clients) => {
       const info = await inspectTable(clients.dynamodb, target.table);
       if (!info.stream.enabled || info.stream.viewType !== 'NEW_AND_OLD_IMAGES') {

@@ -2,18 +2,27 @@ import type { TargetConfig } from '../config/schema.js';
 import type { Refusal } from '../errors.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import type { TableInfo } from '../aws/inspect-table.js';
-import type { Sink } from './sink.js';
+import type { Sink, SinkCapabilities } from './sink.js';
 
 /**
  * One kind of target (DynamoDB, PostgreSQL, export files): how to inspect it for `plan`, prepare it (create the table
  * or schema), and open a Sink for writes plus a TargetReader for verify. The engine never branches on the kind.
+ * `T` is the driver's own config variant (src/sinks/<kind>/<kind>-config.ts); driverFor hands each driver only
+ * targets of its kind.
  */
-export interface SinkDriver {
+export interface SinkDriver<T extends TargetConfig = TargetConfig> {
   readonly kind: string;
-  inspect(name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection>;
+  /** What its sinks can do, before any is opened: the planner and the engine read these, never `kind`. */
+  readonly capabilities: Readonly<SinkCapabilities>;
+  /**
+   * Where the target lives, for the checkpoint fingerprint: resuming against another place is refused. Without it,
+   * [table, region, endpoint, ''].
+   */
+  location?(target: T): string[];
+  inspect(name: string, target: T, ctx: DriverContext): Promise<TargetInspection>;
   /** Creates what `inspect` said is missing; idempotent (a resumed run calls it again). */
-  prepare(name: string, target: TargetConfig, inspection: TargetInspection): Promise<void>;
-  open(name: string, target: TargetConfig, opts: SinkOpenOptions): Sink & TargetReader;
+  prepare(name: string, target: T, inspection: TargetInspection): Promise<void>;
+  open(name: string, target: T, opts: SinkOpenOptions): Sink & TargetReader;
 }
 
 export interface DriverContext {
@@ -57,4 +66,12 @@ export interface TargetReader {
   readPartition(partition: string, signal?: AbortSignal): AsyncIterable<AttributeMap[]>;
   /** Current items by key (missing → undefined), in the order of `keys`. */
   getItems(keys: AttributeMap[]): Promise<(AttributeMap | undefined)[]>;
+}
+
+/**
+ * Stores a driver of one config variant with the others. Sound because driverFor picks the driver by the target's
+ * `kind`, so a driver only ever receives targets of its own variant.
+ */
+export function typed<T extends TargetConfig>(driver: SinkDriver<T>): SinkDriver {
+  return driver as unknown as SinkDriver;
 }

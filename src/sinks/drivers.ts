@@ -1,6 +1,7 @@
 import type { TargetConfig } from '../config/schema.js';
 import { DynashiftError } from '../errors.js';
 import type { SinkDriver } from './driver.js';
+import type { SinkCapabilities } from './sink.js';
 import { dynamoDbDriver } from './dynamodb/dynamodb-driver.js';
 import { filesDriver } from './files/files-driver.js';
 import { postgresDriver } from './postgres/postgres-driver.js';
@@ -25,4 +26,9 @@ export function driverFor(target: TargetConfig): SinkDriver {
     });
   }
   return driver;
+}
+
+/** The registered kinds whose capabilities satisfy `test`, for hints ("use a target kind that …"). */
+export function kindsWith(test: (c: Readonly<SinkCapabilities>) => boolean): string[] {
+  return Object.values(drivers).filter((d) => test(d.capabilities)).map((d) => d.kind);
 }

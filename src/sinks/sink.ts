@@ -1,17 +1,56 @@
 import type { WriteOp } from '../core/write-op.js';
 
 /**
- * What a sink can do. The engine reads these instead of branching on the sink's kind (DynamoDB, PostgreSQL, files).
+ * What a kind of sink can do. Declared by each driver (src/sinks/<kind>/<kind>-driver.ts), known before the sink is
+ * opened, and read by the engine — plan, run, reverse replication, verify — which never branches on the sink's kind
+ * (kysely's dialect-adapter model). A config that asks a sink for something it can't do is refused at `plan`.
+ * The defaults (DEFAULT_SINK_CAPABILITIES) are the most conservative answer: a new driver claims only what it has.
  */
 export interface SinkCapabilities {
-  /** Writes can carry conditions (needed for guarded writes that must not clobber a newer change). */
+  /**
+   * Writes can be conditional on the stored item's version, so `guard.versionAttribute` is honoured: a write lands only
+   * when the stored version is not newer. Default false (plan refuses `guard` with GUARD_UNSUPPORTED).
+   */
   conditionalWrites: boolean;
+  /**
+   * The target can carry a DynamoDB stream (NEW_AND_OLD_IMAGES) that reverse replication follows after `cutover
+   * writes`. Default false (plan refuses `inverseTransform` with REVERSE_UNSUPPORTED).
+   */
+  changeStream: boolean;
+  /**
+   * Takes the backfill once and nothing else: no stream catch-up, updates or deletes (export files). Default false.
+   * Such a migration takes no stream position and ends in phase `exported`.
+   */
+  writeOnce: boolean;
+  /** An opened sink reads itself back (TargetReader), so verify can compare it. Default true. */
+  verifiable: boolean;
+  /**
+   * Speaks the DynamoDB API under target.table/region/endpoint: verify --repair rewrites items through it, and it can
+   * be the very table a source names (refused as TARGET_IS_SOURCE). Default false.
+   */
+  dynamoDbApi: boolean;
   /** Most writes one request can carry (DynamoDB BatchWriteItem: 25). */
   maxBatchSize: number;
-  /** Several writes can commit atomically. */
+  /** Several writes can commit atomically. Default false. */
   transactions: boolean;
-  /** Stores DynamoDB types natively (sets, binary, 38-digit numbers) rather than through a mapping. */
+  /** Stores DynamoDB types natively (sets, binary, 38-digit numbers) rather than through a mapping. Default false. */
   nativeTypes: boolean;
+}
+
+export const DEFAULT_SINK_CAPABILITIES: SinkCapabilities = {
+  conditionalWrites: false,
+  changeStream: false,
+  writeOnce: false,
+  verifiable: true,
+  dynamoDbApi: false,
+  maxBatchSize: 25,
+  transactions: false,
+  nativeTypes: false,
+};
+
+/** A driver's declaration: what it claims, over the defaults. */
+export function declareCapabilities(claims: Partial<SinkCapabilities>): Readonly<SinkCapabilities> {
+  return Object.freeze({ ...DEFAULT_SINK_CAPABILITIES, ...claims });
 }
 
 /** A write the target refused for this item alone (too large, wrong key type…): dead-lettered, never dropped. */

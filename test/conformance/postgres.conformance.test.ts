@@ -33,7 +33,7 @@ const admin = {
 };
 after(async () => { await (await adminClient)?.end(); });
 
-function pgTarget(table: string, keySchema: KeySchema, postgres: Partial<NonNullable<TargetConfig['postgres']>> = {}): TargetConfig {
+function pgTarget(table: string, keySchema: KeySchema, postgres: Partial<NonNullable<Extract<TargetConfig, { kind: 'postgres' }>['postgres']>> = {}): TargetConfig {
   return { kind: 'postgres', table, keySchema, postgres: { connectionString: server.server.connectionString, ...postgres } };
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { TargetConfig } from '../../src/config/schema.js';
+import type { FilesTargetConfig as TargetConfig } from '../../src/sinks/files/files-config.js';
 import { systemClock } from '../../src/core/clock.js';
 import { keyId, type AttributeMap, type KeySchema } from '../../src/core/item.js';
 import { backfillWrites } from '../../src/core/protocol.js';
@@ -210,7 +210,7 @@ describe('files sink', () => {
       await sink.finalize();
       await sink.finalize(); // idempotent
       await assert.rejects(sink.write([putOp(item!)]), (err: unknown) => err instanceof DynashiftError && /complete/.test(err.message));
-      assert.equal(sink.writeOnce, true);
+      assert.equal(sink.capabilities.writeOnce, true);
       assert.equal(sink.capabilities.conditionalWrites, false);
     });
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import type { AttributeMap, KeySchema } from '../../src/core/item.js';
-import type { TargetConfig } from '../../src/config/schema.js';
+import type { PostgresTargetConfig as TargetConfig } from '../../src/sinks/postgres/postgres-config.js';
 import { DynashiftError } from '../../src/errors.js';
 import { plainJson } from '../../src/sinks/postgres/postgres-columns.js';
 import { resolveConnection } from '../../src/sinks/postgres/postgres-connection.js';
@@ -196,8 +196,105 @@ describe('PostgreSQL storage', () => {
   });
 });
 
+describe('PostgreSQL version guard (config guard.versionAttribute)', () => {
+  const GUARD = { versionAttribute: 'ver' };
+  let tables = 0;
+  /** A fresh table; `null` opens it without the guard. */
+  async function guarded(guard: { versionAttribute: string } | null = GUARD) {
+    const table = `guarded_${tables++}`;
+    const target = pgTarget(table, ID_KEY);
+    const inspection = await postgresDriver.inspect('t', target, {});
+    await postgresDriver.prepare('t', target, inspection);
+    return { table, sink: postgresDriver.open('t', target, { keySchema: ID_KEY, concurrency: 2, ...(guard ? { guard } : {}) }) };
+  }
+  const row = (id: string, ver: AttributeMap[string] | undefined, name: string): AttributeMap => ({ id: { S: id }, name: { S: name }, ...(ver ? { ver } : {}) });
+  const names = async (table: string) => Object.fromEntries((await readTable('specific', table)).map((i) => [i['id']!.S!, i['name']!.S!]));
+  let seq = 1000;
+  const next = () => String(seq++);
+
+  test('a stream put lands only when the stored version is not newer: numbers compare exactly, not as floats or text', async () => {
+    const { table, sink } = await guarded();
+    try {
+      const big = '12345678901234567890123456789012345678';
+      await sink.write([
+        putOp(ID_KEY, row('digits', { N: big }, 'stored'), next()),
+        putOp(ID_KEY, row('ten', { N: '10' }, 'stored'), next()),
+        putOp(ID_KEY, row('scale', { N: '1.5' }, 'stored'), next()),
+      ]);
+      // Later stream records (higher sequence numbers) carrying older or equal versions.
+      await sink.write([
+        putOp(ID_KEY, row('digits', { N: '12345678901234567890123456789012345677' }, 'older by one in the 38th digit'), next()),
+        putOp(ID_KEY, row('ten', { N: '9' }, 'older: 9 < 10, though "9" > "10" as text'), next()),
+        putOp(ID_KEY, row('scale', { N: '1.50' }, 'same version, other spelling'), next()),
+      ]);
+      assert.deepEqual(await names(table), { digits: 'stored', ten: 'stored', scale: 'same version, other spelling' });
+      await sink.write([putOp(ID_KEY, row('digits', { N: `${big.slice(0, -1)}9` }, 'newer by one'), next())]);
+      assert.equal((await names(table))['digits'], 'newer by one');
+    } finally {
+      await sink.close!();
+    }
+  });
+
+  test('ISO-8601 versions compare as strings; a version of another type, or none over a versioned row, never lands', async () => {
+    const { table, sink } = await guarded();
+    try {
+      await sink.write([
+        putOp(ID_KEY, row('ts', { S: '2026-12-06T05:00:00.000Z' }, 'stored'), next()),
+        putOp(ID_KEY, row('typed', { S: '2026-12-06T05:00:00.000Z' }, 'stored'), next()),
+        putOp(ID_KEY, row('unversioned', undefined, 'stored without version'), next()),
+      ]);
+      await sink.write([
+        putOp(ID_KEY, row('ts', { S: '2026-12-06T04:59:59.999Z' }, 'older timestamp'), next()),
+        putOp(ID_KEY, row('typed', { N: '99999999999' }, 'a number over a string version'), next()),
+        putOp(ID_KEY, row('unversioned', { N: '1' }, 'first version'), next()),
+      ]);
+      assert.deepEqual(await names(table), { ts: 'stored', typed: 'stored', unversioned: 'first version' });
+      await sink.write([
+        putOp(ID_KEY, row('ts', { S: '2026-12-06T05:00:00.001Z' }, 'newer timestamp'), next()),
+        putOp(ID_KEY, row('unversioned', undefined, 'unversioned over versioned'), next()),
+      ]);
+      assert.deepEqual(await names(table), { ts: 'newer timestamp', typed: 'stored', unversioned: 'first version' });
+    } finally {
+      await sink.close!();
+    }
+  });
+
+  test('a delete of an older version than the stored one leaves the row and no tombstone; of the same version it deletes', async () => {
+    const { table, sink } = await guarded();
+    try {
+      await sink.write([putOp(ID_KEY, row('a', { N: '5' }, 'v5'), next()), putOp(ID_KEY, row('b', { N: '5' }, 'v5'), next())]);
+      const del = (id: string, ver: string) => ({ ...deleteOp(ID_KEY, { id: { S: id } }, next()), previous: row(id, { N: ver }, '') });
+      await sink.write([del('a', '4'), del('b', '5')]);
+      assert.deepEqual(await names(table), { a: 'v5' });
+      const tombs = await admin.query<{ id: string }>(`SELECT id FROM specific.${table}__dynashift_tombstones ORDER BY id`);
+      assert.deepEqual(tombs.rows.map((r) => r.id), ['b']);
+    } finally {
+      await sink.close!();
+    }
+  });
+
+  test('dual write: a newer version the application wrote straight into the table survives older stream replays', async () => {
+    const guardedTarget = await guarded();
+    const unguardedTarget = await guarded(null);
+    try {
+      for (const { table, sink } of [guardedTarget, unguardedTarget]) {
+        await sink.write([putOp(ID_KEY, row('p', { N: '1' }, 'v1'), next())]);
+        // The application's own write: the whole row, as its code would write it, without a stream position.
+        await admin.query(`UPDATE specific.${table} SET item = $1::jsonb, src_seq = NULL WHERE id = 'p'`, [JSON.stringify(itemToJson(row('p', { N: '3' }, 'app v3')))]);
+        await sink.write([putOp(ID_KEY, row('p', { N: '2' }, 'v2 from the lagging stream'), next())]);
+      }
+      assert.equal((await names(guardedTarget.table))['p'], 'app v3');
+      // Positive control: without the guard the sequence rule alone lets the older version through.
+      assert.equal((await names(unguardedTarget.table))['p'], 'v2 from the lagging stream');
+    } finally {
+      await guardedTarget.sink.close!();
+      await unguardedTarget.sink.close!();
+    }
+  });
+});
+
 describe('PostgreSQL plan and prepare', () => {
-  test('an existing table whose primary key differs is refused with TARGET_KEY_MISMATCH', async () => {
+  test('an existing table whose primary key differs is refused with TARGET_KEY_MISMATCH; a missing one with create: false with TARGET_NOT_FOUND', async () => {
     await admin.query('CREATE TABLE specific.other_key (id bigint PRIMARY KEY, item jsonb NOT NULL, src_seq numeric)');
     await admin.query('CREATE TABLE specific.not_ours (id text PRIMARY KEY, payload text)');
     const mismatch = await postgresDriver.inspect('t', pgTarget('other_key', ID_KEY), {});
@@ -207,7 +304,7 @@ describe('PostgreSQL plan and prepare', () => {
     assert.deepEqual(foreign.refusals.map((r) => r.code), ['TARGET_KEY_MISMATCH', 'TARGET_KEY_MISMATCH']);
     assert.match(foreign.refusals.map((r) => r.message).join('\n'), /lacks the item column[\s\S]*lacks the src_seq column/);
     const missing = await postgresDriver.inspect('t', { ...pgTarget('absent', ID_KEY), create: false }, {});
-    assert.deepEqual(missing.refusals.map((r) => r.code), ['TARGET_KEY_MISMATCH']);
+    assert.deepEqual(missing.refusals.map((r) => r.code), ['TARGET_NOT_FOUND']);
   });
 
   test('the key defaults to the source key; with neither, the plan refuses with TARGET_KEY_MISSING', async () => {

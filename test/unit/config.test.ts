@@ -28,6 +28,9 @@ function files(entries: Record<string, string | object>): string {
   return first;
 }
 
+/** One JSON config in a fresh folder. */
+const files_ = (config: object): string => files({ 'c.json': config });
+
 const minimal = { source: { table: 'Orders' }, target: { table: 'OrdersV2' } };
 
 async function rejectsWith(p: Promise<unknown>, code: ErrorCode, message?: RegExp, exitCode = 2): Promise<DynashiftError> {
@@ -122,7 +125,7 @@ describe('loadConfig: JSON', () => {
     const create = { keySchema: { partitionKey: { name: 'customer', type: 'S' }, sortKey: { name: 'id', type: 'S' } }, billingMode: 'PAY_PER_REQUEST', ttlAttribute: null };
     const path = files({ 'c.json': { source: { table: 'Aaa' }, target: { table: 'Bbb', create } } });
     const cfg = await loadConfig(path);
-    assert.deepEqual(cfg.targets.target!.create, create);
+    assert.deepEqual((cfg.targets.target as { create?: unknown }).create, create);
   });
 });
 
@@ -216,6 +219,20 @@ describe('loadConfig: TypeScript configs', () => {
 });
 
 describe('loadConfig: errors', () => {
+  test('each target kind takes its own settings: another kind\'s sub-config is refused, naming the field', async () => {
+    const pg = { kind: 'postgres', table: 'orders', keySchema: { partitionKey: { name: 'id', type: 'S' } }, postgres: { schema: 'sales' }, create: false };
+    const files = { kind: 'files', table: 'exp', files: { uri: './out' } };
+    const ddb = { table: 'B', maxBatchSize: 10, create: { billingMode: 'PAY_PER_REQUEST' } };
+    for (const target of [pg, files, ddb]) {
+      const cfg = await loadConfig(files_({ source: { table: 'A' }, target }));
+      assert.deepEqual(cfg.targets.target, target);
+    }
+    await rejectsWith(loadConfig(files_({ source: { table: 'A' }, target: { ...ddb, postgres: { schema: 'x' } } })), 'CONFIG_INVALID', /postgres/);
+    await rejectsWith(loadConfig(files_({ source: { table: 'A' }, target: { ...files, maxBatchSize: 5 } })), 'CONFIG_INVALID', /maxBatchSize/);
+    await rejectsWith(loadConfig(files_({ source: { table: 'A' }, target: { ...pg, files: { uri: './out' } } })), 'CONFIG_INVALID', /files/);
+    await rejectsWith(loadConfig(files_({ source: { table: 'A' }, target: { table: 'B', kind: 'mysql' } })), 'CONFIG_INVALID', /kind/);
+  });
+
   test('a missing config file is CONFIG_NOT_FOUND with exit code 2', async () => {
     await rejectsWith(loadConfig(join(root, 'does-not-exist.json')), 'CONFIG_NOT_FOUND', /does-not-exist\.json/);
   });

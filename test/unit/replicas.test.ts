@@ -8,7 +8,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTable } from '../../src/sinks/dynamodb/create-table.js';
 import { replicaRefusals } from '../../src/sinks/dynamodb/dynamodb-driver.js';
 import { targetTableSpec, type TableSpec } from '../../src/sinks/dynamodb/table-spec.js';
-import type { TargetConfig } from '../../src/config/schema.js';
+import type { DynamoDbTargetConfig as TargetConfig } from '../../src/sinks/dynamodb/dynamodb-config.js';
 
 interface Call { name: string; input: Record<string, any> }
 

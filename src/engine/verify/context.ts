@@ -8,7 +8,7 @@ import type { KeySchema } from '../../core/item.js';
 import { ItemMapper } from '../../core/transform.js';
 import { driverFor } from '../../sinks/drivers.js';
 import type { TargetReader } from '../../sinks/driver.js';
-import type { Sink } from '../../sinks/sink.js';
+import type { Sink, SinkCapabilities } from '../../sinks/sink.js';
 import { DynamoDbReader } from '../../sinks/dynamodb/dynamodb-reader.js';
 import { inspectTable, type TableInfo } from '../../aws/inspect-table.js';
 
@@ -26,6 +26,8 @@ export interface VerifyTarget {
   name: string;
   config: TargetConfig;
   kind: string;
+  /** What the target's driver declares: verify reads `dynamoDbApi` to know whether --repair can write to it. */
+  capabilities: Readonly<SinkCapabilities>;
   keySchema: KeySchema;
   reader: TargetReader;
   itemCount: number;
@@ -71,6 +73,11 @@ export async function openVerifyContext(config: ResolvedConfig, opts: { concurre
     const first = Object.values(sources)[0]?.info;
     for (const [name, target] of Object.entries(config.targets)) {
       const driver = driverFor(target);
+      if (!driver.capabilities.verifiable) {
+        throw new DynashiftError('VERIFY_UNSUPPORTED', `target ${name} (${target.table}) can't be read back, so verify has nothing to compare`, {
+          hint: 'verify a migration whose targets can be read back, or compare this target with your own tools', exitCode: 2,
+        });
+      }
       const inspection = await driver.inspect(name, target, first ? { source: first } : {});
       if (!inspection.exists || !inspection.keySchema) {
         throw new DynashiftError('TARGET_TABLE_MISMATCH', `target ${name} (${target.table}) does not exist: there is nothing to verify yet`, {
@@ -79,7 +86,7 @@ export async function openVerifyContext(config: ResolvedConfig, opts: { concurre
       }
       const opened: Sink & TargetReader = driver.open(name, target, { keySchema: inspection.keySchema, concurrency: opts.concurrency });
       targets[name] = {
-        name, config: target, kind: driver.kind, keySchema: inspection.keySchema, reader: opened, itemCount: inspection.itemCount ?? 0,
+        name, config: target, kind: driver.kind, capabilities: driver.capabilities, keySchema: inspection.keySchema, reader: opened, itemCount: inspection.itemCount ?? 0,
         close: async () => { await opened.close?.(); },
       };
     }

@@ -213,7 +213,7 @@ async function repairAll(ctx: VerifyContext, inPath: string, outPath: string, cl
   const targets: Record<string, RepairTarget> = {};
   const unsupported = new Set<string>();
   for (const [name, t] of Object.entries(ctx.targets)) {
-    const client = t.kind === 'dynamodb' ? clientsFor(t.config, roleFor('target', name, t.config)).dynamodb : undefined;
+    const client = t.capabilities.dynamoDbApi ? clientsFor(t.config, roleFor('target', name, t.config)).dynamodb : undefined;
     targets[name] = { kind: t.kind, table: t.config.table, ...(client ? { client } : {}) };
     clients.push(targets[name]!);
     if (!client) unsupported.add(t.kind);

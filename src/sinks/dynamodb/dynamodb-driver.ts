@@ -1,23 +1,24 @@
-import type { TargetConfig } from '../../config/schema.js';
+import type { DynamoDbTargetConfig } from './dynamodb-config.js';
 import type { Refusal } from '../../errors.js';
 import { clientsFor, destroyClients, isLoopback, withClients } from '../../aws/clients.js';
 import { roleFor } from '../../aws/errors.js';
 import { inspectTable } from '../../aws/inspect-table.js';
 import { keyAttributeNames, type KeySchema } from '../../core/item.js';
-import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
+import { typed, type DriverContext, type SinkDriver, type SinkOpenOptions, type TargetInspection } from '../driver.js';
 import { createTable } from './create-table.js';
 import { DynamoDbReader } from './dynamodb-reader.js';
-import { DynamoDbSink } from './dynamodb-sink.js';
+import { DYNAMODB_CAPABILITIES, DynamoDbSink } from './dynamodb-sink.js';
 import { targetTableSpec, type TableSpec } from './table-spec.js';
 
 /** New on-demand tables take about this many write units per second at once (dynamodb-semantics §6). */
 const ON_DEMAND_INITIAL_WCU = 4000;
 
 /** Any endpoint that speaks the DynamoDB API: DynamoDB itself, DynamoDB Local, ScyllaDB Alternator. */
-export const dynamoDbDriver: SinkDriver = {
+export const dynamoDbDriver: SinkDriver = typed<DynamoDbTargetConfig>({
   kind: 'dynamodb',
+  capabilities: DYNAMODB_CAPABILITIES,
 
-  async inspect(name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection> {
+  async inspect(name: string, target: DynamoDbTargetConfig, ctx: DriverContext): Promise<TargetInspection> {
     const info = await withClients(target, roleFor('target', name, target), (c) => inspectTable(c.dynamodb, target.table));
     const refusals: Refusal[] = [];
     const notes: string[] = [];
@@ -34,7 +35,7 @@ export const dynamoDbDriver: SinkDriver = {
         hint: 'drop or rename the existing table, or make target.create.keySchema match it' });
     }
     if (!info.exists && target.create === false) {
-      refusals.push({ code: 'TARGET_KEY_MISMATCH', message: `target table ${target.table} does not exist and target.create is false`,
+      refusals.push({ code: 'TARGET_NOT_FOUND', message: `target table ${target.table} does not exist and target.create is false`,
         hint: 'create the table first or remove "create": false so dynashift creates it' });
     }
     refusals.push(...replicaRefusals(target, info, spec));
@@ -76,12 +77,12 @@ export const dynamoDbDriver: SinkDriver = {
     };
   },
 
-  async prepare(name: string, target: TargetConfig, inspection: TargetInspection): Promise<void> {
+  async prepare(name: string, target: DynamoDbTargetConfig, inspection: TargetInspection): Promise<void> {
     if (!inspection.willCreate) return;
     await withClients(target, roleFor('target', name, target), (c) => createTable(c.dynamodb, target.table, inspection.detail as TableSpec));
   },
 
-  open(name: string, target: TargetConfig, opts: SinkOpenOptions) {
+  open(name: string, target: DynamoDbTargetConfig, opts: SinkOpenOptions) {
     const clients = clientsFor(target, roleFor('target', name, target));
     const { dynamodb } = clients;
     const sink = new DynamoDbSink({
@@ -100,10 +101,10 @@ export const dynamoDbDriver: SinkDriver = {
       getItems: (keys: Parameters<DynamoDbReader['getItems']>[0]) => reader.getItems(keys),
     });
   },
-};
+});
 
 /** What a Global Table target needs; each refusal says what to change. */
-export function replicaRefusals(target: TargetConfig, info: { exists: boolean; itemCount: number }, spec: TableSpec | undefined): Refusal[] {
+export function replicaRefusals(target: DynamoDbTargetConfig, info: { exists: boolean; itemCount: number }, spec: TableSpec | undefined): Refusal[] {
   const create = target.create === false ? undefined : target.create;
   const r = spec?.replicas;
   if (!create?.replicas?.length || !r) {

@@ -11,7 +11,7 @@ import { Semaphore } from '../../core/semaphore.js';
 import { systemClock } from '../../core/clock.js';
 import type { WriteOp } from '../../core/write-op.js';
 import { errorName, isRetryable, isThrottling } from '../../aws/errors.js';
-import type { RejectedWrite, Sink, SinkCapabilities, WriteStats } from '../sink.js';
+import { declareCapabilities, type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
 import { guardedCommand } from './guarded-writes.js';
 
 export interface DynamoDbSinkOptions {
@@ -25,6 +25,11 @@ export interface DynamoDbSinkOptions {
   /** Conditional single-item writes instead of BatchWriteItem (see guarded-writes.ts). */
   guard?: { versionAttribute: string; keyNames: string[] };
 }
+
+/** Guarded (conditional) writes, a stream for reverse replication, and the DynamoDB API itself. */
+export const DYNAMODB_CAPABILITIES = declareCapabilities({
+  conditionalWrites: true, changeStream: true, dynamoDbApi: true, maxBatchSize: 25, transactions: true, nativeTypes: true,
+});
 
 /** Errors that reject an item on its own merits (size, key type): retrying can't help; isolate and dead-letter. */
 const ITEM_ERRORS = new Set(['ValidationException', 'ItemCollectionSizeLimitExceededException']);
@@ -43,7 +48,7 @@ export class DynamoDbSink implements Sink {
 
   constructor(private readonly opts: DynamoDbSinkOptions) {
     this.name = opts.name;
-    this.capabilities = { conditionalWrites: true, maxBatchSize: opts.maxBatchSize ?? 25, transactions: true, nativeTypes: true };
+    this.capabilities = { ...DYNAMODB_CAPABILITIES, maxBatchSize: opts.maxBatchSize ?? DYNAMODB_CAPABILITIES.maxBatchSize };
     this.gate = new Semaphore(opts.concurrency);
     this.limiter = new RateLimiter(opts.maxWriteUnitsPerSecond ?? Infinity, systemClock);
   }

@@ -1,11 +1,11 @@
-import type { TargetConfig } from '../../config/schema.js';
+import type { FilesTargetConfig } from './files-config.js';
 import type { Refusal } from '../../errors.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { isS3Uri, parseS3Uri, s3ClientFor } from '../../aws/s3.js';
 import { fmtKey } from '../dynamodb/dynamodb-driver.js';
-import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
+import { typed, type DriverContext, type SinkDriver, type SinkOpenOptions, type TargetInspection } from '../driver.js';
 import { ensureStarted } from '../../formats/ddb-export/export-writer.js';
-import { FilesSink } from './files-sink.js';
+import { FILES_CAPABILITIES, FilesSink } from './files-sink.js';
 import { exportLocation, filesSettings, type FilesSettings } from './files-settings.js';
 
 /** What `prepare` and the engine learn from `inspect`. */
@@ -20,10 +20,11 @@ export interface FilesDetail {
  * `kind: "files"`: the target is a DynamoDB-JSON export written to a folder or S3 prefix
  * (`<uri>/AWSDynamoDB/<exportId>/`), ready for ImportTable. Write-once: it receives the backfill only.
  */
-export const filesDriver: SinkDriver = {
+export const filesDriver: SinkDriver = typed<FilesTargetConfig>({
   kind: 'files',
+  capabilities: FILES_CAPABILITIES,
 
-  async inspect(_name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection> {
+  async inspect(_name: string, target: FilesTargetConfig, ctx: DriverContext): Promise<TargetInspection> {
     const refusals: Refusal[] = [];
     const notes: string[] = [];
     let settings: FilesSettings;
@@ -75,7 +76,7 @@ export const filesDriver: SinkDriver = {
     };
   },
 
-  async prepare(_name: string, target: TargetConfig): Promise<void> {
+  async prepare(_name: string, target: FilesTargetConfig): Promise<void> {
     const settings = filesSettings(target);
     await withS3Client(settings, async (client) => {
       const location = exportLocation(settings, client);
@@ -83,7 +84,7 @@ export const filesDriver: SinkDriver = {
     });
   },
 
-  open(name: string, target: TargetConfig, opts: SinkOpenOptions) {
+  open(name: string, target: FilesTargetConfig, opts: SinkOpenOptions) {
     const settings = filesSettings(target);
     const client = s3ClientOf(settings);
     const sink = new FilesSink({
@@ -101,7 +102,7 @@ export const filesDriver: SinkDriver = {
       },
     });
   },
-};
+});
 
 /** The S3 client an S3 export folder needs (none for a local folder); whoever asks for it destroys it. */
 function s3ClientOf(settings: FilesSettings): S3Client | undefined {

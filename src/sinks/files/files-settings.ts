@@ -1,13 +1,13 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { TargetConfig } from '../../config/schema.js';
+import type { FilesTargetConfig } from './files-config.js';
 import { isS3Uri, parseS3Uri, s3ClientFor, type S3Access } from '../../aws/s3.js';
 import { DynashiftError } from '../../errors.js';
 import { openStore } from '../../formats/ddb-export/export-store.js';
 import type { ExportLocation } from '../../formats/ddb-export/export-writer.js';
 
 /**
- * The settings of a `kind: "files"` target, read from `target.files` (the zod fields are added to targetSchema
- * separately; until then they are read loosely here). The export is written to `<uri>/AWSDynamoDB/<exportId>/`,
+ * The settings of a `kind: "files"` target, read from `target.files` (validated by files-config.ts; read loosely
+ * here too, for callers that build a target by hand). The export is written to `<uri>/AWSDynamoDB/<exportId>/`,
  * exportId defaulting to `target.table`.
  */
 export interface FilesSettings {
@@ -23,7 +23,7 @@ export const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024;
 /** Below this a data file would be mostly overhead, and ImportTable takes at most 50,000 objects. */
 const MIN_MAX_FILE_BYTES = 64 * 1024;
 
-export function filesSettings(target: TargetConfig): FilesSettings {
+export function filesSettings(target: FilesTargetConfig): FilesSettings {
   const raw = (target as { files?: Record<string, unknown> }).files ?? {};
   const uri = raw['uri'];
   if (typeof uri !== 'string' || uri === '') {

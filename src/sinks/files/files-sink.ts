@@ -3,10 +3,13 @@ import { itemSize, type AttributeMap, type KeySchema } from '../../core/item.js'
 import type { WriteOp } from '../../core/write-op.js';
 import { DynashiftError } from '../../errors.js';
 import type { TargetReader } from '../driver.js';
-import type { RejectedWrite, Sink, SinkCapabilities, WriteStats } from '../sink.js';
+import { declareCapabilities, type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
 import { ExportWriter } from '../../formats/ddb-export/export-writer.js';
 import { FilesReader } from './files-reader.js';
 import type { ExportLocation } from '../../formats/ddb-export/export-writer.js';
+
+/** Write-once, unguarded, no stream: the backfill is written as files, nothing after it. */
+export const FILES_CAPABILITIES = declareCapabilities({ writeOnce: true, maxBatchSize: 10_000, nativeTypes: true });
 
 /** DynamoDB's item size limit (dynamodb-semantics §6): ImportTable would reject a larger item, so we do it first. */
 const MAX_ITEM_BYTES = 400 * 1024;
@@ -28,9 +31,7 @@ export interface FilesSinkOptions {
  */
 export class FilesSink implements Sink, TargetReader {
   readonly name: string;
-  readonly capabilities: SinkCapabilities = { conditionalWrites: false, maxBatchSize: 10_000, transactions: false, nativeTypes: true };
-  /** The engine checks this: a write-once sink gets the backfill only, never stream catch-up. */
-  readonly writeOnce = true;
+  readonly capabilities: SinkCapabilities = FILES_CAPABILITIES;
   readonly keySchema: KeySchema;
   private readonly writer: ExportWriter;
   private readonly reader: FilesReader;
@@ -86,9 +87,9 @@ export class FilesSink implements Sink, TargetReader {
   }
 }
 
-/** For the engine: does this sink refuse stream changes (backfill only)? */
+/** Does this sink refuse stream changes (backfill only)? Its declared capability. */
 export function isWriteOnceSink(sink: Sink): boolean {
-  return (sink as { writeOnce?: unknown }).writeOnce === true;
+  return sink.capabilities.writeOnce;
 }
 
 /** For the engine: the sink needs `finalize()` once its backfill is complete (the files sink's manifests). */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { WriteOp } from '../../core/write-op.js';
 import type { RejectedWrite } from '../sink.js';
 import { ColumnValueError, keyParam, projectParam } from './postgres-columns.js';
@@ -20,9 +21,10 @@ export interface PreparedBatch {
   rejected: RejectedWrite[];
 }
 
-export function prepareBatch(layout: PgLayout, ops: WriteOp[]): PreparedBatch {
+/** `versionAttribute` (config `guard`): deletes also carry the version of the item they remove, as DynamoDB JSON. */
+export function prepareBatch(layout: PgLayout, ops: WriteOp[], versionAttribute?: string): PreparedBatch {
   const puts = { stream: columns(2 + layout.keys.length + layout.projected.length), backfill: columns(2 + layout.keys.length + layout.projected.length) };
-  const deletes = columns(layout.keys.length + 1);
+  const deletes = columns(layout.keys.length + 1 + (versionAttribute ? 1 : 0));
   const rejected: RejectedWrite[] = [];
   const accepted: WriteOp[] = [];
   for (const op of ops) {
@@ -31,7 +33,8 @@ export function prepareBatch(layout: PgLayout, ops: WriteOp[]): PreparedBatch {
       const seq = op.origin.sequenceNumber ?? null;
       if (seq !== null && !/^\d+$/.test(seq)) throw new ColumnValueError(`sequence number ${JSON.stringify(seq)} is not a decimal integer`);
       if (op.kind === 'delete') {
-        push(deletes, [...keys, seq]);
+        const prev = versionAttribute === undefined ? [] : [versionJson(op.previous?.[versionAttribute])];
+        push(deletes, [...keys, seq, ...prev]);
       } else {
         const unstorable = findUnstorable(op.item);
         if (unstorable) {
@@ -58,6 +61,10 @@ export function prepareBatch(layout: PgLayout, ops: WriteOp[]): PreparedBatch {
 export function lockId(layout: PgLayout, keyId: string): string {
   const digest = createHash('sha256').update(`${layout.schema}.${layout.table}\u0000${keyId}`).digest();
   return digest.readBigInt64BE(0).toString();
+}
+
+function versionJson(value: AttributeValue | undefined): string | null {
+  return value === undefined ? null : JSON.stringify(itemToJson({ v: value })['v']);
 }
 
 function columns(n: number): unknown[][] {

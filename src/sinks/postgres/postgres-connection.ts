@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import pg from 'pg';
-import type { TargetConfig } from '../../config/schema.js';
+import type { PostgresTargetConfig } from './postgres-config.js';
 import { DynashiftError } from '../../errors.js';
 
 /**
@@ -23,7 +23,7 @@ export interface PgConnection {
   redact(text: string): string;
 }
 
-export function resolveConnection(target: TargetConfig, env: NodeJS.ProcessEnv = process.env): PgConnection {
+export function resolveConnection(target: PostgresTargetConfig, env: NodeJS.ProcessEnv = process.env): PgConnection {
   const settings = target.postgres ?? {};
   const notes: string[] = [];
   const envName = settings.connectionStringEnv ?? 'DATABASE_URL';

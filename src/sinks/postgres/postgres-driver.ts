@@ -1,11 +1,11 @@
 import pg from 'pg';
-import type { TargetConfig } from '../../config/schema.js';
+import type { PostgresTargetConfig } from './postgres-config.js';
 import type { Refusal } from '../../errors.js';
-import type { DriverContext, SinkDriver, SinkOpenOptions, TargetInspection } from '../driver.js';
+import { typed, type DriverContext, type SinkDriver, type SinkOpenOptions, type TargetInspection } from '../driver.js';
 import { connect, resolveConnection, unreachable } from './postgres-connection.js';
 import { PostgresReader } from './postgres-reader.js';
 import { createStatements, layoutMismatches, pgLayout, readTableState, type PgLayout } from './postgres-schema.js';
-import { PostgresSink } from './postgres-sink.js';
+import { POSTGRES_CAPABILITIES, PostgresSink } from './postgres-sink.js';
 
 /** What `prepare` needs from `inspect`. No connection details: the plan (and `plan --json`) may print it. */
 interface PgDetail {
@@ -16,10 +16,12 @@ interface PgDetail {
  * `kind: "postgres"`: one table per target, the whole item in a jsonb column, guarded writes so that a replayed or
  * late write never moves a key backwards (docs/postgres.md).
  */
-export const postgresDriver: SinkDriver = {
+export const postgresDriver: SinkDriver = typed<PostgresTargetConfig>({
   kind: 'postgres',
+  capabilities: POSTGRES_CAPABILITIES,
+  location: (target) => [target.table, target.region ?? '', target.endpoint ?? '', target.postgres?.schema ?? ''],
 
-  async inspect(_name: string, target: TargetConfig, ctx: DriverContext): Promise<TargetInspection> {
+  async inspect(_name: string, target: PostgresTargetConfig, ctx: DriverContext): Promise<TargetInspection> {
     const refusals: Refusal[] = [];
     const conn = resolveConnection(target);
     const notes = [...conn.notes];
@@ -47,7 +49,7 @@ export const postgresDriver: SinkDriver = {
       refusals.push({ code: 'TARGET_KEY_MISMATCH', message: m, hint: 'drop or rename the existing table, or set target.keySchema (and postgres.columns) to match it' });
     }
     if (!state.exists && target.create === false) {
-      refusals.push({ code: 'TARGET_KEY_MISMATCH', message: `table ${layout.schema}.${layout.table} does not exist and target.create is false`, hint: 'create the table first or remove "create": false so dynashift creates it' });
+      refusals.push({ code: 'TARGET_NOT_FOUND', message: `table ${layout.schema}.${layout.table} does not exist and target.create is false`, hint: 'create the table first or remove "create": false so dynashift creates it' });
     }
     if (state.anyRows) {
       const count = state.estimatedRows > 0 ? ` ~${Math.round(state.estimatedRows)}` : '';
@@ -74,7 +76,7 @@ export const postgresDriver: SinkDriver = {
     };
   },
 
-  async prepare(_name: string, target: TargetConfig, inspection: TargetInspection): Promise<void> {
+  async prepare(_name: string, target: PostgresTargetConfig, inspection: TargetInspection): Promise<void> {
     // Always run: the tables may exist but not the tombstone table, or lack a newly configured projected column.
     const { layout } = inspection.detail as PgDetail;
     const conn = resolveConnection(target);
@@ -92,7 +94,7 @@ export const postgresDriver: SinkDriver = {
     }
   },
 
-  open(name: string, target: TargetConfig, opts: SinkOpenOptions) {
+  open(name: string, target: PostgresTargetConfig, opts: SinkOpenOptions) {
     const conn = resolveConnection(target);
     const { layout, problems } = pgLayout(target, opts.keySchema);
     if (problems.length > 0) throw new Error(`PostgreSQL target ${target.table}: ${problems.join('; ')}`);
@@ -102,6 +104,7 @@ export const postgresDriver: SinkDriver = {
     const sink = new PostgresSink({
       name, pool, layout, concurrency: opts.concurrency, redact: conn.redact,
       ...(opts.maxWriteUnitsPerSecond ? { maxRowsPerSecond: opts.maxWriteUnitsPerSecond } : {}),
+      ...(opts.guard ? { guard: opts.guard } : {}),
     });
     const reader = new PostgresReader(() => connect(conn), pool, layout, opts.keySchema);
     return Object.assign(sink, {
@@ -111,7 +114,7 @@ export const postgresDriver: SinkDriver = {
       getItems: (keys: Parameters<PostgresReader['getItems']>[0]) => reader.getItems(keys),
     });
   },
-};
+});
 
 function describe(l: PgLayout, database: string, exists: boolean): string[] {
   const key = l.keys.map((k) => `${k.name}:${k.type} → ${k.name} ${k.sqlType}`).join(', ');

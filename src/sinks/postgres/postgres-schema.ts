@@ -1,4 +1,4 @@
-import type { TargetConfig } from '../../config/schema.js';
+import type { PostgresTargetConfig } from './postgres-config.js';
 import type { KeySchema, KeyType } from '../../core/item.js';
 import { KEY_SQL_TYPE, type ColumnType } from './postgres-columns.js';
 
@@ -39,7 +39,7 @@ export const TOMBSTONE_SUFFIX = '__dynashift_tombstones';
 const MAX_IDENTIFIER_BYTES = 63;
 
 /** Builds and checks the layout; returns the problems instead of throwing, so `plan` can list them all. */
-export function pgLayout(target: TargetConfig, keySchema: KeySchema): { layout: PgLayout; problems: string[] } {
+export function pgLayout(target: PostgresTargetConfig, keySchema: KeySchema): { layout: PgLayout; problems: string[] } {
   const problems: string[] = [];
   const schema = target.postgres?.schema ?? 'public';
   const tombstones = `${target.table}${TOMBSTONE_SUFFIX}`;

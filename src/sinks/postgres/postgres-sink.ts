@@ -4,7 +4,7 @@ import { systemClock } from '../../core/clock.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { compactWrites, type WriteOp } from '../../core/write-op.js';
-import type { RejectedWrite, Sink, SinkCapabilities, WriteStats } from '../sink.js';
+import { declareCapabilities, type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
 import { prepareBatch, type PreparedBatch } from './postgres-batch.js';
 import { abortError, classify, rejectionCode, rejectionMessage } from './postgres-errors.js';
 import type { PgLayout } from './postgres-schema.js';
@@ -12,6 +12,8 @@ import { writeStatements, type WriteStatements } from './postgres-write-sql.js';
 
 /** Rows per transaction: large enough to amortize the round trips, small enough to keep locks and retries short. */
 export const PG_MAX_BATCH = 500;
+/** The version guard is part of the guarded statements (postgres-write-sql.ts). No stream: no rollback from it. */
+export const POSTGRES_CAPABILITIES = declareCapabilities({ conditionalWrites: true, maxBatchSize: PG_MAX_BATCH, transactions: true });
 /** Attempts for a batch that fails for a passing reason (lost connection, deadlock) before the sink gives up. */
 const MAX_ATTEMPTS = 6;
 
@@ -28,6 +30,8 @@ export interface PostgresSinkOptions {
   redact?: (text: string) => string;
   /** Tries per batch for passing failures (default 6). */
   maxAttempts?: number;
+  /** Config `guard`: stream puts and deletes land only when the stored version is not newer (postgres-write-sql.ts). */
+  guard?: { versionAttribute: string };
 }
 
 /**
@@ -43,13 +47,16 @@ export class PostgresSink implements Sink {
   private readonly gate: Semaphore;
   private readonly limiter: RateLimiter;
   private readonly sql: WriteStatements;
+  /** The guarded statements' trailing parameter: the version attribute's name. */
+  private readonly guardParams: string[];
 
   constructor(private readonly opts: PostgresSinkOptions) {
     this.name = opts.name;
-    this.capabilities = { conditionalWrites: true, maxBatchSize: opts.maxBatchSize ?? PG_MAX_BATCH, transactions: true, nativeTypes: false };
+    this.capabilities = { ...POSTGRES_CAPABILITIES, maxBatchSize: opts.maxBatchSize ?? PG_MAX_BATCH };
     this.gate = new Semaphore(opts.concurrency);
     this.limiter = new RateLimiter(opts.maxRowsPerSecond ?? Infinity, systemClock);
-    this.sql = writeStatements(opts.layout);
+    this.sql = writeStatements(opts.layout, opts.guard);
+    this.guardParams = opts.guard ? [opts.guard.versionAttribute] : [];
   }
 
   async write(ops: WriteOp[], signal?: AbortSignal): Promise<{ rejected: RejectedWrite[]; stats: WriteStats }> {
@@ -70,7 +77,7 @@ export class PostgresSink implements Sink {
 
   /** `written` counts every op the table now reflects: applied, or already superseded by a newer change. */
   private async writeBatch(ops: WriteOp[], signal?: AbortSignal): Promise<{ rejected: RejectedWrite[]; written: number }> {
-    const batch = prepareBatch(this.opts.layout, ops);
+    const batch = prepareBatch(this.opts.layout, ops, this.opts.guard?.versionAttribute);
     if (batch.ops.length === 0) return { rejected: batch.rejected, written: 0 };
     try {
       await this.commit(batch, signal);
@@ -110,9 +117,9 @@ export class PostgresSink implements Sink {
       await client.query('BEGIN');
       try {
         await client.query(this.sql.lock, [batch.lockIds]);
-        if (batch.streamPuts[0]!.length > 0) await client.query(this.sql.streamPut, batch.streamPuts);
+        if (batch.streamPuts[0]!.length > 0) await client.query(this.sql.streamPut, [...batch.streamPuts, ...this.guardParams]);
         if (batch.backfillPuts[0]!.length > 0) await client.query(this.sql.backfillPut, batch.backfillPuts);
-        if (batch.deletes[0]!.length > 0) await client.query(this.sql.delete, batch.deletes);
+        if (batch.deletes[0]!.length > 0) await client.query(this.sql.delete, [...batch.deletes, ...this.guardParams]);
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch((e: Error) => { broken = e; });

@@ -11,6 +11,10 @@ import { ident, mainTable, tombstoneTable, type PgLayout } from './postgres-sche
  *
  * A key's state is therefore decided by the highest sequence number applied to it, whatever the order the writes
  * arrive in: replays after a crash and late backfill copies can't move it backwards.
+ *
+ * With `guard.versionAttribute` (versionGuard below) a stream put and a delete also need the stored item's version to
+ * be not newer than the incoming one, the rule of the DynamoDB sink's guarded writes; the attribute name is the last
+ * parameter of those two statements, and deletes take one more column: the version of the item they remove.
  */
 export interface WriteStatements {
   streamPut: string;
@@ -20,7 +24,7 @@ export interface WriteStatements {
   lock: string;
 }
 
-export function writeStatements(l: PgLayout): WriteStatements {
+export function writeStatements(l: PgLayout, guard?: { versionAttribute: string }): WriteStatements {
   const main = mainTable(l);
   const tomb = tombstoneTable(l);
   const keyCols = l.keys.map((k) => ident(k.name));
@@ -35,6 +39,9 @@ export function writeStatements(l: PgLayout): WriteStatements {
   const arrays = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${from + i}::text[]`).join(', ');
 
   const putColumns = 2 + l.keys.length + l.projected.length;
+  const deleteColumns = l.keys.length + 1 + (guard ? 1 : 0);
+  // The version attribute's name rides as the statement's last parameter: no quoting of a user string into SQL.
+  const versionOf = (item: string, param: number) => `${item} -> $${param}::text`;
   const putInput = `input AS (
     SELECT ${[...typedKeys, 'u.item::jsonb AS item', 'u.seq::numeric AS seq', ...typedProj].join(', ')}
     FROM unnest(${arrays(putColumns)}) AS u(${[...kAliases, 'item', 'seq', ...cAliases].join(', ')}))`;
@@ -47,7 +54,8 @@ export function writeStatements(l: PgLayout): WriteStatements {
   applied AS (
     INSERT INTO ${main} AS m (${insertColumns}) SELECT ${selectValues} FROM fresh
     ON CONFLICT (${keyList}) DO UPDATE SET item = EXCLUDED.item, src_seq = EXCLUDED.src_seq, updated_at = EXCLUDED.updated_at${projCols.map((c) => `, ${c} = EXCLUDED.${c}`).join('')}
-    WHERE m.src_seq IS NULL OR m.src_seq <= EXCLUDED.src_seq
+    WHERE (m.src_seq IS NULL OR m.src_seq <= EXCLUDED.src_seq)${guard ? `
+      AND ${versionNotNewer(versionOf('m.item', putColumns + 1), versionOf('EXCLUDED.item', putColumns + 1))}` : ''}
     RETURNING ${keyList})
   DELETE FROM ${tomb} t USING applied a WHERE ${keyCols.map((c) => `t.${c} = a.${c}`).join(' AND ')}`;
 
@@ -58,11 +66,13 @@ export function writeStatements(l: PgLayout): WriteStatements {
 
   // coalesce(seq, -1): a delete without a sequence number ranks below every stream change (sequence numbers are ≥ 0),
   // so it removes only a backfill row and leaves no tombstone.
+  // With the guard, a delete whose stored item is newer than the one it removes leaves both row and tombstone alone.
   const del = `WITH input AS (
-    SELECT ${[...typedKeys, 'u.seq::numeric AS seq'].join(', ')}
-    FROM unnest(${arrays(l.keys.length + 1)}) AS u(${[...kAliases, 'seq'].join(', ')})),
+    SELECT ${[...typedKeys, 'u.seq::numeric AS seq', ...(guard ? ['u.prev::jsonb AS prev'] : [])].join(', ')}
+    FROM unnest(${arrays(deleteColumns)}) AS u(${[...kAliases, 'seq', ...(guard ? ['prev'] : [])].join(', ')})),
   live AS (
-    SELECT i.* FROM input i WHERE NOT EXISTS (SELECT 1 FROM ${main} m WHERE ${matchKeys('m', 'i')} AND m.src_seq > coalesce(i.seq, -1))),
+    SELECT i.* FROM input i WHERE NOT EXISTS (SELECT 1 FROM ${main} m WHERE ${matchKeys('m', 'i')} AND (m.src_seq > coalesce(i.seq, -1)${guard
+    ? ` OR NOT ${versionNotNewer(versionOf('m.item', deleteColumns + 1), 'i.prev')}` : ''}))),
   gone AS (
     DELETE FROM ${main} m USING live l WHERE ${matchKeys('m', 'l')} RETURNING 1)
   INSERT INTO ${tomb} AS t (${keyList}, seq, deleted_at) SELECT ${kAliases.join(', ')}, seq, now() FROM live WHERE seq IS NOT NULL
@@ -71,6 +81,21 @@ export function writeStatements(l: PgLayout): WriteStatements {
   // count() makes every lock call run; unnest keeps the array order, which the sink has sorted (no deadlocks).
   const lock = 'SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k';
   return { streamPut, backfillPut, delete: del, lock };
+}
+
+/**
+ * `stored` is not newer than `incoming`, both DynamoDB JSON attribute values (SQL NULL: attribute absent) — the
+ * DynamoDB guard's condition `attribute_not_exists(v) OR v <= :v`: no stored version always passes; otherwise both
+ * must be numbers (compared exactly, as numeric), strings (byte order, COLLATE "C": ISO-8601 timestamps in one format
+ * and zone sort in time order) or binaries. Other types, or two different ones, never compare: the write is skipped.
+ * Never NULL, so NOT of it is safe.
+ */
+export function versionNotNewer(stored: string, incoming: string): string {
+  const both = (t: string) => `(${stored}) ->> '${t}' IS NOT NULL AND (${incoming}) ->> '${t}' IS NOT NULL`;
+  return `((${stored}) IS NULL OR ((${incoming}) IS NOT NULL AND (`
+    + `(${both('N')} AND ((${stored}) ->> 'N')::numeric <= ((${incoming}) ->> 'N')::numeric)`
+    + ` OR (${both('S')} AND ((${stored}) ->> 'S') COLLATE "C" <= ((${incoming}) ->> 'S') COLLATE "C")`
+    + ` OR (${both('B')} AND decode((${stored}) ->> 'B', 'base64') <= decode((${incoming}) ->> 'B', 'base64')))))`;
 }
 
 export function castKey(expr: string, sqlType: 'text' | 'numeric' | 'bytea'): string {
