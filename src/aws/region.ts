@@ -37,7 +37,7 @@ export async function profileExists(profile: string, role: ClientRole, setting: 
   throw new DynashiftError('PROFILE_NOT_FOUND', `the ${role.side}'s profile "${profile}" (${setting}) is in neither the AWS config nor the credentials file`, {
     side: role.side,
     exitCode: 2,
-    hint: `correct ${setting}, or add [profile ${profile}] to ${process.env.AWS_CONFIG_FILE ?? '~/.aws/config'} (e.g. aws configure --profile ${profile})`,
+    hint: `correct ${setting}, or add [profile ${profile}] to ${process.env.AWS_CONFIG_FILE ?? '~/.aws/config'} (the AWS CLI's aws configure command writes one)`,
   });
 }
 

@@ -222,15 +222,15 @@ describe('loadConfig: errors', () => {
   test('each target kind takes its own settings: another kind\'s sub-config is refused, naming the field', async () => {
     const pg = { kind: 'postgres', table: 'orders', keySchema: { partitionKey: { name: 'id', type: 'S' } }, postgres: { schema: 'sales' }, create: false };
     const files = { kind: 'files', table: 'exp', files: { uri: './out' } };
-    const ddb = { table: 'B', maxBatchSize: 10, create: { billingMode: 'PAY_PER_REQUEST' } };
+    const ddb = { table: 'Bbb', maxBatchSize: 10, create: { billingMode: 'PAY_PER_REQUEST' } };
     for (const target of [pg, files, ddb]) {
-      const cfg = await loadConfig(files_({ source: { table: 'A' }, target }));
+      const cfg = await loadConfig(files_({ source: { table: 'Aaa' }, target }));
       assert.deepEqual(cfg.targets.target, target);
     }
-    await rejectsWith(loadConfig(files_({ source: { table: 'A' }, target: { ...ddb, postgres: { schema: 'x' } } })), 'CONFIG_INVALID', /postgres/);
-    await rejectsWith(loadConfig(files_({ source: { table: 'A' }, target: { ...files, maxBatchSize: 5 } })), 'CONFIG_INVALID', /maxBatchSize/);
-    await rejectsWith(loadConfig(files_({ source: { table: 'A' }, target: { ...pg, files: { uri: './out' } } })), 'CONFIG_INVALID', /files/);
-    await rejectsWith(loadConfig(files_({ source: { table: 'A' }, target: { table: 'B', kind: 'mysql' } })), 'CONFIG_INVALID', /kind/);
+    await rejectsWith(loadConfig(files_({ source: { table: 'Aaa' }, target: { ...ddb, postgres: { schema: 'x' } } })), 'CONFIG_INVALID', /postgres/);
+    await rejectsWith(loadConfig(files_({ source: { table: 'Aaa' }, target: { ...files, maxBatchSize: 5 } })), 'CONFIG_INVALID', /maxBatchSize/);
+    await rejectsWith(loadConfig(files_({ source: { table: 'Aaa' }, target: { ...pg, files: { uri: './out' } } })), 'CONFIG_INVALID', /files/);
+    await rejectsWith(loadConfig(files_({ source: { table: 'Aaa' }, target: { table: 'Bbb', kind: 'mysql' } })), 'CONFIG_INVALID', /kind/);
   });
 
   test('a missing config file is CONFIG_NOT_FOUND with exit code 2', async () => {

@@ -31,8 +31,13 @@ const LAYERS: readonly (readonly string[])[] = [
 
 const layerOf = new Map(LAYERS.flatMap((folders, rank) => folders.map((f) => [f, rank] as const)));
 
-/** The top-level folder (or root file, without extension) of a path inside src/. */
+/**
+ * The top-level folder (or root file, without extension) of a path inside src/. A driver's config schema
+ * (`sinks/<kind>/<kind>-config.ts`: zod only, as kysely's `postgres-dialect-config.ts`) lives with its driver but belongs
+ * to the config layer, which assembles the per-kind schemas into the target union.
+ */
 function unitOf(pathInSrc: string): string {
+  if (/^sinks[\\/]([^\\/]+)[\\/]\1-config\.[cm]?[jt]s$/.test(pathInSrc)) return 'config';
   return pathInSrc.split(sep)[0]!.replace(/\.[cm]?[jt]s$/, '');
 }
 
