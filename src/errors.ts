@@ -108,7 +108,8 @@ export type RefusalCode =
   | 'WRITE_ONCE_MIXED'
   | 'PITR_DISABLED'
   | 'EXPORT_LOCATION_MISSING'
-  | 'EXPORT_INVALID';
+  | 'EXPORT_INVALID'
+  | 'STREAM_APPLY_TOO_SLOW';
 
 /** The stream lost data we had not applied yet: the only safe continuation is a fresh backfill. */
 export class StreamGapError extends DynashiftError {

@@ -34,6 +34,9 @@ import { changeApplier, type ApplyStats } from './catch-up.js';
 import { FailurePolicy } from './failure-policy.js';
 import type { Logger } from './logger.js';
 import { buildPlan, type Plan } from './plan.js';
+import { SnapshotGate } from '../core/snapshot-gate.js';
+import { ShortRetentionStreams } from '../sources/stream/short-retention.js';
+import type { StreamsApi } from '../sources/stream/streams-api.js';
 
 export { SNAPSHOT_MARGIN_MS, fingerprint };
 
@@ -42,6 +45,11 @@ export interface RunOptions {
   signal: AbortSignal;
   log: Logger;
   onProgress?: (progress: ProgressSnapshot) => void;
+  /**
+   * TEST ONLY: source stream records live this long instead of 24 h (sources/stream/short-retention.ts), so a test can
+   * outlast the retention in seconds. The CLI sets it from DYNASHIFT_TEST_STREAM_RETENTION_SECONDS.
+   */
+  testStreamRetentionMs?: number;
 }
 
 export interface RunResult {
@@ -186,6 +194,12 @@ class RunLoop {
   private directionStop = new AbortController();
   private readonly control: ControlChannel;
   private ticking = false;
+  /** Per source, while the stream is applied during its backfill (stream.duringBackfill). */
+  private gates: Record<string, SnapshotGate> = {};
+  /** Every backfill is complete: only then can the run be in sync. */
+  private backfillComplete = false;
+  /** When the catch-up began: the stream's tip must be reached after this moment. */
+  private catchUpSince = 0;
 
   constructor(
     private readonly ctx: Context,
@@ -203,11 +217,15 @@ class RunLoop {
     this.opts.signal.addEventListener('abort', onAbort, { once: true });
     if (this.opts.signal.aborted) this.stop.abort();
     const ticker = setInterval(() => void this.tick(), 1000);
+    const shortened = this.shortenRetention();
     try {
       this.state.runner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), heartbeatAt: new Date().toISOString() };
       await this.flush();
-      const backfilled = await this.backfill();
-      if (backfilled && !this.stop.signal.aborted) await this.replicate();
+      if (this.applyDuringBackfill()) await this.backfillWhileApplying();
+      else {
+        const backfilled = await this.backfill();
+        if (backfilled && !this.stop.signal.aborted) await this.replicate();
+      }
       return this.result();
     } catch (err) {
       this.stop.abort();
@@ -217,10 +235,57 @@ class RunLoop {
       throw err;
     } finally {
       clearInterval(ticker);
+      for (const api of shortened) api.stop();
       this.opts.signal.removeEventListener('abort', onAbort);
       this.state.progress = this.snapshot();
       await this.flush();
     }
+  }
+
+  /** Per source, the streams API the forward readers use: the SDK's, or the test-only short-retention stand-in. */
+  private readonly sourceStreams: Record<string, StreamsApi> = {};
+
+  private shortenRetention(): ShortRetentionStreams[] {
+    const ms = this.opts.testStreamRetentionMs;
+    if (ms === undefined) return [];
+    return Object.entries(this.state.sources).filter(([, src]) => src.stream.streamArn !== '').map(([name, src]) => {
+      const api = new ShortRetentionStreams(sdkStreamsApi(this.ctx.sourceClients[name]!.streams), src.stream.streamArn, ms).start();
+      this.sourceStreams[name] = api;
+      return api;
+    });
+  }
+
+  /**
+   * The stream is applied from the first second, while the backfill runs, unless asked otherwise or there is nothing
+   * left to back-fill; pages and stream writes meet in each source's gate (docs/consistency.md, "The gate's claim").
+   */
+  private applyDuringBackfill(): boolean {
+    if (!this.ctx.plan.stream.duringBackfill || this.ctx.plan.writeOnceOnly) return false;
+    return Object.values(this.state.sources).some((s) => s.backfill.strategy !== 'none' && !s.backfill.completedAt);
+  }
+
+  private async backfillWhileApplying(): Promise<void> {
+    for (const [name, src] of Object.entries(this.state.sources)) {
+      const exportTime = src.backfill.export?.exportTime;
+      this.gates[name] = new SnapshotGate({ marginMs: SNAPSHOT_MARGIN_MS, now: () => Date.now(), ...(exportTime !== undefined ? { snapshotAt: exportTime } : {}) });
+    }
+    this.setPhase('backfilling');
+    const replication = this.replicate();
+    // Its failure (a stream gap) stops the backfill through the run's signal; it is rethrown below, once awaited.
+    replication.catch(() => {});
+    let backfilled = false;
+    try {
+      backfilled = await this.backfill();
+    } catch (err) {
+      this.stop.abort();
+      await replication.catch(() => {});
+      throw err;
+    } finally {
+      for (const gate of Object.values(this.gates)) gate.close();
+      this.gates = {};
+    }
+    if (!backfilled) this.stop.abort();
+    await replication;
   }
 
   private async backfill(): Promise<boolean> {
@@ -255,7 +320,15 @@ class RunLoop {
       this.opts.log.info({}, 'export written: load it with ImportTable, then catch up with a migration to the imported table (backfill.export.imported: true)');
       return false;
     }
+    this.markBackfillComplete();
     return true;
+  }
+
+  private markBackfillComplete(): void {
+    if (this.backfillComplete) return;
+    this.backfillComplete = true;
+    this.catchUpSince = Date.now();
+    if (this.state.phase === 'new' || this.state.phase === 'backfilling') this.setPhase('catching-up');
   }
 
   /** Scan or export-file backfill: partitions copied in parallel, each resumable from its cursor. */
@@ -274,6 +347,7 @@ class RunLoop {
       source, sourceName: name, sourceKeySchema: this.ctx.sourceKeys[name]!, mapper: this.ctx.mapper, sinks: this.ctx.sinks,
       state: backfill, concurrency: config.backfill.concurrency, failures: this.failures,
       onProgress: (items) => this.backfillMeter.add(items), onCheckpoint: () => {}, log: this.opts.log,
+      ...(this.gates[name] ? { gate: this.gates[name] } : {}),
       ...(config.backfill.skipExpired && info.ttlAttribute ? { skipExpired: { ttlAttribute: info.ttlAttribute, now: () => Date.now() } } : {}),
     }, this.stop.signal);
   }
@@ -317,7 +391,7 @@ class RunLoop {
 
   /** Applies one direction's stream at a time until stopped; a drained switch moves on to the next direction. */
   private async replicate(): Promise<void> {
-    if (this.state.phase === 'new' || this.state.phase === 'backfilling') this.setPhase('catching-up');
+    if (Object.values(this.state.sources).every((s) => s.backfill.completedAt)) this.markBackfillComplete();
     const cut = (this.state.cutover ??= { direction: 'forward', history: [] });
     while (!this.stop.signal.aborted) {
       this.direction = cut.draining ? cut.draining.from : cut.direction;
@@ -352,7 +426,7 @@ class RunLoop {
 
     const monitor = (async () => {
       while (!signal.aborted) {
-        const caught = this.readers.every(({ reader }) => reader.caughtUpSince(startedAt));
+        const caught = this.backfillComplete && this.readers.every(({ reader }) => reader.caughtUpSince(Math.max(startedAt, this.catchUpSince)));
         const cut = this.state.cutover!;
         if (caught && !cut.draining) {
           if (!this.caughtUp) {
@@ -401,11 +475,13 @@ class RunLoop {
     return Object.entries(this.state.sources).map(([name, src]) => ({
       source: name,
       reader: new StreamReader({
-        api: sdkStreamsApi(this.ctx.sourceClients[name]!.streams), source: name, state: src.stream,
+        api: this.sourceStreams[name] ?? sdkStreamsApi(this.ctx.sourceClients[name]!.streams), source: name, state: src.stream,
         onCheckpoint: () => {}, pollIntervalMs: config.stream.pollIntervalMs, discoveryIntervalMs: config.stream.discoveryIntervalMs,
         log: this.opts.log,
+        ...(this.opts.testStreamRetentionMs !== undefined ? { retentionMs: this.opts.testStreamRetentionMs } : {}),
       }),
       apply: changeApplier({ mapper: this.ctx.mapper, sinks: this.ctx.sinks, failures: this.failures, stats: this.applyStats,
+        ...(this.gates[name] ? { gate: { gate: this.gates[name], sourceKeySchema: this.ctx.sourceKeys[name]! } } : {}),
         ...(src.stream.skipBefore !== undefined ? { skipBefore: src.stream.skipBefore } : {}),
         ...(src.backfill.strategy === 'touch' ? { prepare: (r: ChangeRecord) => stripTouchMarker(r, config.backfill.touch?.marker) } : {}),
         ...this.expiredFilter(name) }),

@@ -58,7 +58,7 @@ describe('loadConfig: JSON', () => {
     assert.equal(cfg.transform, undefined);
     assert.equal(cfg.transformSource, undefined);
     assert.deepEqual(cfg.backfill, { strategy: 'scan', segments: 16, concurrency: 8, pageSize: 1000, readShare: 0.5, consistentRead: true, skipExpired: false });
-    assert.deepEqual(cfg.stream, { pollIntervalMs: 250, discoveryIntervalMs: 10_000 });
+    assert.deepEqual(cfg.stream, { pollIntervalMs: 250, discoveryIntervalMs: 10_000, duringBackfill: true });
     assert.deepEqual(cfg.write, { concurrency: 16 });
     assert.equal(cfg.onError, 'halt');
   });
@@ -94,7 +94,7 @@ describe('loadConfig: JSON', () => {
     });
     const cfg = await loadConfig(path);
     assert.deepEqual(cfg.backfill, { strategy: 'scan', segments: 4, concurrency: 8, pageSize: 1000, readShare: 0.25, consistentRead: true, skipExpired: false, maxReadUnitsPerSecond: 500 });
-    assert.deepEqual(cfg.stream, { pollIntervalMs: 500, discoveryIntervalMs: 10_000 });
+    assert.deepEqual(cfg.stream, { pollIntervalMs: 500, discoveryIntervalMs: 10_000, duringBackfill: true });
     assert.deepEqual(cfg.write, { concurrency: 16, maxWriteUnitsPerSecond: 1000 });
     assert.equal(cfg.onError, 'dead-letter');
   });
