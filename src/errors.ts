@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'STATE_CONFIG_MISMATCH'
   | 'AWS_ERROR'
   | 'DYNAMODB_LOCAL_FAILED'
-  | 'NOT_RUNNING';
+  | 'NOT_RUNNING'
+  | 'TRANSFORM_CHANGED';
 
 export interface DynashiftErrorOptions {
   hint?: string;
@@ -78,7 +79,9 @@ export type RefusalCode =
   | 'BACKFILL_NONE_UNSAFE'
   | 'REPLICAS_INVALID'
   | 'GUARD_INVALID'
-  | 'EXPORT_INVALID';
+  | 'EXPORT_INVALID'
+  | 'TARGET_IS_SOURCE'
+  | 'TRANSFORM_NONDETERMINISTIC';
 
 /** The stream lost data we had not applied yet: the only safe continuation is a fresh backfill. */
 export class StreamGapError extends DynashiftError {
