@@ -31,7 +31,7 @@ const INVERSE = `export default ({ gk, ...item }) => item;\n`;
 for (let i = 0; i < SEEDS; i++) {
   const seed = SEED_BASE + i;
   test(`lifecycle, seed ${seed}: both tables agree after key moves, cutover, application writes on the target, rollback, cutover again and finish`, { timeout: 900_000 }, async () => {
-    const local = await startDynamoDbLocal();
+    const local = await startDynamoDbLocal({ startTimeoutMs: 180_000 });
     const client = new DynamoDBClient(localClientConfig(local.endpoint));
     try {
       await scenario(seed, local.endpoint, client);

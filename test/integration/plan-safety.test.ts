@@ -15,7 +15,8 @@ import { createTable, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { scanAll } from '../support/independent-scan.js';
 import { mulberry32, seedItems } from '../support/workload.js';
 
-const local = withDynamoDbLocal();
+// A patient start: DynamoDB Local's JVM can take minutes to answer on a loaded machine.
+const local = withDynamoDbLocal({ startTimeoutMs: 180_000 });
 const CLI_TIMEOUT_MS = 120_000;
 const FAST = { backfill: { segments: 2, concurrency: 2 }, stream: { pollIntervalMs: 100, discoveryIntervalMs: 1000 } };
 

@@ -18,7 +18,8 @@ import { command, waitForStatus } from '../support/control.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
 import { mulberry32, seedItems } from '../support/workload.js';
 
-const local = withDynamoDbLocal();
+// A patient start: DynamoDB Local's JVM can take minutes to answer on a loaded machine.
+const local = withDynamoDbLocal({ startTimeoutMs: 180_000 });
 
 const TRANSFORM = `export default (item) => ({ ...item, gk: item.grp });\n`;
 const INVERSE = `export default ({ gk, ...item }) => item;\n`;
