@@ -56,7 +56,7 @@ test('rollback after cutover writes keeps items whose target key moved just befo
   try {
     const t0 = Date.now();
     const mark = (what: string) => console.log(`# ${what} after ${Date.now() - t0} ms`);
-    await waitForStatus(cfg, (s) => s.phase === 'in-sync' && s.safeToCutOver === true, 90_000);
+    await waitForStatus(cfg, (s) => s.phase === 'in-sync' && s.safeToCutOver === true, 300_000);
     mark('in sync');
     await command(cfg, 'cutover', 'reads');
     await command(cfg, 'cutover', 'writes', '--quiet-seconds', '1');
