@@ -36,7 +36,8 @@ export type ErrorCode =
   | 'CUTOVER_REFUSED'
   | 'DELETE_SOURCE_REFUSED'
   | 'CONFIRMATION_REQUIRED'
-  | 'VERIFY_UNSUPPORTED';
+  | 'VERIFY_UNSUPPORTED'
+  | 'TRANSFORM_CHANGED';
 
 /** Which part of the migration a failure is about: the fix names a setting of that side. */
 export type Side = 'source' | 'target' | 'state' | 'config';
@@ -109,7 +110,8 @@ export type RefusalCode =
   | 'PITR_DISABLED'
   | 'EXPORT_LOCATION_MISSING'
   | 'EXPORT_INVALID'
-  | 'STREAM_APPLY_TOO_SLOW';
+  | 'STREAM_APPLY_TOO_SLOW'
+  | 'TRANSFORM_NONDETERMINISTIC';
 
 /** The stream lost data we had not applied yet: the only safe continuation is a fresh backfill. */
 export class StreamGapError extends DynashiftError {

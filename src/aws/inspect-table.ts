@@ -25,6 +25,9 @@ export interface TableInfo {
   ttlAttribute?: string;
   pitr?: boolean;
   arn?: string;
+  /** DescribeTable's TableId and creation time: with the ARN, which table this really is (engine/table-identity.ts). */
+  tableId?: string;
+  createdAt?: string;
 }
 
 export interface IndexInfo {
@@ -87,6 +90,8 @@ export async function inspectTable(client: DynamoDBClient, table: string): Promi
     ttlAttribute: await ttlAttribute(client, table),
     pitr: await pitrEnabled(client, table),
     arn: desc.TableArn,
+    ...(desc.TableId ? { tableId: desc.TableId } : {}),
+    ...(desc.CreationDateTime ? { createdAt: new Date(desc.CreationDateTime).toISOString() } : {}),
   };
 }
 

@@ -34,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('create the target, back-fill it and apply the stream until stopped (SIGINT/SIGTERM) or in sync')
     .addOption(configOption())
     .option('--until-synced', 'exit 0 once the backfill is complete and the stream is applied up to its newest record')
+    .option('--rebackfill', 'after a transform change: re-copy every item under the new transform, keeping the stream position (then verify --repair removes leftovers)')
     .option('--backfill <strategy>', 'override backfill.strategy: scan, none, touch, or export:<uri> (a folder or s3://bucket/prefix)')
     .addOption(new Option('--on-error <mode>', 'items the transform or target reject: halt, or dead-letter and continue').choices(['halt', 'dead-letter']))
     .addOption(new Option('--log-format <format>', 'log format').choices(['pretty', 'json']).default('pretty'))

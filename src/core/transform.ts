@@ -14,8 +14,11 @@ export interface TransformContext {
   source: string;
 }
 
-/** One target: an item, several items, or null/undefined to drop it. */
-export type TransformOutput = Item | Item[] | null | undefined;
+/**
+ * One target: an item, several items, or null (or an empty list) to drop it. `undefined` is not a way to drop an item:
+ * it is what a forgotten `return` produces, so it is rejected as TRANSFORM_OUTPUT_INVALID.
+ */
+export type TransformOutput = Item | Item[] | null;
 
 /**
  * `item → item | item[] | null`. With several targets (`targets:` in the config) return an object keyed by target
@@ -99,7 +102,8 @@ export class ItemMapper {
       for (const out of asList(output as TransformOutput)) routed.push(this.route(singleTarget, this.toWire(out)));
       return routed;
     }
-    if (output === null || output === undefined) return routed;
+    if (output === undefined) throw undefinedOutput('');
+    if (output === null) return routed;
     if (typeof output !== 'object' || Array.isArray(output)) {
       throw new MappingError('TRANSFORM_OUTPUT_INVALID',
         `with several targets the transform must return an object keyed by target name (${this.targetNames.join(', ')})`);
@@ -108,14 +112,16 @@ export class ItemMapper {
       if (!(target in this.opts.targets)) {
         throw new MappingError('TRANSFORM_OUTPUT_INVALID', `transform routed an item to unknown target "${target}"; targets are: ${this.targetNames.join(', ')}`);
       }
+      if (out === undefined) throw undefinedOutput(` for target "${target}"`);
       for (const one of asList(out)) routed.push(this.route(target, this.toWire(one)));
     }
     return routed;
   }
 
   private toWire(item: Item): AttributeMap {
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-      throw new MappingError('TRANSFORM_OUTPUT_INVALID', `transform returned ${Array.isArray(item) ? 'a nested array' : typeof item}; expected an item object`);
+    if (item === undefined) throw undefinedOutput(' in a list');
+    if (typeof item !== 'object' || item === null || Array.isArray(item) || item instanceof Set || item instanceof Uint8Array) {
+      throw new MappingError('TRANSFORM_OUTPUT_INVALID', `transform returned ${kindOf(item)} where an item object was expected; return null (not inside a list) to leave an item out`);
     }
     try {
       return marshall(item, { removeUndefinedValues: true }) as AttributeMap;
@@ -144,9 +150,24 @@ export class ItemMapper {
   }
 }
 
-function asList(out: TransformOutput): Item[] {
-  if (out === null || out === undefined) return [];
+function asList(out: TransformOutput | undefined): Item[] {
+  if (out === undefined) throw undefinedOutput('');
+  if (out === null) return [];
   return Array.isArray(out) ? out : [out];
+}
+
+/** Only null leaves an item out; undefined is almost always a transform that forgot to `return`. */
+function undefinedOutput(where: string): MappingError {
+  return new MappingError('TRANSFORM_OUTPUT_INVALID',
+    `transform returned undefined${where} (a missing \`return\`?); return the item, a list of items, or null to leave it out`);
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a nested array';
+  if (value instanceof Set) return 'a Set';
+  if (value instanceof Uint8Array) return 'binary';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value} (${JSON.stringify(value)})`;
 }
 
 function describe(err: unknown): string {

@@ -55,6 +55,10 @@ export async function applyControl(request: ControlRequest, ctx: ControlContext)
       if (state.phase !== 'reads-cutover' && !(force && state.phase === 'in-sync')) {
         return refuse(`writes can move only after reads (phase reads-cutover; now ${state.phase})`, state.phase === 'in-sync' ? 'run `dynashift cutover reads` first (or pass --force to move both at once)' : 'run `dynashift cutover reads` first, once `dynashift status` shows phase in-sync');
       }
+      // Forward must have applied everything up to now (in particular the catch-up's replay of changes older than the
+      // backfill) before the reverse position is taken at the target stream's tip, and before the application writes
+      // the target: a lagging forward direction would overwrite those writes with older source versions.
+      if (!ctx.caughtUp && !force) return refuse(`the target is not caught up with the source stream (lag ${Math.round(ctx.lagMs / 1000)} s)`, 'wait until `dynashift status` says it is caught up, or pass --force');
       if (request.options.noReverse) {
         cut.draining = { from: 'forward', to: 'none', since: now, quietMs };
         state.phase = 'writes-cutover';

@@ -26,7 +26,8 @@ import { isExpired } from '../core/ttl.js';
 import type { BackfillState, MigrationState, Phase, ProgressSnapshot } from '../state/migration-state.js';
 import { applyIncrementalExports, exportSource, locateBackfillExport } from './export-backfill.js';
 import { SNAPSHOT_MARGIN_MS } from '../core/constants.js';
-import { fingerprint } from './snapshot.js';
+import { fingerprint, transformFingerprint } from './snapshot.js';
+import { resumeWithTransform } from './resume-check.js';
 import { finalizableSink } from '../sinks/files/index.js';
 import { removeMarkers, stripTouchMarker, touchAll, type TouchState } from '../sources/touch/index.js';
 import { runBackfill } from './backfill.js';
@@ -42,6 +43,8 @@ export { SNAPSHOT_MARGIN_MS, fingerprint };
 
 export interface RunOptions {
   untilSynced?: boolean;
+  /** Re-copy every item under the current transform, keeping the stream position (engine/resume-check.ts). */
+  rebackfill?: boolean;
   signal: AbortSignal;
   log: Logger;
   onProgress?: (progress: ProgressSnapshot) => void;
@@ -86,6 +89,7 @@ export async function runMigration(config: ResolvedConfig, opts: RunOptions): Pr
     const ctx = await prepareTargets(config, plan, log);
     const state = existing ?? (await initState(ctx, log));
     checkResumable(ctx, state);
+    resumeWithTransform(state, transformFingerprint(config), { rebackfill: opts.rebackfill === true, now: Date.now(), stateDir: config.stateDir, warn: (m) => log.warn({}, m) });
     const failures = new FailurePolicy(store, config.onError, log);
     await failures.load(); // open dead letters: the count, no second entry on resume, resolution when re-applied
 

@@ -3,7 +3,7 @@ import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { Refusal } from '../errors.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import { extractKey } from '../core/item.js';
-import { ItemMapper, MappingError } from '../core/transform.js';
+import { ItemMapper, MappingError, type RoutedItem } from '../core/transform.js';
 import { withClients, type TableClients } from '../aws/clients.js';
 import { roleFor } from '../aws/errors.js';
 import { inspectTable, type TableInfo } from '../aws/inspect-table.js';
@@ -14,6 +14,7 @@ import { exportStreamRefusals, streamLabelFromArn, type ExportDescription } from
 import { estimateTouchCost } from '../sources/touch/index.js';
 import { describeExportAt } from './export-backfill.js';
 import { keyCanMove } from './targets.js';
+import { sameTable } from '../core/table-identity.js';
 import { driverFor } from '../sinks/drivers.js';
 import { STREAM_RETENTION_MS } from '../core/constants.js';
 import type { TargetInspection } from '../sinks/driver.js';
@@ -90,10 +91,12 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
     inspections[name] = inspection;
     refusals.push(...inspection.refusals);
     notes.push(...inspection.notes);
-    for (const [sname, sref] of Object.entries(config.sources)) {
-      if (driver.capabilities.dynamoDbApi && sref.table === target.table
-        && (sref.endpoint ?? '') === (target.endpoint ?? '') && (sref.region ?? '') === (target.region ?? '')) {
-        refusals.push({ code: 'TARGET_IS_SOURCE', message: `target ${name} is the same table as source ${sname} (${target.table})`, hint: 'choose a new target table name' });
+    // By what DynamoDB reports (TableId, ARN), not by how the endpoint is spelled: `localhost` and `127.0.0.1` reach
+    // the same table. A target that doesn't exist yet can't be an existing source.
+    for (const [sname, info] of Object.entries(sourceInfos)) {
+      if (info.exists && sameTable(info, inspection.identity)) {
+        refusals.push({ code: 'TARGET_IS_SOURCE', message: `target ${name} is the same table as source ${sname} (${info.arn ?? info.table}${target.endpoint ? ` via ${target.endpoint}` : ''}): the migration would rewrite the source in place`,
+          hint: 'choose a new target table name (target.table), or point target.endpoint / target.region at the other table' });
       }
     }
   }
@@ -259,9 +262,10 @@ function checkSamples(config: ResolvedConfig, source: string, info: TableInfo, i
   if (items.length === 0 || Object.keys(targetKeys).length === 0) return;
   const mapper = new ItemMapper({ transform: config.transform, targets: targetKeys, singleTarget: config.singleTarget });
   const seen = new Set<string>();
+  const firstPass = new Map<AttributeMap, RoutedItem[]>();
   for (const item of items) {
     try {
-      mapper.map(source, item);
+      firstPass.set(item, mapper.map(source, item));
     } catch (err) {
       const e = err as MappingError;
       const where = JSON.stringify(info.keySchema ? extractKey(item, info.keySchema) : {});
@@ -275,12 +279,64 @@ function checkSamples(config: ResolvedConfig, source: string, info: TableInfo, i
           ? `every item must carry the target key (${Object.entries(targetKeys).map(([t, k]) => `${t}: ${fmtKey(k)}`).join('; ')}): set it in the transform or change target.create.keySchema`
           : 'fix the transform so it handles this item (return null to leave an item out)',
       };
-      // A missing target key in a sample is a config mistake: refuse. A transform that throws on some item is bad
-      // input, handled item by item at run time (dead-letter file, then halt or continue) — plan only warns.
-      if (code === 'TARGET_KEY_MISSING' && config.onError === 'halt') refusals.push(entry);
+      if (code === 'TRANSFORM_OUTPUT_INVALID') entry.hint = 'return the item, a list of items, or null to leave it out (undefined is refused: it is what a missing `return` gives)';
+      // A missing target key or an output that is no item, in a sample, is a config mistake: refuse. A transform that
+      // throws on some item is bad input, handled item by item at run time (dead-letter file, then halt or continue)
+      // — plan only warns.
+      if ((code === 'TARGET_KEY_MISSING' || code === 'TRANSFORM_OUTPUT_INVALID') && config.onError === 'halt') refusals.push(entry);
       else notes.push(`${entry.message} — at run time such items go to the dead-letter file${config.onError === 'halt' ? ' and halt the run' : ''}`);
     }
   }
+  if (mapper.hasTransform) checkDeterministic(mapper, source, info, firstPass, refusals);
+}
+
+/**
+ * Assumption A2 (docs/consistency.md): the transform is pure. Each sample is mapped a second time, after all of
+ * them were mapped once, and both outputs must be equal: same targets, same keys, same attributes, numbers compared
+ * as exact decimal strings. A transform that reads the clock, a random number or outside state usually shows here.
+ */
+function checkDeterministic(mapper: ItemMapper, source: string, info: TableInfo, firstPass: Map<AttributeMap, RoutedItem[]>, refusals: Refusal[]): void {
+  for (const [item, first] of firstPass) {
+    let difference: string | undefined;
+    try {
+      difference = outputDifference(first, mapper.map(source, item));
+    } catch (err) {
+      difference = `it threw the second time: ${(err as Error).message}`;
+    }
+    if (difference === undefined) continue;
+    const where = JSON.stringify(info.keySchema ? extractKey(item, info.keySchema) : {});
+    refusals.push({ code: 'TRANSFORM_NONDETERMINISTIC',
+      message: `the transform gave two different outputs for source item ${where} (${difference}): the migration can't converge on transform(source) when the same item maps to different targets or values`,
+      hint: 'make the transform pure: derive every value from the item alone (no Date.now(), new Date(), Math.random(), counters or state kept between calls); a fixed timestamp can be a constant in the transform' });
+    return; // one example is enough
+  }
+}
+
+/** Undefined when equal; else what differs first. Attribute values are compared as DynamoDB JSON, exactly. */
+function outputDifference(a: RoutedItem[], b: RoutedItem[]): string | undefined {
+  if (a.length !== b.length) return `${a.length} item(s), then ${b.length}`;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.target !== y.target || x.keyId !== y.keyId) return `target key ${x.target} ${x.keyId}, then ${y.target} ${y.keyId}`;
+    const names = new Set([...Object.keys(x.item), ...Object.keys(y.item)]);
+    for (const name of names) {
+      if (canonical(x.item[name]) !== canonical(y.item[name])) return `attribute ${name} differs`;
+    }
+  }
+  return undefined;
+}
+
+/** A stable text form of an attribute value: map keys and set members sorted, binary as base64, numbers as written. */
+function canonical(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (value instanceof Uint8Array) return `b64:${Buffer.from(value).toString('base64')}`;
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(k === 'SS' || k === 'NS' || k === 'BS' ? [...(v as unknown[])].map(canonical).sort() : v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 function estimateBackfill(config: ResolvedConfig, sources: Record<string, TableInfo>, targets: Record<string, TargetInspection>): Plan['estimate'] {

@@ -9,12 +9,14 @@ import { inspectTable } from '../aws/inspect-table.js';
 import { driverFor } from '../sinks/drivers.js';
 import { openStreamPosition } from '../sources/stream/open-position.js';
 import { sdkStreamsApi } from '../sources/stream/streams-api.js';
+import { skipToTip } from '../sources/stream/skip-to-tip.js';
 import type { StreamState } from '../state/migration-state.js';
 
 /**
  * Everything rollback needs, checked before writes move: an inverse transform that undoes the transform exactly, a
- * single source, and DynamoDB targets whose streams carry new and old images. Returns the reverse stream positions,
- * opened now — before any application writes reach the targets.
+ * single source, and DynamoDB targets whose streams carry new and old images. Returns the reverse stream positions at
+ * the targets' stream tips as of now: after every write dynashift made to the targets so far, before any application
+ * write (the operator switches writers only once `cutover writes` answered).
  */
 export async function prepareReverse(config: ResolvedConfig, samples: AttributeMap[], mapper: ItemMapper): Promise<Record<string, StreamState>> {
   const refuse = (message: string, hint: string) => new DynashiftError('CUTOVER_REFUSED', message, { hint, exitCode: 2 });
@@ -52,7 +54,14 @@ export async function prepareReverse(config: ResolvedConfig, samples: AttributeM
         throw refuse(`target table ${target.table} needs a NEW_AND_OLD_IMAGES stream for reverse replication (it has ${info.stream.enabled ? info.stream.viewType : 'none'})`,
           `enable it: aws dynamodb update-table --table-name ${target.table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES (or set target.create.streamViewType before the target is created)`);
       }
-      return openStreamPosition(sdkStreamsApi(clients.streams), info.stream.arn!, info.stream.viewType, Date.now());
+      // The target's stream holds forward's own writes, among them the catch-up's replay of changes older than the
+      // backfilled version (an item moved away and back). Replayed into the source they would roll items back and
+      // delete them, so reverse replication starts after all of them.
+      const since = Date.now();
+      const api = sdkStreamsApi(clients.streams);
+      const position = await openStreamPosition(api, info.stream.arn!, info.stream.viewType, since);
+      await skipToTip({ api, state: position, source: name, since, pollIntervalMs: config.stream.pollIntervalMs });
+      return position;
     });
   }
   return positions;

@@ -1,3 +1,4 @@
+import type { TableIdentity } from '../core/table-identity.js';
 import type { TargetConfig } from '../config/schema.js';
 import type { Refusal } from '../errors.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
@@ -46,6 +47,8 @@ export interface TargetInspection {
   permissions: { actions: string[]; resources: string[] };
   /** Driver-specific data `prepare` needs (e.g. the CreateTable spec). */
   detail?: unknown;
+  /** An existing DynamoDB table's identity as DescribeTable reports it, to refuse a target that is the source. */
+  identity?: TableIdentity;
 }
 
 export interface SinkOpenOptions {

@@ -10,6 +10,13 @@ export interface MigrationState {
   migration: string;
   /** Hash of the parts of the config that checkpoints depend on (tables, keys, segments); a change is refused. */
   configFingerprint: string;
+  /**
+   * Hashes of the transform's code and of the config that shapes its output: a change is refused unless the run
+   * re-copies everything (`run --rebackfill`). Absent in states written before it existed; recorded on resume.
+   */
+  transformFingerprint?: { code: string; output: string };
+  /** The last `run --rebackfill`: when, and the transform fingerprint it replaced. */
+  rebackfill?: { at: string; from?: { code: string; output: string } };
   createdAt: string;
   updatedAt: string;
   phase: Phase;

@@ -22,18 +22,18 @@ export interface LocalDynamo {
  * One DynamoDB Local per test file: a JVM that already holds many stream records slows down badly, so files don't
  * share one (semantics doc §8). Call at the top level of a test file.
  */
-export function withDynamoDbLocal(opts: { heapMb?: number } = {}): LocalDynamo {
+export function withDynamoDbLocal(opts: { heapMb?: number; startTimeoutMs?: number } = {}): LocalDynamo {
   let local: DynamoDbLocal | undefined;
   let client: DynamoDBClient | undefined;
   let streams: DynamoDBStreamsClient | undefined;
 
   before(
     async () => {
-      local = await startDynamoDbLocal({ heapMb: opts.heapMb });
+      local = await startDynamoDbLocal({ heapMb: opts.heapMb, ...(opts.startTimeoutMs ? { startTimeoutMs: opts.startTimeoutMs } : {}) });
       client = new DynamoDBClient(localClientConfig(local.endpoint));
       streams = new DynamoDBStreamsClient(localClientConfig(local.endpoint));
     },
-    { timeout: 90_000 },
+    { timeout: Math.max(90_000, (opts.startTimeoutMs ?? 0) + 30_000) },
   );
 
   after(async () => {

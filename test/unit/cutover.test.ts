@@ -82,3 +82,13 @@ test('finish drains the running direction to none, only after writes moved', asy
   assert.equal(c.cut.finishRequested, true);
   assert.deepEqual([c.cut.draining?.from, c.cut.draining?.to], ['reverse', 'none']);
 });
+
+test('writes move only while forward is caught up, so the reverse position follows all of forward\'s writes', async () => {
+  const lagging = ctx('reads-cutover', { caughtUp: false, lagMs: 4000 });
+  const refused = await applyControl(req('cutover-writes'), lagging);
+  assert.equal(refused.ok, false);
+  assert.match(refused.message, /not caught up/);
+  assert.equal(lagging.state.phase, 'reads-cutover');
+  assert.equal(lagging.cut.reverse, undefined, 'no reverse position is taken while forward lags');
+  assert.equal((await applyControl(req('cutover-writes', { force: true }), ctx('reads-cutover', { caughtUp: false }))).ok, true, '--force overrides');
+});

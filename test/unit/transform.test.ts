@@ -116,8 +116,20 @@ describe('ItemMapper with a transform (single target)', () => {
     assert.deepEqual(single(() => null).map('source', { pk: { S: 'a' } }), []);
   });
 
-  test('returning undefined drops the item', () => {
-    assert.deepEqual(single(() => undefined).map('source', { pk: { S: 'a' } }), []);
+  test('returning an empty list drops the item', () => {
+    assert.deepEqual(single(() => []).map('source', { pk: { S: 'a' } }), []);
+  });
+
+  test('returning undefined (a forgotten return) is TRANSFORM_OUTPUT_INVALID, never a silent drop', () => {
+    const forgotten = ((item: Item) => { void { ...item, extra: 1 }; }) as unknown as Transform;
+    assert.throws(() => single(forgotten).map('source', { pk: { S: 'a' } }), mappingError('TRANSFORM_OUTPUT_INVALID', /undefined.*return/));
+  });
+
+  test('every other non-item output is TRANSFORM_OUTPUT_INVALID', () => {
+    for (const bad of [0, 1, '', 'item', true, false, new Set(['a']), new Uint8Array([1]), [undefined], [null], [[{ pk: 'a' }]]]) {
+      const mapper = single((() => bad) as unknown as Transform);
+      assert.throws(() => mapper.map('source', { pk: { S: 'a' } }), mappingError('TRANSFORM_OUTPUT_INVALID'), `output ${String(bad)}`);
+    }
   });
 
   test('returning an array fans out to several target items, each with its key', () => {
@@ -219,6 +231,18 @@ describe('ItemMapper with several targets', () => {
   test('returning null for the whole item drops it from every target', () => {
     const mapper = new ItemMapper({ transform: () => null, targets });
     assert.deepEqual(mapper.map('source', { pk: { S: 'o1' } }), []);
+  });
+
+  test('an empty routing object or empty lists drop the item', () => {
+    assert.deepEqual(new ItemMapper({ transform: () => ({}), targets }).map('source', { pk: { S: 'o1' } }), []);
+    assert.deepEqual(new ItemMapper({ transform: () => ({ orders: [], lines: [] }), targets }).map('source', { pk: { S: 'o1' } }), []);
+  });
+
+  test('undefined for the whole item or for a named target is TRANSFORM_OUTPUT_INVALID', () => {
+    const whole = new ItemMapper({ transform: (() => undefined) as unknown as Transform, targets });
+    assert.throws(() => whole.map('source', { pk: { S: 'o1' } }), mappingError('TRANSFORM_OUTPUT_INVALID', /undefined/));
+    const one = new ItemMapper({ transform: ((item: Item) => ({ orders: item, lines: undefined })) as unknown as Transform, targets });
+    assert.throws(() => one.map('source', { pk: { S: 'o1' } }), mappingError('TRANSFORM_OUTPUT_INVALID', /undefined for target "lines"/));
   });
 
   test('an unknown target name is TRANSFORM_OUTPUT_INVALID naming the target', () => {

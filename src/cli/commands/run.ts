@@ -7,6 +7,7 @@ import { onShutdownSignal } from '../signals.js';
 export interface RunFlags {
   config: string;
   untilSynced?: boolean;
+  rebackfill?: boolean;
   onError?: 'halt' | 'dead-letter';
   logFormat?: 'pretty' | 'json';
   progress?: boolean;
@@ -27,7 +28,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const view = flags.progress === false ? undefined : flags.logFormat === 'json' ? createJsonProgressView(log) : createProgressView();
   try {
     const result = await runMigration(config, {
-      untilSynced: flags.untilSynced === true, signal: controller.signal, log,
+      untilSynced: flags.untilSynced === true, rebackfill: flags.rebackfill === true, signal: controller.signal, log,
       ...(view ? { onProgress: (p) => view.update(p) } : {}),
       ...testStreamRetention(),
     });

@@ -4,6 +4,8 @@ import { roleFor } from '../../aws/errors.js';
 import type { KeySchema } from '../../core/item.js';
 import type { Logger } from '../../engine/logger.js';
 import { buildPlan, type Plan } from '../../engine/plan.js';
+import { resumeWithTransform } from '../../engine/resume-check.js';
+import { transformFingerprint } from '../../engine/snapshot.js';
 import { DynashiftError, PlanRefusedError, StreamGapError } from '../../errors.js';
 import { driverFor } from '../../sinks/drivers.js';
 import { openStreamPosition } from '../../sources/stream/open-position.js';
@@ -43,6 +45,7 @@ export async function prepareMigration(config: ResolvedConfig, store: DynamoDbSt
     const existing = await store.load();
     if (existing) checkResumable(config, plan, existing);
     const state = existing ?? (await initState(config, plan, log));
+    resumeWithTransform(state, transformFingerprint(config), { rebackfill: false, now: Date.now(), stateDir: `the state table (migration ${config.name})`, warn: (m) => log.warn({}, m) });
     const segments: SegmentTask[] = [];
     for (const [name, src] of Object.entries(state.sources)) {
       if (src.backfill.strategy !== 'scan' || src.backfill.completedAt) continue;

@@ -66,6 +66,7 @@ export const dynamoDbDriver: SinkDriver = typed<DynamoDbTargetConfig>({
     return {
       exists: info.exists, willCreate, describe, notes, refusals,
       ...(keySchema ? { keySchema } : {}),
+      ...(info.exists ? { identity: { ...(info.arn ? { arn: info.arn } : {}), ...(info.tableId ? { tableId: info.tableId } : {}), ...(info.createdAt ? { createdAt: info.createdAt } : {}) } } : {}),
       itemCount: info.itemCount,
       ...(writeUnitsPerSecond ? { writeUnitsPerSecond } : {}),
       permissions: {
