@@ -1,0 +1,66 @@
+import type { ResolvedConfig } from '../../config/resolved-config.js';
+import type { TableClients } from '../../aws/clients.js';
+import type { ChangeRecord } from '../../core/change.js';
+import type { AttributeMap } from '../../core/item.js';
+import type { RateMeter } from '../../core/rate-limiter.js';
+import type { ItemMapper } from '../../core/transform.js';
+import { isExpired } from '../../core/ttl.js';
+import type { Sink } from '../../sinks/sink.js';
+import { StreamReader } from '../../sources/stream/stream-reader.js';
+import { sdkStreamsApi } from '../../sources/stream/streams-api.js';
+import { stripTouchMarker } from '../../sources/touch/index.js';
+import type { SourceState } from '../../state/migration-state.js';
+import { changeApplier, type ApplyStats } from '../catch-up.js';
+import type { FailurePolicy } from '../failure-policy.js';
+import type { Logger } from '../logger.js';
+import { StreamApplier, type StreamFeed } from './stream-applier.js';
+
+export interface ForwardReplicationDeps {
+  config: ResolvedConfig;
+  /** Per source: its stream position (moved by the readers) and backfill record (read only). */
+  sources: Record<string, SourceState>;
+  sourceClients: Record<string, TableClients>;
+  ttlAttributes: Record<string, string | undefined>;
+  mapper: ItemMapper;
+  sinks: Record<string, Sink>;
+  failures: FailurePolicy;
+  stats: ApplyStats;
+  meter: RateMeter;
+  log: Logger;
+}
+
+/**
+ * Source streams → targets. Independent of the backfill: it applies whatever the stream holds after each source's
+ * position, passing over records older than `skipBefore` (already in the snapshot), and can start at any time.
+ */
+export class ForwardReplication extends StreamApplier {
+  constructor(private readonly deps: ForwardReplicationDeps) {
+    super(deps.meter);
+  }
+
+  protected open(): StreamFeed[] {
+    const { config, log } = this.deps;
+    return Object.entries(this.deps.sources).map(([name, src]) => ({
+      source: name,
+      reader: new StreamReader({
+        api: sdkStreamsApi(this.deps.sourceClients[name]!.streams), source: name, state: src.stream,
+        onCheckpoint: () => {}, pollIntervalMs: config.stream.pollIntervalMs, discoveryIntervalMs: config.stream.discoveryIntervalMs,
+        log,
+      }),
+      apply: changeApplier({ mapper: this.deps.mapper, sinks: this.deps.sinks, failures: this.deps.failures, stats: this.deps.stats,
+        ...(src.stream.skipBefore !== undefined ? { skipBefore: src.stream.skipBefore } : {}),
+        ...(src.backfill.strategy === 'touch' ? { prepare: (r: ChangeRecord) => stripTouchMarker(r, config.backfill.touch?.marker) } : {}),
+        ...this.expiredFilter(name) }),
+    }));
+  }
+
+  protected announce(streams: number): void {
+    this.deps.log.info({ direction: 'forward', streams }, 'applying the source stream to the targets');
+  }
+
+  private expiredFilter(source: string): { isExpired?: (item: AttributeMap) => boolean } {
+    const ttlAttribute = this.deps.ttlAttributes[source];
+    if (!this.deps.config.backfill.skipExpired || !ttlAttribute) return {};
+    return { isExpired: (item) => isExpired(item, ttlAttribute, Date.now()) };
+  }
+}
