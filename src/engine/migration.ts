@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { PlanRefusedError, type DynashiftError } from '../errors.js';
+import { sdkStreamsApi } from '../sources/stream/streams-api.js';
 import { ControlChannel } from '../state/control-channel.js';
 import { FileStateStore } from '../state/file-state-store.js';
 import type { MigrationState, Phase, ProgressSnapshot } from '../state/migration-state.js';
@@ -8,6 +9,7 @@ import type { StateStore } from '../state/state-store.js';
 import { FailurePolicy } from './failure-policy.js';
 import type { Logger } from './logger.js';
 import { buildPlan } from './plan.js';
+import { startProtocol } from './protocol-start.js';
 import { prepareReverse } from './reverse.js';
 import { Backfill } from './run/backfill-actor.js';
 import { Checkpointer } from './run/checkpointer.js';
@@ -15,11 +17,11 @@ import { ForwardReplication } from './run/forward-replication.js';
 import { LiveControl } from './run/live-control.js';
 import { Phases } from './run/phases.js';
 import { Progress } from './run/progress.js';
-import { checkResumable, initState } from './run/protocol-start.js';
 import { Replication } from './run/replication.js';
 import { ReverseReplication } from './run/reverse-replication.js';
 import { openRunContext, type RunContext } from './run/run-context.js';
-import { SNAPSHOT_MARGIN_MS, fingerprint } from './snapshot.js';
+import { fingerprint } from './fingerprint.js';
+import { SNAPSHOT_MARGIN_MS } from './snapshot.js';
 
 export { SNAPSHOT_MARGIN_MS, fingerprint };
 
@@ -53,8 +55,11 @@ export async function runMigration(config: ResolvedConfig, opts: RunOptions): Pr
     if (plan.refusals.length > 0) throw new PlanRefusedError(plan.refusals);
     const ctx = await openRunContext(config, plan, opts.log);
     try {
-      const state = (await store.load()) ?? (await initState(ctx, opts.log));
-      checkResumable(ctx, state);
+      const { state } = await startProtocol(store, {
+        config, plan, streams: (name) => sdkStreamsApi(ctx.sourceClients[name]!.streams), log: opts.log,
+        stateWhere: `in ${store.location}`,
+        startOverHint: 'restore the original config, or give this migration another "name" (or remove its state folder) to start over',
+      });
       return await new Migration(ctx, state, store, opts).run();
     } finally {
       await Promise.all(Object.values(ctx.sinks).map((s) => s.close?.()));

@@ -8,9 +8,9 @@ import { clientsFor } from '../aws/clients.js';
 import { inspectTable, type TableInfo } from './inspect.js';
 import { findTtlHorizon, type TtlHorizon } from './ttl-horizon.js';
 import { exportStreamRefusals, streamLabelFromArn, type ExportDescription } from '../sources/export/index.js';
-import { estimateTouchCost } from '../sources/touch/index.js';
 import { exportSource } from './export-backfill.js';
 import { keyCanMove } from './targets.js';
+import { strategyFor } from './strategies/registry.js';
 import { driverFor } from '../sinks/drivers.js';
 import type { TargetInspection } from '../sinks/driver.js';
 import { fmtKey } from '../sinks/dynamodb/dynamodb-driver.js';
@@ -49,6 +49,7 @@ export interface Plan {
 export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
   const refusals: Refusal[] = [];
   const notes: string[] = [];
+  const strategy = strategyFor(config.backfill.strategy);
   const sourceInfos: Record<string, TableInfo> = {};
   const samples: Record<string, AttributeMap[]> = {};
   for (const [name, ref] of Object.entries(config.sources)) {
@@ -87,7 +88,7 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
   for (const [name, info] of Object.entries(sourceInfos)) {
     if (!info.exists) continue;
     if (writeOnceOnly) {
-      if (config.backfill.strategy !== 'scan' && config.backfill.strategy !== 'export') {
+      if (!strategy.fillsWriteOnceTarget) {
         refusals.push({ code: 'TARGET_KEY_MISMATCH', message: `a files target is filled by a backfill; strategy ${config.backfill.strategy} has none`, hint: 'use backfill.strategy "scan" (or "export")' });
       }
     } else if (!info.stream.enabled) {
@@ -108,18 +109,15 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
       refusals.push({ code: 'TTL_NOT_ENABLED', message: `backfill.skipExpired is set but ${info.table} has no TTL attribute enabled, so no item can be told expired`,
         hint: 'enable TTL on the source table, or remove backfill.skipExpired' });
     }
-    if (config.backfill.strategy === 'none') {
+    if (!strategy.copiesSnapshot) {
       const horizon = await planTtlHorizon(config, name, info, refusals, notes);
       if (horizon) ttlHorizons[name] = horizon;
     }
-    if (config.backfill.strategy === 'export' && !writeOnceOnly) {
+    if (strategy.readsExport && !writeOnceOnly) {
       const d = await planExport(config, name, info, refusals, notes);
       if (d) exports[name] = d;
     }
-    if (config.backfill.strategy === 'touch') {
-      const cost = estimateTouchCost(info.itemCount, info.itemCount > 0 ? info.sizeBytes / info.itemCount : 1024);
-      notes.push(`touch: every item of ${info.table} is updated twice (marker set, then removed): about ${cost.writeUnits.toLocaleString('en-US')} source write units and ${cost.streamRecords.toLocaleString('en-US')} stream records — other consumers of the stream and Global Table replicas see them too`);
-    }
+    notes.push(...(strategy.planNotes?.(info) ?? []));
   }
   const writeOnce = Object.values(inspections).filter((i) => (i.detail as { writeOnce?: boolean } | undefined)?.writeOnce === true).length;
   if (writeOnce > 0 && writeOnce < Object.keys(inspections).length) {
@@ -128,7 +126,7 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
   }
 
   const estimate = estimateBackfill(config, sourceInfos, inspections);
-  if ((config.backfill.strategy === 'scan' || config.backfill.strategy === 'touch') && !writeOnceOnly && estimate.seconds * 1000 > BACKFILL_BUDGET_MS) {
+  if (strategy.readsTable && !writeOnceOnly && estimate.seconds * 1000 > BACKFILL_BUDGET_MS) {
     refusals.push({ code: 'BACKFILL_EXCEEDS_RETENTION',
       message: `the backfill is estimated at ${hours(estimate.seconds)} at ${Math.round(estimate.readUnitsPerSecond)} read and ${Math.round(estimate.writeUnitsPerSecond)} write units/s; stream records are kept only 24 h (budget ${hours(BACKFILL_BUDGET_MS / 1000)} leaves time for catch-up)`,
       hint: 'raise backfill.readShare or backfill.maxReadUnitsPerSecond, give the target more write capacity (write.maxWriteUnitsPerSecond, provisioned WCU), or backfill from an export' });
@@ -141,8 +139,7 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
       table: ref.table,
       actions: ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:DescribeContinuousBackups', 'dynamodb:Scan',
         'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:DescribeStream', 'dynamodb:GetShardIterator', 'dynamodb:GetRecords',
-        ...(config.backfill.strategy === 'touch' ? ['dynamodb:UpdateItem'] : []),
-        ...(config.backfill.strategy === 'export' ? ['s3:GetObject', 's3:ListBucket', ...(config.backfill.export?.start ? ['dynamodb:ExportTableToPointInTime', 'dynamodb:DescribeExport'] : [])] : []),
+        ...strategy.sourceActions(config),
         ...(ref.roleArn ? ['sts:AssumeRole'] : [])],
       resources: [arn, `${arn}/stream/*`],
     };
@@ -258,7 +255,7 @@ function checkSamples(config: ResolvedConfig, source: string, info: TableInfo, i
 function estimateBackfill(config: ResolvedConfig, sources: Record<string, TableInfo>, targets: Record<string, TargetInspection>): Plan['estimate'] {
   const items = Object.values(sources).reduce((n, s) => n + s.itemCount, 0);
   const bytes = Object.values(sources).reduce((n, s) => n + s.sizeBytes, 0);
-  if (config.backfill.strategy === 'none' || (config.backfill.strategy === 'export' && config.backfill.export?.imported)) {
+  if (!strategyFor(config.backfill.strategy).loadsTargets(config)) {
     return { items, bytes, readUnits: 0, writeUnits: 0, readUnitsPerSecond: 0, writeUnitsPerSecond: 0, seconds: 0 };
   }
   const avgItem = items > 0 ? bytes / items : 1024;

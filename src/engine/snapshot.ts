@@ -1,19 +1,6 @@
-import { createHash } from 'node:crypto';
-import type { ResolvedConfig } from '../config/resolved-config.js';
-
 /**
  * Changes older than the snapshot start by more than this are already in what a consistent Scan reads (or an export
  * holds). The margin covers ApproximateCreationDateTime's rounding (a second on AWS, a minute on DynamoDB Local), an
  * export's one-minute fuzziness, and clock skew. Shared by every runner (docs/consistency.md).
  */
 export const SNAPSHOT_MARGIN_MS = 5 * 60_000;
-
-/** The parts of a config that checkpoints depend on; resuming with a different one is refused. */
-export function fingerprint(config: ResolvedConfig): string {
-  const shape = {
-    sources: Object.fromEntries(Object.entries(config.sources).map(([n, s]) => [n, [s.table, s.region ?? '', s.endpoint ?? '']])),
-    targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => [n, [t.kind ?? 'dynamodb', t.table, t.region ?? '', t.endpoint ?? '', t.postgres?.schema ?? '']])),
-    backfill: [config.backfill.strategy, config.backfill.strategy === 'export' ? (config.backfill.export?.uri ?? config.backfill.export?.start?.s3Bucket ?? '') : config.backfill.segments],
-  };
-  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
-}

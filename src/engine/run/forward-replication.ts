@@ -1,6 +1,5 @@
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 import type { TableClients } from '../../aws/clients.js';
-import type { ChangeRecord } from '../../core/change.js';
 import type { AttributeMap } from '../../core/item.js';
 import type { RateMeter } from '../../core/rate-limiter.js';
 import type { ItemMapper } from '../../core/transform.js';
@@ -8,11 +7,11 @@ import { isExpired } from '../../core/ttl.js';
 import type { Sink } from '../../sinks/sink.js';
 import { StreamReader } from '../../sources/stream/stream-reader.js';
 import { sdkStreamsApi } from '../../sources/stream/streams-api.js';
-import { stripTouchMarker } from '../../sources/touch/index.js';
 import type { SourceState } from '../../state/migration-state.js';
 import { changeApplier, type ApplyStats } from '../catch-up.js';
 import type { FailurePolicy } from '../failure-policy.js';
 import type { Logger } from '../logger.js';
+import { strategyFor } from '../strategies/registry.js';
 import { StreamApplier, type StreamFeed } from './stream-applier.js';
 
 export interface ForwardReplicationDeps {
@@ -40,18 +39,19 @@ export class ForwardReplication extends StreamApplier {
 
   protected open(): StreamFeed[] {
     const { config, log } = this.deps;
-    return Object.entries(this.deps.sources).map(([name, src]) => ({
-      source: name,
-      reader: new StreamReader({
+    return Object.entries(this.deps.sources).map(([name, src]) => {
+      const prepare = strategyFor(src.backfill.strategy).prepareRecord?.(config);
+      const reader = new StreamReader({
         api: sdkStreamsApi(this.deps.sourceClients[name]!.streams), source: name, state: src.stream,
         onCheckpoint: () => {}, pollIntervalMs: config.stream.pollIntervalMs, discoveryIntervalMs: config.stream.discoveryIntervalMs,
         log,
-      }),
-      apply: changeApplier({ mapper: this.deps.mapper, sinks: this.deps.sinks, failures: this.deps.failures, stats: this.deps.stats,
+      });
+      const apply = changeApplier({ mapper: this.deps.mapper, sinks: this.deps.sinks, failures: this.deps.failures, stats: this.deps.stats,
         ...(src.stream.skipBefore !== undefined ? { skipBefore: src.stream.skipBefore } : {}),
-        ...(src.backfill.strategy === 'touch' ? { prepare: (r: ChangeRecord) => stripTouchMarker(r, config.backfill.touch?.marker) } : {}),
-        ...this.expiredFilter(name) }),
-    }));
+        ...(prepare ? { prepare } : {}),
+        ...this.expiredFilter(name) });
+      return { source: name, reader, apply };
+    });
   }
 
   protected announce(streams: number): void {

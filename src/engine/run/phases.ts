@@ -1,23 +1,19 @@
 import type { MigrationState, Phase } from '../../state/migration-state.js';
 import type { Logger } from '../logger.js';
+import { enterPhase } from '../phase-machine.js';
 
 /**
- * The run's phase, and the one place that logs its changes (`phase: …`). The runbook and replication move it forward
- * with `enter`; live control moves it through the cutover machine (engine/cutover.ts) and reports back with
- * `afterControl`, so a change made by a command is logged once too.
+ * The run's view of the phase machine (engine/phase-machine.ts), and the one place that logs phase changes
+ * (`phase: …`). The backfill and replication move the phase with `enter`; live control moves it through the cutover
+ * machine (engine/cutover.ts) and reports back with `afterControl`, so a change made by a command is logged once too.
  */
 export class Phases {
   private last: Phase | undefined;
 
   constructor(private readonly state: MigrationState, private readonly log: Logger) {}
 
-  get current(): Phase {
-    return this.state.phase;
-  }
-
   enter(phase: Phase): void {
-    if (this.state.phase === phase) return;
-    this.state.phase = phase;
+    if (!enterPhase(this.state, phase)) return;
     this.last = phase;
     this.log.info({ phase }, `phase: ${phase}`);
   }

@@ -10,14 +10,14 @@ import type { Sink } from '../../sinks/sink.js';
 import { DynamoDbStateStore, type RunnerRuntime } from '../../state/dynamodb-state-store.js';
 import type { Write } from './observability.js';
 
-import { fingerprint as runnerFingerprint } from '../../engine/snapshot.js';
+import { fingerprint as runnerFingerprint } from '../../engine/fingerprint.js';
 
 // The CLI's margin and fingerprint: a DynamoDB-stored state refuses a changed config just like a local one.
 export { SNAPSHOT_MARGIN_MS } from '../../engine/snapshot.js';
 export { runnerFingerprint };
 
-/** The backfill strategies the AWS runner implements; export and touch run with `dynashift run` only. */
-export const AWS_RUNNER_STRATEGIES = ['scan', 'none'] as const;
+/** The backfill strategies the AWS runner implements (the registry says which); the others run with `dynashift run` only. */
+export { AWS_RUNNER_STRATEGIES } from '../../engine/strategies/registry.js';
 
 /** What every AWS runner entry point (stream handler, Step Functions tasks) is configured with. */
 export interface RunnerOptions {
