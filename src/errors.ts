@@ -78,7 +78,8 @@ export type RefusalCode =
   | 'BACKFILL_NONE_UNSAFE'
   | 'REPLICAS_INVALID'
   | 'GUARD_INVALID'
-  | 'EXPORT_INVALID';
+  | 'EXPORT_INVALID'
+  | 'STREAM_APPLY_TOO_SLOW';
 
 /** The stream lost data we had not applied yet: the only safe continuation is a fresh backfill. */
 export class StreamGapError extends DynashiftError {

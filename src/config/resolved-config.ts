@@ -19,7 +19,7 @@ export interface ResolvedConfig {
   inverseTransform?: Transform;
   backfill: Required<Omit<BackfillConfig, 'maxReadUnitsPerSecond' | 'export' | 'touch'>>
     & Pick<BackfillConfig, 'maxReadUnitsPerSecond' | 'export' | 'touch'>;
-  stream: { pollIntervalMs: number; discoveryIntervalMs: number };
+  stream: { pollIntervalMs: number; discoveryIntervalMs: number; duringBackfill: boolean };
   write: { concurrency: number; maxWriteUnitsPerSecond?: number };
   onError: 'halt' | 'dead-letter';
   guard?: { versionAttribute: string };
@@ -27,7 +27,7 @@ export interface ResolvedConfig {
 
 export const DEFAULTS = {
   backfill: { strategy: 'scan', segments: 16, concurrency: 8, pageSize: 1000, readShare: 0.5, consistentRead: true, skipExpired: false },
-  stream: { pollIntervalMs: 250, discoveryIntervalMs: 10_000 },
+  stream: { pollIntervalMs: 250, discoveryIntervalMs: 10_000, duringBackfill: true },
   write: { concurrency: 16 },
   onError: 'halt',
   stateDir: '.dynashift',

@@ -134,6 +134,8 @@ export const backfillSchema = z.object({
 export const streamSchema = z.object({
   pollIntervalMs: z.int().min(10).max(60_000).optional().describe('Wait after an empty GetRecords page (default 250, as often as Lambda polls a shard)'),
   discoveryIntervalMs: z.int().min(100).max(600_000).optional().describe('Shard re-listing interval (default 10000)'),
+  duringBackfill: z.boolean().optional()
+    .describe('Apply the stream while the backfill runs (default true), so no backfill is bounded by the 24-hour stream retention; false applies it only after the backfill, which must then end within the retention'),
 }).strict();
 
 export const writeSchema = z.object({

@@ -9,6 +9,8 @@ import type { BackfillState } from '../state/migration-state.js';
 import type { FailurePolicy } from './failure-policy.js';
 import type { Logger } from './logger.js';
 import { writeToTargets } from './write-all.js';
+import { keyId } from '../core/item.js';
+import type { SnapshotGate } from '../core/snapshot-gate.js';
 
 export interface BackfillOptions {
   source: BackfillSource;
@@ -25,6 +27,11 @@ export interface BackfillOptions {
   skipExpired?: { ttlAttribute: string; now: () => number };
   onCheckpoint: () => void;
   log: Logger;
+  /**
+   * Set when the stream is applied while the backfill runs: each page is admitted through it, which leaves to the
+   * stream the items it has already overtaken and holds back the stream's writes to the rest until the page landed.
+   */
+  gate?: SnapshotGate;
 }
 
 /**
@@ -52,29 +59,54 @@ export async function runBackfill(opts: BackfillOptions, signal: AbortSignal): P
 
 async function copyPartition(opts: BackfillOptions, partition: string, signal: AbortSignal): Promise<void> {
   const ps = opts.state.partitions[partition]!;
-  for await (const page of opts.source.read(partition, ps.cursor, signal)) {
-    const skip = opts.skipExpired;
-    const items = skip ? page.items.filter((item) => !isExpired(item, skip.ttlAttribute, skip.now())) : page.items;
-    if (items.length < page.items.length) opts.state.expiredSkipped = (opts.state.expiredSkipped ?? 0) + page.items.length - items.length;
-    const mapped = backfillWrites(opts.mapper, opts.sourceName, opts.sourceKeySchema, items);
-    if (mapped.collisions > 0) {
-      opts.log.warn({ source: opts.sourceName, collisions: mapped.collisions }, 'several source items map to one target key; the last one read wins');
+  const pages = opts.source.read(partition, ps.cursor, signal)[Symbol.asyncIterator]();
+  const { gate } = opts;
+  const sourceKey = (item: AttributeMap): string => keyId(item, opts.sourceKeySchema);
+  for (;;) {
+    // Taken before the page is asked for: the page's items are at least as new as this moment.
+    const ticket = gate?.beginRead();
+    let next: IteratorResult<BackfillPage>;
+    try {
+      next = await pages.next();
+    } catch (err) {
+      if (ticket) gate!.endRead(ticket);
+      throw err;
     }
-    await opts.failures.handle(mapped.failures, []);
-    const { rejected } = await writeToTargets(opts.sinks, mapped.ops);
-    await opts.failures.handle([], rejected);
+    if (next.done) {
+      if (ticket) gate!.endRead(ticket);
+      return;
+    }
+    const page = next.value;
+    const read = page.items.length;
+    const skip = opts.skipExpired;
+    const live = skip ? page.items.filter((item) => !isExpired(item, skip.ttlAttribute, skip.now())) : page.items;
+    if (live.length < read) opts.state.expiredSkipped = (opts.state.expiredSkipped ?? 0) + read - live.length;
+    const admission = ticket ? gate!.admit(ticket, live, sourceKey) : undefined;
+    try {
+      const items = admission ? admission.admitted : live;
+      if (admission && admission.dropped > 0) opts.state.overtaken = (opts.state.overtaken ?? 0) + admission.dropped;
+      const mapped = backfillWrites(opts.mapper, opts.sourceName, opts.sourceKeySchema, items);
+      if (mapped.collisions > 0) {
+        opts.log.warn({ source: opts.sourceName, collisions: mapped.collisions }, 'several source items map to one target key; the last one read wins');
+      }
+      await opts.failures.handle(mapped.failures, []);
+      const { rejected } = await writeToTargets(opts.sinks, mapped.ops);
+      await opts.failures.handle([], rejected);
+      releasePage(page, items, mapped.ops);
+    } finally {
+      admission?.release();
+    }
     // Only now, with the page's writes landed, may the cursor move past it.
-    ps.items += page.items.length;
-    opts.state.itemsWritten += page.items.length;
+    ps.items += read;
+    opts.state.itemsWritten += read;
     opts.state.bytesRead += page.bytes ?? 0;
     if (page.cursor) ps.cursor = page.cursor;
     else {
       ps.done = true;
       delete ps.cursor;
     }
-    opts.onProgress(page.items.length, page.bytes ?? 0);
+    opts.onProgress(read, page.bytes ?? 0);
     opts.onCheckpoint();
-    releasePage(page, items, mapped.ops);
     if (signal.aborted) return;
   }
 }

@@ -5,6 +5,8 @@ import type { AttributeMap } from '../core/item.js';
 import type { Sink } from '../sinks/sink.js';
 import type { FailurePolicy } from './failure-policy.js';
 import { writeToTargets } from './write-all.js';
+import { keyId, type KeySchema } from '../core/item.js';
+import type { SnapshotGate } from '../core/snapshot-gate.js';
 
 export interface ApplyStats {
   records: number;
@@ -26,9 +28,19 @@ export function changeApplier(opts: {
   /** Rewrites each record before mapping (the touch strategy strips its marker attribute). */
   prepare?: (record: ChangeRecord) => ChangeRecord;
   stats: ApplyStats;
+  /**
+   * While a backfill runs alongside: the page's source keys are marked (so pages read before these changes leave those
+   * items to the stream) and the writes wait for any backfill page that holds one of the keys.
+   */
+  gate?: { gate: SnapshotGate; sourceKeySchema: KeySchema };
 }): (page: ChangePage) => Promise<void> {
   return async (page) => {
     const prepared = opts.prepare ? { ...page, records: page.records.map(opts.prepare) } : page;
+    if (opts.gate) {
+      const { gate, sourceKeySchema } = opts.gate;
+      const wait = gate.enter(prepared.records.map((r) => ({ key: keyId(r.keys, sourceKeySchema), createdAt: r.createdAt })));
+      if (wait) await wait;
+    }
     const mapped = changeWrites(opts.mapper, prepared, {
       ...(opts.skipBefore !== undefined ? { skipBefore: opts.skipBefore } : {}),
       ...(opts.isExpired ? { isExpired: opts.isExpired } : {}),

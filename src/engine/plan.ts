@@ -14,6 +14,8 @@ import { keyCanMove } from './targets.js';
 import { driverFor } from '../sinks/drivers.js';
 import type { TargetInspection } from '../sinks/driver.js';
 import { fmtKey } from '../sinks/dynamodb/dynamodb-driver.js';
+import { cloudWatchMetrics, type MetricsClient } from '../aws/table-traffic.js';
+import { planStream, type StreamPlan } from './plan-stream.js';
 
 /** Stream records are kept 24 hours; the backfill must end well inside that (catch-up needs time too). */
 export const STREAM_RETENTION_MS = 24 * 3600_000;
@@ -44,9 +46,17 @@ export interface Plan {
   exports: Record<string, ExportDescription>;
   /** Every target is an export-format (files) target: a snapshot only, no stream. */
   writeOnceOnly: boolean;
+  /** When the stream is applied (during or after the backfill) and whether the applier keeps up with the writes. */
+  stream: StreamPlan;
 }
 
-export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
+export interface PlanOptions {
+  /** Where the source's write rate comes from (CloudWatch by default; tests pass a stub: DynamoDB Local has none). */
+  metrics?: (source: string) => MetricsClient | undefined;
+  now?: number;
+}
+
+export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}): Promise<Plan> {
   const refusals: Refusal[] = [];
   const notes: string[] = [];
   const sourceInfos: Record<string, TableInfo> = {};
@@ -128,10 +138,17 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
   }
 
   const estimate = estimateBackfill(config, sourceInfos, inspections);
-  if ((config.backfill.strategy === 'scan' || config.backfill.strategy === 'touch') && !writeOnceOnly && estimate.seconds * 1000 > BACKFILL_BUDGET_MS) {
+  const streamPlan = await planStream(config, estimate.writeUnitsPerSecond > 0 ? estimate.writeUnitsPerSecond : undefined,
+    opts.metrics ?? ((name) => cloudWatchMetrics(config.sources[name]!)), opts.now ?? Date.now());
+  if (!writeOnceOnly) {
+    refusals.push(...streamPlan.refusals);
+    notes.push(...streamPlan.notes);
+  }
+  // Only a stream applied after the backfill bounds the backfill by the retention.
+  if ((config.backfill.strategy === 'scan' || config.backfill.strategy === 'touch') && !writeOnceOnly && !streamPlan.stream.duringBackfill && estimate.seconds * 1000 > BACKFILL_BUDGET_MS) {
     refusals.push({ code: 'BACKFILL_EXCEEDS_RETENTION',
       message: `the backfill is estimated at ${hours(estimate.seconds)} at ${Math.round(estimate.readUnitsPerSecond)} read and ${Math.round(estimate.writeUnitsPerSecond)} write units/s; stream records are kept only 24 h (budget ${hours(BACKFILL_BUDGET_MS / 1000)} leaves time for catch-up)`,
-      hint: 'raise backfill.readShare or backfill.maxReadUnitsPerSecond, give the target more write capacity (write.maxWriteUnitsPerSecond, provisioned WCU), or backfill from an export' });
+      hint: 'apply the stream during the backfill (stream.duringBackfill: true, the default), raise backfill.readShare or backfill.maxReadUnitsPerSecond, give the target more write capacity (write.maxWriteUnitsPerSecond, provisioned WCU), or backfill from an export' });
   }
 
   const iam: Plan['iam'] = {};
@@ -165,6 +182,7 @@ export async function buildPlan(config: ResolvedConfig): Promise<Plan> {
     ttlHorizons,
     exports,
     writeOnceOnly,
+    stream: streamPlan.stream,
   };
 }
 
@@ -193,7 +211,10 @@ async function planExport(config: ResolvedConfig, name: string, info: TableInfo,
     refusals.push({ code: 'EXPORT_INVALID', message: `export ${cfg.uri}: ${(err as Error).message}`, hint: (err as { hint?: string }).hint ?? 'check backfill.export.uri' });
     return undefined;
   }
-  const estimatedBackfillMs = cfg.imported ? 0 : Math.ceil(d.itemCount / 5000) * 1000;
+  // The export's records must still be in the stream when the applier reaches them: right away when the stream is
+  // applied during the backfill, only after the load otherwise.
+  const duringBackfill = config.stream.duringBackfill && (cfg.incremental?.length ?? 0) === 0;
+  const estimatedBackfillMs = cfg.imported || duringBackfill ? 0 : Math.ceil(d.itemCount / 5000) * 1000;
   // An AWS export is fuzzy by up to a minute, so the stream must reach back past it by the full margin. One written
   // by dynashift's files target (no export ARN) is a strongly consistent snapshot begun at exportTime: the stream
   // only has to predate it (plus timestamp rounding).

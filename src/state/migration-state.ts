@@ -91,6 +91,11 @@ export interface BackfillState {
   /** Items left out because their TTL had passed (backfill.skipExpired). */
   expiredSkipped?: number;
   /**
+   * Items a page read but left to the stream, which had already applied a change to them that may be newer than the
+   * read (only when the stream is applied during the backfill).
+   */
+  overtaken?: number;
+  /**
    * Without a backfill: when every item that existed before the stream position expires by TTL. Readers may move to
    * the target only after it.
    */

@@ -504,9 +504,9 @@ export class StreamReader {
    */
   private assertTrimHorizonSafe(shardId: string): void {
     const horizon = this.oldestNeededRecordAt(shardId, new Set());
-    if (this.now() - horizon > this.retentionMs - TRIM_SAFETY_MARGIN_MS) {
+    if (this.now() - horizon > this.retentionMs - Math.min(TRIM_SAFETY_MARGIN_MS, this.retentionMs / 4)) {
       throw new StreamGapError(
-        `Shard ${shardId} has to be read from its oldest record, but records written since ${new Date(horizon).toISOString()} may already have been trimmed (retention ${Math.round(this.retentionMs / 3_600_000)} h).`,
+        `Shard ${shardId} has to be read from its oldest record, but records written since ${new Date(horizon).toISOString()} may already have been trimmed (retention ${this.retentionMs >= 3_600_000 ? `${Math.round(this.retentionMs / 3_600_000)} h` : `${Math.round(this.retentionMs / 1000)} s`}).`,
         { streamArn: this.state.streamArn, shardId, since: new Date(horizon).toISOString() },
       );
     }
