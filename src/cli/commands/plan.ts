@@ -44,7 +44,10 @@ export function formatPlan(plan: Plan, configPath: string): string {
   out.push(`Strategy   ${plan.writeOnceOnly ? 'write the snapshot as DynamoDB export files (no stream)' : strategy[st.backfill] ?? st.backfill}; item errors: ${st.onError}`);
   const e = plan.estimate;
   out.push(`Estimate   ${e.items.toLocaleString('en-US')} items, ${mb(e.bytes)}: ${e.readUnits.toLocaleString('en-US')} read units + ${e.writeUnits.toLocaleString('en-US')} write units;`
-    + ` about ${hours(e.seconds)} at ${Math.round(e.readUnitsPerSecond)} RCU/s and ${Math.round(e.writeUnitsPerSecond)} WCU/s (stream retention: 24 h)`);
+    + ` about ${hours(e.seconds)} at ${Math.round(e.readUnitsPerSecond)} RCU/s and ${Math.round(e.writeUnitsPerSecond)} WCU/s`);
+  out.push(`Stream     ${plan.writeOnceOnly ? 'not read (export files only)' : plan.stream.duringBackfill
+    ? 'applied from the first second, while the backfill runs: the backfill is not bounded by the 24-hour retention'
+    : `applied after the backfill (${plan.stream.afterBackfillReason}): backfill and catch-up must end within the 24-hour retention`}`);
   out.push(`Key moves  ${plan.keyCanMove ? 'an update can move an item to another target key: deletes use the stream\'s OLD images' : 'target keys follow source keys'}`);
   out.push('', 'IAM actions needed (database privileges for non-AWS targets)');
   for (const [who, p] of Object.entries(plan.iam)) {

@@ -29,6 +29,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     const result = await runMigration(config, {
       untilSynced: flags.untilSynced === true, signal: controller.signal, log,
       ...(view ? { onProgress: (p) => view.update(p) } : {}),
+      ...testStreamRetention(),
     });
     view?.stop();
     log.info({ phase: result.phase, backfilledItems: result.backfilledItems, appliedRecords: result.appliedRecords, deadLetters: result.deadLetters },
@@ -39,4 +40,10 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     view?.stop();
     release();
   }
+}
+
+/** TEST ONLY (docs/consistency.md): stream records trimmed after N seconds instead of 24 h, to outlast it in a test. */
+function testStreamRetention(): { testStreamRetentionMs?: number } {
+  const seconds = Number(process.env.DYNASHIFT_TEST_STREAM_RETENTION_SECONDS);
+  return Number.isFinite(seconds) && seconds > 0 ? { testStreamRetentionMs: seconds * 1000 } : {};
 }

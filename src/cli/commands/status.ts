@@ -20,7 +20,7 @@ export interface StatusReport {
   phase: string;
   running: boolean;
   runner?: { pid: number; host: string; heartbeatAgeSeconds: number; halt?: { code: string; message: string } };
-  backfill: { source: string; table: string; strategy: string; segmentsDone: number; segments: number; items: number; complete: boolean }[];
+  backfill: { source: string; table: string; strategy: string; segmentsDone: number; segments: number; items: number; complete: boolean; overtaken?: number }[];
   stream: { source: string; shards: { shardId: string; parentShardId?: string; finished: boolean; checkpoint?: string; applied: number; lagMs?: number; state?: string }[] }[];
   lagMs?: number;
   caughtUp: boolean;
@@ -51,6 +51,7 @@ export function statusReport(state: MigrationState | undefined, store: FileState
     segmentsDone: Object.values(s.backfill.partitions).filter((p) => p.done).length,
     segments: Object.keys(s.backfill.partitions).length,
     items: s.backfill.itemsWritten, complete: s.backfill.completedAt !== undefined,
+    ...(s.backfill.overtaken ? { overtaken: s.backfill.overtaken } : {}),
   }));
   const stream = Object.entries(state.sources).map(([source, s]) => ({
     source,
@@ -116,7 +117,7 @@ export function formatStatus(r: StatusReport, name: string): string {
   if (r.cutover?.readsAt) out.push(`  reads moved at ${r.cutover.readsAt}`);
   if (r.cutover?.writesAt) out.push(`  writes moved at ${r.cutover.writesAt}`);
   for (const b of r.backfill) {
-    out.push(`  backfill ${b.source} (${b.table}): ${b.strategy === 'none' ? 'none' : `${b.segmentsDone}/${b.segments} segments, ${b.items.toLocaleString('en-US')} items${b.complete ? ', complete' : ''}`}`);
+    out.push(`  backfill ${b.source} (${b.table}): ${b.strategy === 'none' ? 'none' : `${b.segmentsDone}/${b.segments} segments, ${b.items.toLocaleString('en-US')} items${b.overtaken ? `, ${b.overtaken.toLocaleString('en-US')} left to the stream (changed since read)` : ''}${b.complete ? ', complete' : ''}`}`);
   }
   for (const s of r.stream) {
     for (const sh of s.shards) {
