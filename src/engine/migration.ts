@@ -19,6 +19,9 @@ import { checkResumable, initState } from './run/protocol-start.js';
 import { Replication } from './run/replication.js';
 import { ReverseReplication } from './run/reverse-replication.js';
 import { openRunContext, type RunContext } from './run/run-context.js';
+import { SnapshotGates } from './run/snapshot-gates.js';
+import { ShortRetentionStreams } from '../sources/stream/short-retention.js';
+import { sdkStreamsApi } from '../sources/stream/streams-api.js';
 import { SNAPSHOT_MARGIN_MS, fingerprint } from './snapshot.js';
 
 export { SNAPSHOT_MARGIN_MS, fingerprint };
@@ -30,6 +33,11 @@ export interface RunOptions {
   onProgress?: (progress: ProgressSnapshot) => void;
   /** Where the state lives. Default: the local state folder (`stateDir`). */
   store?: StateStore;
+  /**
+   * TEST ONLY: source stream records live this long instead of 24 h (sources/stream/short-retention.ts), so a test can
+   * outlast the retention in seconds. The CLI sets it from DYNASHIFT_TEST_STREAM_RETENTION_SECONDS.
+   */
+  testStreamRetentionMs?: number;
 }
 
 export interface RunResult {
@@ -78,6 +86,10 @@ class Migration {
   private readonly replication: Replication;
   private readonly control: LiveControl;
   private readonly checkpointer: Checkpointer;
+  private readonly gates: SnapshotGates;
+  /** The plan applies the stream while the backfill runs (and the targets take more than a snapshot). */
+  private readonly streamDuringBackfill: boolean;
+  private readonly shortRetention: Record<string, ShortRetentionStreams> = {};
 
   constructor(ctx: RunContext, private readonly state: MigrationState, private readonly store: StateStore, private readonly opts: RunOptions) {
     const { config } = ctx;
@@ -92,12 +104,22 @@ class Migration {
       store, state, deadLetters, control: () => this.control.poll(), snapshot: () => this.progress.snapshot(this.replication),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
+    this.gates = new SnapshotGates(state.sources);
+    this.streamDuringBackfill = ctx.plan.stream.duringBackfill && !ctx.plan.writeOnceOnly;
     this.backfill = new Backfill({
       ctx, sources: state.sources, failures: this.failures, meter: backfillMeter, phases: this.phases,
-      flush: () => this.checkpointer.flush(), log,
+      flush: () => this.checkpointer.flush(), gates: this.gates, log,
     });
+    const retentionMs = opts.testStreamRetentionMs;
+    if (retentionMs !== undefined) {
+      for (const [name, src] of Object.entries(state.sources)) {
+        if (src.stream.streamArn) this.shortRetention[name] = new ShortRetentionStreams(sdkStreamsApi(ctx.sourceClients[name]!.streams), src.stream.streamArn, retentionMs);
+      }
+    }
     const forward = new ForwardReplication({
-      config, sources: state.sources, sourceClients: ctx.sourceClients, mapper: ctx.mapper, sinks: ctx.sinks,
+      config, sources: state.sources, sourceClients: ctx.sourceClients, sourceKeys: ctx.sourceKeys, gates: this.gates,
+      ...(retentionMs !== undefined ? { testStreams: { api: (name: string) => this.shortRetention[name], retentionMs } } : {}),
+      mapper: ctx.mapper, sinks: ctx.sinks,
       ttlAttributes: Object.fromEntries(Object.entries(ctx.plan.sources).map(([n, s]) => [n, s.ttlAttribute])),
       failures: this.failures, stats, meter: streamMeter, log,
     });
@@ -105,7 +127,10 @@ class Migration {
       config, positions: () => state.cutover?.reverse ?? {}, sourceClients: ctx.sourceClients, sourceKeys: ctx.sourceKeys,
       mapper: ctx.mapper, failures: this.failures, stats, meter: streamMeter, log,
     });
-    this.replication = new Replication({ state, phases: this.phases, forward, reverse, stats, untilSynced: opts.untilSynced ?? false, log });
+    this.replication = new Replication({
+      state, phases: this.phases, forward, reverse, stats, untilSynced: opts.untilSynced ?? false, log,
+      snapshotComplete: Object.values(state.sources).every((s) => s.backfill.completedAt !== undefined),
+    });
     const [sourceName, sourceRef] = Object.entries(config.sources)[0]!;
     this.control = new LiveControl({
       channel: new ControlChannel(config.stateDir), state, phases: this.phases, replication: this.replication, deadLetters,
@@ -122,8 +147,12 @@ class Migration {
     try {
       this.state.runner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), heartbeatAt: new Date().toISOString() };
       await this.checkpointer.flush();
-      const backfilled = await this.backfill.run(this.stop.signal);
-      if (backfilled && !this.stop.signal.aborted) await this.replication.run(this.stop);
+      for (const api of Object.values(this.shortRetention)) api.start();
+      if (this.applyDuringBackfill()) await this.backfillWhileApplying();
+      else if (await this.backfill.run(this.stop.signal) && !this.stop.signal.aborted) {
+        this.replication.snapshotComplete();
+        await this.replication.run(this.stop);
+      }
       return this.result();
     } catch (err) {
       this.stop.abort();
@@ -131,10 +160,41 @@ class Migration {
       this.opts.log.error({ code: (err as DynashiftError).code }, 'migration halted');
       throw err;
     } finally {
+      for (const api of Object.values(this.shortRetention)) api.stop();
       this.checkpointer.stop();
       this.opts.signal.removeEventListener('abort', onAbort);
       await this.checkpointer.final();
     }
+  }
+
+  /**
+   * The stream is applied from the first second, while the backfill runs (stream.duringBackfill, the default), unless
+   * there is nothing left to back-fill or the targets take a snapshot only. Pages and stream writes meet in the gates.
+   */
+  private applyDuringBackfill(): boolean {
+    if (!this.streamDuringBackfill) return false;
+    return Object.values(this.state.sources).some((s) => !s.backfill.completedAt);
+  }
+
+  private async backfillWhileApplying(): Promise<void> {
+    this.gates.open();
+    this.phases.enter('backfilling');
+    const replication = this.replication.run(this.stop);
+    // Its failure (a stream gap) stops the backfill through the run's signal; it is rethrown below, once awaited.
+    replication.catch(() => {});
+    let backfilled = false;
+    try {
+      backfilled = await this.backfill.run(this.stop.signal);
+    } catch (err) {
+      this.stop.abort();
+      await replication.catch(() => {});
+      throw err;
+    } finally {
+      this.gates.close();
+    }
+    if (backfilled && !this.stop.signal.aborted) this.replication.snapshotComplete();
+    else this.stop.abort();
+    await replication;
   }
 
   private result(): RunResult {

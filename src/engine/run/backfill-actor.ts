@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import { SNAPSHOT_MARGIN_MS } from '../snapshot.js';
 import type { Phases } from './phases.js';
 import { readCeiling, type RunContext } from './run-context.js';
+import type { SnapshotGates } from './snapshot-gates.js';
 
 export interface BackfillDeps {
   ctx: RunContext;
@@ -21,6 +22,8 @@ export interface BackfillDeps {
   phases: Phases;
   /** Asks the checkpointer to save now (at a step boundary). */
   flush: () => Promise<void>;
+  /** Where pages meet the stream applied during the backfill (open only then). */
+  gates: SnapshotGates;
   log: Logger;
 }
 
@@ -83,6 +86,7 @@ export class Backfill {
       source, sourceName: name, sourceKeySchema: ctx.sourceKeys[name]!, mapper: ctx.mapper, sinks: ctx.sinks,
       state: backfill, concurrency: config.backfill.concurrency, failures: this.deps.failures,
       onProgress: (items) => this.deps.meter.add(items), onCheckpoint: () => {}, log: this.deps.log,
+      ...(this.deps.gates.get(name) ? { gate: this.deps.gates.get(name)! } : {}),
       ...(config.backfill.skipExpired && info.ttlAttribute ? { skipExpired: { ttlAttribute: info.ttlAttribute, now: () => Date.now() } } : {}),
     }, signal);
   }

@@ -14,12 +14,20 @@ import { changeApplier, type ApplyStats } from '../catch-up.js';
 import type { FailurePolicy } from '../failure-policy.js';
 import type { Logger } from '../logger.js';
 import { StreamApplier, type StreamFeed } from './stream-applier.js';
+import type { KeySchema } from '../../core/item.js';
+import type { StreamsApi } from '../../sources/stream/streams-api.js';
+import type { SnapshotGates } from './snapshot-gates.js';
 
 export interface ForwardReplicationDeps {
   config: ResolvedConfig;
   /** Per source: its stream position (moved by the readers) and backfill record (read only). */
   sources: Record<string, SourceState>;
   sourceClients: Record<string, TableClients>;
+  sourceKeys: Record<string, KeySchema>;
+  /** Open while the backfill runs alongside: the applier marks each record's key there and waits for pages' locks. */
+  gates: SnapshotGates;
+  /** TEST ONLY: a source's streams API in place of the SDK's (the short-retention stand-in), and its retention. */
+  testStreams?: { api: (source: string) => StreamsApi | undefined; retentionMs: number };
   ttlAttributes: Record<string, string | undefined>;
   mapper: ItemMapper;
   sinks: Record<string, Sink>;

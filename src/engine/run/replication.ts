@@ -13,6 +13,8 @@ export interface ReplicationDeps {
   reverse: StreamApplier;
   stats: ApplyStats;
   untilSynced: boolean;
+  /** Every source's backfill was already complete when the run began. */
+  snapshotComplete: boolean;
   log: Logger;
 }
 
@@ -26,8 +28,26 @@ export class Replication implements ReplicationView {
   private running: 'forward' | 'reverse' | 'none' = 'forward';
   private synced = false;
   private directionStop = new AbortController();
+  /** The snapshot is complete: only then can the targets be in sync. */
+  private snapshotDone: boolean;
+  /** When the catch-up began: every shard's tip must be reached after it. */
+  private catchUpSince = 0;
 
-  constructor(private readonly deps: ReplicationDeps) {}
+  constructor(private readonly deps: ReplicationDeps) {
+    this.snapshotDone = deps.snapshotComplete;
+  }
+
+  /**
+   * Called when the backfill that ran alongside (or before) has completed: from now on reaching every shard's tip
+   * means in sync. Until then the applier runs in phase backfilling.
+   */
+  snapshotComplete(): void {
+    if (this.snapshotDone) return;
+    this.snapshotDone = true;
+    this.catchUpSince = Date.now();
+    const { state, phases } = this.deps;
+    if (state.phase === 'new' || state.phase === 'backfilling') phases.enter('catching-up');
+  }
 
   get direction(): 'forward' | 'reverse' | 'none' {
     return this.running;
@@ -48,7 +68,7 @@ export class Replication implements ReplicationView {
   /** Runs until `stop` aborts (or, with untilSynced, aborts it once caught up). */
   async run(stop: AbortController): Promise<void> {
     const { state, phases, log } = this.deps;
-    if (state.phase === 'new' || state.phase === 'backfilling') phases.enter('catching-up');
+    if (this.snapshotDone && (state.phase === 'new' || state.phase === 'backfilling')) phases.enter('catching-up');
     const cut = (state.cutover ??= { direction: 'forward', history: [] });
     while (!stop.signal.aborted) {
       this.running = cut.draining ? cut.draining.from : cut.direction;
@@ -74,7 +94,7 @@ export class Replication implements ReplicationView {
     const running = applier.start(signal);
     const monitor = (async () => {
       while (!signal.aborted) {
-        if (applier.caughtUpSince() && !cut.draining) {
+        if (this.snapshotDone && applier.caughtUpSince(this.catchUpSince) && !cut.draining) {
           if (!this.synced) {
             this.synced = true;
             if (this.deps.state.phase === 'catching-up') this.deps.phases.enter('in-sync');

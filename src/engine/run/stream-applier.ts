@@ -41,9 +41,10 @@ export abstract class StreamApplier {
     }, signal))).then(() => undefined);
   }
 
-  /** Every shard has been read up to its tip at some point after `since` (default: this start). */
-  caughtUpSince(since: number = this.startedAt): boolean {
-    return this.started && this.feeds.every(({ reader }) => reader.caughtUpSince(since));
+  /** Every shard has been read up to its tip at some point after `since` and after this start. */
+  caughtUpSince(since = 0): boolean {
+    const from = Math.max(since, this.startedAt);
+    return this.started && this.feeds.every(({ reader }) => reader.caughtUpSince(from));
   }
 
   /** Quiet: every shard polled empty for `quietMs`, and nothing applied in that window (nor since `since`). */
