@@ -106,7 +106,7 @@ async function prepareTargets(config: ResolvedConfig, plan: Plan, log: Logger): 
   const sourceClients: Record<string, TableClients> = {};
   const sourceKeys: Record<string, KeySchema> = {};
   for (const [name, ref] of Object.entries(config.sources)) {
-    sourceClients[name] = clientsFor(ref);
+    sourceClients[name] = clientsFor(ref, { side: 'source' });
     sourceKeys[name] = plan.sources[name]!.keySchema!;
   }
   const mapper = new ItemMapper({ transform: config.transform, targets: targetKeys, singleTarget: config.singleTarget });
@@ -419,12 +419,12 @@ class RunLoop {
     const sourceRef = config.sources[sourceName]!;
     const mapper = reverseMapper(config, this.ctx.mapper.keySchemaOf(Object.keys(config.targets)[0]!)!, this.ctx.sourceKeys[sourceName]!);
     const sink = driverFor({ ...sourceRef, kind: 'dynamodb' }).open(sourceName, { ...sourceRef, kind: 'dynamodb' }, {
-      keySchema: this.ctx.sourceKeys[sourceName]!, concurrency: config.write.concurrency,
+      keySchema: this.ctx.sourceKeys[sourceName]!, concurrency: config.write.concurrency, side: 'source',
     });
     return Object.entries(this.state.cutover!.reverse ?? {}).map(([target, stream]) => ({
       source: target,
       reader: new StreamReader({
-        api: sdkStreamsApi(clientsFor(config.targets[target]!).streams), source: target, state: stream,
+        api: sdkStreamsApi(clientsFor(config.targets[target]!, { side: 'target' }).streams), source: target, state: stream,
         onCheckpoint: () => {}, pollIntervalMs: config.stream.pollIntervalMs, discoveryIntervalMs: config.stream.discoveryIntervalMs,
         log: this.opts.log,
       }),
