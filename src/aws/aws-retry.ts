@@ -1,7 +1,7 @@
 import { retry, type RetryClock, type RetryOptions } from '../core/retry.js';
 import { systemClock } from '../core/clock.js';
 import { DynashiftError } from '../errors.js';
-import { awsRetryVerdict, errorName, isThrottling, isTimeout } from './errors.js';
+import { awsRetryVerdict, failureName, isThrottling, isTimeout } from './errors.js';
 import { sdkAttemptsOf } from './sdk-attempts.js';
 
 /**
@@ -55,9 +55,9 @@ export function retryAws<T>(call: (attempt: number) => Promise<T>, opts: AwsRetr
     ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
     exhausted: opts.exhausted ?? (({ error, failingForMs }) => new DynashiftError('AWS_ERROR',
       `${opts.side}: ${opts.operation}${opts.table ? ` on ${opts.table}` : ''} kept failing for ${Math.round(failingForMs / 1000)} s `
-      + `(${isTimeout(error) ? 'no answer within the request timeout' : errorName(error) || 'error'}); stopping instead of retrying forever`, {
+      + `(${isTimeout(error) ? 'no answer within the request timeout' : failureName(error)}); stopping instead of retrying forever`, {
         hint: `check that the ${opts.side} endpoint answers (network, endpoint, service health); rerun the same command to resume from the last checkpoint`,
-        cause: error, details: { side: opts.side, operation: opts.operation, error: errorName(error), failingForMs },
+        cause: error, details: { side: opts.side, operation: opts.operation, error: failureName(error), failingForMs },
       })),
   });
 }

@@ -41,9 +41,26 @@ export function awsRetryVerdict(err: unknown): RetryVerdict {
   return isTransient(err) ? 'retry' : 'fatal';
 }
 
-/** The request timed out (no answer within the client's requestTimeout, or no connection within connectionTimeout). */
+/** Node's socket error code behind a failed request, when there is one (ECONNRESET, EPIPE, ETIMEDOUT, …). */
+export function socketErrorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z_]+$/.test(code) ? code : undefined;
+}
+
+/**
+ * The request timed out: no answer within the client's requestTimeout (ETIMEDOUT), no connection within
+ * connectionTimeout, or a silent socket. The HTTP handler also names a reset connection "TimeoutError", with the code
+ * ECONNRESET: that one is a reset, not a timeout.
+ */
 export function isTimeout(err: unknown): boolean {
-  return errorName(err) === 'TimeoutError' || (err as { code?: unknown } | undefined)?.code === 'ETIMEDOUT';
+  const code = socketErrorCode(err);
+  return code === 'ETIMEDOUT' || (errorName(err) === 'TimeoutError' && code === undefined);
+}
+
+/** A short name for logs and errors: the socket error code for network failures, else the error's name. */
+export function failureName(err: unknown): string {
+  if (isTimeout(err)) return 'TimeoutError';
+  return socketErrorCode(err) ?? (errorName(err) || 'Error');
 }
 
 function isSdkError(err: unknown): err is SdkLikeError {

@@ -1,5 +1,5 @@
 import type { FinalizeHandler, FinalizeHandlerArguments, HandlerExecutionContext, MetadataBearer, Pluggable, RelativeMiddlewareOptions } from '@smithy/types';
-import { errorName, isThrottling, isTimeout, isTransient } from './errors.js';
+import { failureName, isThrottling, isTimeout, isTransient } from './errors.js';
 import { requestHealth, type RequestHealth } from './request-health.js';
 
 /**
@@ -46,7 +46,7 @@ export function observeSdkAttempts<T extends StackOwner>(client: T, where: { sid
         const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
         health.record({
           side: where.side ?? where.table, table: where.table, operation: (context.commandName ?? 'request').replace(/Command$/, ''),
-          error: errorName(err) === 'Error' ? String((err as { code?: unknown }).code ?? 'Error') : errorName(err),
+          error: failureName(err),
           ...(status ? { status } : {}), throttled, timeout: isTimeout(err),
         });
       }
