@@ -9,7 +9,9 @@ export type FakeReply =
   | { kind: 'ok'; body: object }
   | { kind: 'error'; status: number; type?: string; message?: string }
   /** Accepts the request and never answers. */
-  | { kind: 'freeze' };
+  | { kind: 'freeze' }
+  /** Closes the connection instead of answering. */
+  | { kind: 'reset' };
 
 export interface FakeDynamoDb {
   endpoint: string;
@@ -30,6 +32,10 @@ export async function startFakeDynamoDb(reply: (operation: string, n: number) =>
       const r = await reply(operation, received.length);
       if (r.kind === 'freeze') {
         frozen.add(res);
+        return;
+      }
+      if (r.kind === 'reset') {
+        req.socket.destroy();
         return;
       }
       const body = r.kind === 'ok'

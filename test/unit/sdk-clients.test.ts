@@ -99,6 +99,18 @@ test('the SDK\'s own retries are told apart: a 503 is a failure, ProvisionedThro
   assert.deepEqual({ ...sdkAttemptsOf(await send()) }, { throttled: 1, failed: 1 });
 });
 
+test('a reset connection is reported as ECONNRESET, not as a timeout (the HTTP handler names both TimeoutError)', async (t) => {
+  const server = await startFakeDynamoDb((_op, n) => (n === 1 ? { kind: 'reset' } : { kind: 'ok', body: DESCRIBE_OK }));
+  const cap = captureWarnings();
+  t.after(async () => { cap.stop(); await server.close(); });
+  const { dynamodb } = clientsFor({ table: 't', region: 'us-east-1', endpoint: server.endpoint }, { side: 'source' });
+  const out = await dynamodb.send(new DescribeTableCommand({ TableName: 't' }));
+  assert.deepEqual({ ...sdkAttemptsOf(out) }, { throttled: 0, failed: 1 });
+  const w = cap.warnings.find((x) => x.obj['operation'] === 'DescribeTable');
+  assert.equal(w?.obj['error'], 'ECONNRESET');
+  assert.match(w?.msg ?? '', /source: DescribeTable failed with ECONNRESET; retrying/);
+});
+
 test('errors are classified as the SDK does: only throttling codes are throttling', () => {
   const err = (name: string, status?: number) => Object.assign(new Error(name), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
   for (const name of ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']) {
@@ -124,7 +136,8 @@ describe('DynamoDbSink write rate', () => {
     const out = await sink.write(items);
     assert.equal(out.stats.written, 3000);
     assert.equal(sink.currentWriteRate, Infinity);
-    assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+    // Fault-free this takes ~1–2 s (more on a loaded machine); limited to half the meter's reading it took ~100 s.
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
   });
 
   test('a throttled request does lower the write rate (the SDK retried it successfully)', async (t) => {
