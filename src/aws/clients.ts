@@ -3,6 +3,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { TableRefConfig } from '../config/schema.js';
+import { newCallStats, withCallStats, type CallStats } from './call-stats.js';
 import { withoutSdkLogging } from './sdk-logging.js';
 
 /**
@@ -13,6 +14,8 @@ export interface TableClients {
   dynamodb: DynamoDBClient;
   streams: DynamoDBStreamsClient;
   region: string;
+  /** Requests, throttles and retries of both clients, for monitoring. */
+  calls: CallStats;
 }
 
 export function clientsFor(ref: TableRefConfig, opts: { maxAttempts?: number } = {}): TableClients {
@@ -24,7 +27,12 @@ export function clientsFor(ref: TableRefConfig, opts: { maxAttempts?: number } =
     ...(ref.endpoint ? { endpoint: ref.endpoint } : {}),
     ...(credentials ? { credentials } : {}),
   };
-  return { dynamodb: withoutSdkLogging(new DynamoDBClient(common)), streams: withoutSdkLogging(new DynamoDBStreamsClient(common)), region };
+  const calls = newCallStats();
+  return {
+    dynamodb: withCallStats(withoutSdkLogging(new DynamoDBClient(common)), calls),
+    streams: withCallStats(withoutSdkLogging(new DynamoDBStreamsClient(common)), calls),
+    region, calls,
+  };
 }
 
 function credentialsFor(ref: TableRefConfig, region: string): AwsCredentialIdentityProvider | undefined {

@@ -32,6 +32,7 @@ import { changeApplier, type ApplyStats } from './catch-up.js';
 import { FailurePolicy } from './failure-policy.js';
 import type { Logger } from './logger.js';
 import { buildPlan, type Plan } from './plan.js';
+import { tableActivity } from './table-activity.js';
 
 export { SNAPSHOT_MARGIN_MS, fingerprint };
 
@@ -172,6 +173,7 @@ class RunLoop {
   private readonly backfillMeter = new RateMeter(systemClock);
   private readonly streamMeter = new RateMeter(systemClock);
   private readonly applyStats: ApplyStats = { records: 0, skipped: 0, writes: 0 };
+  private readonly readLimiters = new Map<string, RateLimiter>();
   private readers: { source: string; reader: StreamReader; apply: (page: ChangePage) => Promise<void> }[] = [];
   private direction: 'forward' | 'reverse' | 'none' = 'forward';
   private directionStartedAt = 0;
@@ -263,7 +265,7 @@ class RunLoop {
       : new ScanSource({
         name, client: this.ctx.sourceClients[name]!.dynamodb, table: src.table, totalSegments: config.backfill.segments,
         pageSize: config.backfill.pageSize, consistentRead: config.backfill.consistentRead,
-        limiter: new RateLimiter(this.readCeiling(name), systemClock), meter: new RateMeter(systemClock),
+        limiter: this.readLimiter(name), meter: new RateMeter(systemClock),
       });
     return runBackfill({
       source, sourceName: name, sourceKeySchema: this.ctx.sourceKeys[name]!, mapper: this.ctx.mapper, sinks: this.ctx.sinks,
@@ -286,7 +288,7 @@ class RunLoop {
       segments: config.backfill.segments, concurrency: config.backfill.concurrency, signal: this.stop.signal,
       ...(touchCfg.marker ? { marker: touchCfg.marker } : {}),
       limiter: new RateLimiter(touchCfg.maxWriteUnitsPerSecond ?? Infinity, systemClock),
-      readLimiter: new RateLimiter(this.readCeiling(name), systemClock),
+      readLimiter: this.readLimiter(name),
     };
     if (!t.touchedDone) {
       const r = await touchAll({ ...common, state: (t.touched ??= { segments: {} }) as TouchState, onCheckpoint: () => {} });
@@ -301,6 +303,13 @@ class RunLoop {
       t.removedDone = true;
     }
     return true;
+  }
+
+  /** One read budget per source, kept so that progress snapshots can report its state. */
+  private readLimiter(name: string): RateLimiter {
+    let limiter = this.readLimiters.get(name);
+    if (!limiter) this.readLimiters.set(name, (limiter = new RateLimiter(this.readCeiling(name), systemClock)));
+    return limiter;
   }
 
   private readCeiling(name: string): number {
@@ -517,6 +526,10 @@ class RunLoop {
         caughtUp: this.caughtUp, shards,
       },
       deadLetters: this.failures.count,
+      io: tableActivity({
+        sources: Object.fromEntries(Object.entries(this.ctx.sourceClients).map(([name, clients]) => [name, { table: this.state.sources[name]?.table ?? '', clients, readLimiter: this.readLimiters.get(name) }])),
+        targets: Object.fromEntries(Object.entries(this.ctx.sinks).map(([name, sink]) => [name, { table: this.ctx.config.targets[name]!.table, sink }])),
+      }),
     };
   }
 

@@ -81,9 +81,9 @@ export const dynamoDbDriver: SinkDriver = {
   },
 
   open(name: string, target: TargetConfig, opts: SinkOpenOptions) {
-    const { dynamodb } = clientsFor(target);
+    const { dynamodb, calls } = clientsFor(target);
     const sink = new DynamoDbSink({
-      name, client: dynamodb, table: target.table, concurrency: opts.concurrency,
+      name, client: dynamodb, table: target.table, concurrency: opts.concurrency, calls,
       ...(target.maxBatchSize ? { maxBatchSize: target.maxBatchSize } : {}),
       ...(opts.maxWriteUnitsPerSecond ? { maxWriteUnitsPerSecond: opts.maxWriteUnitsPerSecond } : {}),
       ...(opts.guard ? { guard: { versionAttribute: opts.guard.versionAttribute, keyNames: keyAttributeNames(opts.keySchema) } } : {}),
