@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'STATE_CONFIG_MISMATCH'
   | 'AWS_ERROR'
   | 'DYNAMODB_LOCAL_FAILED'
-  | 'NOT_RUNNING';
+  | 'NOT_RUNNING'
+  | 'METRICS_PORT_UNAVAILABLE';
 
 export interface DynashiftErrorOptions {
   hint?: string;
