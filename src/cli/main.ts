@@ -104,6 +104,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('start DynamoDB Local, migrate a live sample table to a new key schema, and compare')
     .option('--items <n>', 'items in the sample table', (v) => parseInt(v, 10), 5000)
     .option('--writes-per-second <n>', 'rate of the live writer', (v) => parseInt(v, 10), 50)
+    .option('--metrics-port <port>', 'serve the dashboard and /metrics for the demo migration; the writer then runs until Ctrl-C', portNumber)
+    .option('--metrics-host <address>', 'address the metrics port listens on', '127.0.0.1')
     .action(async (o) => { code = await demoCommand(o); });
 
   try {
