@@ -38,6 +38,7 @@ import { buildPlan, type Plan } from './plan.js';
 import { SnapshotGate } from '../core/snapshot-gate.js';
 import { ShortRetentionStreams } from '../sources/stream/short-retention.js';
 import type { StreamsApi } from '../sources/stream/streams-api.js';
+import { tableActivity } from './table-activity.js';
 
 export { SNAPSHOT_MARGIN_MS, fingerprint };
 
@@ -189,6 +190,7 @@ class RunLoop {
   private readonly backfillMeter = new RateMeter(systemClock);
   private readonly streamMeter = new RateMeter(systemClock);
   private readonly applyStats: ApplyStats = { records: 0, skipped: 0, writes: 0 };
+  private readonly readLimiters = new Map<string, RateLimiter>();
   private readers: { source: string; reader: StreamReader; apply: (page: ChangePage) => Promise<void> }[] = [];
   private direction: 'forward' | 'reverse' | 'none' = 'forward';
   private directionStartedAt = 0;
@@ -345,7 +347,7 @@ class RunLoop {
       : new ScanSource({
         name, client: this.ctx.sourceClients[name]!.dynamodb, table: src.table, totalSegments: backfill.segments ?? config.backfill.segments,
         pageSize: config.backfill.pageSize, consistentRead: config.backfill.consistentRead,
-        limiter: new RateLimiter(this.readCeiling(name), systemClock), meter: new RateMeter(systemClock),
+        limiter: this.readLimiter(name), meter: new RateMeter(systemClock),
       });
     return runBackfill({
       source, sourceName: name, sourceKeySchema: this.ctx.sourceKeys[name]!, mapper: this.ctx.mapper, sinks: this.ctx.sinks,
@@ -369,7 +371,7 @@ class RunLoop {
       segments: backfill.segments ?? config.backfill.segments, concurrency: config.backfill.concurrency, signal: this.stop.signal,
       ...(touchCfg.marker ? { marker: touchCfg.marker } : {}),
       limiter: new RateLimiter(touchCfg.maxWriteUnitsPerSecond ?? Infinity, systemClock),
-      readLimiter: new RateLimiter(this.readCeiling(name), systemClock),
+      readLimiter: this.readLimiter(name),
     };
     if (!t.touchedDone) {
       const r = await touchAll({ ...common, state: (t.touched ??= { segments: {} }) as TouchState, onCheckpoint: () => {} });
@@ -384,6 +386,13 @@ class RunLoop {
       t.removedDone = true;
     }
     return true;
+  }
+
+  /** One read budget per source, kept so that progress snapshots can report its state. */
+  private readLimiter(name: string): RateLimiter {
+    let limiter = this.readLimiters.get(name);
+    if (!limiter) this.readLimiters.set(name, (limiter = new RateLimiter(this.readCeiling(name), systemClock)));
+    return limiter;
   }
 
   private readCeiling(name: string): number {
@@ -603,6 +612,10 @@ class RunLoop {
         caughtUp: this.caughtUp, shards,
       },
       deadLetters: this.failures.count,
+      io: tableActivity({
+        sources: Object.fromEntries(Object.entries(this.ctx.sourceClients).map(([name, clients]) => [name, { table: this.state.sources[name]?.table ?? '', clients, readLimiter: this.readLimiters.get(name) }])),
+        targets: Object.fromEntries(Object.entries(this.ctx.sinks).map(([name, sink]) => [name, { table: this.ctx.config.targets[name]!.table, sink }])),
+      }),
     };
   }
 
