@@ -4,6 +4,7 @@ import type { CpuSplit } from './lib/proc.js';
 import { summarize, type Summary } from './lib/stats.js';
 import type { BackfillRun } from './scenarios/backfill.js';
 import type { DynashiftBackfill } from './scenarios/dynashift-runs.js';
+import type { DuringBackfillMode, DuringBackfillRun } from './scenarios/during-backfill.js';
 import type { LagRun } from './scenarios/lag.js';
 import type { ScalingRun } from './scenarios/scaling.js';
 import type { StreamRun } from './scenarios/stream.js';
@@ -26,6 +27,7 @@ export interface BenchResults {
     backfill?: BackfillRun[];
     stream?: StreamRun[];
     lag?: LagRun[];
+    duringBackfill?: DuringBackfillRun[];
     memory?: (DynashiftBackfill & { tableItems: number })[];
   };
   report?: Report;
@@ -60,6 +62,10 @@ export interface Report {
   stream?: { rows: Row[]; ratio: Summary; records: number; match: boolean };
   lag?: { p50: Summary; p90: Summary; p99: Summary; max: Summary; achieved: Summary; catchUp: Summary; backfill: Summary; samples: number; unseen: number; cpu: CpuShares; pollCycleMs: Summary; writeP99: Summary };
   memory?: { sizes: { items: number; rss: Summary; itemsPerSecond: Summary }[]; flat?: number };
+  duringBackfill?: {
+    modes: { mode: 'during' | 'after'; p50: Summary; p99: Summary; max: Summary; backfill: Summary; catchUp: Summary; total: Summary; writeRate: Summary; samples: number; unseen: number; failed: number; skipped: number; cpu: CpuShares; pollCycleMs: Summary }[];
+    ratioP50: Summary; ratioP99: Summary; ratioTotal: Summary;
+  };
   scaling?: { segments: number; dynashift: Summary; minimal: Summary; ratio: Summary; cpu: CpuShares }[];
   targets: Target[];
 }
@@ -171,6 +177,32 @@ export function buildReport(r: BenchResults): Report {
       name: `p99 lag at ${o.lagRate} writes/s`, target: '≤ 1000 ms',
       measured: `${rep.lag.p99.median.toFixed(0)} ms [${rep.lag.p99.min.toFixed(0)}–${rep.lag.p99.max.toFixed(0)}]${rateOk ? '' : ` (writer reached only ${rep.lag.achieved.median.toFixed(0)}/s)`}`,
       met: rep.lag.p99.median <= 1000 && rateOk && rep.lag.unseen === 0,
+    });
+  }
+
+  if (raw.duringBackfill?.length) {
+    const d = raw.duringBackfill;
+    const pick = (run: DuringBackfillRun, mode: 'during' | 'after'): DuringBackfillMode => run.modes.find((m) => m.mode === mode)!;
+    const modes = (['during', 'after'] as const).map((mode) => {
+      const m = d.map((run) => pick(run, mode));
+      return {
+        mode, p50: summarize(m.map((x) => x.p50Ms)), p99: summarize(m.map((x) => x.p99Ms)), max: summarize(m.map((x) => x.maxMs)),
+        backfill: summarize(m.map((x) => x.backfillSeconds)), catchUp: summarize(m.map((x) => x.catchUpSeconds)), total: summarize(m.map((x) => x.totalSeconds)),
+        writeRate: summarize(m.map((x) => x.backfillWriteRate)), samples: m.reduce((n, x) => n + x.samples, 0), unseen: m.reduce((n, x) => n + x.unseen, 0),
+        failed: m.reduce((n, x) => n + x.failedWrites, 0), skipped: m.reduce((n, x) => n + x.skippedTicks, 0),
+        cpu: shares(m.map((x) => x.cpu), ['dynashift', 'bench']), pollCycleMs: summarize(m.map((x) => x.pollCycleMs)),
+      };
+    });
+    // Ratios per run (both modes on the same machine minutes), then the median over runs.
+    const ratio = (f: (m: DuringBackfillMode) => number): Summary => summarize(d.map((run) => f(pick(run, 'during')) / f(pick(run, 'after'))));
+    rep.duringBackfill = { modes, ratioP50: ratio((m) => m.p50Ms), ratioP99: ratio((m) => m.p99Ms), ratioTotal: ratio((m) => m.totalSeconds) };
+    targets.push({
+      name: 'stream during backfill / after it: p99 lag of writes made during the backfill', target: '(no target; reported)',
+      measured: `${fig(rep.duringBackfill.ratioP99, (x) => x.toFixed(3))}×`, met: undefined,
+    });
+    targets.push({
+      name: 'stream during backfill / after it: start → in sync', target: '(no target; reported)',
+      measured: `${fig(rep.duringBackfill.ratioTotal, (x) => x.toFixed(2))}×`, met: undefined,
     });
   }
 
@@ -300,6 +332,23 @@ function sections(r: BenchResults): Section[] {
       notes: [
         `every ${o.lagSampleEvery}th write over ${o.lagSeconds} s after "in sync"; unseen samples: ${l.unseen}; target poll cycle ${fig(l.pollCycleMs)} ms; source PutItem p99 ${fig(l.writeP99)} ms`,
         `with the writer running: backfill of ${o.lagSeedItems.toLocaleString('en-US')} items ${fig(l.backfill, (x) => x.toFixed(1))} s, then caught up in ${fig(l.catchUp, (x) => x.toFixed(1))} s`,
+      ],
+    });
+  }
+  if (rep.duringBackfill) {
+    const d = rep.duringBackfill;
+    const secs = (x: number): string => x.toFixed(1);
+    out.push({
+      title: `Stream during backfill: ${o.items.toLocaleString('en-US')}-item backfill under ${o.duringRate} writes/s by ${o.lagWriter === 'batch' ? 'BatchWriteItem per 10 ms tick' : 'single PutItems'}, stream.duringBackfill true (new) vs false (old) (${runsNote(r.raw.duringBackfill!.length)}, order alternating)`,
+      head: ['stream.duringBackfill', 'lag p50 ms', 'lag p99 ms', 'lag max ms', 'backfill s', 'catch-up s', 'start → in sync s', 'writer writes/s in backfill', 'CPU in backfill (share of all cores)'],
+      rows: d.modes.map((m) => [
+        m.mode === 'during' ? 'true (new)' : 'false (old)', fig(m.p50), fig(m.p99), fig(m.max), fig(m.backfill, secs), fig(m.catchUp, secs), fig(m.total, secs), fig(m.writeRate), cpuText(m.cpu),
+      ]),
+      notes: [
+        `new / old, per run then median: lag p50 ${fig(d.ratioP50, (x) => x.toFixed(3))}×, lag p99 ${fig(d.ratioP99, (x) => x.toFixed(3))}×, start → in sync ${fig(d.ratioTotal, (x) => x.toFixed(2))}×`,
+        `lag: source ack → first seen in the target, of every ${o.duringSampleEvery}th write acknowledged between "backfill started" and "backfill complete"; ` +
+          d.modes.map((m) => `${m.mode === 'during' ? 'new' : 'old'}: ${m.samples.toLocaleString('en-US')} samples, ${m.unseen} unseen, poll cycle ${fig(m.pollCycleMs)} ms, ${m.failed} failed writes, ${m.skipped} skipped writer ticks`).join('; '),
+        'each mode on a fresh DynamoDB Local with the same seeded source; the old mode shows those writes only in the catch-up (or when the scan reads the key after the write)',
       ],
     });
   }

@@ -1,7 +1,8 @@
 /**
  * `npm run bench` — dynashift's benchmarks against DynamoDB Local: backfill, stream apply, lag, verify, memory and
  * scaling, each against a minimal hand-written baseline on the same emulator (and copy-dynamodb-table for the
- * backfill). `npm run bench -- --help` lists the options; `--quick` is the development mode.
+ * backfill), and the stream applied during the backfill against after it. `npm run bench -- --help` lists the
+ * options; `--quick` is the development mode.
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE ??= '1';
@@ -17,6 +18,7 @@ import { loadAverage, machineInfo } from './lib/proc.js';
 import { buildReport, renderMarkdown, renderText, type BenchResults } from './report.js';
 import { backfillRun, verifyAvailable, type BackfillRun } from './scenarios/backfill.js';
 import { RESULTS_DIR, type Ctx } from './scenarios/common.js';
+import { duringBackfillRun } from './scenarios/during-backfill.js';
 import { lagRun, type LagRun } from './scenarios/lag.js';
 import { memoryRun } from './scenarios/memory.js';
 import { scalingRun, type ScalingRun } from './scenarios/scaling.js';
@@ -93,6 +95,16 @@ async function main(): Promise<number> {
       raw.lag = [];
       for (let r = 0; r < o.lagRuns; r++) {
         raw.lag.push(await lagRun(ctx, r));
+        save();
+      }
+    }
+
+    // 2c. The stream applied during the backfill against after it, under a live writer (A/B, order alternating).
+    if (want('during-backfill')) {
+      ctx.log(`\n== stream during backfill: ${o.items.toLocaleString('en-US')}-item backfill under ${o.duringRate} writes/s, stream.duringBackfill true vs false`);
+      raw.duringBackfill = [];
+      for (let r = 0; r < o.duringRuns; r++) {
+        raw.duringBackfill.push(await duringBackfillRun(ctx, r));
         save();
       }
     }

@@ -32,6 +32,8 @@ export interface ConfigOptions {
   target: string;
   settings: DynashiftSettings;
   strategy?: 'scan' | 'none';
+  /** stream.duringBackfill; left out of the config (dynashift's default, true) when not given. */
+  duringBackfill?: boolean;
 }
 
 /** Writes a JSON config (and a fresh state folder) for one migration; returns the config path. */
@@ -47,7 +49,12 @@ export function writeConfig(o: ConfigOptions): string {
       strategy: o.strategy ?? 'scan', segments: o.settings.segments, concurrency: o.settings.concurrency, pageSize: o.settings.pageSize,
     },
     write: { concurrency: o.settings.writeConcurrency },
-    ...(o.settings.pollIntervalMs ? { stream: { pollIntervalMs: o.settings.pollIntervalMs } } : {}),
+    ...(o.settings.pollIntervalMs !== undefined || o.duringBackfill !== undefined ? {
+      stream: {
+        ...(o.settings.pollIntervalMs !== undefined ? { pollIntervalMs: o.settings.pollIntervalMs } : {}),
+        ...(o.duringBackfill !== undefined ? { duringBackfill: o.duringBackfill } : {}),
+      },
+    } : {}),
     stateDir: './state',
   };
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['scaling', 'backfill', 'verify', 'stream', 'lag', 'memory'] as const;
+export const SECTIONS = ['scaling', 'backfill', 'verify', 'stream', 'lag', 'during-backfill', 'memory'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -19,6 +19,10 @@ export interface BenchOptions {
   lagSampleEvery: number;
   /** put: one PutItem per write; batch: each 10 ms tick's writes in one BatchWriteItem (same writes/s, fewer requests). */
   lagWriter: 'put' | 'batch';
+  /** Writes/s of the live writer in the stream-during-backfill section, and every how many writes one is followed. */
+  duringRate: number;
+  duringSampleEvery: number;
+  duringRuns: number;
   copyTableSeconds: number;
   copyTableRuns: number;
   memorySizes: number[];
@@ -51,6 +55,10 @@ const HELP = `npm run bench -- [options]
   --lag-writer batch|put  each 10 ms tick's writes in one BatchWriteItem (default), or one PutItem per write
                           (DynamoDB Local alone tops out near 460 single PutItems/s on 2 cores)
   --lag-runs N            runs of the lag measurement (default --runs)
+  --during-rate N         writes/s during the stream-during-backfill section's --items backfill (default 500)
+  --during-sample-every N follow every Nth write made during that backfill (default 25: fewer keys for the poller
+                          to re-read while the old mode holds them back until the catch-up)
+  --during-runs N         runs of that section, each both modes in alternating order (default --runs)
   --copy-table-seconds N  cap on each copy-dynamodb-table run; it copies at a constant rate (default 60)
   --copy-table-runs N     runs of copy-dynamodb-table (default --runs)
   --memory-sizes LIST     table sizes for the peak-RSS check (default: --items; e.g. 100000,1000000)
@@ -83,6 +91,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'stream-records': { type: 'string' }, 'stream-runs': { type: 'string' },
       'lag-rate': { type: 'string' }, 'lag-seconds': { type: 'string' }, 'lag-seed-items': { type: 'string' },
       'lag-sample-every': { type: 'string' }, 'lag-writer': { type: 'string' }, 'lag-runs': { type: 'string' },
+      'during-rate': { type: 'string' }, 'during-sample-every': { type: 'string' }, 'during-runs': { type: 'string' },
       'copy-table-seconds': { type: 'string' }, 'copy-table-runs': { type: 'string' },
       'memory-sizes': { type: 'string' }, cli: { type: 'string' },
       'ds-segments': { type: 'string' }, 'ds-concurrency': { type: 'string' }, 'ds-page-size': { type: 'string' },
@@ -124,6 +133,9 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     lagSeedItems: num('lag-seed-items', Math.min(items, quick ? 2_000 : 10_000)),
     lagSampleEvery: num('lag-sample-every', 5),
     lagWriter,
+    duringRate: num('during-rate', 500),
+    duringSampleEvery: num('during-sample-every', 25),
+    duringRuns: num('during-runs', runs),
     copyTableSeconds: num('copy-table-seconds', quick ? 20 : 60),
     copyTableRuns: num('copy-table-runs', runs),
     memorySizes: list(values['memory-sizes']) ?? [items],
