@@ -142,7 +142,7 @@ test('cutover writes without an inverse transform is refused with a fix, and --n
     const refused = await runCli(['cutover', 'writes', '-c', cfg]);
     assert.equal(refused.code, 2);
     assert.match(refused.stdout, /inverse transform/);
-    assert.match(refused.stdout, /--no-reverse/);
+    assert.match(`${refused.stdout}${refused.stderr}`, /--no-reverse/); // the fix line is on stderr
     assert.equal((await statusJson(cfg)).phase, 'reads-cutover', 'a refused cutover changes nothing');
     const oneWay = await runCli(['cutover', 'writes', '--no-reverse', '--quiet-seconds', '1', '-c', cfg]);
     assert.equal(oneWay.code, 0, oneWay.stdout);
