@@ -4,7 +4,7 @@ import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers
 import type { AwsCredentialIdentityProvider, Provider } from '@smithy/types';
 import type { TableRefConfig } from '../config/schema.js';
 import { tagRole, type ClientRole } from './errors.js';
-import { profileExists, resolveRegion } from './region.js';
+import { isLoopback, profileExists, resolveRegion } from './region.js';
 import { withoutSdkLogging } from './sdk-logging.js';
 
 /**
@@ -103,12 +103,4 @@ function hasEnvCredentials(): boolean {
   return Boolean(process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE || process.env.AWS_WEB_IDENTITY_TOKEN_FILE);
 }
 
-export function isLoopback(endpoint: string | undefined): boolean {
-  if (!endpoint) return false;
-  try {
-    const host = new URL(endpoint).hostname;
-    return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
-  } catch {
-    return false;
-  }
-}
+export { isLoopback };

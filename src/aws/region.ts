@@ -22,7 +22,7 @@ export async function resolveRegion(ref: Pick<TableRefConfig, 'region' | 'profil
   const name = profile ?? 'default';
   const fromProfile = files.configFile?.[name]?.['region'] ?? files.credentialsFile?.[name]?.['region'];
   if (fromProfile) return fromProfile;
-  if (isLoopbackEndpoint(ref.endpoint)) return LOOPBACK_REGION;
+  if (isLoopback(ref.endpoint)) return LOOPBACK_REGION;
   throw new DynashiftError('REGION_MISSING', `no AWS Region for the ${role.side} (${role.setting}, table ${role.table}): none is configured and no standard setting supplies one`, {
     side: role.side,
     exitCode: 2,
@@ -41,7 +41,8 @@ export async function profileExists(profile: string, role: ClientRole, setting: 
   });
 }
 
-function isLoopbackEndpoint(endpoint: string | undefined): boolean {
+/** An endpoint on this machine (DynamoDB Local): no Region or credentials needed. */
+export function isLoopback(endpoint: string | undefined): boolean {
   if (!endpoint) return false;
   try {
     const host = new URL(endpoint).hostname;
