@@ -172,7 +172,7 @@ const REFUSALS: RefusalCase[] = [
     },
   },
   {
-    name: 'a backfill estimated longer than the 24 h stream retention',
+    name: 'a backfill estimated longer than the 24 h stream retention, with the stream applied after it',
     code: 'BACKFILL_EXCEEDS_RETENTION', fix: /maxWriteUnitsPerSecond|readShare|write capacity/,
     async setup() {
       const source = await sourceTable('NEW_AND_OLD_IMAGES', 300);
@@ -183,7 +183,9 @@ const REFUSALS: RefusalCase[] = [
       // Same table, no write cap: the estimate fits, so the refusal really comes from the cap.
       const ok = await plan(writeConfig({ source: ref(source), target: ref(uniqueName('dst')), ...FAST }));
       assert.equal(ok.code, 0, show(ok));
-      return { cfg: writeConfig({ source: ref(source), target: ref(uniqueName('dst')), write: { maxWriteUnitsPerSecond: 0.001 }, ...FAST }) };
+      // The retention bounds the backfill only when the stream is applied after it (stream.duringBackfill: false).
+      const after = { ...FAST, stream: { ...FAST.stream, duringBackfill: false } };
+      return { cfg: writeConfig({ source: ref(source), target: ref(uniqueName('dst')), write: { maxWriteUnitsPerSecond: 0.001 }, ...after }) };
     },
     check(r, { message }) {
       assert.match(message, /24 h/);

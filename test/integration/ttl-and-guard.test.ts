@@ -188,6 +188,8 @@ test('guard: a write never replaces a newer version, under concurrent applicatio
   // 2. Resume while the application goes on writing to both.
   const runner = spawnCli(['run', '-c', cfg, '--no-progress']);
   try {
+    // Only once the run applies the stream (a SIGTERM during start-up, before the handlers exist, ends it by signal).
+    await waitForLog(runner, /applying the source stream/, 60_000);
     await appWrites(4000);
   } finally {
     runner.kill('SIGTERM');
@@ -215,4 +217,25 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000, onTime
     }
     await new Promise((r) => setTimeout(r, 300));
   }
+}
+
+/** Resolves once the child's log has a line matching `pattern`; fails on exit or after `ms`. */
+async function waitForLog(child: ReturnType<typeof spawnCli>, pattern: RegExp, ms: number): Promise<void> {
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${ms} ms:\n${log}`)), ms);
+    const onData = (d: Buffer): void => {
+      log += d.toString();
+      if (pattern.test(log)) {
+        clearTimeout(timer);
+        child.stderr!.off('data', onData);
+        resolve();
+      }
+    };
+    child.stderr!.on('data', onData);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`the run exited before logging ${pattern}:\n${log}`));
+    });
+  });
 }

@@ -229,6 +229,8 @@ export interface WorkloadOptions {
   /** Operations in flight at once; default 4. */
   concurrency?: number;
   signal?: AbortSignal;
+  /** Each worker waits this long after an operation: caps the write rate below what the applier under test sustains. */
+  pauseMs?: number;
 }
 
 export type WorkloadCounts = Record<OpKind, number> & {
@@ -275,6 +277,7 @@ export async function runWorkload(client: DynamoDBClient, table: string, opts: W
       } catch (error) {
         failure ??= { error };
       }
+      if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 4 }, worker));
