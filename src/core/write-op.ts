@@ -45,3 +45,8 @@ export function compactWrites(ops: WriteOp[]): WriteOp[] {
   if (last.size === ops.length) return ops;
   return ops.filter((op, i) => last.get(`${op.target}\u0000${op.keyId}`) === i);
 }
+
+/** Writes that carry change records (not snapshot copies): sinks let them go first, to keep the stream's lag short. */
+export function isChange(ops: readonly WriteOp[]): boolean {
+  return ops.some((op) => op.origin.via !== 'backfill');
+}

@@ -275,4 +275,42 @@ describe('Semaphore', () => {
     await assert.rejects(sem.run(async () => { throw new Error('x'); }), /x/);
     assert.equal(await sem.run(async () => 'ok'), 'ok');
   });
+
+  test('a freed slot goes to the waiter, not to a caller arriving at that moment: never over the limit', async () => {
+    const sem = new Semaphore(1);
+    let active = 0;
+    let peak = 0;
+    const order: string[] = [];
+    const task = (name: string) => async () => {
+      active++;
+      peak = Math.max(peak, active);
+      order.push(name);
+      await new Promise((r) => setTimeout(r, 1));
+      active--;
+    };
+    const first = sem.run(task('first'));
+    const waiter = sem.run(task('waiter'));
+    await first;
+    // The slot was handed to `waiter` as `first` ended; a newcomer now must queue behind it.
+    const late = sem.run(task('late'));
+    await Promise.all([waiter, late]);
+    assert.equal(peak, 1);
+    assert.deepEqual(order, ['first', 'waiter', 'late']);
+  });
+
+  test('urgent waiters (change records) are served before earlier normal ones (backfill pages), each kind in order', async () => {
+    const sem = new Semaphore(1);
+    const order: string[] = [];
+    const task = (name: string) => async () => {
+      order.push(name);
+      await new Promise((r) => setTimeout(r, 1));
+    };
+    const running = sem.run(task('running'));
+    const queued = [
+      sem.run(task('backfill-1')), sem.run(task('backfill-2')),
+      sem.run(task('stream-1'), { urgent: true }), sem.run(task('stream-2'), { urgent: true }),
+    ];
+    await Promise.all([running, ...queued]);
+    assert.deepEqual(order, ['running', 'stream-1', 'stream-2', 'backfill-1', 'backfill-2']);
+  });
 });

@@ -9,7 +9,7 @@ import { backoffDelay, sleep } from '../../core/backoff.js';
 import { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { systemClock } from '../../core/clock.js';
-import type { WriteOp } from '../../core/write-op.js';
+import { isChange, type WriteOp } from '../../core/write-op.js';
 import { errorName, isRetryable, isThrottling } from '../../aws/errors.js';
 import { declareCapabilities, type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
 import { guardedCommand } from './guarded-writes.js';
@@ -60,7 +60,7 @@ export class DynamoDbSink implements Sink {
     if (this.opts.guard) return this.writeGuarded(ops, this.opts.guard, signal);
     const batches: WriteOp[][] = [];
     for (let i = 0; i < ops.length; i += this.capabilities.maxBatchSize) batches.push(ops.slice(i, i + this.capabilities.maxBatchSize));
-    const results = await Promise.all(batches.map((b) => this.gate.run(() => this.writeBatch(b, signal))));
+    const results = await Promise.all(batches.map((b) => this.gate.run(() => this.writeBatch(b, signal), { urgent: isChange(b) })));
     const out = { rejected: [] as RejectedWrite[], stats: { written: 0, consumedCapacity: 0 } };
     for (const r of results) {
       out.rejected.push(...r.rejected);
@@ -138,7 +138,7 @@ export class DynamoDbSink implements Sink {
           await sleep(backoffDelay(attempt, 50, 5_000), signal);
         }
       }
-    })));
+    }, { urgent: isChange([op]) })));
     return { rejected, stats: { written, consumedCapacity: consumed } };
   }
 
