@@ -35,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(configOption())
     .option('--until-synced', 'exit 0 once the backfill is complete and the stream is applied up to its newest record')
     .option('--rebackfill', 'after a transform change: re-copy every item under the new transform, keeping the stream position (then verify --repair removes leftovers)')
+    .option('--accept-transform', 'after a transform change that only fixes items that failed: record the new transform and keep the items already written as they are (then verify checks them)')
     .option('--backfill <strategy>', 'override backfill.strategy: scan, none, touch, or export:<uri> (a folder or s3://bucket/prefix)')
     .addOption(new Option('--on-error <mode>', 'items the transform or target reject: halt, or dead-letter and continue').choices(['halt', 'dead-letter']))
     .addOption(new Option('--log-format <format>', 'log format').choices(['pretty', 'json']).default('pretty'))
@@ -96,6 +97,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('re-read each item with a consistent GetItem and apply it with the protocol\'s write rules (no run may be active)')
     .argument('[ids...]', 'dead-letter ids (from `list`; a unique prefix is enough); default: every unresolved one')
     .addOption(configOption())
+    .option('--accept-transform', 'the transform changed since the migration started (a fix for these items): record it, keeping the items already written as they are')
     .option('--json', 'print the outcomes as JSON')
     .action(async (ids: string[], o) => { code = await deadLettersRetryCommand(ids, o); });
   deadLetters.command('discard')

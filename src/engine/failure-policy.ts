@@ -75,7 +75,7 @@ export class FailurePolicy {
     const first = entries[0]!;
     if (this.mode === 'halt') {
       const code = first.target ? 'ITEM_REJECTED' : first.error.code === 'STREAM_RECORD_INCOMPLETE' ? 'STREAM_RECORD_INCOMPLETE' : 'TRANSFORM_FAILED';
-      const whatToDo = `see ${this.store.deadLetterLocation()} (\`dynashift dead-letters list\`); fix the transform or the item, then rerun the same command — or rerun with --on-error=dead-letter to set such items aside and continue`;
+      const whatToDo = `see ${this.store.deadLetterLocation()} (\`dynashift dead-letters list\`); fix the transform or the item, then rerun the same command (after a fix of the transform, add --accept-transform, or --rebackfill if the fix also changes items already copied) — or rerun with --on-error=dead-letter to set such items aside and continue`;
       throw new ItemFailureHalt(code,
         `${entries.length} item(s) failed; first: source key ${JSON.stringify(first.sourceKey)}${first.target ? ` → target ${first.target}` : ''}: [${first.error.code}] ${first.error.message}`, {
           hint: first.error.hint ? `${first.error.hint}; ${whatToDo}` : whatToDo,

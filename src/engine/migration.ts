@@ -45,6 +45,8 @@ export interface RunOptions {
   untilSynced?: boolean;
   /** Re-copy every item under the current transform, keeping the stream position (engine/resume-check.ts). */
   rebackfill?: boolean;
+  /** Record the current transform, keeping the items already written as they are (engine/resume-check.ts). */
+  acceptTransform?: boolean;
   signal: AbortSignal;
   log: Logger;
   onProgress?: (progress: ProgressSnapshot) => void;
@@ -89,7 +91,7 @@ export async function runMigration(config: ResolvedConfig, opts: RunOptions): Pr
     const ctx = await prepareTargets(config, plan, log);
     const state = existing ?? (await initState(ctx, log));
     checkResumable(ctx, state);
-    resumeWithTransform(state, transformFingerprint(config), { rebackfill: opts.rebackfill === true, now: Date.now(), stateDir: config.stateDir, warn: (m) => log.warn({}, m) });
+    resumeWithTransform(state, transformFingerprint(config), { rebackfill: opts.rebackfill === true, acceptTransform: opts.acceptTransform === true, now: Date.now(), stateDir: config.stateDir, warn: (m) => log.warn({}, m) });
     const failures = new FailurePolicy(store, config.onError, log);
     await failures.load(); // open dead letters: the count, no second entry on resume, resolution when re-applied
 

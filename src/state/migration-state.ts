@@ -12,11 +12,14 @@ export interface MigrationState {
   configFingerprint: string;
   /**
    * Hashes of the transform's code and of the config that shapes its output: a change is refused unless the run
-   * re-copies everything (`run --rebackfill`). Absent in states written before it existed; recorded on resume.
+   * re-copies everything (`run --rebackfill`) or accepts the new one as it is (`--accept-transform`). Absent in states
+   * written before it existed; recorded on resume.
    */
   transformFingerprint?: { code: string; output: string };
   /** The last `run --rebackfill`: when, and the transform fingerprint it replaced. */
   rebackfill?: { at: string; from?: { code: string; output: string } };
+  /** The last `--accept-transform` that changed the fingerprint: when, and the fingerprint it replaced. */
+  transformAccepted?: { at: string; from: { code: string; output: string } };
   createdAt: string;
   updatedAt: string;
   phase: Phase;

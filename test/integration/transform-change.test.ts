@@ -3,6 +3,8 @@
  * exited 0 "in sync" with the target holding both transforms' output. Now: refused with TRANSFORM_CHANGED; `run
  * --rebackfill` re-copies every item under the new transform keeping the stream position; the old transform's
  * leftovers are reported by `verify` and removed by `verify --repair`; a state from before fingerprints resumes.
+ * `run --accept-transform` records the new transform without re-copying anything; when the operator's claim that the
+ * change alters no written item is wrong, `verify` shows exactly the altered items and `verify --repair` rewrites them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +22,8 @@ const local = withDynamoDbLocal({ startTimeoutMs: 180_000 });
 const V1 = `export default (item) => ({ ...item, gk: item.grp, rule: 'v1' });\n`;
 // v2 moves every item to another target key, so every v1 item becomes a leftover.
 const V2 = `export default (item) => ({ ...item, gk: item.grp + '#2', rule: 'v2' });\n`;
+// Keeps every target key, but alters the rule of the items whose id ends in 3 (a change that is not a mere fix).
+const V1_ALTERED = `export default (item) => ({ ...item, gk: item.grp, rule: item.id.endsWith('3') ? 'v1b' : 'v1' });\n`;
 const show = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
 const cli = (...args: string[]) => runCli(args, { timeoutMs: 240_000 });
 
@@ -84,6 +88,61 @@ test('a changed transform is refused on resume; --rebackfill re-copies under it 
   assert.equal(r.code, 0, `a second verify confirms the repair:\n${show(r)}`);
   const final = await compare(client);
   assert.ok(isEmptyDiff(final), formatDiff(final));
+});
+
+test('--accept-transform goes on under the new transform without re-copying; verify finds the written items the change did alter, and --repair rewrites them', { timeout: 900_000 }, async () => {
+  const { client, endpoint } = local;
+  const dir = mkdtempSync(join(tmpdir(), 'dynashift-accept-transform-'));
+  await createTable(client, { name: 'acc_orders', partitionKey: { name: 'id', type: 'S' }, streamViewType: 'NEW_AND_OLD_IMAGES' });
+  await seedItems(client, 'acc_orders', 200, mulberry32(43));
+  writeFileSync(join(dir, 'transform.mjs'), V1);
+  const cfg = join(dir, 'dynashift.config.json');
+  writeFileSync(cfg, JSON.stringify({
+    name: 'accept',
+    source: { table: 'acc_orders', endpoint, region: 'us-east-1' },
+    target: { table: 'acc_orders_v2', endpoint, region: 'us-east-1', create: { keySchema: { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } } } },
+    transform: './transform.mjs',
+    backfill: { segments: 2, concurrency: 2 },
+    stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
+  }, null, 2));
+  const statePath = join(dir, '.dynashift', 'accept', 'state.json');
+  let r = await cli('run', '-c', cfg, '--until-synced', '--no-progress');
+  assert.equal(r.code, 0, show(r));
+
+  // The operator believes the change only fixes failing items, but it alters the 20 items whose id ends in 3.
+  writeFileSync(join(dir, 'transform.mjs'), V1_ALTERED);
+  const before = await scanAll(client, 'acc_orders_v2');
+  r = await cli('run', '-c', cfg, '--until-synced', '--no-progress');
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /\[TRANSFORM_CHANGED\]/);
+  assert.match(r.stderr, /fix: .*run --accept-transform.*run --rebackfill/);
+
+  r = await cli('run', '-c', cfg, '--until-synced', '--no-progress', '--accept-transform', '--rebackfill');
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /\[CONFIG_INVALID\].*two different answers/);
+
+  const recorded = JSON.parse(readFileSync(statePath, 'utf8')).transformFingerprint;
+  r = await cli('run', '-c', cfg, '--until-synced', '--no-progress', '--accept-transform');
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stderr, /new transform is accepted.*dynashift verify/);
+  const state = JSON.parse(readFileSync(statePath, 'utf8'));
+  assert.notDeepEqual(state.transformFingerprint, recorded, 'the new transform is the recorded one');
+  assert.deepEqual(state.transformAccepted.from, recorded, 'and the state keeps the one it replaced');
+  assert.deepEqual(await scanAll(client, 'acc_orders_v2'), before, 'nothing is re-copied: written items stay as they are');
+  r = await cli('run', '-c', cfg, '--until-synced', '--no-progress');
+  assert.equal(r.code, 0, `a plain resume goes on under the accepted transform:\n${show(r)}`);
+
+  // verify holds the claim against the new transform: exactly the 20 altered items differ; --repair rewrites them.
+  r = await cli('verify', '-c', cfg);
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stdout, /missing 0 · extra 0 · differing 20 /, show(r));
+  r = await cli('verify', '-c', cfg, '--repair');
+  assert.match(r.stdout, /differing 20 .* repaired 20 · not repaired 0/, show(r));
+  r = await cli('verify', '-c', cfg);
+  assert.equal(r.code, 0, `a second verify confirms the repair:\n${show(r)}`);
+  const expected = (await scanAll(client, 'acc_orders')).map((i) => ({ ...i, gk: i.grp!, rule: { S: i.id!.S!.endsWith('3') ? 'v1b' : 'v1' } }));
+  const diff = compareTables(expected, await scanAll(client, 'acc_orders_v2'), ['gk', 'id']);
+  assert.ok(isEmptyDiff(diff), formatDiff(diff));
 });
 
 async function compare(client: DynamoDBClient) {

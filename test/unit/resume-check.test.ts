@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resumeWithTransform } from '../../src/engine/resume-check.js';
+import { resumeWithTransform, retryWithTransform } from '../../src/engine/resume-check.js';
 import { DynashiftError } from '../../src/errors.js';
 import type { MigrationState, Phase } from '../../src/state/migration-state.js';
 
@@ -37,9 +37,11 @@ test('the same transform resumes with nothing to say', () => {
   assert.deepEqual(s.transformFingerprint, OLD);
 });
 
-test('a changed transform code is refused with TRANSFORM_CHANGED, and the fix offers restoring, --rebackfill and starting over', () => {
-  assert.throws(() => resumeWithTransform(state('backfilling'), NEW_CODE, opts()),
-    refusedWith('TRANSFORM_CHANGED', /transform code differs/, /restore the original transform.*--rebackfill.*verify --repair.*start over/));
+test('a changed transform code is refused with TRANSFORM_CHANGED, and the fix offers restoring, --accept-transform, --rebackfill and starting over', () => {
+  const s = state('backfilling');
+  assert.throws(() => resumeWithTransform(s, NEW_CODE, opts()),
+    refusedWith('TRANSFORM_CHANGED', /transform code differs/, /restore the original transform.*run --accept-transform.*verify.*run --rebackfill.*verify --repair.*start over/));
+  assert.deepEqual(s.transformFingerprint, OLD, 'a refusal records nothing');
 });
 
 test('changed output settings (target keys, split, skipExpired) are refused too', () => {
@@ -90,4 +92,49 @@ test('--rebackfill is refused after a cutover, and for backfills whose snapshot 
   const touch = state('in-sync', OLD, 'touch');
   resumeWithTransform(touch, NEW_CODE, opts(true));
   assert.deepEqual(touch.sources.source!.backfill.touch, {}, 'touch starts its passes again');
+});
+
+const accepting = { ...opts(), acceptTransform: true };
+
+test('--accept-transform records the new transform and keeps everything written and every position as it is', () => {
+  const s = state('catching-up');
+  const before = structuredClone(s);
+  const note = resumeWithTransform(s, NEW_CODE, accepting);
+  assert.match(note ?? '', /accepted.*items already written keep what the old transform made of them.*dynashift verify.*verify --repair/);
+  assert.deepEqual(s.transformFingerprint, NEW_CODE);
+  assert.deepEqual(s.transformAccepted, { at: new Date(NOW).toISOString(), from: OLD });
+  assert.deepEqual(s.sources, before.sources, 'no backfill restarts, the stream keeps its checkpoints');
+  assert.equal(s.phase, 'catching-up');
+  assert.equal(s.rebackfill, undefined);
+  assert.equal(resumeWithTransform(s, NEW_CODE, opts()), undefined, 'a later plain resume goes on under the accepted transform');
+  assert.throws(() => resumeWithTransform(s, OLD, opts()), refusedWith('TRANSFORM_CHANGED', /transform code/), 'and going back is a change again');
+});
+
+test('--accept-transform works in every phase (it writes nothing), and says so when there is nothing to accept', () => {
+  for (const phase of ['backfilling', 'in-sync', 'reads-cutover', 'writes-cutover'] as Phase[]) {
+    const s = state(phase);
+    resumeWithTransform(s, { code: 'aaaa', output: 'pppp' }, accepting);
+    assert.deepEqual(s.transformFingerprint, { code: 'aaaa', output: 'pppp' }, phase);
+  }
+  const same = state('in-sync');
+  assert.match(resumeWithTransform(same, OLD, accepting) ?? '', /nothing to accept/);
+  assert.equal(same.transformAccepted, undefined);
+});
+
+test('--accept-transform and --rebackfill together are refused (CONFIG_INVALID): they are two different answers', () => {
+  const s = state('in-sync');
+  assert.throws(() => resumeWithTransform(s, NEW_CODE, { ...accepting, rebackfill: true }), refusedWith('CONFIG_INVALID', /--rebackfill and --accept-transform/, /--rebackfill.*--accept-transform/));
+  assert.deepEqual(s.transformFingerprint, OLD);
+});
+
+test('dead-letters retry under a changed transform is refused (TRANSFORM_CHANGED) with retry --accept-transform and --rebackfill as the fixes', () => {
+  const s = state('in-sync');
+  assert.throws(() => retryWithTransform(s, NEW_CODE, { now: NOW, stateDir: '/tmp/state' }),
+    refusedWith('TRANSFORM_CHANGED', /transform code differs.*not accepted/, /dead-letters retry --accept-transform.*verify.*run --rebackfill.*restore/));
+  assert.deepEqual(s.transformFingerprint, OLD);
+  assert.equal(retryWithTransform(state('in-sync'), OLD, { now: NOW, stateDir: '/tmp/state' }), undefined, 'the recorded transform retries with nothing to say');
+  const note = retryWithTransform(s, NEW_CODE, { acceptTransform: true, now: NOW, stateDir: '/tmp/state' });
+  assert.match(note ?? '', /accepted/);
+  assert.deepEqual(s.transformFingerprint, NEW_CODE, 'retry --accept-transform records it as run --accept-transform does');
+  assert.deepEqual(s.transformAccepted, { at: new Date(NOW).toISOString(), from: OLD });
 });

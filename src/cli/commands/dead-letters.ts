@@ -1,5 +1,8 @@
 import { loadConfig } from '../../config/load-config.js';
+import type { ResolvedConfig } from '../../config/resolved-config.js';
 import { retryDeadLetters, type RetryOutcome } from '../../engine/dead-letter-retry.js';
+import { retryWithTransform } from '../../engine/resume-check.js';
+import { transformFingerprint } from '../../engine/snapshot.js';
 import { DynashiftError } from '../../errors.js';
 import { isUnresolved, type DeadLetter } from '../../state/dead-letters.js';
 import { FileStateStore } from '../../state/file-state-store.js';
@@ -9,6 +12,7 @@ export interface DeadLetterFlags {
   all?: boolean;
   json?: boolean;
   reason?: string;
+  acceptTransform?: boolean;
 }
 
 /** `dead-letters list`: one line per source item; unresolved ones only unless --all. Read-only, works during a run. */
@@ -31,7 +35,7 @@ export async function deadLettersListCommand(flags: DeadLetterFlags): Promise<nu
       out.push(`      ${f.stage}${f.target ? ` → ${f.target}` : ''}${f.sequenceNumber ? ` record ${f.sequenceNumber}` : ''} at ${f.at}: [${f.error.code}] ${f.error.message}`);
     }
   }
-  if (unresolved > 0) out.push('next: fix the cause, then `dynashift dead-letters retry` (with no run active), or `dynashift dead-letters discard --reason TEXT ID…`');
+  if (unresolved > 0) out.push('next: fix the cause, then `dynashift dead-letters retry` (with no run active; add --accept-transform when the fix is a change of the transform), or `dynashift dead-letters discard --reason TEXT ID…`');
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }
@@ -46,6 +50,7 @@ export async function deadLettersRetryCommand(ids: string[], flags: DeadLetterFl
   }
   const lock = await lockForChange(store, 'retry', flags.config);
   try {
+    await checkTransform(store, config, flags.acceptTransform === true);
     const letters = select(store.deadLettersSync(), ids, true);
     const outcomes = await retryDeadLetters(config, store, letters, (o) => printOutcome(o, flags.json === true));
     const failed = outcomes.filter((o) => !o.ok).length;
@@ -54,6 +59,23 @@ export async function deadLettersRetryCommand(ids: string[], flags: DeadLetterFl
     return failed === 0 ? 0 : 1;
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * A retry writes what the current transform makes of each item: refused with TRANSFORM_CHANGED when the transform is
+ * not the one the migration recorded, unless --accept-transform records it (saved before anything is written, so a
+ * later `run` resumes under it without another flag).
+ */
+async function checkTransform(store: FileStateStore, config: ResolvedConfig, acceptTransform: boolean): Promise<void> {
+  const state = await store.load();
+  if (!state) return;
+  const before = JSON.stringify(state.transformFingerprint);
+  const note = retryWithTransform(state, transformFingerprint(config), { acceptTransform, now: Date.now(), stateDir: config.stateDir });
+  if (note) process.stderr.write(`! ${note}\n`);
+  if (JSON.stringify(state.transformFingerprint) !== before) {
+    state.updatedAt = new Date().toISOString();
+    await store.save(state);
   }
 }
 

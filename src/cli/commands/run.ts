@@ -8,6 +8,7 @@ export interface RunFlags {
   config: string;
   untilSynced?: boolean;
   rebackfill?: boolean;
+  acceptTransform?: boolean;
   onError?: 'halt' | 'dead-letter';
   logFormat?: 'pretty' | 'json';
   progress?: boolean;
@@ -28,7 +29,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const view = flags.progress === false ? undefined : flags.logFormat === 'json' ? createJsonProgressView(log) : createProgressView();
   try {
     const result = await runMigration(config, {
-      untilSynced: flags.untilSynced === true, rebackfill: flags.rebackfill === true, signal: controller.signal, log,
+      untilSynced: flags.untilSynced === true, rebackfill: flags.rebackfill === true, acceptTransform: flags.acceptTransform === true, signal: controller.signal, log,
       ...(view ? { onProgress: (p) => view.update(p) } : {}),
       ...testStreamRetention(),
     });
