@@ -3,14 +3,12 @@ import type { ResolvedConfig } from '../config/resolved-config.js';
 import { PlanRefusedError, type DynashiftError } from '../errors.js';
 import { destroyClients } from '../aws/clients.js';
 import { SNAPSHOT_MARGIN_MS } from '../core/constants.js';
-import { ShortRetentionStreams } from '../sources/stream/short-retention.js';
 import { sdkStreamsApi } from '../sources/stream/streams-api.js';
 import { ControlChannel } from '../state/control-channel.js';
 import { FileStateStore } from '../state/file-state-store.js';
-import type { MigrationState, Phase, ProgressSnapshot } from '../state/migration-state.js';
+import type { MigrationState } from '../state/migration-state.js';
 import type { StateStore } from '../state/state-store.js';
 import { FailurePolicy } from './failure-policy.js';
-import type { Logger } from './logger.js';
 import { buildPlan } from './plan.js';
 import { startProtocol } from './protocol-start.js';
 import { prepareReverse } from './reverse.js';
@@ -23,35 +21,13 @@ import { Progress } from './run/progress.js';
 import { Replication } from './run/replication.js';
 import { ReverseReplication } from './run/reverse-replication.js';
 import { openRunContext, type RunContext } from './run/run-context.js';
+import type { RunOptions, RunResult } from './run/run-options.js';
 import { SnapshotGates } from './run/snapshot-gates.js';
+import { TestRetention } from './run/test-retention.js';
 import { fingerprint } from './snapshot.js';
 
 export { SNAPSHOT_MARGIN_MS, fingerprint };
-
-export interface RunOptions {
-  untilSynced?: boolean;
-  /** Re-copy every item under the current transform, keeping the stream position (engine/resume-check.ts). */
-  rebackfill?: boolean;
-  signal: AbortSignal;
-  log: Logger;
-  onProgress?: (progress: ProgressSnapshot) => void;
-  /** Where the state lives. Default: the local state folder (`stateDir`). */
-  store?: StateStore;
-  /**
-   * TEST ONLY: source stream records live this long instead of 24 h (sources/stream/short-retention.ts), so a test can
-   * outlast the retention in seconds. The CLI sets it from DYNASHIFT_TEST_STREAM_RETENTION_SECONDS.
-   */
-  testStreamRetentionMs?: number;
-}
-
-export interface RunResult {
-  phase: Phase;
-  synced: boolean;
-  deadLetters: number;
-  deadLetterFile: string;
-  backfilledItems: number;
-  appliedRecords: number;
-}
+export type { RunOptions, RunResult };
 
 /**
  * The runbook, top to bottom: read the state, inspect and refuse what can't work, create the targets, start the
@@ -104,8 +80,7 @@ class Migration {
   private readonly checkpointer: Checkpointer;
   /** The stream is applied while the backfill runs (the plan says so, and the targets take more than a snapshot). */
   private readonly duringBackfill: boolean;
-  /** TEST ONLY (RunOptions.testStreamRetentionMs): per source, the streams API that trims old records. */
-  private readonly shortRetention: Record<string, ShortRetentionStreams> = {};
+  private readonly testRetention: TestRetention | undefined;
 
   constructor(
     ctx: RunContext,
@@ -129,15 +104,11 @@ class Migration {
       ctx, sources: state.sources, failures, meter: backfillMeter, phases: this.phases,
       flush: () => this.checkpointer.flush(), gates: this.gates, log,
     });
-    const retentionMs = opts.testStreamRetentionMs;
-    if (retentionMs !== undefined) {
-      for (const [name, src] of Object.entries(state.sources)) {
-        if (src.stream.streamArn !== '') this.shortRetention[name] = new ShortRetentionStreams(sdkStreamsApi(ctx.sourceClients[name]!.streams), src.stream.streamArn, retentionMs);
-      }
-    }
+    const ms = opts.testStreamRetentionMs;
+    this.testRetention = ms === undefined ? undefined : new TestRetention(ms, state.sources, ctx.sourceClients);
     const forward = new ForwardReplication({
       config, sources: state.sources, sourceClients: ctx.sourceClients, sourceKeys: ctx.sourceKeys, gates: this.gates,
-      ...(retentionMs !== undefined ? { testStreams: { api: (name: string) => this.shortRetention[name], retentionMs } } : {}),
+      ...(this.testRetention ? { testStreams: this.testRetention } : {}),
       mapper: ctx.mapper, sinks: ctx.sinks,
       ttlAttributes: Object.fromEntries(Object.entries(ctx.plan.sources).map(([n, s]) => [n, s.ttlAttribute])),
       failures, stats, meter: streamMeter, log,
@@ -166,7 +137,7 @@ class Migration {
     this.opts.signal.addEventListener('abort', onAbort, { once: true });
     if (this.opts.signal.aborted) this.stop.abort();
     this.checkpointer.start();
-    for (const api of Object.values(this.shortRetention)) api.start();
+    this.testRetention?.start();
     try {
       this.state.runner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), heartbeatAt: new Date().toISOString() };
       await this.checkpointer.flush();
@@ -182,7 +153,7 @@ class Migration {
       this.opts.log.error({ code: (err as DynashiftError).code }, 'migration halted');
       throw err;
     } finally {
-      for (const api of Object.values(this.shortRetention)) api.stop();
+      this.testRetention?.stop();
       this.checkpointer.stop();
       this.opts.signal.removeEventListener('abort', onAbort);
       await this.checkpointer.final();
