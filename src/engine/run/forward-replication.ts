@@ -1,21 +1,19 @@
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 import type { TableClients } from '../../aws/clients.js';
-import type { AttributeMap } from '../../core/item.js';
+import type { AttributeMap, KeySchema } from '../../core/item.js';
 import type { RateMeter } from '../../core/rate-limiter.js';
 import type { ItemMapper } from '../../core/transform.js';
 import { isExpired } from '../../core/ttl.js';
 import type { Sink } from '../../sinks/sink.js';
 import { StreamReader } from '../../sources/stream/stream-reader.js';
-import { sdkStreamsApi } from '../../sources/stream/streams-api.js';
+import { sdkStreamsApi, type StreamsApi } from '../../sources/stream/streams-api.js';
 import type { SourceState } from '../../state/migration-state.js';
 import { changeApplier, type ApplyStats } from '../catch-up.js';
 import type { FailurePolicy } from '../failure-policy.js';
 import type { Logger } from '../logger.js';
 import { strategyFor } from '../strategies/registry.js';
-import { StreamApplier, type StreamFeed } from './stream-applier.js';
-import type { KeySchema } from '../../core/item.js';
-import type { StreamsApi } from '../../sources/stream/streams-api.js';
 import type { SnapshotGates } from './snapshot-gates.js';
+import { StreamApplier, type StreamFeed } from './stream-applier.js';
 
 export interface ForwardReplicationDeps {
   config: ResolvedConfig;
