@@ -6,6 +6,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { CallAwsService, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { strategyFor } from '../engine/strategies/registry.js';
 
 export interface BackfillStateMachineProps {
   prepare: IFunction;
@@ -41,7 +42,7 @@ export class BackfillStateMachine extends Construct {
     });
 
     let chain: Chain = Chain.start(prepare);
-    if (props.strategy === 'scan') chain = chain.next(this.segmentsMap(props));
+    if (strategyFor(props.strategy).awsRunner?.segmented) chain = chain.next(this.segmentsMap(props));
     chain = chain.next(complete).next(new Choice(this, 'StreamMayStart')
       .when(Condition.booleanEquals('$.enableStreamMapping', true), this.enableMappings(props.mappings))
       .otherwise(new Fail(this, 'BackfillIncomplete', { error: 'BackfillIncomplete', cause: 'Complete found segments that are not done; the stream mapping stays disabled' })));

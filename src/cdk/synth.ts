@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { App, CfnOutput, Stack } from 'aws-cdk-lib';
 import { Code } from 'aws-cdk-lib/aws-lambda';
 import type { ResolvedConfig } from '../config/resolved-config.js';
+import { AWS_RUNNER_STRATEGIES, strategyFor } from '../engine/strategies/registry.js';
 import { DynashiftError } from '../errors.js';
 import { DynashiftMigration } from './dynashift-migration.js';
 
@@ -42,10 +43,10 @@ export function synthesizeMigration(opts: SynthOptions): SynthResult {
       });
     }
   }
-  const strategy = config.backfill.strategy as string;
-  if (strategy !== 'scan' && strategy !== 'none') {
+  const strategy = config.backfill.strategy as 'scan' | 'none';
+  if (!strategyFor(strategy).awsRunner) {
     throw new DynashiftError('CONFIG_INVALID', `backfill strategy "${strategy}" is not available in the AWS runner`, {
-      hint: 'use backfill.strategy scan or none for the state machine, or run this migration with `dynashift run`', exitCode: 2,
+      hint: `use backfill.strategy ${AWS_RUNNER_STRATEGIES.join(' or ')} for the state machine, or run this migration with \`dynashift run\``, exitCode: 2,
     });
   }
   const outdir = opts.outdir ?? mkdtempSync(join(tmpdir(), 'dynashift-synth-'));

@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../errors.js';
 import type { ControlRequest } from '../state/control-channel.js';
 import type { CutoverState, MigrationState, StreamState } from '../state/migration-state.js';
+import { enterPhase } from './phase-machine.js';
 
 /** How long a draining direction must see no new change before the switch. */
 export const DEFAULT_QUIET_MS = 10_000;
@@ -47,7 +48,7 @@ export async function applyControl(request: ControlRequest, ctx: ControlContext)
       if (horizon && Date.parse(horizon) > Date.now() && !force) {
         return refuse(`without a backfill the target is complete only once every pre-existing item has expired, at ${horizon}`, `wait until ${horizon}, or pass --force`);
       }
-      state.phase = 'reads-cutover';
+      enterPhase(state, 'reads-cutover');
       cut.readsAt = now;
       return ok('reads may now move to the target. dynashift keeps applying source writes to it. Next: move writes, then `dynashift cutover writes`.');
     }
@@ -61,13 +62,13 @@ export async function applyControl(request: ControlRequest, ctx: ControlContext)
       if (!ctx.caughtUp && !force) return refuse(`the target is not caught up with the source stream (lag ${Math.round(ctx.lagMs / 1000)} s)`, 'wait until `dynashift status` says it is caught up, or pass --force');
       if (request.options.noReverse) {
         cut.draining = { from: 'forward', to: 'none', since: now, quietMs };
-        state.phase = 'writes-cutover';
+        enterPhase(state, 'writes-cutover');
         cut.writesAt = now;
         return ok('the target is now the system of record. Switch application writes to it: dynashift applies remaining source writes until the source is quiet, then stops. No reverse replication (--no-reverse): rollback will not be possible.');
       }
       cut.reverse = await ctx.openReverse();
       cut.draining = { from: 'forward', to: 'reverse', since: now, quietMs };
-      state.phase = 'writes-cutover';
+      enterPhase(state, 'writes-cutover');
       cut.writesAt = now;
       return ok(`the target is now the system of record. Switch application writes to it now: dynashift applies remaining source writes until the source has been quiet for ${Math.round(quietMs / 1000)} s, then keeps the source current from the target's stream (reverse replication) so you can roll back.`);
     }
@@ -83,11 +84,11 @@ export async function applyControl(request: ControlRequest, ctx: ControlContext)
         } else {
           cut.direction = 'forward';
         }
-        state.phase = 'reads-cutover';
+        enterPhase(state, 'reads-cutover');
         return ok('writes may move back to the source now. dynashift applies the target\'s remaining writes to the source until the target is quiet, then resumes source → target replication. Reads stay on the target; `dynashift rollback` again moves them back.');
       }
       if (state.phase === 'reads-cutover') {
-        state.phase = 'in-sync';
+        enterPhase(state, 'in-sync');
         return ok('reads may move back to the source; the target keeps following it.');
       }
       return refuse(`nothing to roll back in phase ${state.phase}`, 'rollback undoes `cutover writes`, then `cutover reads`; see `dynashift status` for the phase');

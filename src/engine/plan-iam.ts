@@ -1,6 +1,7 @@
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { TargetInspection } from '../sinks/driver.js';
 import type { TableInfo } from '../aws/inspect-table.js';
+import { strategyFor } from './strategies/registry.js';
 
 /**
  * The IAM actions each principal needs, per command: what the configured migration will really call, so a policy
@@ -29,24 +30,14 @@ export function iamGrants(config: ResolvedConfig, sources: Record<string, TableI
   const out: Record<string, IamGrant> = {};
   // Reverse replication (cutover writes, rollback) runs only with an inverse transform, one DynamoDB target.
   const reverse = config.inverseTransform !== undefined;
-  const strategy = config.backfill.strategy;
-  const exportCfg = config.backfill.export;
 
   for (const [n, ref] of Object.entries(config.sources)) {
     const arn = sources[n]?.arn ?? `arn:aws:dynamodb:${ref.region ?? '<region>'}:<account>:table/${ref.table}`;
     const run = [...INSPECT, ...STREAM_READ];
     const notes: string[] = [];
-    if (strategy === 'scan') run.push(...d('Scan'));
-    if (strategy === 'touch') run.push(...d('Scan', 'UpdateItem'));
-    if (strategy === 'export') {
-      run.push('s3:GetObject', 's3:ListBucket');
-      if (exportCfg?.start) {
-        run.push(...d('ExportTableToPointInTime', 'DescribeExport'), 's3:PutObject', 's3:AbortMultipartUpload', 's3:PutObjectAcl');
-        notes.push(`export start: the s3 actions on s3://${exportCfg.start.s3Bucket}/${exportCfg.start.s3Prefix ?? ''}*`);
-      } else if (exportCfg?.uri?.startsWith('s3://')) {
-        notes.push(`export: the s3 actions on ${exportCfg.uri}*`);
-      }
-    }
+    const backfill = strategyFor(config.backfill.strategy).runGrants(config);
+    run.push(...backfill.actions);
+    notes.push(...backfill.notes);
     const commands: IamGrant['commands'] = {
       plan: [...INSPECT, ...d('Scan')],
       run,

@@ -1,6 +1,7 @@
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { MetricsClient } from '../aws/table-traffic.js';
 import type { Refusal } from '../errors.js';
+import { strategyFor } from './strategies/registry.js';
 
 /** How the plan says the stream will be applied, and whether the applier can keep up. */
 export interface StreamPlan {
@@ -34,9 +35,7 @@ export async function planStream(
   const refusals: Refusal[] = [];
   const afterBackfillReason = !config.stream.duringBackfill
     ? 'stream.duringBackfill is false'
-    : config.backfill.strategy === 'export' && (config.backfill.export?.incremental?.length ?? 0) > 0
-      ? 'incremental exports fill the window before the stream, so they are loaded first'
-      : undefined;
+    : strategyFor(config.backfill.strategy).streamWaitsFor?.(config);
   const stream: StreamPlan = {
     duringBackfill: afterBackfillReason === undefined,
     ...(afterBackfillReason ? { afterBackfillReason } : {}),

@@ -11,10 +11,10 @@ import { iamGrants, type IamGrant } from './plan-iam.js';
 import { usableSegments } from './segments.js';
 import { findTtlHorizon, type TtlHorizon } from './ttl-horizon.js';
 import { exportStreamRefusals, streamLabelFromArn, type ExportDescription } from '../sources/export/index.js';
-import { estimateTouchCost } from '../sources/touch/index.js';
 import { describeExportAt } from './export-backfill.js';
 import { keyCanMove } from './targets.js';
 import { sameTable } from '../core/table-identity.js';
+import { strategyFor } from './strategies/registry.js';
 import { driverFor } from '../sinks/drivers.js';
 import { STREAM_RETENTION_MS } from '../core/constants.js';
 import type { TargetInspection } from '../sinks/driver.js';
@@ -67,6 +67,7 @@ export interface PlanOptions {
 export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}): Promise<Plan> {
   const refusals: Refusal[] = [];
   const notes: string[] = [];
+  const strategy = strategyFor(config.backfill.strategy);
   const sourceInfos: Record<string, TableInfo> = {};
   const samples: Record<string, AttributeMap[]> = {};
   for (const [name, ref] of Object.entries(config.sources)) {
@@ -113,7 +114,7 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
   for (const [name, info] of Object.entries(sourceInfos)) {
     if (!info.exists) continue;
     if (writeOnceOnly) {
-      if (config.backfill.strategy !== 'scan' && config.backfill.strategy !== 'export') {
+      if (!strategy.fillsWriteOnceTarget) {
         refusals.push({ code: 'WRITE_ONCE_NEEDS_BACKFILL', message: `a write-once (files) target is filled by a backfill only; strategy ${config.backfill.strategy} copies no snapshot`,
           hint: 'set backfill.strategy to "scan" (or "export"), or use --backfill scan' });
       }
@@ -138,18 +139,15 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
       refusals.push({ code: 'TTL_NOT_ENABLED', message: `backfill.skipExpired is set but ${info.table} has no TTL attribute enabled, so no item can be told expired`,
         hint: 'enable TTL on the source table, or remove backfill.skipExpired' });
     }
-    if (config.backfill.strategy === 'none') {
+    if (!strategy.copiesSnapshot) {
       const horizon = await planTtlHorizon(config, name, info, refusals, notes);
       if (horizon) ttlHorizons[name] = horizon;
     }
-    if (config.backfill.strategy === 'export' && !writeOnceOnly) {
+    if (strategy.readsExport && !writeOnceOnly) {
       const d = await planExport(config, name, info, refusals, notes);
       if (d) exports[name] = d;
     }
-    if (config.backfill.strategy === 'touch') {
-      const cost = estimateTouchCost(info.itemCount, info.itemCount > 0 ? info.sizeBytes / info.itemCount : 1024);
-      notes.push(`touch: every item of ${info.table} is updated twice (marker set, then removed): about ${cost.writeUnits.toLocaleString('en-US')} source write units and ${cost.streamRecords.toLocaleString('en-US')} stream records — other consumers of the stream and Global Table replicas see them too`);
-    }
+    notes.push(...(strategy.planNotes?.(info) ?? []));
   }
   if (writeOnce > 0 && !writeOnceOnly) {
     refusals.push({ code: 'WRITE_ONCE_MIXED', message: 'a write-once (files) target can\'t be mixed with targets that follow the stream',
@@ -164,7 +162,7 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
     notes.push(...streamPlan.notes);
   }
   // Only a stream applied after the backfill bounds the backfill by the retention.
-  if ((config.backfill.strategy === 'scan' || config.backfill.strategy === 'touch') && !writeOnceOnly && !streamPlan.stream.duringBackfill && estimate.seconds * 1000 > BACKFILL_BUDGET_MS) {
+  if (strategy.readsTable && !writeOnceOnly && !streamPlan.stream.duringBackfill && estimate.seconds * 1000 > BACKFILL_BUDGET_MS) {
     refusals.push({ code: 'BACKFILL_EXCEEDS_RETENTION',
       message: `the backfill is estimated at ${hours(estimate.seconds)} at ${Math.round(estimate.readUnitsPerSecond)} read and ${Math.round(estimate.writeUnitsPerSecond)} write units/s; stream records are kept only 24 h (budget ${hours(BACKFILL_BUDGET_MS / 1000)} leaves time for catch-up)`,
       hint: 'apply the stream during the backfill (stream.duringBackfill: true, the default), raise backfill.readShare or backfill.maxReadUnitsPerSecond, give the target more write capacity (write.maxWriteUnitsPerSecond, provisioned WCU), or backfill from an export' });
@@ -173,7 +171,7 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
   const iam = iamGrants(config, sourceInfos, inspections);
   const largest = Math.max(0, ...Object.entries(sourceInfos).map(([n, i]) => Math.max(i.itemCount, samples[n]?.length ?? 0)));
   const segments = usableSegments(config.backfill.segments, largest, config.backfill.pageSize);
-  if (segments.capped && (config.backfill.strategy === 'scan' || config.backfill.strategy === 'touch')) notes.push(segments.capped);
+  if (segments.capped && strategy.readsTable) notes.push(segments.capped);
 
   return {
     migration: config.name,
@@ -342,7 +340,7 @@ function canonical(value: unknown): string {
 function estimateBackfill(config: ResolvedConfig, sources: Record<string, TableInfo>, targets: Record<string, TargetInspection>): Plan['estimate'] {
   const items = Object.values(sources).reduce((n, s) => n + s.itemCount, 0);
   const bytes = Object.values(sources).reduce((n, s) => n + s.sizeBytes, 0);
-  if (config.backfill.strategy === 'none' || (config.backfill.strategy === 'export' && config.backfill.export?.imported)) {
+  if (!strategyFor(config.backfill.strategy).loadsTargets(config)) {
     return { items, bytes, readUnits: 0, writeUnits: 0, readUnitsPerSecond: 0, writeUnitsPerSecond: 0, seconds: 0 };
   }
   const avgItem = items > 0 ? bytes / items : 1024;

@@ -1,6 +1,8 @@
 import { DynashiftError } from '../errors.js';
 import type { MigrationState, Phase } from '../state/migration-state.js';
 import type { TransformFingerprint } from './snapshot.js';
+import { enterPhase } from './phase-machine.js';
+import { strategyFor } from './strategies/registry.js';
 
 /** Phases in which the target is still only a copy, so it may be re-copied; after a cutover it is not. */
 const REBACKFILL_PHASES: readonly Phase[] = ['new', 'backfilling', 'catching-up', 'in-sync'];
@@ -95,7 +97,7 @@ function decide(state: MigrationState, current: TransformFingerprint, opts: Tran
   }
   for (const [name, src] of Object.entries(state.sources)) {
     const strategy = src.backfill.strategy;
-    if (strategy !== 'scan' && strategy !== 'touch') {
+    if (!strategyFor(strategy).readsTable) {
       throw new DynashiftError('TRANSFORM_CHANGED', `--rebackfill needs a backfill that reads the source now (scan or touch); source ${name} uses ${strategy}, whose snapshot is older than the stream checkpoints`, {
         hint: 'start over with the new transform: remove the state folder and empty the target, then run again',
         exitCode: 2,
@@ -110,13 +112,13 @@ function decide(state: MigrationState, current: TransformFingerprint, opts: Tran
     b.bytesRead = 0;
     b.startedAt = at;
     delete b.completedAt;
-    if (b.strategy === 'touch') b.touch = {};
+    strategyFor(b.strategy).restart?.(b);
     // The stream keeps its checkpoints: records after them are replayed once the re-copy is done. skipBefore stays
     // as it was (it only ever saves writes), so nothing after the checkpoints is passed over.
   }
   state.rebackfill = { at, ...(stored ? { from: stored } : {}) };
   state.transformFingerprint = current;
-  if (state.phase !== 'new') state.phase = 'backfilling';
+  if (state.phase !== 'new') enterPhase(state, 'backfilling');
   return `re-copying every item under the ${changed ? 'new ' : ''}transform (--rebackfill); the stream position is kept and replay resumes after the re-copy. Afterwards run \`dynashift verify --repair\`: it finds target items that only the old transform produced and deletes them`;
 }
 

@@ -6,6 +6,7 @@ import { deleteSources } from '../../engine/delete-source.js';
 import { ControlChannel, type ControlRequest, type ControlRequestKind } from '../../state/control-channel.js';
 import { FileStateStore } from '../../state/file-state-store.js';
 import type { MigrationState } from '../../state/migration-state.js';
+import { finishNow } from '../../engine/phase-machine.js';
 
 export interface ControlFlags {
   config: string;
@@ -100,7 +101,7 @@ async function finishOffline(store: FileStateStore, state: MigrationState, force
     delete cut.draining;
     cut.finishedAt = now;
     cut.history.push({ at: now, event: 'finish (no run active)' });
-    fresh.phase = 'finished';
+    finishNow(fresh);
     fresh.updatedAt = now;
     await store.save(fresh);
     return fresh;

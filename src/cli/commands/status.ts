@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { loadConfig } from '../../config/load-config.js';
+import { strategyFor, type BackfillStrategyName } from '../../engine/strategies/registry.js';
 import { FileStateStore } from '../../state/file-state-store.js';
 import type { MigrationState } from '../../state/migration-state.js';
 import { fmtLag } from '../progress.js';
@@ -119,7 +120,7 @@ export function formatStatus(r: StatusReport, name: string): string {
   if (r.cutover?.readsAt) out.push(`  reads moved at ${r.cutover.readsAt}`);
   if (r.cutover?.writesAt) out.push(`  writes moved at ${r.cutover.writesAt}`);
   for (const b of r.backfill) {
-    out.push(`  backfill ${b.source} (${b.table}): ${b.strategy === 'none' ? 'none' : `${b.segmentsDone}/${b.segments} segments, ${b.items.toLocaleString('en-US')} items${b.overtaken ? `, ${b.overtaken.toLocaleString('en-US')} left to the stream (changed since read)` : ''}${b.complete ? ', complete' : ''}`}`);
+    out.push(`  backfill ${b.source} (${b.table}): ${!strategyFor(b.strategy as BackfillStrategyName).copiesSnapshot ? b.strategy : `${b.segmentsDone}/${b.segments} segments, ${b.items.toLocaleString('en-US')} items${b.overtaken ? `, ${b.overtaken.toLocaleString('en-US')} left to the stream (changed since read)` : ''}${b.complete ? ', complete' : ''}`}`);
   }
   for (const s of r.stream) {
     for (const sh of s.shards) {

@@ -15,8 +15,8 @@ import { fingerprint as runnerFingerprint } from '../../engine/snapshot.js';
 // The CLI's fingerprint: a DynamoDB-stored state refuses a changed config just like a local one.
 export { runnerFingerprint };
 
-/** The backfill strategies the AWS runner implements; export and touch run with `dynashift run` only. */
-export const AWS_RUNNER_STRATEGIES = ['scan', 'none'] as const;
+/** The backfill strategies the AWS runner implements (the registry says which); the others run with `dynashift run` only. */
+export { AWS_RUNNER_STRATEGIES } from '../../engine/strategies/registry.js';
 
 /** What every AWS runner entry point (stream handler, Step Functions tasks) is configured with. */
 export interface RunnerOptions {

@@ -4,6 +4,7 @@ import type { AttributeMap } from '../../core/item.js';
 import type { ItemMapper } from '../../core/transform.js';
 import { isExpired } from '../../core/ttl.js';
 import { FailurePolicy } from '../../engine/failure-policy.js';
+import { strategyFor } from '../../engine/strategies/registry.js';
 import type { Sink } from '../../sinks/sink.js';
 import type { DynamoDbStateStore, RunnerRuntime } from '../../state/dynamodb-state-store.js';
 import type { MigrationState } from '../../state/migration-state.js';
@@ -128,7 +129,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     if (c.ready && Date.now() - c.ready.at < cacheMs && c.applier) return { ok: true, state: c.ready.state };
     const state = await c.store.peek();
     if (!state) return { ok: false, reason: 'the migration has not been prepared (the state machine\'s Prepare step writes its state)' };
-    const pending = Object.entries(state.sources).filter(([, s]) => s.backfill.strategy !== 'none' && !s.backfill.completedAt).map(([n]) => n);
+    const pending = Object.entries(state.sources).filter(([, s]) => strategyFor(s.backfill.strategy).copiesSnapshot && !s.backfill.completedAt).map(([n]) => n);
     if (pending.length > 0) return { ok: false, reason: `the backfill of ${pending.join(', ')} is not complete` };
     if (!c.applier) {
       const runtime = await loadRuntime(c.store, c.config);

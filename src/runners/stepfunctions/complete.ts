@@ -1,6 +1,8 @@
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 import type { Logger } from '../../engine/logger.js';
 import { BACKFILL_BUDGET_MS } from '../../engine/plan.js';
+import { enterPhase } from '../../engine/phase-machine.js';
+import { strategyFor } from '../../engine/strategies/registry.js';
 import { DynashiftError, StreamGapError } from '../../errors.js';
 import type { DynamoDbStateStore } from '../../state/dynamodb-state-store.js';
 import type { CompleteOutput } from './types.js';
@@ -21,7 +23,7 @@ export async function completeBackfill(config: ResolvedConfig, store: DynamoDbSt
     }
     const pending: { source: string; segment: number }[] = [];
     for (const [name, src] of Object.entries(state.sources)) {
-      if (src.backfill.strategy !== 'scan' || src.backfill.completedAt) continue;
+      if (!strategyFor(src.backfill.strategy).awsRunner?.segmented || src.backfill.completedAt) continue;
       for (let i = 0; i < config.backfill.segments; i++) {
         if (!src.backfill.partitions[String(i)]?.done) pending.push({ source: name, segment: i });
       }
@@ -41,7 +43,7 @@ export async function completeBackfill(config: ResolvedConfig, store: DynamoDbSt
       src.backfill.completedAt = new Date(now).toISOString();
       log.info({ source: name, items: src.backfill.itemsWritten }, 'backfill complete');
     }
-    if (state.phase === 'new' || state.phase === 'backfilling') state.phase = 'catching-up';
+    if (state.phase === 'new' || state.phase === 'backfilling') enterPhase(state, 'catching-up');
     state.updatedAt = new Date(now).toISOString();
     await store.save(state);
     return { ...base, complete: true, enableStreamMapping: true };

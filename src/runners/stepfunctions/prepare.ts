@@ -4,16 +4,14 @@ import { roleFor } from '../../aws/errors.js';
 import type { KeySchema } from '../../core/item.js';
 import type { Logger } from '../../engine/logger.js';
 import { buildPlan, type Plan } from '../../engine/plan.js';
-import { resumeWithTransform } from '../../engine/resume-check.js';
-import { transformFingerprint } from '../../engine/snapshot.js';
-import { DynashiftError, PlanRefusedError, StreamGapError } from '../../errors.js';
+import { enterPhase, firstPhase } from '../../engine/phase-machine.js';
+import { startProtocol } from '../../engine/protocol-start.js';
+import { AWS_RUNNER_STRATEGIES, strategyFor } from '../../engine/strategies/registry.js';
+import { DynashiftError, PlanRefusedError } from '../../errors.js';
 import { driverFor } from '../../sinks/drivers.js';
-import { openStreamPosition } from '../../sources/stream/open-position.js';
 import { sdkStreamsApi } from '../../sources/stream/streams-api.js';
 import type { DynamoDbStateStore, RunnerRuntime } from '../../state/dynamodb-state-store.js';
-import type { MigrationState } from '../../state/migration-state.js';
-import { SNAPSHOT_MARGIN_MS } from '../../core/constants.js';
-import { AWS_RUNNER_STRATEGIES, runnerFingerprint as fingerprint } from '../lambda/runtime.js';
+import { runnerFingerprint as fingerprint } from '../lambda/runtime.js';
 import type { PrepareOutput, SegmentTask } from './types.js';
 
 /**
@@ -23,9 +21,9 @@ import type { PrepareOutput, SegmentTask } from './types.js';
  * the config and the stream are still the ones it was made for.
  */
 export async function prepareMigration(config: ResolvedConfig, store: DynamoDbStateStore, log: Logger): Promise<PrepareOutput> {
-  const strategy = config.backfill.strategy as string;
-  if (!(AWS_RUNNER_STRATEGIES as readonly string[]).includes(strategy)) {
-    throw new DynashiftError('CONFIG_INVALID', `backfill strategy "${strategy}" is not available in the AWS runner`, {
+  const strategy = strategyFor(config.backfill.strategy);
+  if (!strategy.awsRunner) {
+    throw new DynashiftError('CONFIG_INVALID', `backfill strategy "${strategy.name}" is not available in the AWS runner`, {
       hint: `use backfill.strategy ${AWS_RUNNER_STRATEGIES.join(' or ')} with the state machine, or run this migration with \`dynashift run\``, exitCode: 2,
     });
   }
@@ -42,13 +40,16 @@ export async function prepareMigration(config: ResolvedConfig, store: DynamoDbSt
       targetKeys[name] = t.keySchema!;
     }
 
-    const existing = await store.load();
-    if (existing) checkResumable(config, plan, existing);
-    const state = existing ?? (await initState(config, plan, log));
-    resumeWithTransform(state, transformFingerprint(config), { rebackfill: false, now: Date.now(), stateDir: `the state table (migration ${config.name})`, warn: (m) => log.warn({}, m) });
+    const { state, resumed } = await startProtocol(await store.load(), {
+      config, plan, log, rebackfill: false, segments: config.backfill.segments,
+      withStreams: (name, use) => withClients(config.sources[name]!, roleFor('source', name, config.sources[name]!), (c) => use(sdkStreamsApi(c.streams))),
+      stateWhere: `the state table (migration ${config.name})`,
+      startOverHint: 'deploy the original config, or give this migration another "name" (or delete its items from the state table) to start over',
+    });
+    if (state.phase === 'new') enterPhase(state, firstPhase(state)); // the state machine's next step
     const segments: SegmentTask[] = [];
     for (const [name, src] of Object.entries(state.sources)) {
-      if (src.backfill.strategy !== 'scan' || src.backfill.completedAt) continue;
+      if (!strategyFor(src.backfill.strategy).awsRunner?.segmented || src.backfill.completedAt) continue;
       for (let i = 0; i < config.backfill.segments; i++) {
         const ps = (src.backfill.partitions[String(i)] ??= { done: false, items: 0 });
         if (!ps.done) segments.push({ source: name, segment: i, totalSegments: config.backfill.segments });
@@ -59,50 +60,10 @@ export async function prepareMigration(config: ResolvedConfig, store: DynamoDbSt
     await store.saveRuntime(runtimeFacts(config, plan, targetKeys));
     state.updatedAt = new Date().toISOString();
     await store.save(state);
-    log.info({ resumed: existing !== undefined, segments: segments.length, phase: state.phase }, existing ? 'migration resumed' : 'migration prepared');
-    return { migration: config.name, resumed: existing !== undefined, segments, totalSegments: config.backfill.segments };
+    log.info({ resumed, segments: segments.length, phase: state.phase }, resumed ? 'migration resumed' : 'migration prepared');
+    return { migration: config.name, resumed, segments, totalSegments: config.backfill.segments };
   } finally {
     await lock.release();
-  }
-}
-
-/** A fresh migration: each source's stream position is opened, then the snapshot start recorded (in that order). */
-async function initState(config: ResolvedConfig, plan: Plan, log: Logger): Promise<MigrationState> {
-  const now = new Date().toISOString();
-  const state: MigrationState = {
-    version: 1, migration: config.name, configFingerprint: fingerprint(config), createdAt: now, updatedAt: now,
-    phase: config.backfill.strategy === 'scan' ? 'backfilling' : 'catching-up', sources: {}, deadLetters: 0,
-  };
-  for (const [name, ref] of Object.entries(config.sources)) {
-    const info = plan.sources[name]!;
-    const stream = await withClients(ref, roleFor('source', name, ref), (c) => openStreamPosition(sdkStreamsApi(c.streams), info.stream.arn!, info.stream.viewType!, Date.now()));
-    const startedAt = Date.now();
-    if (config.backfill.strategy === 'scan') stream.skipBefore = startedAt - SNAPSHOT_MARGIN_MS;
-    state.sources[name] = {
-      table: ref.table, stream,
-      backfill: {
-        strategy: config.backfill.strategy, startedAt: new Date(startedAt).toISOString(), partitions: {}, itemsWritten: 0, bytesRead: 0,
-        estimatedItems: info.itemCount,
-        ...(config.backfill.strategy === 'none' ? { completedAt: new Date(startedAt).toISOString() } : {}),
-        ...(plan.ttlHorizons[name]?.horizon !== undefined ? { ttlHorizon: new Date(plan.ttlHorizons[name]!.horizon!).toISOString() } : {}),
-      },
-    };
-    log.info({ source: name, stream: info.stream.arn, shards: Object.keys(stream.shards).length }, 'stream position opened');
-  }
-  return state;
-}
-
-function checkResumable(config: ResolvedConfig, plan: Plan, state: MigrationState): void {
-  if (state.configFingerprint !== fingerprint(config)) {
-    throw new DynashiftError('STATE_CONFIG_MISMATCH', `the state of migration ${config.name} belongs to other tables or backfill segments`, {
-      hint: 'deploy the original config, or give this migration another "name" (or delete its items from the state table) to start over',
-    });
-  }
-  for (const [name, src] of Object.entries(state.sources)) {
-    const current = plan.sources[name]?.stream.arn;
-    if (current !== src.stream.streamArn) {
-      throw new StreamGapError(`The stream of source ${src.table} changed since the migration started (${src.stream.streamArn} → ${current ?? 'none'}): writes made while it was disabled were never captured.`);
-    }
   }
 }
 

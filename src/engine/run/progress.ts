@@ -1,0 +1,53 @@
+import { systemClock } from '../../core/clock.js';
+import { RateMeter } from '../../core/rate-limiter.js';
+import type { MigrationState, ProgressSnapshot } from '../../state/migration-state.js';
+import type { ApplyStats } from '../catch-up.js';
+
+/** What progress reads from replication (never writes). */
+export interface ReplicationView {
+  readonly direction: 'forward' | 'reverse' | 'none';
+  readonly caughtUp: boolean;
+  lagMs(): number;
+  shards(): ProgressSnapshot['stream']['shards'];
+}
+
+/**
+ * The run's meters and the progress snapshot built from them. The backfill and the appliers are the collectors (they
+ * add to the meters and the stats); the snapshot only reads.
+ */
+export class Progress {
+  readonly backfillMeter = new RateMeter(systemClock);
+  readonly streamMeter = new RateMeter(systemClock);
+  readonly applyStats: ApplyStats = { records: 0, skipped: 0, writes: 0 };
+
+  constructor(private readonly state: MigrationState, private readonly deadLetters: () => number) {}
+
+  backfilledItems(): number {
+    return Object.values(this.state.sources).reduce((n, s) => n + s.backfill.itemsWritten, 0);
+  }
+
+  snapshot(replication: ReplicationView): ProgressSnapshot {
+    const sources = Object.values(this.state.sources);
+    const items = this.backfilledItems();
+    const estimatedItems = sources.reduce((n, s) => n + (s.backfill.estimatedItems ?? 0), 0);
+    const itemsPerSecond = this.backfillMeter.perSecond();
+    const partitions = sources.reduce((n, s) => n + Object.keys(s.backfill.partitions).length, 0);
+    const partitionsDone = sources.reduce((n, s) => n + Object.values(s.backfill.partitions).filter((p) => p.done).length, 0);
+    return {
+      at: new Date().toISOString(),
+      phase: this.state.phase,
+      backfill: {
+        items, estimatedItems: Math.max(estimatedItems, items), itemsPerSecond, partitions, partitionsDone,
+        ...(itemsPerSecond > 0 && estimatedItems > items ? { etaSeconds: Math.round((estimatedItems - items) / itemsPerSecond) } : {}),
+      },
+      stream: {
+        direction: replication.direction,
+        records: this.applyStats.records, writes: this.applyStats.writes, skipped: this.applyStats.skipped,
+        recordsPerSecond: this.streamMeter.perSecond(),
+        lagMs: replication.lagMs(),
+        caughtUp: replication.caughtUp, shards: replication.shards(),
+      },
+      deadLetters: this.deadLetters(),
+    };
+  }
+}

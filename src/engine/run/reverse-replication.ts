@@ -1,0 +1,64 @@
+import type { ResolvedConfig } from '../../config/resolved-config.js';
+import { clientsFor, type TableClients } from '../../aws/clients.js';
+import { roleFor } from '../../aws/errors.js';
+import type { KeySchema } from '../../core/item.js';
+import type { RateMeter } from '../../core/rate-limiter.js';
+import type { ItemMapper } from '../../core/transform.js';
+import { driverFor } from '../../sinks/drivers.js';
+import { StreamReader } from '../../sources/stream/stream-reader.js';
+import { sdkStreamsApi } from '../../sources/stream/streams-api.js';
+import type { StreamState } from '../../state/migration-state.js';
+import type { ApplyStats } from '../catch-up.js';
+import type { FailurePolicy } from '../failure-policy.js';
+import type { Logger } from '../logger.js';
+import { reverseMapper } from '../reverse.js';
+import { reverseApplier } from '../reverse-applier.js';
+import { StreamApplier, type StreamFeed } from './stream-applier.js';
+
+export interface ReverseReplicationDeps {
+  config: ResolvedConfig;
+  /** The target stream positions opened at `cutover writes` (moved by the readers). */
+  positions: () => Record<string, StreamState>;
+  sourceClients: Record<string, TableClients>;
+  sourceKeys: Record<string, KeySchema>;
+  mapper: ItemMapper;
+  failures: FailurePolicy;
+  stats: ApplyStats;
+  meter: RateMeter;
+  log: Logger;
+}
+
+/** Target streams → the source, through the inverse transform: keeps the old table current after writes moved. */
+export class ReverseReplication extends StreamApplier {
+  constructor(private readonly deps: ReverseReplicationDeps) {
+    super(deps.meter);
+  }
+
+  protected open(): StreamFeed[] {
+    const { config, log } = this.deps;
+    const sourceName = Object.keys(config.sources)[0]!;
+    const sourceRef = config.sources[sourceName]!;
+    const sourceKey = this.deps.sourceKeys[sourceName]!;
+    const mapper = reverseMapper(config, this.deps.mapper.keySchemaOf(Object.keys(config.targets)[0]!)!, sourceKey);
+    const sink = driverFor({ ...sourceRef, kind: 'dynamodb' }).open(sourceName, { ...sourceRef, kind: 'dynamodb' }, {
+      keySchema: sourceKey, concurrency: config.write.concurrency,
+    });
+    return Object.entries(this.deps.positions()).map(([target, stream]) => ({
+      source: target,
+      reader: new StreamReader({
+        api: sdkStreamsApi(clientsFor(config.targets[target]!, roleFor('target', target, config.targets[target]!)).streams), source: target, state: stream,
+        onCheckpoint: () => {}, pollIntervalMs: config.stream.pollIntervalMs, discoveryIntervalMs: config.stream.discoveryIntervalMs,
+        log,
+      }),
+      apply: reverseApplier({
+        inverse: mapper, forward: this.deps.mapper, target, targetKey: this.deps.mapper.keySchemaOf(target)!,
+        source: { name: sourceName, client: this.deps.sourceClients[sourceName]!.dynamodb, table: sourceRef.table, keySchema: sourceKey },
+        sink, failures: this.deps.failures, stats: this.deps.stats,
+      }),
+    }));
+  }
+
+  protected announce(streams: number): void {
+    this.deps.log.info({ direction: 'reverse', streams }, 'reverse replication: applying the target stream to the source');
+  }
+}

@@ -1,0 +1,33 @@
+import { systemClock } from '../../core/clock.js';
+import { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
+import { ScanSource } from '../../sources/scan/scan-source.js';
+import { SNAPSHOT_MARGIN_MS } from '../../core/constants.js';
+import { readCeiling } from '../run/run-context.js';
+import type { BackfillStrategy } from './backfill-strategy.js';
+import { copySnapshot } from './copy-snapshot.js';
+
+/** Parallel Scan segments of the live table; the stream is applied from the scan's start (minus the margin). */
+export const scanStrategy: BackfillStrategy = {
+  name: 'scan',
+  copiesSnapshot: true,
+  readsTable: true,
+  readsExport: false,
+  fillsWriteOnceTarget: true,
+  awsRunner: { segmented: true },
+  loadsTargets: () => true,
+  runGrants: () => ({ actions: ['dynamodb:Scan'], notes: [] }),
+  fingerprint: (config) => config.backfill.segments,
+  async start({ startedAt, stream }) {
+    stream.skipBefore = startedAt - SNAPSHOT_MARGIN_MS;
+  },
+  run(input, signal) {
+    const { ctx, source: name } = input;
+    const { config } = ctx;
+    const source = new ScanSource({
+      name, client: ctx.sourceClients[name]!.dynamodb, table: input.state.table, totalSegments: input.state.backfill.segments ?? config.backfill.segments,
+      pageSize: config.backfill.pageSize, consistentRead: config.backfill.consistentRead,
+      limiter: new RateLimiter(readCeiling(ctx, name), systemClock), meter: new RateMeter(systemClock),
+    });
+    return copySnapshot(input, source, signal);
+  },
+};
