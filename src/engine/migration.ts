@@ -506,7 +506,7 @@ class RunLoop {
     const sourceRef = config.sources[sourceName]!;
     const mapper = reverseMapper(config, this.ctx.mapper.keySchemaOf(Object.keys(config.targets)[0]!)!, this.ctx.sourceKeys[sourceName]!);
     const sink = driverFor({ ...sourceRef, kind: 'dynamodb' }).open(sourceName, { ...sourceRef, kind: 'dynamodb' }, {
-      keySchema: this.ctx.sourceKeys[sourceName]!, concurrency: config.write.concurrency,
+      keySchema: this.ctx.sourceKeys[sourceName]!, concurrency: config.write.concurrency, side: 'source',
     });
     return Object.entries(this.state.cutover!.reverse ?? {}).map(([target, stream]) => ({
       source: target,
