@@ -1,4 +1,5 @@
 /** Summaries (median, min–max), ratios against the targets, and the text / Markdown renderings. */
+import type { FaultsRun } from './scenarios/faults.js';
 import type { BenchOptions } from './lib/options.js';
 import type { CpuSplit } from './lib/proc.js';
 import { summarize, type Summary } from './lib/stats.js';
@@ -27,6 +28,7 @@ export interface BenchResults {
     stream?: StreamRun[];
     lag?: LagRun[];
     memory?: (DynashiftBackfill & { tableItems: number })[];
+    faults?: FaultsRun[];
   };
   report?: Report;
 }

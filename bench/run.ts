@@ -18,6 +18,7 @@ import { buildReport, renderMarkdown, renderText, type BenchResults } from './re
 import { backfillRun, verifyAvailable, type BackfillRun } from './scenarios/backfill.js';
 import { RESULTS_DIR, type Ctx } from './scenarios/common.js';
 import { lagRun, type LagRun } from './scenarios/lag.js';
+import { faultsRun } from './scenarios/faults.js';
 import { memoryRun } from './scenarios/memory.js';
 import { scalingRun, type ScalingRun } from './scenarios/scaling.js';
 import { streamRun, type StreamRun } from './scenarios/stream.js';
@@ -104,6 +105,16 @@ async function main(): Promise<number> {
       raw.memory = [];
       for (const size of sizes) {
         raw.memory.push(await memoryRun(ctx, size));
+        save();
+      }
+    }
+
+    // 6. Throughput under injected 5xx errors vs fault-free.
+    if (want('faults')) {
+      ctx.log(`\n== faults: backfill and catch-up with ${Math.round(o.faultRate * 100)}% of requests answered 500/503, vs fault-free`);
+      raw.faults = [];
+      for (let r = 0; r < o.faultsRuns; r++) {
+        raw.faults.push(await faultsRun(ctx, r));
         save();
       }
     }

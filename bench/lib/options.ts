@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['scaling', 'backfill', 'verify', 'stream', 'lag', 'memory'] as const;
+export const SECTIONS = ['scaling', 'backfill', 'verify', 'stream', 'lag', 'memory', 'faults'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -22,6 +22,11 @@ export interface BenchOptions {
   copyTableSeconds: number;
   copyTableRuns: number;
   memorySizes: number[];
+  /** Faults section: source items, stream backlog, runs, and the share of requests answered 500/503 (percent). */
+  faultsItems: number;
+  faultsStreamRecords: number;
+  faultsRuns: number;
+  faultRate: number;
   only: Section[];
   cli: 'tsx' | 'dist';
   dynashift: { segments: number; concurrency: number; pageSize: number; writeConcurrency: number; pollIntervalMs?: number };
@@ -54,6 +59,10 @@ const HELP = `npm run bench -- [options]
   --copy-table-seconds N  cap on each copy-dynamodb-table run; it copies at a constant rate (default 60)
   --copy-table-runs N     runs of copy-dynamodb-table (default --runs)
   --memory-sizes LIST     table sizes for the peak-RSS check (default: --items; e.g. 100000,1000000)
+  --faults-items N        faults section: source items (default min(items, 20000))
+  --faults-stream-records N  faults section: stream backlog (default min(items, 10000))
+  --faults-runs N         runs of the faults section (default --runs)
+  --fault-percent N       share of requests answered 500/503 in the faulted run (default 5)
   --cli dist|tsx          run the built bin/dynashift.js as users do (default; npm run bench builds first), or src through tsx
   --ds-segments N --ds-concurrency N --ds-page-size N --ds-write-concurrency N --ds-poll-interval-ms N
                           dynashift settings (default: its defaults 16, 8, 1000, 16, 250)
@@ -85,6 +94,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'lag-sample-every': { type: 'string' }, 'lag-writer': { type: 'string' }, 'lag-runs': { type: 'string' },
       'copy-table-seconds': { type: 'string' }, 'copy-table-runs': { type: 'string' },
       'memory-sizes': { type: 'string' }, cli: { type: 'string' },
+      'faults-items': { type: 'string' }, 'faults-stream-records': { type: 'string' }, 'faults-runs': { type: 'string' }, 'fault-percent': { type: 'string' },
       'ds-segments': { type: 'string' }, 'ds-concurrency': { type: 'string' }, 'ds-page-size': { type: 'string' },
       'ds-write-concurrency': { type: 'string' }, 'ds-poll-interval-ms': { type: 'string' },
       'minimal-segments': { type: 'string' }, 'minimal-write-concurrency': { type: 'string' },
@@ -127,6 +137,10 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     copyTableSeconds: num('copy-table-seconds', quick ? 20 : 60),
     copyTableRuns: num('copy-table-runs', runs),
     memorySizes: list(values['memory-sizes']) ?? [items],
+    faultsItems: num('faults-items', Math.min(items, 20_000)),
+    faultsStreamRecords: num('faults-stream-records', Math.min(items, 10_000)),
+    faultsRuns: num('faults-runs', runs),
+    faultRate: num('fault-percent', 5) / 100,
     only: only as Section[],
     cli,
     dynashift: {

@@ -1,10 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentityProvider, Provider } from '@smithy/types';
 import type { TableRefConfig } from '../config/schema.js';
 import { tagRole, type ClientRole } from './errors.js';
 import { isLoopback, profileExists, resolveRegion } from './region.js';
+import { observeSdkAttempts } from './sdk-attempts.js';
 import { withoutSdkLogging } from './sdk-logging.js';
 
 /**
@@ -12,13 +14,28 @@ import { withoutSdkLogging } from './sdk-logging.js';
  * standard chain). Bulk work retries more than the SDK's default 3 attempts (throttling is expected, not exceptional).
  * Every error a client throws carries its role (source, target or state, and the config setting), so a failure is
  * reported with the side it happened on.
+ *
+ * Every request has a deadline. Without one, an endpoint that accepts a connection and then stops answering hangs the
+ * call for as long as the socket lives (the SDK sets no timeout by default, and this version of the HTTP handler only
+ * *warns* about a passed requestTimeout unless told to throw). A timed-out attempt is a transient error: the SDK
+ * retries it, and sdk-attempts.ts reports it as a warning naming the side and the operation.
  */
 export interface TableClients {
   dynamodb: DynamoDBClient;
   streams: DynamoDBStreamsClient;
 }
 
-export function clientsFor(ref: TableRefConfig, role: ClientRole, opts: { maxAttempts?: number } = {}): TableClients {
+/** DynamoDB answers in milliseconds; 20 s without response headers (or 20 s of silence mid-body) means it is stuck. */
+export const REQUEST_TIMEOUT_MS = 20_000;
+export const CONNECTION_TIMEOUT_MS = 5_000;
+
+export interface ClientOptions {
+  maxAttempts?: number;
+  requestTimeoutMs?: number;
+  connectionTimeoutMs?: number;
+}
+
+export function clientsFor(ref: TableRefConfig, role: ClientRole, opts: ClientOptions = {}): TableClients {
   const region = regionProvider(ref, role);
   const credentials = credentialsFor(ref, role, region);
   const common = {
@@ -27,9 +44,17 @@ export function clientsFor(ref: TableRefConfig, role: ClientRole, opts: { maxAtt
     ...(ref.endpoint ? { endpoint: ref.endpoint } : {}),
     ...(credentials ? { credentials } : {}),
   };
+  const handler = () => new NodeHttpHandler({
+    connectionTimeout: opts.connectionTimeoutMs ?? CONNECTION_TIMEOUT_MS,
+    requestTimeout: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    socketTimeout: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    throwOnRequestTimeout: true,
+  });
+  // Retried attempts are reported with the side and the config setting (targets.<name>, sources.<name>).
+  const where = { side: role.side, setting: role.setting, table: role.table };
   return {
-    dynamodb: tagErrorsWith(withoutSdkLogging(new DynamoDBClient(common)), role),
-    streams: tagErrorsWith(withoutSdkLogging(new DynamoDBStreamsClient(common)), role),
+    dynamodb: tagErrorsWith(observeSdkAttempts(withoutSdkLogging(new DynamoDBClient({ ...common, requestHandler: handler() })), where), role),
+    streams: tagErrorsWith(observeSdkAttempts(withoutSdkLogging(new DynamoDBStreamsClient({ ...common, requestHandler: handler() })), where), role),
   };
 }
 

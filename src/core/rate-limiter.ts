@@ -1,49 +1,68 @@
 /**
  * Capacity-unit budget shared by every worker of one table. Workers pay *after* each request with the capacity the
  * service reports consumed (so the budget tracks what DynamoDB actually charged), and wait while the budget is in debt.
- * Throttling halves the rate (multiplicative decrease); each quiet second adds back 5% of the ceiling (additive
- * increase) — the AIMD loop TCP uses, which settles just under what the table can take.
+ *
+ * Only throttling slows it down (callers tell throttling from other failures: aws/aws-retry.ts). A throttle halves the
+ * rate, at most once a second; once throttling stops, the rate climbs back by a quarter of the level it recovers to per
+ * quiet second — from half to full in about two seconds. That level is the configured ceiling or, with none, the rate
+ * the table was taking when it pushed back; an unlimited limiter that has been back there for a few quiet seconds is
+ * unlimited again. A one-off throttle therefore costs seconds, not the run (a 503 used to cost minutes).
  */
 export interface Clock {
   now(): number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** Share of the recovery level regained per quiet second. */
+const RECOVERY_PER_SECOND = 0.25;
+/** An unlimited limiter drops its limit after this long at the recovered level without a throttle. */
+const UNLIMIT_AFTER_QUIET_MS = 5_000;
+
 export class RateLimiter {
   private balance: number;
   private last: number;
   private rate: number;
   private lastThrottleAt = -Infinity;
+  /** The level recovery aims for: the configured ceiling, or the rate achieved when the table last pushed back. */
+  private recoverTo: number;
 
   /** @param ceiling units per second at most; Infinity for no limit (throttling still slows it down). */
   constructor(private readonly ceiling: number, private readonly clock: Clock, private readonly minRate = 1) {
     this.rate = ceiling;
+    this.recoverTo = ceiling;
     this.balance = Number.isFinite(ceiling) ? ceiling : 0;
     this.last = clock.now();
   }
 
+  /** The rate as of the last consume() or throttled(). */
   get currentRate(): number {
     return this.rate;
   }
 
   /** Records `units` consumed and waits while the budget is overdrawn. */
   async consume(units: number, signal?: AbortSignal): Promise<void> {
-    if (!Number.isFinite(this.rate)) return;
     this.refill();
+    if (!Number.isFinite(this.rate)) return;
     this.balance -= units;
     while (this.balance < 0 && !signal?.aborted) {
       await this.clock.sleep(Math.min(1000, Math.ceil((-this.balance / this.rate) * 1000)), signal);
       this.refill();
+      if (!Number.isFinite(this.rate)) return;
     }
   }
 
-  /** A throttling signal: halve the rate from what was being achieved. `observedRate` seeds an unlimited limiter. */
+  /**
+   * The service throttled a request: halve the rate. `observedRate` (what was being achieved) seeds an unlimited
+   * limiter and is the level it recovers to. Call this for throttling only — never for 5xx errors or timeouts.
+   */
   throttled(observedRate?: number): void {
     const now = this.clock.now();
     if (now - this.lastThrottleAt < 1000) return; // one cut per second: a burst of throttles is one event
-    this.lastThrottleAt = now;
     this.refill();
-    const base = Number.isFinite(this.rate) ? this.rate : Math.max(this.minRate, observedRate ?? this.minRate * 100);
+    this.lastThrottleAt = now;
+    const achieved = observedRate !== undefined && observedRate > 0 ? observedRate : undefined;
+    const base = Number.isFinite(this.rate) ? this.rate : Math.max(this.minRate, achieved ?? this.minRate * 100);
+    if (!Number.isFinite(this.ceiling)) this.recoverTo = Math.max(this.minRate, achieved ?? base);
     this.rate = Math.max(this.minRate, base / 2);
     this.balance = Math.min(this.balance, 0);
   }
@@ -53,10 +72,16 @@ export class RateLimiter {
     const elapsed = Math.max(0, now - this.last) / 1000;
     this.last = now;
     if (!Number.isFinite(this.rate)) return;
-    if (now - this.lastThrottleAt > 1000 && this.rate < this.ceiling) {
-      const ceiling = Number.isFinite(this.ceiling) ? this.ceiling : Infinity;
-      const step = Number.isFinite(ceiling) ? ceiling * 0.05 : this.rate * 0.05;
-      this.rate = Math.min(ceiling, this.rate + step * elapsed);
+    const quietFor = now - this.lastThrottleAt - 1000;
+    if (quietFor > 0 && this.rate < this.recoverTo) {
+      const quietSeconds = Math.min(elapsed, quietFor / 1000);
+      this.rate = Math.min(this.recoverTo, this.rate + this.recoverTo * RECOVERY_PER_SECOND * quietSeconds);
+    }
+    if (!Number.isFinite(this.ceiling) && this.rate >= this.recoverTo && quietFor >= UNLIMIT_AFTER_QUIET_MS) {
+      this.rate = Infinity;
+      this.recoverTo = Infinity;
+      this.balance = 0;
+      return;
     }
     // Burst of at most one second's worth, so an idle period doesn't bank a spike.
     this.balance = Math.min(this.rate, this.balance + this.rate * elapsed);

@@ -59,6 +59,8 @@ export interface SinkOpenOptions {
   maxWriteUnitsPerSecond?: number;
   /** Write only when the incoming version is at least the stored one (config `guard`). */
   guard?: { versionAttribute: string };
+  /** Which side the written table is, for warnings and errors (default target; source for reverse replication). */
+  side?: 'source' | 'target';
 }
 
 /** Reading a target back, for verify: parallel partitions, and point lookups. */

@@ -13,9 +13,10 @@ import {
   type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { backoffDelay, sleep } from '../core/backoff.js';
+import { sleep } from '../core/backoff.js';
 import type { KeySchema } from '../core/item.js';
 import { errorName } from '../aws/errors.js';
+import { retryAws } from '../aws/aws-retry.js';
 import { DynashiftError } from '../errors.js';
 import { deadLetterId, failureKey, foldDeadLetters, isUnresolved, type DeadLetter, type DeadLetterEntry, type DeadLetterResolution } from './dead-letters.js';
 import type { BackfillCursor, MigrationState, PartitionState } from './migration-state.js';
@@ -474,16 +475,16 @@ export class DynamoDbStateStore implements StateStore {
 
   private async batchWrite(requests: WriteRequest[]): Promise<void> {
     let pending = requests;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) await sleep(backoffDelay(attempt, 50, 5_000));
-      if (attempt >= 30) {
-        throw new DynashiftError('AWS_ERROR', `could not write ${pending.length} dead letter(s) to ${this.opts.table} after ${attempt} attempts`, {
-          hint: 'the state table is throttled or unavailable; the batch is reported failed and retried, nothing is lost',
-        });
-      }
+    await retryAws(async () => {
       const res = await this.opts.client.send(new BatchWriteItemCommand({ RequestItems: { [this.opts.table]: pending } }));
       pending = res.UnprocessedItems?.[this.opts.table] ?? [];
-    }
+      return pending.length;
+    }, {
+      side: 'state', operation: 'BatchWriteItem', table: this.opts.table, again: (left) => left > 0, maxAttempts: 30,
+      exhausted: ({ attempts }) => new DynashiftError('AWS_ERROR', `could not write ${pending.length} dead letter(s) to ${this.opts.table} after ${attempts} attempts`, {
+        hint: 'the state table is throttled or unavailable; the batch is reported failed and retried, nothing is lost',
+      }),
+    });
   }
 }
 

@@ -138,24 +138,35 @@ export interface CrashScenarioOptions {
   items: number;
   /** SIGKILLs before the final run (default 4). */
   kills?: number;
+  /**
+   * Where dynashift reaches DynamoDB Local, given its endpoint: e.g. a fault-injecting proxy in front of it
+   * (test/integration/fault-injection.test.ts). The workload and the independent scan always go direct.
+   */
+  dynashiftEndpoint?(localEndpoint: string): Promise<string>;
+}
+
+export interface CrashScenarioResult {
+  /** stderr of every dynashift command, for the warnings they printed. */
+  stderr: string[];
 }
 
 export const DEFAULT_KILLS = 4;
 const TOUCH_MARKER = '_dynashift_touch';
 
 /** The scenario on a fresh DynamoDB Local (one per run: long-lived DynamoDB Local JVMs slow down). */
-export async function runCrashScenario(sink: ScenarioSink, opts: CrashScenarioOptions): Promise<void> {
+export async function runCrashScenario(sink: ScenarioSink, opts: CrashScenarioOptions): Promise<CrashScenarioResult> {
   const local = await startDynamoDbLocal();
   const client = new DynamoDBClient(localClientConfig(local.endpoint));
   try {
-    await crashAndResume(sink, { seed: opts.seed, endpoint: local.endpoint, client }, opts);
+    const cliEndpoint = opts.dynashiftEndpoint ? await opts.dynashiftEndpoint(local.endpoint) : local.endpoint;
+    return await crashAndResume(sink, { seed: opts.seed, endpoint: local.endpoint, client }, opts, cliEndpoint);
   } finally {
     client.destroy();
     await local.stop();
   }
 }
 
-async function crashAndResume(sink: ScenarioSink, ctx: ScenarioContext, opts: CrashScenarioOptions): Promise<void> {
+async function crashAndResume(sink: ScenarioSink, ctx: ScenarioContext, opts: CrashScenarioOptions, cliEndpoint: string): Promise<CrashScenarioResult> {
   const { seed, client } = ctx;
   const { strategy, items } = opts;
   const kills = opts.kills ?? DEFAULT_KILLS;
@@ -164,12 +175,13 @@ async function crashAndResume(sink: ScenarioSink, ctx: ScenarioContext, opts: Cr
   const dir = mkdtempSync(join(tmpdir(), `dynashift-crash-${sink.kind}-${strategy}-${seed}-`));
   await createTable(client, { name: SOURCE_TABLE, partitionKey: { name: 'id', type: 'S' }, streamViewType: 'NEW_AND_OLD_IMAGES' });
   const name = `crash-${sink.kind}-${strategy}-${seed}`;
+  const cliCtx = { ...ctx, endpoint: cliEndpoint }; // what the config points dynashift at
   const cfg = writeScenarioConfig(dir, {
     name,
-    endpoint: ctx.endpoint,
+    endpoint: cliCtx.endpoint,
     targets: {
-      byGroup: sink.cliTarget(ctx, TARGET_TABLES.byGroup, BY_GROUP_KEY),
-      flags: sink.cliTarget(ctx, TARGET_TABLES.flags, FLAGS_KEY),
+      byGroup: sink.cliTarget(cliCtx, TARGET_TABLES.byGroup, BY_GROUP_KEY),
+      flags: sink.cliTarget(cliCtx, TARGET_TABLES.flags, FLAGS_KEY),
     },
     // A write-once run ends with its backfill: a read budget keeps it long enough for the kills to land inside it.
     backfill: { strategy, segments: 8, concurrency: 2, pageSize: 100, ...(live ? {} : { maxReadUnitsPerSecond: 20 }) },
@@ -245,6 +257,7 @@ async function crashAndResume(sink: ScenarioSink, ctx: ScenarioContext, opts: Cr
     outputs.forEach((o, i) => assert.ok(!o.stdout.includes(secret) && !o.stderr.includes(secret), `CLI output #${i} must not contain the password`));
   }
   await sink.afterScenario?.(ctx);
+  return { stderr: outputs.map((o) => o.stderr) };
 }
 
 function readPhase(statePath: string): string | undefined {

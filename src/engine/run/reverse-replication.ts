@@ -41,7 +41,7 @@ export class ReverseReplication extends StreamApplier {
     const sourceKey = this.deps.sourceKeys[sourceName]!;
     const mapper = reverseMapper(config, this.deps.mapper.keySchemaOf(Object.keys(config.targets)[0]!)!, sourceKey);
     const sink = driverFor({ ...sourceRef, kind: 'dynamodb' }).open(sourceName, { ...sourceRef, kind: 'dynamodb' }, {
-      keySchema: sourceKey, concurrency: config.write.concurrency,
+      keySchema: sourceKey, concurrency: config.write.concurrency, side: 'source',
     });
     return Object.entries(this.deps.positions()).map(([target, stream]) => ({
       source: target,

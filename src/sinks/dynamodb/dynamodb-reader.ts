@@ -1,6 +1,5 @@
 import { BatchGetItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { backoffDelay, sleep } from '../../core/backoff.js';
-import { isRetryable } from '../../aws/errors.js';
+import { retryAws } from '../../aws/aws-retry.js';
 import type { AttributeMap, KeySchema } from '../../core/item.js';
 import { keyId } from '../../core/item.js';
 
@@ -16,10 +15,11 @@ export class DynamoDbReader {
     const [segment, total] = partition.split('/').map(Number) as [number, number];
     let start: AttributeMap | undefined;
     do {
-      const res = await retrying(() => this.client.send(new ScanCommand({
+      const res = await retryAws(() => this.client.send(new ScanCommand({
         TableName: this.table, Segment: segment, TotalSegments: total, Limit: this.pageSize, ConsistentRead: true,
         ...(start ? { ExclusiveStartKey: start } : {}),
-      })), signal);
+      })), { side: 'target', operation: 'Scan', table: this.table, baseMs: 100, maxMs: 10_000, ...(signal ? { signal } : {}) });
+      if (!res) return;
       yield (res.Items ?? []) as AttributeMap[];
       start = res.LastEvaluatedKey;
     } while (start && !signal?.aborted);
@@ -31,26 +31,16 @@ export class DynamoDbReader {
     const unique = [...new Map(keys.map((k) => [keyId(k, this.keySchema), k])).values()];
     for (let i = 0; i < unique.length; i += 100) {
       let pending = unique.slice(i, i + 100);
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        const res = await retrying(() => this.client.send(new BatchGetItemCommand({
+      // Unprocessed keys are asked again (with backoff) until every key is answered.
+      await retryAws(async () => {
+        const res = await this.client.send(new BatchGetItemCommand({
           RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } },
-        })));
+        }));
         for (const item of (res.Responses?.[this.table] ?? []) as AttributeMap[]) found.set(keyId(item, this.keySchema), item);
         pending = (res.UnprocessedKeys?.[this.table]?.Keys ?? []) as AttributeMap[];
-        if (pending.length) await sleep(backoffDelay(attempt));
-      }
+        return pending.length;
+      }, { side: 'target', operation: 'BatchGetItem', table: this.table, baseMs: 100, maxMs: 10_000, again: (left) => left > 0 });
     }
     return keys.map((k) => found.get(keyId(k, this.keySchema)));
-  }
-}
-
-async function retrying<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (!isRetryable(err) || signal?.aborted) throw err;
-      await sleep(backoffDelay(attempt, 100, 10_000), signal);
-    }
   }
 }

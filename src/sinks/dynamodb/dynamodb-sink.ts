@@ -5,12 +5,13 @@ import {
   type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { backoffDelay, sleep } from '../../core/backoff.js';
 import { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { systemClock } from '../../core/clock.js';
 import { isChange, type WriteOp } from '../../core/write-op.js';
-import { errorName, isRetryable, isThrottling } from '../../aws/errors.js';
+import { errorName } from '../../aws/errors.js';
+import { retryAws, type AwsRetryOptions } from '../../aws/aws-retry.js';
+import { sdkAttemptsOf } from '../../aws/sdk-attempts.js';
 import { declareCapabilities, type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
 import { guardedCommand } from './guarded-writes.js';
 
@@ -22,6 +23,8 @@ export interface DynamoDbSinkOptions {
   concurrency: number;
   maxBatchSize?: number;
   maxWriteUnitsPerSecond?: number;
+  /** Which side the table is (target; source for reverse replication), for errors. Default target. */
+  side?: string;
   /** Conditional single-item writes instead of BatchWriteItem (see guarded-writes.ts). */
   guard?: { versionAttribute: string; keyNames: string[] };
 }
@@ -37,7 +40,8 @@ const ITEM_ERRORS = new Set(['ValidationException', 'ItemCollectionSizeLimitExce
 /**
  * Writes to any endpoint that speaks the DynamoDB API (DynamoDB, DynamoDB Local, ScyllaDB Alternator) with
  * BatchWriteItem: UnprocessedItems are retried with backoff until written; a batch the service rejects as invalid is
- * split into single writes so that only the offending items are reported.
+ * split into single writes so that only the offending items are reported. Throttling (a throttled attempt, or
+ * unprocessed items) lowers the write rate; other retried failures don't (aws/aws-retry.ts).
  */
 export class DynamoDbSink implements Sink {
   readonly name: string;
@@ -51,6 +55,11 @@ export class DynamoDbSink implements Sink {
     this.capabilities = { ...DYNAMODB_CAPABILITIES, maxBatchSize: opts.maxBatchSize ?? DYNAMODB_CAPABILITIES.maxBatchSize };
     this.gate = new Semaphore(opts.concurrency);
     this.limiter = new RateLimiter(opts.maxWriteUnitsPerSecond ?? Infinity, systemClock);
+  }
+
+  /** Write units per second the sink allows itself now (Infinity: unlimited); only throttling lowers it. */
+  get currentWriteRate(): number {
+    return this.limiter.currentRate;
   }
 
   /** Writes the guard skipped because the target already held a newer version. */
@@ -75,36 +84,28 @@ export class DynamoDbSink implements Sink {
     for (const op of ops) byKey.set(op.keyId, op);
     let pending: WriteRequest[] = ops.map(toRequest);
     let consumed = 0;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (signal?.aborted) throw abortError();
-      let res;
-      try {
-        res = await this.opts.client.send(new BatchWriteItemCommand({
+    let done: number | undefined;
+    try {
+      done = await retryAws(async () => {
+        const res = await this.opts.client.send(new BatchWriteItemCommand({
           RequestItems: { [this.opts.table]: pending },
           ReturnConsumedCapacity: 'TOTAL',
         }));
-      } catch (err) {
-        if (ITEM_ERRORS.has(errorName(err))) return this.isolate(ops, signal);
-        if (!isRetryable(err)) throw err;
-        if (isThrottling(err)) this.limiter.throttled(this.meter.perSecond());
-        await sleep(backoffDelay(attempt, 50, 5_000), signal);
-        continue;
-      }
-      const units = (res.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0);
-      consumed += units;
-      this.meter.add(units);
-      if ((res.$metadata.attempts ?? 1) > 1) this.limiter.throttled(this.meter.perSecond());
-      await this.limiter.consume(units, signal);
-      const unprocessed = res.UnprocessedItems?.[this.opts.table] ?? [];
-      if (unprocessed.length > 0) {
-        // Unprocessed items are DynamoDB's way of throttling part of a batch: back off, resend just those.
-        this.limiter.throttled(this.meter.perSecond());
-        await sleep(backoffDelay(attempt, 50, 5_000), signal);
-      } else {
-        attempt = -1;
-      }
-      pending = unprocessed;
+        const units = (res.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0);
+        consumed += units;
+        this.meter.add(units);
+        await this.limiter.consume(units, signal);
+        pending = res.UnprocessedItems?.[this.opts.table] ?? [];
+        // Unprocessed items are DynamoDB's way of throttling part of a batch: slow down, resend just those. (The result
+        // here is a count, so the SDK's throttled attempts are read from the output itself.)
+        if (pending.length > 0 || sdkAttemptsOf(res).throttled > 0) this.onThrottle();
+        return pending.length;
+      }, this.retryOptions('BatchWriteItem', signal, { again: (left: number) => left > 0 }));
+    } catch (err) {
+      if (ITEM_ERRORS.has(errorName(err))) return this.isolate(ops, signal);
+      throw err;
     }
+    if (done === undefined) throw abortError();
     return { rejected: [], stats: { written: byKey.size, consumedCapacity: consumed } };
   }
 
@@ -113,31 +114,28 @@ export class DynamoDbSink implements Sink {
     let written = 0;
     let consumed = 0;
     await Promise.all(ops.map((op) => this.gate.run(async () => {
-      for (let attempt = 0; ; attempt++) {
-        if (signal?.aborted) throw abortError();
-        try {
-          const res = await this.opts.client.send(guardedCommand(op, this.opts.table, guard.versionAttribute, guard.keyNames) as PutItemCommand);
-          const units = res.ConsumedCapacity?.CapacityUnits ?? 0;
-          consumed += units;
-          this.meter.add(units);
-          await this.limiter.consume(units, signal);
-          written++;
+      let res;
+      try {
+        res = await retryAws(() => this.opts.client.send(guardedCommand(op, this.opts.table, guard.versionAttribute, guard.keyNames) as PutItemCommand),
+          this.retryOptions(op.kind === 'put' ? 'PutItem' : 'DeleteItem', signal));
+      } catch (err) {
+        const name = errorName(err);
+        if (name === 'ConditionalCheckFailedException') {
+          this.guardSkips++; // the target holds a newer version: correctly not overwritten
           return;
-        } catch (err) {
-          const name = errorName(err);
-          if (name === 'ConditionalCheckFailedException') {
-            this.guardSkips++; // the target holds a newer version: correctly not overwritten
-            return;
-          }
-          if (ITEM_ERRORS.has(name)) {
-            rejected.push({ op, error: { code: name, message: (err as Error).message } });
-            return;
-          }
-          if (!isRetryable(err)) throw err;
-          if (isThrottling(err)) this.limiter.throttled(this.meter.perSecond());
-          await sleep(backoffDelay(attempt, 50, 5_000), signal);
         }
+        if (ITEM_ERRORS.has(name)) {
+          rejected.push({ op, error: { code: name, message: (err as Error).message } });
+          return;
+        }
+        throw err;
       }
+      if (res === undefined) throw abortError();
+      const units = res.ConsumedCapacity?.CapacityUnits ?? 0;
+      consumed += units;
+      this.meter.add(units);
+      await this.limiter.consume(units, signal);
+      written++;
     }, { urgent: isChange([op]) })));
     return { rejected, stats: { written, consumedCapacity: consumed } };
   }
@@ -148,26 +146,28 @@ export class DynamoDbSink implements Sink {
     let written = 0;
     let consumed = 0;
     for (const op of ops) {
-      for (let attempt = 0; ; attempt++) {
-        if (signal?.aborted) throw abortError();
-        try {
-          const res = op.kind === 'put'
-            ? await this.opts.client.send(new PutItemCommand({ TableName: this.opts.table, Item: op.item, ReturnConsumedCapacity: 'TOTAL' }))
-            : await this.opts.client.send(new DeleteItemCommand({ TableName: this.opts.table, Key: op.key, ReturnConsumedCapacity: 'TOTAL' }));
-          consumed += res.ConsumedCapacity?.CapacityUnits ?? 0;
-          written++;
-          break;
-        } catch (err) {
-          if (ITEM_ERRORS.has(errorName(err))) {
-            rejected.push({ op, error: { code: errorName(err), message: (err as Error).message } });
-            break;
-          }
-          if (!isRetryable(err)) throw err;
-          await sleep(backoffDelay(attempt, 50, 5_000), signal);
-        }
+      let res;
+      try {
+        res = await retryAws(() => op.kind === 'put'
+          ? this.opts.client.send(new PutItemCommand({ TableName: this.opts.table, Item: op.item, ReturnConsumedCapacity: 'TOTAL' }))
+          : this.opts.client.send(new DeleteItemCommand({ TableName: this.opts.table, Key: op.key, ReturnConsumedCapacity: 'TOTAL' })),
+        this.retryOptions(op.kind === 'put' ? 'PutItem' : 'DeleteItem', signal));
+      } catch (err) {
+        if (!ITEM_ERRORS.has(errorName(err))) throw err;
+        rejected.push({ op, error: { code: errorName(err), message: (err as Error).message } });
+        continue;
       }
+      if (res === undefined) throw abortError();
+      consumed += res.ConsumedCapacity?.CapacityUnits ?? 0;
+      written++;
     }
     return { rejected, stats: { written, consumedCapacity: consumed } };
+  }
+
+  private readonly onThrottle = (): void => this.limiter.throttled(this.meter.perSecond());
+
+  private retryOptions<T>(operation: string, signal: AbortSignal | undefined, extra: Partial<AwsRetryOptions<T>> = {}): AwsRetryOptions<T> {
+    return { side: this.opts.side ?? 'target', operation, table: this.opts.table, onThrottle: this.onThrottle, ...(signal ? { signal } : {}), ...extra };
   }
 }
 

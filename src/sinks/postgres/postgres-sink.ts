@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { backoffDelay, sleep } from '../../core/backoff.js';
 import { systemClock } from '../../core/clock.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
+import { retry } from '../../core/retry.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { compactWrites, isChange, type WriteOp } from '../../core/write-op.js';
 import { declareCapabilities, type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
@@ -98,16 +98,15 @@ export class PostgresSink implements Sink {
 
   /** One transaction; retried with backoff while the failure is a passing one. */
   private async commit(batch: PreparedBatch, signal?: AbortSignal): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) throw abortError();
-      try {
-        await this.transaction(batch);
-        return;
-      } catch (err) {
-        if (classify(err) !== 'retry' || attempt >= (this.opts.maxAttempts ?? MAX_ATTEMPTS)) throw err;
-        await sleep(backoffDelay(attempt, 100, 5_000), signal);
-      }
-    }
+    let committed = false;
+    await retry(async () => {
+      await this.transaction(batch);
+      committed = true;
+    }, {
+      clock: systemClock, classify: (err) => (classify(err) === 'retry' ? 'retry' : 'fatal'),
+      maxAttempts: this.opts.maxAttempts ?? MAX_ATTEMPTS, baseMs: 200, maxMs: 5_000, ...(signal ? { signal } : {}),
+    });
+    if (!committed) throw abortError();
   }
 
   private async transaction(batch: PreparedBatch): Promise<void> {

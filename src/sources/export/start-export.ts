@@ -10,7 +10,8 @@ import {
 import { randomUUID } from 'node:crypto';
 import { sleep } from '../../core/backoff.js';
 import { DynashiftError } from '../../errors.js';
-import { errorName, isRetryable } from '../../aws/errors.js';
+import { errorName } from '../../aws/errors.js';
+import { retryAws } from '../../aws/aws-retry.js';
 import type { ExportFormat } from '../../formats/ddb-export/export-record.js';
 
 /** The DynamoDB client calls used here; a stub with `send` stands in for it in tests (DynamoDB Local has no export API). */
@@ -112,14 +113,18 @@ export async function waitForExport(client: ExportApiClient, exportArn: string, 
   const wait = opts.sleep ?? sleep;
   const started = now();
   let delay = opts.pollMs ?? 5_000;
-  for (let attempt = 0; ; attempt++) {
+  for (;;) { // one poll per turn; a failed DescribeExport is retried inside retryAws
     if (opts.signal?.aborted) throw new DynashiftError('AWS_ERROR', `stopped while waiting for export ${exportArn}`, { hint: 'run again: the export keeps running in AWS; wait for it with the same ARN' });
     let res: DescribeExportCommandOutput | undefined;
     try {
-      res = await client.send(new DescribeExportCommand({ ExportArn: exportArn }));
+      res = await retryAws(() => client.send(new DescribeExportCommand({ ExportArn: exportArn })), {
+        side: 'source', operation: 'DescribeExport', clock: { now, sleep: wait }, baseMs: 1000, maxMs: 30_000,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
     } catch (err) {
-      if (!isRetryable(err)) throw awsFailure(err, `DescribeExport ${exportArn}`, 'grant dynamodb:DescribeExport');
+      throw awsFailure(err, `DescribeExport ${exportArn}`, 'grant dynamodb:DescribeExport');
     }
+    if (!res) continue; // stopped: the check at the top of the loop reports it
     const d = res?.ExportDescription;
     const status = d?.ExportStatus ?? 'UNKNOWN';
     opts.onPoll?.(status, now() - started);

@@ -1,7 +1,6 @@
 import { ScanCommand, type DynamoDBClient, type ScanCommandOutput } from '@aws-sdk/client-dynamodb';
-import { backoffDelay, sleep } from '../../core/backoff.js';
 import type { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
-import { isRetryable, isThrottling } from '../../aws/errors.js';
+import { retryAws } from '../../aws/aws-retry.js';
 import { itemSize, type AttributeMap } from '../../core/item.js';
 import type { BackfillCursor, BackfillPage, BackfillSource } from '../source.js';
 
@@ -16,6 +15,8 @@ export interface ScanSourceOptions {
   /** Shared by every segment: read units per second the backfill may spend on the source. */
   limiter: RateLimiter;
   meter: RateMeter;
+  /** Which side the table is, for errors (default source; verify also scans targets). */
+  side?: string;
 }
 
 const CAPACITY_UNIT_BYTES = 4096;
@@ -40,7 +41,6 @@ export class ScanSource implements BackfillSource {
       if (!res) return;
       const units = res.ConsumedCapacity?.CapacityUnits ?? 0;
       this.opts.meter.add(units);
-      if ((res.$metadata.attempts ?? 1) > 1) this.opts.limiter.throttled(this.opts.meter.perSecond());
       startKey = res.LastEvaluatedKey;
       const items = (res.Items ?? []) as AttributeMap[];
       yield {
@@ -63,25 +63,20 @@ export class ScanSource implements BackfillSource {
     return items.reduce((n, item) => n + itemSize(item), 0);
   }
 
-  private async scanPage(segment: number, startKey: AttributeMap | undefined, signal?: AbortSignal): Promise<ScanCommandOutput | undefined> {
-    for (let attempt = 0; ; attempt++) {
-      if (signal?.aborted) return undefined;
-      try {
-        return await this.opts.client.send(new ScanCommand({
-          TableName: this.opts.table,
-          Segment: segment,
-          TotalSegments: this.opts.totalSegments,
-          Limit: this.opts.pageSize,
-          ConsistentRead: this.opts.consistentRead,
-          ReturnConsumedCapacity: 'TOTAL',
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }), { abortSignal: signal });
-      } catch (err) {
-        if (signal?.aborted) return undefined;
-        if (!isRetryable(err)) throw err;
-        if (isThrottling(err)) this.opts.limiter.throttled(this.opts.meter.perSecond());
-        await sleep(backoffDelay(attempt, 100, 10_000), signal);
-      }
-    }
+  private scanPage(segment: number, startKey: AttributeMap | undefined, signal?: AbortSignal): Promise<ScanCommandOutput | undefined> {
+    return retryAws(() => this.opts.client.send(new ScanCommand({
+      TableName: this.opts.table,
+      Segment: segment,
+      TotalSegments: this.opts.totalSegments,
+      Limit: this.opts.pageSize,
+      ConsistentRead: this.opts.consistentRead,
+      ReturnConsumedCapacity: 'TOTAL',
+      ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+    }), { abortSignal: signal }), {
+      side: this.opts.side ?? 'source', operation: 'Scan', table: this.opts.table, baseMs: 100, maxMs: 10_000,
+      // Only throttling says the table can't take the rate; a 500 or a reset connection does not.
+      onThrottle: () => this.opts.limiter.throttled(this.opts.meter.perSecond()),
+      ...(signal ? { signal } : {}),
+    });
   }
 }

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { GetShardIteratorCommandInput, Shard, _Record } from '@aws-sdk/client-dynamodb-streams';
 import { errorName, isRetryable } from '../../aws/errors.js';
+import { retryAws } from '../../aws/aws-retry.js';
 import { backoffDelay, sleep } from '../../core/backoff.js';
 import type { ChangePage, ChangeRecord } from '../../core/change.js';
 import { STREAM_RETENTION_MS } from '../../core/constants.js';
@@ -534,19 +535,22 @@ export class StreamReader {
 
   // ---- errors and retries -------------------------------------------------------------------------------------------
 
-  /** Runs `call`, retrying throttling and transient errors without limit (capped delay); undefined when aborted. */
-  private async retrying<T>(op: string, shardId: string | undefined, signal: AbortSignal, call: () => Promise<T>): Promise<T | undefined> {
-    for (let attempt = 0; ; attempt++) {
-      if (signal.aborted) return undefined;
+  /**
+   * Runs `call` through the one retry helper: throttling and transient errors are retried (capped delay), each retry
+   * is logged, and a call failing for longer than the failure budget halts with AWS_ERROR. Undefined when aborted.
+   */
+  private retrying<T>(op: string, shardId: string | undefined, signal: AbortSignal, call: () => Promise<T>): Promise<T | undefined> {
+    let attempt = 0;
+    return retryAws(async () => {
       try {
         return await call();
       } catch (err) {
-        if (!isRetryable(err)) throw err;
-        const delayMs = backoffDelay(attempt);
-        this.log?.warn({ op, shardId, error: errorName(err), attempt, delayMs }, 'DynamoDB Streams call throttled or failed; retrying');
-        await sleep(delayMs, signal);
+        if (isRetryable(err) && !signal.aborted) {
+          this.log?.warn({ op, shardId, error: errorName(err), attempt: attempt++ }, 'DynamoDB Streams call throttled or failed; retrying');
+        }
+        throw err;
       }
-    }
+    }, { side: `stream of ${this.source}`, operation: op, signal });
   }
 
   private apiFailure(err: unknown, op: string, shardId: string | undefined): DynashiftError {

@@ -6,12 +6,12 @@ import {
   type ScanCommandOutput,
   type UpdateItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
-import { backoffDelay, sleep } from '../../core/backoff.js';
 import { extractKey, keyAttributeNames, type AttributeMap, type KeySchema } from '../../core/item.js';
 import { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { systemClock } from '../../core/clock.js';
-import { errorName, isRetryable, isThrottling } from '../../aws/errors.js';
+import { errorName } from '../../aws/errors.js';
+import { retryAws } from '../../aws/aws-retry.js';
 
 /**
  * The touch backfill: instead of copying items, rewrite a marker attribute on every item so that each one appears in
@@ -128,7 +128,7 @@ async function runPass(opts: TouchOptions, pass: Pass): Promise<TouchResult> {
           UpdateExpression: 'REMOVE #m',
           ConditionExpression: 'attribute_exists(#m)',
           ExpressionAttributeNames: { '#m': marker },
-        }), opts.signal ? { abortSignal: opts.signal } : {}), limiter, writeMeter, opts.signal);
+        }), opts.signal ? { abortSignal: opts.signal } : {}), 'UpdateItem', limiter, writeMeter, opts.signal);
     if (res === 'condition-failed') {
       seg.skipped++;
       // A failed condition still costs a write unit; the limiter must know.
@@ -155,7 +155,7 @@ async function runPass(opts: TouchOptions, pass: Pass): Promise<TouchResult> {
         ExpressionAttributeNames: pass.kind === 'remove' ? names : Object.fromEntries(Object.entries(names).filter(([k]) => k !== '#m')),
         ReturnConsumedCapacity: 'TOTAL',
         ...(seg.lastEvaluatedKey ? { ExclusiveStartKey: seg.lastEvaluatedKey } : {}),
-      }), opts.signal ? { abortSignal: opts.signal } : {}), readLimiter, readMeter, opts.signal) as ScanCommandOutput | undefined;
+      }), opts.signal ? { abortSignal: opts.signal } : {}), 'Scan', readLimiter, readMeter, opts.signal) as ScanCommandOutput | undefined;
       if (!page) return; // aborted
       const units = page.ConsumedCapacity?.CapacityUnits ?? 0;
       totals.readUnits += units;
@@ -189,24 +189,20 @@ async function runPass(opts: TouchOptions, pass: Pass): Promise<TouchResult> {
 }
 
 /**
- * Retries throttling and transient errors with backoff (halving the limiter's rate on throttling). Resolves
- * 'condition-failed' for ConditionalCheckFailedException — the expected outcome for an item deleted meanwhile —
- * and undefined when aborted.
+ * Retries throttling and transient errors with backoff (aws/aws-retry.ts; only throttling halves the limiter's rate).
+ * Resolves 'condition-failed' for ConditionalCheckFailedException — the expected outcome for an item deleted
+ * meanwhile — and undefined when aborted.
  */
-async function withRetry<T extends UpdateItemCommandOutput | ScanCommandOutput>(call: () => Promise<T>, limiter: RateLimiter, meter: RateMeter, signal?: AbortSignal): Promise<T | 'condition-failed' | undefined> {
-  for (let attempt = 0; ; attempt++) {
-    if (signal?.aborted) return undefined;
-    try {
-      const res = await call();
-      if ((res.$metadata.attempts ?? 1) > 1) limiter.throttled(meter.perSecond());
-      return res;
-    } catch (err) {
-      if (errorName(err) === 'ConditionalCheckFailedException') return 'condition-failed';
-      if (signal?.aborted) return undefined;
-      if (!isRetryable(err)) throw err;
-      if (isThrottling(err)) limiter.throttled(meter.perSecond());
-      await sleep(backoffDelay(attempt, 100, 10_000), signal);
-    }
+async function withRetry<T extends UpdateItemCommandOutput | ScanCommandOutput>(call: () => Promise<T>, operation: string, limiter: RateLimiter, meter: RateMeter, signal?: AbortSignal): Promise<T | 'condition-failed' | undefined> {
+  try {
+    return await retryAws(call, {
+      side: 'source', operation, baseMs: 100, maxMs: 10_000,
+      onThrottle: () => limiter.throttled(meter.perSecond()),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (err) {
+    if (errorName(err) === 'ConditionalCheckFailedException') return 'condition-failed';
+    throw err;
   }
 }
 
