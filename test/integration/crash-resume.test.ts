@@ -7,25 +7,45 @@
  * runs it for every other sink.
  *
  * Runs for the scan backfill and for the touch strategy (every item updated so it flows through the stream).
- * SEEDS=N runs N seeds per strategy (default in CI: 2 for scan, 1 for touch); SEED_BASE shifts them; STRATEGIES=scan,touch
- * picks the strategies.
+ * Then the rate-limited families, in the default mode where the stream is applied during the backfill
+ * (stream.duringBackfill): scan-slow, touch-slow, export (load a DynamoDB export taken before the workload, the stream
+ * from its exportTime) and merge (two sources into the same targets). Each asserts that stream records were applied
+ * while the phase was `backfilling` and reports how many of the backfill's progress snapshots had applied some.
+ *
+ * SEEDS=N runs N seeds per strategy or family (default, the CI subset: 1 of each); SEED_BASE shifts them;
+ * STRATEGIES=scan,touch,scan-slow,touch-slow,export,merge picks them (default: all).
  */
 import { test } from 'node:test';
-import { DEFAULT_KILLS, localDynamoDbSink, runCrashScenario, type ScenarioStrategy } from '../support/crash-scenario.js';
+import { DEFAULT_KILLS, localDynamoDbSink, runCrashScenario, type ScenarioFamily, type ScenarioStrategy } from '../support/crash-scenario.js';
 
 const SEEDS = Number(process.env.SEEDS ?? 3);
 const SEED_BASE = Number(process.env.SEED_BASE ?? 1);
 const ITEMS = Number(process.env.CRASH_ITEMS ?? 3000);
 
-const STRATEGIES = (process.env.STRATEGIES ?? 'scan,touch').split(',') as ScenarioStrategy[];
-for (const strategy of STRATEGIES) {
-  const seeds = process.env.SEEDS ? SEEDS : strategy === 'scan' ? 2 : 1;
+const FAMILIES: ScenarioFamily[] = ['scan-slow', 'touch-slow', 'export', 'merge'];
+const STRATEGIES = (process.env.STRATEGIES ?? ['scan', 'touch', ...FAMILIES].join(',')).split(',');
+for (const strategy of STRATEGIES.filter((s): s is ScenarioStrategy => s === 'scan' || s === 'touch')) {
+  const seeds = process.env.SEEDS ? SEEDS : 1;
   // Touch updates items one by one (twice): a smaller table keeps the run comparable in time.
   const items = strategy === 'touch' ? Math.round(ITEMS / 2) : ITEMS;
   for (let i = 0; i < seeds; i++) {
     const seed = SEED_BASE + i;
     test(`${strategy} backfill, seed ${seed}: target equals transform(source) after concurrent writes and ${DEFAULT_KILLS} SIGKILLs with resume`, { timeout: 420_000 }, async () => {
       await runCrashScenario(localDynamoDbSink, { seed, strategy, items });
+    });
+  }
+}
+
+for (const family of FAMILIES.filter((f) => STRATEGIES.includes(f))) {
+  const seeds = process.env.SEEDS ? SEEDS : 1;
+  // Touch writes every item twice through a rate limit: a smaller table keeps the run comparable in time.
+  const items = family === 'touch-slow' ? Math.round(ITEMS / 2) : ITEMS;
+  for (let i = 0; i < seeds; i++) {
+    const seed = SEED_BASE + i;
+    test(`${family} (rate-limited backfill, stream applied during it), seed ${seed}: target equals transform(source) after concurrent writes and ${DEFAULT_KILLS} SIGKILLs with resume`, { timeout: 420_000 }, async (t) => {
+      const r = await runCrashScenario(localDynamoDbSink, { seed, strategy: 'scan', family, items });
+      t.diagnostic(`${r.label} seed ${seed}: ${r.seconds} s, ${items} items, ${r.workloadOps} workload ops, kills in ${r.killedIn.join('/')}, `
+        + `stream applied in ${r.backfillSnapshotsApplying}/${r.backfillSnapshots} backfilling snapshots`);
     });
   }
 }
