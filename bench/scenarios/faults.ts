@@ -48,8 +48,10 @@ export async function faultsRun(ctx: Ctx, run: number): Promise<FaultsRun> {
         const v = await migrateThrough(ctx, proxy.endpoint, `target_${which}`);
         const injected = proxy.stats['500'] + proxy.stats['503'] - before['500'] - before['503'];
         const variant: FaultsVariant = { faultRate: rate, ...v, requests: proxy.stats.requests - before.requests, injected };
-        ctx.log(`    ${which.padEnd(8)} backfill ${fmt(variant.backfill.itemsPerSecond)} items/s, catch-up ${fmt(variant.stream.recordsPerSecond)} records/s`
-          + `  (${variant.injected} of ${variant.requests} requests got a 5xx; ${variant.warnings} warnings)`);
+        ctx.log(
+          `    ${which.padEnd(8)} backfill ${fmt(variant.backfill.itemsPerSecond)} items/s, catch-up ${fmt(variant.stream.recordsPerSecond)} records/s` +
+            `  (${variant.injected} of ${variant.requests} requests got a 5xx; ${variant.warnings} warnings)`,
+        );
         out[which as 'clean' | 'faulted'] = variant;
       }
       out.backfillRatio = out.faulted!.backfill.itemsPerSecond / out.clean!.backfill.itemsPerSecond;

@@ -37,24 +37,27 @@ export interface AwsRetryOptions<T> {
  * becomes an error naming the side and the operation (see `budgetSpent`). Resolves undefined only when the signal aborted.
  */
 export function retryAws<T>(call: (attempt: number) => Promise<T>, opts: AwsRetryOptions<T>): Promise<T | undefined> {
-  return retry(async (attempt) => {
-    const result = await call(attempt);
-    if (sdkAttemptsOf(result).throttled > 0) opts.onThrottle?.();
-    return result;
-  }, {
-    clock: opts.clock ?? systemClock,
-    classify: (err) => {
-      if (isThrottling(err) || sdkAttemptsOf(err).throttled > 0) opts.onThrottle?.();
-      return awsRetryVerdict(err);
+  return retry(
+    async (attempt) => {
+      const result = await call(attempt);
+      if (sdkAttemptsOf(result).throttled > 0) opts.onThrottle?.();
+      return result;
     },
-    ...(opts.again ? { again: opts.again } : {}),
-    baseMs: opts.baseMs ?? 50,
-    maxMs: opts.maxMs ?? 5_000,
-    budgetMs: opts.budgetMs ?? FAILURE_BUDGET_MS,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
-    exhausted: opts.exhausted ?? (({ error, failingForMs }) => budgetSpent(opts, error, failingForMs)),
-  });
+    {
+      clock: opts.clock ?? systemClock,
+      classify: (err) => {
+        if (isThrottling(err) || sdkAttemptsOf(err).throttled > 0) opts.onThrottle?.();
+        return awsRetryVerdict(err);
+      },
+      ...(opts.again ? { again: opts.again } : {}),
+      baseMs: opts.baseMs ?? 50,
+      maxMs: opts.maxMs ?? 5_000,
+      budgetMs: opts.budgetMs ?? FAILURE_BUDGET_MS,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
+      exhausted: opts.exhausted ?? (({ error, failingForMs }) => budgetSpent(opts, error, failingForMs)),
+    },
+  );
 }
 
 /**
@@ -65,12 +68,20 @@ export function retryAws<T>(call: (attempt: number) => Promise<T>, opts: AwsRetr
 function budgetSpent<T>(opts: AwsRetryOptions<T>, error: unknown, failingForMs: number): DynashiftError {
   const classified = classifyAwsError(error);
   const code = classified?.code === 'ENDPOINT_UNREACHABLE' ? 'ENDPOINT_UNREACHABLE' : 'AWS_ERROR';
-  const side = roleOf(error)?.side ?? (['source', 'target', 'state'].includes(opts.side) ? opts.side as Side : undefined);
-  const fix = code === 'ENDPOINT_UNREACHABLE' && classified?.hint ? `${classified.hint}; ` : `check that the ${opts.side} endpoint answers (network, endpoint, service health); `;
-  return new DynashiftError(code,
-    `${opts.side}: ${opts.operation}${opts.table ? ` on ${opts.table}` : ''} kept failing for ${Math.round(failingForMs / 1000)} s `
-    + `(${isTimeout(error) ? 'no answer within the request timeout' : failureName(error)}); stopping instead of retrying forever`, {
+  const side = roleOf(error)?.side ?? (['source', 'target', 'state'].includes(opts.side) ? (opts.side as Side) : undefined);
+  const fix =
+    code === 'ENDPOINT_UNREACHABLE' && classified?.hint
+      ? `${classified.hint}; `
+      : `check that the ${opts.side} endpoint answers (network, endpoint, service health); `;
+  return new DynashiftError(
+    code,
+    `${opts.side}: ${opts.operation}${opts.table ? ` on ${opts.table}` : ''} kept failing for ${Math.round(failingForMs / 1000)} s ` +
+      `(${isTimeout(error) ? 'no answer within the request timeout' : failureName(error)}); stopping instead of retrying forever`,
+    {
       hint: `${fix}rerun the same command to resume from the last checkpoint`,
-      cause: error, ...(side ? { side } : {}), details: { side: opts.side, operation: opts.operation, error: errorName(error), failingForMs },
-    });
+      cause: error,
+      ...(side ? { side } : {}),
+      details: { side: opts.side, operation: opts.operation, error: errorName(error), failingForMs },
+    },
+  );
 }

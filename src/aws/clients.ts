@@ -44,12 +44,13 @@ export function clientsFor(ref: TableRefConfig, role: ClientRole, opts: ClientOp
     ...(ref.endpoint ? { endpoint: ref.endpoint } : {}),
     ...(credentials ? { credentials } : {}),
   };
-  const handler = () => new NodeHttpHandler({
-    connectionTimeout: opts.connectionTimeoutMs ?? CONNECTION_TIMEOUT_MS,
-    requestTimeout: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
-    socketTimeout: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
-    throwOnRequestTimeout: true,
-  });
+  const handler = () =>
+    new NodeHttpHandler({
+      connectionTimeout: opts.connectionTimeoutMs ?? CONNECTION_TIMEOUT_MS,
+      requestTimeout: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      socketTimeout: opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    });
   // Retried attempts are reported with the side and the config setting (targets.<name>, sources.<name>).
   const where = { side: role.side, setting: role.setting, table: role.table };
   return {
@@ -70,14 +71,17 @@ interface HasMiddlewareStack {
 
 /** Outermost middleware: whatever a call throws (after the SDK's retries) leaves tagged with the client's role. */
 export function tagErrorsWith<T extends HasMiddlewareStack>(client: T, role: ClientRole): T {
-  client.middlewareStack.add((next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-    try {
-      return await next(args);
-    } catch (err) {
-      tagRole(err, role);
-      throw err;
-    }
-  }, { step: 'initialize', name: 'dynashiftClientRole', priority: 'high' });
+  client.middlewareStack.add(
+    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        tagRole(err, role);
+        throw err;
+      }
+    },
+    { step: 'initialize', name: 'dynashiftClientRole', priority: 'high' },
+  );
   return client;
 }
 

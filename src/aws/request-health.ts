@@ -63,8 +63,19 @@ export class RequestHealth {
     const msg = f.timeout
       ? `${where}: ${f.operation} got no answer within the request timeout; retrying`
       : `${where}: ${f.operation} failed with ${f.error}${f.status ? ` (HTTP ${f.status})` : ''}; retrying`;
-    this.log?.warn({ side: f.side, ...(f.setting ? { setting: f.setting } : {}), table: f.table, operation: f.operation, error: f.error, ...(f.status ? { status: f.status } : {}),
-      occurrences: w.unreported, total: c.count }, msg);
+    this.log?.warn(
+      {
+        side: f.side,
+        ...(f.setting ? { setting: f.setting } : {}),
+        table: f.table,
+        operation: f.operation,
+        error: f.error,
+        ...(f.status ? { status: f.status } : {}),
+        occurrences: w.unreported,
+        total: c.count,
+      },
+      msg,
+    );
     w.at = now;
     w.unreported = 0;
   }

@@ -1,4 +1,11 @@
-import type { FinalizeHandler, FinalizeHandlerArguments, HandlerExecutionContext, MetadataBearer, Pluggable, RelativeMiddlewareOptions } from '@smithy/types';
+import type {
+  FinalizeHandler,
+  FinalizeHandlerArguments,
+  HandlerExecutionContext,
+  MetadataBearer,
+  Pluggable,
+  RelativeMiddlewareOptions,
+} from '@smithy/types';
 import { failureName, isThrottling, isTimeout, isTransient } from './errors.js';
 import { requestHealth, type RequestHealth } from './request-health.js';
 
@@ -30,30 +37,41 @@ interface StackOwner {
   middlewareStack: { use(pluggable: Pluggable<any, any>): void }; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-export function observeSdkAttempts<T extends StackOwner>(client: T, where: { side?: string; setting?: string; table: string }, health: RequestHealth = requestHealth): T {
-  const middleware = <O extends MetadataBearer>(next: FinalizeHandler<object, O>, context: HandlerExecutionContext): FinalizeHandler<object, O> => async (args: FinalizeHandlerArguments<object>) => {
-    const ctx = context as HandlerExecutionContext & { [CONTEXT_KEY]?: SdkAttempts };
-    const tally = (ctx[CONTEXT_KEY] ??= { throttled: 0, failed: 0 });
-    try {
-      const result = await next(args);
-      if (tally.throttled + tally.failed > 0 && typeof result.output === 'object') tallies.set(result.output, tally);
-      return result;
-    } catch (err) {
-      const throttled = isThrottling(err);
-      if (throttled || isTransient(err)) {
-        if (throttled) tally.throttled++;
-        else tally.failed++;
-        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-        health.record({
-          side: where.side ?? where.table, ...(where.setting ? { setting: where.setting } : {}), table: where.table, operation: (context.commandName ?? 'request').replace(/Command$/, ''),
-          error: failureName(err),
-          ...(status ? { status } : {}), throttled, timeout: isTimeout(err),
-        });
+export function observeSdkAttempts<T extends StackOwner>(
+  client: T,
+  where: { side?: string; setting?: string; table: string },
+  health: RequestHealth = requestHealth,
+): T {
+  const middleware =
+    <O extends MetadataBearer>(next: FinalizeHandler<object, O>, context: HandlerExecutionContext): FinalizeHandler<object, O> =>
+    async (args: FinalizeHandlerArguments<object>) => {
+      const ctx = context as HandlerExecutionContext & { [CONTEXT_KEY]?: SdkAttempts };
+      const tally = (ctx[CONTEXT_KEY] ??= { throttled: 0, failed: 0 });
+      try {
+        const result = await next(args);
+        if (tally.throttled + tally.failed > 0 && typeof result.output === 'object') tallies.set(result.output, tally);
+        return result;
+      } catch (err) {
+        const throttled = isThrottling(err);
+        if (throttled || isTransient(err)) {
+          if (throttled) tally.throttled++;
+          else tally.failed++;
+          const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+          health.record({
+            side: where.side ?? where.table,
+            ...(where.setting ? { setting: where.setting } : {}),
+            table: where.table,
+            operation: (context.commandName ?? 'request').replace(/Command$/, ''),
+            error: failureName(err),
+            ...(status ? { status } : {}),
+            throttled,
+            timeout: isTimeout(err),
+          });
+        }
+        if (typeof err === 'object' && err !== null) tallies.set(err, tally);
+        throw err;
       }
-      if (typeof err === 'object' && err !== null) tallies.set(err, tally);
-      throw err;
-    }
-  };
+    };
   const options: RelativeMiddlewareOptions = { name: SDK_ATTEMPTS_MIDDLEWARE, relation: 'after', toMiddleware: 'retryMiddleware', override: true };
   client.middlewareStack.use({ applyToStack: (stack) => stack.addRelativeTo(middleware, options) });
   return client;

@@ -17,17 +17,26 @@ export function createProgressView(opts: { tty?: boolean; intervalMs?: number; w
 }
 
 class BarView implements ProgressView {
-  private readonly bar = new cliProgress.SingleBar({
-    format: '{phase} |{bar}| {value}/{total} items | {rate} items/s | ETA {eta_formatted} | stream {records} rec, lag {lag} | dead-letters {dead}',
-    hideCursor: true, stream: process.stderr, etaBuffer: 50, fps: 4,
-  }, cliProgress.Presets.shades_classic);
+  private readonly bar = new cliProgress.SingleBar(
+    {
+      format: '{phase} |{bar}| {value}/{total} items | {rate} items/s | ETA {eta_formatted} | stream {records} rec, lag {lag} | dead-letters {dead}',
+      hideCursor: true,
+      stream: process.stderr,
+      etaBuffer: 50,
+      fps: 4,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   private started = false;
 
   update(p: ProgressSnapshot): void {
     const total = Math.max(1, p.backfill.estimatedItems);
     const payload = {
-      phase: p.phase.padEnd(11), rate: Math.round(p.backfill.itemsPerSecond || p.stream.recordsPerSecond),
-      records: p.stream.records, lag: fmtLag(p.stream.lagMs), dead: p.deadLetters,
+      phase: p.phase.padEnd(11),
+      rate: Math.round(p.backfill.itemsPerSecond || p.stream.recordsPerSecond),
+      records: p.stream.records,
+      lag: fmtLag(p.stream.lagMs),
+      dead: p.deadLetters,
     };
     if (!this.started) {
       this.bar.start(total, p.backfill.items, payload);
@@ -44,7 +53,10 @@ class BarView implements ProgressView {
 
 class LineView implements ProgressView {
   private last = 0;
-  constructor(private readonly intervalMs: number, private readonly write: (line: string) => void) {}
+  constructor(
+    private readonly intervalMs: number,
+    private readonly write: (line: string) => void,
+  ) {}
 
   update(p: ProgressSnapshot): void {
     const now = Date.now();
@@ -65,13 +77,22 @@ export function createJsonProgressView(log: Logger, intervalMs = 5000): Progress
       if (now - last < intervalMs) return;
       last = now;
       const b = p.backfill;
-      log.info({
-        phase: p.phase,
-        backfill: { items: b.items, estimatedItems: b.estimatedItems, itemsPerSecond: Math.round(b.itemsPerSecond), segmentsDone: b.partitionsDone, segments: b.partitions,
-          ...(b.etaSeconds !== undefined ? { etaSeconds: b.etaSeconds } : {}) },
-        stream: { records: p.stream.records, recordsPerSecond: Math.round(p.stream.recordsPerSecond), lagMs: Math.round(p.stream.lagMs) },
-        deadLetters: p.deadLetters,
-      }, 'progress');
+      log.info(
+        {
+          phase: p.phase,
+          backfill: {
+            items: b.items,
+            estimatedItems: b.estimatedItems,
+            itemsPerSecond: Math.round(b.itemsPerSecond),
+            segmentsDone: b.partitionsDone,
+            segments: b.partitions,
+            ...(b.etaSeconds !== undefined ? { etaSeconds: b.etaSeconds } : {}),
+          },
+          stream: { records: p.stream.records, recordsPerSecond: Math.round(p.stream.recordsPerSecond), lagMs: Math.round(p.stream.lagMs) },
+          deadLetters: p.deadLetters,
+        },
+        'progress',
+      );
     },
     stop() {},
   };
@@ -80,8 +101,10 @@ export function createJsonProgressView(log: Logger, intervalMs = 5000): Progress
 export function formatProgressLine(p: ProgressSnapshot): string {
   const b = p.backfill;
   const eta = b.etaSeconds !== undefined ? ` eta=${b.etaSeconds}s` : '';
-  return `progress phase=${p.phase} backfill=${b.items}/${b.estimatedItems} items (${Math.round(b.itemsPerSecond)}/s${eta}) segments=${b.partitionsDone}/${b.partitions}`
-    + ` stream=${p.stream.records} records (${Math.round(p.stream.recordsPerSecond)}/s) lag=${fmtLag(p.stream.lagMs)} dead-letters=${p.deadLetters}`;
+  return (
+    `progress phase=${p.phase} backfill=${b.items}/${b.estimatedItems} items (${Math.round(b.itemsPerSecond)}/s${eta}) segments=${b.partitionsDone}/${b.partitions}` +
+    ` stream=${p.stream.records} records (${Math.round(p.stream.recordsPerSecond)}/s) lag=${fmtLag(p.stream.lagMs)} dead-letters=${p.deadLetters}`
+  );
 }
 
 export function fmtLag(ms: number): string {

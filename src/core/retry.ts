@@ -85,7 +85,7 @@ export async function retry<T>(call: (attempt: number) => Promise<T>, opts: Retr
     if (attempt + 1 >= maxAttempts || failingForMs >= budget) {
       throw opts.exhausted
         ? opts.exhausted({ error, attempts: attempt + 1, failingForMs })
-        : error ?? new Error(`still not done after ${attempt + 1} attempts`);
+        : (error ?? new Error(`still not done after ${attempt + 1} attempts`));
     }
     const delayMs = backoffDelay(attempt, base, max, opts.random);
     opts.onRetry?.({ error, verdict, attempt, delayMs, failingForMs });

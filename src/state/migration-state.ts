@@ -56,20 +56,20 @@ export interface ProgressSnapshot {
   at: string;
   phase: Phase;
   backfill: { items: number; estimatedItems: number; itemsPerSecond: number; etaSeconds?: number; partitionsDone: number; partitions: number };
-  stream: { direction?: 'forward' | 'reverse' | 'none'; records: number; writes: number; skipped: number; recordsPerSecond: number; lagMs: number; caughtUp: boolean;
-    shards: { source: string; shardId: string; parentShardId?: string; state: string; lagMs?: number; applied: number; checkpoint?: string }[] };
+  stream: {
+    direction?: 'forward' | 'reverse' | 'none';
+    records: number;
+    writes: number;
+    skipped: number;
+    recordsPerSecond: number;
+    lagMs: number;
+    caughtUp: boolean;
+    shards: { source: string; shardId: string; parentShardId?: string; state: string; lagMs?: number; applied: number; checkpoint?: string }[];
+  };
   deadLetters: number;
 }
 
-export type Phase =
-  | 'new'
-  | 'backfilling'
-  | 'catching-up'
-  | 'in-sync'
-  | 'reads-cutover'
-  | 'writes-cutover'
-  | 'finished'
-  | 'exported';
+export type Phase = 'new' | 'backfilling' | 'catching-up' | 'in-sync' | 'reads-cutover' | 'writes-cutover' | 'finished' | 'exported';
 
 export interface RunnerInfo {
   pid: number;

@@ -30,9 +30,13 @@ for (const strategy of STRATEGIES.filter((s): s is ScenarioStrategy => s === 'sc
   const items = strategy === 'touch' ? Math.round(ITEMS / 2) : ITEMS;
   for (let i = 0; i < seeds; i++) {
     const seed = SEED_BASE + i;
-    test(`${strategy} backfill, seed ${seed}: target equals transform(source) after concurrent writes and ${DEFAULT_KILLS} SIGKILLs with resume`, { timeout: 420_000 }, async () => {
-      await runCrashScenario(localDynamoDbSink, { seed, strategy, items });
-    });
+    test(
+      `${strategy} backfill, seed ${seed}: target equals transform(source) after concurrent writes and ${DEFAULT_KILLS} SIGKILLs with resume`,
+      { timeout: 420_000 },
+      async () => {
+        await runCrashScenario(localDynamoDbSink, { seed, strategy, items });
+      },
+    );
   }
 }
 
@@ -42,10 +46,16 @@ for (const family of FAMILIES.filter((f) => STRATEGIES.includes(f))) {
   const items = family === 'touch-slow' ? Math.round(ITEMS / 2) : ITEMS;
   for (let i = 0; i < seeds; i++) {
     const seed = SEED_BASE + i;
-    test(`${family} (rate-limited backfill, stream applied during it), seed ${seed}: target equals transform(source) after concurrent writes and ${DEFAULT_KILLS} SIGKILLs with resume`, { timeout: 420_000 }, async (t) => {
-      const r = await runCrashScenario(localDynamoDbSink, { seed, strategy: 'scan', family, items });
-      t.diagnostic(`${r.label} seed ${seed}: ${r.seconds} s, ${items} items, ${r.workloadOps} workload ops, kills in ${r.killedIn.join('/')}, `
-        + `stream applied in ${r.backfillSnapshotsApplying}/${r.backfillSnapshots} backfilling snapshots`);
-    });
+    test(
+      `${family} (rate-limited backfill, stream applied during it), seed ${seed}: target equals transform(source) after concurrent writes and ${DEFAULT_KILLS} SIGKILLs with resume`,
+      { timeout: 420_000 },
+      async (t) => {
+        const r = await runCrashScenario(localDynamoDbSink, { seed, strategy: 'scan', family, items });
+        t.diagnostic(
+          `${r.label} seed ${seed}: ${r.seconds} s, ${items} items, ${r.workloadOps} workload ops, kills in ${r.killedIn.join('/')}, ` +
+            `stream applied in ${r.backfillSnapshotsApplying}/${r.backfillSnapshots} backfilling snapshots`,
+        );
+      },
+    );
   }
 }

@@ -25,28 +25,43 @@ const KILLS = 2;
 
 for (let i = 0; i < SEEDS; i++) {
   const seed = SEED_BASE + i;
-  test(`${STRATEGY} backfill, seed ${seed}: target equals transform(source) with ${Math.round(RATE * 100)}% of requests faulted (throttles, 5xx, resets before and after applying, latency) and ${KILLS} SIGKILLs`, { timeout: 300_000 }, async () => {
-    let proxy: FaultProxy | undefined;
-    try {
-      const result = await runCrashScenario(localDynamoDbSink, {
-        seed, strategy: STRATEGY, items: ITEMS, kills: KILLS,
-        dynashiftEndpoint: async (upstream) => {
-          proxy = await startFaultProxy({ upstream, rng: mulberry32(seed * 104_729), rate: RATE });
-          return proxy.endpoint;
-        },
-      });
-      assert.ok(proxy, 'the scenario went through the proxy');
-      const { requests, ...byFault } = proxy.stats;
-      const faulted = Object.values(byFault).reduce((a, b) => a + b, 0);
-      const context = `seed ${seed}: ${requests} requests, faults ${JSON.stringify(byFault)}`;
-      assert.ok(requests > 200, `too few requests went through the proxy (${context})`);
-      assert.ok(faulted / requests >= 0.05, `at least 5% of requests faulted (${context})`);
-      for (const f of FAULTS) assert.ok(byFault[f] > 0, `fault ${f} happened at least once (${context})`);
-      const log = result.stderr.join('\n');
-      assert.match(log, /(source|target|state)( \([\w.]+\))?: \w+ failed with (InternalServerError|ServiceUnavailable)/, 'a 5xx the SDK retried is reported with side and operation');
-      assert.match(log, /(source|target|state)( \([\w.]+\))?: \w+ failed with (ECONNRESET|EPIPE|socket hang up)/, 'a reset connection is reported with side and operation');
-    } finally {
-      await proxy?.close();
-    }
-  });
+  test(
+    `${STRATEGY} backfill, seed ${seed}: target equals transform(source) with ${Math.round(RATE * 100)}% of requests faulted (throttles, 5xx, resets before and after applying, latency) and ${KILLS} SIGKILLs`,
+    { timeout: 300_000 },
+    async () => {
+      let proxy: FaultProxy | undefined;
+      try {
+        const result = await runCrashScenario(localDynamoDbSink, {
+          seed,
+          strategy: STRATEGY,
+          items: ITEMS,
+          kills: KILLS,
+          dynashiftEndpoint: async (upstream) => {
+            proxy = await startFaultProxy({ upstream, rng: mulberry32(seed * 104_729), rate: RATE });
+            return proxy.endpoint;
+          },
+        });
+        assert.ok(proxy, 'the scenario went through the proxy');
+        const { requests, ...byFault } = proxy.stats;
+        const faulted = Object.values(byFault).reduce((a, b) => a + b, 0);
+        const context = `seed ${seed}: ${requests} requests, faults ${JSON.stringify(byFault)}`;
+        assert.ok(requests > 200, `too few requests went through the proxy (${context})`);
+        assert.ok(faulted / requests >= 0.05, `at least 5% of requests faulted (${context})`);
+        for (const f of FAULTS) assert.ok(byFault[f] > 0, `fault ${f} happened at least once (${context})`);
+        const log = result.stderr.join('\n');
+        assert.match(
+          log,
+          /(source|target|state)( \([\w.]+\))?: \w+ failed with (InternalServerError|ServiceUnavailable)/,
+          'a 5xx the SDK retried is reported with side and operation',
+        );
+        assert.match(
+          log,
+          /(source|target|state)( \([\w.]+\))?: \w+ failed with (ECONNRESET|EPIPE|socket hang up)/,
+          'a reset connection is reported with side and operation',
+        );
+      } finally {
+        await proxy?.close();
+      }
+    },
+  );
 }

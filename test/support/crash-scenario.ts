@@ -111,8 +111,13 @@ export interface ScenarioConfig {
   /** Each target's config entry (see `ScenarioSink.cliTarget`). */
   targets: { byGroup: Record<string, unknown>; flags: Record<string, unknown> };
   backfill: {
-    strategy?: ScenarioStrategy | 'export'; segments: number; concurrency: number; pageSize: number; maxReadUnitsPerSecond?: number;
-    export?: { uri: string }; touch?: { maxWriteUnitsPerSecond: number };
+    strategy?: ScenarioStrategy | 'export';
+    segments: number;
+    concurrency: number;
+    pageSize: number;
+    maxReadUnitsPerSecond?: number;
+    export?: { uri: string };
+    touch?: { maxWriteUnitsPerSecond: number };
   };
   stream?: { pollIntervalMs: number; discoveryIntervalMs: number };
   write?: { concurrency?: number; maxWriteUnitsPerSecond?: number };
@@ -125,18 +130,25 @@ export function writeScenarioConfig(dir: string, o: ScenarioConfig): string {
   const path = join(dir, 'dynashift.config.json');
   const backfill = Object.fromEntries(Object.entries(o.backfill).filter(([, v]) => v !== undefined));
   const ref = (table: string) => ({ table, endpoint: o.endpoint, region: 'us-east-1' });
-  writeFileSync(path, JSON.stringify({
-    name: o.name,
-    ...(o.sources
-      ? { sources: Object.fromEntries(Object.entries(o.sources).map(([name, table]) => [name, ref(table)])) }
-      : { source: ref(SOURCE_TABLE) }),
-    targets: o.targets,
-    transform: './transform.mjs',
-    backfill,
-    ...(o.stream ? { stream: o.stream } : {}),
-    ...(o.write ? { write: o.write } : {}),
-    ...(o.onError ? { onError: o.onError } : {}),
-  }, null, 2));
+  writeFileSync(
+    path,
+    JSON.stringify(
+      {
+        name: o.name,
+        ...(o.sources
+          ? { sources: Object.fromEntries(Object.entries(o.sources).map(([name, table]) => [name, ref(table)])) }
+          : { source: ref(SOURCE_TABLE) }),
+        targets: o.targets,
+        transform: './transform.mjs',
+        backfill,
+        ...(o.stream ? { stream: o.stream } : {}),
+        ...(o.write ? { write: o.write } : {}),
+        ...(o.onError ? { onError: o.onError } : {}),
+      },
+      null,
+      2,
+    ),
+  );
   return path;
 }
 
@@ -248,7 +260,10 @@ function slowBackfill(family: ScenarioFamily, items: number): Pick<ScenarioConfi
     case 'touch-slow':
       return { backfill: { ...base, strategy: 'touch', touch: { maxWriteUnitsPerSecond: Math.max(10, Math.round((items * 2) / SLOW_BACKFILL_S)) } } };
     case 'export':
-      return { backfill: { ...base, strategy: 'export' }, write: { maxWriteUnitsPerSecond: Math.max(10, Math.round(items / (2 * SLOW_BACKFILL_S))) } };
+      return {
+        backfill: { ...base, strategy: 'export' },
+        write: { maxWriteUnitsPerSecond: Math.max(10, Math.round(items / (2 * SLOW_BACKFILL_S))) },
+      };
   }
 }
 
@@ -311,11 +326,16 @@ async function crashAndResume(sink: ScenarioSink, ctx: ScenarioContext, opts: Cr
 
   const stopWorkload = new AbortController();
   const workloads = live
-    ? Object.values(sources).map((table, i) => runWorkload(client, table, {
-      rng: mulberry32(seed * 7919 + i), idSpace: Math.round(itemsPerSource * 1.3), concurrency: 4, signal: stopWorkload.signal,
-      // The slowed families pace their writers, so the rate-limited applier still keeps up once the backfill ends.
-      ...(family ? { pauseMs: SLOW_WORKLOAD_PAUSE_MS } : {}),
-    }))
+    ? Object.values(sources).map((table, i) =>
+        runWorkload(client, table, {
+          rng: mulberry32(seed * 7919 + i),
+          idSpace: Math.round(itemsPerSource * 1.3),
+          concurrency: 4,
+          signal: stopWorkload.signal,
+          // The slowed families pace their writers, so the rate-limited applier still keeps up once the backfill ends.
+          ...(family ? { pauseMs: SLOW_WORKLOAD_PAUSE_MS } : {}),
+        }),
+      )
     : [];
   const sampler = sampleProgress(statePath);
   const killedIn: string[] = [];
@@ -355,11 +375,18 @@ async function crashAndResume(sink: ScenarioSink, ctx: ScenarioContext, opts: Cr
   const sourceItems: Record<string, Item[]> = {};
   for (const [sourceName, table] of Object.entries(sources)) sourceItems[sourceName] = await scanAll(client, table);
   const allSourceItems = Object.values(sourceItems).flat();
-  if (strategy === 'touch') assert.ok(allSourceItems.every((i) => !(TOUCH_MARKER in i)), 'the touch marker is removed from the source');
+  if (strategy === 'touch')
+    assert.ok(
+      allSourceItems.every((i) => !(TOUCH_MARKER in i)),
+      'the touch marker is removed from the source',
+    );
   const expected = family === 'merge' ? expectedMergedTargets(sourceItems) : expectedTargets(allSourceItems);
   const byGroupItems = await sink.readTarget(ctx, TARGET_TABLES.byGroup, BY_GROUP_KEY);
   const flagsItems = await sink.readTarget(ctx, TARGET_TABLES.flags, FLAGS_KEY);
-  assert.ok([...byGroupItems, ...flagsItems].every((i) => !(TOUCH_MARKER in i)), 'no marker attribute reaches the target');
+  assert.ok(
+    [...byGroupItems, ...flagsItems].every((i) => !(TOUCH_MARKER in i)),
+    'no marker attribute reaches the target',
+  );
   const context = `${sink.kind}, ${label}, seed ${seed}, kills in ${killedIn.join(', ')}, workload ${counts ? JSON.stringify(counts) : 'none (write-once)'}`;
   const byGroup = compareTables(expected.byGroup, byGroupItems, ['grp', 'id']);
   assert.ok(isEmptyDiff(byGroup), `byGroup differs (${context}):\n${formatDiff(byGroup)}`);
@@ -391,19 +418,31 @@ async function crashAndResume(sink: ScenarioSink, ctx: ScenarioContext, opts: Cr
   }
   await sink.afterScenario?.(ctx);
   return {
-    label, killedIn, backfillSnapshots: backfilling.length, backfillSnapshotsApplying: applying.length,
-    workloadOps: counts?.total ?? 0, seconds: Math.round((Date.now() - startedAt) / 1000), stderr: outputs.map((o) => o.stderr),
+    label,
+    killedIn,
+    backfillSnapshots: backfilling.length,
+    backfillSnapshotsApplying: applying.length,
+    workloadOps: counts?.total ?? 0,
+    seconds: Math.round((Date.now() - startedAt) / 1000),
+    stderr: outputs.map((o) => o.stderr),
   };
 }
 
 /** The export family's snapshot: a `files` target writes SOURCE_TABLE as a DynamoDB export into `exportsDir`. */
 async function writeExport(ctx: ScenarioContext, dir: string, exportsDir: string): Promise<void> {
   const path = join(dir, 'snapshot.config.json');
-  writeFileSync(path, JSON.stringify({
-    name: 'snapshot',
-    source: { table: SOURCE_TABLE, endpoint: ctx.endpoint, region: 'us-east-1' },
-    target: { table: 'snapshot', kind: 'files', files: { uri: exportsDir } },
-  }, null, 2));
+  writeFileSync(
+    path,
+    JSON.stringify(
+      {
+        name: 'snapshot',
+        source: { table: SOURCE_TABLE, endpoint: ctx.endpoint, region: 'us-east-1' },
+        target: { table: 'snapshot', kind: 'files', files: { uri: exportsDir } },
+      },
+      null,
+      2,
+    ),
+  );
   const r = await runCli(['run', '-c', path, '--no-progress'], { timeoutMs: 120_000 });
   assert.equal(r.code, 0, `the export run failed:\n${r.stderr}`);
 }
@@ -414,7 +453,11 @@ function sumCounts(all: WorkloadCounts[]): WorkloadCounts {
   return sum;
 }
 
-interface ProgressSample { at: string; phase: string; records: number }
+interface ProgressSample {
+  at: string;
+  phase: string;
+  records: number;
+}
 
 /** Collects the progress snapshots the runs write into the state file (one a second), each once. */
 function sampleProgress(statePath: string): { snapshots: ProgressSample[]; stop(): void } {
@@ -442,12 +485,18 @@ function readPhase(statePath: string): string | undefined {
   }
 }
 
-async function waitForPhase(statePath: string, phases: string[], child: { exitCode: number | null; result: Promise<CliResult> }, timeoutMs: number): Promise<string> {
+async function waitForPhase(
+  statePath: string,
+  phases: string[],
+  child: { exitCode: number | null; result: Promise<CliResult> },
+  timeoutMs: number,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const phase = readPhase(statePath);
     if (phase && phases.includes(phase)) return phase;
-    if (child.exitCode !== null) throw new Error(`migrator exited (code ${child.exitCode}) before reaching ${phases.join('/')}:\n${(await child.result).stderr}`);
+    if (child.exitCode !== null)
+      throw new Error(`migrator exited (code ${child.exitCode}) before reaching ${phases.join('/')}:\n${(await child.result).stderr}`);
     await sleep(20);
   }
   throw new Error(`migrator did not reach ${phases.join('/')} within ${timeoutMs} ms (state: ${readPhase(statePath)})`);

@@ -27,7 +27,10 @@ export async function startFakeDynamoDb(reply: (operation: string, n: number) =>
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
-      const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      const operation =
+        String(req.headers['x-amz-target'] ?? '')
+          .split('.')
+          .pop() ?? '';
       received.push(operation);
       const r = await reply(operation, received.length);
       if (r.kind === 'freeze') {
@@ -38,9 +41,13 @@ export async function startFakeDynamoDb(reply: (operation: string, n: number) =>
         req.socket.destroy();
         return;
       }
-      const body = r.kind === 'ok'
-        ? JSON.stringify(r.body)
-        : JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${r.type ?? 'InternalServerError'}`, message: r.message ?? r.type ?? 'error' });
+      const body =
+        r.kind === 'ok'
+          ? JSON.stringify(r.body)
+          : JSON.stringify({
+              __type: `com.amazonaws.dynamodb.v20120810#${r.type ?? 'InternalServerError'}`,
+              message: r.message ?? r.type ?? 'error',
+            });
       res.writeHead(r.kind === 'ok' ? 200 : r.status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });

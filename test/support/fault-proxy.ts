@@ -63,12 +63,18 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
           const names = target.startsWith('DynamoDBStreams') ? THROTTLES_STREAMS : THROTTLES_DDB;
           return reply(res, 400, names[Math.floor(opts.rng() * names.length)]!, 'Rate of requests exceeds the allowed throughput (injected).');
         }
-        case '500': return reply(res, 500, 'InternalServerError', 'Internal server error (injected).');
-        case '503': return reply(res, 503, 'ServiceUnavailable', 'Service unavailable (injected).');
-        case 'reset-before': return void req.socket.destroy();
-        case 'reset-after': return forward(req, body, () => req.socket.destroy());
-        case 'latency': return void setTimeout(() => forward(req, body, pipeTo(res)), minLatency + Math.floor(opts.rng() * (maxLatency - minLatency)));
-        default: return forward(req, body, pipeTo(res));
+        case '500':
+          return reply(res, 500, 'InternalServerError', 'Internal server error (injected).');
+        case '503':
+          return reply(res, 503, 'ServiceUnavailable', 'Service unavailable (injected).');
+        case 'reset-before':
+          return void req.socket.destroy();
+        case 'reset-after':
+          return forward(req, body, () => req.socket.destroy());
+        case 'latency':
+          return void setTimeout(() => forward(req, body, pipeTo(res)), minLatency + Math.floor(opts.rng() * (maxLatency - minLatency)));
+        default:
+          return forward(req, body, pipeTo(res));
       }
     });
   });
@@ -78,15 +84,27 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   });
 
   /** Sends the request upstream; `done` gets the complete answer (status, headers, body) or undefined on failure. */
-  function forward(req: IncomingMessage, body: Buffer, done: (answer: { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer } | undefined) => void): void {
-    const up = httpRequest({
-      host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent,
-    }, (upRes) => {
-      const parts: Buffer[] = [];
-      upRes.on('data', (c: Buffer) => parts.push(c));
-      upRes.on('end', () => done({ status: upRes.statusCode ?? 502, headers: upRes.headers, body: Buffer.concat(parts) }));
-      upRes.on('error', () => done(undefined));
-    });
+  function forward(
+    req: IncomingMessage,
+    body: Buffer,
+    done: (answer: { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer } | undefined) => void,
+  ): void {
+    const up = httpRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent,
+      },
+      (upRes) => {
+        const parts: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => parts.push(c));
+        upRes.on('end', () => done({ status: upRes.statusCode ?? 502, headers: upRes.headers, body: Buffer.concat(parts) }));
+        upRes.on('error', () => done(undefined));
+      },
+    );
     up.on('error', () => done(undefined));
     up.end(body);
   }
@@ -107,7 +125,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   return {
     endpoint: `http://127.0.0.1:${port}`,
     stats,
-    setRate: (r) => { rate = r; },
+    setRate: (r) => {
+      rate = r;
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       agent.destroy();

@@ -16,8 +16,14 @@ import { SDK_LOGGER_MIDDLEWARE } from '../../src/aws/sdk-logging.js';
 // The SDK's logger middleware copies every request and response body before logging nothing; dynashift's clients
 // must not carry it (a sixth of the backfill's CPU), and the name it is removed by must still exist in the SDK.
 test('SDK clients are built without the logger middleware', () => {
-  const { dynamodb, streams } = clientsFor({ table: 't', region: 'us-east-1', endpoint: 'http://127.0.0.1:1' }, roleFor('source', 'source', { table: 't' }));
-  for (const [name, client] of [['dynamodb', dynamodb], ['streams', streams]] as const) {
+  const { dynamodb, streams } = clientsFor(
+    { table: 't', region: 'us-east-1', endpoint: 'http://127.0.0.1:1' },
+    roleFor('source', 'source', { table: 't' }),
+  );
+  for (const [name, client] of [
+    ['dynamodb', dynamodb],
+    ['streams', streams],
+  ] as const) {
     const stack = client.middlewareStack.identify().join('\n');
     assert.doesNotMatch(stack, new RegExp(SDK_LOGGER_MIDDLEWARE), name);
     assert.match(stack, /retryMiddleware/, `${name}: the rest of the stack is intact`);
@@ -47,7 +53,10 @@ function captureWarnings(): { warnings: { obj: Record<string, unknown>; msg?: st
 test('a server that stops answering is reported as a warning naming the side and the operation, within the request timeout', async (t) => {
   const server = await startFakeDynamoDb(() => ({ kind: 'freeze' }));
   const cap = captureWarnings();
-  t.after(async () => { cap.stop(); await server.close(); });
+  t.after(async () => {
+    cap.stop();
+    await server.close();
+  });
   const { dynamodb } = clientsFor(fakeRef(server.endpoint), role('target', server.endpoint), { requestTimeoutMs: 300, maxAttempts: 1 });
   const started = Date.now();
   await assert.rejects(dynamodb.send(new DescribeTableCommand({ TableName: 't' })), (err: Error) => isTimeout(err));
@@ -63,7 +72,13 @@ test('a server that never answers again halts the call with ENDPOINT_UNREACHABLE
   t.after(() => server.close());
   const { dynamodb } = clientsFor(fakeRef(server.endpoint), role('source', server.endpoint), { requestTimeoutMs: 200, maxAttempts: 2 });
   await assert.rejects(
-    retryAws(() => dynamodb.send(new DescribeTableCommand({ TableName: 't' })), { side: 'source', operation: 'DescribeTable', budgetMs: 1_000, baseMs: 10, maxMs: 50 }),
+    retryAws(() => dynamodb.send(new DescribeTableCommand({ TableName: 't' })), {
+      side: 'source',
+      operation: 'DescribeTable',
+      budgetMs: 1_000,
+      baseMs: 10,
+      maxMs: 50,
+    }),
     (err: unknown) => {
       assert.ok(err instanceof DynashiftError);
       assert.equal(err.code, 'ENDPOINT_UNREACHABLE');
@@ -87,11 +102,15 @@ test('a server that freezes for a while and answers again costs a delay, not the
   assert.ok(sdkAttemptsOf(out).failed >= 1, 'the timed-out attempts are on record');
 });
 
-test('the SDK\'s own retries are told apart: a 503 is a failure, ProvisionedThroughputExceeded is throttling', async (t) => {
+test("the SDK's own retries are told apart: a 503 is a failure, ProvisionedThroughputExceeded is throttling", async (t) => {
   const script: FakeReply[] = [
-    { kind: 'error', status: 503, type: 'ServiceUnavailable' }, { kind: 'ok', body: DESCRIBE_OK },
-    { kind: 'error', status: 400, type: 'ProvisionedThroughputExceededException' }, { kind: 'ok', body: DESCRIBE_OK },
-    { kind: 'error', status: 500, type: 'InternalServerError' }, { kind: 'error', status: 400, type: 'ThrottlingException' }, { kind: 'ok', body: DESCRIBE_OK },
+    { kind: 'error', status: 503, type: 'ServiceUnavailable' },
+    { kind: 'ok', body: DESCRIBE_OK },
+    { kind: 'error', status: 400, type: 'ProvisionedThroughputExceededException' },
+    { kind: 'ok', body: DESCRIBE_OK },
+    { kind: 'error', status: 500, type: 'InternalServerError' },
+    { kind: 'error', status: 400, type: 'ThrottlingException' },
+    { kind: 'ok', body: DESCRIBE_OK },
   ];
   const server = await startFakeDynamoDb((_op, n) => script[n - 1]!);
   t.after(() => server.close());
@@ -105,7 +124,10 @@ test('the SDK\'s own retries are told apart: a 503 is a failure, ProvisionedThro
 test('a reset connection is reported as ECONNRESET, not as a timeout (the HTTP handler names both TimeoutError)', async (t) => {
   const server = await startFakeDynamoDb((_op, n) => (n === 1 ? { kind: 'reset' } : { kind: 'ok', body: DESCRIBE_OK }));
   const cap = captureWarnings();
-  t.after(async () => { cap.stop(); await server.close(); });
+  t.after(async () => {
+    cap.stop();
+    await server.close();
+  });
   const { dynamodb } = clientsFor(fakeRef(server.endpoint), role('source', server.endpoint));
   const out = await dynamodb.send(new DescribeTableCommand({ TableName: 't' }));
   assert.deepEqual({ ...sdkAttemptsOf(out) }, { throttled: 0, failed: 1 });
@@ -115,7 +137,8 @@ test('a reset connection is reported as ECONNRESET, not as a timeout (the HTTP h
 });
 
 test('errors are classified as the SDK does: only throttling codes are throttling', () => {
-  const err = (name: string, status?: number) => Object.assign(new Error(name), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
+  const err = (name: string, status?: number) =>
+    Object.assign(new Error(name), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
   for (const name of ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded']) {
     assert.equal(awsRetryVerdict(err(name, 400)), 'throttled', name);
   }
@@ -134,7 +157,12 @@ describe('DynamoDbSink write rate', () => {
   test('a 503 the SDK retried does not lower the write rate (3,000 items still written at full speed)', async (t) => {
     const server = await startFakeDynamoDb((_op, n) => (n === 1 ? { kind: 'error', status: 503, type: 'ServiceUnavailable' } : ok));
     t.after(() => server.close());
-    const sink = new DynamoDbSink({ name: 't', client: clientsFor(fakeRef(server.endpoint), role('target', server.endpoint)).dynamodb, table: 't', concurrency: 8 });
+    const sink = new DynamoDbSink({
+      name: 't',
+      client: clientsFor(fakeRef(server.endpoint), role('target', server.endpoint)).dynamodb,
+      table: 't',
+      concurrency: 8,
+    });
     const started = Date.now();
     const out = await sink.write(items);
     assert.equal(out.stats.written, 3000);
@@ -144,9 +172,16 @@ describe('DynamoDbSink write rate', () => {
   });
 
   test('a throttled request does lower the write rate (the SDK retried it successfully)', async (t) => {
-    const server = await startFakeDynamoDb((_op, n) => (n === 5 ? { kind: 'error', status: 400, type: 'ProvisionedThroughputExceededException' } : ok));
+    const server = await startFakeDynamoDb((_op, n) =>
+      n === 5 ? { kind: 'error', status: 400, type: 'ProvisionedThroughputExceededException' } : ok,
+    );
     t.after(() => server.close());
-    const sink = new DynamoDbSink({ name: 't', client: clientsFor(fakeRef(server.endpoint), role('target', server.endpoint)).dynamodb, table: 't', concurrency: 8 });
+    const sink = new DynamoDbSink({
+      name: 't',
+      client: clientsFor(fakeRef(server.endpoint), role('target', server.endpoint)).dynamodb,
+      table: 't',
+      concurrency: 8,
+    });
     await sink.write(items.slice(0, 250));
     assert.ok(Number.isFinite(sink.currentWriteRate), `rate ${sink.currentWriteRate}`);
   });

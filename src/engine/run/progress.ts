@@ -20,7 +20,10 @@ export class Progress {
   readonly streamMeter = new RateMeter(systemClock);
   readonly applyStats: ApplyStats = { records: 0, skipped: 0, writes: 0 };
 
-  constructor(private readonly state: MigrationState, private readonly deadLetters: () => number) {}
+  constructor(
+    private readonly state: MigrationState,
+    private readonly deadLetters: () => number,
+  ) {}
 
   backfilledItems(): number {
     return Object.values(this.state.sources).reduce((n, s) => n + s.backfill.itemsWritten, 0);
@@ -37,15 +40,22 @@ export class Progress {
       at: new Date().toISOString(),
       phase: this.state.phase,
       backfill: {
-        items, estimatedItems: Math.max(estimatedItems, items), itemsPerSecond, partitions, partitionsDone,
+        items,
+        estimatedItems: Math.max(estimatedItems, items),
+        itemsPerSecond,
+        partitions,
+        partitionsDone,
         ...(itemsPerSecond > 0 && estimatedItems > items ? { etaSeconds: Math.round((estimatedItems - items) / itemsPerSecond) } : {}),
       },
       stream: {
         direction: replication.direction,
-        records: this.applyStats.records, writes: this.applyStats.writes, skipped: this.applyStats.skipped,
+        records: this.applyStats.records,
+        writes: this.applyStats.writes,
+        skipped: this.applyStats.skipped,
         recordsPerSecond: this.streamMeter.perSecond(),
         lagMs: replication.lagMs(),
-        caughtUp: replication.caughtUp, shards: replication.shards(),
+        caughtUp: replication.caughtUp,
+        shards: replication.shards(),
       },
       deadLetters: this.deadLetters(),
     };

@@ -5,7 +5,12 @@ import { keyId } from '../../core/item.js';
 
 /** Reads a DynamoDB table back for verify: parallel Scan segments and consistent BatchGetItem lookups. */
 export class DynamoDbReader {
-  constructor(private readonly client: DynamoDBClient, private readonly table: string, readonly keySchema: KeySchema, private readonly pageSize = 1000) {}
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+    readonly keySchema: KeySchema,
+    private readonly pageSize = 1000,
+  ) {}
 
   readPartitions(count: number): string[] {
     return Array.from({ length: count }, (_, i) => `${i}/${count}`);
@@ -15,10 +20,20 @@ export class DynamoDbReader {
     const [segment, total] = partition.split('/').map(Number) as [number, number];
     let start: AttributeMap | undefined;
     do {
-      const res = await retryAws(() => this.client.send(new ScanCommand({
-        TableName: this.table, Segment: segment, TotalSegments: total, Limit: this.pageSize, ConsistentRead: true,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      })), { side: 'target', operation: 'Scan', table: this.table, baseMs: 100, maxMs: 10_000, ...(signal ? { signal } : {}) });
+      const res = await retryAws(
+        () =>
+          this.client.send(
+            new ScanCommand({
+              TableName: this.table,
+              Segment: segment,
+              TotalSegments: total,
+              Limit: this.pageSize,
+              ConsistentRead: true,
+              ...(start ? { ExclusiveStartKey: start } : {}),
+            }),
+          ),
+        { side: 'target', operation: 'Scan', table: this.table, baseMs: 100, maxMs: 10_000, ...(signal ? { signal } : {}) },
+      );
       if (!res) return;
       yield (res.Items ?? []) as AttributeMap[];
       start = res.LastEvaluatedKey;
@@ -32,14 +47,19 @@ export class DynamoDbReader {
     for (let i = 0; i < unique.length; i += 100) {
       let pending = unique.slice(i, i + 100);
       // Unprocessed keys are asked again (with backoff) until every key is answered.
-      await retryAws(async () => {
-        const res = await this.client.send(new BatchGetItemCommand({
-          RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } },
-        }));
-        for (const item of (res.Responses?.[this.table] ?? []) as AttributeMap[]) found.set(keyId(item, this.keySchema), item);
-        pending = (res.UnprocessedKeys?.[this.table]?.Keys ?? []) as AttributeMap[];
-        return pending.length;
-      }, { side: 'target', operation: 'BatchGetItem', table: this.table, baseMs: 100, maxMs: 10_000, again: (left) => left > 0 });
+      await retryAws(
+        async () => {
+          const res = await this.client.send(
+            new BatchGetItemCommand({
+              RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } },
+            }),
+          );
+          for (const item of (res.Responses?.[this.table] ?? []) as AttributeMap[]) found.set(keyId(item, this.keySchema), item);
+          pending = (res.UnprocessedKeys?.[this.table]?.Keys ?? []) as AttributeMap[];
+          return pending.length;
+        },
+        { side: 'target', operation: 'BatchGetItem', table: this.table, baseMs: 100, maxMs: 10_000, again: (left) => left > 0 },
+      );
     }
     return keys.map((k) => found.get(keyId(k, this.keySchema)));
   }

@@ -1,10 +1,4 @@
-import {
-  BatchWriteItemCommand,
-  DeleteItemCommand,
-  PutItemCommand,
-  type DynamoDBClient,
-  type WriteRequest,
-} from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { systemClock } from '../../core/clock.js';
@@ -31,7 +25,12 @@ export interface DynamoDbSinkOptions {
 
 /** Guarded (conditional) writes, a stream for reverse replication, and the DynamoDB API itself. */
 export const DYNAMODB_CAPABILITIES = declareCapabilities({
-  conditionalWrites: true, changeStream: true, dynamoDbApi: true, maxBatchSize: 25, transactions: true, nativeTypes: true,
+  conditionalWrites: true,
+  changeStream: true,
+  dynamoDbApi: true,
+  maxBatchSize: 25,
+  transactions: true,
+  nativeTypes: true,
 });
 
 /** Errors that reject an item on its own merits (size, key type): retrying can't help; isolate and dead-letter. */
@@ -86,21 +85,26 @@ export class DynamoDbSink implements Sink {
     let consumed = 0;
     let done: number | undefined;
     try {
-      done = await retryAws(async () => {
-        const res = await this.opts.client.send(new BatchWriteItemCommand({
-          RequestItems: { [this.opts.table]: pending },
-          ReturnConsumedCapacity: 'TOTAL',
-        }));
-        const units = (res.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0);
-        consumed += units;
-        this.meter.add(units);
-        await this.limiter.consume(units, signal);
-        pending = res.UnprocessedItems?.[this.opts.table] ?? [];
-        // Unprocessed items are DynamoDB's way of throttling part of a batch: slow down, resend just those. (The result
-        // here is a count, so the SDK's throttled attempts are read from the output itself.)
-        if (pending.length > 0 || sdkAttemptsOf(res).throttled > 0) this.onThrottle();
-        return pending.length;
-      }, this.retryOptions('BatchWriteItem', signal, { again: (left: number) => left > 0 }));
+      done = await retryAws(
+        async () => {
+          const res = await this.opts.client.send(
+            new BatchWriteItemCommand({
+              RequestItems: { [this.opts.table]: pending },
+              ReturnConsumedCapacity: 'TOTAL',
+            }),
+          );
+          const units = (res.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0);
+          consumed += units;
+          this.meter.add(units);
+          await this.limiter.consume(units, signal);
+          pending = res.UnprocessedItems?.[this.opts.table] ?? [];
+          // Unprocessed items are DynamoDB's way of throttling part of a batch: slow down, resend just those. (The result
+          // here is a count, so the SDK's throttled attempts are read from the output itself.)
+          if (pending.length > 0 || sdkAttemptsOf(res).throttled > 0) this.onThrottle();
+          return pending.length;
+        },
+        this.retryOptions('BatchWriteItem', signal, { again: (left: number) => left > 0 }),
+      );
     } catch (err) {
       if (ITEM_ERRORS.has(errorName(err))) return this.isolate(ops, signal);
       throw err;
@@ -109,34 +113,47 @@ export class DynamoDbSink implements Sink {
     return { rejected: [], stats: { written: byKey.size, consumedCapacity: consumed } };
   }
 
-  private async writeGuarded(ops: WriteOp[], guard: NonNullable<DynamoDbSinkOptions['guard']>, signal?: AbortSignal): Promise<{ rejected: RejectedWrite[]; stats: WriteStats }> {
+  private async writeGuarded(
+    ops: WriteOp[],
+    guard: NonNullable<DynamoDbSinkOptions['guard']>,
+    signal?: AbortSignal,
+  ): Promise<{ rejected: RejectedWrite[]; stats: WriteStats }> {
     const rejected: RejectedWrite[] = [];
     let written = 0;
     let consumed = 0;
-    await Promise.all(ops.map((op) => this.gate.run(async () => {
-      let res;
-      try {
-        res = await retryAws(() => this.opts.client.send(guardedCommand(op, this.opts.table, guard.versionAttribute, guard.keyNames) as PutItemCommand),
-          this.retryOptions(op.kind === 'put' ? 'PutItem' : 'DeleteItem', signal));
-      } catch (err) {
-        const name = errorName(err);
-        if (name === 'ConditionalCheckFailedException') {
-          this.guardSkips++; // the target holds a newer version: correctly not overwritten
-          return;
-        }
-        if (ITEM_ERRORS.has(name)) {
-          rejected.push({ op, error: { code: name, message: (err as Error).message } });
-          return;
-        }
-        throw err;
-      }
-      if (res === undefined) throw abortError();
-      const units = res.ConsumedCapacity?.CapacityUnits ?? 0;
-      consumed += units;
-      this.meter.add(units);
-      await this.limiter.consume(units, signal);
-      written++;
-    }, { urgent: isChange([op]) })));
+    await Promise.all(
+      ops.map((op) =>
+        this.gate.run(
+          async () => {
+            let res;
+            try {
+              res = await retryAws(
+                () => this.opts.client.send(guardedCommand(op, this.opts.table, guard.versionAttribute, guard.keyNames) as PutItemCommand),
+                this.retryOptions(op.kind === 'put' ? 'PutItem' : 'DeleteItem', signal),
+              );
+            } catch (err) {
+              const name = errorName(err);
+              if (name === 'ConditionalCheckFailedException') {
+                this.guardSkips++; // the target holds a newer version: correctly not overwritten
+                return;
+              }
+              if (ITEM_ERRORS.has(name)) {
+                rejected.push({ op, error: { code: name, message: (err as Error).message } });
+                return;
+              }
+              throw err;
+            }
+            if (res === undefined) throw abortError();
+            const units = res.ConsumedCapacity?.CapacityUnits ?? 0;
+            consumed += units;
+            this.meter.add(units);
+            await this.limiter.consume(units, signal);
+            written++;
+          },
+          { urgent: isChange([op]) },
+        ),
+      ),
+    );
     return { rejected, stats: { written, consumedCapacity: consumed } };
   }
 
@@ -148,10 +165,13 @@ export class DynamoDbSink implements Sink {
     for (const op of ops) {
       let res;
       try {
-        res = await retryAws(() => op.kind === 'put'
-          ? this.opts.client.send(new PutItemCommand({ TableName: this.opts.table, Item: op.item, ReturnConsumedCapacity: 'TOTAL' }))
-          : this.opts.client.send(new DeleteItemCommand({ TableName: this.opts.table, Key: op.key, ReturnConsumedCapacity: 'TOTAL' })),
-        this.retryOptions(op.kind === 'put' ? 'PutItem' : 'DeleteItem', signal));
+        res = await retryAws(
+          () =>
+            op.kind === 'put'
+              ? this.opts.client.send(new PutItemCommand({ TableName: this.opts.table, Item: op.item, ReturnConsumedCapacity: 'TOTAL' }))
+              : this.opts.client.send(new DeleteItemCommand({ TableName: this.opts.table, Key: op.key, ReturnConsumedCapacity: 'TOTAL' })),
+          this.retryOptions(op.kind === 'put' ? 'PutItem' : 'DeleteItem', signal),
+        );
       } catch (err) {
         if (!ITEM_ERRORS.has(errorName(err))) throw err;
         rejected.push({ op, error: { code: errorName(err), message: (err as Error).message } });
@@ -167,7 +187,14 @@ export class DynamoDbSink implements Sink {
   private readonly onThrottle = (): void => this.limiter.throttled(this.meter.perSecond());
 
   private retryOptions<T>(operation: string, signal: AbortSignal | undefined, extra: Partial<AwsRetryOptions<T>> = {}): AwsRetryOptions<T> {
-    return { side: this.opts.side ?? 'target', operation, table: this.opts.table, onThrottle: this.onThrottle, ...(signal ? { signal } : {}), ...extra };
+    return {
+      side: this.opts.side ?? 'target',
+      operation,
+      table: this.opts.table,
+      onThrottle: this.onThrottle,
+      ...(signal ? { signal } : {}),
+      ...extra,
+    };
   }
 }
 

@@ -64,19 +64,30 @@ export class ScanSource implements BackfillSource {
   }
 
   private scanPage(segment: number, startKey: AttributeMap | undefined, signal?: AbortSignal): Promise<ScanCommandOutput | undefined> {
-    return retryAws(() => this.opts.client.send(new ScanCommand({
-      TableName: this.opts.table,
-      Segment: segment,
-      TotalSegments: this.opts.totalSegments,
-      Limit: this.opts.pageSize,
-      ConsistentRead: this.opts.consistentRead,
-      ReturnConsumedCapacity: 'TOTAL',
-      ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-    }), { abortSignal: signal }), {
-      side: this.opts.side ?? 'source', operation: 'Scan', table: this.opts.table, baseMs: 100, maxMs: 10_000,
-      // Only throttling says the table can't take the rate; a 500 or a reset connection does not.
-      onThrottle: () => this.opts.limiter.throttled(this.opts.meter.perSecond()),
-      ...(signal ? { signal } : {}),
-    });
+    return retryAws(
+      () =>
+        this.opts.client.send(
+          new ScanCommand({
+            TableName: this.opts.table,
+            Segment: segment,
+            TotalSegments: this.opts.totalSegments,
+            Limit: this.opts.pageSize,
+            ConsistentRead: this.opts.consistentRead,
+            ReturnConsumedCapacity: 'TOTAL',
+            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          }),
+          { abortSignal: signal },
+        ),
+      {
+        side: this.opts.side ?? 'source',
+        operation: 'Scan',
+        table: this.opts.table,
+        baseMs: 100,
+        maxMs: 10_000,
+        // Only throttling says the table can't take the rate; a 500 or a reset connection does not.
+        onThrottle: () => this.opts.limiter.throttled(this.opts.meter.perSecond()),
+        ...(signal ? { signal } : {}),
+      },
+    );
   }
 }
