@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { AttributeMap } from '../../core/item.js';
+import type { DdbJsonMap, DdbJsonValue } from '../../core/ddb-json.js';
 
 /**
  * The lossless jsonb form of an item: DynamoDB JSON itself, the shape DynamoDB's own exports use.
@@ -15,18 +16,9 @@ import type { AttributeMap } from '../../core/item.js';
  *
  * The one thing PostgreSQL can't store is U+0000 in text or jsonb: such items are rejected (see findUnstorable).
  */
-export type DynamoJson = { [attribute: string]: TypedJson };
-export type TypedJson =
-  | { S: string }
-  | { N: string }
-  | { B: string }
-  | { BOOL: boolean }
-  | { NULL: true }
-  | { SS: string[] }
-  | { NS: string[] }
-  | { BS: string[] }
-  | { L: TypedJson[] }
-  | { M: DynamoJson };
+// The wire shape is core's DynamoDB JSON; the names say what the jsonb columns hold.
+export type DynamoJson = DdbJsonMap;
+export type TypedJson = DdbJsonValue;
 
 export function itemToJson(item: AttributeMap): DynamoJson {
   const out: DynamoJson = {};
