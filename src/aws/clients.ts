@@ -5,6 +5,7 @@ import type { AwsCredentialIdentityProvider, Provider } from '@smithy/types';
 import type { TableRefConfig } from '../config/schema.js';
 import { tagRole, type ClientRole } from './errors.js';
 import { isLoopback, profileExists, resolveRegion } from './region.js';
+import { newCallStats, withCallStats, type CallStats } from './call-stats.js';
 import { withoutSdkLogging } from './sdk-logging.js';
 
 /**
@@ -16,6 +17,8 @@ import { withoutSdkLogging } from './sdk-logging.js';
 export interface TableClients {
   dynamodb: DynamoDBClient;
   streams: DynamoDBStreamsClient;
+  /** Requests, throttles and retries of both clients, for monitoring. */
+  calls: CallStats;
 }
 
 export function clientsFor(ref: TableRefConfig, role: ClientRole, opts: { maxAttempts?: number } = {}): TableClients {
@@ -27,9 +30,11 @@ export function clientsFor(ref: TableRefConfig, role: ClientRole, opts: { maxAtt
     ...(ref.endpoint ? { endpoint: ref.endpoint } : {}),
     ...(credentials ? { credentials } : {}),
   };
+  const calls = newCallStats();
   return {
-    dynamodb: tagErrorsWith(withoutSdkLogging(new DynamoDBClient(common)), role),
-    streams: tagErrorsWith(withoutSdkLogging(new DynamoDBStreamsClient(common)), role),
+    dynamodb: tagErrorsWith(withCallStats(withoutSdkLogging(new DynamoDBClient(common)), calls), role),
+    streams: tagErrorsWith(withCallStats(withoutSdkLogging(new DynamoDBStreamsClient(common)), calls), role),
+    calls,
   };
 }
 

@@ -59,6 +59,22 @@ export interface ProgressSnapshot {
   stream: { direction?: 'forward' | 'reverse' | 'none'; records: number; writes: number; skipped: number; recordsPerSecond: number; lagMs: number; caughtUp: boolean;
     shards: { source: string; shardId: string; parentShardId?: string; state: string; lagMs?: number; applied: number; checkpoint?: string }[] };
   deadLetters: number;
+  /** Per table: requests, throttles, retries, writes in flight and rate limits (since this process started). */
+  io?: TableActivity[];
+}
+
+/** How one source or target table's requests fare; written by the run loop's snapshot, read by metrics. */
+export interface TableActivity {
+  side: 'source' | 'target';
+  /** The source or target name in the config. */
+  name: string;
+  table: string;
+  requests: number;
+  throttles: number;
+  retries: number;
+  writesInFlight?: number;
+  /** Each budget's current and configured units per second; null is unlimited (JSON has no Infinity). */
+  rateLimits: { kind: 'read' | 'write'; unitsPerSecond: number | null; ceiling: number | null }[];
 }
 
 export type Phase =

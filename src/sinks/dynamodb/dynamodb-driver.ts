@@ -85,9 +85,9 @@ export const dynamoDbDriver: SinkDriver = typed<DynamoDbTargetConfig>({
 
   open(name: string, target: DynamoDbTargetConfig, opts: SinkOpenOptions) {
     const clients = clientsFor(target, roleFor('target', name, target));
-    const { dynamodb } = clients;
+    const { dynamodb, calls } = clients;
     const sink = new DynamoDbSink({
-      name, client: dynamodb, table: target.table, concurrency: opts.concurrency,
+      name, client: dynamodb, table: target.table, concurrency: opts.concurrency, calls,
       ...(target.maxBatchSize ? { maxBatchSize: target.maxBatchSize } : {}),
       ...(opts.maxWriteUnitsPerSecond ? { maxWriteUnitsPerSecond: opts.maxWriteUnitsPerSecond } : {}),
       ...(opts.guard ? { guard: { versionAttribute: opts.guard.versionAttribute, keyNames: keyAttributeNames(opts.keySchema) } } : {}),

@@ -11,7 +11,8 @@ import { Semaphore } from '../../core/semaphore.js';
 import { systemClock } from '../../core/clock.js';
 import { isChange, type WriteOp } from '../../core/write-op.js';
 import { errorName, isRetryable, isThrottling } from '../../aws/errors.js';
-import { declareCapabilities, type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
+import type { CallStats } from '../../aws/call-stats.js';
+import { declareCapabilities, type RejectedWrite, type Sink, type SinkActivity, type SinkCapabilities, type WriteStats } from '../sink.js';
 import { guardedCommand } from './guarded-writes.js';
 
 export interface DynamoDbSinkOptions {
@@ -24,6 +25,8 @@ export interface DynamoDbSinkOptions {
   maxWriteUnitsPerSecond?: number;
   /** Conditional single-item writes instead of BatchWriteItem (see guarded-writes.ts). */
   guard?: { versionAttribute: string; keyNames: string[] };
+  /** The client's request counters (clientsFor's `calls`), reported by activity(). */
+  calls?: CallStats;
 }
 
 /** Guarded (conditional) writes, a stream for reverse replication, and the DynamoDB API itself. */
@@ -51,6 +54,14 @@ export class DynamoDbSink implements Sink {
     this.capabilities = { ...DYNAMODB_CAPABILITIES, maxBatchSize: opts.maxBatchSize ?? DYNAMODB_CAPABILITIES.maxBatchSize };
     this.gate = new Semaphore(opts.concurrency);
     this.limiter = new RateLimiter(opts.maxWriteUnitsPerSecond ?? Infinity, systemClock);
+  }
+
+  activity(): SinkActivity {
+    const calls = this.opts.calls ?? { requests: 0, throttles: 0, retries: 0 };
+    return {
+      writesInFlight: this.gate.inFlight, requests: calls.requests, throttles: calls.throttles, retries: calls.retries,
+      rateLimit: { unitsPerSecond: this.limiter.currentRate, ceiling: this.limiter.maxRate },
+    };
   }
 
   /** Writes the guard skipped because the target already held a newer version. */
