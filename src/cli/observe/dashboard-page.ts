@@ -68,7 +68,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       <div class="stat"><div class="value" id="stat-records">–</div><div class="label">stream records applied</div></div>
       <div class="stat"><div class="value" id="stat-records-rate">–</div><div class="label">records / s</div></div>
       <div class="stat"><div class="value" id="stat-lag">–</div><div class="label">stream lag</div></div>
-      <div class="stat"><div class="value" id="stat-dead">–</div><div class="label">dead letters</div></div>
+      <div class="stat"><div class="value" id="stat-dead">–</div><div class="label">unresolved dead letters</div></div>
     </div>
   </section>
   <section class="charts">

@@ -36,7 +36,8 @@ export class MigrationMetrics {
   private readonly shards = this.gauge('dynashift_stream_shards', 'Shards by state (reading, at-tip, waiting-for-parent, finished)', ['source', 'state']);
   private readonly caughtUp = this.gauge('dynashift_stream_caught_up', '1 when every change up to now is applied');
 
-  private readonly deadLetters = this.counter('dynashift_dead_letters_total', 'Items written to the dead-letter file over the migration');
+  // A gauge, not a counter: a dead letter whose item later lands (or is retried) is resolved, and the count goes down.
+  private readonly deadLetters = this.gauge('dynashift_dead_letters', 'Source items with an unresolved failure in the dead-letter file');
   private readonly inFlight = this.gauge('dynashift_writes_in_flight', 'Write requests in flight to the target', ['target']);
   private readonly requests = this.counter('dynashift_requests_total', 'Requests sent to the table (every SDK attempt) since this run started', ['side', 'name', 'table']);
   private readonly throttles = this.counter('dynashift_throttles_total', 'Requests the table throttled (errors, or BatchWriteItem UnprocessedItems) since this run started', ['side', 'name', 'table']);
@@ -61,7 +62,7 @@ export class MigrationMetrics {
     if (phase) for (const p of PHASES) this.phase.set({ phase: p }, p === phase ? 1 : 0);
     this.halted.set(state?.runner?.halt ? 1 : 0);
     if (state) this.updateBackfill(state);
-    this.deadLetters.inc(snapshot?.deadLetters ?? state?.deadLetters ?? 0);
+    this.deadLetters.set(snapshot?.deadLetters ?? state?.deadLetters ?? 0);
     if (snapshot) this.updateLive(snapshot);
   }
 
