@@ -63,7 +63,7 @@ export interface ProgressSnapshot {
   io?: TableActivity[];
 }
 
-/** How one source or target table's requests fare; written by the run loop's snapshot, read by metrics. */
+/** How one source or target table's requests fare; written by the progress actor's snapshot, read by metrics. */
 export interface TableActivity {
   side: 'source' | 'target';
   /** The source or target name in the config. */
