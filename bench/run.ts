@@ -34,12 +34,18 @@ async function main(): Promise<number> {
   const ctx: Ctx = { o, work, log: (msg) => process.stderr.write(`${msg}\n`) };
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   ctx.log(`dynashift bench: ${command}`);
-  ctx.log(`  ${o.items.toLocaleString('en-US')} items, ${o.runs} run(s); sections: ${o.only.join(', ')}; load average now ${loadAverage().join(' ')}`);
+  ctx.log(
+    `  ${o.items.toLocaleString('en-US')} items, ${o.runs} run(s); sections: ${o.only.join(', ')}; load average now ${loadAverage().join(' ')}`,
+  );
 
   const raw: BenchResults['raw'] = {};
   const results: BenchResults = {
     meta: {
-      command, startedAt: startedAt.toISOString(), finishedAt: '', durationSeconds: 0, options: o,
+      command,
+      startedAt: startedAt.toISOString(),
+      finishedAt: '',
+      durationSeconds: 0,
+      options: o,
       machine: { ...machineInfo(), loadAverageAtStart: loadAverage() },
       versions: versions(),
       dataset: dataset(o),
@@ -69,7 +75,9 @@ async function main(): Promise<number> {
     if (want('backfill') || want('verify')) {
       const withVerify = want('verify') && verify.available;
       if (want('verify') && !verify.available) ctx.log(`\n== verify: not available (${verify.reason}); skipped`);
-      ctx.log(`\n== backfill: dynashift vs minimal copier (${minimal.segments} segments, ${minimal.writeConcurrency} writes) vs copy-dynamodb-table${withVerify ? '; verify on dynashift\'s copy' : ''}`);
+      ctx.log(
+        `\n== backfill: dynashift vs minimal copier (${minimal.segments} segments, ${minimal.writeConcurrency} writes) vs copy-dynamodb-table${withVerify ? "; verify on dynashift's copy" : ''}`,
+      );
       raw.backfill = [];
       for (let r = 0; r < o.runs; r++) {
         raw.backfill.push(await backfillRun(ctx, r, minimal, withVerify));
@@ -155,8 +163,12 @@ function versions(): BenchResults['meta']['versions'] {
     // not a git checkout
   }
   return {
-    node: process.version, java, dynamodbLocal: jarDate(), dynashift: `${pkg('package.json')} (${commit})`,
-    copyDynamodbTable: pkg('node_modules/copy-dynamodb-table/package.json'), awsSdkV3: pkg('node_modules/@aws-sdk/client-dynamodb/package.json'),
+    node: process.version,
+    java,
+    dynamodbLocal: jarDate(),
+    dynashift: `${pkg('package.json')} (${commit})`,
+    copyDynamodbTable: pkg('node_modules/copy-dynamodb-table/package.json'),
+    awsSdkV3: pkg('node_modules/@aws-sdk/client-dynamodb/package.json'),
     awsSdkV2: pkg('node_modules/aws-sdk/package.json'),
   };
 }
@@ -167,7 +179,10 @@ function dataset(o: BenchOptions): BenchResults['meta']['dataset'] {
   for (let n = 0; n < sample; n++) bytes += itemBytes(makeItem(o.seed, n));
   const avg = bytes / sample;
   return {
-    items: o.items, seed: o.seed, averageItemBytes: Math.round(avg), approximateMegabytes: Math.round((avg * o.items) / 2 ** 20),
+    items: o.items,
+    seed: o.seed,
+    averageItemBytes: Math.round(avg),
+    approximateMegabytes: Math.round((avg * o.items) / 2 ** 20),
     attributeTypes: 'S N B BOOL NULL SS NS BS L M (38-digit and tiny-exponent numbers, Unicode, empty string, nested maps and lists)',
   };
 }

@@ -119,7 +119,7 @@ export class StreamGapError extends DynashiftError {
   override readonly name = 'StreamGapError';
   constructor(message: string, details?: Record<string, unknown>) {
     super('STREAM_GAP', `${message} Changes may be missing from the target; it is NOT in sync.`, {
-      hint: 'Start the migration again from a fresh backfill: remove the migration\'s state folder (.dynashift/<name>) and empty or drop the target, then run again.',
+      hint: "Start the migration again from a fresh backfill: remove the migration's state folder (.dynashift/<name>) and empty or drop the target, then run again.",
       details,
     });
   }

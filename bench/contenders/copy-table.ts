@@ -27,13 +27,22 @@ export interface CopyTableResult {
   complete: boolean;
 }
 
-export async function copyDynamodbTable(endpoint: string, source: string, target: string, opts: { maxSeconds: number; keepAlive?: boolean }): Promise<CopyTableResult> {
+export async function copyDynamodbTable(
+  endpoint: string,
+  source: string,
+  target: string,
+  opts: { maxSeconds: number; keepAlive?: boolean },
+): Promise<CopyTableResult> {
   const pkgPath = requireHere.resolve('copy-dynamodb-table');
   const { copy } = requireHere(pkgPath) as { copy: (values: unknown, fn: Callback) => void };
   // The aws-sdk v2 that copy-dynamodb-table itself depends on.
   const AWS = createRequire(pkgPath)('aws-sdk') as V2;
   const config = {
-    region: 'us-east-1', endpoint, accessKeyId: 'local', secretAccessKey: 'local', maxRetries: 10,
+    region: 'us-east-1',
+    endpoint,
+    accessKeyId: 'local',
+    secretAccessKey: 'local',
+    maxRetries: 10,
     ...(opts.keepAlive !== false ? { httpOptions: { agent: new Agent({ keepAlive: true, maxSockets: 50 }) } } : {}),
   };
   const service = new AWS.DynamoDB(config);
@@ -63,16 +72,19 @@ export async function copyDynamodbTable(endpoint: string, source: string, target
     },
   };
   await new Promise<void>((resolve, reject) => {
-    copy({
-      config,
-      source: { tableName: source, dynamoClient: sourceClient, dynamodb: service, active: true },
-      destination: { tableName: target, dynamoClient: destinationClient, dynamodb: service, active: true },
-      log: false,
-      create: false,
-    }, (err: unknown) => {
-      if (err && !stoppedByLimit) reject(err instanceof Error ? err : new Error(JSON.stringify(err)));
-      else resolve();
-    });
+    copy(
+      {
+        config,
+        source: { tableName: source, dynamoClient: sourceClient, dynamodb: service, active: true },
+        destination: { tableName: target, dynamoClient: destinationClient, dynamodb: service, active: true },
+        log: false,
+        create: false,
+      },
+      (err: unknown) => {
+        if (err && !stoppedByLimit) reject(err instanceof Error ? err : new Error(JSON.stringify(err)));
+        else resolve();
+      },
+    );
   });
   const seconds = (Date.now() - started) / 1000;
   config.httpOptions?.agent.destroy();

@@ -44,7 +44,10 @@ export function writeConfig(o: ConfigOptions): string {
     source: { table: o.source, region: 'us-east-1', endpoint: o.endpoint },
     target: { table: o.target, region: 'us-east-1', endpoint: o.endpoint },
     backfill: {
-      strategy: o.strategy ?? 'scan', segments: o.settings.segments, concurrency: o.settings.concurrency, pageSize: o.settings.pageSize,
+      strategy: o.strategy ?? 'scan',
+      segments: o.settings.segments,
+      concurrency: o.settings.concurrency,
+      pageSize: o.settings.pageSize,
     },
     write: { concurrency: o.settings.writeConcurrency },
     ...(o.settings.pollIntervalMs ? { stream: { pollIntervalMs: o.settings.pollIntervalMs } } : {}),
@@ -99,7 +102,9 @@ export function spawnDynashift(args: string[], opts: { cli?: CliKind; workDir: s
   let stdout = '';
   let stderr = '';
   let partial = '';
-  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
   child.stderr!.on('data', (d: Buffer) => {
     const text = partial + d.toString();
     const lines = text.split('\n');
@@ -152,11 +157,24 @@ export function spawnDynashift(args: string[], opts: { cli?: CliKind; workDir: s
       const found = events.find(pred);
       if (found) return Promise.resolve(found);
       return new Promise<LogEvent>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for a dynashift log line (last: ${events.at(-1)?.msg ?? 'none'})`)), timeoutMs);
-        waiters.push({ pred, resolve: (e) => { clearTimeout(timer); resolve(e); } });
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for a dynashift log line (last: ${events.at(-1)?.msg ?? 'none'})`)),
+          timeoutMs,
+        );
+        waiters.push({
+          pred,
+          resolve: (e) => {
+            clearTimeout(timer);
+            resolve(e);
+          },
+        });
         void done.then((o) => {
           clearTimeout(timer);
-          reject(new Error(`dynashift exited (code ${o.code}, signal ${o.signal}) before the expected log line; stderr:\n${o.stderr.slice(-2000)}\nlast log: ${JSON.stringify(o.events.slice(-3))}`));
+          reject(
+            new Error(
+              `dynashift exited (code ${o.code}, signal ${o.signal}) before the expected log line; stderr:\n${o.stderr.slice(-2000)}\nlast log: ${JSON.stringify(o.events.slice(-3))}`,
+            ),
+          );
         });
       });
     },
@@ -170,12 +188,20 @@ export function spawnDynashift(args: string[], opts: { cli?: CliKind; workDir: s
   };
 }
 
-export const msgIs = (text: string) => (e: LogEvent): boolean => e.msg === text;
-export const msgStarts = (text: string) => (e: LogEvent): boolean => typeof e.msg === 'string' && e.msg.startsWith(text);
+export const msgIs =
+  (text: string) =>
+  (e: LogEvent): boolean =>
+    e.msg === text;
+export const msgStarts =
+  (text: string) =>
+  (e: LogEvent): boolean =>
+    typeof e.msg === 'string' && e.msg.startsWith(text);
 
 /** Throws with the CLI's output when it did not exit 0. */
 export function assertOk(o: CliOutcome, what: string): void {
   if (o.code !== 0) {
-    throw new Error(`${what} failed (exit ${o.code}, signal ${o.signal}):\n${o.stderr.slice(-3000)}\n${o.stdout.slice(-2000)}\nlast log: ${JSON.stringify(o.events.slice(-5))}`);
+    throw new Error(
+      `${what} failed (exit ${o.code}, signal ${o.signal}):\n${o.stderr.slice(-3000)}\n${o.stdout.slice(-2000)}\nlast log: ${JSON.stringify(o.events.slice(-5))}`,
+    );
   }
 }

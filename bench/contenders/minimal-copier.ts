@@ -23,23 +23,32 @@ export async function minimalCopy(client: DynamoDBClient, source: string, target
   const gate = limiter(opts.writeConcurrency);
   const capacity = opts.returnConsumedCapacity ? { ReturnConsumedCapacity: 'TOTAL' as const } : {};
   let copied = 0;
-  await Promise.all(Array.from({ length: opts.segments }, async (_, segment) => {
-    let start: ScanCommand['input']['ExclusiveStartKey'];
-    do {
-      const page = await client.send(new ScanCommand({
-        TableName: source, Segment: segment, TotalSegments: opts.segments, Limit: opts.pageSize, ConsistentRead: true,
-        ExclusiveStartKey: start, ...capacity,
-      }));
-      const items = page.Items ?? [];
-      const writes: Promise<void>[] = [];
-      for (let i = 0; i < items.length; i += 25) {
-        const batch: WriteRequest[] = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
-        writes.push(gate(() => batchWrite(client, target, batch, { returnConsumedCapacity: opts.returnConsumedCapacity ?? false })));
-      }
-      await Promise.all(writes);
-      copied += items.length;
-      start = page.LastEvaluatedKey;
-    } while (start);
-  }));
+  await Promise.all(
+    Array.from({ length: opts.segments }, async (_, segment) => {
+      let start: ScanCommand['input']['ExclusiveStartKey'];
+      do {
+        const page = await client.send(
+          new ScanCommand({
+            TableName: source,
+            Segment: segment,
+            TotalSegments: opts.segments,
+            Limit: opts.pageSize,
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+            ...capacity,
+          }),
+        );
+        const items = page.Items ?? [];
+        const writes: Promise<void>[] = [];
+        for (let i = 0; i < items.length; i += 25) {
+          const batch: WriteRequest[] = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
+          writes.push(gate(() => batchWrite(client, target, batch, { returnConsumedCapacity: opts.returnConsumedCapacity ?? false })));
+        }
+        await Promise.all(writes);
+        copied += items.length;
+        start = page.LastEvaluatedKey;
+      } while (start);
+    }),
+  );
   return copied;
 }

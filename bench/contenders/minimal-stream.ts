@@ -5,27 +5,33 @@
  * last change per key (BatchWriteItem rejects two requests on one key). No lineage, checkpoints or transform.
  */
 import type { DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeStreamCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type DynamoDBStreamsClient,
-} from '@aws-sdk/client-dynamodb-streams';
+import { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, type DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { KEY_NAME } from '../lib/dataset.js';
 import { batchWrite } from '../lib/local.js';
 import { limiter } from '../lib/limit.js';
 
-export async function minimalDrain(client: DynamoDBClient, streams: DynamoDBStreamsClient, streamArn: string, target: string,
-  opts: { writeConcurrency: number; onFirstRecord?: () => void }): Promise<number> {
+export async function minimalDrain(
+  client: DynamoDBClient,
+  streams: DynamoDBStreamsClient,
+  streamArn: string,
+  target: string,
+  opts: { writeConcurrency: number; onFirstRecord?: () => void },
+): Promise<number> {
   const gate = limiter(opts.writeConcurrency);
   const listing = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
   let records = 0;
   // DynamoDB Local keeps one shard per stream; parents come first in the listing.
   for (const shard of listing.StreamDescription?.Shards ?? []) {
-    let iterator = (await streams.send(new GetShardIteratorCommand({
-      StreamArn: streamArn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON',
-    }))).ShardIterator;
+    let iterator = (
+      await streams.send(
+        new GetShardIteratorCommand({
+          StreamArn: streamArn,
+          ShardId: shard.ShardId,
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      )
+    ).ShardIterator;
     while (iterator) {
       const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
       const recs = page.Records ?? [];

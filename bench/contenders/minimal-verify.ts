@@ -19,28 +19,37 @@ export async function minimalVerify(client: DynamoDBClient, source: string, targ
   const waiting = new Map<string, { side: 0 | 1; form: string }>();
   const r: MinimalVerifyResult = { sourceItems: 0, targetItems: 0, missing: 0, extra: 0, differing: 0 };
   const scanSide = async (table: string, side: 0 | 1): Promise<void> => {
-    await Promise.all(Array.from({ length: segments }, async (_, segment) => {
-      let start: Record<string, AttributeValue> | undefined;
-      do {
-        const page = await client.send(new ScanCommand({
-          TableName: table, Segment: segment, TotalSegments: segments, Limit: 1000, ConsistentRead: true, ExclusiveStartKey: start,
-        }));
-        for (const item of page.Items ?? []) {
-          if (side === 0) r.sourceItems++;
-          else r.targetItems++;
-          const id = item[KEY_NAME]!.S!;
-          const form = canonical(item);
-          const twin = waiting.get(id);
-          if (twin && twin.side !== side) {
-            waiting.delete(id);
-            if (twin.form !== form) r.differing++;
-          } else {
-            waiting.set(id, { side, form });
+    await Promise.all(
+      Array.from({ length: segments }, async (_, segment) => {
+        let start: Record<string, AttributeValue> | undefined;
+        do {
+          const page = await client.send(
+            new ScanCommand({
+              TableName: table,
+              Segment: segment,
+              TotalSegments: segments,
+              Limit: 1000,
+              ConsistentRead: true,
+              ExclusiveStartKey: start,
+            }),
+          );
+          for (const item of page.Items ?? []) {
+            if (side === 0) r.sourceItems++;
+            else r.targetItems++;
+            const id = item[KEY_NAME]!.S!;
+            const form = canonical(item);
+            const twin = waiting.get(id);
+            if (twin && twin.side !== side) {
+              waiting.delete(id);
+              if (twin.form !== form) r.differing++;
+            } else {
+              waiting.set(id, { side, form });
+            }
           }
-        }
-        start = page.LastEvaluatedKey;
-      } while (start);
-    }));
+          start = page.LastEvaluatedKey;
+        } while (start);
+      }),
+    );
   };
   await Promise.all([scanSide(source, 0), scanSide(target, 1)]);
   for (const w of waiting.values()) {
@@ -55,7 +64,9 @@ function canonical(item: Record<string, AttributeValue>): string {
 }
 
 function canonicalMap(m: Record<string, AttributeValue>): unknown[] {
-  return Object.keys(m).sort().map((k) => [k, canonicalValue(m[k]!)]);
+  return Object.keys(m)
+    .sort()
+    .map((k) => [k, canonicalValue(m[k]!)]);
 }
 
 function canonicalValue(v: AttributeValue): unknown {

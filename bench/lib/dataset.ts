@@ -27,8 +27,30 @@ const digits = (rng: Rng, n: number): string => {
 };
 
 const WORDS = [
-  'lorem', 'ipsum', 'dolor', 'sit', 'amet', 'consectetur', 'adipiscing', 'elit', 'sed', 'do', 'eiusmod', 'tempor',
-  'incididunt', 'ut', 'labore', 'et', 'dolore', 'magna', 'aliqua', 'Ünïcødé', 'emoji-🚀', 'zürich', 'naïve', 'café',
+  'lorem',
+  'ipsum',
+  'dolor',
+  'sit',
+  'amet',
+  'consectetur',
+  'adipiscing',
+  'elit',
+  'sed',
+  'do',
+  'eiusmod',
+  'tempor',
+  'incididunt',
+  'ut',
+  'labore',
+  'et',
+  'dolore',
+  'magna',
+  'aliqua',
+  'Ünïcødé',
+  'emoji-🚀',
+  'zürich',
+  'naïve',
+  'café',
 ] as const;
 const STATUSES = ['new', 'paid', 'packed', 'shipped', 'delivered', 'returned'] as const;
 
@@ -85,9 +107,30 @@ export function makeItem(seed: number, n: number, extra?: AttributeMap): Attribu
     blob: { B: bytes(rng, 96 + int(rng, 64)) },
     flag: { BOOL: rng() < 0.5 },
     nothing: { NULL: true },
-    tags: { SS: distinct(rng, 2 + int(rng, 4), () => pick(rng, WORDS), (s) => s) },
-    nums: { NS: distinct(rng, 2 + int(rng, 4), () => decimal(rng), (s) => s) },
-    bins: { BS: distinct(rng, 2 + int(rng, 2), () => bytes(rng, 8 + int(rng, 8)), (b) => Buffer.from(b).toString('hex')) },
+    tags: {
+      SS: distinct(
+        rng,
+        2 + int(rng, 4),
+        () => pick(rng, WORDS),
+        (s) => s,
+      ),
+    },
+    nums: {
+      NS: distinct(
+        rng,
+        2 + int(rng, 4),
+        () => decimal(rng),
+        (s) => s,
+      ),
+    },
+    bins: {
+      BS: distinct(
+        rng,
+        2 + int(rng, 2),
+        () => bytes(rng, 8 + int(rng, 8)),
+        (b) => Buffer.from(b).toString('hex'),
+      ),
+    },
     lines: {
       L: Array.from({ length: 2 + int(rng, 3) }, () => ({
         M: {
@@ -119,7 +162,14 @@ export function itemBytes(item: AttributeMap): number {
 }
 
 function numberBytes(n: string): number {
-  return Math.ceil(n.replace(/^[-+]?0*/, '').replace(/[eE].*$/, '').replace('.', '').length / 2) + 1;
+  return (
+    Math.ceil(
+      n
+        .replace(/^[-+]?0*/, '')
+        .replace(/[eE].*$/, '')
+        .replace('.', '').length / 2,
+    ) + 1
+  );
 }
 
 function valueBytes(v: AttributeValue): number {

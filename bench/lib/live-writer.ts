@@ -104,14 +104,32 @@ export class LiveWriter {
 
   private pollerStopped = false;
 
-  stats(): { issued: number; acked: number; failed: number; seconds: number; achievedRate: number; skippedTicks: number; unseen: number; pollCycleMs: number; writeLatencyP50: number; writeLatencyP99: number } {
+  stats(): {
+    issued: number;
+    acked: number;
+    failed: number;
+    seconds: number;
+    achievedRate: number;
+    skippedTicks: number;
+    unseen: number;
+    pollCycleMs: number;
+    writeLatencyP50: number;
+    writeLatencyP99: number;
+  } {
     const seconds = (performance.now() - this.startedAt) / 1000;
     const lat = [...this.writeLatencies].sort((a, b) => a - b);
     const q = (p: number): number => (lat.length ? lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]! : NaN);
     return {
-      issued: this.issued, acked: this.acked, failed: this.failed, seconds, achievedRate: this.acked / seconds,
-      skippedTicks: this.skippedTicks, unseen: this.pending.size,
-      pollCycleMs: this.pollCycles ? this.pollMs / this.pollCycles : NaN, writeLatencyP50: q(50), writeLatencyP99: q(99),
+      issued: this.issued,
+      acked: this.acked,
+      failed: this.failed,
+      seconds,
+      achievedRate: this.acked / seconds,
+      skippedTicks: this.skippedTicks,
+      unseen: this.pending.size,
+      pollCycleMs: this.pollCycles ? this.pollMs / this.pollCycles : NaN,
+      writeLatencyP50: q(50),
+      writeLatencyP99: q(99),
     };
   }
 
@@ -144,32 +162,49 @@ export class LiveWriter {
     const seq = ++this.issued;
     let n = this.rng() < (this.o.newShare ?? 0.3) ? this.nextNew++ : Math.floor(this.rng() * this.o.existing);
     if (tick.some((w) => w.n === n)) n = this.nextNew++;
-    return { n, seq, id: itemId(n), item: makeItem(this.o.seed, n, { seq: { N: String(seq) } }), sample: this.sampling && seq % this.o.sampleEvery === 0 };
+    return {
+      n,
+      seq,
+      id: itemId(n),
+      item: makeItem(this.o.seed, n, { seq: { N: String(seq) } }),
+      sample: this.sampling && seq % this.o.sampleEvery === 0,
+    };
   }
 
   private send(writes: PreparedWrite[]): void {
     const sentAt = Date.now();
     this.inFlight += writes.length;
-    const request = writes.length === 1 && this.o.mode !== 'batch'
-      ? this.o.client.send(new PutItemCommand({ TableName: this.o.source, Item: writes[0]!.item })).then(() => undefined)
-      : batchWrite(this.o.client, this.o.source, writes.map((w) => ({ PutRequest: { Item: w.item } })));
-    request.then(
-      () => {
-        const ackAt = Date.now();
-        for (const w of writes) {
-          this.acked++;
-          if (this.writeLatencies.length < 200_000) this.writeLatencies.push(ackAt - sentAt);
-          if (!w.sample) continue;
-          const s: LagSample = { id: w.id, seq: w.seq, sentAt, ackAt };
-          this.samples.push(s);
-          // A later sampled write of the same key supersedes (and also proves) the earlier one.
-          if (this.pending.has(w.id)) this.superseded++;
-          this.pending.delete(w.id);
-          this.pending.set(w.id, s);
-        }
-      },
-      () => { this.failed += writes.length; },
-    ).finally(() => { this.inFlight -= writes.length; });
+    const request =
+      writes.length === 1 && this.o.mode !== 'batch'
+        ? this.o.client.send(new PutItemCommand({ TableName: this.o.source, Item: writes[0]!.item })).then(() => undefined)
+        : batchWrite(
+            this.o.client,
+            this.o.source,
+            writes.map((w) => ({ PutRequest: { Item: w.item } })),
+          );
+    request
+      .then(
+        () => {
+          const ackAt = Date.now();
+          for (const w of writes) {
+            this.acked++;
+            if (this.writeLatencies.length < 200_000) this.writeLatencies.push(ackAt - sentAt);
+            if (!w.sample) continue;
+            const s: LagSample = { id: w.id, seq: w.seq, sentAt, ackAt };
+            this.samples.push(s);
+            // A later sampled write of the same key supersedes (and also proves) the earlier one.
+            if (this.pending.has(w.id)) this.superseded++;
+            this.pending.delete(w.id);
+            this.pending.set(w.id, s);
+          }
+        },
+        () => {
+          this.failed += writes.length;
+        },
+      )
+      .finally(() => {
+        this.inFlight -= writes.length;
+      });
   }
 
   private async poll(): Promise<void> {
@@ -183,19 +218,30 @@ export class LiveWriter {
       const chunks: string[][] = [];
       for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
       const found = new Map<string, number>();
-      await Promise.all(chunks.map(async (chunk) => {
-        let request: Record<string, AttributeValue>[] = chunk.map((id) => ({ [KEY_NAME]: { S: id } }));
-        while (request.length > 0) {
-          const res = await this.o.client.send(new BatchGetItemCommand({
-            RequestItems: { [this.o.target]: { Keys: request, ConsistentRead: true, ProjectionExpression: '#k, #s', ExpressionAttributeNames: { '#k': KEY_NAME, '#s': 'seq' } } },
-          }));
-          for (const item of res.Responses?.[this.o.target] ?? []) {
-            const seq = item['seq']?.N;
-            if (seq !== undefined) found.set(item[KEY_NAME]!.S!, Number(seq));
+      await Promise.all(
+        chunks.map(async (chunk) => {
+          let request: Record<string, AttributeValue>[] = chunk.map((id) => ({ [KEY_NAME]: { S: id } }));
+          while (request.length > 0) {
+            const res = await this.o.client.send(
+              new BatchGetItemCommand({
+                RequestItems: {
+                  [this.o.target]: {
+                    Keys: request,
+                    ConsistentRead: true,
+                    ProjectionExpression: '#k, #s',
+                    ExpressionAttributeNames: { '#k': KEY_NAME, '#s': 'seq' },
+                  },
+                },
+              }),
+            );
+            for (const item of res.Responses?.[this.o.target] ?? []) {
+              const seq = item['seq']?.N;
+              if (seq !== undefined) found.set(item[KEY_NAME]!.S!, Number(seq));
+            }
+            request = (res.UnprocessedKeys?.[this.o.target]?.Keys ?? []) as Record<string, AttributeValue>[];
           }
-          request = (res.UnprocessedKeys?.[this.o.target]?.Keys ?? []) as Record<string, AttributeValue>[];
-        }
-      }));
+        }),
+      );
       const seenAt = Date.now();
       for (const [id, seq] of found) {
         const s = this.pending.get(id);

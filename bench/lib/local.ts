@@ -51,10 +51,12 @@ export async function freshLocal(): Promise<BenchLocal> {
  * as fast as a hand-written copier can be, not slowed by an SDK default dynashift avoids.
  */
 export function benchClient(endpoint: string, maxSockets = 256): DynamoDBClient {
-  return withoutSdkLogging(new DynamoDBClient({
-    ...localClientConfig(endpoint),
-    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets }) },
-  }));
+  return withoutSdkLogging(
+    new DynamoDBClient({
+      ...localClientConfig(endpoint),
+      requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets }) },
+    }),
+  );
 }
 
 export function findJvmPid(port: number): number | undefined {
@@ -77,13 +79,15 @@ export function jarDate(): string {
 }
 
 export async function createTable(client: DynamoDBClient, table: string, stream?: StreamViewType): Promise<void> {
-  await client.send(new CreateTableCommand({
-    TableName: table,
-    AttributeDefinitions: [{ AttributeName: KEY_NAME, AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: KEY_NAME, KeyType: 'HASH' }],
-    BillingMode: 'PAY_PER_REQUEST',
-    ...(stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream } } : {}),
-  }));
+  await client.send(
+    new CreateTableCommand({
+      TableName: table,
+      AttributeDefinitions: [{ AttributeName: KEY_NAME, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: KEY_NAME, KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      ...(stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream } } : {}),
+    }),
+  );
   await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName: table });
 }
 
@@ -108,31 +112,46 @@ export async function dropTable(client: DynamoDBClient, table: string): Promise<
 
 /** Item count by a parallel COUNT scan (DescribeTable's ItemCount is not live on every store). */
 export async function countItems(client: DynamoDBClient, table: string, segments = 8): Promise<number> {
-  const counts = await Promise.all(Array.from({ length: segments }, async (_, segment) => {
-    let n = 0;
-    let start: Record<string, never> | undefined;
-    do {
-      const res = await client.send(new ScanCommand({
-        TableName: table, Select: 'COUNT', Segment: segment, TotalSegments: segments, Limit: 5000,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }));
-      n += res.Count ?? 0;
-      start = res.LastEvaluatedKey as typeof start;
-    } while (start);
-    return n;
-  }));
+  const counts = await Promise.all(
+    Array.from({ length: segments }, async (_, segment) => {
+      let n = 0;
+      let start: Record<string, never> | undefined;
+      do {
+        const res = await client.send(
+          new ScanCommand({
+            TableName: table,
+            Select: 'COUNT',
+            Segment: segment,
+            TotalSegments: segments,
+            Limit: 5000,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        n += res.Count ?? 0;
+        start = res.LastEvaluatedKey as typeof start;
+      } while (start);
+      return n;
+    }),
+  );
   return counts.reduce((a, b) => a + b, 0);
 }
 
-export async function batchWrite(client: DynamoDBClient, table: string, requests: WriteRequest[], opts: { returnConsumedCapacity?: boolean } = {}): Promise<void> {
+export async function batchWrite(
+  client: DynamoDBClient,
+  table: string,
+  requests: WriteRequest[],
+  opts: { returnConsumedCapacity?: boolean } = {},
+): Promise<void> {
   let pending = requests;
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt)));
     if (attempt > 30) throw new Error(`BatchWriteItem left ${pending.length} items unprocessed`);
-    const out = await client.send(new BatchWriteItemCommand({
-      RequestItems: { [table]: pending },
-      ...(opts.returnConsumedCapacity ? { ReturnConsumedCapacity: 'TOTAL' as const } : {}),
-    }));
+    const out = await client.send(
+      new BatchWriteItemCommand({
+        RequestItems: { [table]: pending },
+        ...(opts.returnConsumedCapacity ? { ReturnConsumedCapacity: 'TOTAL' as const } : {}),
+      }),
+    );
     pending = out.UnprocessedItems?.[table] ?? [];
   }
 }
@@ -141,8 +160,13 @@ export async function batchWrite(client: DynamoDBClient, table: string, requests
  * Seeds items 0…count-1 of the dataset. Items are generated as the writers need them, so memory stays flat at any
  * size. Returns the dataset's total size in bytes (DynamoDB's size rules).
  */
-export async function seedTable(client: DynamoDBClient, table: string, seed: number, count: number,
-  opts: { concurrency?: number; onProgress?: (done: number) => void } = {}): Promise<number> {
+export async function seedTable(
+  client: DynamoDBClient,
+  table: string,
+  seed: number,
+  count: number,
+  opts: { concurrency?: number; onProgress?: (done: number) => void } = {},
+): Promise<number> {
   let next = 0;
   let done = 0;
   let bytes = 0;

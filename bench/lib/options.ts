@@ -78,17 +78,34 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     args: argv,
     options: {
       help: { type: 'boolean', short: 'h' },
-      items: { type: 'string' }, runs: { type: 'string' }, quick: { type: 'boolean' }, only: { type: 'string' }, seed: { type: 'string' },
-      'segments-list': { type: 'string' }, 'scaling-runs': { type: 'string' },
-      'stream-records': { type: 'string' }, 'stream-runs': { type: 'string' },
-      'lag-rate': { type: 'string' }, 'lag-seconds': { type: 'string' }, 'lag-seed-items': { type: 'string' },
-      'lag-sample-every': { type: 'string' }, 'lag-writer': { type: 'string' }, 'lag-runs': { type: 'string' },
-      'copy-table-seconds': { type: 'string' }, 'copy-table-runs': { type: 'string' },
-      'memory-sizes': { type: 'string' }, cli: { type: 'string' },
-      'ds-segments': { type: 'string' }, 'ds-concurrency': { type: 'string' }, 'ds-page-size': { type: 'string' },
-      'ds-write-concurrency': { type: 'string' }, 'ds-poll-interval-ms': { type: 'string' },
-      'minimal-segments': { type: 'string' }, 'minimal-write-concurrency': { type: 'string' },
-      out: { type: 'string' }, 'update-md': { type: 'boolean' },
+      items: { type: 'string' },
+      runs: { type: 'string' },
+      quick: { type: 'boolean' },
+      only: { type: 'string' },
+      seed: { type: 'string' },
+      'segments-list': { type: 'string' },
+      'scaling-runs': { type: 'string' },
+      'stream-records': { type: 'string' },
+      'stream-runs': { type: 'string' },
+      'lag-rate': { type: 'string' },
+      'lag-seconds': { type: 'string' },
+      'lag-seed-items': { type: 'string' },
+      'lag-sample-every': { type: 'string' },
+      'lag-writer': { type: 'string' },
+      'lag-runs': { type: 'string' },
+      'copy-table-seconds': { type: 'string' },
+      'copy-table-runs': { type: 'string' },
+      'memory-sizes': { type: 'string' },
+      cli: { type: 'string' },
+      'ds-segments': { type: 'string' },
+      'ds-concurrency': { type: 'string' },
+      'ds-page-size': { type: 'string' },
+      'ds-write-concurrency': { type: 'string' },
+      'ds-poll-interval-ms': { type: 'string' },
+      'minimal-segments': { type: 'string' },
+      'minimal-write-concurrency': { type: 'string' },
+      out: { type: 'string' },
+      'update-md': { type: 'boolean' },
     },
     strict: true,
   });
@@ -104,7 +121,8 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
   const items = num('items', Number(process.env.BENCH_ITEMS ?? (quick ? 20_000 : 100_000)));
   const runs = num('runs', Number(process.env.BENCH_RUNS ?? (quick ? 1 : 3)));
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : [...SECTIONS];
-  for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section ${s} (known: ${SECTIONS.join(', ')})`);
+  for (const s of only)
+    if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section ${s} (known: ${SECTIONS.join(', ')})`);
   const lagWriter = values['lag-writer'] ?? 'batch';
   if (lagWriter !== 'put' && lagWriter !== 'batch') throw new Error('--lag-writer: expected put or batch');
   const cli = values.cli ?? 'dist';

@@ -23,7 +23,12 @@ export interface BackfillRun {
   verify?: { dynashift: DynashiftVerify; minimal: Measured & { identical: boolean } };
 }
 
-export async function backfillRun(ctx: Ctx, run: number, minimal: { segments: number; writeConcurrency: number }, withVerify: boolean): Promise<BackfillRun> {
+export async function backfillRun(
+  ctx: Ctx,
+  run: number,
+  minimal: { segments: number; writeConcurrency: number },
+  withVerify: boolean,
+): Promise<BackfillRun> {
   const { o } = ctx;
   return withLocal(ctx, `backfill run ${run + 1}/${o.runs}`, async (local, sampler) => {
     const seed = await seededSource(ctx, local, 'source', o.items);
@@ -33,9 +38,16 @@ export async function backfillRun(ctx: Ctx, run: number, minimal: { segments: nu
     const result: Partial<BackfillRun> = { run, order, seedSeconds: seed.seconds };
     for (const who of order) {
       if (who === 'dynashift') {
-        const r = await dynashiftBackfill(ctx, local, sampler, { source: 'source', target: 'target_dynashift', settings: o.dynashift, bytes: seed.bytes });
+        const r = await dynashiftBackfill(ctx, local, sampler, {
+          source: 'source',
+          target: 'target_dynashift',
+          settings: o.dynashift,
+          bytes: seed.bytes,
+        });
         if (r.items !== o.items) throw new Error(`dynashift backfilled ${r.items} items, expected ${o.items}`);
-        ctx.log(`    dynashift      ${fmt(r.itemsPerSecond)} items/s  (${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssBytes ? (r.peakRssBytes / 2 ** 20).toFixed(0) : '?'} MB)`);
+        ctx.log(
+          `    dynashift      ${fmt(r.itemsPerSecond)} items/s  (${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssBytes ? (r.peakRssBytes / 2 ** 20).toFixed(0) : '?'} MB)`,
+        );
         result.dynashift = r;
         if (withVerify) {
           // Both verifiers read the same pair of tables; alternate which goes first.
@@ -78,7 +90,9 @@ export async function backfillRun(ctx: Ctx, run: number, minimal: { segments: nu
           throw new Error('copy-dynamodb-table: the target does not hold the items it reported');
         }
         result.copyTable = { ...rate(r.copied, r.seconds, (seed.bytes * r.copied) / o.items), complete: r.complete, cpu: sampler.split(t0, t1) };
-        ctx.log(`    copy-dynamodb-table ${fmt(result.copyTable.itemsPerSecond)} items/s  (${r.copied} items in ${r.seconds.toFixed(1)} s${r.complete ? '' : ', capped'})`);
+        ctx.log(
+          `    copy-dynamodb-table ${fmt(result.copyTable.itemsPerSecond)} items/s  (${r.copied} items in ${r.seconds.toFixed(1)} s${r.complete ? '' : ', capped'})`,
+        );
         await dropTable(local.client, 'target_copy_table');
       }
     }

@@ -100,7 +100,9 @@ export function rotate<T>(list: T[], run: number): T[] {
 
 export function rate(items: number, seconds: number, bytes?: number): Pick<Measured, 'items' | 'seconds' | 'itemsPerSecond' | 'mbPerSecond'> {
   return {
-    items, seconds, itemsPerSecond: items / seconds,
+    items,
+    seconds,
+    itemsPerSecond: items / seconds,
     ...(bytes !== undefined ? { mbPerSecond: bytes / 2 ** 20 / seconds } : {}),
   };
 }
@@ -125,9 +127,7 @@ export async function writeBacklog(client: DynamoDBClient, table: string, seed: 
     } else {
       const n = Math.floor(rng() * created);
       id = itemId(n);
-      req = r < 0.9
-        ? { PutRequest: { Item: makeItem(seed, n, { rev: { N: String(j) } }) } }
-        : { DeleteRequest: { Key: { id: { S: id } } } };
+      req = r < 0.9 ? { PutRequest: { Item: makeItem(seed, n, { rev: { N: String(j) } }) } } : { DeleteRequest: { Key: { id: { S: id } } } };
     }
     if (keys.has(id) || batch.length === 25) {
       batches.push(batch);

@@ -24,8 +24,12 @@ const time = (events: LogEvent[], pred: (e: LogEvent) => boolean, what: string):
   return e;
 };
 
-export async function dynashiftBackfill(ctx: Ctx, local: BenchLocal, sampler: CpuSampler,
-  o: { source: string; target: string; settings: DynashiftSettings; bytes: number; label?: string }): Promise<DynashiftBackfill> {
+export async function dynashiftBackfill(
+  ctx: Ctx,
+  local: BenchLocal,
+  sampler: CpuSampler,
+  o: { source: string; target: string; settings: DynashiftSettings; bytes: number; label?: string },
+): Promise<DynashiftBackfill> {
   const dir = workDir(ctx, `ds-${o.target}`);
   const configPath = writeConfig({ dir, endpoint: local.endpoint, source: o.source, target: o.target, settings: o.settings });
   const started = Date.now();
@@ -40,7 +44,10 @@ export async function dynashiftBackfill(ctx: Ctx, local: BenchLocal, sampler: Cp
   const items = Number(end['items']);
   const seconds = (end.time - t0) / 1000;
   return {
-    items, seconds, itemsPerSecond: items / seconds, mbPerSecond: o.bytes / 2 ** 20 / seconds,
+    items,
+    seconds,
+    itemsPerSecond: items / seconds,
+    mbPerSecond: o.bytes / 2 ** 20 / seconds,
     wallSeconds: (Date.now() - started) / 1000,
     cpu: sampler.split(t0, end.time),
     ...(out.time ? { peakRssBytes: out.time.maxRssBytes, processCpuSeconds: out.time.userSeconds + out.time.systemSeconds } : {}),
@@ -56,8 +63,12 @@ export interface DynashiftDrain {
   peakRssBytes?: number;
 }
 
-export async function dynashiftDrain(ctx: Ctx, local: BenchLocal, sampler: CpuSampler,
-  o: { source: string; target: string; settings: DynashiftSettings }): Promise<DynashiftDrain> {
+export async function dynashiftDrain(
+  ctx: Ctx,
+  local: BenchLocal,
+  sampler: CpuSampler,
+  o: { source: string; target: string; settings: DynashiftSettings },
+): Promise<DynashiftDrain> {
   const dir = workDir(ctx, `ds-${o.target}`);
   const configPath = writeConfig({ dir, endpoint: local.endpoint, source: o.source, target: o.target, settings: o.settings });
   const cli = spawnDynashift(['run', '-c', configPath, '--until-synced', '--no-progress', '--log-format', 'json'], { cli: ctx.o.cli, workDir: dir });
@@ -72,7 +83,10 @@ export async function dynashiftDrain(ctx: Ctx, local: BenchLocal, sampler: CpuSa
   const records = Number(synced.at(-1)!['appliedRecords'] ?? synced[0]!['records']);
   const seconds = (t1 - t0) / 1000;
   return {
-    records, seconds, recordsPerSecond: records / seconds, cpu: sampler.split(t0, t1),
+    records,
+    seconds,
+    recordsPerSecond: records / seconds,
+    cpu: sampler.split(t0, t1),
     ...(out.time ? { peakRssBytes: out.time.maxRssBytes } : {}),
   };
 }
@@ -96,7 +110,10 @@ export async function dynashiftVerify(ctx: Ctx, sampler: CpuSampler, configPath:
   const result = JSON.parse(out.stdout) as { identical: boolean; durationMs: number; counts: { expected: number; actual: number } };
   const seconds = result.durationMs / 1000;
   return {
-    items: result.counts.expected, seconds, itemsPerSecond: result.counts.expected / seconds, identical: result.identical,
+    items: result.counts.expected,
+    seconds,
+    itemsPerSecond: result.counts.expected / seconds,
+    identical: result.identical,
     cpu: sampler.split(ended - result.durationMs, ended),
     ...(out.time ? { peakRssBytes: out.time.maxRssBytes } : {}),
   };

@@ -87,24 +87,36 @@ export async function benchmarkExportDecode(opts: DecodeBenchOptions = {}): Prom
   try {
     for (const workers of opts.workers ?? [...new Set([1, defaultDecodeWorkers()])]) {
       const files = workers * 2;
-      const paths = await Promise.all(Array.from({ length: files }, async (_, i) => {
-        const path = join(dir, `f${workers}-${i}.gz`);
-        await writeFile(path, gz);
-        return path;
-      }));
+      const paths = await Promise.all(
+        Array.from({ length: files }, async (_, i) => {
+          const path = join(dir, `f${workers}-${i}.gz`);
+          await writeFile(path, gz);
+          return path;
+        }),
+      );
       const p = new DecodePool(workers);
       try {
         await p.scan({ path: paths[0]!, format, mode: 'item', keepLimitBytes: Infinity }); // start the workers
         const store = new LocalStore(dir);
         const started = performance.now();
-        await Promise.all(paths.map(async (path) => {
-          let count = 0;
-          for await (const page of readExportFile({
-            store, entry: { itemCount: n, dataFileS3Key: path, relativeKey: basename(path) }, format, mode: 'item', fromLine: 0,
-            pageSize: 1000, pool: p, keepLimitBytes: 256 * 1024 * 1024, memoryLimitBytes: 0,
-          })) count += page.records.length;
-          if (count !== n) throw new Error('pool read the wrong number of items');
-        }));
+        await Promise.all(
+          paths.map(async (path) => {
+            let count = 0;
+            for await (const page of readExportFile({
+              store,
+              entry: { itemCount: n, dataFileS3Key: path, relativeKey: basename(path) },
+              format,
+              mode: 'item',
+              fromLine: 0,
+              pageSize: 1000,
+              pool: p,
+              keepLimitBytes: 256 * 1024 * 1024,
+              memoryLimitBytes: 0,
+            }))
+              count += page.records.length;
+            if (count !== n) throw new Error('pool read the wrong number of items');
+          }),
+        );
         const ms = performance.now() - started;
         const t = throughput(raw.length * files, n * files, ms);
         pool.push({ workers, files, ...t, perWorkerMbPerSecond: t.mbPerSecond / workers });
@@ -118,9 +130,16 @@ export async function benchmarkExportDecode(opts: DecodeBenchOptions = {}): Prom
   const baseline = throughput(Buffer.byteLength(jsonText), n, baselineMs);
   const decodePerCore = throughput(raw.length, n, verifyMs + materializeMs);
   return {
-    format, items: n, rawBytes: raw.length, gzBytes: gz.length, baseline,
-    verifyPerCore: throughput(raw.length, n, verifyMs), materializePerCore: throughput(raw.length, n, materializeMs), decodePerCore,
-    relativeToBaseline: decodePerCore.mbPerSecond / baseline.mbPerSecond, pool,
+    format,
+    items: n,
+    rawBytes: raw.length,
+    gzBytes: gz.length,
+    baseline,
+    verifyPerCore: throughput(raw.length, n, verifyMs),
+    materializePerCore: throughput(raw.length, n, materializeMs),
+    decodePerCore,
+    relativeToBaseline: decodePerCore.mbPerSecond / baseline.mbPerSecond,
+    pool,
   };
 }
 
@@ -183,7 +202,9 @@ function ionValue(v: AttributeValue): string {
 }
 
 function ionStruct(m: AttributeMap): string {
-  return `{${Object.entries(m).map(([k, v]) => `${JSON.stringify(k)}:${ionValue(v)}`).join(',')}}`;
+  return `{${Object.entries(m)
+    .map(([k, v]) => `${JSON.stringify(k)}:${ionValue(v)}`)
+    .join(',')}}`;
 }
 
 /** DynamoDB number text → Ion decimal literal (`103` → `103.`, `1.5E-3` → `1.5d-3`). */

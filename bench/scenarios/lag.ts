@@ -43,8 +43,14 @@ export async function lagRun(ctx: Ctx, run: number): Promise<LagRun> {
     const dir = workDir(ctx, 'ds-lag');
     const configPath = writeConfig({ dir, endpoint: local.endpoint, source: 'source', target: 'target_dynashift', settings: o.dynashift });
     const writer = new LiveWriter({
-      client: local.client, source: 'source', target: 'target_dynashift', seed: o.seed, rate: o.lagRate,
-      existing: o.lagSeedItems, sampleEvery: o.lagSampleEvery, mode: o.lagWriter,
+      client: local.client,
+      source: 'source',
+      target: 'target_dynashift',
+      seed: o.seed,
+      rate: o.lagRate,
+      existing: o.lagSeedItems,
+      sampleEvery: o.lagSampleEvery,
+      mode: o.lagWriter,
     });
     writer.start();
     const cli = spawnDynashift(['run', '-c', configPath, '--no-progress', '--log-format', 'json'], { cli: o.cli, workDir: dir });
@@ -53,7 +59,9 @@ export async function lagRun(ctx: Ctx, run: number): Promise<LagRun> {
       const started = await cli.waitFor(msgIs('backfill started'), 600_000);
       const backfilled = await cli.waitFor(msgIs('backfill complete'), 600_000);
       const synced = await cli.waitFor(msgStarts('in sync'), 600_000);
-      ctx.log(`    backfill ${((backfilled.time - started.time) / 1000).toFixed(1)} s, caught up ${((synced.time - backfilled.time) / 1000).toFixed(1)} s later; measuring lag for ${o.lagSeconds} s`);
+      ctx.log(
+        `    backfill ${((backfilled.time - started.time) / 1000).toFixed(1)} s, caught up ${((synced.time - backfilled.time) / 1000).toFixed(1)} s later; measuring lag for ${o.lagSeconds} s`,
+      );
       await sleep(2000);
       const t0 = Date.now();
       writer.startSampling();
@@ -70,15 +78,28 @@ export async function lagRun(ctx: Ctx, run: number): Promise<LagRun> {
       // A failed source write never becomes a sample, so it would lower the rate and hide from the lag unnoticed.
       if (st.failed > 0) throw new Error(`lag writer: ${st.failed} source writes failed; the lag measured would not be at ${o.lagRate} writes/s`);
       const r: LagRun = {
-        run, rate: o.lagRate, achievedRate: writer.windowRate, wholeRunRate: st.achievedRate, samples: lags.length, unseen: writer.samples.length - lags.length - writer.superseded,
+        run,
+        rate: o.lagRate,
+        achievedRate: writer.windowRate,
+        wholeRunRate: st.achievedRate,
+        samples: lags.length,
+        unseen: writer.samples.length - lags.length - writer.superseded,
         superseded: writer.superseded,
-        p50Ms: percentile(lags, 50), p90Ms: percentile(lags, 90), p99Ms: percentile(lags, 99), maxMs: Math.max(...lags),
-        writeP50Ms: st.writeLatencyP50, writeP99Ms: st.writeLatencyP99, pollCycleMs: st.pollCycleMs,
-        backfillSeconds: (backfilled.time - started.time) / 1000, catchUpSeconds: (synced.time - backfilled.time) / 1000,
+        p50Ms: percentile(lags, 50),
+        p90Ms: percentile(lags, 90),
+        p99Ms: percentile(lags, 99),
+        maxMs: Math.max(...lags),
+        writeP50Ms: st.writeLatencyP50,
+        writeP99Ms: st.writeLatencyP99,
+        pollCycleMs: st.pollCycleMs,
+        backfillSeconds: (backfilled.time - started.time) / 1000,
+        catchUpSeconds: (synced.time - backfilled.time) / 1000,
         cpu: sampler.split(t0, t1),
         ...(out.time ? { peakRssBytes: out.time.maxRssBytes } : {}),
       };
-      ctx.log(`    lag p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms over ${r.samples} samples; writer ${r.achievedRate.toFixed(0)} writes/s`);
+      ctx.log(
+        `    lag p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms over ${r.samples} samples; writer ${r.achievedRate.toFixed(0)} writes/s`,
+      );
       return r;
     } catch (err) {
       cli.kill('SIGKILL');

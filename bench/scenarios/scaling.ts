@@ -27,20 +27,28 @@ export async function scalingRun(ctx: Ctx, run: number): Promise<ScalingRun> {
       for (const who of both) {
         if (who === 'dynashift') {
           dyn = await dynashiftBackfill(ctx, local, sampler, {
-            source: 'source', target: 'target_dynashift', bytes: seed.bytes,
+            source: 'source',
+            target: 'target_dynashift',
+            bytes: seed.bytes,
             settings: { ...o.dynashift, segments, concurrency: segments },
           });
           await dropTable(local.client, 'target_dynashift');
         } else {
           await createTable(local.client, 'target_minimal');
           const t0 = Date.now();
-          const copied = await minimalCopy(local.client, 'source', 'target_minimal', { segments, writeConcurrency: o.minimalWriteConcurrency, pageSize: 1000 });
+          const copied = await minimalCopy(local.client, 'source', 'target_minimal', {
+            segments,
+            writeConcurrency: o.minimalWriteConcurrency,
+            pageSize: 1000,
+          });
           const t1 = Date.now();
           min = { ...rate(copied, (t1 - t0) / 1000, seed.bytes), cpu: sampler.split(t0, t1) };
           await dropTable(local.client, 'target_minimal');
         }
       }
-      ctx.log(`    ${String(segments).padStart(2)} segments: dynashift ${fmt(dyn!.itemsPerSecond)} items/s, minimal ${fmt(min!.itemsPerSecond)} items/s`);
+      ctx.log(
+        `    ${String(segments).padStart(2)} segments: dynashift ${fmt(dyn!.itemsPerSecond)} items/s, minimal ${fmt(min!.itemsPerSecond)} items/s`,
+      );
       points.push({ segments, dynashift: dyn!, minimal: min! });
     }
     return { run, points };

@@ -43,7 +43,9 @@ export async function streamRun(ctx: Ctx, run: number): Promise<StreamRun> {
     for (const who of order) {
       if (who === 'dynashift') {
         result.dynashift = await dynashiftDrain(ctx, local, sampler, { source: 'source', target: 'target_dynashift', settings: o.dynashift });
-        ctx.log(`    dynashift      ${fmt(result.dynashift.recordsPerSecond)} records/s  (${result.dynashift.records} records, ${result.dynashift.seconds.toFixed(1)} s)`);
+        ctx.log(
+          `    dynashift      ${fmt(result.dynashift.recordsPerSecond)} records/s  (${result.dynashift.records} records, ${result.dynashift.seconds.toFixed(1)} s)`,
+        );
       } else {
         const streams = withoutSdkLogging(new DynamoDBStreamsClient(localClientConfig(local.endpoint)));
         await createTable(local.client, 'target_minimal');
@@ -59,7 +61,10 @@ export async function streamRun(ctx: Ctx, run: number): Promise<StreamRun> {
     }
     const [a, b] = await Promise.all([countItems(local.client, 'target_dynashift'), countItems(local.client, 'target_minimal')]);
     result.targetsMatch = a === b && result.dynashift!.records === result.minimal!.records;
-    if (!result.targetsMatch) ctx.log(`    ! targets differ: dynashift ${a} items / ${result.dynashift!.records} records, minimal ${b} items / ${result.minimal!.records} records`);
+    if (!result.targetsMatch)
+      ctx.log(
+        `    ! targets differ: dynashift ${a} items / ${result.dynashift!.records} records, minimal ${b} items / ${result.minimal!.records} records`,
+      );
     return result as StreamRun;
   });
 }

@@ -17,7 +17,9 @@ export interface CallStats {
 export const CALL_STATS_MIDDLEWARE = 'dynashiftCallStats';
 
 interface HasMiddlewareStack {
-  middlewareStack: { add(middleware: FinalizeRequestMiddleware<object, MetadataBearer>, options: { step: 'finalizeRequest'; priority: 'low'; name: string }): void };
+  middlewareStack: {
+    add(middleware: FinalizeRequestMiddleware<object, MetadataBearer>, options: { step: 'finalizeRequest'; priority: 'low'; name: string }): void;
+  };
 }
 
 export function newCallStats(): CallStats {

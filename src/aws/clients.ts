@@ -50,14 +50,17 @@ interface HasMiddlewareStack {
 
 /** Outermost middleware: whatever a call throws (after the SDK's retries) leaves tagged with the client's role. */
 export function tagErrorsWith<T extends HasMiddlewareStack>(client: T, role: ClientRole): T {
-  client.middlewareStack.add((next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-    try {
-      return await next(args);
-    } catch (err) {
-      tagRole(err, role);
-      throw err;
-    }
-  }, { step: 'initialize', name: 'dynashiftClientRole', priority: 'high' });
+  client.middlewareStack.add(
+    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        tagRole(err, role);
+        throw err;
+      }
+    },
+    { step: 'initialize', name: 'dynashiftClientRole', priority: 'high' },
+  );
   return client;
 }
 

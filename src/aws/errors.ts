@@ -43,10 +43,18 @@ export interface ClientRole {
 const ROLE = Symbol.for('dynashift.clientRole');
 
 /** The role of the client a map key names: `source` for the single source, `sources.<name>` in a merge. */
-export function roleFor(side: 'source' | 'target', name: string, ref: { table: string; endpoint?: string; profile?: string; roleArn?: string }): ClientRole {
+export function roleFor(
+  side: 'source' | 'target',
+  name: string,
+  ref: { table: string; endpoint?: string; profile?: string; roleArn?: string },
+): ClientRole {
   return {
-    side, setting: name === side ? side : `${side}s.${name}`, table: ref.table,
-    ...(ref.endpoint ? { endpoint: ref.endpoint } : {}), ...(ref.profile ? { profile: ref.profile } : {}), ...(ref.roleArn ? { roleArn: ref.roleArn } : {}),
+    side,
+    setting: name === side ? side : `${side}s.${name}`,
+    table: ref.table,
+    ...(ref.endpoint ? { endpoint: ref.endpoint } : {}),
+    ...(ref.profile ? { profile: ref.profile } : {}),
+    ...(ref.roleArn ? { roleArn: ref.roleArn } : {}),
   };
 }
 
@@ -54,7 +62,9 @@ export function tagRole(err: unknown, role: ClientRole): void {
   if (typeof err !== 'object' || err === null || ROLE in err) return;
   try {
     Object.defineProperty(err, ROLE, { value: role, enumerable: false });
-  } catch { /* a frozen error: reported without its side */ }
+  } catch {
+    /* a frozen error: reported without its side */
+  }
 }
 
 export function roleOf(err: unknown): ClientRole | undefined {
@@ -65,8 +75,14 @@ export function roleOf(err: unknown): ClientRole | undefined {
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE']);
 /** The service did not accept the credentials themselves (as opposed to what they may do: AccessDenied). */
 const CREDENTIALS_REJECTED = new Set([
-  'UnrecognizedClientException', 'InvalidSignatureException', 'IncompleteSignatureException', 'MissingAuthenticationTokenException',
-  'ExpiredTokenException', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'InvalidAccessKeyId',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'IncompleteSignatureException',
+  'MissingAuthenticationTokenException',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'SignatureDoesNotMatch',
+  'InvalidAccessKeyId',
 ]);
 const ACCESS_DENIED = new Set(['AccessDeniedException', 'AccessDenied']);
 
@@ -90,30 +106,68 @@ export function classifyAwsError(err: unknown): DynashiftError | undefined {
   const options = (hint: string, details: Record<string, unknown> = {}) => ({ hint, cause: err, side, details: { awsError: name, ...details } });
 
   if (typeof sysCode === 'string' && UNREACHABLE.has(sysCode)) {
-    return new DynashiftError('ENDPOINT_UNREACHABLE', `${where}: nothing answered${at || ' at the DynamoDB endpoint'} (${sysCode})`, options(role?.endpoint
-      ? `check ${setting}.endpoint (${role.endpoint}): start the service there, or correct the host and port`
-      : `check ${setting}.region and the network path to DynamoDB (proxy, VPC endpoint, DNS)`, { errno: sysCode }));
+    return new DynashiftError(
+      'ENDPOINT_UNREACHABLE',
+      `${where}: nothing answered${at || ' at the DynamoDB endpoint'} (${sysCode})`,
+      options(
+        role?.endpoint
+          ? `check ${setting}.endpoint (${role.endpoint}): start the service there, or correct the host and port`
+          : `check ${setting}.region and the network path to DynamoDB (proxy, VPC endpoint, DNS)`,
+        { errno: sysCode },
+      ),
+    );
   }
   if (name === 'TimeoutError') {
-    return new DynashiftError('ENDPOINT_UNREACHABLE', `${where}: the endpoint${at} did not answer in time`, options(`check ${setting}.endpoint and ${setting}.region, and the network path to it`));
+    return new DynashiftError(
+      'ENDPOINT_UNREACHABLE',
+      `${where}: the endpoint${at} did not answer in time`,
+      options(`check ${setting}.endpoint and ${setting}.region, and the network path to it`),
+    );
   }
   if (err instanceof SyntaxError && meta !== undefined) {
-    return new DynashiftError('ENDPOINT_NOT_DYNAMODB', `${where}: the endpoint${at} answered HTTP ${meta.httpStatusCode ?? '?'} with something that is not the DynamoDB API (its body is not DynamoDB's JSON)`,
-      options(`point ${setting}.endpoint at a DynamoDB API endpoint (DynamoDB, DynamoDB Local, ScyllaDB Alternator), or remove it to use AWS in ${setting}.region`, { httpStatusCode: meta.httpStatusCode }));
+    return new DynashiftError(
+      'ENDPOINT_NOT_DYNAMODB',
+      `${where}: the endpoint${at} answered HTTP ${meta.httpStatusCode ?? '?'} with something that is not the DynamoDB API (its body is not DynamoDB's JSON)`,
+      options(
+        `point ${setting}.endpoint at a DynamoDB API endpoint (DynamoDB, DynamoDB Local, ScyllaDB Alternator), or remove it to use AWS in ${setting}.region`,
+        { httpStatusCode: meta.httpStatusCode },
+      ),
+    );
   }
   if (CREDENTIALS_REJECTED.has(name)) {
-    return new DynashiftError('CREDENTIALS_REJECTED', `${where}: the endpoint${at} rejected the ${side}'s credentials (${name})`,
-      options(`give the ${side} valid credentials: ${setting}.profile, ${setting}.roleArn, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (DynamoDB Local accepts only letters and digits in the access key id)`));
+    return new DynashiftError(
+      'CREDENTIALS_REJECTED',
+      `${where}: the endpoint${at} rejected the ${side}'s credentials (${name})`,
+      options(
+        `give the ${side} valid credentials: ${setting}.profile, ${setting}.roleArn, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (DynamoDB Local accepts only letters and digits in the access key id)`,
+      ),
+    );
   }
   if (ACCESS_DENIED.has(name)) {
-    return new DynashiftError('ACCESS_DENIED', `${where}: the ${side}'s credentials may not do this (${name}): ${detail}`,
-      options(`grant the ${side}'s identity the IAM actions \`dynashift plan\` lists for ${setting}, or set ${setting}.roleArn to a role that has them`));
+    return new DynashiftError(
+      'ACCESS_DENIED',
+      `${where}: the ${side}'s credentials may not do this (${name}): ${detail}`,
+      options(
+        `grant the ${side}'s identity the IAM actions \`dynashift plan\` lists for ${setting}, or set ${setting}.roleArn to a role that has them`,
+      ),
+    );
   }
   if (name === 'CredentialsProviderError') {
-    return new DynashiftError('CREDENTIALS_MISSING', `${where}: no credentials found for the ${side}`,
-      options(`set ${setting}.profile or ${setting}.roleArn, or provide credentials the standard way (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance or task role)`));
+    return new DynashiftError(
+      'CREDENTIALS_MISSING',
+      `${where}: no credentials found for the ${side}`,
+      options(
+        `set ${setting}.profile or ${setting}.roleArn, or provide credentials the standard way (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance or task role)`,
+      ),
+    );
   }
   if (meta === undefined && !name.endsWith('Exception')) return undefined; // a bug of ours, thrown inside a call: report it as it is
-  return new DynashiftError('AWS_ERROR', `${where}: ${name}: ${detail}`,
-    options(`check ${setting}.table, ${setting}.region${role?.endpoint ? `, ${setting}.endpoint` : ''} and the ${side}'s credentials`, meta?.httpStatusCode ? { httpStatusCode: meta.httpStatusCode } : {}));
+  return new DynashiftError(
+    'AWS_ERROR',
+    `${where}: ${name}: ${detail}`,
+    options(
+      `check ${setting}.table, ${setting}.region${role?.endpoint ? `, ${setting}.endpoint` : ''} and the ${side}'s credentials`,
+      meta?.httpStatusCode ? { httpStatusCode: meta.httpStatusCode } : {},
+    ),
+  );
 }

@@ -57,7 +57,12 @@ export async function inspectTable(client: DynamoDBClient, table: string): Promi
     const sortKey = attr('RANGE');
     return { partitionKey: attr('HASH')!, ...(sortKey ? { sortKey } : {}) };
   };
-  const index = (i: { IndexName?: string; KeySchema?: { AttributeName?: string; KeyType?: string }[]; Projection?: { ProjectionType?: string; NonKeyAttributes?: string[] }; ProvisionedThroughput?: { ReadCapacityUnits?: number; WriteCapacityUnits?: number } }): IndexInfo => ({
+  const index = (i: {
+    IndexName?: string;
+    KeySchema?: { AttributeName?: string; KeyType?: string }[];
+    Projection?: { ProjectionType?: string; NonKeyAttributes?: string[] };
+    ProvisionedThroughput?: { ReadCapacityUnits?: number; WriteCapacityUnits?: number };
+  }): IndexInfo => ({
     name: i.IndexName!,
     ...keyOf(i.KeySchema),
     projection: {
@@ -76,10 +81,12 @@ export async function inspectTable(client: DynamoDBClient, table: string): Promi
     gsis: (desc.GlobalSecondaryIndexes ?? []).map(index),
     lsis: (desc.LocalSecondaryIndexes ?? []).map(index),
     billingMode: provisioned ? 'PROVISIONED' : 'PAY_PER_REQUEST',
-    ...(provisioned ? {
-      readCapacityUnits: desc.ProvisionedThroughput!.ReadCapacityUnits,
-      writeCapacityUnits: desc.ProvisionedThroughput!.WriteCapacityUnits,
-    } : {}),
+    ...(provisioned
+      ? {
+          readCapacityUnits: desc.ProvisionedThroughput!.ReadCapacityUnits,
+          writeCapacityUnits: desc.ProvisionedThroughput!.WriteCapacityUnits,
+        }
+      : {}),
     itemCount: desc.ItemCount ?? 0,
     sizeBytes: desc.TableSizeBytes ?? 0,
     stream: {

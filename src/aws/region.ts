@@ -23,22 +23,30 @@ export async function resolveRegion(ref: Pick<TableRefConfig, 'region' | 'profil
   const fromProfile = files.configFile?.[name]?.['region'] ?? files.credentialsFile?.[name]?.['region'];
   if (fromProfile) return fromProfile;
   if (isLoopback(ref.endpoint)) return LOOPBACK_REGION;
-  throw new DynashiftError('REGION_MISSING', `no AWS Region for the ${role.side} (${role.setting}, table ${role.table}): none is configured and no standard setting supplies one`, {
-    side: role.side,
-    exitCode: 2,
-    hint: `set ${role.setting}.region in the config (or AWS_REGION / AWS_DEFAULT_REGION, or region in the ${name} profile of ~/.aws/config)`,
-  });
+  throw new DynashiftError(
+    'REGION_MISSING',
+    `no AWS Region for the ${role.side} (${role.setting}, table ${role.table}): none is configured and no standard setting supplies one`,
+    {
+      side: role.side,
+      exitCode: 2,
+      hint: `set ${role.setting}.region in the config (or AWS_REGION / AWS_DEFAULT_REGION, or region in the ${name} profile of ~/.aws/config)`,
+    },
+  );
 }
 
 /** Refuses a profile that neither ~/.aws/config nor ~/.aws/credentials (or AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE) has. */
 export async function profileExists(profile: string, role: ClientRole, setting: string): Promise<void> {
   const files = await loadSharedConfigFiles();
   if (files.configFile?.[profile] || files.credentialsFile?.[profile]) return;
-  throw new DynashiftError('PROFILE_NOT_FOUND', `the ${role.side}'s profile "${profile}" (${setting}) is in neither the AWS config nor the credentials file`, {
-    side: role.side,
-    exitCode: 2,
-    hint: `correct ${setting}, or add [profile ${profile}] to ${process.env.AWS_CONFIG_FILE ?? '~/.aws/config'} (the AWS CLI's aws configure command writes one)`,
-  });
+  throw new DynashiftError(
+    'PROFILE_NOT_FOUND',
+    `the ${role.side}'s profile "${profile}" (${setting}) is in neither the AWS config nor the credentials file`,
+    {
+      side: role.side,
+      exitCode: 2,
+      hint: `correct ${setting}, or add [profile ${profile}] to ${process.env.AWS_CONFIG_FILE ?? '~/.aws/config'} (the AWS CLI's aws configure command writes one)`,
+    },
+  );
 }
 
 /** An endpoint on this machine (DynamoDB Local): no Region or credentials needed. */

@@ -50,7 +50,8 @@ export function parseS3Uri(uri: string): S3Uri {
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
   if (!m || !m[1]) {
     throw new DynashiftError('CONFIG_INVALID', `not an S3 URI: ${JSON.stringify(uri)}`, {
-      hint: 'write it as s3://bucket/prefix', exitCode: 2,
+      hint: 'write it as s3://bucket/prefix',
+      exitCode: 2,
     });
   }
   return { bucket: m[1], prefix: m[2] ?? '' };
@@ -111,9 +112,15 @@ export async function getObjectStream(client: S3Client, bucket: string, key: str
 /** A single PUT with Content-MD5, so S3 refuses a body damaged in transit. */
 export async function putObjectBytes(client: S3Client, bucket: string, key: string, body: Buffer, signal?: AbortSignal): Promise<{ etag: string }> {
   try {
-    const res = await client.send(new PutObjectCommand({
-      Bucket: bucket, Key: key, Body: body, ContentMD5: createHash('md5').update(body).digest('base64'),
-    }), signal ? { abortSignal: signal } : {});
+    const res = await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentMD5: createHash('md5').update(body).digest('base64'),
+      }),
+      signal ? { abortSignal: signal } : {},
+    );
     return { etag: stripQuotes(res.ETag ?? '') };
   } catch (err) {
     throw s3Error(err, 'write', bucket, key);
@@ -121,7 +128,13 @@ export async function putObjectBytes(client: S3Client, bucket: string, key: stri
 }
 
 /** A multipart upload of a stream of unknown length (lib-storage); memory is bounded by partSize × queueSize. */
-export async function uploadStream(client: S3Client, bucket: string, key: string, body: Readable, opts: { partSize?: number; signal?: AbortSignal } = {}): Promise<{ etag: string }> {
+export async function uploadStream(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  body: Readable,
+  opts: { partSize?: number; signal?: AbortSignal } = {},
+): Promise<{ etag: string }> {
   const upload = new Upload({
     client,
     params: { Bucket: bucket, Key: key, Body: body },
@@ -155,9 +168,14 @@ export async function listObjects(client: S3Client, bucket: string, prefix: stri
   do {
     let res;
     try {
-      res = await client.send(new ListObjectsV2Command({
-        Bucket: bucket, Prefix: prefix, ...(delimiter ? { Delimiter: delimiter } : {}), ...(token ? { ContinuationToken: token } : {}),
-      }));
+      res = await client.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          ...(delimiter ? { Delimiter: delimiter } : {}),
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+      );
     } catch (err) {
       throw s3Error(err, 'list', bucket, prefix);
     }
@@ -179,9 +197,13 @@ export async function deleteObjects(client: S3Client, bucket: string, keys: stri
       const res = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
       const failed = res.Errors ?? [];
       if (failed.length > 0) {
-        throw new DynashiftError('AWS_ERROR', `S3 refused to delete ${failed.length} object(s) in ${bucket}, e.g. ${failed[0]?.Key}: ${failed[0]?.Code} ${failed[0]?.Message}`, {
-          hint: 'grant s3:DeleteObject on the export location',
-        });
+        throw new DynashiftError(
+          'AWS_ERROR',
+          `S3 refused to delete ${failed.length} object(s) in ${bucket}, e.g. ${failed[0]?.Key}: ${failed[0]?.Code} ${failed[0]?.Message}`,
+          {
+            hint: 'grant s3:DeleteObject on the export location',
+          },
+        );
       }
     } catch (err) {
       if (err instanceof DynashiftError) throw err;
@@ -213,9 +235,14 @@ export async function abortMultipartUploads(client: S3Client, bucket: string, pr
   let uploadIdMarker: string | undefined;
   try {
     do {
-      const res = await client.send(new ListMultipartUploadsCommand({
-        Bucket: bucket, Prefix: prefix, ...(keyMarker ? { KeyMarker: keyMarker } : {}), ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
-      }));
+      const res = await client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: bucket,
+          Prefix: prefix,
+          ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+          ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
+        }),
+      );
       for (const u of res.Uploads ?? []) {
         if (!u.Key || !u.UploadId) continue;
         await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
@@ -235,13 +262,16 @@ export async function abortMultipartUploads(client: S3Client, bucket: string, pr
 export function s3Error(err: unknown, action: 'read' | 'write' | 'list' | 'delete', bucket: string, key: string): DynashiftError {
   const name = errorName(err) || 'Error';
   const permission = { read: 's3:GetObject', write: 's3:PutObject', list: 's3:ListBucket', delete: 's3:DeleteObject' }[action];
-  const hint = name === 'NoSuchBucket'
-    ? `bucket ${bucket} does not exist (or is in another partition/endpoint); check the s3:// URI and the region/endpoint`
-    : name === 'AccessDenied' || httpStatus(err) === 403
-      ? `grant ${permission} on arn:aws:s3:::${bucket}/${key}*`
-      : 'check the S3 URI, region and credentials; retry if the network failed';
+  const hint =
+    name === 'NoSuchBucket'
+      ? `bucket ${bucket} does not exist (or is in another partition/endpoint); check the s3:// URI and the region/endpoint`
+      : name === 'AccessDenied' || httpStatus(err) === 403
+        ? `grant ${permission} on arn:aws:s3:::${bucket}/${key}*`
+        : 'check the S3 URI, region and credentials; retry if the network failed';
   return new DynashiftError('AWS_ERROR', `S3 ${action} of s3://${bucket}/${key} failed: ${name}: ${(err as Error)?.message ?? String(err)}`, {
-    hint, cause: err, details: { bucket, key, action, name },
+    hint,
+    cause: err,
+    details: { bucket, key, action, name },
   });
 }
 

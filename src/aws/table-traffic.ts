@@ -19,23 +19,31 @@ export interface TrafficPoint {
 
 export function cloudWatchMetrics(ref: TableRefConfig, credentials?: CloudWatchClient['config']['credentials']): MetricsClient {
   const role: ClientRole = { side: 'source', setting: 'source', table: ref.table };
-  const client = tagErrorsWith(withoutSdkLogging(new CloudWatchClient({ region: regionProvider(ref, role), ...(credentials ? { credentials } : {}) })), role);
+  const client = tagErrorsWith(
+    withoutSdkLogging(new CloudWatchClient({ region: regionProvider(ref, role), ...(credentials ? { credentials } : {}) })),
+    role,
+  );
   return {
     async consumedCapacity(table, start, end) {
       const query = (id: string, metric: string) => ({
         Id: id,
         MetricStat: {
           Metric: { Namespace: 'AWS/DynamoDB', MetricName: metric, Dimensions: [{ Name: 'TableName', Value: table }] },
-          Period: 60, Stat: 'Sum',
+          Period: 60,
+          Stat: 'Sum',
         },
       });
       const byTime = new Map<string, TrafficPoint>();
       let nextToken: string | undefined;
       do {
-        const res = await client.send(new GetMetricDataCommand({
-          StartTime: start, EndTime: end, NextToken: nextToken,
-          MetricDataQueries: [query('reads', 'ConsumedReadCapacityUnits'), query('writes', 'ConsumedWriteCapacityUnits')],
-        }));
+        const res = await client.send(
+          new GetMetricDataCommand({
+            StartTime: start,
+            EndTime: end,
+            NextToken: nextToken,
+            MetricDataQueries: [query('reads', 'ConsumedReadCapacityUnits'), query('writes', 'ConsumedWriteCapacityUnits')],
+          }),
+        );
         for (const r of res.MetricDataResults ?? []) {
           (r.Timestamps ?? []).forEach((t, i) => {
             const at = t.toISOString();

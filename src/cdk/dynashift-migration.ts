@@ -56,7 +56,9 @@ export class DynashiftMigration extends Construct {
       removalPolicy: props.stateTableRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.onFailureQueue = new Queue(this, 'StreamOnFailure', {
-      retentionPeriod: Duration.days(14), encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
     });
 
     const environment = {
@@ -68,47 +70,91 @@ export class DynashiftMigration extends Construct {
       NODE_OPTIONS: '--enable-source-maps',
       ...props.environment,
     };
-    const fn = (fid: string, handler: string, timeout: Duration, memorySize: number, description: string, extra: Record<string, string> = {}): LambdaFunction =>
+    const fn = (
+      fid: string,
+      handler: string,
+      timeout: Duration,
+      memorySize: number,
+      description: string,
+      extra: Record<string, string> = {},
+    ): LambdaFunction =>
       new LambdaFunction(this, fid, {
-        runtime: props.runtime ?? Runtime.NODEJS_22_X, code: props.code, handler, timeout, memorySize, description,
+        runtime: props.runtime ?? Runtime.NODEJS_22_X,
+        code: props.code,
+        handler,
+        timeout,
+        memorySize,
+        description,
         environment: { ...environment, ...extra },
       });
     const h = props.handlers ?? {};
-    this.streamHandler = fn('StreamHandler', h.stream ?? 'index.streamHandler', props.stream?.timeout ?? Duration.minutes(5),
-      props.stream?.memorySize ?? 1024, `dynashift ${props.migrationName}: applies the source stream to the targets`);
-    this.prepareFunction = fn('Prepare', h.prepare ?? 'index.prepare', Duration.minutes(15), 1024,
-      `dynashift ${props.migrationName}: creates the targets and opens the stream position`);
+    this.streamHandler = fn(
+      'StreamHandler',
+      h.stream ?? 'index.streamHandler',
+      props.stream?.timeout ?? Duration.minutes(5),
+      props.stream?.memorySize ?? 1024,
+      `dynashift ${props.migrationName}: applies the source stream to the targets`,
+    );
+    this.prepareFunction = fn(
+      'Prepare',
+      h.prepare ?? 'index.prepare',
+      Duration.minutes(15),
+      1024,
+      `dynashift ${props.migrationName}: creates the targets and opens the stream position`,
+    );
     const budget = props.backfill?.timeBudget ?? Duration.minutes(12);
-    this.backfillSegmentFunction = fn('BackfillSegment', h.backfillSegment ?? 'index.backfillSegment', Duration.minutes(15),
-      props.backfill?.memorySize ?? 1769, `dynashift ${props.migrationName}: copies one scan segment`, { DYNASHIFT_TIME_BUDGET_MS: String(budget.toMilliseconds()) });
-    this.completeFunction = fn('Complete', h.complete ?? 'index.complete', Duration.minutes(1), 256,
-      `dynashift ${props.migrationName}: marks the backfill complete`);
+    this.backfillSegmentFunction = fn(
+      'BackfillSegment',
+      h.backfillSegment ?? 'index.backfillSegment',
+      Duration.minutes(15),
+      props.backfill?.memorySize ?? 1769,
+      `dynashift ${props.migrationName}: copies one scan segment`,
+      { DYNASHIFT_TIME_BUDGET_MS: String(budget.toMilliseconds()) },
+    );
+    this.completeFunction = fn(
+      'Complete',
+      h.complete ?? 'index.complete',
+      Duration.minutes(1),
+      256,
+      `dynashift ${props.migrationName}: marks the backfill complete`,
+    );
 
     this.grantPermissions(props);
 
-    this.streamMappings = Object.entries(props.sources).map(([name, source], i) => new EventSourceMapping(this, `StreamMapping${i}`, {
-      target: this.streamHandler,
-      eventSourceArn: this.streamArnOf(name, source, i),
-      startingPosition: StartingPosition.TRIM_HORIZON,
-      enabled: props.stream?.enabled ?? false,
-      batchSize: props.stream?.batchSize ?? 100,
-      ...(props.stream?.maxBatchingWindow ? { maxBatchingWindow: props.stream.maxBatchingWindow } : {}),
-      reportBatchItemFailures: true,
-      // Bisecting would retry halves of a batch, reordering records of one item around a failure.
-      bisectBatchOnError: false,
-      parallelizationFactor: 1,
-      ...(props.stream?.retryAttempts !== undefined ? { retryAttempts: props.stream.retryAttempts } : {}),
-      onFailure: new SqsDlq(this.onFailureQueue),
-    }));
+    this.streamMappings = Object.entries(props.sources).map(
+      ([name, source], i) =>
+        new EventSourceMapping(this, `StreamMapping${i}`, {
+          target: this.streamHandler,
+          eventSourceArn: this.streamArnOf(name, source, i),
+          startingPosition: StartingPosition.TRIM_HORIZON,
+          enabled: props.stream?.enabled ?? false,
+          batchSize: props.stream?.batchSize ?? 100,
+          ...(props.stream?.maxBatchingWindow ? { maxBatchingWindow: props.stream.maxBatchingWindow } : {}),
+          reportBatchItemFailures: true,
+          // Bisecting would retry halves of a batch, reordering records of one item around a failure.
+          bisectBatchOnError: false,
+          parallelizationFactor: 1,
+          ...(props.stream?.retryAttempts !== undefined ? { retryAttempts: props.stream.retryAttempts } : {}),
+          onFailure: new SqsDlq(this.onFailureQueue),
+        }),
+    );
 
     this.stateMachine = new BackfillStateMachine(this, 'Backfill', {
-      prepare: this.prepareFunction, backfillSegment: this.backfillSegmentFunction, complete: this.completeFunction,
-      mappings: this.streamMappings, strategy, concurrency,
+      prepare: this.prepareFunction,
+      backfillSegment: this.backfillSegmentFunction,
+      complete: this.completeFunction,
+      mappings: this.streamMappings,
+      strategy,
+      concurrency,
     }).stateMachine;
 
     this.alarms = new MigrationAlarms(this, 'Alarms', {
-      migrationName: props.migrationName, streamHandler: this.streamHandler, onFailureQueue: this.onFailureQueue,
-      stateMachine: this.stateMachine, iteratorAge: props.alarms?.iteratorAge ?? Duration.minutes(30), actions: props.alarms?.actions ?? [],
+      migrationName: props.migrationName,
+      streamHandler: this.streamHandler,
+      onFailureQueue: this.onFailureQueue,
+      stateMachine: this.stateMachine,
+      iteratorAge: props.alarms?.iteratorAge ?? Duration.minutes(30),
+      actions: props.alarms?.actions ?? [],
     });
   }
 
@@ -135,16 +181,20 @@ export class DynashiftMigration extends Construct {
     if (source.streamArn) return source.streamArn;
     const lookup = new AwsCustomResource(this, `StreamArnLookup${index}`, {
       onUpdate: {
-        service: 'DynamoDB', action: 'describeTable', parameters: { TableName: source.tableName },
+        service: 'DynamoDB',
+        action: 'describeTable',
+        parameters: { TableName: source.tableName },
         physicalResourceId: PhysicalResourceId.of(`dynashift-stream-${name}-${source.tableName}`),
         // DescribeTable's answer can exceed a custom resource's 4 KB response: keep only the ARN.
         outputPaths: ['Table.LatestStreamArn'],
         ...(source.region ? { region: source.region } : {}),
         ...(source.roleArn ? { assumedRoleArn: source.roleArn } : {}),
       },
-      policy: AwsCustomResourcePolicy.fromStatements(source.roleArn
-        ? [new PolicyStatement({ actions: ['sts:AssumeRole'], resources: [source.roleArn] })]
-        : [new PolicyStatement({ actions: ['dynamodb:DescribeTable'], resources: [tableArn(this, source)] })]),
+      policy: AwsCustomResourcePolicy.fromStatements(
+        source.roleArn
+          ? [new PolicyStatement({ actions: ['sts:AssumeRole'], resources: [source.roleArn] })]
+          : [new PolicyStatement({ actions: ['dynamodb:DescribeTable'], resources: [tableArn(this, source)] })],
+      ),
       installLatestAwsSdk: false,
     });
     return lookup.getResponseField('Table.LatestStreamArn');
@@ -153,13 +203,14 @@ export class DynashiftMigration extends Construct {
 
 function validate(props: DynashiftMigrationProps): void {
   const problems: string[] = [];
-  if (!/^[A-Za-z0-9._-]+$/.test(props.migrationName)) problems.push(`migrationName "${props.migrationName}" may hold only letters, digits, dot, dash and underscore`);
+  if (!/^[A-Za-z0-9._-]+$/.test(props.migrationName))
+    problems.push(`migrationName "${props.migrationName}" may hold only letters, digits, dot, dash and underscore`);
   if (Object.keys(props.sources).length === 0) problems.push('sources is empty');
   if (Object.keys(props.targets).length === 0) problems.push('targets is empty');
   const c = props.backfill?.concurrency;
-  if (c !== undefined && (!Number.isInteger(c) || c < 1 || c > 10_000)) problems.push(`backfill.concurrency ${c} must be an integer in 1…10000 (the Distributed Map's MaxConcurrency)`);
+  if (c !== undefined && (!Number.isInteger(c) || c < 1 || c > 10_000))
+    problems.push(`backfill.concurrency ${c} must be an integer in 1…10000 (the Distributed Map's MaxConcurrency)`);
   const b = props.stream?.batchSize;
   if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > 10_000)) problems.push(`stream.batchSize ${b} must be in 1…10000`);
   if (problems.length > 0) throw new Error(`DynashiftMigration: ${problems.join('; ')}`);
 }
-

@@ -22,8 +22,12 @@ export const ACTIONS = {
 export function tableArn(scope: Construct, table: DynashiftTableProps): string {
   const stack = Stack.of(scope);
   return stack.formatArn({
-    service: 'dynamodb', resource: 'table', resourceName: table.tableName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
-    ...(table.region ? { region: table.region } : {}), ...(table.account ? { account: table.account } : {}),
+    service: 'dynamodb',
+    resource: 'table',
+    resourceName: table.tableName,
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    ...(table.region ? { region: table.region } : {}),
+    ...(table.account ? { account: table.account } : {}),
   });
 }
 

@@ -38,15 +38,21 @@ export function synthesizeMigration(opts: SynthOptions): SynthResult {
   const { config } = opts;
   for (const [name, target] of Object.entries(config.targets)) {
     if ((target.kind ?? 'dynamodb') !== 'dynamodb' || target.endpoint) {
-      throw new DynashiftError('CONFIG_INVALID', `target ${name} (${target.kind ?? 'dynamodb'}${target.endpoint ? ` at ${target.endpoint}` : ''}) can't be deployed by the AWS runner`, {
-        hint: 'the AWS runner writes to DynamoDB tables in AWS only; use `dynashift run` for PostgreSQL, files or custom endpoints', exitCode: 2,
-      });
+      throw new DynashiftError(
+        'CONFIG_INVALID',
+        `target ${name} (${target.kind ?? 'dynamodb'}${target.endpoint ? ` at ${target.endpoint}` : ''}) can't be deployed by the AWS runner`,
+        {
+          hint: 'the AWS runner writes to DynamoDB tables in AWS only; use `dynashift run` for PostgreSQL, files or custom endpoints',
+          exitCode: 2,
+        },
+      );
     }
   }
   const strategy = config.backfill.strategy as 'scan' | 'none';
   if (!strategyFor(strategy).awsRunner) {
     throw new DynashiftError('CONFIG_INVALID', `backfill strategy "${strategy}" is not available in the AWS runner`, {
-      hint: `use backfill.strategy ${AWS_RUNNER_STRATEGIES.join(' or ')} for the state machine, or run this migration with \`dynashift run\``, exitCode: 2,
+      hint: `use backfill.strategy ${AWS_RUNNER_STRATEGIES.join(' or ')} for the state machine, or run this migration with \`dynashift run\``,
+      exitCode: 2,
     });
   }
   const outdir = opts.outdir ?? mkdtempSync(join(tmpdir(), 'dynashift-synth-'));
@@ -56,12 +62,27 @@ export function synthesizeMigration(opts: SynthOptions): SynthResult {
     const stack = new Stack(app, stackName, { analyticsReporting: false, description: `dynashift migration ${config.name}` });
     const migration = new DynashiftMigration(stack, 'Migration', {
       migrationName: config.name,
-      sources: Object.fromEntries(Object.entries(config.sources).map(([n, s]) => [n, {
-        tableName: s.table, ...(s.region ? { region: s.region } : {}), ...(s.roleArn ? { roleArn: s.roleArn } : {}),
-      }])),
-      targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => [n, {
-        tableName: t.table, ...(t.region ? { region: t.region } : {}), ...(t.roleArn ? { roleArn: t.roleArn } : {}), create: !('create' in t && t.create === false),
-      }])),
+      sources: Object.fromEntries(
+        Object.entries(config.sources).map(([n, s]) => [
+          n,
+          {
+            tableName: s.table,
+            ...(s.region ? { region: s.region } : {}),
+            ...(s.roleArn ? { roleArn: s.roleArn } : {}),
+          },
+        ]),
+      ),
+      targets: Object.fromEntries(
+        Object.entries(config.targets).map(([n, t]) => [
+          n,
+          {
+            tableName: t.table,
+            ...(t.region ? { region: t.region } : {}),
+            ...(t.roleArn ? { roleArn: t.roleArn } : {}),
+            create: !('create' in t && t.create === false),
+          },
+        ]),
+      ),
       code: opts.codePath ? Code.fromAsset(opts.codePath) : Code.fromInline(PLACEHOLDER),
       backfill: { strategy, concurrency: config.backfill.concurrency },
     });

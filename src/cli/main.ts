@@ -23,61 +23,91 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride();
   const configOption = () => new Option('-c, --config <file>', 'migration config (dynashift.config.ts or .json)').default('dynashift.config.ts');
 
-  program.command('plan')
+  program
+    .command('plan')
     .description('describe source, target, strategy and cost; refuse (exit 2) configs that cannot migrate safely')
     .addOption(configOption())
     .option('--json', 'print the plan as JSON')
     .option('--backfill <strategy>', 'override backfill.strategy: scan, none, touch, or export:<uri> (a folder or s3://bucket/prefix)')
-    .action(async (o) => { code = await planCommand(o); });
+    .action(async (o) => {
+      code = await planCommand(o);
+    });
 
-  program.command('run')
+  program
+    .command('run')
     .description('create the target, back-fill it and apply the stream until stopped (SIGINT/SIGTERM) or in sync')
     .addOption(configOption())
     .option('--until-synced', 'exit 0 once the backfill is complete and the stream is applied up to its newest record')
-    .option('--rebackfill', 'after a transform change: re-copy every item under the new transform, keeping the stream position (then verify --repair removes leftovers)')
-    .option('--accept-transform', 'after a transform change that only fixes items that failed: record the new transform and keep the items already written as they are (then verify checks them)')
+    .option(
+      '--rebackfill',
+      'after a transform change: re-copy every item under the new transform, keeping the stream position (then verify --repair removes leftovers)',
+    )
+    .option(
+      '--accept-transform',
+      'after a transform change that only fixes items that failed: record the new transform and keep the items already written as they are (then verify checks them)',
+    )
     .option('--backfill <strategy>', 'override backfill.strategy: scan, none, touch, or export:<uri> (a folder or s3://bucket/prefix)')
-    .addOption(new Option('--on-error <mode>', 'items the transform or target reject: halt, or dead-letter and continue').choices(['halt', 'dead-letter']))
+    .addOption(
+      new Option('--on-error <mode>', 'items the transform or target reject: halt, or dead-letter and continue').choices(['halt', 'dead-letter']),
+    )
     .addOption(new Option('--log-format <format>', 'log format').choices(['pretty', 'json']).default('pretty'))
     .option('--no-progress', 'no progress bar or progress lines')
     .option('--metrics-port <port>', 'serve Prometheus metrics on /metrics and a live dashboard on / at this port (0: any free port)', portNumber)
     .option('--metrics-host <address>', 'address the metrics port listens on (0.0.0.0 in a container)', '127.0.0.1')
-    .action(async (o) => { code = await runCommand(o); });
+    .action(async (o) => {
+      code = await runCommand(o);
+    });
 
-  program.command('status')
+  program
+    .command('status')
     .description('phase, backfill progress, per-shard lag and dead letters (works while a run is going on)')
     .addOption(configOption())
     .option('--json', 'print the status as JSON')
-    .action(async (o) => { code = await statusCommand(o); });
+    .action(async (o) => {
+      code = await statusCommand(o);
+    });
 
   const cutover = program.command('cutover').description('move reads, then writes, to the target (asks the running `dynashift run`)');
-  const quiet = () => new Option('--quiet-seconds <n>', 'how long the old side must be quiet before replication switches direction').argParser((v) => parseInt(v, 10));
-  const timeout = (defaultSeconds: number) => new Option('--timeout-seconds <n>', `how long to wait for the running migration to answer (default ${defaultSeconds})`)
-    .argParser((v) => wholeNumber(v, 1));
-  cutover.command('reads')
+  const quiet = () =>
+    new Option('--quiet-seconds <n>', 'how long the old side must be quiet before replication switches direction').argParser((v) => parseInt(v, 10));
+  const timeout = (defaultSeconds: number) =>
+    new Option('--timeout-seconds <n>', `how long to wait for the running migration to answer (default ${defaultSeconds})`).argParser((v) =>
+      wholeNumber(v, 1),
+    );
+  cutover
+    .command('reads')
     .description('record that reads move to the target (requires the target in sync)')
     .addOption(configOption())
     .option('--force', 'even if not caught up or items are dead-lettered')
     .addOption(timeout(60))
-    .action(async (o) => { code = await controlCommand('cutover-reads', o); });
-  cutover.command('writes')
+    .action(async (o) => {
+      code = await controlCommand('cutover-reads', o);
+    });
+  cutover
+    .command('writes')
     .description('make the target the system of record; the source then follows it by reverse replication')
     .addOption(configOption())
     .option('--no-reverse', 'no reverse replication (no rollback possible; needs no inverse transform)')
     .addOption(quiet())
     .option('--force', 'from phase in-sync, skipping `cutover reads`')
     .addOption(timeout(60))
-    .action(async (o) => { code = await controlCommand('cutover-writes', o); });
+    .action(async (o) => {
+      code = await controlCommand('cutover-writes', o);
+    });
 
-  program.command('rollback')
+  program
+    .command('rollback')
     .description('move the recorded phase back one step (writes, then reads, back to the source)')
     .addOption(configOption())
     .addOption(quiet())
     .option('--force', 'even when the source was not kept current (--no-reverse)')
     .addOption(timeout(60))
-    .action(async (o) => { code = await controlCommand('rollback', o); });
+    .action(async (o) => {
+      code = await controlCommand('rollback', o);
+    });
 
-  program.command('finish')
+  program
+    .command('finish')
     .description('stop replication; with --delete-source, delete the source table after a CloudWatch traffic check')
     .addOption(configOption())
     .option('--delete-source', 'delete the source table(s) once they show no traffic')
@@ -86,59 +116,88 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(quiet())
     .addOption(new Option('--window-minutes <n>', 'CloudWatch window to check for traffic').argParser((v) => parseInt(v, 10)).default(60))
     .addOption(timeout(300))
-    .action(async (o) => { code = await finishCommand(o); });
+    .action(async (o) => {
+      code = await finishCommand(o);
+    });
 
-  const deadLetters = program.command('dead-letters').description('items the transform or a target rejected: list them, retry them from the source, or discard them');
-  deadLetters.command('list')
+  const deadLetters = program
+    .command('dead-letters')
+    .description('items the transform or a target rejected: list them, retry them from the source, or discard them');
+  deadLetters
+    .command('list')
     .description('one line per dead-lettered source item (unresolved only, unless --all); works while a run is going on')
     .addOption(configOption())
     .option('--all', 'also show resolved entries')
     .option('--json', 'print as JSON')
-    .action(async (o) => { code = await deadLettersListCommand(o); });
-  deadLetters.command('retry')
-    .description('re-read each item with a consistent GetItem and apply it with the protocol\'s write rules (no run may be active)')
+    .action(async (o) => {
+      code = await deadLettersListCommand(o);
+    });
+  deadLetters
+    .command('retry')
+    .description("re-read each item with a consistent GetItem and apply it with the protocol's write rules (no run may be active)")
     .argument('[ids...]', 'dead-letter ids (from `list`; a unique prefix is enough); default: every unresolved one')
     .addOption(configOption())
-    .option('--accept-transform', 'the transform changed since the migration started (a fix for these items): record it, keeping the items already written as they are')
+    .option(
+      '--accept-transform',
+      'the transform changed since the migration started (a fix for these items): record it, keeping the items already written as they are',
+    )
     .option('--json', 'print the outcomes as JSON')
-    .action(async (ids: string[], o) => { code = await deadLettersRetryCommand(ids, o); });
-  deadLetters.command('discard')
+    .action(async (ids: string[], o) => {
+      code = await deadLettersRetryCommand(ids, o);
+    });
+  deadLetters
+    .command('discard')
     .description('mark dead letters resolved without writing anything, with a reason (no run may be active)')
     .argument('[ids...]', 'dead-letter ids (from `list`; a unique prefix is enough)')
     .addOption(configOption())
     .requiredOption('--reason <text>', 'why these items need not reach the target (kept in the dead-letter file)')
     .option('--all', 'every unresolved dead letter')
-    .action(async (ids: string[], o) => { code = await deadLettersDiscardCommand(ids, o); });
+    .action(async (ids: string[], o) => {
+      code = await deadLettersDiscardCommand(ids, o);
+    });
 
-  program.command('verify')
+  program
+    .command('verify')
     .description('compare transform(source) with the target item by item (exit 0 identical, 1 not); --repair rewrites differences safely')
     .addOption(configOption())
     .option('--sample <n>', 'check about N random source items instead of every item (cannot see extra target items)', (v) => wholeNumber(v, 1))
     .option('--repair', 'rewrite persisting differences from the source with conditional writes that never clobber a newer change')
     .option('--report <file>', 'JSON report path (default: <stateDir>/verify-<timestamp>.json)')
     .option('--reverse', 'check the rollback direction: inverseTransform(target) against the source')
-    .option('--recheck-rounds <n>', 're-reads of each difference before it is reported (default 3; 0: report what the scans saw)', (v) => wholeNumber(v, 0))
+    .option('--recheck-rounds <n>', 're-reads of each difference before it is reported (default 3; 0: report what the scans saw)', (v) =>
+      wholeNumber(v, 0),
+    )
     .option('--recheck-delay <ms>', 'wait before the first re-read, doubling each round (default 2000)', (v) => wholeNumber(v, 0))
     .option('--json', 'print the result as JSON')
     .addOption(new Option('--log-format <format>', 'log format').choices(['pretty', 'json']).default('pretty'))
-    .action(async (o) => { code = await verifyCommand(o); });
+    .action(async (o) => {
+      code = await verifyCommand(o);
+    });
 
-  program.command('deploy')
-    .description('the AWS runner (Step Functions backfill + Lambda on the stream) as CloudFormation: --synth prints the template, --out writes a cloud assembly for `cdk deploy`')
+  program
+    .command('deploy')
+    .description(
+      'the AWS runner (Step Functions backfill + Lambda on the stream) as CloudFormation: --synth prints the template, --out writes a cloud assembly for `cdk deploy`',
+    )
     .addOption(configOption())
     .option('--synth', 'print the CloudFormation template (JSON) to stdout; needs no AWS credentials')
     .option('--out <dir>', 'write the cloud assembly to DIR (then: npx cdk deploy --app DIR)')
     .option('--code <dir>', 'folder with the bundled handlers and config (default: placeholder code that refuses to run)')
     .option('--stack-name <name>', 'CloudFormation stack name (default Dynashift-<migration name>)')
-    .action(async (o) => { code = await deployCommand(o); });
+    .action(async (o) => {
+      code = await deployCommand(o);
+    });
 
-  program.command('demo')
+  program
+    .command('demo')
     .description('start DynamoDB Local, migrate a live sample table to a new key schema, and compare')
     .option('--items <n>', 'items in the sample table', (v) => parseInt(v, 10), 5000)
     .option('--writes-per-second <n>', 'rate of the live writer', (v) => parseInt(v, 10), 50)
     .option('--metrics-port <port>', 'serve the dashboard and /metrics for the demo migration; the writer then runs until Ctrl-C', portNumber)
     .option('--metrics-host <address>', 'address the metrics port listens on', '127.0.0.1')
-    .action(async (o) => { code = await demoCommand(o); });
+    .action(async (o) => {
+      code = await demoCommand(o);
+    });
 
   try {
     await program.parseAsync(argv);
@@ -172,7 +231,11 @@ function reportError(err: unknown, json: boolean): number {
   }
   const name = (err as Error)?.name ?? 'Error';
   if (json) {
-    writeJsonError(name, (err as Error)?.message ?? String(err), 'this failure is unexpected: rerun with DYNASHIFT_DEBUG=1 for its stack trace and report it');
+    writeJsonError(
+      name,
+      (err as Error)?.message ?? String(err),
+      'this failure is unexpected: rerun with DYNASHIFT_DEBUG=1 for its stack trace and report it',
+    );
     return 1;
   }
   process.stderr.write(`error [${name}]: ${(err as Error)?.message ?? String(err)}\n`);
@@ -189,5 +252,7 @@ function jsonLogs(argv: string[]): boolean {
 
 /** Shaped like the logger's records (pino: level 50 = error), with the code, the side and the fix as fields. */
 function writeJsonError(code: string, message: string, hint: string | undefined, side?: string): void {
-  process.stderr.write(`${JSON.stringify({ level: 50, time: Date.now(), code, ...(side ? { side } : {}), msg: message, ...(hint ? { fix: hint } : {}) })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 50, time: Date.now(), code, ...(side ? { side } : {}), msg: message, ...(hint ? { fix: hint } : {}) })}\n`,
+  );
 }

@@ -15,11 +15,17 @@ export interface ProgressView {
   stop(): void;
 }
 
-const writeStderr = (text: string): void => { writeSync(2, text); };
+const writeStderr = (text: string): void => {
+  writeSync(2, text);
+};
 
-export function createProgressView(opts: { tty?: boolean; intervalMs?: number; write?: (line: string) => void; stream?: NodeJS.WriteStream } = {}): ProgressView {
+export function createProgressView(
+  opts: { tty?: boolean; intervalMs?: number; write?: (line: string) => void; stream?: NodeJS.WriteStream } = {},
+): ProgressView {
   const tty = opts.tty ?? process.stderr.isTTY === true;
-  return tty ? new BarView(opts.stream ?? process.stderr) : new LineView(opts.intervalMs ?? 5000, opts.write ?? ((l) => process.stderr.write(`${l}\n`)));
+  return tty
+    ? new BarView(opts.stream ?? process.stderr)
+    : new LineView(opts.intervalMs ?? 5000, opts.write ?? ((l) => process.stderr.write(`${l}\n`)));
 }
 
 class BarView implements ProgressView {
@@ -28,18 +34,29 @@ class BarView implements ProgressView {
   private stopped = false;
 
   constructor(private readonly stream: NodeJS.WriteStream) {
-    this.bar = new cliProgress.SingleBar({
-      format: '{phase} |{bar}| {value}/{total} items | {rate} items/s | ETA {eta_formatted} | stream {records} rec, lag {lag} | dead-letters {dead}',
-      // forceRedraw: after writeLog clears the line, the bar must be drawn again even if nothing in it changed.
-      hideCursor: true, stream, etaBuffer: 50, fps: 4, forceRedraw: true,
-    }, cliProgress.Presets.shades_classic);
+    this.bar = new cliProgress.SingleBar(
+      {
+        format:
+          '{phase} |{bar}| {value}/{total} items | {rate} items/s | ETA {eta_formatted} | stream {records} rec, lag {lag} | dead-letters {dead}',
+        // forceRedraw: after writeLog clears the line, the bar must be drawn again even if nothing in it changed.
+        hideCursor: true,
+        stream,
+        etaBuffer: 50,
+        fps: 4,
+        forceRedraw: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
   }
 
   update(p: ProgressSnapshot): void {
     const total = Math.max(1, p.backfill.estimatedItems);
     const payload = {
-      phase: p.phase.padEnd(11), rate: Math.round(p.backfill.itemsPerSecond || p.stream.recordsPerSecond),
-      records: p.stream.records, lag: fmtLag(p.stream.lagMs), dead: p.deadLetters,
+      phase: p.phase.padEnd(11),
+      rate: Math.round(p.backfill.itemsPerSecond || p.stream.recordsPerSecond),
+      records: p.stream.records,
+      lag: fmtLag(p.stream.lagMs),
+      dead: p.deadLetters,
     };
     if (!this.started) {
       this.bar.start(total, p.backfill.items, payload);
@@ -73,7 +90,10 @@ class BarView implements ProgressView {
 
 class LineView implements ProgressView {
   private last = 0;
-  constructor(private readonly intervalMs: number, private readonly write: (line: string) => void) {}
+  constructor(
+    private readonly intervalMs: number,
+    private readonly write: (line: string) => void,
+  ) {}
 
   update(p: ProgressSnapshot): void {
     const now = Date.now();
@@ -101,13 +121,22 @@ export function createJsonProgressView(log: Logger, intervalMs = 5000): Progress
       if (now - last < intervalMs) return;
       last = now;
       const b = p.backfill;
-      log.info({
-        phase: p.phase,
-        backfill: { items: b.items, estimatedItems: b.estimatedItems, itemsPerSecond: Math.round(b.itemsPerSecond), segmentsDone: b.partitionsDone, segments: b.partitions,
-          ...(b.etaSeconds !== undefined ? { etaSeconds: b.etaSeconds } : {}) },
-        stream: { records: p.stream.records, recordsPerSecond: Math.round(p.stream.recordsPerSecond), lagMs: Math.round(p.stream.lagMs) },
-        deadLetters: p.deadLetters,
-      }, 'progress');
+      log.info(
+        {
+          phase: p.phase,
+          backfill: {
+            items: b.items,
+            estimatedItems: b.estimatedItems,
+            itemsPerSecond: Math.round(b.itemsPerSecond),
+            segmentsDone: b.partitionsDone,
+            segments: b.partitions,
+            ...(b.etaSeconds !== undefined ? { etaSeconds: b.etaSeconds } : {}),
+          },
+          stream: { records: p.stream.records, recordsPerSecond: Math.round(p.stream.recordsPerSecond), lagMs: Math.round(p.stream.lagMs) },
+          deadLetters: p.deadLetters,
+        },
+        'progress',
+      );
     },
     stop() {},
   };
@@ -116,8 +145,10 @@ export function createJsonProgressView(log: Logger, intervalMs = 5000): Progress
 export function formatProgressLine(p: ProgressSnapshot): string {
   const b = p.backfill;
   const eta = b.etaSeconds !== undefined ? ` eta=${b.etaSeconds}s` : '';
-  return `progress phase=${p.phase} backfill=${b.items}/${b.estimatedItems} items (${Math.round(b.itemsPerSecond)}/s${eta}) segments=${b.partitionsDone}/${b.partitions}`
-    + ` stream=${p.stream.records} records (${Math.round(p.stream.recordsPerSecond)}/s) lag=${fmtLag(p.stream.lagMs)} dead-letters=${p.deadLetters}`;
+  return (
+    `progress phase=${p.phase} backfill=${b.items}/${b.estimatedItems} items (${Math.round(b.itemsPerSecond)}/s${eta}) segments=${b.partitionsDone}/${b.partitions}` +
+    ` stream=${p.stream.records} records (${Math.round(p.stream.recordsPerSecond)}/s) lag=${fmtLag(p.stream.lagMs)} dead-letters=${p.deadLetters}`
+  );
 }
 
 export function fmtLag(ms: number): string {

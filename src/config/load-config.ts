@@ -23,13 +23,17 @@ export async function loadConfig(path: string, overrides: ConfigOverrides = {}):
   const configPath = resolve(path);
   if (!existsSync(configPath)) {
     throw new DynashiftError('CONFIG_NOT_FOUND', `config file not found: ${configPath}`, {
-      hint: 'pass the config with -c FILE (dynashift.config.ts or a .json file)', exitCode: 2, side: 'config',
+      hint: 'pass the config with -c FILE (dynashift.config.ts or a .json file)',
+      exitCode: 2,
+      side: 'config',
     });
   }
   if (statSync(configPath).isDirectory()) {
     const inside = CONFIG_NAMES.map((n) => join(configPath, n)).find((p) => existsSync(p));
     throw new DynashiftError('CONFIG_NOT_A_FILE', `-c ${path} is a folder, not a config file`, {
-      hint: inside ? `pass the file: -c ${inside}` : `pass the config file itself: -c ${join(path, 'dynashift.config.ts')} (or a .json file)`, exitCode: 2, side: 'config',
+      hint: inside ? `pass the file: -c ${inside}` : `pass the config file itself: -c ${join(path, 'dynashift.config.ts')} (or a .json file)`,
+      exitCode: 2,
+      side: 'config',
     });
   }
   const isJson = extname(configPath).toLowerCase() === '.json';
@@ -39,11 +43,7 @@ export async function loadConfig(path: string, overrides: ConfigOverrides = {}):
   return resolveConfig(configPath, parsed.data, overrides);
 }
 
-async function resolveConfig(
-  configPath: string,
-  cfg: z.infer<typeof tsConfigSchema>,
-  overrides: ConfigOverrides,
-): Promise<ResolvedConfig> {
+async function resolveConfig(configPath: string, cfg: z.infer<typeof tsConfigSchema>, overrides: ConfigOverrides): Promise<ResolvedConfig> {
   const problems: string[] = [];
   if (cfg.source && cfg.sources) problems.push('use either "source" or "sources", not both');
   if (!cfg.source && !cfg.sources) problems.push('"source" is required: { "table": "MyTable" }');
@@ -88,7 +88,11 @@ async function resolveConfig(
     transform,
     transformSource,
     ...(inverseTransform ? { inverseTransform } : {}),
-    backfill: { ...DEFAULTS.backfill, ...stripUndefined(cfg.backfill ?? {}), ...(overrides.backfill ? backfillOverride(overrides.backfill, cfg.backfill?.export) : {}) },
+    backfill: {
+      ...DEFAULTS.backfill,
+      ...stripUndefined(cfg.backfill ?? {}),
+      ...(overrides.backfill ? backfillOverride(overrides.backfill, cfg.backfill?.export) : {}),
+    },
     stream: { ...DEFAULTS.stream, ...stripUndefined(cfg.stream ?? {}) },
     write: { ...DEFAULTS.write, ...stripUndefined(cfg.write ?? {}) },
     onError: overrides.onError ?? cfg.onError ?? DEFAULTS.onError,
@@ -118,12 +122,15 @@ async function importModule(path: string, what: string): Promise<unknown> {
   try {
     return await jiti.import(path, { default: true });
   } catch (err) {
-    throw new DynashiftError(what === 'config' ? 'CONFIG_INVALID' : 'TRANSFORM_LOAD_FAILED',
-      `could not load ${what} ${path}: ${err instanceof Error ? err.message : String(err)}`, {
+    throw new DynashiftError(
+      what === 'config' ? 'CONFIG_INVALID' : 'TRANSFORM_LOAD_FAILED',
+      `could not load ${what} ${path}: ${err instanceof Error ? err.message : String(err)}`,
+      {
         hint: `fix the error in ${path}`,
         cause: err,
         exitCode: 2,
-      });
+      },
+    );
   }
 }
 
@@ -154,7 +161,8 @@ function readJson(path: string): unknown {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new DynashiftError('CONFIG_INVALID', `${path} is not valid JSON: ${(err as Error).message}`, {
-      hint: 'fix the JSON syntax', exitCode: 2,
+      hint: 'fix the JSON syntax',
+      exitCode: 2,
     });
   }
 }
@@ -175,14 +183,16 @@ function backfillOverride(value: string, exportCfg: BackfillConfig['export']): P
     const uri = value.slice('export:'.length);
     const merged = { ...(exportCfg ?? {}), ...(uri ? { uri } : {}) };
     if (!merged.uri && !merged.start) {
-      throw new DynashiftError('CONFIG_INVALID', '--backfill export needs the export\'s location', {
-        hint: 'use --backfill export:s3://bucket/prefix (or a local folder), or set backfill.export.uri', exitCode: 2,
+      throw new DynashiftError('CONFIG_INVALID', "--backfill export needs the export's location", {
+        hint: 'use --backfill export:s3://bucket/prefix (or a local folder), or set backfill.export.uri',
+        exitCode: 2,
       });
     }
     return { strategy: 'export', export: merged };
   }
   throw new DynashiftError('CONFIG_INVALID', `unknown --backfill strategy "${value}"`, {
-    hint: 'use --backfill scan, none, touch or export:<uri>', exitCode: 2,
+    hint: 'use --backfill scan, none, touch or export:<uri>',
+    exitCode: 2,
   });
 }
 
@@ -195,19 +205,25 @@ const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 function checkTableNames(sources: Record<string, { table: string }>, targets: Record<string, { table: string; kind?: string }>): void {
   const refs = [
     ...Object.entries(sources).map(([n, r]) => ({ side: 'source' as const, setting: n === 'source' ? 'source' : `sources.${n}`, table: r.table })),
-    ...Object.entries(targets).filter(([, t]) => (t.kind ?? 'dynamodb') === 'dynamodb')
+    ...Object.entries(targets)
+      .filter(([, t]) => (t.kind ?? 'dynamodb') === 'dynamodb')
       .map(([n, r]) => ({ side: 'target' as const, setting: n === 'target' ? 'target' : `targets.${n}`, table: r.table })),
   ];
   for (const r of refs) {
     if (TABLE_NAME.test(r.table) || r.table.startsWith('arn:aws')) continue;
     throw new DynashiftError('TABLE_NAME_INVALID', `${r.setting}.table ${JSON.stringify(r.table)} is not a valid DynamoDB table name`, {
-      hint: `correct ${r.setting}.table: 3 to 255 characters, only a-z, A-Z, 0-9, underscore, dash and dot (or the table's ARN)`, exitCode: 2, side: r.side,
+      hint: `correct ${r.setting}.table: 3 to 255 characters, only a-z, A-Z, 0-9, underscore, dash and dot (or the table's ARN)`,
+      exitCode: 2,
+      side: r.side,
     });
   }
 }
 
 function defaultName(sources: Record<string, { table: string }>, targets: Record<string, { table: string }>): string {
-  const tables = (r: Record<string, { table: string }>) => Object.values(r).map((t) => t.table).join('+');
+  const tables = (r: Record<string, { table: string }>) =>
+    Object.values(r)
+      .map((t) => t.table)
+      .join('+');
   return `${tables(sources)}-to-${tables(targets)}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 120);
 }
 

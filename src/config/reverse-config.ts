@@ -9,21 +9,24 @@ import type { TableRefConfig } from './schema.js';
 export function reverseConfig(config: ResolvedConfig): ResolvedConfig {
   if (!config.inverseTransform) {
     throw new DynashiftError('CONFIG_INVALID', 'the reverse direction needs "inverseTransform" in the config', {
-      hint: 'add inverseTransform (target item → source item), as rollback requires', exitCode: 2,
+      hint: 'add inverseTransform (target item → source item), as rollback requires',
+      exitCode: 2,
     });
   }
   const sources = Object.entries(config.sources);
   const targets = Object.entries(config.targets);
   if (sources.length !== 1 || targets.length !== 1 || (targets[0]![1].kind ?? 'dynamodb') !== 'dynamodb') {
     throw new DynashiftError('CONFIG_INVALID', 'the reverse direction exists only for one source and one DynamoDB target', {
-      hint: 'verify forward instead', exitCode: 2,
+      hint: 'verify forward instead',
+      exitCode: 2,
     });
   }
   const [sourceName, source] = sources[0]!;
   const [targetName, target] = targets[0]!;
   // Only where the table lives: the target's own sink settings mean nothing for it as a source.
-  const targetRef: TableRefConfig = Object.fromEntries((['table', 'region', 'endpoint', 'profile', 'roleArn', 'externalId'] as const)
-    .filter((k) => target[k] !== undefined).map((k) => [k, target[k]])) as TableRefConfig;
+  const targetRef: TableRefConfig = Object.fromEntries(
+    (['table', 'region', 'endpoint', 'profile', 'roleArn', 'externalId'] as const).filter((k) => target[k] !== undefined).map((k) => [k, target[k]]),
+  ) as TableRefConfig;
   return {
     ...config,
     name: `${config.name}-reverse`,

@@ -16,59 +16,97 @@ export type { DynamoDbTargetConfig, FilesTargetConfig, PostgresTargetConfig };
 /** A target: one variant per sink kind, each owned by its driver's folder; `kind` may be left out for DynamoDB. */
 export const targetSchema = z.discriminatedUnion('kind', [dynamoDbTargetSchema, postgresTargetSchema, filesTargetSchema]);
 
-const exportBackfillSchema = z.object({
-  uri: z.string().min(1).optional().describe('Export folder or s3://bucket/prefix holding AWSDynamoDB/<ExportId>/'),
-  start: z.object({
-    s3Bucket: z.string().min(1),
-    s3Prefix: z.string().optional(),
-    format: z.enum(['DYNAMODB_JSON', 'ION']).optional(),
-  }).strict().optional().describe('Start an ExportTableToPointInTime (PITR required) instead of reading an existing export'),
-  incremental: z.array(z.string().min(1)).optional().describe('Incremental exports applied in order after the full one'),
-  imported: z.boolean().optional()
-    .describe('The target was already loaded from this export with ImportTable: copy nothing, only catch up from the stream'),
-  region: z.string().optional(),
-  endpoint: z.url().optional().describe('S3-compatible endpoint'),
-  forcePathStyle: z.boolean().optional(),
-  profile: z.string().optional(),
-  roleArn: z.string().optional(),
-}).strict();
+const exportBackfillSchema = z
+  .object({
+    uri: z.string().min(1).optional().describe('Export folder or s3://bucket/prefix holding AWSDynamoDB/<ExportId>/'),
+    start: z
+      .object({
+        s3Bucket: z.string().min(1),
+        s3Prefix: z.string().optional(),
+        format: z.enum(['DYNAMODB_JSON', 'ION']).optional(),
+      })
+      .strict()
+      .optional()
+      .describe('Start an ExportTableToPointInTime (PITR required) instead of reading an existing export'),
+    incremental: z.array(z.string().min(1)).optional().describe('Incremental exports applied in order after the full one'),
+    imported: z
+      .boolean()
+      .optional()
+      .describe('The target was already loaded from this export with ImportTable: copy nothing, only catch up from the stream'),
+    region: z.string().optional(),
+    endpoint: z.url().optional().describe('S3-compatible endpoint'),
+    forcePathStyle: z.boolean().optional(),
+    profile: z.string().optional(),
+    roleArn: z.string().optional(),
+  })
+  .strict();
 
-const touchBackfillSchema = z.object({
-  marker: z.string().min(1).optional().describe('Attribute written to every item to send it through the stream (default _dynashift_touch)'),
-  maxWriteUnitsPerSecond: z.number().positive().optional().describe('Cap on source write units per second for touching'),
-}).strict();
+const touchBackfillSchema = z
+  .object({
+    marker: z.string().min(1).optional().describe('Attribute written to every item to send it through the stream (default _dynashift_touch)'),
+    maxWriteUnitsPerSecond: z.number().positive().optional().describe('Cap on source write units per second for touching'),
+  })
+  .strict();
 
-export const backfillSchema = z.object({
-  strategy: z.enum(['scan', 'none', 'export', 'touch']).optional()
-    .describe("'scan' (default): parallel Scan; 'export': DynamoDB export files; 'touch': update every item so it flows through the stream; 'none': stream only"),
-  export: exportBackfillSchema.optional(),
-  touch: touchBackfillSchema.optional(),
-  segments: z.int().min(1).max(1_000_000).optional().describe('Parallel Scan segments (default 16; capped at one per pageSize items of the table)'),
-  concurrency: z.int().min(1).max(256).optional().describe('Segments scanned at once (default 8)'),
-  pageSize: z.int().min(1).max(10_000).optional().describe('Scan Limit per page (default 1000)'),
-  readShare: z.number().gt(0).max(1).optional()
-    .describe("Share of the source's provisioned read capacity the backfill may use (default 0.5)"),
-  maxReadUnitsPerSecond: z.number().positive().optional()
-    .describe('Hard cap on read units per second (on-demand tables have no provisioned figure to take a share of)'),
-  consistentRead: z.boolean().optional().describe('Strongly consistent Scan (default true; needed by the consistency argument)'),
-  skipExpired: z.boolean().optional()
-    .describe("Leave out items whose TTL time has passed (they stay readable until DynamoDB deletes them); items without the TTL attribute are kept"),
-}).strict();
+export const backfillSchema = z
+  .object({
+    strategy: z
+      .enum(['scan', 'none', 'export', 'touch'])
+      .optional()
+      .describe(
+        "'scan' (default): parallel Scan; 'export': DynamoDB export files; 'touch': update every item so it flows through the stream; 'none': stream only",
+      ),
+    export: exportBackfillSchema.optional(),
+    touch: touchBackfillSchema.optional(),
+    segments: z.int().min(1).max(1_000_000).optional().describe('Parallel Scan segments (default 16; capped at one per pageSize items of the table)'),
+    concurrency: z.int().min(1).max(256).optional().describe('Segments scanned at once (default 8)'),
+    pageSize: z.int().min(1).max(10_000).optional().describe('Scan Limit per page (default 1000)'),
+    readShare: z.number().gt(0).max(1).optional().describe("Share of the source's provisioned read capacity the backfill may use (default 0.5)"),
+    maxReadUnitsPerSecond: z
+      .number()
+      .positive()
+      .optional()
+      .describe('Hard cap on read units per second (on-demand tables have no provisioned figure to take a share of)'),
+    consistentRead: z.boolean().optional().describe('Strongly consistent Scan (default true; needed by the consistency argument)'),
+    skipExpired: z
+      .boolean()
+      .optional()
+      .describe(
+        'Leave out items whose TTL time has passed (they stay readable until DynamoDB deletes them); items without the TTL attribute are kept',
+      ),
+  })
+  .strict();
 
-export const streamSchema = z.object({
-  pollIntervalMs: z.int().min(10).max(60_000).optional().describe('Wait after an empty GetRecords page (default 250, as often as Lambda polls a shard)'),
-  discoveryIntervalMs: z.int().min(100).max(600_000).optional().describe('Shard re-listing interval (default 10000)'),
-  duringBackfill: z.boolean().optional()
-    .describe('Apply the stream while the backfill runs (default true), so no backfill is bounded by the 24-hour stream retention; false applies it only after the backfill, which must then end within the retention'),
-}).strict();
+export const streamSchema = z
+  .object({
+    pollIntervalMs: z
+      .int()
+      .min(10)
+      .max(60_000)
+      .optional()
+      .describe('Wait after an empty GetRecords page (default 250, as often as Lambda polls a shard)'),
+    discoveryIntervalMs: z.int().min(100).max(600_000).optional().describe('Shard re-listing interval (default 10000)'),
+    duringBackfill: z
+      .boolean()
+      .optional()
+      .describe(
+        'Apply the stream while the backfill runs (default true), so no backfill is bounded by the 24-hour stream retention; false applies it only after the backfill, which must then end within the retention',
+      ),
+  })
+  .strict();
 
-export const writeSchema = z.object({
-  concurrency: z.int().min(1).max(512).optional().describe('BatchWriteItem requests in flight per target (default 16)'),
-  maxWriteUnitsPerSecond: z.number().positive().optional().describe('Cap on target write units per second'),
-}).strict();
+export const writeSchema = z
+  .object({
+    concurrency: z.int().min(1).max(512).optional().describe('BatchWriteItem requests in flight per target (default 16)'),
+    maxWriteUnitsPerSecond: z.number().positive().optional().describe('Cap on target write units per second'),
+  })
+  .strict();
 
 const common = {
-  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash, underscore').optional()
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, dot, dash, underscore')
+    .optional()
     .describe('Migration name (state folder name); derived from the tables when omitted'),
   sources: z.record(name, tableRefSchema).optional().describe('Several sources feeding the targets (merge)'),
   source: tableRefSchema.optional(),
@@ -77,30 +115,42 @@ const common = {
   backfill: backfillSchema.optional(),
   stream: streamSchema.optional(),
   write: writeSchema.optional(),
-  guard: z.object({
-    versionAttribute: name.describe('Attribute holding a version number or an ISO-8601 timestamp (e.g. updatedAt)'),
-  }).strict().optional()
-    .describe('Make every target write conditional on the incoming version being at least the stored one (for dual-writing applications and Global Tables)'),
-  onError: z.enum(['halt', 'dead-letter']).optional()
+  guard: z
+    .object({
+      versionAttribute: name.describe('Attribute holding a version number or an ISO-8601 timestamp (e.g. updatedAt)'),
+    })
+    .strict()
+    .optional()
+    .describe(
+      'Make every target write conditional on the incoming version being at least the stored one (for dual-writing applications and Global Tables)',
+    ),
+  onError: z
+    .enum(['halt', 'dead-letter'])
+    .optional()
     .describe("What to do with an item the transform or target rejects: 'halt' (default) or 'dead-letter' and continue"),
   stateDir: z.string().optional().describe('State folder, relative to the config file (default .dynashift)'),
 };
 
 /** JSON config: the transform is a module path (relative to the config file) exporting `transform` or a default. */
-export const jsonConfigSchema = z.object({
-  $schema: z.string().optional(),
-  ...common,
-  transform: z.string().optional().describe('Path of a module (.ts/.js) exporting the transform function'),
-  inverseTransform: z.string().optional()
-    .describe('Path of a module exporting target item → source item, for rollback by reverse replication'),
-}).strict();
+export const jsonConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    ...common,
+    transform: z.string().optional().describe('Path of a module (.ts/.js) exporting the transform function'),
+    inverseTransform: z.string().optional().describe('Path of a module exporting target item → source item, for rollback by reverse replication'),
+  })
+  .strict();
 
 /** TS config: the transform is the function itself (or a module path, as in JSON). */
-export const tsConfigSchema = z.object({
-  ...common,
-  transform: z.union([z.string(), z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'expected a function')]).optional(),
-  inverseTransform: z.union([z.string(), z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'expected a function')]).optional(),
-}).strict();
+export const tsConfigSchema = z
+  .object({
+    ...common,
+    transform: z.union([z.string(), z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'expected a function')]).optional(),
+    inverseTransform: z
+      .union([z.string(), z.custom<(...args: unknown[]) => unknown>((v) => typeof v === 'function', 'expected a function')])
+      .optional(),
+  })
+  .strict();
 
 export type KeyAttributeConfig = z.infer<typeof keyAttributeSchema>;
 export type TableRefConfig = z.infer<typeof tableRefSchema>;

@@ -15,7 +15,13 @@ export function valuesEqual(a: AttributeValue, b: AttributeValue): boolean {
   if (a.SS !== undefined) return b.SS !== undefined && sameSet(a.SS, b.SS);
   if (a.NS !== undefined) return b.NS !== undefined && sameSet(a.NS.map(normalizeDecimal), b.NS.map(normalizeDecimal));
   if (a.BS !== undefined) {
-    return b.BS !== undefined && sameSet(a.BS.map((x) => Buffer.from(x).toString('base64')), b.BS.map((x) => Buffer.from(x).toString('base64')));
+    return (
+      b.BS !== undefined &&
+      sameSet(
+        a.BS.map((x) => Buffer.from(x).toString('base64')),
+        b.BS.map((x) => Buffer.from(x).toString('base64')),
+      )
+    );
   }
   if (a.L !== undefined) return b.L !== undefined && a.L.length === b.L.length && a.L.every((x, i) => valuesEqual(x, b.L![i]!));
   if (a.M !== undefined) return b.M !== undefined && differingAttributes(a.M, b.M).length === 0;

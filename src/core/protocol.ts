@@ -86,9 +86,11 @@ function recordWrites(mapper: ItemMapper, page: ChangePage, record: ChangeRecord
   let beforeImage = record.oldImage;
   if (isDeletion(record) && !beforeImage) {
     if (mapper.keyCanMove(record.keys)) {
-      throw new MappingError('STREAM_RECORD_INCOMPLETE',
+      throw new MappingError(
+        'STREAM_RECORD_INCOMPLETE',
         `stream record ${record.sequenceNumber} (${record.eventName}) deletes the item but carries no old image, so the target item it removed is unknown; the transform did not run`,
-        { hint: REMOVE_WITHOUT_OLD_IMAGE_HINT });
+        { hint: REMOVE_WITHOUT_OLD_IMAGE_HINT },
+      );
     }
     beforeImage = record.keys;
   }
@@ -119,8 +121,14 @@ function diffWrites(before: RoutedItem[], after: RoutedItem[], origin: WriteOp['
  * failed records (what may still stand in the targets), and target items a rejected delete left. Same rules as a
  * change record: delete every target key the current version no longer produces, put what it produces.
  */
-export function retryWrites(mapper: ItemMapper, source: string, sourceKey: AttributeMap, current: AttributeMap | undefined,
-  oldImages: AttributeMap[], leftTargetKeys: { target: string; key: AttributeMap }[] = []): WriteOp[] {
+export function retryWrites(
+  mapper: ItemMapper,
+  source: string,
+  sourceKey: AttributeMap,
+  current: AttributeMap | undefined,
+  oldImages: AttributeMap[],
+  leftTargetKeys: { target: string; key: AttributeMap }[] = [],
+): WriteOp[] {
   const origin = { source, sourceKey, via: 'retry' };
   const after: RoutedItem[] = current ? mapper.map(source, current) : [];
   const before: RoutedItem[] = oldImages.flatMap((image) => mapper.map(source, image));
@@ -131,21 +139,28 @@ export function retryWrites(mapper: ItemMapper, source: string, sourceKey: Attri
   return compactWrites(diffWrites(before, after, origin));
 }
 
-const REMOVE_WITHOUT_OLD_IMAGE_HINT = 'a NEW_AND_OLD_IMAGES stream on DynamoDB always carries the old image of a deletion. '
-  + 'DynamoDB Local (3.x) writes a second REMOVE without an old image when two requests delete the same key at once; the first '
-  + 'REMOVE, which had the image, already deleted the target item. If the source is DynamoDB Local, this record is that duplicate';
+const REMOVE_WITHOUT_OLD_IMAGE_HINT =
+  'a NEW_AND_OLD_IMAGES stream on DynamoDB always carries the old image of a deletion. ' +
+  'DynamoDB Local (3.x) writes a second REMOVE without an old image when two requests delete the same key at once; the first ' +
+  'REMOVE, which had the image, already deleted the target item. If the source is DynamoDB Local, this record is that duplicate';
 
-const UNTYPED_VALUE_HINT = 'DynamoDB never sends an attribute value without a type. DynamoDB Local (3.x) writes empty maps as {} '
-  + 'without the M type in stream images; the item itself (a consistent read) is complete, which `dynashift dead-letters retry` re-reads';
+const UNTYPED_VALUE_HINT =
+  'DynamoDB never sends an attribute value without a type. DynamoDB Local (3.x) writes empty maps as {} ' +
+  'without the M type in stream images; the item itself (a consistent read) is complete, which `dynashift dead-letters retry` re-reads';
 
 /** Halts on a value the stream sent without a type, rather than guessing it or letting the transform trip over it. */
 function checkComplete(record: ChangeRecord): void {
-  for (const [which, image] of [['new', record.newImage], ['old', record.oldImage]] as const) {
+  for (const [which, image] of [
+    ['new', record.newImage],
+    ['old', record.oldImage],
+  ] as const) {
     const path = image ? untypedPath(image) : undefined;
     if (path !== undefined) {
-      throw new MappingError('STREAM_RECORD_INCOMPLETE',
+      throw new MappingError(
+        'STREAM_RECORD_INCOMPLETE',
         `stream record ${record.sequenceNumber} (${record.eventName}) has a value without a type at ${path} of its ${which} image; the transform did not run`,
-        { hint: UNTYPED_VALUE_HINT });
+        { hint: UNTYPED_VALUE_HINT },
+      );
     }
   }
 }

@@ -16,7 +16,11 @@ export class RateLimiter {
   private lastThrottleAt = -Infinity;
 
   /** @param ceiling units per second at most; Infinity for no limit (throttling still slows it down). */
-  constructor(private readonly ceiling: number, private readonly clock: Clock, private readonly minRate = 1) {
+  constructor(
+    private readonly ceiling: number,
+    private readonly clock: Clock,
+    private readonly minRate = 1,
+  ) {
     this.rate = ceiling;
     this.balance = Number.isFinite(ceiling) ? ceiling : 0;
     this.last = clock.now();
@@ -71,7 +75,10 @@ export class RateLimiter {
 /** Measures a rate (units per second) over a sliding window, for reports and to seed throttling. */
 export class RateMeter {
   private events: { at: number; units: number }[] = [];
-  constructor(private readonly clock: { now(): number }, private readonly windowMs = 10_000) {}
+  constructor(
+    private readonly clock: { now(): number },
+    private readonly windowMs = 10_000,
+  ) {}
 
   add(units: number): void {
     this.events.push({ at: this.clock.now(), units });

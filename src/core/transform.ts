@@ -105,12 +105,17 @@ export class ItemMapper {
     if (output === undefined) throw undefinedOutput('');
     if (output === null) return routed;
     if (typeof output !== 'object' || Array.isArray(output)) {
-      throw new MappingError('TRANSFORM_OUTPUT_INVALID',
-        `with several targets the transform must return an object keyed by target name (${this.targetNames.join(', ')})`);
+      throw new MappingError(
+        'TRANSFORM_OUTPUT_INVALID',
+        `with several targets the transform must return an object keyed by target name (${this.targetNames.join(', ')})`,
+      );
     }
     for (const [target, out] of Object.entries(output as Record<string, TransformOutput>)) {
       if (!(target in this.opts.targets)) {
-        throw new MappingError('TRANSFORM_OUTPUT_INVALID', `transform routed an item to unknown target "${target}"; targets are: ${this.targetNames.join(', ')}`);
+        throw new MappingError(
+          'TRANSFORM_OUTPUT_INVALID',
+          `transform routed an item to unknown target "${target}"; targets are: ${this.targetNames.join(', ')}`,
+        );
       }
       if (out === undefined) throw undefinedOutput(` for target "${target}"`);
       for (const one of asList(out)) routed.push(this.route(target, this.toWire(one)));
@@ -121,7 +126,10 @@ export class ItemMapper {
   private toWire(item: Item): AttributeMap {
     if (item === undefined) throw undefinedOutput(' in a list');
     if (typeof item !== 'object' || item === null || Array.isArray(item) || item instanceof Set || item instanceof Uint8Array) {
-      throw new MappingError('TRANSFORM_OUTPUT_INVALID', `transform returned ${kindOf(item)} where an item object was expected; return null (not inside a list) to leave an item out`);
+      throw new MappingError(
+        'TRANSFORM_OUTPUT_INVALID',
+        `transform returned ${kindOf(item)} where an item object was expected; return null (not inside a list) to leave an item out`,
+      );
     }
     try {
       return marshall(item, { removeUndefinedValues: true }) as AttributeMap;
@@ -135,15 +143,16 @@ export class ItemMapper {
     const key = extractKey(item, schema);
     if (!key) {
       const missing = keyAttributeNames(schema).filter((n) => !(n in item));
-      throw new MappingError('TARGET_KEY_MISSING',
-        `item for target "${target}" lacks key attribute ${missing.join(', ')}`);
+      throw new MappingError('TARGET_KEY_MISSING', `item for target "${target}" lacks key attribute ${missing.join(', ')}`);
     }
     for (const attr of [schema.partitionKey, schema.sortKey]) {
       if (!attr) continue;
       const actual = attributeType(key[attr.name]!);
       if (actual !== attr.type) {
-        throw new MappingError('TARGET_KEY_MISSING',
-          `item for target "${target}" has key attribute ${attr.name} of type ${actual}; the target expects ${attr.type}`);
+        throw new MappingError(
+          'TARGET_KEY_MISSING',
+          `item for target "${target}" has key attribute ${attr.name} of type ${actual}; the target expects ${attr.type}`,
+        );
       }
     }
     return { target, item, key, keyId: keyId(key, schema) };
@@ -158,8 +167,10 @@ function asList(out: TransformOutput | undefined): Item[] {
 
 /** Only null leaves an item out; undefined is almost always a transform that forgot to `return`. */
 function undefinedOutput(where: string): MappingError {
-  return new MappingError('TRANSFORM_OUTPUT_INVALID',
-    `transform returned undefined${where} (a missing \`return\`?); return the item, a list of items, or null to leave it out`);
+  return new MappingError(
+    'TRANSFORM_OUTPUT_INVALID',
+    `transform returned undefined${where} (a missing \`return\`?); return the item, a list of items, or null to leave it out`,
+  );
 }
 
 function kindOf(value: unknown): string {

@@ -36,7 +36,11 @@ export async function seedOrders(client: DynamoDBClient, table: string, count: n
  * The live application: new orders, status changes, customer re-assignments (which move the item to another key in
  * the new schema) and deletions, at a steady rate until the signal aborts.
  */
-export async function liveWriter(client: DynamoDBClient, table: string, opts: { perSecond: number; startId: number; existing: number; rand: () => number; signal: AbortSignal }): Promise<number> {
+export async function liveWriter(
+  client: DynamoDBClient,
+  table: string,
+  opts: { perSecond: number; startId: number; existing: number; rand: () => number; signal: AbortSignal },
+): Promise<number> {
   let next = opts.startId;
   let writes = 0;
   const interval = 1000 / opts.perSecond;
@@ -47,16 +51,30 @@ export async function liveWriter(client: DynamoDBClient, table: string, opts: { 
     if (r < 0.3) {
       await client.send(new PutItemCommand({ TableName: table, Item: sampleOrder(next++, opts.rand) }));
     } else if (r < 0.6) {
-      await client.send(new UpdateItemCommand({
-        TableName: table, Key: { orderId: { S: id } }, ConditionExpression: 'attribute_exists(orderId)',
-        UpdateExpression: 'SET #s = :s, #t = #t + :d', ExpressionAttributeNames: { '#s': 'status', '#t': 'total' },
-        ExpressionAttributeValues: { ':s': { S: 'shipped' }, ':d': { N: '0.01' } },
-      })).catch(ignoreConditionFailed);
+      await client
+        .send(
+          new UpdateItemCommand({
+            TableName: table,
+            Key: { orderId: { S: id } },
+            ConditionExpression: 'attribute_exists(orderId)',
+            UpdateExpression: 'SET #s = :s, #t = #t + :d',
+            ExpressionAttributeNames: { '#s': 'status', '#t': 'total' },
+            ExpressionAttributeValues: { ':s': { S: 'shipped' }, ':d': { N: '0.01' } },
+          }),
+        )
+        .catch(ignoreConditionFailed);
     } else if (r < 0.8) {
-      await client.send(new UpdateItemCommand({
-        TableName: table, Key: { orderId: { S: id } }, ConditionExpression: 'attribute_exists(orderId)',
-        UpdateExpression: 'SET customerId = :c', ExpressionAttributeValues: { ':c': { S: `customer-${String(Math.floor(opts.rand() * 200)).padStart(3, '0')}` } },
-      })).catch(ignoreConditionFailed);
+      await client
+        .send(
+          new UpdateItemCommand({
+            TableName: table,
+            Key: { orderId: { S: id } },
+            ConditionExpression: 'attribute_exists(orderId)',
+            UpdateExpression: 'SET customerId = :c',
+            ExpressionAttributeValues: { ':c': { S: `customer-${String(Math.floor(opts.rand() * 200)).padStart(3, '0')}` } },
+          }),
+        )
+        .catch(ignoreConditionFailed);
     } else {
       await client.send(new DeleteItemCommand({ TableName: table, Key: { orderId: { S: id } } }));
     }

@@ -87,12 +87,21 @@ async function copyPartition(opts: BackfillOptions, partition: string, signal: A
       if (admission && admission.dropped > 0) opts.state.overtaken = (opts.state.overtaken ?? 0) + admission.dropped;
       const mapped = backfillWrites(opts.mapper, opts.sourceName, opts.sourceKeySchema, items);
       if (mapped.collisions > 0) {
-        opts.log.warn({ source: opts.sourceName, collisions: mapped.collisions }, 'several source items map to one target key; the last one read wins');
+        opts.log.warn(
+          { source: opts.sourceName, collisions: mapped.collisions },
+          'several source items map to one target key; the last one read wins',
+        );
       }
       await opts.failures.handle(mapped.failures, []);
       const { rejected } = await writeToTargets(opts.sinks, mapped.ops);
       await opts.failures.handle([], rejected);
-      await opts.failures.landed('backfill', opts.sourceName, () => items.map((item) => ({ sourceKey: extractKey(item, opts.sourceKeySchema) ?? {} })), mapped.failures, rejected);
+      await opts.failures.landed(
+        'backfill',
+        opts.sourceName,
+        () => items.map((item) => ({ sourceKey: extractKey(item, opts.sourceKeySchema) ?? {} })),
+        mapped.failures,
+        rejected,
+      );
       releasePage(page, items, mapped.ops);
     } finally {
       admission?.release();

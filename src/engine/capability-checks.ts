@@ -14,20 +14,26 @@ export function capabilityRefusals(config: ResolvedConfig, capabilities: Record<
   for (const [name, caps] of Object.entries(capabilities)) {
     const table = config.targets[name]?.table ?? name;
     if (config.guard && !caps.conditionalWrites) {
-      out.push({ code: 'GUARD_UNSUPPORTED',
+      out.push({
+        code: 'GUARD_UNSUPPORTED',
         message: `target ${name} (${table}) can't make a write conditional on the stored version, so guard.versionAttribute "${config.guard.versionAttribute}" would be ignored`,
-        hint: `remove "guard" from the config, or migrate to a target kind that honours it (${kindsWith((c) => c.conditionalWrites).join(', ')})` });
+        hint: `remove "guard" from the config, or migrate to a target kind that honours it (${kindsWith((c) => c.conditionalWrites).join(', ')})`,
+      });
     }
     if (config.inverseTransform && !caps.changeStream) {
-      out.push({ code: 'REVERSE_UNSUPPORTED',
+      out.push({
+        code: 'REVERSE_UNSUPPORTED',
         message: `inverseTransform is set for rollback, but target ${name} (${table}) has no change stream to replicate back to the source from`,
-        hint: `remove "inverseTransform" and cut over with \`dynashift cutover writes --no-reverse\`, or migrate to a target kind with a stream (${kindsWith((c) => c.changeStream).join(', ')})` });
+        hint: `remove "inverseTransform" and cut over with \`dynashift cutover writes --no-reverse\`, or migrate to a target kind with a stream (${kindsWith((c) => c.changeStream).join(', ')})`,
+      });
     }
   }
   if (config.inverseTransform && (Object.keys(config.sources).length !== 1 || Object.keys(config.targets).length !== 1)) {
-    out.push({ code: 'REVERSE_UNSUPPORTED',
+    out.push({
+      code: 'REVERSE_UNSUPPORTED',
       message: `inverseTransform is set for rollback, but reverse replication needs exactly one source and one target (the config has ${Object.keys(config.sources).length} and ${Object.keys(config.targets).length})`,
-      hint: 'remove "inverseTransform" and cut over with `dynashift cutover writes --no-reverse`' });
+      hint: 'remove "inverseTransform" and cut over with `dynashift cutover writes --no-reverse`',
+    });
   }
   return out;
 }
@@ -63,9 +69,11 @@ export function guardSampleRefusals(config: ResolvedConfig, source: string, item
   for (const [target, seen] of Object.entries(types)) {
     const bad = [...seen].filter((t) => !(COMPARABLE as readonly string[]).includes(t));
     if (bad.length > 0 || seen.size > 1) {
-      out.push({ code: 'GUARD_INVALID',
+      out.push({
+        code: 'GUARD_INVALID',
         message: `guard.versionAttribute "${attr}" of sampled items for target ${target} (from source ${source}) has type ${[...seen].sort().join(' and ')}: a version must be all numbers (N) or all ISO-8601 strings (S) to be compared`,
-        hint: `point guard.versionAttribute at an attribute that holds one N or S version per item, or make the transform write "${attr}" that way` });
+        hint: `point guard.versionAttribute at an attribute that holds one N or S version per item, or make the transform write "${attr}" that way`,
+      });
     }
   }
   return out;

@@ -48,9 +48,16 @@ export function changeApplier(opts: {
     await opts.failures.handle(mapped.failures, []);
     const { rejected, written } = await writeToTargets(opts.sinks, mapped.ops);
     await opts.failures.handle([], rejected);
-    await opts.failures.landed('stream', page.source, () => prepared.records
-      .filter((r) => opts.skipBefore === undefined || r.createdAt === undefined || r.createdAt >= opts.skipBefore)
-      .map((r) => ({ sourceKey: r.keys, sequenceNumber: r.sequenceNumber })), mapped.failures, rejected);
+    await opts.failures.landed(
+      'stream',
+      page.source,
+      () =>
+        prepared.records
+          .filter((r) => opts.skipBefore === undefined || r.createdAt === undefined || r.createdAt >= opts.skipBefore)
+          .map((r) => ({ sourceKey: r.keys, sequenceNumber: r.sequenceNumber })),
+      mapped.failures,
+      rejected,
+    );
     opts.stats.records += page.records.length;
     opts.stats.skipped += mapped.skipped;
     opts.stats.writes += written;

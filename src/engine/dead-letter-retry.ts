@@ -36,7 +36,12 @@ export interface RetryOutcome {
  * the stream checkpoint are applied in order when the run resumes, after this write — the same order as a backfill
  * write followed by replay (docs/consistency.md), so the item converges.
  */
-export async function retryDeadLetters(config: ResolvedConfig, store: StateStore, letters: DeadLetter[], say: (o: RetryOutcome) => void): Promise<RetryOutcome[]> {
+export async function retryDeadLetters(
+  config: ResolvedConfig,
+  store: StateStore,
+  letters: DeadLetter[],
+  say: (o: RetryOutcome) => void,
+): Promise<RetryOutcome[]> {
   const plan = await buildPlan(config);
   if (plan.refusals.length > 0) throw new PlanRefusedError(plan.refusals);
   const targetKeys: Record<string, KeySchema> = {};
@@ -44,7 +49,8 @@ export async function retryDeadLetters(config: ResolvedConfig, store: StateStore
   for (const [name, target] of Object.entries(config.targets)) {
     targetKeys[name] = plan.targets[name]!.keySchema!;
     sinks[name] = driverFor(target).open(name, target, {
-      keySchema: targetKeys[name]!, concurrency: config.write.concurrency,
+      keySchema: targetKeys[name]!,
+      concurrency: config.write.concurrency,
       ...(config.guard ? { guard: config.guard } : {}),
       ...(config.write.maxWriteUnitsPerSecond ? { maxWriteUnitsPerSecond: config.write.maxWriteUnitsPerSecond } : {}),
     });
@@ -70,11 +76,22 @@ export async function retryDeadLetters(config: ResolvedConfig, store: StateStore
   return outcomes;
 }
 
-async function retryOne(config: ResolvedConfig, ttlAttribute: string | undefined, clientOf: (source: string) => DynamoDBClient, mapper: ItemMapper, sinks: Record<string, Sink>, letter: DeadLetter): Promise<RetryOutcome> {
+async function retryOne(
+  config: ResolvedConfig,
+  ttlAttribute: string | undefined,
+  clientOf: (source: string) => DynamoDBClient,
+  mapper: ItemMapper,
+  sinks: Record<string, Sink>,
+  letter: DeadLetter,
+): Promise<RetryOutcome> {
   const base = { id: letter.id, source: letter.source, sourceKey: letter.sourceKey };
   const ref = config.sources[letter.source];
   if (!ref) {
-    return { ...base, ok: false, message: `"${letter.source}" is not a source of this migration (a reverse-replication dead letter names a target): retry applies source items only; check it with \`dynashift verify --reverse\`, then discard it` };
+    return {
+      ...base,
+      ok: false,
+      message: `"${letter.source}" is not a source of this migration (a reverse-replication dead letter names a target): retry applies source items only; check it with \`dynashift verify --reverse\`, then discard it`,
+    };
   }
   const key = decodeMap(letter.sourceKey);
   const open = letter.failures.filter((f) => !f.resolved);
@@ -100,10 +117,17 @@ async function retryOne(config: ResolvedConfig, ttlAttribute: string | undefined
   }
   const puts = ops.filter((o) => o.kind === 'put').length;
   const deletes = ops.length - puts;
-  const lostOldImage = open.some((f) => f.error.code === 'STREAM_RECORD_INCOMPLETE' && f.stage === 'stream' && !failureOldImage(f)) && mapper.keyCanMove(key);
+  const lostOldImage =
+    open.some((f) => f.error.code === 'STREAM_RECORD_INCOMPLETE' && f.stage === 'stream' && !failureOldImage(f)) && mapper.keyCanMove(key);
   return {
-    ...base, ok: true,
+    ...base,
+    ok: true,
     message: `${current ? 'read from the source' : 'no longer in the source'}: ${puts} put(s), ${deletes} delete(s)`,
-    ...(lostOldImage ? { warning: 'a failed record of this item had no old image, so a target item it should have deleted is unknown: `dynashift verify` finds any such leftover' } : {}),
+    ...(lostOldImage
+      ? {
+          warning:
+            'a failed record of this item had no old image, so a target item it should have deleted is unknown: `dynashift verify` finds any such leftover',
+        }
+      : {}),
   };
 }

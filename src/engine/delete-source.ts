@@ -26,7 +26,8 @@ const SETTLE_MS = 2 * 60_000;
 export async function deleteSources(config: ResolvedConfig, state: MigrationState, opts: DeleteSourceOptions): Promise<string[]> {
   if (state.phase !== 'finished') {
     throw new DynashiftError('DELETE_SOURCE_REFUSED', `the source can be deleted only after \`dynashift finish\` (phase ${state.phase})`, {
-      hint: 'run `dynashift finish -c FILE` first', exitCode: 2,
+      hint: 'run `dynashift finish -c FILE` first',
+      exitCode: 2,
     });
   }
   const now = opts.now?.() ?? Date.now();
@@ -38,9 +39,14 @@ export async function deleteSources(config: ResolvedConfig, state: MigrationStat
     let traffic: TrafficPoint[] = [];
     if (end.getTime() - start.getTime() < 5 * 60_000) {
       if (!opts.force) {
-        throw new DynashiftError('DELETE_SOURCE_REFUSED', `only ${Math.max(0, Math.round((end.getTime() - start.getTime()) / 60_000))} minute(s) of CloudWatch data exist since replication stopped: too little to tell whether ${ref.table} is still used`, {
-          hint: 'wait at least 7 minutes after `finish` (or pass --force)', exitCode: 2,
-        });
+        throw new DynashiftError(
+          'DELETE_SOURCE_REFUSED',
+          `only ${Math.max(0, Math.round((end.getTime() - start.getTime()) / 60_000))} minute(s) of CloudWatch data exist since replication stopped: too little to tell whether ${ref.table} is still used`,
+          {
+            hint: 'wait at least 7 minutes after `finish` (or pass --force)',
+            exitCode: 2,
+          },
+        );
       }
     } else {
       const metrics = opts.metrics(name);
@@ -49,7 +55,9 @@ export async function deleteSources(config: ResolvedConfig, state: MigrationStat
       } catch (err) {
         if (!opts.force) {
           throw new DynashiftError('AWS_ERROR', `could not read CloudWatch metrics for ${ref.table}: ${(err as Error).message}`, {
-            hint: 'grant cloudwatch:GetMetricData, or pass --force to delete without the traffic check', exitCode: 1, cause: err,
+            hint: 'grant cloudwatch:GetMetricData, or pass --force to delete without the traffic check',
+            exitCode: 1,
+            cause: err,
           });
         }
         opts.say(`  CloudWatch unavailable (${(err as Error).message}); --force given, continuing without the traffic check`);
@@ -59,14 +67,21 @@ export async function deleteSources(config: ResolvedConfig, state: MigrationStat
     }
     const reads = traffic.reduce((n, p) => n + p.readUnits, 0);
     const writes = traffic.reduce((n, p) => n + p.writeUnits, 0);
-    opts.say(`source ${name} (${ref.table}): consumed ${round(reads)} read and ${round(writes)} write units between ${start.toISOString()} and ${end.toISOString()}`);
+    opts.say(
+      `source ${name} (${ref.table}): consumed ${round(reads)} read and ${round(writes)} write units between ${start.toISOString()} and ${end.toISOString()}`,
+    );
     for (const p of traffic.filter((t) => t.readUnits > 0 || t.writeUnits > 0).slice(-10)) {
       opts.say(`  ${p.at}: ${round(p.readUnits)} RCU, ${round(p.writeUnits)} WCU`);
     }
     if ((reads > 0 || writes > 0) && !opts.force) {
-      throw new DynashiftError('DELETE_SOURCE_REFUSED', `${ref.table} still sees traffic (${round(reads)} read, ${round(writes)} write units in the window): something still uses it`, {
-        hint: 'find and switch the remaining readers/writers, then try again — or pass --force to delete it anyway', exitCode: 2,
-      });
+      throw new DynashiftError(
+        'DELETE_SOURCE_REFUSED',
+        `${ref.table} still sees traffic (${round(reads)} read, ${round(writes)} write units in the window): something still uses it`,
+        {
+          hint: 'find and switch the remaining readers/writers, then try again — or pass --force to delete it anyway',
+          exitCode: 2,
+        },
+      );
     }
     if (!(await opts.confirm(`Delete table ${ref.table}? This cannot be undone. Type the table name to confirm: `))) {
       opts.say(`kept ${ref.table}`);

@@ -5,7 +5,15 @@ import { roleFor } from '../aws/errors.js';
 import { isS3Uri, s3ClientFor, type S3Access } from '../aws/s3.js';
 import type { ItemMapper } from '../core/transform.js';
 import { changeWrites } from '../core/protocol.js';
-import { ExportSource, exportUri, IncrementalExports, startExport, waitForExport, type ExportDescription, type IncrementalCursor } from '../sources/export/index.js';
+import {
+  ExportSource,
+  exportUri,
+  IncrementalExports,
+  startExport,
+  waitForExport,
+  type ExportDescription,
+  type IncrementalCursor,
+} from '../sources/export/index.js';
 import type { Sink } from '../sinks/sink.js';
 import type { BackfillState } from '../state/migration-state.js';
 import type { FailurePolicy } from './failure-policy.js';
@@ -16,9 +24,11 @@ import { writeToTargets } from './write-all.js';
 export function exportAccess(config: ResolvedConfig): S3Access {
   const e = config.backfill.export ?? {};
   return {
-    ...(e.region ? { region: e.region } : {}), ...(e.endpoint ? { endpoint: e.endpoint } : {}),
+    ...(e.region ? { region: e.region } : {}),
+    ...(e.endpoint ? { endpoint: e.endpoint } : {}),
     ...(e.forcePathStyle !== undefined ? { forcePathStyle: e.forcePathStyle } : {}),
-    ...(e.profile ? { profile: e.profile } : {}), ...(e.roleArn ? { roleArn: e.roleArn } : {}),
+    ...(e.profile ? { profile: e.profile } : {}),
+    ...(e.roleArn ? { roleArn: e.roleArn } : {}),
   };
 }
 
@@ -53,20 +63,27 @@ export async function locateBackfillExport(
   }
   if (!cfg?.start) {
     throw new DynashiftError('CONFIG_INVALID', 'the export backfill needs backfill.export.uri or backfill.export.start', {
-      hint: 'point backfill.export.uri at an export (s3://bucket/prefix or a folder), or set export.start to take one', exitCode: 2,
+      hint: 'point backfill.export.uri at an export (s3://bucket/prefix or a folder), or set export.start to take one',
+      exitCode: 2,
     });
   }
   const tableArn = ctx.plan.sources[source]?.arn;
   if (!tableArn) throw new DynashiftError('SOURCE_TABLE_NOT_FOUND', `source ${source} has no table ARN to export`, { hint: 'check source.table' });
   const start = cfg.start;
-  const done = await withClients(ctx.config.sources[source]!, roleFor('source', source, ctx.config.sources[source]!), async ({ dynamodb: client }) => {
-    const started = await startExport(client, {
-      tableArn, s3Bucket: start.s3Bucket,
-      ...(start.s3Prefix ? { s3Prefix: start.s3Prefix } : {}), ...(start.format ? { format: start.format } : {}),
-    });
-    log.info({ source, exportArn: started.exportArn }, 'export started; waiting for it to complete');
-    return waitForExport(client, started.exportArn);
-  });
+  const done = await withClients(
+    ctx.config.sources[source]!,
+    roleFor('source', source, ctx.config.sources[source]!),
+    async ({ dynamodb: client }) => {
+      const started = await startExport(client, {
+        tableArn,
+        s3Bucket: start.s3Bucket,
+        ...(start.s3Prefix ? { s3Prefix: start.s3Prefix } : {}),
+        ...(start.format ? { format: start.format } : {}),
+      });
+      log.info({ source, exportArn: started.exportArn }, 'export started; waiting for it to complete');
+      return waitForExport(client, started.exportArn);
+    },
+  );
   const d = await describeExportAt(ctx.config, source, done.uri);
   return { uri: done.uri, exportTime: d.exportTime, exportArn: done.exportArn };
 }
@@ -77,14 +94,24 @@ export async function locateBackfillExport(
  * Afterwards the stream needs replaying only from the end of the last window (minus the margin).
  */
 export async function applyIncrementalExports(opts: {
-  config: ResolvedConfig; source: string; state: BackfillState; mapper: ItemMapper; sinks: Record<string, Sink>;
-  failures: FailurePolicy; marginMs: number; onCheckpoint: () => void; signal: AbortSignal; log: Logger;
+  config: ResolvedConfig;
+  source: string;
+  state: BackfillState;
+  mapper: ItemMapper;
+  sinks: Record<string, Sink>;
+  failures: FailurePolicy;
+  marginMs: number;
+  onCheckpoint: () => void;
+  signal: AbortSignal;
+  log: Logger;
 }): Promise<number | undefined> {
   const uris = opts.config.backfill.export?.incremental ?? [];
   const exp = opts.state.export!;
   if (uris.length === 0 || exp.incrementalDone) return undefined;
   const chain = await IncrementalExports.open(uris, {
-    source: opts.source, access: exportAccess(opts.config), startNoLaterThan: exp.exportTime - opts.marginMs,
+    source: opts.source,
+    access: exportAccess(opts.config),
+    startNoLaterThan: exp.exportTime - opts.marginMs,
   });
   for await (const { page, cursor } of chain.pages(exp.incrementalCursor as IncrementalCursor | undefined, opts.signal)) {
     const mapped = changeWrites(opts.mapper, page);

@@ -3,7 +3,13 @@ import type { AttributeMap } from '../core/item.js';
 import type { MapFailure } from '../core/protocol.js';
 import type { RejectedWrite } from '../sinks/sink.js';
 import {
-  deadLetterId, encodeMap, encodeRecord, failureKey, isUnresolved, type DeadLetterEntry, type DeadLetterResolution,
+  deadLetterId,
+  encodeMap,
+  encodeRecord,
+  failureKey,
+  isUnresolved,
+  type DeadLetterEntry,
+  type DeadLetterResolution,
 } from '../state/dead-letters.js';
 import type { StateStore } from '../state/state-store.js';
 import type { Logger } from './logger.js';
@@ -36,7 +42,11 @@ export class FailurePolicy {
   /** Open failure keys by dead-letter id, when loaded. */
   private open: Map<string, Set<string>> | undefined;
 
-  constructor(private readonly store: StateStore, private readonly mode: 'halt' | 'dead-letter', private readonly log: Logger) {}
+  constructor(
+    private readonly store: StateStore,
+    private readonly mode: 'halt' | 'dead-letter',
+    private readonly log: Logger,
+  ) {}
 
   async load(): Promise<void> {
     const open = new Map<string, Set<string>>();
@@ -56,18 +66,31 @@ export class FailurePolicy {
     if (mapFailures.length === 0 && rejected.length === 0) return;
     const at = new Date().toISOString();
     const entries: DeadLetterEntry[] = [
-      ...mapFailures.map((f): DeadLetterEntry => ({
-        id: deadLetterId(f.source, encodeMap(f.sourceKey)),
-        at, stage: f.stage === 'backfill' ? 'backfill' : 'stream', source: f.source, sourceKey: encodeMap(f.sourceKey),
-        ...(f.record ? { record: encodeRecord(f.record), sequenceNumber: f.record.sequenceNumber } : { item: encodeMap(f.item) }),
-        ...(f.shardId ? { shardId: f.shardId } : {}), error: f.error,
-      })),
-      ...rejected.map((r): DeadLetterEntry => ({
-        id: deadLetterId(r.op.origin.source, encodeMap(r.op.origin.sourceKey)),
-        at, stage: r.op.origin.via === 'backfill' ? 'backfill' : 'stream', source: r.op.origin.source, sourceKey: encodeMap(r.op.origin.sourceKey),
-        item: r.op.kind === 'put' ? encodeMap(r.op.item) : { deleteKey: encodeMap(r.op.key) }, target: r.op.target,
-        ...(r.op.origin.sequenceNumber ? { sequenceNumber: r.op.origin.sequenceNumber } : {}), error: r.error,
-      })),
+      ...mapFailures.map(
+        (f): DeadLetterEntry => ({
+          id: deadLetterId(f.source, encodeMap(f.sourceKey)),
+          at,
+          stage: f.stage === 'backfill' ? 'backfill' : 'stream',
+          source: f.source,
+          sourceKey: encodeMap(f.sourceKey),
+          ...(f.record ? { record: encodeRecord(f.record), sequenceNumber: f.record.sequenceNumber } : { item: encodeMap(f.item) }),
+          ...(f.shardId ? { shardId: f.shardId } : {}),
+          error: f.error,
+        }),
+      ),
+      ...rejected.map(
+        (r): DeadLetterEntry => ({
+          id: deadLetterId(r.op.origin.source, encodeMap(r.op.origin.sourceKey)),
+          at,
+          stage: r.op.origin.via === 'backfill' ? 'backfill' : 'stream',
+          source: r.op.origin.source,
+          sourceKey: encodeMap(r.op.origin.sourceKey),
+          item: r.op.kind === 'put' ? encodeMap(r.op.item) : { deleteKey: encodeMap(r.op.key) },
+          target: r.op.target,
+          ...(r.op.origin.sequenceNumber ? { sequenceNumber: r.op.origin.sequenceNumber } : {}),
+          error: r.error,
+        }),
+      ),
     ];
     const fresh = entries.filter((e) => this.markOpen(e));
     await this.store.appendDeadLetters(fresh);
@@ -76,11 +99,14 @@ export class FailurePolicy {
     if (this.mode === 'halt') {
       const code = first.target ? 'ITEM_REJECTED' : first.error.code === 'STREAM_RECORD_INCOMPLETE' ? 'STREAM_RECORD_INCOMPLETE' : 'TRANSFORM_FAILED';
       const whatToDo = `see ${this.store.deadLetterLocation()} (\`dynashift dead-letters list\`); fix the transform or the item, then rerun the same command (after a fix of the transform, add --accept-transform, or --rebackfill if the fix also changes items already copied) — or rerun with --on-error=dead-letter to set such items aside and continue`;
-      throw new ItemFailureHalt(code,
-        `${entries.length} item(s) failed; first: source key ${JSON.stringify(first.sourceKey)}${first.target ? ` → target ${first.target}` : ''}: [${first.error.code}] ${first.error.message}`, {
+      throw new ItemFailureHalt(
+        code,
+        `${entries.length} item(s) failed; first: source key ${JSON.stringify(first.sourceKey)}${first.target ? ` → target ${first.target}` : ''}: [${first.error.code}] ${first.error.message}`,
+        {
           hint: first.error.hint ? `${first.error.hint}; ${whatToDo}` : whatToDo,
           details: { deadLetterFile: this.store.deadLetterLocation(), side: first.target ? 'target' : 'source' },
-        });
+        },
+      );
     }
     this.log.warn({ count: entries.length, new: fresh.length, file: this.store.deadLetterLocation(), first: first.error }, 'items dead-lettered');
   }
@@ -90,7 +116,13 @@ export class FailurePolicy {
    * again, a stream failure when the same record is applied again. Only these: a later, different change of the item
    * does not repair what a failed one left behind when the target key moved (docs/consistency.md, dead letters).
    */
-  async landed(stage: 'backfill' | 'stream', source: string, landed: () => Landed[], mapFailures: MapFailure[], rejected: RejectedWrite[]): Promise<void> {
+  async landed(
+    stage: 'backfill' | 'stream',
+    source: string,
+    landed: () => Landed[],
+    mapFailures: MapFailure[],
+    rejected: RejectedWrite[],
+  ): Promise<void> {
     if (!this.open || this.open.size === 0) return;
     const failed = new Set([
       ...mapFailures.map((f) => `${deadLetterId(f.source, encodeMap(f.sourceKey))}|${f.record?.sequenceNumber ?? ''}`),

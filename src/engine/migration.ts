@@ -48,7 +48,12 @@ export async function runMigration(config: ResolvedConfig, opts: RunOptions): Pr
     const ctx = await openRunContext(config, plan, log);
     try {
       const { state } = await startProtocol(existing, {
-        config, plan, log, rebackfill: opts.rebackfill === true, acceptTransform: opts.acceptTransform === true, segments: plan.strategy.segments,
+        config,
+        plan,
+        log,
+        rebackfill: opts.rebackfill === true,
+        acceptTransform: opts.acceptTransform === true,
+        segments: plan.strategy.segments,
         withStreams: (name, use) => use(sdkStreamsApi(ctx.sourceClients[name]!.streams)),
         stateWhere: config.stateDir,
         startOverHint: 'restore the original config, or give this migration another "name" (or remove its state folder) to start over',
@@ -97,36 +102,72 @@ class Migration {
     this.progress = new Progress(state, deadLetters, () => runActivity(ctx, state));
     const { applyStats: stats, backfillMeter, streamMeter } = this.progress;
     this.checkpointer = new Checkpointer({
-      store, state, deadLetters, control: () => this.control.poll(), snapshot: () => this.progress.snapshot(this.replication),
+      store,
+      state,
+      deadLetters,
+      control: () => this.control.poll(),
+      snapshot: () => this.progress.snapshot(this.replication),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
     this.gates = new SnapshotGates(state.sources);
     this.backfill = new Backfill({
-      ctx, sources: state.sources, failures, meter: backfillMeter, phases: this.phases,
-      flush: () => this.checkpointer.flush(), gates: this.gates, log,
+      ctx,
+      sources: state.sources,
+      failures,
+      meter: backfillMeter,
+      phases: this.phases,
+      flush: () => this.checkpointer.flush(),
+      gates: this.gates,
+      log,
     });
     const ms = opts.testStreamRetentionMs;
     this.testRetention = ms === undefined ? undefined : new TestRetention(ms, state.sources, ctx.sourceClients);
     const forward = new ForwardReplication({
-      config, sources: state.sources, sourceClients: ctx.sourceClients, sourceKeys: ctx.sourceKeys, gates: this.gates,
+      config,
+      sources: state.sources,
+      sourceClients: ctx.sourceClients,
+      sourceKeys: ctx.sourceKeys,
+      gates: this.gates,
       ...(this.testRetention ? { testStreams: this.testRetention } : {}),
-      mapper: ctx.mapper, sinks: ctx.sinks,
+      mapper: ctx.mapper,
+      sinks: ctx.sinks,
       ttlAttributes: Object.fromEntries(Object.entries(ctx.plan.sources).map(([n, s]) => [n, s.ttlAttribute])),
-      failures, stats, meter: streamMeter, log,
+      failures,
+      stats,
+      meter: streamMeter,
+      log,
     });
     const reverse = new ReverseReplication({
-      config, positions: () => state.cutover?.reverse ?? {}, sourceClients: ctx.sourceClients, sourceKeys: ctx.sourceKeys,
-      mapper: ctx.mapper, failures, stats, meter: streamMeter, log,
+      config,
+      positions: () => state.cutover?.reverse ?? {},
+      sourceClients: ctx.sourceClients,
+      sourceKeys: ctx.sourceKeys,
+      mapper: ctx.mapper,
+      failures,
+      stats,
+      meter: streamMeter,
+      log,
     });
     this.replication = new Replication({
-      state, phases: this.phases, forward, reverse, stats, untilSynced: opts.untilSynced ?? false, log,
+      state,
+      phases: this.phases,
+      forward,
+      reverse,
+      stats,
+      untilSynced: opts.untilSynced ?? false,
+      log,
       snapshotComplete: !this.backfill.pending(),
     });
     const [sourceName, sourceRef] = Object.entries(config.sources)[0]!;
     this.control = new LiveControl({
-      channel: new ControlChannel(config.stateDir), state, phases: this.phases, replication: this.replication, deadLetters,
+      channel: new ControlChannel(config.stateDir),
+      state,
+      phases: this.phases,
+      replication: this.replication,
+      deadLetters,
       openReverse: (samples) => prepareReverse(config, samples, ctx.mapper),
-      source: { client: ctx.sourceClients[sourceName]!.dynamodb, table: sourceRef.table }, log,
+      source: { client: ctx.sourceClients[sourceName]!.dynamodb, table: sourceRef.table },
+      log,
     });
     // The stream is applied from the first second, while the backfill runs (stream.duringBackfill, the default), unless
     // the targets take a snapshot only; pages and stream writes meet in the gates (docs/consistency.md, "The gate's claim").
@@ -143,7 +184,7 @@ class Migration {
       this.state.runner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), heartbeatAt: new Date().toISOString() };
       await this.checkpointer.flush();
       if (this.duringBackfill && this.backfill.pending()) await this.backfillWhileApplying();
-      else if (await this.backfill.run(this.stop.signal) && !this.stop.signal.aborted) {
+      else if ((await this.backfill.run(this.stop.signal)) && !this.stop.signal.aborted) {
         this.replication.snapshotComplete();
         await this.replication.run(this.stop);
       }

@@ -26,7 +26,11 @@ const STREAM_READ = d('DescribeStream', 'GetShardIterator', 'GetRecords');
 const WRITE = d('BatchWriteItem', 'PutItem', 'DeleteItem');
 const READ_BACK = d('Scan', 'BatchGetItem');
 
-export function iamGrants(config: ResolvedConfig, sources: Record<string, TableInfo>, targets: Record<string, TargetInspection>): Record<string, IamGrant> {
+export function iamGrants(
+  config: ResolvedConfig,
+  sources: Record<string, TableInfo>,
+  targets: Record<string, TargetInspection>,
+): Record<string, IamGrant> {
   const out: Record<string, IamGrant> = {};
   // Reverse replication (cutover writes, rollback) runs only with an inverse transform, one DynamoDB target.
   const reverse = config.inverseTransform !== undefined;
@@ -60,9 +64,13 @@ export function iamGrants(config: ResolvedConfig, sources: Record<string, TableI
     if (kind !== 'dynamodb') {
       // PostgreSQL (database privileges) and files (S3 or a folder) have no DynamoDB actions; the driver says what.
       const own = inspection.permissions.actions;
-      out[`target ${n}`] = grant(ref.table, inspection.permissions.resources, { run: own, verify: own }, [
-        kind === 'postgres' ? 'PostgreSQL: database privileges, no IAM actions' : 'files: access to the export location',
-      ], ref.roleArn);
+      out[`target ${n}`] = grant(
+        ref.table,
+        inspection.permissions.resources,
+        { run: own, verify: own },
+        [kind === 'postgres' ? 'PostgreSQL: database privileges, no IAM actions' : 'files: access to the export location'],
+        ref.roleArn,
+      );
       continue;
     }
     const resources = inspection.permissions.resources;

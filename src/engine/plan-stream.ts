@@ -67,14 +67,20 @@ export async function planStream(
     refusals.push({
       code: 'STREAM_APPLY_TOO_SLOW',
       message: `the source's busiest minute of the last day wrote ${Math.round(needed)} units/s across the targets, but the targets take at most ${Math.round(applyBudgetUnitsPerSecond)} write units/s: the stream applier would fall behind until its records are trimmed (24 h)`,
-      hint: 'raise write.maxWriteUnitsPerSecond or the target\'s provisioned write capacity (or use on-demand), then plan again',
+      hint: "raise write.maxWriteUnitsPerSecond or the target's provisioned write capacity (or use on-demand), then plan again",
     });
   }
   if (stream.duringBackfill) {
-    notes.push('stream: applied from the first second, while the backfill runs — the backfill may take longer than the stream\'s 24-hour retention; what must hold is that the applier keeps up with the table\'s writes'
-      + (needed !== undefined ? ` (busiest minute: ${Math.round(needed)} write units/s to apply${applyBudgetUnitsPerSecond !== undefined ? `, budget ${Math.round(applyBudgetUnitsPerSecond)}/s` : ', no write cap'})` : ` (change rate unknown: ${stream.changeRateUnknown ?? 'no source'})`));
+    notes.push(
+      "stream: applied from the first second, while the backfill runs — the backfill may take longer than the stream's 24-hour retention; what must hold is that the applier keeps up with the table's writes" +
+        (needed !== undefined
+          ? ` (busiest minute: ${Math.round(needed)} write units/s to apply${applyBudgetUnitsPerSecond !== undefined ? `, budget ${Math.round(applyBudgetUnitsPerSecond)}/s` : ', no write cap'})`
+          : ` (change rate unknown: ${stream.changeRateUnknown ?? 'no source'})`),
+    );
   } else {
-    notes.push(`stream: applied after the backfill (${afterBackfillReason}), so the backfill and the catch-up must end within the stream's 24-hour retention`);
+    notes.push(
+      `stream: applied after the backfill (${afterBackfillReason}), so the backfill and the catch-up must end within the stream's 24-hour retention`,
+    );
   }
   return { stream, refusals, notes };
 }

@@ -33,7 +33,10 @@ export interface Plan {
   /** `segments`: what the backfill uses (backfill.segments, capped at what the tables can use; `segmentsConfigured` when capped). */
   strategy: { backfill: string; segments: number; segmentsConfigured?: number; concurrency: number; consistentRead: boolean; onError: string };
   sources: Record<string, TableInfo & { sampled: number }>;
-  targets: Record<string, { table: string; kind: string; exists: boolean; willCreate: boolean; keySchema?: KeySchema; describe: string[]; inspection: TargetInspection }>;
+  targets: Record<
+    string,
+    { table: string; kind: string; exists: boolean; willCreate: boolean; keySchema?: KeySchema; describe: string[]; inspection: TargetInspection }
+  >;
   estimate: {
     items: number;
     bytes: number;
@@ -78,8 +81,11 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
     });
     sourceInfos[name] = info;
     if (!info.exists) {
-      refusals.push({ code: 'SOURCE_TABLE_NOT_FOUND', message: `source table ${info.table} (${name}) does not exist in ${ref.region ?? 'the default Region'}${ref.endpoint ? ` at ${ref.endpoint}` : ''}`,
-        hint: 'check source.table, source.region and source.endpoint' });
+      refusals.push({
+        code: 'SOURCE_TABLE_NOT_FOUND',
+        message: `source table ${info.table} (${name}) does not exist in ${ref.region ?? 'the default Region'}${ref.endpoint ? ` at ${ref.endpoint}` : ''}`,
+        hint: 'check source.table, source.region and source.endpoint',
+      });
     }
   }
   const firstSource = Object.values(sourceInfos).find((s) => s.exists);
@@ -96,8 +102,11 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
     // the same table. A target that doesn't exist yet can't be an existing source.
     for (const [sname, info] of Object.entries(sourceInfos)) {
       if (info.exists && sameTable(info, inspection.identity)) {
-        refusals.push({ code: 'TARGET_IS_SOURCE', message: `target ${name} is the same table as source ${sname} (${info.arn ?? info.table}${target.endpoint ? ` via ${target.endpoint}` : ''}): the migration would rewrite the source in place`,
-          hint: 'choose a new target table name (target.table), or point target.endpoint / target.region at the other table' });
+        refusals.push({
+          code: 'TARGET_IS_SOURCE',
+          message: `target ${name} is the same table as source ${sname} (${info.arn ?? info.table}${target.endpoint ? ` via ${target.endpoint}` : ''}): the migration would rewrite the source in place`,
+          hint: 'choose a new target table name (target.table), or point target.endpoint / target.region at the other table',
+        });
       }
     }
   }
@@ -115,20 +124,32 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
     if (!info.exists) continue;
     if (writeOnceOnly) {
       if (!strategy.fillsWriteOnceTarget) {
-        refusals.push({ code: 'WRITE_ONCE_NEEDS_BACKFILL', message: `a write-once (files) target is filled by a backfill only; strategy ${config.backfill.strategy} copies no snapshot`,
-          hint: 'set backfill.strategy to "scan" (or "export"), or use --backfill scan' });
+        refusals.push({
+          code: 'WRITE_ONCE_NEEDS_BACKFILL',
+          message: `a write-once (files) target is filled by a backfill only; strategy ${config.backfill.strategy} copies no snapshot`,
+          hint: 'set backfill.strategy to "scan" (or "export"), or use --backfill scan',
+        });
       }
     } else if (!info.stream.enabled) {
-      refusals.push({ code: 'STREAM_DISABLED', message: `source table ${info.table} has no DynamoDB stream: changes made during the migration would be lost`,
-        hint: `enable one: aws dynamodb update-table --table-name ${info.table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES` });
+      refusals.push({
+        code: 'STREAM_DISABLED',
+        message: `source table ${info.table} has no DynamoDB stream: changes made during the migration would be lost`,
+        hint: `enable one: aws dynamodb update-table --table-name ${info.table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES`,
+      });
     } else {
       const view = info.stream.viewType ?? 'KEYS_ONLY';
       if (view === 'KEYS_ONLY' || view === 'OLD_IMAGE') {
-        refusals.push({ code: 'STREAM_VIEW_INSUFFICIENT', message: `stream of ${info.table} has view type ${view}: records carry no new item images to apply (source ${name})`,
-          hint: 'switch the stream to NEW_AND_OLD_IMAGES (disable it, then enable it with that view type) before migrating' });
+        refusals.push({
+          code: 'STREAM_VIEW_INSUFFICIENT',
+          message: `stream of ${info.table} has view type ${view}: records carry no new item images to apply (source ${name})`,
+          hint: 'switch the stream to NEW_AND_OLD_IMAGES (disable it, then enable it with that view type) before migrating',
+        });
       } else if (view === 'NEW_IMAGE' && movable) {
-        refusals.push({ code: 'STREAM_VIEW_INSUFFICIENT', message: `stream of ${info.table} has view type NEW_IMAGE, but ${config.transform ? 'the transform' : 'the new key schema'} can move an item to another target key; deleting the previous target item needs the OLD image`,
-          hint: 'switch the stream to NEW_AND_OLD_IMAGES (disable it, then enable it with that view type)' });
+        refusals.push({
+          code: 'STREAM_VIEW_INSUFFICIENT',
+          message: `stream of ${info.table} has view type NEW_IMAGE, but ${config.transform ? 'the transform' : 'the new key schema'} can move an item to another target key; deleting the previous target item needs the OLD image`,
+          hint: 'switch the stream to NEW_AND_OLD_IMAGES (disable it, then enable it with that view type)',
+        });
       }
     }
     if (Object.keys(targetKeys).length === Object.keys(config.targets).length) {
@@ -136,8 +157,11 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
       refusals.push(...guardSampleRefusals(config, name, samples[name] ?? [], targetKeys));
     }
     if (config.backfill.skipExpired && !info.ttlAttribute) {
-      refusals.push({ code: 'TTL_NOT_ENABLED', message: `backfill.skipExpired is set but ${info.table} has no TTL attribute enabled, so no item can be told expired`,
-        hint: 'enable TTL on the source table, or remove backfill.skipExpired' });
+      refusals.push({
+        code: 'TTL_NOT_ENABLED',
+        message: `backfill.skipExpired is set but ${info.table} has no TTL attribute enabled, so no item can be told expired`,
+        hint: 'enable TTL on the source table, or remove backfill.skipExpired',
+      });
     }
     if (!strategy.copiesSnapshot) {
       const horizon = await planTtlHorizon(config, name, info, refusals, notes);
@@ -150,22 +174,31 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
     notes.push(...(strategy.planNotes?.(info) ?? []));
   }
   if (writeOnce > 0 && !writeOnceOnly) {
-    refusals.push({ code: 'WRITE_ONCE_MIXED', message: 'a write-once (files) target can\'t be mixed with targets that follow the stream',
-      hint: 'migrate to the files target in a migration of its own (one target in target/targets)' });
+    refusals.push({
+      code: 'WRITE_ONCE_MIXED',
+      message: "a write-once (files) target can't be mixed with targets that follow the stream",
+      hint: 'migrate to the files target in a migration of its own (one target in target/targets)',
+    });
   }
 
   const estimate = estimateBackfill(config, sourceInfos, inspections);
-  const streamPlan = await planStream(config, estimate.writeUnitsPerSecond > 0 ? estimate.writeUnitsPerSecond : undefined,
-    opts.metrics ?? ((name) => cloudWatchMetrics(config.sources[name]!)), opts.now ?? Date.now());
+  const streamPlan = await planStream(
+    config,
+    estimate.writeUnitsPerSecond > 0 ? estimate.writeUnitsPerSecond : undefined,
+    opts.metrics ?? ((name) => cloudWatchMetrics(config.sources[name]!)),
+    opts.now ?? Date.now(),
+  );
   if (!writeOnceOnly) {
     refusals.push(...streamPlan.refusals);
     notes.push(...streamPlan.notes);
   }
   // Only a stream applied after the backfill bounds the backfill by the retention.
   if (strategy.readsTable && !writeOnceOnly && !streamPlan.stream.duringBackfill && estimate.seconds * 1000 > BACKFILL_BUDGET_MS) {
-    refusals.push({ code: 'BACKFILL_EXCEEDS_RETENTION',
+    refusals.push({
+      code: 'BACKFILL_EXCEEDS_RETENTION',
       message: `the backfill is estimated at ${hours(estimate.seconds)} at ${Math.round(estimate.readUnitsPerSecond)} read and ${Math.round(estimate.writeUnitsPerSecond)} write units/s; stream records are kept only 24 h (budget ${hours(BACKFILL_BUDGET_MS / 1000)} leaves time for catch-up)`,
-      hint: 'apply the stream during the backfill (stream.duringBackfill: true, the default), raise backfill.readShare or backfill.maxReadUnitsPerSecond, give the target more write capacity (write.maxWriteUnitsPerSecond, provisioned WCU), or backfill from an export' });
+      hint: 'apply the stream during the backfill (stream.duringBackfill: true, the default), raise backfill.readShare or backfill.maxReadUnitsPerSecond, give the target more write capacity (write.maxWriteUnitsPerSecond, provisioned WCU), or backfill from an export',
+    });
   }
 
   const iam = iamGrants(config, sourceInfos, inspections);
@@ -175,12 +208,32 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
 
   return {
     migration: config.name,
-    strategy: { backfill: config.backfill.strategy, segments: segments.segments, ...(segments.capped ? { segmentsConfigured: config.backfill.segments } : {}), concurrency: config.backfill.concurrency, consistentRead: config.backfill.consistentRead, onError: config.onError },
+    strategy: {
+      backfill: config.backfill.strategy,
+      segments: segments.segments,
+      ...(segments.capped ? { segmentsConfigured: config.backfill.segments } : {}),
+      concurrency: config.backfill.concurrency,
+      consistentRead: config.backfill.consistentRead,
+      onError: config.onError,
+    },
     sources: Object.fromEntries(Object.entries(sourceInfos).map(([n, i]) => [n, { ...i, sampled: samples[n]?.length ?? 0 }])),
-    targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => {
-      const i = inspections[n]!;
-      return [n, { table: t.table, kind: driverFor(t).kind, exists: i.exists, willCreate: i.willCreate, ...(i.keySchema ? { keySchema: i.keySchema } : {}), describe: i.describe, inspection: i }];
-    })),
+    targets: Object.fromEntries(
+      Object.entries(config.targets).map(([n, t]) => {
+        const i = inspections[n]!;
+        return [
+          n,
+          {
+            table: t.table,
+            kind: driverFor(t).kind,
+            exists: i.exists,
+            willCreate: i.willCreate,
+            ...(i.keySchema ? { keySchema: i.keySchema } : {}),
+            describe: i.describe,
+            inspection: i,
+          },
+        ];
+      }),
+    ),
     estimate,
     iam,
     refusals,
@@ -197,17 +250,32 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
  * The export backfill: read the export's manifests now (a missing or damaged export is refused before anything is
  * written), and check that the stream covers everything after the export time for long enough.
  */
-async function planExport(config: ResolvedConfig, name: string, info: TableInfo, refusals: Refusal[], notes: string[]): Promise<ExportDescription | undefined> {
+async function planExport(
+  config: ResolvedConfig,
+  name: string,
+  info: TableInfo,
+  refusals: Refusal[],
+  notes: string[],
+): Promise<ExportDescription | undefined> {
   const cfg = config.backfill.export;
   if (!cfg?.uri) {
     if (cfg?.start) {
       if (info.pitr === false) {
-        refusals.push({ code: 'PITR_DISABLED', message: `starting an export needs point-in-time recovery on ${info.table}, which is off`,
-          hint: `enable it: aws dynamodb update-continuous-backups --table-name ${info.table} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true` });
+        refusals.push({
+          code: 'PITR_DISABLED',
+          message: `starting an export needs point-in-time recovery on ${info.table}, which is off`,
+          hint: `enable it: aws dynamodb update-continuous-backups --table-name ${info.table} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true`,
+        });
       }
-      notes.push(`export: run starts ExportTableToPointInTime of ${info.table} to s3://${cfg.start.s3Bucket}/${cfg.start.s3Prefix ?? ''} (PITR required; reads no table capacity) and waits for it`);
+      notes.push(
+        `export: run starts ExportTableToPointInTime of ${info.table} to s3://${cfg.start.s3Bucket}/${cfg.start.s3Prefix ?? ''} (PITR required; reads no table capacity) and waits for it`,
+      );
     } else {
-      refusals.push({ code: 'EXPORT_LOCATION_MISSING', message: 'the export backfill needs a location', hint: 'use --backfill export:<uri>, or set backfill.export.uri (or backfill.export.start to take a new export)' });
+      refusals.push({
+        code: 'EXPORT_LOCATION_MISSING',
+        message: 'the export backfill needs a location',
+        hint: 'use --backfill export:<uri>, or set backfill.export.uri (or backfill.export.start to take a new export)',
+      });
     }
     return undefined;
   }
@@ -215,7 +283,11 @@ async function planExport(config: ResolvedConfig, name: string, info: TableInfo,
   try {
     d = await describeExportAt(config, name, cfg.uri);
   } catch (err) {
-    refusals.push({ code: 'EXPORT_INVALID', message: `export ${cfg.uri}: ${(err as Error).message}`, hint: (err as { hint?: string }).hint ?? 'check backfill.export.uri' });
+    refusals.push({
+      code: 'EXPORT_INVALID',
+      message: `export ${cfg.uri}: ${(err as Error).message}`,
+      hint: (err as { hint?: string }).hint ?? 'check backfill.export.uri',
+    });
     return undefined;
   }
   // The export's records must still be in the stream when the applier reaches them: right away when the stream is
@@ -226,11 +298,25 @@ async function planExport(config: ResolvedConfig, name: string, info: TableInfo,
   // by dynashift's files target (no export ARN) is a strongly consistent snapshot begun at exportTime: the stream
   // only has to predate it (plus timestamp rounding).
   const marginMs = d.exportArn ? undefined : 1000;
-  refusals.push(...exportStreamRefusals({ exportTime: d.exportTime, streamLabel: streamLabelFromArn(info.stream.arn), now: Date.now(), estimatedBackfillMs, ...(marginMs !== undefined ? { marginMs } : {}) }));
+  refusals.push(
+    ...exportStreamRefusals({
+      exportTime: d.exportTime,
+      streamLabel: streamLabelFromArn(info.stream.arn),
+      now: Date.now(),
+      estimatedBackfillMs,
+      ...(marginMs !== undefined ? { marginMs } : {}),
+    }),
+  );
   if (d.outputView === 'NEW_IMAGE' && config.transform) {
-    refusals.push({ code: 'STREAM_VIEW_INSUFFICIENT', message: 'an incremental export with NEW_IMAGE only can\'t delete the previous target item of a key-changing transform', hint: 'export with NEW_AND_OLD_IMAGES' });
+    refusals.push({
+      code: 'STREAM_VIEW_INSUFFICIENT',
+      message: "an incremental export with NEW_IMAGE only can't delete the previous target item of a key-changing transform",
+      hint: 'export with NEW_AND_OLD_IMAGES',
+    });
   }
-  notes.push(`export: ${d.itemCount.toLocaleString('en-US')} items in ${d.files} file(s) (${d.format}) taken at ${new Date(d.exportTime).toISOString()}; ${cfg.imported ? 'already loaded with ImportTable, so only the stream catch-up runs' : 'reads no table capacity'}; the stream is replayed from 5 minutes before the export time`);
+  notes.push(
+    `export: ${d.itemCount.toLocaleString('en-US')} items in ${d.files} file(s) (${d.format}) taken at ${new Date(d.exportTime).toISOString()}; ${cfg.imported ? 'already loaded with ImportTable, so only the stream catch-up runs' : 'reads no table capacity'}; the stream is replayed from 5 minutes before the export time`,
+  );
   return d;
 }
 
@@ -238,25 +324,48 @@ async function planExport(config: ResolvedConfig, name: string, info: TableInfo,
  * Without a backfill, items that existed before the stream position reach the target only if they change — so the
  * target is complete only once every such item has expired. Refuses when some never will.
  */
-async function planTtlHorizon(config: ResolvedConfig, name: string, info: TableInfo, refusals: Refusal[], notes: string[]): Promise<TtlHorizon | undefined> {
+async function planTtlHorizon(
+  config: ResolvedConfig,
+  name: string,
+  info: TableInfo,
+  refusals: Refusal[],
+  notes: string[],
+): Promise<TtlHorizon | undefined> {
   if (!info.ttlAttribute) {
-    refusals.push({ code: 'BACKFILL_NONE_UNSAFE', message: `--backfill none copies only items that change, but ${info.table} has no TTL: its existing items would never reach the target`,
-      hint: 'use the scan backfill (backfill.strategy "scan"), or enable TTL on items that all expire' });
+    refusals.push({
+      code: 'BACKFILL_NONE_UNSAFE',
+      message: `--backfill none copies only items that change, but ${info.table} has no TTL: its existing items would never reach the target`,
+      hint: 'use the scan backfill (backfill.strategy "scan"), or enable TTL on items that all expire',
+    });
     return undefined;
   }
   const ttlAttribute = info.ttlAttribute;
-  const h = await withClients(config.sources[name]!, roleFor('source', name, config.sources[name]!), (c) => findTtlHorizon(c.dynamodb, info.table, ttlAttribute, { itemCount: info.itemCount }));
+  const h = await withClients(config.sources[name]!, roleFor('source', name, config.sources[name]!), (c) =>
+    findTtlHorizon(c.dynamodb, info.table, ttlAttribute, { itemCount: info.itemCount }),
+  );
   if (h.neverExpire > 0) {
-    refusals.push({ code: 'BACKFILL_NONE_UNSAFE', message: `${h.neverExpire} of ${h.itemsRead} items${h.sampled ? ' sampled' : ''} in ${info.table} have no ${info.ttlAttribute} value and never expire: without a backfill they would never reach the target`,
-      hint: 'use the scan backfill, or give every item a TTL' });
+    refusals.push({
+      code: 'BACKFILL_NONE_UNSAFE',
+      message: `${h.neverExpire} of ${h.itemsRead} items${h.sampled ? ' sampled' : ''} in ${info.table} have no ${info.ttlAttribute} value and never expire: without a backfill they would never reach the target`,
+      hint: 'use the scan backfill, or give every item a TTL',
+    });
   }
   const when = h.horizon !== undefined ? new Date(h.horizon).toISOString() : 'now (no item carries a TTL yet)';
-  notes.push(`no backfill: every item that exists now expires by ${when}${h.sampled ? ' (estimated from a sample)' : ''} — readers may move to the target only after that`);
+  notes.push(
+    `no backfill: every item that exists now expires by ${when}${h.sampled ? ' (estimated from a sample)' : ''} — readers may move to the target only after that`,
+  );
   return h;
 }
 
-function checkSamples(config: ResolvedConfig, source: string, info: TableInfo, items: AttributeMap[], targetKeys: Record<string, KeySchema>,
-  refusals: Refusal[], notes: string[]): void {
+function checkSamples(
+  config: ResolvedConfig,
+  source: string,
+  info: TableInfo,
+  items: AttributeMap[],
+  targetKeys: Record<string, KeySchema>,
+  refusals: Refusal[],
+  notes: string[],
+): void {
   if (items.length === 0 || Object.keys(targetKeys).length === 0) return;
   const mapper = new ItemMapper({ transform: config.transform, targets: targetKeys, singleTarget: config.singleTarget });
   const seen = new Set<string>();
@@ -273,11 +382,15 @@ function checkSamples(config: ResolvedConfig, source: string, info: TableInfo, i
       const entry = {
         code: code as Refusal['code'],
         message: `source item ${where}: ${e.message}`,
-        hint: code === 'TARGET_KEY_MISSING'
-          ? `every item must carry the target key (${Object.entries(targetKeys).map(([t, k]) => `${t}: ${fmtKey(k)}`).join('; ')}): set it in the transform or change target.create.keySchema`
-          : 'fix the transform so it handles this item (return null to leave an item out)',
+        hint:
+          code === 'TARGET_KEY_MISSING'
+            ? `every item must carry the target key (${Object.entries(targetKeys)
+                .map(([t, k]) => `${t}: ${fmtKey(k)}`)
+                .join('; ')}): set it in the transform or change target.create.keySchema`
+            : 'fix the transform so it handles this item (return null to leave an item out)',
       };
-      if (code === 'TRANSFORM_OUTPUT_INVALID') entry.hint = 'return the item, a list of items, or null to leave it out (undefined is refused: it is what a missing `return` gives)';
+      if (code === 'TRANSFORM_OUTPUT_INVALID')
+        entry.hint = 'return the item, a list of items, or null to leave it out (undefined is refused: it is what a missing `return` gives)';
       // A missing target key or an output that is no item, in a sample, is a config mistake: refuse. A transform that
       // throws on some item is bad input, handled item by item at run time (dead-letter file, then halt or continue)
       // — plan only warns.
@@ -293,7 +406,13 @@ function checkSamples(config: ResolvedConfig, source: string, info: TableInfo, i
  * them were mapped once, and both outputs must be equal: same targets, same keys, same attributes, numbers compared
  * as exact decimal strings. A transform that reads the clock, a random number or outside state usually shows here.
  */
-function checkDeterministic(mapper: ItemMapper, source: string, info: TableInfo, firstPass: Map<AttributeMap, RoutedItem[]>, refusals: Refusal[]): void {
+function checkDeterministic(
+  mapper: ItemMapper,
+  source: string,
+  info: TableInfo,
+  firstPass: Map<AttributeMap, RoutedItem[]>,
+  refusals: Refusal[],
+): void {
   for (const [item, first] of firstPass) {
     let difference: string | undefined;
     try {
@@ -303,9 +422,11 @@ function checkDeterministic(mapper: ItemMapper, source: string, info: TableInfo,
     }
     if (difference === undefined) continue;
     const where = JSON.stringify(info.keySchema ? extractKey(item, info.keySchema) : {});
-    refusals.push({ code: 'TRANSFORM_NONDETERMINISTIC',
+    refusals.push({
+      code: 'TRANSFORM_NONDETERMINISTIC',
       message: `the transform gave two different outputs for source item ${where} (${difference}): the migration can't converge on transform(source) when the same item maps to different targets or values`,
-      hint: 'make the transform pure: derive every value from the item alone (no Date.now(), new Date(), Math.random(), counters or state kept between calls); a fixed timestamp can be a constant in the transform' });
+      hint: 'make the transform pure: derive every value from the item alone (no Date.now(), new Date(), Math.random(), counters or state kept between calls); a fixed timestamp can be a constant in the transform',
+    });
     return; // one example is enough
   }
 }
@@ -356,8 +477,15 @@ function estimateBackfill(config: ResolvedConfig, sources: Record<string, TableI
   const finiteWrite = writeRates.filter(Number.isFinite);
   const writeUnitsPerSecond = finiteWrite.length ? Math.min(...finiteWrite) : Infinity;
   const seconds = Math.max(readUnits / readUnitsPerSecond, Number.isFinite(writeUnitsPerSecond) ? writeUnits / writeUnitsPerSecond : 0);
-  return { items, bytes, readUnits: Math.ceil(readUnits), writeUnits: Math.ceil(writeUnits), readUnitsPerSecond,
-    writeUnitsPerSecond: Number.isFinite(writeUnitsPerSecond) ? writeUnitsPerSecond : 0, seconds: Math.ceil(seconds) };
+  return {
+    items,
+    bytes,
+    readUnits: Math.ceil(readUnits),
+    writeUnits: Math.ceil(writeUnits),
+    readUnitsPerSecond,
+    writeUnitsPerSecond: Number.isFinite(writeUnitsPerSecond) ? writeUnitsPerSecond : 0,
+    seconds: Math.ceil(seconds),
+  };
 }
 
 async function sampleItems(client: TableClients['dynamodb'], table: string, limit: number): Promise<AttributeMap[]> {

@@ -34,11 +34,18 @@ export interface ProtocolStartInput {
  * opened first, then the snapshot start recorded with what the strategy says the snapshot covers
  * (docs/consistency.md). A fresh state stays in phase `new`: the runner moves it (engine/phase-machine.ts).
  */
-export async function startProtocol(existing: MigrationState | undefined, input: ProtocolStartInput): Promise<{ state: MigrationState; resumed: boolean }> {
+export async function startProtocol(
+  existing: MigrationState | undefined,
+  input: ProtocolStartInput,
+): Promise<{ state: MigrationState; resumed: boolean }> {
   const state = existing ?? (await initState(input));
   checkResumable(input, state);
   resumeWithTransform(state, transformFingerprint(input.config), {
-    rebackfill: input.rebackfill, acceptTransform: input.acceptTransform === true, now: Date.now(), stateDir: input.stateWhere, warn: (m) => input.log.warn({}, m),
+    rebackfill: input.rebackfill,
+    acceptTransform: input.acceptTransform === true,
+    now: Date.now(),
+    stateDir: input.stateWhere,
+    warn: (m) => input.log.warn({}, m),
   });
   return { state, resumed: existing !== undefined };
 }
@@ -47,8 +54,14 @@ async function initState(input: ProtocolStartInput): Promise<MigrationState> {
   const { config, plan, log } = input;
   const now = new Date().toISOString();
   const state: MigrationState = {
-    version: 1, migration: config.name, configFingerprint: fingerprint(config), createdAt: now, updatedAt: now,
-    phase: 'new', sources: {}, deadLetters: 0,
+    version: 1,
+    migration: config.name,
+    configFingerprint: fingerprint(config),
+    createdAt: now,
+    updatedAt: now,
+    phase: 'new',
+    sources: {},
+    deadLetters: 0,
   };
   const strategy = strategyFor(config.backfill.strategy);
   for (const [name, ref] of Object.entries(config.sources)) {
@@ -58,7 +71,11 @@ async function initState(input: ProtocolStartInput): Promise<MigrationState> {
       : await input.withStreams(name, (api) => openStreamPosition(api, info.stream.arn!, info.stream.viewType!, Date.now()));
     const startedAt = Date.now();
     const backfill: BackfillState = {
-      strategy: strategy.name, startedAt: new Date(startedAt).toISOString(), partitions: {}, itemsWritten: 0, bytesRead: 0,
+      strategy: strategy.name,
+      startedAt: new Date(startedAt).toISOString(),
+      partitions: {},
+      itemsWritten: 0,
+      bytesRead: 0,
       estimatedItems: info.itemCount,
       ...(strategy.readsTable ? { segments: input.segments } : {}),
       ...(plan.ttlHorizons[name]?.horizon !== undefined ? { ttlHorizon: new Date(plan.ttlHorizons[name]!.horizon!).toISOString() } : {}),
@@ -72,15 +89,21 @@ async function initState(input: ProtocolStartInput): Promise<MigrationState> {
 
 function checkResumable(input: ProtocolStartInput, state: MigrationState): void {
   if (state.configFingerprint !== fingerprint(input.config)) {
-    throw new DynashiftError('STATE_CONFIG_MISMATCH', `the state in ${input.stateWhere} belongs to a migration with other tables or backfill segments`, {
-      hint: input.startOverHint,
-    });
+    throw new DynashiftError(
+      'STATE_CONFIG_MISMATCH',
+      `the state in ${input.stateWhere} belongs to a migration with other tables or backfill segments`,
+      {
+        hint: input.startOverHint,
+      },
+    );
   }
   for (const [name, src] of Object.entries(state.sources)) {
     const current = input.plan.sources[name]?.stream.arn;
     // A files target's migration opened no stream position (streamArn ''): nothing to lose.
     if (src.stream.streamArn !== '' && current !== src.stream.streamArn) {
-      throw new StreamGapError(`The stream of source ${src.table} changed since the migration started (${src.stream.streamArn} → ${current ?? 'none'}): writes made while it was disabled were never captured.`);
+      throw new StreamGapError(
+        `The stream of source ${src.table} changed since the migration started (${src.stream.streamArn} → ${current ?? 'none'}): writes made while it was disabled were never captured.`,
+      );
     }
   }
 }

@@ -45,14 +45,23 @@ export interface TransformChoice {
  * otherwise the retried items would follow a transform no later run would accept. Mutates the state like
  * resumeWithTransform; returns a line to log, if any.
  */
-export function retryWithTransform(state: MigrationState, current: TransformFingerprint, opts: Omit<TransformChoice, 'rebackfill'>): string | undefined {
+export function retryWithTransform(
+  state: MigrationState,
+  current: TransformFingerprint,
+  opts: Omit<TransformChoice, 'rebackfill'>,
+): string | undefined {
   const stored = state.transformFingerprint;
-  if (stored === undefined || !isChanged(stored, current) || opts.acceptTransform) return resumeWithTransform(state, current, { ...opts, rebackfill: false });
-  throw new DynashiftError('TRANSFORM_CHANGED',
-    `the transform (or the target keys, split or skipExpired setting that shape its output) changed since this migration started: the ${describeChange(stored, current)} differs from the one recorded in ${opts.stateDir}. A retry writes what the new transform makes of each item, which the migration has not accepted yet`, {
+  if (stored === undefined || !isChanged(stored, current) || opts.acceptTransform)
+    return resumeWithTransform(state, current, { ...opts, rebackfill: false });
+  throw new DynashiftError(
+    'TRANSFORM_CHANGED',
+    `the transform (or the target keys, split or skipExpired setting that shape its output) changed since this migration started: the ${describeChange(stored, current)} differs from the one recorded in ${opts.stateDir}. A retry writes what the new transform makes of each item, which the migration has not accepted yet`,
+    {
       hint: 'if the change only alters what the transform makes of the items that failed, accept it and retry: `dynashift dead-letters retry --accept-transform -c FILE` (items already written stay as they are; `dynashift verify` then checks them against the new transform); if it alters items already copied, re-copy them first: `dynashift run --rebackfill -c FILE`, then retry; or restore the original transform',
-      exitCode: 2, side: 'config',
-    });
+      exitCode: 2,
+      side: 'config',
+    },
+  );
 }
 
 function isChanged(stored: TransformFingerprint, current: TransformFingerprint): boolean {
@@ -63,19 +72,27 @@ function decide(state: MigrationState, current: TransformFingerprint, opts: Tran
   const stored = state.transformFingerprint;
   const changed = stored !== undefined && isChanged(stored, current);
   if (opts.rebackfill && opts.acceptTransform) {
-    throw new DynashiftError('CONFIG_INVALID', '--rebackfill and --accept-transform are two different answers to a changed transform: re-copy every item, or keep the items already written', {
-      hint: 'pass one of them: `dynashift run --rebackfill -c FILE` re-copies every item under the new transform; `dynashift run --accept-transform -c FILE` keeps what is written and goes on under it',
-      exitCode: 2, side: 'config',
-    });
+    throw new DynashiftError(
+      'CONFIG_INVALID',
+      '--rebackfill and --accept-transform are two different answers to a changed transform: re-copy every item, or keep the items already written',
+      {
+        hint: 'pass one of them: `dynashift run --rebackfill -c FILE` re-copies every item under the new transform; `dynashift run --accept-transform -c FILE` keeps what is written and goes on under it',
+        exitCode: 2,
+        side: 'config',
+      },
+    );
   }
   if (!opts.rebackfill) {
     if (stored === undefined) {
       state.transformFingerprint = current;
-      return state.phase === 'new' ? undefined
-        : 'this migration\'s state predates transform fingerprints: the current transform is recorded now, and only later changes to it are detected';
+      return state.phase === 'new'
+        ? undefined
+        : "this migration's state predates transform fingerprints: the current transform is recorded now, and only later changes to it are detected";
     }
     if (!changed) {
-      return opts.acceptTransform ? `--accept-transform: the transform is the one recorded in ${opts.stateDir}, so there is nothing to accept` : undefined;
+      return opts.acceptTransform
+        ? `--accept-transform: the transform is the one recorded in ${opts.stateDir}, so there is nothing to accept`
+        : undefined;
     }
     if (opts.acceptTransform) {
       const at = new Date(opts.now).toISOString();
@@ -83,25 +100,37 @@ function decide(state: MigrationState, current: TransformFingerprint, opts: Tran
       state.transformFingerprint = current;
       return `the new transform is accepted (--accept-transform; the ${describeChange(stored, current)} changed): items already written keep what the old transform made of them, and every write from now on follows the new one. Once in sync, run \`dynashift verify\`: it compares every target item with what the new transform makes of its source item, and \`dynashift verify --repair\` rewrites any item the change did alter`;
     }
-    throw new DynashiftError('TRANSFORM_CHANGED',
-      `the transform (or the target keys, split or skipExpired setting that shape its output) changed since this migration started: the ${describeChange(stored, current)} differs from the one recorded in ${opts.stateDir}. Items already copied follow the old transform; going on would leave the target holding both`, {
+    throw new DynashiftError(
+      'TRANSFORM_CHANGED',
+      `the transform (or the target keys, split or skipExpired setting that shape its output) changed since this migration started: the ${describeChange(stored, current)} differs from the one recorded in ${opts.stateDir}. Items already copied follow the old transform; going on would leave the target holding both`,
+      {
         hint: 'restore the original transform; or, if the change only alters what the transform makes of items that failed (dead letters), keep the items already written and go on under the new one: `dynashift run --accept-transform -c FILE` (then `dynashift verify` checks that no written item changed, and `dynashift verify --repair` rewrites any that did); or re-copy every item under the new one while keeping the stream position: `dynashift run --rebackfill -c FILE` (then `dynashift verify --repair` removes target items only the old transform produced); or start over: remove the state folder and empty the target',
-        exitCode: 2, side: 'config',
-      });
+        exitCode: 2,
+        side: 'config',
+      },
+    );
   }
   if (!REBACKFILL_PHASES.includes(state.phase)) {
-    throw new DynashiftError('TRANSFORM_CHANGED', `--rebackfill re-copies the target from the source, but this migration is in phase ${state.phase}: the target is already the system of record (or read from)`, {
-      hint: 'roll back to phase in-sync first (`dynashift rollback`), or start a new migration with another "name"',
-      exitCode: 2,
-    });
+    throw new DynashiftError(
+      'TRANSFORM_CHANGED',
+      `--rebackfill re-copies the target from the source, but this migration is in phase ${state.phase}: the target is already the system of record (or read from)`,
+      {
+        hint: 'roll back to phase in-sync first (`dynashift rollback`), or start a new migration with another "name"',
+        exitCode: 2,
+      },
+    );
   }
   for (const [name, src] of Object.entries(state.sources)) {
     const strategy = src.backfill.strategy;
     if (!strategyFor(strategy).readsTable) {
-      throw new DynashiftError('TRANSFORM_CHANGED', `--rebackfill needs a backfill that reads the source now (scan or touch); source ${name} uses ${strategy}, whose snapshot is older than the stream checkpoints`, {
-        hint: 'start over with the new transform: remove the state folder and empty the target, then run again',
-        exitCode: 2,
-      });
+      throw new DynashiftError(
+        'TRANSFORM_CHANGED',
+        `--rebackfill needs a backfill that reads the source now (scan or touch); source ${name} uses ${strategy}, whose snapshot is older than the stream checkpoints`,
+        {
+          hint: 'start over with the new transform: remove the state folder and empty the target, then run again',
+          exitCode: 2,
+        },
+      );
     }
   }
   const at = new Date(opts.now).toISOString();

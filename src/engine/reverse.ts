@@ -21,15 +21,19 @@ import type { StreamState } from '../state/migration-state.js';
 export async function prepareReverse(config: ResolvedConfig, samples: AttributeMap[], mapper: ItemMapper): Promise<Record<string, StreamState>> {
   const refuse = (message: string, hint: string) => new DynashiftError('CUTOVER_REFUSED', message, { hint, exitCode: 2 });
   if (!config.inverseTransform) {
-    throw refuse('rollback needs an inverse transform (target item → source item) to keep the old table current from the target\'s stream',
-      'set "inverseTransform" in the config, or cut over without a way back: `dynashift cutover writes --no-reverse`');
+    throw refuse(
+      "rollback needs an inverse transform (target item → source item) to keep the old table current from the target's stream",
+      'set "inverseTransform" in the config, or cut over without a way back: `dynashift cutover writes --no-reverse`',
+    );
   }
   const sourceNames = Object.keys(config.sources);
   if (sourceNames.length !== 1) throw refuse('reverse replication into several merged sources is not supported', 'cut over with --no-reverse');
   const targetNames = Object.keys(config.targets);
   if (targetNames.length !== 1) {
-    throw refuse('the transform splits items into several targets, so one target item cannot rebuild a source item: it is not invertible',
-      'cut over with --no-reverse');
+    throw refuse(
+      'the transform splits items into several targets, so one target item cannot rebuild a source item: it is not invertible',
+      'cut over with --no-reverse',
+    );
   }
   const sourceName = sourceNames[0]!;
   const targetName = targetNames[0]!;
@@ -41,18 +45,23 @@ export async function prepareReverse(config: ResolvedConfig, samples: AttributeM
     const back = inverse.map(targetName, forward[0]!.item);
     const diff = back.length === 1 ? differingAttributes(item, back[0]!.item) : ['(item count)'];
     if (diff.length > 0) {
-      throw refuse(`the inverse transform does not rebuild source items exactly (first mismatch on attributes ${diff.join(', ')} of ${JSON.stringify(forward[0]!.key)}): e.g. attributes the transform drops can't come back`,
-        'fix inverseTransform so that inverse(transform(item)) equals item, or cut over with --no-reverse');
+      throw refuse(
+        `the inverse transform does not rebuild source items exactly (first mismatch on attributes ${diff.join(', ')} of ${JSON.stringify(forward[0]!.key)}): e.g. attributes the transform drops can't come back`,
+        'fix inverseTransform so that inverse(transform(item)) equals item, or cut over with --no-reverse',
+      );
     }
   }
   const positions: Record<string, StreamState> = {};
   for (const [name, target] of Object.entries(config.targets)) {
-    if (!driverFor(target).capabilities.changeStream) throw refuse(`target ${name} (${target.table}) has no change stream to replicate back from`, 'cut over with --no-reverse');
+    if (!driverFor(target).capabilities.changeStream)
+      throw refuse(`target ${name} (${target.table}) has no change stream to replicate back from`, 'cut over with --no-reverse');
     positions[name] = await withClients(target, roleFor('target', name, target), async (clients) => {
       const info = await inspectTable(clients.dynamodb, target.table);
       if (!info.stream.enabled || info.stream.viewType !== 'NEW_AND_OLD_IMAGES') {
-        throw refuse(`target table ${target.table} needs a NEW_AND_OLD_IMAGES stream for reverse replication (it has ${info.stream.enabled ? info.stream.viewType : 'none'})`,
-          `enable it: aws dynamodb update-table --table-name ${target.table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES (or set target.create.streamViewType before the target is created)`);
+        throw refuse(
+          `target table ${target.table} needs a NEW_AND_OLD_IMAGES stream for reverse replication (it has ${info.stream.enabled ? info.stream.viewType : 'none'})`,
+          `enable it: aws dynamodb update-table --table-name ${target.table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES (or set target.create.streamViewType before the target is created)`,
+        );
       }
       // The target's stream holds forward's own writes, among them the catch-up's replay of changes older than the
       // backfilled version (an item moved away and back). Replayed into the source they would roll items back and

@@ -13,8 +13,9 @@ export function usableSegments(configured: number, items: number, pageSize: numb
   if (segments === configured) return { segments };
   return {
     segments,
-    capped: segments === MAX_SCAN_SEGMENTS
-      ? `backfill.segments ${configured.toLocaleString('en-US')} capped at DynamoDB's limit of ${MAX_SCAN_SEGMENTS.toLocaleString('en-US')}`
-      : `backfill.segments ${configured.toLocaleString('en-US')} capped at ${segments.toLocaleString('en-US')}: the table holds ~${items.toLocaleString('en-US')} items, and a segment gets at least one page (backfill.pageSize ${pageSize}); more would only add empty scans`,
+    capped:
+      segments === MAX_SCAN_SEGMENTS
+        ? `backfill.segments ${configured.toLocaleString('en-US')} capped at DynamoDB's limit of ${MAX_SCAN_SEGMENTS.toLocaleString('en-US')}`
+        : `backfill.segments ${configured.toLocaleString('en-US')} capped at ${segments.toLocaleString('en-US')}: the table holds ~${items.toLocaleString('en-US')} items, and a segment gets at least one page (backfill.pageSize ${pageSize}); more would only add empty scans`,
   };
 }

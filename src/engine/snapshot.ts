@@ -39,11 +39,16 @@ export function transformFingerprint(config: ResolvedConfig): TransformFingerpri
   }
   const output = {
     single: config.singleTarget ?? null,
-    targets: Object.fromEntries(Object.entries(config.targets).map(([n, t]) => [n, {
-      kind: t.kind ?? 'dynamodb',
-      key: ('create' in t && t.create ? t.create.keySchema : undefined) ?? ('keySchema' in t ? t.keySchema : undefined) ?? null,
-      columns: ('postgres' in t ? t.postgres?.columns : undefined) ?? null,
-    }])),
+    targets: Object.fromEntries(
+      Object.entries(config.targets).map(([n, t]) => [
+        n,
+        {
+          kind: t.kind ?? 'dynamodb',
+          key: ('create' in t && t.create ? t.create.keySchema : undefined) ?? ('keySchema' in t ? t.keySchema : undefined) ?? null,
+          columns: ('postgres' in t ? t.postgres?.columns : undefined) ?? null,
+        },
+      ]),
+    ),
     skipExpired: config.backfill.skipExpired,
     marker: config.backfill.touch?.marker ?? null,
   };

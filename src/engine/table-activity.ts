@@ -16,7 +16,12 @@ export function tableActivity(input: {
   for (const [name, s] of Object.entries(input.sources)) {
     const { requests, throttles, retries } = s.clients.calls;
     out.push({
-      side: 'source', name, table: s.table, requests, throttles, retries,
+      side: 'source',
+      name,
+      table: s.table,
+      requests,
+      throttles,
+      retries,
       rateLimits: s.readLimiter ? [{ kind: 'read', unitsPerSecond: finite(s.readLimiter.currentRate), ceiling: finite(s.readLimiter.maxRate) }] : [],
     });
   }
@@ -24,7 +29,13 @@ export function tableActivity(input: {
     const a = t.sink.activity?.();
     if (!a) continue;
     out.push({
-      side: 'target', name, table: t.table, requests: a.requests, throttles: a.throttles, retries: a.retries, writesInFlight: a.writesInFlight,
+      side: 'target',
+      name,
+      table: t.table,
+      requests: a.requests,
+      throttles: a.throttles,
+      retries: a.retries,
+      writesInFlight: a.writesInFlight,
       rateLimits: a.rateLimit ? [{ kind: 'write', unitsPerSecond: finite(a.rateLimit.unitsPerSecond), ceiling: finite(a.rateLimit.ceiling) }] : [],
     });
   }
@@ -34,8 +45,12 @@ export function tableActivity(input: {
 /** The activity of a run's tables: its sources (clients, read budgets) and its targets (sinks). */
 export function runActivity(ctx: RunContext, state: MigrationState): TableActivity[] {
   return tableActivity({
-    sources: Object.fromEntries(Object.entries(ctx.sourceClients).map(([name, clients]) =>
-      [name, { table: state.sources[name]?.table ?? '', clients, readLimiter: ctx.readLimiters[name] }])),
+    sources: Object.fromEntries(
+      Object.entries(ctx.sourceClients).map(([name, clients]) => [
+        name,
+        { table: state.sources[name]?.table ?? '', clients, readLimiter: ctx.readLimiters[name] },
+      ]),
+    ),
     targets: Object.fromEntries(Object.entries(ctx.sinks).map(([name, sink]) => [name, { table: ctx.config.targets[name]!.table, sink }])),
   });
 }

@@ -22,7 +22,8 @@ export function driverFor(target: TargetConfig): SinkDriver {
   const driver = drivers[kind];
   if (!driver) {
     throw new DynashiftError('CONFIG_INVALID', `unknown target kind "${kind}"`, {
-      hint: `use one of: ${Object.keys(drivers).join(', ')}`, exitCode: 2,
+      hint: `use one of: ${Object.keys(drivers).join(', ')}`,
+      exitCode: 2,
     });
   }
   return driver;
@@ -30,5 +31,7 @@ export function driverFor(target: TargetConfig): SinkDriver {
 
 /** The registered kinds whose capabilities satisfy `test`, for hints ("use a target kind that …"). */
 export function kindsWith(test: (c: Readonly<SinkCapabilities>) => boolean): string[] {
-  return Object.values(drivers).filter((d) => test(d.capabilities)).map((d) => d.kind);
+  return Object.values(drivers)
+    .filter((d) => test(d.capabilities))
+    .map((d) => d.kind);
 }

@@ -56,7 +56,10 @@ export interface DeadLetter extends RecordedFailure {
 
 /** The id of a source item's dead letter: the same for every failure of that item, in backfill and stream alike. */
 export function deadLetterId(source: string, sourceKey: unknown): string {
-  return createHash('sha256').update(JSON.stringify([source, canonicalKey(sourceKey)])).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify([source, canonicalKey(sourceKey)]))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /**
@@ -75,7 +78,9 @@ export function isUnresolved(letter: DeadLetter): boolean {
  * Folds recorded failures and resolutions, in the order they were written, into one dead letter per source item.
  * A resolution without a failure key resolves every failure of the item recorded before it.
  */
-export function foldDeadLetters(events: ({ failure: DeadLetterEntry; ref?: string; resolved?: RecordedFailure['resolved'] } | { resolution: DeadLetterResolution })[]): DeadLetter[] {
+export function foldDeadLetters(
+  events: ({ failure: DeadLetterEntry; ref?: string; resolved?: RecordedFailure['resolved'] } | { resolution: DeadLetterResolution })[],
+): DeadLetter[] {
   const byItem = new Map<string, Map<string, RecordedFailure>>();
   for (const ev of events) {
     if ('resolution' in ev) {
@@ -125,7 +130,9 @@ function encodeValue(v: AttributeValue): unknown {
 
 export function encodeRecord(r: ChangeRecord): Record<string, unknown> {
   return {
-    sequenceNumber: r.sequenceNumber, eventName: r.eventName, keys: encodeMap(r.keys),
+    sequenceNumber: r.sequenceNumber,
+    eventName: r.eventName,
+    keys: encodeMap(r.keys),
     ...(r.oldImage ? { oldImage: encodeMap(r.oldImage) } : {}),
     ...(r.newImage ? { newImage: encodeMap(r.newImage) } : {}),
     ...(r.createdAt !== undefined ? { createdAt: new Date(r.createdAt).toISOString() } : {}),
@@ -162,7 +169,11 @@ function bytes(v: unknown): Uint8Array {
   if (Array.isArray(v)) return Uint8Array.from(v as number[]);
   if (v && typeof v === 'object') {
     const o = v as Record<string, number>;
-    return Uint8Array.from(Object.keys(o).sort((a, b) => Number(a) - Number(b)).map((k) => o[k]!));
+    return Uint8Array.from(
+      Object.keys(o)
+        .sort((a, b) => Number(a) - Number(b))
+        .map((k) => o[k]!),
+    );
   }
   return new Uint8Array();
 }
@@ -175,11 +186,15 @@ function base64(b: Uint8Array | string): string {
 /** A key as a stable string: attribute names sorted, numbers by value, binary as base64 (old or new encoding). */
 function canonicalKey(key: unknown): string {
   const map = decodeMap(key);
-  return JSON.stringify(Object.keys(map).sort().map((name) => {
-    const v = map[name]!;
-    if (v.S !== undefined) return [name, 'S', v.S];
-    if (v.N !== undefined) return [name, 'N', normalizeDecimal(v.N)];
-    if (v.B !== undefined) return [name, 'B', base64(v.B)];
-    return [name, '?', JSON.stringify(v)];
-  }));
+  return JSON.stringify(
+    Object.keys(map)
+      .sort()
+      .map((name) => {
+        const v = map[name]!;
+        if (v.S !== undefined) return [name, 'S', v.S];
+        if (v.N !== undefined) return [name, 'N', normalizeDecimal(v.N)];
+        if (v.B !== undefined) return [name, 'B', base64(v.B)];
+        return [name, '?', JSON.stringify(v)];
+      }),
+  );
 }

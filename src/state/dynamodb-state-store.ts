@@ -17,7 +17,15 @@ import { backoffDelay, sleep } from '../core/backoff.js';
 import type { KeySchema } from '../core/item.js';
 import { errorName } from '../aws/errors.js';
 import { DynashiftError } from '../errors.js';
-import { deadLetterId, failureKey, foldDeadLetters, isUnresolved, type DeadLetter, type DeadLetterEntry, type DeadLetterResolution } from './dead-letters.js';
+import {
+  deadLetterId,
+  failureKey,
+  foldDeadLetters,
+  isUnresolved,
+  type DeadLetter,
+  type DeadLetterEntry,
+  type DeadLetterResolution,
+} from './dead-letters.js';
 import type { BackfillCursor, MigrationState, PartitionState } from './migration-state.js';
 import { parseState } from './state-schema.js';
 import type { StateLock, StateStore } from './state-store.js';
@@ -101,10 +109,22 @@ const MAX_DOC_BYTES = 350_000;
 const MAX_DEAD_LETTER_BYTES = 300_000;
 /** Attribute names as expression placeholders: several (items, records, owner…) are DynamoDB reserved words. */
 const ATTRS: Record<string, string> = {
-  '#done': 'done', '#items': 'items', '#cursor': 'cursorJson', '#bytes': 'bytesRead', '#at': 'updatedAt',
-  '#leaseOwner': 'leaseOwner', '#leaseExp': 'leaseExpiresAt', '#owner': 'owner', '#exp': 'expiresAt',
-  '#records': 'records', '#skipped': 'skipped', '#writes': 'writes', '#failed': 'failedBatches',
-  '#lastBatchAt': 'lastBatchAt', '#lastRecordAt': 'lastRecordAt', '#lastSeq': 'lastSequenceNumber',
+  '#done': 'done',
+  '#items': 'items',
+  '#cursor': 'cursorJson',
+  '#bytes': 'bytesRead',
+  '#at': 'updatedAt',
+  '#leaseOwner': 'leaseOwner',
+  '#leaseExp': 'leaseExpiresAt',
+  '#owner': 'owner',
+  '#exp': 'expiresAt',
+  '#records': 'records',
+  '#skipped': 'skipped',
+  '#writes': 'writes',
+  '#failed': 'failedBatches',
+  '#lastBatchAt': 'lastBatchAt',
+  '#lastRecordAt': 'lastRecordAt',
+  '#lastSeq': 'lastSequenceNumber',
 };
 
 /** The ExpressionAttributeNames an expression uses (DynamoDB refuses unused ones). */
@@ -176,7 +196,11 @@ export class DynamoDbStateStore implements StateStore {
         const sk = segmentKey(source, partition);
         const text = JSON.stringify(ps);
         if (this.segmentCache.get(sk) !== text) {
-          segmentWrites.push(this.writeSegment(sk, ps).then(() => { this.segmentCache.set(sk, text); }));
+          segmentWrites.push(
+            this.writeSegment(sk, ps).then(() => {
+              this.segmentCache.set(sk, text);
+            }),
+          );
         }
       }
       src.backfill.partitions = {};
@@ -195,8 +219,14 @@ export class DynamoDbStateStore implements StateStore {
       const entry = { ...e, id: e.id ?? deadLetterId(e.source, e.sourceKey) };
       const sk = `${DLQ}${failureHash(entry.id, failureKey(entry))}`;
       items.set(sk, {
-        pk: { S: this.opts.migration }, sk: { S: sk }, doc: { S: deadLetterDoc(entry) }, at: { S: entry.at }, itemId: { S: entry.id },
-        stage: { S: entry.stage }, source: { S: entry.source }, errorCode: { S: entry.error.code },
+        pk: { S: this.opts.migration },
+        sk: { S: sk },
+        doc: { S: deadLetterDoc(entry) },
+        at: { S: entry.at },
+        itemId: { S: entry.id },
+        stage: { S: entry.stage },
+        source: { S: entry.source },
+        errorCode: { S: entry.error.code },
         ...(entry.target ? { target: { S: entry.target } } : {}),
         ...(entry.sequenceNumber ? { sequenceNumber: { S: entry.sequenceNumber } } : {}),
       });
@@ -212,11 +242,22 @@ export class DynamoDbStateStore implements StateStore {
     for (const r of resolutions) {
       for (const f of letters.get(r.id)?.failures ?? []) {
         if (f.resolved || !f.ref || (r.failure !== undefined && r.failure !== f.failureKey)) continue;
-        await this.opts.client.send(new UpdateItemCommand({
-          TableName: this.opts.table, Key: this.key(f.ref), UpdateExpression: 'SET #resolution = :r',
-          ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeNames: { '#resolution': 'resolution' },
-          ExpressionAttributeValues: { ':r': { S: JSON.stringify({ at: r.at, by: r.by, ...(r.reason !== undefined ? { reason: r.reason } : {}) }) } },
-        })).catch((err: unknown) => { if (errorName(err) !== 'ConditionalCheckFailedException') throw err; });
+        await this.opts.client
+          .send(
+            new UpdateItemCommand({
+              TableName: this.opts.table,
+              Key: this.key(f.ref),
+              UpdateExpression: 'SET #resolution = :r',
+              ConditionExpression: 'attribute_exists(pk)',
+              ExpressionAttributeNames: { '#resolution': 'resolution' },
+              ExpressionAttributeValues: {
+                ':r': { S: JSON.stringify({ at: r.at, by: r.by, ...(r.reason !== undefined ? { reason: r.reason } : {}) }) },
+              },
+            }),
+          )
+          .catch((err: unknown) => {
+            if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+          });
       }
     }
   }
@@ -233,25 +274,39 @@ export class DynamoDbStateStore implements StateStore {
     const leaseMs = this.opts.lockLeaseMs ?? 60_000;
     const now = this.now();
     try {
-      await this.opts.client.send(new PutItemCommand({
-        TableName: this.opts.table,
-        Item: {
-          pk: { S: this.opts.migration }, sk: { S: LOCK }, owner: { S: this.owner }, host: { S: hostname() },
-          acquiredAt: { S: new Date(now).toISOString() }, expiresAt: { N: String(now + leaseMs) },
-        },
-        ConditionExpression: 'attribute_not_exists(pk) OR #exp < :now OR #owner = :me',
-        ExpressionAttributeNames: names('#exp #owner'),
-        ExpressionAttributeValues: { ':now': { N: String(now) }, ':me': { S: this.owner } },
-      }));
+      await this.opts.client.send(
+        new PutItemCommand({
+          TableName: this.opts.table,
+          Item: {
+            pk: { S: this.opts.migration },
+            sk: { S: LOCK },
+            owner: { S: this.owner },
+            host: { S: hostname() },
+            acquiredAt: { S: new Date(now).toISOString() },
+            expiresAt: { N: String(now + leaseMs) },
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR #exp < :now OR #owner = :me',
+          ExpressionAttributeNames: names('#exp #owner'),
+          ExpressionAttributeValues: { ':now': { N: String(now) }, ':me': { S: this.owner } },
+        }),
+      );
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
       const holder = await this.get(LOCK);
-      throw new DynashiftError('STATE_LOCKED',
-        `migration ${this.opts.migration} is locked by ${holder?.owner?.S ?? 'another runner'} until ${holder?.expiresAt?.N ? new Date(Number(holder.expiresAt.N)).toISOString() : '?'}`, {
-          hint: 'another prepare/complete step or runner holds this migration; wait for it to finish (a dead holder\'s lease expires on its own)',
-        });
+      throw new DynashiftError(
+        'STATE_LOCKED',
+        `migration ${this.opts.migration} is locked by ${holder?.owner?.S ?? 'another runner'} until ${holder?.expiresAt?.N ? new Date(Number(holder.expiresAt.N)).toISOString() : '?'}`,
+        {
+          hint: "another prepare/complete step or runner holds this migration; wait for it to finish (a dead holder's lease expires on its own)",
+        },
+      );
     }
-    const timer = setInterval(() => { void this.renewLock(leaseMs).catch(() => {}); }, Math.max(1000, Math.floor(leaseMs / 3)));
+    const timer = setInterval(
+      () => {
+        void this.renewLock(leaseMs).catch(() => {});
+      },
+      Math.max(1000, Math.floor(leaseMs / 3)),
+    );
     timer.unref();
     return {
       release: async () => {
@@ -273,8 +328,11 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   private parseStateItem(item: Record<string, AttributeValue>): MigrationState {
-    return parseState(item.doc?.S ?? '', `the state item (pk "${this.opts.migration}", sk "state") of DynamoDB table ${this.opts.table}`,
-      'restore the item from the table\'s point-in-time backup, or delete the migration\'s items to start over');
+    return parseState(
+      item.doc?.S ?? '',
+      `the state item (pk "${this.opts.migration}", sk "state") of DynamoDB table ${this.opts.table}`,
+      "restore the item from the table's point-in-time backup, or delete the migration's items to start over",
+    );
   }
 
   async saveRuntime(runtime: RunnerRuntime): Promise<void> {
@@ -295,21 +353,25 @@ export class DynamoDbStateStore implements StateStore {
     const sk = segmentKey(source, partition);
     const now = this.now();
     try {
-      const res = await this.opts.client.send(new UpdateItemCommand({
-        TableName: this.opts.table,
-        Key: this.key(sk),
-        UpdateExpression: 'SET #leaseOwner = :me, #leaseExp = :exp',
-        ConditionExpression: 'attribute_not_exists(#leaseOwner) OR #leaseExp < :now OR #leaseOwner = :me',
-        ExpressionAttributeNames: names('#leaseOwner #leaseExp'),
-        ExpressionAttributeValues: { ':me': { S: this.owner }, ':exp': { N: String(now + leaseMs) }, ':now': { N: String(now) } },
-        ReturnValues: 'ALL_NEW',
-      }));
+      const res = await this.opts.client.send(
+        new UpdateItemCommand({
+          TableName: this.opts.table,
+          Key: this.key(sk),
+          UpdateExpression: 'SET #leaseOwner = :me, #leaseExp = :exp',
+          ConditionExpression: 'attribute_not_exists(#leaseOwner) OR #leaseExp < :now OR #leaseOwner = :me',
+          ExpressionAttributeNames: names('#leaseOwner #leaseExp'),
+          ExpressionAttributeValues: { ':me': { S: this.owner }, ':exp': { N: String(now + leaseMs) }, ':now': { N: String(now) } },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
       return segmentFromItem(res.Attributes ?? {});
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
       const item = await this.get(sk);
-      throw new SegmentLeasedError(`segment ${partition} of source ${source} is leased by ${item?.leaseOwner?.S ?? '?'} until ${item?.leaseExpiresAt?.N ? new Date(Number(item.leaseExpiresAt.N)).toISOString() : '?'}`,
-        { source, segment: partition });
+      throw new SegmentLeasedError(
+        `segment ${partition} of source ${source} is leased by ${item?.leaseOwner?.S ?? '?'} until ${item?.leaseExpiresAt?.N ? new Date(Number(item.leaseExpiresAt.N)).toISOString() : '?'}`,
+        { source, segment: partition },
+      );
     }
   }
 
@@ -317,8 +379,12 @@ export class DynamoDbStateStore implements StateStore {
   async checkpointSegment(source: string, partition: string, cp: SegmentCheckpoint, bytesRead = 0): Promise<void> {
     const sk = segmentKey(source, partition);
     const values: Record<string, AttributeValue> = {
-      ':me': { S: this.owner }, ':false': { BOOL: false }, ':done': { BOOL: cp.done }, ':items': { N: String(cp.items) },
-      ':at': { S: new Date(this.now()).toISOString() }, ':bytes': { N: String(bytesRead) },
+      ':me': { S: this.owner },
+      ':false': { BOOL: false },
+      ':done': { BOOL: cp.done },
+      ':items': { N: String(cp.items) },
+      ':at': { S: new Date(this.now()).toISOString() },
+      ':bytes': { N: String(bytesRead) },
     };
     let update = 'SET #done = :done, #items = :items, #at = :at';
     if (cp.cursor && !cp.done) {
@@ -329,51 +395,82 @@ export class DynamoDbStateStore implements StateStore {
     }
     const condition = '#leaseOwner = :me AND (attribute_not_exists(#done) OR #done = :false)';
     try {
-      await this.opts.client.send(new UpdateItemCommand({
-        TableName: this.opts.table, Key: this.key(sk), UpdateExpression: update, ConditionExpression: condition,
-        ExpressionAttributeNames: names(update, condition), ExpressionAttributeValues: values,
-      }));
+      await this.opts.client.send(
+        new UpdateItemCommand({
+          TableName: this.opts.table,
+          Key: this.key(sk),
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names(update, condition),
+          ExpressionAttributeValues: values,
+        }),
+      );
       this.segmentCache.set(sk, JSON.stringify({ done: cp.done, items: cp.items, ...(cp.cursor && !cp.done ? { cursor: cp.cursor } : {}) }));
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
-      throw new SegmentLeasedError(`lost the lease on segment ${partition} of source ${source} (or it was finished by another invocation)`, { source, segment: partition });
+      throw new SegmentLeasedError(`lost the lease on segment ${partition} of source ${source} (or it was finished by another invocation)`, {
+        source,
+        segment: partition,
+      });
     }
   }
 
   async releaseSegment(source: string, partition: string): Promise<void> {
     try {
-      await this.opts.client.send(new UpdateItemCommand({
-        TableName: this.opts.table, Key: this.key(segmentKey(source, partition)),
-        UpdateExpression: 'REMOVE #leaseOwner, #leaseExp',
-        ConditionExpression: '#leaseOwner = :me',
-        ExpressionAttributeNames: names('#leaseOwner #leaseExp'),
-        ExpressionAttributeValues: { ':me': { S: this.owner } },
-      }));
+      await this.opts.client.send(
+        new UpdateItemCommand({
+          TableName: this.opts.table,
+          Key: this.key(segmentKey(source, partition)),
+          UpdateExpression: 'REMOVE #leaseOwner, #leaseExp',
+          ConditionExpression: '#leaseOwner = :me',
+          ExpressionAttributeNames: names('#leaseOwner #leaseExp'),
+          ExpressionAttributeValues: { ':me': { S: this.owner } },
+        }),
+      );
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err; // not ours any more: nothing to release
     }
   }
 
   /** Adds one stream batch to the per-source counters (progress for `status`; never used for correctness). */
-  async recordStreamBatch(source: string, batch: { records: number; skipped: number; writes: number; failed: boolean; lastRecordAt?: number; lastSequenceNumber?: string }): Promise<void> {
+  async recordStreamBatch(
+    source: string,
+    batch: { records: number; skipped: number; writes: number; failed: boolean; lastRecordAt?: number; lastSequenceNumber?: string },
+  ): Promise<void> {
     const values: Record<string, AttributeValue> = {
-      ':r': { N: String(batch.records) }, ':s': { N: String(batch.skipped) }, ':w': { N: String(batch.writes) },
-      ':f': { N: batch.failed ? '1' : '0' }, ':at': { S: new Date(this.now()).toISOString() },
+      ':r': { N: String(batch.records) },
+      ':s': { N: String(batch.skipped) },
+      ':w': { N: String(batch.writes) },
+      ':f': { N: batch.failed ? '1' : '0' },
+      ':at': { S: new Date(this.now()).toISOString() },
     };
     const sets = ['#lastBatchAt = :at'];
-    if (batch.lastRecordAt !== undefined) { sets.push('#lastRecordAt = :t'); values[':t'] = { N: String(batch.lastRecordAt) }; }
-    if (batch.lastSequenceNumber) { sets.push('#lastSeq = :seq'); values[':seq'] = { S: batch.lastSequenceNumber }; }
+    if (batch.lastRecordAt !== undefined) {
+      sets.push('#lastRecordAt = :t');
+      values[':t'] = { N: String(batch.lastRecordAt) };
+    }
+    if (batch.lastSequenceNumber) {
+      sets.push('#lastSeq = :seq');
+      values[':seq'] = { S: batch.lastSequenceNumber };
+    }
     const update = `SET ${sets.join(', ')} ADD #records :r, #skipped :s, #writes :w, #failed :f`;
-    await this.opts.client.send(new UpdateItemCommand({
-      TableName: this.opts.table, Key: this.key(`${STREAM}${encodeURIComponent(source)}`),
-      UpdateExpression: update, ExpressionAttributeNames: names(update), ExpressionAttributeValues: values,
-    }));
+    await this.opts.client.send(
+      new UpdateItemCommand({
+        TableName: this.opts.table,
+        Key: this.key(`${STREAM}${encodeURIComponent(source)}`),
+        UpdateExpression: update,
+        ExpressionAttributeNames: names(update),
+        ExpressionAttributeValues: values,
+      }),
+    );
   }
 
   async streamProgress(): Promise<StreamProgress[]> {
     return (await this.query(STREAM)).map((i) => ({
       source: decodeURIComponent(i.sk!.S!.slice(STREAM.length)),
-      records: Number(i.records?.N ?? 0), skipped: Number(i.skipped?.N ?? 0), writes: Number(i.writes?.N ?? 0),
+      records: Number(i.records?.N ?? 0),
+      skipped: Number(i.skipped?.N ?? 0),
+      writes: Number(i.writes?.N ?? 0),
       failedBatches: Number(i.failedBatches?.N ?? 0),
       ...(i.lastBatchAt?.S ? { lastBatchAt: i.lastBatchAt.S } : {}),
       ...(i.lastRecordAt?.N ? { lastRecordAt: Number(i.lastRecordAt.N) } : {}),
@@ -384,10 +481,13 @@ export class DynamoDbStateStore implements StateStore {
   /** One dead letter per source item, oldest failure first (entries written before the lifecycle load too). */
   async deadLetters(): Promise<DeadLetter[]> {
     const items = await this.query(DLQ);
-    const events = items.map((i) => ({
-      failure: JSON.parse(i.doc!.S!) as DeadLetterEntry, ref: i.sk!.S!,
-      ...(i.resolution?.S ? { resolved: JSON.parse(i.resolution.S) as DeadLetter['resolved'] } : {}),
-    })).sort((a, b) => (a.failure.at < b.failure.at ? -1 : a.failure.at > b.failure.at ? 1 : 0));
+    const events = items
+      .map((i) => ({
+        failure: JSON.parse(i.doc!.S!) as DeadLetterEntry,
+        ref: i.sk!.S!,
+        ...(i.resolution?.S ? { resolved: JSON.parse(i.resolution.S) as DeadLetter['resolved'] } : {}),
+      }))
+      .sort((a, b) => (a.failure.at < b.failure.at ? -1 : a.failure.at > b.failure.at ? 1 : 0));
     return foldDeadLetters(events);
   }
 
@@ -408,27 +508,40 @@ export class DynamoDbStateStore implements StateStore {
 
   private async query(prefix: string): Promise<Record<string, AttributeValue>[]> {
     const items: Record<string, AttributeValue>[] = [];
-    await this.pages(prefix, false, (res) => { items.push(...(res.Items ?? [])); });
+    await this.pages(prefix, false, (res) => {
+      items.push(...(res.Items ?? []));
+    });
     return items;
   }
 
-  private async pages(prefix: string, countOnly: boolean, onPage: (res: { Items?: Record<string, AttributeValue>[]; Count?: number }) => void): Promise<void> {
+  private async pages(
+    prefix: string,
+    countOnly: boolean,
+    onPage: (res: { Items?: Record<string, AttributeValue>[]; Count?: number }) => void,
+  ): Promise<void> {
     let start: Record<string, AttributeValue> | undefined;
     do {
-      const res = await this.opts.client.send(new QueryCommand({
-        TableName: this.opts.table, ConsistentRead: true,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': { S: this.opts.migration }, ':prefix': { S: prefix } },
-        ...(countOnly ? { Select: 'COUNT' as const } : {}),
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      }));
+      const res = await this.opts.client.send(
+        new QueryCommand({
+          TableName: this.opts.table,
+          ConsistentRead: true,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': { S: this.opts.migration }, ':prefix': { S: prefix } },
+          ...(countOnly ? { Select: 'COUNT' as const } : {}),
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
       onPage(res);
       start = res.LastEvaluatedKey;
     } while (start);
   }
 
   private async writeSegment(sk: string, ps: PartitionState): Promise<void> {
-    const values: Record<string, AttributeValue> = { ':done': { BOOL: ps.done }, ':items': { N: String(ps.items) }, ':at': { S: new Date(this.now()).toISOString() } };
+    const values: Record<string, AttributeValue> = {
+      ':done': { BOOL: ps.done },
+      ':items': { N: String(ps.items) },
+      ':at': { S: new Date(this.now()).toISOString() },
+    };
     let update = 'SET #done = :done, #items = :items, #at = :at';
     if (ps.cursor && !ps.done) {
       values[':cursor'] = { S: JSON.stringify(ps.cursor) };
@@ -440,10 +553,16 @@ export class DynamoDbStateStore implements StateStore {
     if (guard) values[':false'] = { BOOL: false };
     const condition = guard ? 'attribute_not_exists(#done) OR #done = :false' : undefined;
     try {
-      await this.opts.client.send(new UpdateItemCommand({
-        TableName: this.opts.table, Key: this.key(sk), UpdateExpression: update, ExpressionAttributeValues: values,
-        ExpressionAttributeNames: names(update, condition), ...(condition ? { ConditionExpression: condition } : {}),
-      }));
+      await this.opts.client.send(
+        new UpdateItemCommand({
+          TableName: this.opts.table,
+          Key: this.key(sk),
+          UpdateExpression: update,
+          ExpressionAttributeValues: values,
+          ExpressionAttributeNames: names(update, condition),
+          ...(condition ? { ConditionExpression: condition } : {}),
+        }),
+      );
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err; // finished meanwhile: the item is ahead of us
     }
@@ -451,11 +570,16 @@ export class DynamoDbStateStore implements StateStore {
 
   private async renewLock(leaseMs: number): Promise<void> {
     try {
-      await this.opts.client.send(new UpdateItemCommand({
-        TableName: this.opts.table, Key: this.key(LOCK), UpdateExpression: 'SET #exp = :exp',
-        ConditionExpression: '#owner = :me', ExpressionAttributeNames: names('#exp #owner'),
-        ExpressionAttributeValues: { ':exp': { N: String(this.now() + leaseMs) }, ':me': { S: this.owner } },
-      }));
+      await this.opts.client.send(
+        new UpdateItemCommand({
+          TableName: this.opts.table,
+          Key: this.key(LOCK),
+          UpdateExpression: 'SET #exp = :exp',
+          ConditionExpression: '#owner = :me',
+          ExpressionAttributeNames: names('#exp #owner'),
+          ExpressionAttributeValues: { ':exp': { N: String(this.now() + leaseMs) }, ':me': { S: this.owner } },
+        }),
+      );
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
     }
@@ -463,10 +587,15 @@ export class DynamoDbStateStore implements StateStore {
 
   private async deleteIfOwner(sk: string): Promise<void> {
     try {
-      await this.opts.client.send(new DeleteItemCommand({
-        TableName: this.opts.table, Key: this.key(sk), ConditionExpression: '#owner = :me',
-        ExpressionAttributeNames: names('#owner'), ExpressionAttributeValues: { ':me': { S: this.owner } },
-      }));
+      await this.opts.client.send(
+        new DeleteItemCommand({
+          TableName: this.opts.table,
+          Key: this.key(sk),
+          ConditionExpression: '#owner = :me',
+          ExpressionAttributeNames: names('#owner'),
+          ExpressionAttributeValues: { ':me': { S: this.owner } },
+        }),
+      );
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
     }
@@ -490,11 +619,20 @@ export class DynamoDbStateStore implements StateStore {
 /** Creates the state table (pk S, sk S, on-demand) when missing, for tests and local runs; CDK creates it on AWS. */
 export async function createStateTable(client: DynamoDBClient, table: string): Promise<void> {
   try {
-    await client.send(new CreateTableCommand({
-      TableName: table, BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
-    }));
+    await client.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+      }),
+    );
   } catch (err) {
     if (errorName(err) !== 'ResourceInUseException') throw err;
   }
@@ -526,7 +664,8 @@ function parseDoc<T>(item: Record<string, AttributeValue>, location: string): T 
     return JSON.parse(item.doc?.S ?? '') as T;
   } catch (err) {
     throw new DynashiftError('STATE_CORRUPT', `the ${item.sk?.S ?? 'state'} item in ${location} is not valid JSON`, {
-      hint: 'restore the item from the table\'s point-in-time backup, or delete the migration\'s items to start over', cause: err,
+      hint: "restore the item from the table's point-in-time backup, or delete the migration's items to start over",
+      cause: err,
     });
   }
 }
@@ -551,5 +690,8 @@ function deadLetterDoc(entry: DeadLetterEntry): string {
   const text = JSON.stringify(entry);
   if (Buffer.byteLength(text) <= MAX_DEAD_LETTER_BYTES) return text;
   const { item: _omitted, ...rest } = entry;
-  return JSON.stringify({ ...rest, itemOmitted: `the item (${Buffer.byteLength(text)} bytes with metadata) exceeds what a state item can hold; re-read it from the source by sourceKey` });
+  return JSON.stringify({
+    ...rest,
+    itemOmitted: `the item (${Buffer.byteLength(text)} bytes with metadata) exceeds what a state item can hold; re-read it from the source by sourceKey`,
+  });
 }

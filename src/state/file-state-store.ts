@@ -31,8 +31,11 @@ export class FileStateStore implements StateStore {
 
   async load(): Promise<MigrationState | undefined> {
     if (!existsSync(this.statePath)) return undefined;
-    return parseState(readFileSync(this.statePath, 'utf8'), this.statePath,
-      `restore ${this.statePath} from a backup; or start the migration over: remove the state folder ${this.location} and empty the target(s), then run again`);
+    return parseState(
+      readFileSync(this.statePath, 'utf8'),
+      this.statePath,
+      `restore ${this.statePath} from a backup; or start the migration over: remove the state folder ${this.location} and empty the target(s), then run again`,
+    );
   }
 
   async save(state: MigrationState): Promise<void> {
@@ -72,7 +75,8 @@ export class FileStateStore implements StateStore {
         if (i === lines.length - 1) return;
         throw new DynashiftError('STATE_CORRUPT', `state: line ${i + 1} of ${this.deadLetterPath} is not valid JSON`, {
           hint: `repair or remove that line (every other line is one failure or one resolution); ${this.deadLetterPath} is append-only`,
-          details: { side: 'state', location: this.deadLetterPath }, cause: err,
+          details: { side: 'state', location: this.deadLetterPath },
+          cause: err,
         });
       }
       if (typeof json['resolved'] === 'string') {
@@ -109,7 +113,11 @@ export class FileStateStore implements StateStore {
           });
         }
         // The holder died without releasing (e.g. SIGKILL): the lock is stale.
-        try { unlinkSync(this.lockPath); } catch { /* raced with another taker; retry decides */ }
+        try {
+          unlinkSync(this.lockPath);
+        } catch {
+          /* raced with another taker; retry decides */
+        }
       }
     }
     throw new DynashiftError('STATE_LOCKED', `could not take the lock ${this.lockPath}`, { hint: 'another process is starting this migration' });
@@ -132,7 +140,11 @@ export class FileStateStore implements StateStore {
   private unlock(): void {
     const h = this.readLock();
     if (h && h.pid === process.pid) {
-      try { unlinkSync(this.lockPath); } catch { /* already gone */ }
+      try {
+        unlinkSync(this.lockPath);
+      } catch {
+        /* already gone */
+      }
     }
   }
 }

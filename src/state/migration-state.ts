@@ -56,8 +56,16 @@ export interface ProgressSnapshot {
   at: string;
   phase: Phase;
   backfill: { items: number; estimatedItems: number; itemsPerSecond: number; etaSeconds?: number; partitionsDone: number; partitions: number };
-  stream: { direction?: 'forward' | 'reverse' | 'none'; records: number; writes: number; skipped: number; recordsPerSecond: number; lagMs: number; caughtUp: boolean;
-    shards: { source: string; shardId: string; parentShardId?: string; state: string; lagMs?: number; applied: number; checkpoint?: string }[] };
+  stream: {
+    direction?: 'forward' | 'reverse' | 'none';
+    records: number;
+    writes: number;
+    skipped: number;
+    recordsPerSecond: number;
+    lagMs: number;
+    caughtUp: boolean;
+    shards: { source: string; shardId: string; parentShardId?: string; state: string; lagMs?: number; applied: number; checkpoint?: string }[];
+  };
   deadLetters: number;
   /** Per table: requests, throttles, retries, writes in flight and rate limits (since this process started). */
   io?: TableActivity[];
@@ -77,15 +85,7 @@ export interface TableActivity {
   rateLimits: { kind: 'read' | 'write'; unitsPerSecond: number | null; ceiling: number | null }[];
 }
 
-export type Phase =
-  | 'new'
-  | 'backfilling'
-  | 'catching-up'
-  | 'in-sync'
-  | 'reads-cutover'
-  | 'writes-cutover'
-  | 'finished'
-  | 'exported';
+export type Phase = 'new' | 'backfilling' | 'catching-up' | 'in-sync' | 'reads-cutover' | 'writes-cutover' | 'finished' | 'exported';
 
 export interface RunnerInfo {
   pid: number;

@@ -17,8 +17,12 @@ export function ensureStateDir(dir: string): void {
 export function stateDirError(dir: string, err: unknown): DynashiftError {
   const code = (err as NodeJS.ErrnoException)?.code ?? 'unknown';
   const why: Record<string, string> = {
-    EACCES: 'no permission to write there', EPERM: 'no permission to write there', EROFS: 'the file system is read-only',
-    ENOTDIR: 'a part of the path is a file, not a folder', EEXIST: 'a file is in the way', ENOSPC: 'the disk is full',
+    EACCES: 'no permission to write there',
+    EPERM: 'no permission to write there',
+    EROFS: 'the file system is read-only',
+    ENOTDIR: 'a part of the path is a file, not a folder',
+    EEXIST: 'a file is in the way',
+    ENOSPC: 'the disk is full',
   };
   return new DynashiftError('STATE_DIR_UNWRITABLE', `cannot create or write the state folder ${dir}: ${why[code] ?? code} (${code})`, {
     hint: 'set "stateDir" in the config to a writable folder (relative to the config file), or fix the permissions of that path',

@@ -57,7 +57,10 @@ const sut: SinkUnderTest = {
   guardsBySequence: 'DynamoDbSink writes with unconditional BatchWriteItem; the engine orders every backfill write before the replay instead',
 
   cliTarget: (ctx, table, keySchema) => ({
-    table: EXTERNAL ? `${table}_${RUN}_${ctx.seed}` : table, endpoint: targetEndpoint(ctx), region: REGION, create: { keySchema },
+    table: EXTERNAL ? `${table}_${RUN}_${ctx.seed}` : table,
+    endpoint: targetEndpoint(ctx),
+    region: REGION,
+    create: { keySchema },
   }),
   readTarget: async (ctx, table) => {
     if (!EXTERNAL) return scanAll(ctx.client, table);

@@ -34,11 +34,16 @@ function filesTarget(table: string, uri: string, keySchema: KeySchema): TargetCo
 function fromExportJson(v: Record<string, unknown>): AttributeValue {
   const [type, value] = Object.entries(v)[0]!;
   switch (type) {
-    case 'B': return { B: Buffer.from(value as string, 'base64') };
-    case 'BS': return { BS: (value as string[]).map((b) => Buffer.from(b, 'base64')) };
-    case 'L': return { L: (value as Record<string, unknown>[]).map(fromExportJson) };
-    case 'M': return { M: fromExportItem(value as Record<string, Record<string, unknown>>) };
-    default: return { [type]: value } as unknown as AttributeValue;
+    case 'B':
+      return { B: Buffer.from(value as string, 'base64') };
+    case 'BS':
+      return { BS: (value as string[]).map((b) => Buffer.from(b, 'base64')) };
+    case 'L':
+      return { L: (value as Record<string, unknown>[]).map(fromExportJson) };
+    case 'M':
+      return { M: fromExportItem(value as Record<string, Record<string, unknown>>) };
+    default:
+      return { [type]: value } as unknown as AttributeValue;
   }
 }
 
@@ -50,12 +55,17 @@ function fromExportItem(item: Record<string, Record<string, unknown>>): Attribut
 async function readExport(uri: string, exportId: string): Promise<AttributeMap[]> {
   const root = join(uri, 'AWSDynamoDB', exportId);
   const summary = JSON.parse(await readFile(join(root, 'manifest-summary.json'), 'utf8')) as { itemCount: number };
-  const entries = (await readFile(join(root, 'manifest-files.json'), 'utf8')).split('\n').filter((l) => l.trim() !== '')
+  const entries = (await readFile(join(root, 'manifest-files.json'), 'utf8'))
+    .split('\n')
+    .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as { itemCount: number; dataFileS3Key: string });
   const items: AttributeMap[] = [];
   for (const entry of entries) {
     // A local export folder is the "bucket": data file keys are relative to it.
-    const lines = gunzipSync(await readFile(join(uri, entry.dataFileS3Key))).toString('utf8').split('\n').filter((l) => l !== '');
+    const lines = gunzipSync(await readFile(join(uri, entry.dataFileS3Key)))
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     assert.equal(lines.length, entry.itemCount, `${entry.dataFileS3Key} holds the item count its manifest line says`);
     items.push(...lines.map((l) => fromExportItem((JSON.parse(l) as { Item: Record<string, Record<string, unknown>> }).Item)));
   }
@@ -95,7 +105,7 @@ sinkConformance({
   // DynamoDB, and so ImportTable, refuse items over 400 KB (dynamodb-semantics §6).
   rejectableItem: (key) => ({ ...key, payload: { S: 'x'.repeat(410 * 1024) } }),
   guardsBySequence: 'write-once: a files target receives no stream changes, so there is nothing to order by sequence number',
-  writeOnce: 'a files target is write-once: it takes the backfill\'s puts, never deletes or stream changes',
+  writeOnce: "a files target is write-once: it takes the backfill's puts, never deletes or stream changes",
   knownIssues: {
     // Found by this suite: a page the files sink has staged (acknowledged) is written again when the run is killed
     // before the 1-second ticker saves the cursor past it, so the resumed run appends its items a second time.

@@ -31,9 +31,15 @@ const admin = {
     return (await adminClient).query<R>(text, values);
   },
 };
-after(async () => { await (await adminClient)?.end(); });
+after(async () => {
+  await (await adminClient)?.end();
+});
 
-function pgTarget(table: string, keySchema: KeySchema, postgres: Partial<NonNullable<Extract<TargetConfig, { kind: 'postgres' }>['postgres']>> = {}): TargetConfig {
+function pgTarget(
+  table: string,
+  keySchema: KeySchema,
+  postgres: Partial<NonNullable<Extract<TargetConfig, { kind: 'postgres' }>['postgres']>> = {},
+): TargetConfig {
   return { kind: 'postgres', table, keySchema, postgres: { connectionString: server.server.connectionString, ...postgres } };
 }
 
@@ -78,7 +84,9 @@ sinkConformance({
   rejectableItem: (key) => ({ ...key, text: { S: 'PostgreSQL text cannot hold \u0000' } }),
   guardsBySequence: true,
   cliTarget: (ctx, table, keySchema) => ({
-    kind: 'postgres', table, keySchema,
+    kind: 'postgres',
+    table,
+    keySchema,
     postgres: {
       schema: seedSchema(ctx),
       // Odd seeds put the password in the config file, even seeds take the URL from an environment variable: in
@@ -98,7 +106,9 @@ sinkConformance({
       OR flag IS DISTINCT FROM (item->'flag'->>'BOOL')::boolean OR bin IS DISTINCT FROM decode(item->'bin'->>'B', 'base64')
       OR (nested IS NULL) <> (item->'nested' IS NULL)`);
     assert.equal(disagree.rows[0]?.n, 0, 'key and projected columns agree with the item in every row');
-    const seqs = await admin.query(`SELECT count(src_seq)::int AS streamed, (SELECT count(*)::int FROM "${s}".dst_by_group__dynashift_tombstones) AS tombs FROM "${s}".dst_by_group`);
+    const seqs = await admin.query(
+      `SELECT count(src_seq)::int AS streamed, (SELECT count(*)::int FROM "${s}".dst_by_group__dynashift_tombstones) AS tombs FROM "${s}".dst_by_group`,
+    );
     assert.ok(seqs.rows[0]?.streamed > 0, 'some rows were written by the stream catch-up');
     assert.ok(seqs.rows[0]?.tombs > 0, 'deletes left tombstones');
   },

@@ -82,36 +82,56 @@ const key = (pk: string, sk: string): AttributeMap => ({ pk: { S: pk }, sk: { N:
 
 function putOp(keySchema: KeySchema, item: AttributeMap, seq?: string): WriteOp {
   const k = Object.fromEntries([keySchema.partitionKey, keySchema.sortKey].filter(Boolean).map((a) => [a!.name, item[a!.name]!]));
-  return { kind: 'put', target: 't', key: k, keyId: keyId(k, keySchema), item,
-    origin: { source: 'src', sourceKey: k, via: seq ? 'shard-1' : 'backfill', ...(seq ? { sequenceNumber: seq } : {}) } };
+  return {
+    kind: 'put',
+    target: 't',
+    key: k,
+    keyId: keyId(k, keySchema),
+    item,
+    origin: { source: 'src', sourceKey: k, via: seq ? 'shard-1' : 'backfill', ...(seq ? { sequenceNumber: seq } : {}) },
+  };
 }
 
 function deleteOp(keySchema: KeySchema, k: AttributeMap, seq: string): WriteOp {
-  return { kind: 'delete', target: 't', key: k, keyId: keyId(k, keySchema), origin: { source: 'src', sourceKey: k, via: 'shard-1', sequenceNumber: seq } };
+  return {
+    kind: 'delete',
+    target: 't',
+    key: k,
+    keyId: keyId(k, keySchema),
+    origin: { source: 'src', sourceKey: k, via: 'shard-1', sequenceNumber: seq },
+  };
 }
 
 /** Items carrying every value a lossy mapping gets wrong. */
 function richItems(): AttributeMap[] {
   const sortKeys = ['1', '1E-130', '-12345678901234567890123456789012345678', '0.1000000000000000055511151231257827', '9.99E+125', '42.50'];
-  const items = sortKeys.map((sk, i): AttributeMap => ({
-    ...key(`rich-${i}`, sk),
-    big: { N: '12345678901234567890123456789012345678' },
-    tiny: { N: '1E-130' },
-    neg: { N: '-0.000000000000000000000000000000000001' },
-    huge: { N: '9.9999999999999999999999999999999999999E+125' },
-    empty: { S: '' },
-    emptyBin: { B: new Uint8Array(0) },
-    bin: { B: Uint8Array.from([0, 1, 2, 253, 254, 255]) },
-    text: { S: 'Ünïcødé 🚀 "quotes" \\ back\nslash' },
-    ss: { SS: ['a', 'b', ''] },
-    ns: { NS: ['1', '1.5', '12345678901234567890123456789012345678', '1E-130'] },
-    bs: { BS: [Uint8Array.from([1]), Uint8Array.from([2, 3])] },
-    nul: { NULL: true },
-    yes: { BOOL: true },
-    no: { BOOL: false },
-    list: { L: [{ N: '1.50' }, { S: 'x' }, { NULL: true }, { L: [] }, { M: {} }] },
-    map: { M: { nested: { M: { sets: { M: { ss: { SS: ['z'] }, ns: { NS: ['-1E-130'] }, bs: { BS: [Uint8Array.from([9])] } } }, deep: { L: [{ BOOL: false }] } } } } },
-  }));
+  const items = sortKeys.map(
+    (sk, i): AttributeMap => ({
+      ...key(`rich-${i}`, sk),
+      big: { N: '12345678901234567890123456789012345678' },
+      tiny: { N: '1E-130' },
+      neg: { N: '-0.000000000000000000000000000000000001' },
+      huge: { N: '9.9999999999999999999999999999999999999E+125' },
+      empty: { S: '' },
+      emptyBin: { B: new Uint8Array(0) },
+      bin: { B: Uint8Array.from([0, 1, 2, 253, 254, 255]) },
+      text: { S: 'Ünïcødé 🚀 "quotes" \\ back\nslash' },
+      ss: { SS: ['a', 'b', ''] },
+      ns: { NS: ['1', '1.5', '12345678901234567890123456789012345678', '1E-130'] },
+      bs: { BS: [Uint8Array.from([1]), Uint8Array.from([2, 3])] },
+      nul: { NULL: true },
+      yes: { BOOL: true },
+      no: { BOOL: false },
+      list: { L: [{ N: '1.50' }, { S: 'x' }, { NULL: true }, { L: [] }, { M: {} }] },
+      map: {
+        M: {
+          nested: {
+            M: { sets: { M: { ss: { SS: ['z'] }, ns: { NS: ['-1E-130'] }, bs: { BS: [Uint8Array.from([9])] } } }, deep: { L: [{ BOOL: false }] } },
+          },
+        },
+      },
+    }),
+  );
   items.push({ ...key('minimal', '0') });
   return items;
 }
@@ -122,7 +142,9 @@ function contractTests(sut: SinkUnderTest): void {
     before(() => sut.start(), { timeout: 120_000 });
     after(() => sut.stop());
     const opened: OpenedTarget[] = [];
-    after(async () => { for (const t of opened) await t.close(); });
+    after(async () => {
+      for (const t of opened) await t.close();
+    });
     const open = async (keySchema: KeySchema = STRING_NUMBER_KEY): Promise<OpenedTarget> => {
       const t = await sut.openTarget(keySchema);
       opened.push(t);
@@ -148,13 +170,19 @@ function contractTests(sut: SinkUnderTest): void {
       await t.sink.write(items.map((i, n) => putOp(STRING_NUMBER_KEY, i, String(100 + n))));
       const res = await t.sink.write([3, 5, 7].map((n) => deleteOp(STRING_NUMBER_KEY, key('d', String(n)), String(200 + n))));
       assert.deepEqual(res.rejected, []);
-      await assertTable(t, items.filter((_, i) => ![3, 5, 7].includes(i)));
+      await assertTable(
+        t,
+        items.filter((_, i) => ![3, 5, 7].includes(i)),
+      );
     });
 
     test('replaying the same writes leaves the same table (idempotent after a crash)', { skip: sut.writeOnce }, async () => {
       const t = await open();
       const ops: WriteOp[][] = [
-        [putOp(STRING_NUMBER_KEY, { ...key('r', '1'), v: { S: 'one' } }, '10'), putOp(STRING_NUMBER_KEY, { ...key('r', '2'), v: { S: 'two' } }, '11')],
+        [
+          putOp(STRING_NUMBER_KEY, { ...key('r', '1'), v: { S: 'one' } }, '10'),
+          putOp(STRING_NUMBER_KEY, { ...key('r', '2'), v: { S: 'two' } }, '11'),
+        ],
         [deleteOp(STRING_NUMBER_KEY, key('r', '1'), '12'), putOp(STRING_NUMBER_KEY, { ...key('r', '2'), v: { S: 'two-b' } }, '13')],
         [putOp(STRING_NUMBER_KEY, { ...key('r', '3'), v: { S: 'three' } }, '14')],
       ];
@@ -163,7 +191,10 @@ function contractTests(sut: SinkUnderTest): void {
       for (const page of ops) await t.sink.write(page); // the whole suffix again, as a resumed run re-applies it
       for (const page of ops.slice(1)) await t.sink.write(page);
       await assertTable(t, once);
-      await assertTable(t, [{ ...key('r', '2'), v: { S: 'two-b' } }, { ...key('r', '3'), v: { S: 'three' } }]);
+      await assertTable(t, [
+        { ...key('r', '2'), v: { S: 'two-b' } },
+        { ...key('r', '3'), v: { S: 'three' } },
+      ]);
     });
 
     test('one call with many ops on distinct keys lands them all, across batch boundaries', { skip: sut.writeOnce }, async () => {
@@ -173,20 +204,29 @@ function contractTests(sut: SinkUnderTest): void {
       const r1 = await t.sink.write(first.map((i, j) => putOp(STRING_NUMBER_KEY, i, String(1000 + j))));
       assert.equal(r1.stats.written, n);
       // Mixed second call: every third key deleted, the others updated.
-      const mixed = first.map((i, j) => (j % 3 === 0
-        ? deleteOp(STRING_NUMBER_KEY, key('many', String(j)), String(5000 + j))
-        : putOp(STRING_NUMBER_KEY, { ...i, v: { S: `updated-${j}` } }, String(5000 + j))));
+      const mixed = first.map((i, j) =>
+        j % 3 === 0
+          ? deleteOp(STRING_NUMBER_KEY, key('many', String(j)), String(5000 + j))
+          : putOp(STRING_NUMBER_KEY, { ...i, v: { S: `updated-${j}` } }, String(5000 + j)),
+      );
       const r2 = await t.sink.write(mixed);
       assert.deepEqual(r2.rejected, []);
       assert.equal(r2.stats.written, n);
-      await assertTable(t, first.flatMap((i, j) => (j % 3 === 0 ? [] : [{ ...i, v: { S: `updated-${j}` } }])));
+      await assertTable(
+        t,
+        first.flatMap((i, j) => (j % 3 === 0 ? [] : [{ ...i, v: { S: `updated-${j}` } }])),
+      );
     });
 
     test('an item the target cannot store is reported as rejected with its error, and the rest of its batch lands', async () => {
       const t = await open();
       const good = Array.from({ length: 20 }, (_, i) => ({ ...key('ok', String(i)), v: { N: String(i) } }));
       const bad = sut.rejectableItem(key('bad', '1'));
-      const ops = [...good.slice(0, 10).map((i) => putOp(STRING_NUMBER_KEY, i)), putOp(STRING_NUMBER_KEY, bad), ...good.slice(10).map((i) => putOp(STRING_NUMBER_KEY, i))];
+      const ops = [
+        ...good.slice(0, 10).map((i) => putOp(STRING_NUMBER_KEY, i)),
+        putOp(STRING_NUMBER_KEY, bad),
+        ...good.slice(10).map((i) => putOp(STRING_NUMBER_KEY, i)),
+      ];
       const res = await t.sink.write(ops);
       assert.equal(res.rejected.length, 1, `exactly the bad item is rejected: ${JSON.stringify(res.rejected.map((r) => r.error))}`);
       assert.equal(res.rejected[0]!.op, ops[10]);
@@ -202,11 +242,13 @@ function contractTests(sut: SinkUnderTest): void {
       for (const count of [1, 3, 8]) {
         const partitions = t.sink.readPartitions(count);
         assert.equal(new Set(partitions).size, partitions.length, 'partition ids are distinct');
-        const pages = await Promise.all(partitions.map(async (p) => {
-          const got: AttributeMap[] = [];
-          for await (const page of t.sink.readPartition(p)) got.push(...page);
-          return got;
-        }));
+        const pages = await Promise.all(
+          partitions.map(async (p) => {
+            const got: AttributeMap[] = [];
+            for await (const page of t.sink.readPartition(p)) got.push(...page);
+            return got;
+          }),
+        );
         const all = pages.flat();
         const keys = all.map((i) => keyString(i, KEY_NAMES));
         assert.equal(new Set(keys).size, keys.length, `no item is read twice with ${count} partitions`);
@@ -217,7 +259,11 @@ function contractTests(sut: SinkUnderTest): void {
 
     test('TargetReader: getItems returns current items in the order asked, undefined for missing keys, numbers by value', async () => {
       const t = await open();
-      const items = [{ ...key('g', '1.5'), v: { S: 'a' } }, { ...key('g', '2'), v: { S: 'b' } }, { ...key('g', '12345678901234567890123456789012345678'), v: { S: 'c' } }];
+      const items = [
+        { ...key('g', '1.5'), v: { S: 'a' } },
+        { ...key('g', '2'), v: { S: 'b' } },
+        { ...key('g', '12345678901234567890123456789012345678'), v: { S: 'c' } },
+      ];
       await t.sink.write(items.map((i) => putOp(STRING_NUMBER_KEY, i)));
       const asked = [key('g', '2'), key('missing', '1'), key('g', '1.5'), key('g', '12345678901234567890123456789012345678')];
       const got = await t.sink.getItems(asked);
@@ -227,13 +273,17 @@ function contractTests(sut: SinkUnderTest): void {
       assert.ok(isEmptyDiff(diff), formatDiff(diff));
     });
 
-    test('TargetReader: getItems answers a key asked twice, or spelled two ways (1.5 and 1.50), at every position', { todo: sut.knownIssues?.['getItems-duplicate-keys'] }, async () => {
-      const t = await open();
-      const item = { ...key('dup', '1.5'), v: { S: 'a' } };
-      await t.sink.write([putOp(STRING_NUMBER_KEY, item)]);
-      const got = await t.sink.getItems([key('dup', '1.5'), key('dup', '1.50'), key('dup', '1.5')]);
-      for (const [i, g] of got.entries()) assert.ok(g && isEmptyDiff(compareTables([item], [g], KEY_NAMES)), `answer #${i}: ${JSON.stringify(g)}`);
-    });
+    test(
+      'TargetReader: getItems answers a key asked twice, or spelled two ways (1.5 and 1.50), at every position',
+      { todo: sut.knownIssues?.['getItems-duplicate-keys'] },
+      async () => {
+        const t = await open();
+        const item = { ...key('dup', '1.5'), v: { S: 'a' } };
+        await t.sink.write([putOp(STRING_NUMBER_KEY, item)]);
+        const got = await t.sink.getItems([key('dup', '1.5'), key('dup', '1.50'), key('dup', '1.5')]);
+        for (const [i, g] of got.entries()) assert.ok(g && isEmptyDiff(compareTables([item], [g], KEY_NAMES)), `answer #${i}: ${JSON.stringify(g)}`);
+      },
+    );
 
     test('TargetReader: binary keys read back through partitions and getItems', async () => {
       const t = await open(BINARY_KEY);
@@ -286,7 +336,10 @@ function contractTests(sut: SinkUnderTest): void {
         await t.sink.write([deleteOp(STRING_NUMBER_KEY, key('g', '1'), '700')]);
         // The key was never written before the delete, too: the tombstone alone must block the late copy.
         await t.sink.write([deleteOp(STRING_NUMBER_KEY, key('g', '2'), '701')]);
-        await t.sink.write([putOp(STRING_NUMBER_KEY, { ...key('g', '1'), v: { S: 'late-copy' } }), putOp(STRING_NUMBER_KEY, { ...key('g', '2'), v: { S: 'late-copy' } })]);
+        await t.sink.write([
+          putOp(STRING_NUMBER_KEY, { ...key('g', '1'), v: { S: 'late-copy' } }),
+          putOp(STRING_NUMBER_KEY, { ...key('g', '2'), v: { S: 'late-copy' } }),
+        ]);
         await assertTable(t, []);
       });
 
@@ -300,7 +353,10 @@ function contractTests(sut: SinkUnderTest): void {
         // Sequence numbers compare as numbers, not strings: 9 < 10.
         await t.sink.write([putOp(STRING_NUMBER_KEY, { ...key('o', '3'), v: { S: 'ten' } }, '10')]);
         await t.sink.write([putOp(STRING_NUMBER_KEY, { ...key('o', '3'), v: { S: 'nine' } }, '9')]);
-        await assertTable(t, [{ ...key('o', '1'), v: { S: 'newest' } }, { ...key('o', '3'), v: { S: 'ten' } }]);
+        await assertTable(t, [
+          { ...key('o', '1'), v: { S: 'newest' } },
+          { ...key('o', '3'), v: { S: 'ten' } },
+        ]);
       });
 
       test('a newer stream put re-creates a deleted key, and a later backfill copy still cannot replace it', async () => {
@@ -322,9 +378,13 @@ function crashResumeTests(sut: SinkUnderTest, opts: { seeds: number; seedBase: n
   describe(`${sut.kind} sink: crash and resume through the CLI`, () => {
     for (let i = 0; i < opts.seeds; i++) {
       const seed = opts.seedBase + i;
-      test(`seed ${seed}: every ${sut.kind} target equals transform(source) after ${sut.writeOnce ? '' : 'concurrent writes and '}${DEFAULT_KILLS} SIGKILLs with resume`, { timeout: 420_000, todo: sut.knownIssues?.['crash-resume'] }, async () => {
-        await runCrashScenario(sut, { seed, strategy: 'scan', items: opts.items });
-      });
+      test(
+        `seed ${seed}: every ${sut.kind} target equals transform(source) after ${sut.writeOnce ? '' : 'concurrent writes and '}${DEFAULT_KILLS} SIGKILLs with resume`,
+        { timeout: 420_000, todo: sut.knownIssues?.['crash-resume'] },
+        async () => {
+          await runCrashScenario(sut, { seed, strategy: 'scan', items: opts.items });
+        },
+      );
     }
   });
 }

@@ -72,11 +72,18 @@ function run(m: Migration, ...extra: string[]): Promise<CliResult> {
 function readDeadLetters(m: Migration): DeadLetter[] {
   if (!existsSync(m.deadLetterFile)) return [];
   // The file is a log of failures and resolutions ({"resolved": id, …}); these tests read the failures.
-  return readFileSync(m.deadLetterFile, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as DeadLetter & { resolved?: string })
+  return readFileSync(m.deadLetterFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as DeadLetter & { resolved?: string })
     .filter((l) => l.resolved === undefined);
 }
 
-function readState(m: Migration): { phase: string; deadLetters: number; sources: Record<string, { stream: { shards: Record<string, { checkpoint?: string }> } }> } {
+function readState(m: Migration): {
+  phase: string;
+  deadLetters: number;
+  sources: Record<string, { stream: { shards: Record<string, { checkpoint?: string }> } }>;
+} {
   return JSON.parse(readFileSync(m.statePath, 'utf8'));
 }
 
@@ -117,7 +124,8 @@ const THROWING_TRANSFORM = [
   'export default function transform(item) {',
   "  if (item.id.endsWith('7')) throw new Error('boom ' + item.id);",
   '  return { ...item, migrated: true };',
-  '}', '',
+  '}',
+  '',
 ].join('\n');
 
 function failingIds(sourceItems: Item[]): Set<string> {
@@ -144,7 +152,6 @@ async function assertLandedExceptFailing(m: Migration, source: string, target: s
   const fromBackfill = new Set(letters.filter((d) => d.stage === 'backfill').map((d) => idOf(d.sourceKey)));
   assert.deepEqual([...fromBackfill].sort(), [...failing].sort());
 }
-
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Bad configuration and environment, as a table of scenarios (gh-ost's localtests folders, one row each): every row
@@ -181,8 +188,15 @@ const BI_SOURCE = 'bi_source';
 /** No ambient AWS settings reach a case: each states the ones it means (tests may run on a machine with a profile). */
 function isolatedEnv(dir: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
-    AWS_REGION: '', AWS_DEFAULT_REGION: '', AWS_PROFILE: '', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SESSION_TOKEN: '',
-    AWS_CONFIG_FILE: join(dir, 'aws-config'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'aws-credentials'), AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_REGION: '',
+    AWS_DEFAULT_REGION: '',
+    AWS_PROFILE: '',
+    AWS_ACCESS_KEY_ID: '',
+    AWS_SECRET_ACCESS_KEY: '',
+    AWS_SESSION_TOKEN: '',
+    AWS_CONFIG_FILE: join(dir, 'aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'aws-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
     ...extra,
   };
 }
@@ -195,9 +209,20 @@ function caseDir(): string {
 function configIn(dir: string, over: Record<string, unknown> = {}): string {
   const cfg = join(dir, 'dynashift.config.json');
   const local_ = { endpoint: local.endpoint, region: 'us-east-1' };
-  writeFileSync(cfg, `${JSON.stringify({
-    name: 'bad-config', source: { table: BI_SOURCE, ...local_ }, target: { table: `bi_never_${caseDirs}`, ...local_ }, ...FAST, ...over,
-  }, null, 2)}\n`);
+  writeFileSync(
+    cfg,
+    `${JSON.stringify(
+      {
+        name: 'bad-config',
+        source: { table: BI_SOURCE, ...local_ },
+        target: { table: `bi_never_${caseDirs}`, ...local_ },
+        ...FAST,
+        ...over,
+      },
+      null,
+      2,
+    )}\n`,
+  );
   return cfg;
 }
 
@@ -233,145 +258,293 @@ async function liveRun(dir: string, source: string): Promise<{ cfg: string; stop
   const cfg = configIn(dir, { name: `live-${source}`, source: { table: source, endpoint: local.endpoint, region: 'us-east-1' } });
   const child = spawnCli(['run', '-c', cfg, '--no-progress']);
   const stateDir = join(dir, '.dynashift', `live-${source}`);
-  for (const deadline = Date.now() + 60_000; ;) {
-    const st = existsSync(join(stateDir, 'state.json')) ? JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { phase: string } : undefined;
+  for (const deadline = Date.now() + 60_000; ; ) {
+    const st = existsSync(join(stateDir, 'state.json'))
+      ? (JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { phase: string })
+      : undefined;
     if (st?.phase === 'in-sync') break;
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the live run did not reach in-sync: ${show(await child.result)}`);
     await sleep(200);
   }
-  return { cfg, stop: async () => { child.kill('SIGTERM'); await child.result; } };
+  return {
+    cfg,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await child.result;
+    },
+  };
 }
 
 const BAD_INPUT: BadInputCase[] = [
   // --- the endpoint ---
-  { name: 'a source endpoint where nothing listens is ENDPOINT_UNREACHABLE naming source.endpoint', command: ['plan'], exit: 1, code: 'ENDPOINT_UNREACHABLE',
+  {
+    name: 'a source endpoint where nothing listens is ENDPOINT_UNREACHABLE naming source.endpoint',
+    command: ['plan'],
+    exit: 1,
+    code: 'ENDPOINT_UNREACHABLE',
     setup: (dir) => ({ args: ['-c', configIn(dir, { source: { table: BI_SOURCE, endpoint: closedEndpoint, region: 'us-east-1' } })] }),
-    fix: /source\.endpoint/, message: /source table/ },
-  { name: 'a target endpoint where nothing listens fails `run` before anything is written, naming target.endpoint', command: ['run', '--until-synced', '--no-progress'],
-    exit: 1, code: 'ENDPOINT_UNREACHABLE',
+    fix: /source\.endpoint/,
+    message: /source table/,
+  },
+  {
+    name: 'a target endpoint where nothing listens fails `run` before anything is written, naming target.endpoint',
+    command: ['run', '--until-synced', '--no-progress'],
+    exit: 1,
+    code: 'ENDPOINT_UNREACHABLE',
     setup: (dir) => ({ args: ['-c', configIn(dir, { target: { table: 'bi_dst_refused', endpoint: closedEndpoint, region: 'us-east-1' } })] }),
-    fix: /target\.endpoint/, message: /target table bi_dst_refused/ },
-  { name: 'an endpoint that answers HTML (not the DynamoDB API) is ENDPOINT_NOT_DYNAMODB naming source.endpoint', command: ['plan'], exit: 1, code: 'ENDPOINT_NOT_DYNAMODB',
+    fix: /target\.endpoint/,
+    message: /target table bi_dst_refused/,
+  },
+  {
+    name: 'an endpoint that answers HTML (not the DynamoDB API) is ENDPOINT_NOT_DYNAMODB naming source.endpoint',
+    command: ['plan'],
+    exit: 1,
+    code: 'ENDPOINT_NOT_DYNAMODB',
     setup: (dir) => ({ args: ['-c', configIn(dir, { source: { table: BI_SOURCE, endpoint: htmlEndpoint, region: 'us-east-1' } })] }),
-    fix: /source\.endpoint/, message: /HTTP 200/ },
-  { name: '`verify` against an unreachable target is ENDPOINT_UNREACHABLE on the target side', command: ['verify'], exit: 1, code: 'ENDPOINT_UNREACHABLE',
+    fix: /source\.endpoint/,
+    message: /HTTP 200/,
+  },
+  {
+    name: '`verify` against an unreachable target is ENDPOINT_UNREACHABLE on the target side',
+    command: ['verify'],
+    exit: 1,
+    code: 'ENDPOINT_UNREACHABLE',
     setup: (dir) => ({ args: ['-c', configIn(dir, { target: { table: 'bi_dst_verify', endpoint: closedEndpoint, region: 'us-east-1' } })] }),
-    fix: /target\.endpoint/ },
+    fix: /target\.endpoint/,
+  },
   // --- credentials ---
-  { name: 'credentials the target endpoint does not recognize are CREDENTIALS_REJECTED on the target side, not the source', command: ['plan'],
-    exit: 1, code: 'CREDENTIALS_REJECTED',
+  {
+    name: 'credentials the target endpoint does not recognize are CREDENTIALS_REJECTED on the target side, not the source',
+    command: ['plan'],
+    exit: 1,
+    code: 'CREDENTIALS_REJECTED',
     setup: (dir) => {
       // DynamoDB Local answers UnrecognizedClientException to an access key id with other than letters and digits.
-      writeFileSync(join(dir, 'aws-credentials'), '[good]\naws_access_key_id = goodkey\naws_secret_access_key = x\n\n[bad]\naws_access_key_id = bad_key!\naws_secret_access_key = x\n');
+      writeFileSync(
+        join(dir, 'aws-credentials'),
+        '[good]\naws_access_key_id = goodkey\naws_secret_access_key = x\n\n[bad]\naws_access_key_id = bad_key!\naws_secret_access_key = x\n',
+      );
       const cfg = configIn(dir, {
         source: { table: BI_SOURCE, endpoint: local.endpoint, region: 'us-east-1', profile: 'good' },
         target: { table: 'bi_dst_badkey', endpoint: local.endpoint, region: 'us-east-1', profile: 'bad' },
       });
       return { args: ['-c', cfg], env: isolatedEnv(dir) };
     },
-    fix: /target\.profile/, message: /target table bi_dst_badkey.*UnrecognizedClientException/ },
-  { name: 'no credentials anywhere is CREDENTIALS_MISSING naming source.profile / roleArn', command: ['plan'], exit: 1, code: 'CREDENTIALS_MISSING',
+    fix: /target\.profile/,
+    message: /target table bi_dst_badkey.*UnrecognizedClientException/,
+  },
+  {
+    name: 'no credentials anywhere is CREDENTIALS_MISSING naming source.profile / roleArn',
+    command: ['plan'],
+    exit: 1,
+    code: 'CREDENTIALS_MISSING',
     setup: (dir) => ({
       // 0.0.0.0 is no loopback name, so dynashift offers no placeholder credentials; the request never leaves.
-      args: ['-c', configIn(dir, { source: { table: BI_SOURCE, endpoint: 'http://0.0.0.0:9', region: 'eu-west-1' } })], env: isolatedEnv(dir),
+      args: ['-c', configIn(dir, { source: { table: BI_SOURCE, endpoint: 'http://0.0.0.0:9', region: 'eu-west-1' } })],
+      env: isolatedEnv(dir),
     }),
-    fix: /source\.profile or source\.roleArn/ },
-  { name: 'a profile in neither AWS file is PROFILE_NOT_FOUND naming source.profile', command: ['plan'], exit: 2, code: 'PROFILE_NOT_FOUND',
+    fix: /source\.profile or source\.roleArn/,
+  },
+  {
+    name: 'a profile in neither AWS file is PROFILE_NOT_FOUND naming source.profile',
+    command: ['plan'],
+    exit: 2,
+    code: 'PROFILE_NOT_FOUND',
     setup: (dir) => {
       writeFileSync(join(dir, 'aws-config'), '[profile other]\nregion = eu-west-1\n');
-      return { args: ['-c', configIn(dir, { source: { table: BI_SOURCE, endpoint: local.endpoint, region: 'us-east-1', profile: 'nope' } })], env: isolatedEnv(dir) };
+      return {
+        args: ['-c', configIn(dir, { source: { table: BI_SOURCE, endpoint: local.endpoint, region: 'us-east-1', profile: 'nope' } })],
+        env: isolatedEnv(dir),
+      };
     },
-    fix: /source\.profile/ },
+    fix: /source\.profile/,
+  },
   // --- region ---
-  { name: 'no region from the config, AWS_REGION, AWS_DEFAULT_REGION or the profile is REGION_MISSING (never a silent us-east-1)', command: ['plan'],
-    exit: 2, code: 'REGION_MISSING',
+  {
+    name: 'no region from the config, AWS_REGION, AWS_DEFAULT_REGION or the profile is REGION_MISSING (never a silent us-east-1)',
+    command: ['plan'],
+    exit: 2,
+    code: 'REGION_MISSING',
     setup: (dir) => ({ args: ['-c', configIn(dir, { source: { table: BI_SOURCE } })], env: isolatedEnv(dir) }),
-    fix: /source\.region.*AWS_REGION/ },
-  { name: 'a target without a region is REGION_MISSING naming target.region', command: ['plan'], exit: 2, code: 'REGION_MISSING',
+    fix: /source\.region.*AWS_REGION/,
+  },
+  {
+    name: 'a target without a region is REGION_MISSING naming target.region',
+    command: ['plan'],
+    exit: 2,
+    code: 'REGION_MISSING',
     setup: (dir) => ({ args: ['-c', configIn(dir, { target: { table: 'bi_dst_noregion' } })], env: isolatedEnv(dir) }),
-    fix: /target\.region/ },
+    fix: /target\.region/,
+  },
   // --- table names ---
-  { name: 'an invalid source table name is TABLE_NAME_INVALID before any call', command: ['plan'], exit: 2, code: 'TABLE_NAME_INVALID',
+  {
+    name: 'an invalid source table name is TABLE_NAME_INVALID before any call',
+    command: ['plan'],
+    exit: 2,
+    code: 'TABLE_NAME_INVALID',
     setup: (dir) => ({ args: ['-c', configIn(dir, { source: { table: 'orders table!', endpoint: local.endpoint, region: 'us-east-1' } })] }),
-    fix: /source\.table/ },
-  { name: 'an invalid target table name (too short) is TABLE_NAME_INVALID naming target.table', command: ['run', '--until-synced', '--no-progress'], exit: 2, code: 'TABLE_NAME_INVALID',
+    fix: /source\.table/,
+  },
+  {
+    name: 'an invalid target table name (too short) is TABLE_NAME_INVALID naming target.table',
+    command: ['run', '--until-synced', '--no-progress'],
+    exit: 2,
+    code: 'TABLE_NAME_INVALID',
     setup: (dir) => ({ args: ['-c', configIn(dir, { target: { table: 'ab', endpoint: local.endpoint, region: 'us-east-1' } })] }),
-    fix: /target\.table/ },
+    fix: /target\.table/,
+  },
   // --- the state folder ---
-  { name: 'a stateDir that cannot be created (a path under a file) is STATE_DIR_UNWRITABLE naming stateDir', command: ['run', '--until-synced', '--no-progress'],
-    exit: 1, code: 'STATE_DIR_UNWRITABLE',
+  {
+    name: 'a stateDir that cannot be created (a path under a file) is STATE_DIR_UNWRITABLE naming stateDir',
+    command: ['run', '--until-synced', '--no-progress'],
+    exit: 1,
+    code: 'STATE_DIR_UNWRITABLE',
     setup: (dir) => {
       // The tests run as root, for whom chmod does not forbid writing; a file in the path stops root too.
       writeFileSync(join(dir, 'not-a-folder'), 'x');
       return { args: ['-c', configIn(dir, { stateDir: './not-a-folder/state' })] };
     },
-    fix: /"stateDir"/ },
-  { name: 'a state.json that is not JSON is STATE_CORRUPT', command: ['run', '--until-synced', '--no-progress'], exit: 1, code: 'STATE_CORRUPT',
+    fix: /"stateDir"/,
+  },
+  {
+    name: 'a state.json that is not JSON is STATE_CORRUPT',
+    command: ['run', '--until-synced', '--no-progress'],
+    exit: 1,
+    code: 'STATE_CORRUPT',
     setup: (dir) => {
       const cfg = configIn(dir);
       mkdirSync(join(dir, '.dynashift', 'bad-config'), { recursive: true });
       writeFileSync(join(dir, '.dynashift', 'bad-config', 'state.json'), '{"phase": "in-sy');
       return { args: ['-c', cfg] };
     },
-    fix: /state folder/ },
-  { name: 'a migration another live process holds is STATE_LOCKED', command: ['run', '--until-synced', '--no-progress'], exit: 1, code: 'STATE_LOCKED',
+    fix: /state folder/,
+  },
+  {
+    name: 'a migration another live process holds is STATE_LOCKED',
+    command: ['run', '--until-synced', '--no-progress'],
+    exit: 1,
+    code: 'STATE_LOCKED',
     setup: (dir) => {
       const cfg = configIn(dir);
       mkdirSync(join(dir, '.dynashift', 'bad-config'), { recursive: true });
       writeFileSync(join(dir, '.dynashift', 'bad-config', 'lock'), JSON.stringify({ pid: process.pid, host: hostname() }));
       return { args: ['-c', cfg] };
     },
-    fix: new RegExp(`kill -TERM ${process.pid}`) },
+    fix: new RegExp(`kill -TERM ${process.pid}`),
+  },
   // --- the config file ---
-  { name: '-c pointing at a folder is CONFIG_NOT_A_FILE and names the config inside it', command: ['plan'], exit: 2, code: 'CONFIG_NOT_A_FILE',
+  {
+    name: '-c pointing at a folder is CONFIG_NOT_A_FILE and names the config inside it',
+    command: ['plan'],
+    exit: 2,
+    code: 'CONFIG_NOT_A_FILE',
     setup: (dir) => {
       const cfg = configIn(dir);
       return { args: ['-c', dirname(cfg)] };
     },
-    fix: /-c .*dynashift\.config\.json/ },
-  { name: 'a missing config file is CONFIG_NOT_FOUND', command: ['plan'], exit: 2, code: 'CONFIG_NOT_FOUND',
-    setup: (dir) => ({ args: ['-c', join(dir, 'nope.json')] }), fix: /-c FILE/ },
-  { name: 'malformed JSON is CONFIG_INVALID', command: ['run', '--until-synced', '--no-progress'], exit: 2, code: 'CONFIG_INVALID',
+    fix: /-c .*dynashift\.config\.json/,
+  },
+  {
+    name: 'a missing config file is CONFIG_NOT_FOUND',
+    command: ['plan'],
+    exit: 2,
+    code: 'CONFIG_NOT_FOUND',
+    setup: (dir) => ({ args: ['-c', join(dir, 'nope.json')] }),
+    fix: /-c FILE/,
+  },
+  {
+    name: 'malformed JSON is CONFIG_INVALID',
+    command: ['run', '--until-synced', '--no-progress'],
+    exit: 2,
+    code: 'CONFIG_INVALID',
     setup: (dir) => {
       writeFileSync(join(dir, 'c.json'), '{ "source": ');
       return { args: ['-c', join(dir, 'c.json')] };
     },
-    fix: /JSON syntax/ },
-  { name: 'an unknown field (a typo) is CONFIG_INVALID naming it', command: ['plan'], exit: 2, code: 'CONFIG_INVALID',
-    setup: (dir) => ({ args: ['-c', configIn(dir, { backfil: { segments: 2 } })] }), fix: /fields named above/, message: /backfil/ },
-  { name: 'an invalid field value is CONFIG_INVALID naming its path', command: ['run', '--until-synced', '--no-progress'], exit: 2, code: 'CONFIG_INVALID',
-    setup: (dir) => ({ args: ['-c', configIn(dir, { backfill: { segments: 0 } })] }), fix: /fields named above/, message: /backfill\.segments/ },
-  { name: 'an unknown --backfill strategy is CONFIG_INVALID naming the choices', command: ['plan', '--backfill', 'dump'], exit: 2, code: 'CONFIG_INVALID',
-    setup: (dir) => ({ args: ['-c', configIn(dir)] }), fix: /--backfill scan, none, touch or export/ },
+    fix: /JSON syntax/,
+  },
+  {
+    name: 'an unknown field (a typo) is CONFIG_INVALID naming it',
+    command: ['plan'],
+    exit: 2,
+    code: 'CONFIG_INVALID',
+    setup: (dir) => ({ args: ['-c', configIn(dir, { backfil: { segments: 2 } })] }),
+    fix: /fields named above/,
+    message: /backfil/,
+  },
+  {
+    name: 'an invalid field value is CONFIG_INVALID naming its path',
+    command: ['run', '--until-synced', '--no-progress'],
+    exit: 2,
+    code: 'CONFIG_INVALID',
+    setup: (dir) => ({ args: ['-c', configIn(dir, { backfill: { segments: 0 } })] }),
+    fix: /fields named above/,
+    message: /backfill\.segments/,
+  },
+  {
+    name: 'an unknown --backfill strategy is CONFIG_INVALID naming the choices',
+    command: ['plan', '--backfill', 'dump'],
+    exit: 2,
+    code: 'CONFIG_INVALID',
+    setup: (dir) => ({ args: ['-c', configIn(dir)] }),
+    fix: /--backfill scan, none, touch or export/,
+  },
   // --- the transform module ---
-  { name: 'a transform module that does not exist is TRANSFORM_LOAD_FAILED', command: ['run', '--until-synced', '--no-progress'], exit: 2, code: 'TRANSFORM_LOAD_FAILED',
-    setup: (dir) => ({ args: ['-c', configIn(dir, { transform: './missing.mjs' })] }), fix: /relative to the config file/ },
-  { name: 'a transform module without a function export is TRANSFORM_LOAD_FAILED', command: ['plan'], exit: 2, code: 'TRANSFORM_LOAD_FAILED',
+  {
+    name: 'a transform module that does not exist is TRANSFORM_LOAD_FAILED',
+    command: ['run', '--until-synced', '--no-progress'],
+    exit: 2,
+    code: 'TRANSFORM_LOAD_FAILED',
+    setup: (dir) => ({ args: ['-c', configIn(dir, { transform: './missing.mjs' })] }),
+    fix: /relative to the config file/,
+  },
+  {
+    name: 'a transform module without a function export is TRANSFORM_LOAD_FAILED',
+    command: ['plan'],
+    exit: 2,
+    code: 'TRANSFORM_LOAD_FAILED',
     setup: (dir) => {
       writeFileSync(join(dir, 'transform.mjs'), 'export const notAFunction = 1;\n');
       return { args: ['-c', configIn(dir, { transform: './transform.mjs' })] };
     },
-    fix: /export default function transform/ },
-  { name: 'a transform module that fails to load is TRANSFORM_LOAD_FAILED', command: ['plan'], exit: 2, code: 'TRANSFORM_LOAD_FAILED',
+    fix: /export default function transform/,
+  },
+  {
+    name: 'a transform module that fails to load is TRANSFORM_LOAD_FAILED',
+    command: ['plan'],
+    exit: 2,
+    code: 'TRANSFORM_LOAD_FAILED',
     setup: (dir) => {
       writeFileSync(join(dir, 'transform.mjs'), 'export default function transform(item) { return item; \n');
       return { args: ['-c', configIn(dir, { transform: './transform.mjs' })] };
     },
-    fix: /fix the error in/ },
+    fix: /fix the error in/,
+  },
   // --- live commands ---
-  { name: '`finish` before `cutover writes` with no run active is CUTOVER_REFUSED, and the state is left as it was', command: ['finish'], exit: 2, code: 'CUTOVER_REFUSED',
+  {
+    name: '`finish` before `cutover writes` with no run active is CUTOVER_REFUSED, and the state is left as it was',
+    command: ['finish'],
+    exit: 2,
+    code: 'CUTOVER_REFUSED',
     setup: async (dir) => {
       const live = await liveRun(dir, 'bi_finish_src');
       await live.stop();
       return { args: ['-c', live.cfg] };
     },
-    fix: /cutover writes.*--force/ },
-  { name: '`cutover writes` straight from in-sync is CUTOVER_REFUSED, naming `cutover reads`', command: ['cutover', 'writes'], exit: 2, code: 'CUTOVER_REFUSED',
+    fix: /cutover writes.*--force/,
+  },
+  {
+    name: '`cutover writes` straight from in-sync is CUTOVER_REFUSED, naming `cutover reads`',
+    command: ['cutover', 'writes'],
+    exit: 2,
+    code: 'CUTOVER_REFUSED',
     setup: async (dir) => {
       const live = await liveRun(dir, 'bi_writes_src');
       return { args: ['-c', live.cfg], live };
     },
-    fix: /cutover reads/, checkNothingWritten: false },
+    fix: /cutover reads/,
+    checkNothingWritten: false,
+  },
 ];
 
 describe('bad configuration and environment: exit code, [CODE], a fix naming the setting, and nothing written', () => {
@@ -396,7 +569,10 @@ describe('bad configuration and environment: exit code, [CODE], a fix naming the
       const tablesBefore = await tableNames();
       let phaseBefore: string | undefined;
       const statePath = join(dir, '.dynashift');
-      const states = (): string[] => (existsSync(statePath) ? [...filesUnder(statePath).entries()].filter(([p]) => p.endsWith('state.json')).map(([, t]) => (JSON.parse(t) as { phase: string }).phase) : []);
+      const states = (): string[] =>
+        existsSync(statePath)
+          ? [...filesUnder(statePath).entries()].filter(([p]) => p.endsWith('state.json')).map(([, t]) => (JSON.parse(t) as { phase: string }).phase)
+          : [];
       if (c.checkNothingWritten === false) phaseBefore = states().join(',');
       let r: CliResult;
       try {
@@ -440,52 +616,74 @@ describe('bad configuration and environment: exit code, [CODE], a fix naming the
     assert.equal(r.stdout.trim(), '', 'run prints nothing on stdout');
   });
 
-  test('segments: 1000000 on a 504-item table is capped (and the plan says so): the run keeps a small state file, and JSON logs stay JSON', { timeout: 200_000 }, async () => {
-    const dir = caseDir();
-    await sourceTable('bi_segments_src', 504);
-    const cfg = configIn(dir, {
-      name: 'segments', source: { table: 'bi_segments_src', endpoint: local.endpoint, region: 'us-east-1' },
-      target: { table: 'bi_segments_dst', endpoint: local.endpoint, region: 'us-east-1' }, backfill: { segments: 1_000_000, concurrency: 2 },
-    });
-    const planned = await runCli(['plan', '-c', cfg, '--json'], { timeoutMs: 100_000 });
-    assert.equal(planned.code, 0, show(planned));
-    const plan = JSON.parse(planned.stdout) as { strategy: { segments: number; segmentsConfigured?: number }; notes: string[] };
-    assert.equal(plan.strategy.segmentsConfigured, 1_000_000);
-    assert.equal(plan.strategy.segments, 1, 'one page of 1000 items holds the whole table');
-    assert.ok(plan.notes.some((n) => /backfill\.segments 1,000,000 capped at 1/.test(n)), JSON.stringify(plan.notes));
-    const text = await runCli(['plan', '-c', cfg], { timeoutMs: 100_000 });
-    assert.match(text.stdout, /1 segments — capped from backfill\.segments 1,000,000/, show(text));
+  test(
+    'segments: 1000000 on a 504-item table is capped (and the plan says so): the run keeps a small state file, and JSON logs stay JSON',
+    { timeout: 200_000 },
+    async () => {
+      const dir = caseDir();
+      await sourceTable('bi_segments_src', 504);
+      const cfg = configIn(dir, {
+        name: 'segments',
+        source: { table: 'bi_segments_src', endpoint: local.endpoint, region: 'us-east-1' },
+        target: { table: 'bi_segments_dst', endpoint: local.endpoint, region: 'us-east-1' },
+        backfill: { segments: 1_000_000, concurrency: 2 },
+      });
+      const planned = await runCli(['plan', '-c', cfg, '--json'], { timeoutMs: 100_000 });
+      assert.equal(planned.code, 0, show(planned));
+      const plan = JSON.parse(planned.stdout) as { strategy: { segments: number; segmentsConfigured?: number }; notes: string[] };
+      assert.equal(plan.strategy.segmentsConfigured, 1_000_000);
+      assert.equal(plan.strategy.segments, 1, 'one page of 1000 items holds the whole table');
+      assert.ok(
+        plan.notes.some((n) => /backfill\.segments 1,000,000 capped at 1/.test(n)),
+        JSON.stringify(plan.notes),
+      );
+      const text = await runCli(['plan', '-c', cfg], { timeoutMs: 100_000 });
+      assert.match(text.stdout, /1 segments — capped from backfill\.segments 1,000,000/, show(text));
 
-    // With JSON logs, progress comes as JSON records too: nothing plain slips onto stderr.
-    const r = await runCli(['run', '-c', cfg, '--until-synced', '--log-format', 'json'], { timeoutMs: 120_000 });
-    assert.equal(r.code, 0, show(r));
-    const records = r.stderr.split('\n').filter((l) => l.trim() !== '').map((l) => {
-      try {
-        return JSON.parse(l) as { msg?: string };
-      } catch {
-        return assert.fail(`a stderr line is not JSON: ${l}`);
-      }
-    });
-    assert.ok(records.some((x) => x.msg === 'progress'), `progress is logged as JSON: ${show(r)}`);
-    const statePath = join(dir, '.dynashift', 'segments', 'state.json');
-    const state = JSON.parse(readFileSync(statePath, 'utf8')) as { sources: Record<string, { backfill: { segments: number; partitions: object; itemsWritten: number } }> };
-    const backfill = state.sources['source']!.backfill;
-    assert.equal(backfill.segments, 1);
-    assert.equal(Object.keys(backfill.partitions).length, 1);
-    assert.equal(backfill.itemsWritten, 504);
-    assert.ok(statSync(statePath).size < 100_000, `state.json is ${statSync(statePath).size} bytes`);
-    const diff = compareTables(await scanAll(local.client, 'bi_segments_src'), await scanAll(local.client, 'bi_segments_dst'), ['id']);
-    assert.ok(isEmptyDiff(diff), formatDiff(diff));
-  });
+      // With JSON logs, progress comes as JSON records too: nothing plain slips onto stderr.
+      const r = await runCli(['run', '-c', cfg, '--until-synced', '--log-format', 'json'], { timeoutMs: 120_000 });
+      assert.equal(r.code, 0, show(r));
+      const records = r.stderr
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => {
+          try {
+            return JSON.parse(l) as { msg?: string };
+          } catch {
+            return assert.fail(`a stderr line is not JSON: ${l}`);
+          }
+        });
+      assert.ok(
+        records.some((x) => x.msg === 'progress'),
+        `progress is logged as JSON: ${show(r)}`,
+      );
+      const statePath = join(dir, '.dynashift', 'segments', 'state.json');
+      const state = JSON.parse(readFileSync(statePath, 'utf8')) as {
+        sources: Record<string, { backfill: { segments: number; partitions: object; itemsWritten: number } }>;
+      };
+      const backfill = state.sources['source']!.backfill;
+      assert.equal(backfill.segments, 1);
+      assert.equal(Object.keys(backfill.partitions).length, 1);
+      assert.equal(backfill.itemsWritten, 504);
+      assert.ok(statSync(statePath).size < 100_000, `state.json is ${statSync(statePath).size} bytes`);
+      const diff = compareTables(await scanAll(local.client, 'bi_segments_src'), await scanAll(local.client, 'bi_segments_dst'), ['id']);
+      assert.ok(isEmptyDiff(diff), formatDiff(diff));
+    },
+  );
 
   test('positive control: no region on a loopback endpoint (DynamoDB Local) plans fine, as does AWS_DEFAULT_REGION alone', async () => {
     const dir = caseDir();
     const bare = { table: BI_SOURCE, endpoint: local.endpoint };
-    const loopback = await runCli(['plan', '-c', configIn(dir, { source: bare, target: { table: 'bi_dst_ok', endpoint: local.endpoint } })], { env: isolatedEnv(dir), timeoutMs: 100_000 });
+    const loopback = await runCli(['plan', '-c', configIn(dir, { source: bare, target: { table: 'bi_dst_ok', endpoint: local.endpoint } })], {
+      env: isolatedEnv(dir),
+      timeoutMs: 100_000,
+    });
     assert.equal(loopback.code, 0, show(loopback));
     const dir2 = caseDir();
-    const env = await runCli(['plan', '-c', configIn(dir2, { source: bare, target: { table: 'bi_dst_ok', endpoint: local.endpoint } })],
-      { env: isolatedEnv(dir2, { AWS_DEFAULT_REGION: 'eu-west-1' }), timeoutMs: 100_000 });
+    const env = await runCli(['plan', '-c', configIn(dir2, { source: bare, target: { table: 'bi_dst_ok', endpoint: local.endpoint } })], {
+      env: isolatedEnv(dir2, { AWS_DEFAULT_REGION: 'eu-west-1' }),
+      timeoutMs: 100_000,
+    });
     assert.equal(env.code, 0, show(env));
   });
 });
@@ -547,7 +745,7 @@ describe('bad input is halted on or dead-lettered, never dropped', () => {
     const live = spawnCli(['run', '-c', m.cfg, '--on-error=dead-letter', '--no-progress']);
     try {
       let seen: StatusJson | undefined;
-      for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
         seen = await status(m);
         if ((seen.running && seen.caughtUp) || live.exitCode !== null) break;
         await sleep(250);
@@ -567,12 +765,18 @@ describe('bad input is halted on or dead-lettered, never dropped', () => {
     const [source, target] = ['bad_big_src', 'bad_big_dst'];
     await sourceTable(source, 200);
     const bigId = 'item-000042';
-    const m = writeMigration('oversized-item', source, target, [
-      'export default function transform(item) {',
-      `  if (item.id === '${bigId}') return { ...item, blob: 'x'.repeat(420 * 1024) };`,
-      '  return item;',
-      '}', '',
-    ].join('\n'));
+    const m = writeMigration(
+      'oversized-item',
+      source,
+      target,
+      [
+        'export default function transform(item) {',
+        `  if (item.id === '${bigId}') return { ...item, blob: 'x'.repeat(420 * 1024) };`,
+        '  return item;',
+        '}',
+        '',
+      ].join('\n'),
+    );
     const sourceItems = await scanAll(local.client, source);
 
     const halted = await run(m);
@@ -600,7 +804,11 @@ describe('bad input is halted on or dead-lettered, never dropped', () => {
     assert.deepEqual([...new Set(letters.map((d) => idOf(d.sourceKey)))], [bigId], 'the dead-letter file holds exactly that item');
     // The dead-letter run meets the item again in the backfill (the halted page is re-read) and records nothing new
     // for it; as the seeding is recent, it may meet it once more when it replays the item's INSERT from the stream.
-    assert.equal(letters.filter((d) => d.stage === 'backfill').length, 1, `the backfill failure is recorded once: ${JSON.stringify(letters.map((d) => d.stage))}`);
+    assert.equal(
+      letters.filter((d) => d.stage === 'backfill').length,
+      1,
+      `the backfill failure is recorded once: ${JSON.stringify(letters.map((d) => d.stage))}`,
+    );
     for (const d of letters) {
       assert.equal(d.error.code, 'ValidationException');
       if (d.stage === 'stream') assert.ok(d.sequenceNumber);
@@ -614,12 +822,14 @@ describe('bad input is halted on or dead-lettered, never dropped', () => {
   test('a stream change that fails the transform during catch-up halts without moving the checkpoint past it', async () => {
     const [source, target] = ['bad_stream_src', 'bad_stream_dst'];
     await sourceTable(source, 60);
-    const m = writeMigration('stream-failure', source, target, [
-      'export default function transform(item) {',
-      "  if (item.explode) throw new Error('exploded ' + item.id);",
-      '  return item;',
-      '}', '',
-    ].join('\n'));
+    const m = writeMigration(
+      'stream-failure',
+      source,
+      target,
+      ['export default function transform(item) {', "  if (item.explode) throw new Error('exploded ' + item.id);", '  return item;', '}', ''].join(
+        '\n',
+      ),
+    );
 
     // The backfill is clean; the bad item arrives only through the stream.
     const synced = await run(m);
@@ -644,8 +854,14 @@ describe('bad input is halted on or dead-lettered, never dropped', () => {
     assert.ok(letter.sequenceNumber && /^\d+$/.test(letter.sequenceNumber), `the dead letter should name the record: ${JSON.stringify(letter)}`);
     const failedAt = BigInt(letter.sequenceNumber);
     const held = checkpoints(m);
-    assert.ok(held.every((c) => c < failedAt), `the checkpoint (${held.join(',')}) must stay before the failed record ${failedAt}`);
-    assert.ok(held.every((c, i) => c >= (before[i] ?? 0n)), 'the checkpoint never moves backwards');
+    assert.ok(
+      held.every((c) => c < failedAt),
+      `the checkpoint (${held.join(',')}) must stay before the failed record ${failedAt}`,
+    );
+    assert.ok(
+      held.every((c, i) => c >= (before[i] ?? 0n)),
+      'the checkpoint never moves backwards',
+    );
 
     // The same command meets the same record again: the failure was not skipped.
     const again = await run(m);
@@ -661,12 +877,18 @@ describe('bad input is halted on or dead-lettered, never dropped', () => {
     // Setting it aside lets the catch-up proceed past it.
     const done = await run(m, '--on-error=dead-letter');
     assert.equal(done.code, 0, show(done));
-    assert.ok(checkpoints(m).some((c) => c >= failedAt), 'the checkpoint moves past the dead-lettered record');
+    assert.ok(
+      checkpoints(m).some((c) => c >= failedAt),
+      'the checkpoint moves past the dead-lettered record',
+    );
     const expected = (await scanAll(local.client, source)).filter((i) => i['id']!.S !== 'late-bad');
     const diff = compareTables(expected, await scanAll(local.client, target), ['id']);
     assert.ok(isEmptyDiff(diff), `the target should hold every change but the failed one:\n${formatDiff(diff)}`);
     const final = readDeadLetters(m);
-    assert.ok(final.every((d) => idOf(d.sourceKey) === 'late-bad' && d.sequenceNumber === letter.sequenceNumber), JSON.stringify(final));
+    assert.ok(
+      final.every((d) => idOf(d.sourceKey) === 'late-bad' && d.sequenceNumber === letter.sequenceNumber),
+      JSON.stringify(final),
+    );
     const after = await status(m);
     assert.ok(after.deadLetters > 0);
     assert.equal(after.safeToCutOver, false);
@@ -676,12 +898,14 @@ describe('bad input is halted on or dead-lettered, never dropped', () => {
     // The planner samples the table; a change that is no longer in the table can only be met in the stream.
     const [source, target] = ['bad_transient_src', 'bad_transient_dst'];
     await sourceTable(source, 60);
-    const m = writeMigration('transient-failure', source, target, [
-      'export default function transform(item) {',
-      "  if (item.explode) throw new Error('exploded ' + item.id);",
-      '  return item;',
-      '}', '',
-    ].join('\n'));
+    const m = writeMigration(
+      'transient-failure',
+      source,
+      target,
+      ['export default function transform(item) {', "  if (item.explode) throw new Error('exploded ' + item.id);", '  return item;', '}', ''].join(
+        '\n',
+      ),
+    );
     const synced = await run(m);
     assert.equal(synced.code, 0, show(synced));
 
@@ -691,10 +915,15 @@ describe('bad input is halted on or dead-lettered, never dropped', () => {
     const halted = await run(m);
     assertHalted(halted, 'TRANSFORM_FAILED', m);
     const letters = readDeadLetters(m);
-    assert.ok(letters.length >= 1 && letters.every((d) => idOf(d.sourceKey) === 'brief-bad' && d.stage === 'stream' && d.sequenceNumber),
-      JSON.stringify(letters));
+    assert.ok(
+      letters.length >= 1 && letters.every((d) => idOf(d.sourceKey) === 'brief-bad' && d.stage === 'stream' && d.sequenceNumber),
+      JSON.stringify(letters),
+    );
     const firstFailed = letters.map((d) => BigInt(d.sequenceNumber!)).reduce((a, b) => (a < b ? a : b));
-    assert.ok(checkpoints(m).every((c) => c < firstFailed), 'the checkpoint must stay before the first failed record');
+    assert.ok(
+      checkpoints(m).every((c) => c < firstFailed),
+      'the checkpoint must stay before the first failed record',
+    );
 
     const again = await run(m);
     assertHalted(again, 'TRANSFORM_FAILED', m);

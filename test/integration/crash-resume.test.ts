@@ -24,8 +24,12 @@ for (const strategy of STRATEGIES) {
   const items = strategy === 'touch' ? Math.round(ITEMS / 2) : ITEMS;
   for (let i = 0; i < seeds; i++) {
     const seed = SEED_BASE + i;
-    test(`${strategy} backfill, seed ${seed}: target equals transform(source) after concurrent writes and ${DEFAULT_KILLS} SIGKILLs with resume`, { timeout: 420_000 }, async () => {
-      await runCrashScenario(localDynamoDbSink, { seed, strategy, items });
-    });
+    test(
+      `${strategy} backfill, seed ${seed}: target equals transform(source) after concurrent writes and ${DEFAULT_KILLS} SIGKILLs with resume`,
+      { timeout: 420_000 },
+      async () => {
+        await runCrashScenario(localDynamoDbSink, { seed, strategy, items });
+      },
+    );
   }
 }

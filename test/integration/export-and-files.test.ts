@@ -36,7 +36,11 @@ test('files target → export → backfill from it (round trip), then the stream
   const exportsDir = join(dir, 'exports');
 
   // 1. Export-format sink: the snapshot as DynamoDB export files; no stream is involved.
-  const toFiles = config(dir, { name: 'to-files', source: ref('orders'), target: { table: 'orders-export', kind: 'files', files: { uri: exportsDir } } });
+  const toFiles = config(dir, {
+    name: 'to-files',
+    source: ref('orders'),
+    target: { table: 'orders-export', kind: 'files', files: { uri: exportsDir } },
+  });
   const exported = await runCli(['run', '-c', toFiles, '--no-progress'], { timeoutMs: 120_000 });
   assert.equal(exported.code, 0, exported.stderr);
   const status = JSON.parse((await runCli(['status', '--json', '-c', toFiles])).stdout);
@@ -50,7 +54,9 @@ test('files target → export → backfill from it (round trip), then the stream
   const stop = new AbortController();
   const writes = runWorkload(client, 'orders', { rng: mulberry32(32), idSpace: 2000, concurrency: 2, signal: stop.signal });
   const fromExport = config(dir, {
-    name: 'from-export', source: ref('orders'), target: ref('orders_copy'),
+    name: 'from-export',
+    source: ref('orders'),
+    target: ref('orders_copy'),
     backfill: { strategy: 'export', export: { uri: exportsDir } },
   });
   const plan = await runCli(['plan', '-c', fromExport]);
@@ -72,12 +78,16 @@ test('files target → export → backfill from it (round trip), then the stream
   for (const partition of await source.partitions()) {
     for await (const page of source.read(partition, undefined)) {
       for (let i = 0; i < page.items.length; i += 25) {
-        await client.send(new BatchWriteItemCommand({ RequestItems: { orders_imported: page.items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+        await client.send(
+          new BatchWriteItemCommand({ RequestItems: { orders_imported: page.items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }),
+        );
       }
     }
   }
   const imported = config(dir, {
-    name: 'imported', source: ref('orders'), target: ref('orders_imported'),
+    name: 'imported',
+    source: ref('orders'),
+    target: ref('orders_imported'),
     backfill: { strategy: 'export', export: { uri: exportsDir, imported: true } },
   });
   const caughtUp = await runCli(['run', '-c', imported, '--until-synced', '--no-progress'], { timeoutMs: 120_000 });
@@ -97,7 +107,11 @@ test('files target → export → backfill from it (round trip), then the stream
   writeFileSync(staleSummary, body);
   const md5 = createHash('md5').update(body).digest('base64');
   for (const ext of ['md5', 'checksum']) writeFileSync(staleSummary.replace(/\.json$/, `.${ext}`), md5);
-  const refused = await runCli(['plan', '-c', config(dir, { name: 'stale', source: ref('orders'), target: ref('orders_stale'), backfill: { strategy: 'export', export: { uri: stale } } })]);
+  const refused = await runCli([
+    'plan',
+    '-c',
+    config(dir, { name: 'stale', source: ref('orders'), target: ref('orders_stale'), backfill: { strategy: 'export', export: { uri: stale } } }),
+  ]);
   assert.equal(refused.code, 2, refused.stdout + refused.stderr);
   assert.match(refused.stderr, /STREAM_NEWER_THAN_EXPORT|BACKFILL_EXCEEDS_RETENTION/);
 });

@@ -58,10 +58,12 @@ interface BuildOptions {
   countSkew?: Record<number, number>;
 }
 
-const localPut = (root: string): Put => async (key, body) => {
-  await mkdir(dirname(join(root, key)), { recursive: true });
-  await writeFile(join(root, key), body);
-};
+const localPut =
+  (root: string): Put =>
+  async (key, body) => {
+    await mkdir(dirname(join(root, key)), { recursive: true });
+    await writeFile(join(root, key), body);
+  };
 const s3Put = (): Put => async (key, body) => {
   await s3server.s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
 };
@@ -83,18 +85,43 @@ async function buildExport(put: Put, opts: BuildOptions): Promise<{ folder: stri
     const itemCount = lines.length + (opts.countSkew?.[i] ?? 0);
     total += itemCount;
     const md5 = createHash('md5').update(gz).digest();
-    manifest.push(JSON.stringify({ itemCount, md5Checksum: md5.toString('base64'), etag: `${createHash('md5').update(md5).digest('hex')}-1`, dataFileS3Key: key }));
+    manifest.push(
+      JSON.stringify({
+        itemCount,
+        md5Checksum: md5.toString('base64'),
+        etag: `${createHash('md5').update(md5).digest('hex')}-1`,
+        dataFileS3Key: key,
+      }),
+    );
   }
   const filesText = manifest.join('\n') + '\n';
   await put(`${folder}manifest-files.json`, Buffer.from(filesText));
   await put(`${folder}manifest-files.md5`, Buffer.from(createHash('md5').update(filesText).digest('base64')));
   const now = new Date().toISOString();
   const summary = JSON.stringify({
-    version: '2020-06-30', exportArn: `arn:aws:dynamodb:us-east-1:123456789012:table/Source/export/${exportId}`, startTime: now, endTime: now,
-    tableArn: 'arn:aws:dynamodb:us-east-1:123456789012:table/Source', tableId: '12345a12-abcd-123a-ab12-1234abc12345',
-    exportTime: opts.exportTime ?? opts.incremental?.to ?? now, s3Bucket: BUCKET, s3Prefix: opts.prefix || null, s3SseAlgorithm: 'AES256', s3SseKmsKeyId: null,
-    manifestFilesS3Key: `${folder}manifest-files.json`, billedSizeBytes: 0, itemCount: total, outputFormat: opts.format,
-    ...(opts.incremental ? { exportType: 'INCREMENTAL_EXPORT', exportFromTime: opts.incremental.from, exportToTime: opts.incremental.to, outputView: 'NEW_AND_OLD_IMAGES' } : { exportType: 'FULL_EXPORT' }),
+    version: '2020-06-30',
+    exportArn: `arn:aws:dynamodb:us-east-1:123456789012:table/Source/export/${exportId}`,
+    startTime: now,
+    endTime: now,
+    tableArn: 'arn:aws:dynamodb:us-east-1:123456789012:table/Source',
+    tableId: '12345a12-abcd-123a-ab12-1234abc12345',
+    exportTime: opts.exportTime ?? opts.incremental?.to ?? now,
+    s3Bucket: BUCKET,
+    s3Prefix: opts.prefix || null,
+    s3SseAlgorithm: 'AES256',
+    s3SseKmsKeyId: null,
+    manifestFilesS3Key: `${folder}manifest-files.json`,
+    billedSizeBytes: 0,
+    itemCount: total,
+    outputFormat: opts.format,
+    ...(opts.incremental
+      ? {
+          exportType: 'INCREMENTAL_EXPORT',
+          exportFromTime: opts.incremental.from,
+          exportToTime: opts.incremental.to,
+          outputView: 'NEW_AND_OLD_IMAGES',
+        }
+      : { exportType: 'FULL_EXPORT' }),
   });
   await put(`${folder}manifest-summary.json`, Buffer.from(summary));
   await put(`${folder}manifest-summary.md5`, Buffer.from(createHash('md5').update(summary).digest('base64')));
@@ -104,10 +131,15 @@ async function buildExport(put: Put, opts: BuildOptions): Promise<{ folder: stri
 function jsonLine(l: Line): string {
   const b64 = (_k: string, v: unknown): unknown => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v);
   if (l.Item) return JSON.stringify({ Item: l.Item }, b64);
-  return JSON.stringify({
-    Metadata: { WriteTimestampMicros: { N: String(l.micros ?? 0n) } }, Keys: l.Keys,
-    ...(l.OldImage ? { OldImage: l.OldImage } : {}), ...(l.NewImage ? { NewImage: l.NewImage } : {}),
-  }, b64);
+  return JSON.stringify(
+    {
+      Metadata: { WriteTimestampMicros: { N: String(l.micros ?? 0n) } },
+      Keys: l.Keys,
+      ...(l.OldImage ? { OldImage: l.OldImage } : {}),
+      ...(l.NewImage ? { NewImage: l.NewImage } : {}),
+    },
+    b64,
+  );
 }
 
 function ionLine(l: Line): string {
@@ -119,7 +151,9 @@ function ionLine(l: Line): string {
 }
 
 function ionMap(m: AttributeMap): string {
-  return `{${Object.entries(m).map(([k, v]) => `'${k.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}':${ionValue(v)}`).join(',')}}`;
+  return `{${Object.entries(m)
+    .map(([k, v]) => `'${k.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}':${ionValue(v)}`)
+    .join(',')}}`;
 }
 
 function ionValue(v: AttributeValue): string {
@@ -208,9 +242,12 @@ describe('export source', () => {
           // The prefix the export was requested with: it holds exactly one AWSDynamoDB/<id>/.
           const uri = where === 'local' ? `export:${join(dir, prefix)}` : `export:s3://${BUCKET}/${prefix}`;
           const source = new ExportSource({
-            name: 'source', uri, access: s3server.s3.access,
+            name: 'source',
+            uri,
+            access: s3server.s3.access,
             // S3 objects go through the spool-to-disk path; ION files through the streamed second pass.
-            ...(where === 's3' ? { memoryLimitBytes: 0 } : {}), ...(format === 'ION' ? { keepLimitBytes: 16 * 1024 } : {}),
+            ...(where === 's3' ? { memoryLimitBytes: 0 } : {}),
+            ...(format === 'ION' ? { keepLimitBytes: 16 * 1024 } : {}),
           });
           const d = await source.describe();
           assert.equal(d.itemCount, items.length);
@@ -229,7 +266,12 @@ describe('export source', () => {
     test('a corrupted data file and a file whose count disagrees with the manifest', async () => {
       const items = generateSeedItems(300, mulberry32(21));
       const [good, corrupt, skewed] = split(items, 3).map((f) => f.map((Item) => ({ Item })));
-      const { dataKeys } = await buildExport(localPut(dir), { prefix: 'damaged', format: 'DYNAMODB_JSON', files: [good!, corrupt!, skewed!], countSkew: { 2: 1 } });
+      const { dataKeys } = await buildExport(localPut(dir), {
+        prefix: 'damaged',
+        format: 'DYNAMODB_JSON',
+        files: [good!, corrupt!, skewed!],
+        countSkew: { 2: 1 },
+      });
       // Flip bytes in the middle of the second file, as a bad copy would.
       const path = join(dir, dataKeys[1]!);
       const bytes = await readFile(path);
@@ -253,7 +295,10 @@ describe('export source', () => {
       }
       assert.deepEqual(outcomes, ['ok', 'checksum-mismatch', 'count-mismatch']);
       // Exactly the good file's items: nothing from either bad file.
-      await assertTableEquals(table, good!.map((l) => l.Item!));
+      await assertTableEquals(
+        table,
+        good!.map((l) => l.Item!),
+      );
     });
   });
 
@@ -287,7 +332,10 @@ describe('export source', () => {
         last = page.cursor;
       }
       assert.equal(last, undefined, 'the final page ends the partition');
-      assert.deepEqual(resumed, items.slice(120).map((i) => i['id']!.S!));
+      assert.deepEqual(
+        resumed,
+        items.slice(120).map((i) => i['id']!.S!),
+      );
       await assertTableEquals(table, items);
     });
   });
@@ -299,27 +347,59 @@ describe('export source', () => {
       const model = new Map(seed.map((i) => [i['id']!.S!, i]));
       const t0 = Date.parse('2026-11-01T10:00:00Z');
       const iso = (ms: number): string => new Date(ms).toISOString();
-      await buildExport(localPut(dir), { prefix: 'chain/full', format: 'DYNAMODB_JSON', files: split(seed, 2).map((f) => f.map((Item) => ({ Item }))), exportTime: iso(t0) });
+      await buildExport(localPut(dir), {
+        prefix: 'chain/full',
+        format: 'DYNAMODB_JSON',
+        files: split(seed, 2).map((f) => f.map((Item) => ({ Item }))),
+        exportTime: iso(t0),
+      });
 
       // Each window holds the final state per changed key (AWS compacts them): update, insert, delete.
-      const window = (from: number, ids: number[], micros: bigint): Line[] => ids.map((n) => {
-        const id = `item-${String(n).padStart(6, '0')}`;
-        const before = model.get(id);
-        const after = rng() < 0.3 && before ? undefined : makeItem(id, rng);
-        if (after) model.set(id, after);
-        else model.delete(id);
-        return { Keys: { id: { S: id } }, ...(before ? { OldImage: before } : {}), ...(after ? { NewImage: after } : {}), micros: micros + BigInt(n) };
-      });
-      const first = window(t0, [...Array(60).keys()].map((i) => i * 4), BigInt(t0) * 1000n);
+      const window = (from: number, ids: number[], micros: bigint): Line[] =>
+        ids.map((n) => {
+          const id = `item-${String(n).padStart(6, '0')}`;
+          const before = model.get(id);
+          const after = rng() < 0.3 && before ? undefined : makeItem(id, rng);
+          if (after) model.set(id, after);
+          else model.delete(id);
+          return {
+            Keys: { id: { S: id } },
+            ...(before ? { OldImage: before } : {}),
+            ...(after ? { NewImage: after } : {}),
+            micros: micros + BigInt(n),
+          };
+        });
+      const first = window(
+        t0,
+        [...Array(60).keys()].map((i) => i * 4),
+        BigInt(t0) * 1000n,
+      );
       const second = window(t0 + 3600_000, [...Array(60).keys()].map((i) => i * 5 + 1).concat([250, 251, 0, 4]), BigInt(t0 + 3600_000) * 1000n);
-      await buildExport(localPut(dir), { prefix: 'chain/inc2', format: 'ION', files: split(second, 2), incremental: { from: iso(t0 + 3600_000), to: iso(t0 + 7200_000) } });
-      await buildExport(localPut(dir), { prefix: 'chain/inc1', format: 'DYNAMODB_JSON', files: split(first, 3), incremental: { from: iso(t0 - 300_000), to: iso(t0 + 3600_000) } });
+      await buildExport(localPut(dir), {
+        prefix: 'chain/inc2',
+        format: 'ION',
+        files: split(second, 2),
+        incremental: { from: iso(t0 + 3600_000), to: iso(t0 + 7200_000) },
+      });
+      await buildExport(localPut(dir), {
+        prefix: 'chain/inc1',
+        format: 'DYNAMODB_JSON',
+        files: split(first, 3),
+        incremental: { from: iso(t0 - 300_000), to: iso(t0 + 3600_000) },
+      });
 
       const table = await newTable('incremental');
       await backfillAll(new ExportSource({ name: 'source', uri: join(dir, 'chain/full') }), table);
       // Listed out of order on purpose: the chain is sorted by exportFromTime.
-      const chain = await IncrementalExports.open([join(dir, 'chain/inc2'), join(dir, 'chain/inc1')], { source: 'source', startNoLaterThan: t0 - 300_000, pageSize: 25 });
-      assert.deepEqual(chain.exports.map((e) => e.exportFromTime), [t0 - 300_000, t0 + 3600_000]);
+      const chain = await IncrementalExports.open([join(dir, 'chain/inc2'), join(dir, 'chain/inc1')], {
+        source: 'source',
+        startNoLaterThan: t0 - 300_000,
+        pageSize: 25,
+      });
+      assert.deepEqual(
+        chain.exports.map((e) => e.exportFromTime),
+        [t0 - 300_000, t0 + 3600_000],
+      );
       const sink = sinkFor(table);
       let records = 0;
       let lastCursor: unknown = 'unset';
@@ -337,9 +417,20 @@ describe('export source', () => {
 
     test('a chain that starts after the full export, or an incremental export given as a backfill, is refused', async () => {
       const t0 = Date.parse('2026-11-02T10:00:00Z');
-      await buildExport(localPut(dir), { prefix: 'late/inc', format: 'DYNAMODB_JSON', files: [[]], incremental: { from: new Date(t0 + 60_000).toISOString(), to: new Date(t0 + 3600_000).toISOString() } });
-      await assert.rejects(IncrementalExports.open([join(dir, 'late/inc')], { source: 'source', startNoLaterThan: t0 }), (err: unknown) => err instanceof DynashiftError && err.details?.['reason'] === 'chain-gap');
-      await assert.rejects(new ExportSource({ name: 'source', uri: join(dir, 'late/inc') }).partitions(), (err: unknown) => err instanceof DynashiftError && err.details?.['reason'] === 'wrong-type' && err.exitCode === 2);
+      await buildExport(localPut(dir), {
+        prefix: 'late/inc',
+        format: 'DYNAMODB_JSON',
+        files: [[]],
+        incremental: { from: new Date(t0 + 60_000).toISOString(), to: new Date(t0 + 3600_000).toISOString() },
+      });
+      await assert.rejects(
+        IncrementalExports.open([join(dir, 'late/inc')], { source: 'source', startNoLaterThan: t0 }),
+        (err: unknown) => err instanceof DynashiftError && err.details?.['reason'] === 'chain-gap',
+      );
+      await assert.rejects(
+        new ExportSource({ name: 'source', uri: join(dir, 'late/inc') }).partitions(),
+        (err: unknown) => err instanceof DynashiftError && err.details?.['reason'] === 'wrong-type' && err.exitCode === 2,
+      );
     });
   });
 });

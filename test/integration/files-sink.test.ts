@@ -53,18 +53,26 @@ function openSink(t: TargetConfig): FilesSink {
 /** The engine's backfill, reduced: parallel scan segments → backfillWrites → sink.write. */
 async function backfillFromTable(table: string, sink: FilesSink, segments = 4): Promise<number> {
   const source = new ScanSource({
-    name: 'source', client: local.client, table, totalSegments: segments, pageSize: 100, consistentRead: true,
-    limiter: new RateLimiter(Infinity, systemClock), meter: new RateMeter(systemClock),
+    name: 'source',
+    client: local.client,
+    table,
+    totalSegments: segments,
+    pageSize: 100,
+    consistentRead: true,
+    limiter: new RateLimiter(Infinity, systemClock),
+    meter: new RateMeter(systemClock),
   });
   let written = 0;
-  await Promise.all((await source.partitions()).map(async (p) => {
-    for await (const page of source.read(p, undefined)) {
-      const { ops } = backfillWrites(mapper, 'source', KEY, page.items);
-      const res = await sink.write(ops);
-      assert.deepEqual(res.rejected, []);
-      written += res.stats.written;
-    }
-  }));
+  await Promise.all(
+    (await source.partitions()).map(async (p) => {
+      for await (const page of source.read(p, undefined)) {
+        const { ops } = backfillWrites(mapper, 'source', KEY, page.items);
+        const res = await sink.write(ops);
+        assert.deepEqual(res.rejected, []);
+        written += res.stats.written;
+      }
+    }),
+  );
   return written;
 }
 
@@ -78,7 +86,12 @@ async function loadInto(uri: string, table: string): Promise<void> {
 }
 
 const putOp = (item: AttributeMap, via = 'backfill'): WriteOp => ({
-  kind: 'put', target: 'target', key: { id: item['id']! }, keyId: keyId({ id: item['id']! }, KEY), item, origin: { source: 'source', sourceKey: { id: item['id']! }, via },
+  kind: 'put',
+  target: 'target',
+  key: { id: item['id']! },
+  keyId: keyId({ id: item['id']! }, KEY),
+  item,
+  origin: { source: 'source', sourceKey: { id: item['id']! }, via },
 });
 
 // Root-level before hooks run concurrently with each other; this suite's hooks run after them (servers are up).
@@ -111,10 +124,15 @@ describe('files sink', () => {
 
         // The layout: what ImportTable and other export readers expect, and none of our staging left behind.
         const keys = await listExport(where, uri, config.table);
-        for (const k of ['_started', 'manifest-summary.json', 'manifest-summary.md5', 'manifest-files.json', 'manifest-files.md5']) assert.ok(keys.includes(k), `${k} missing from ${keys.join(', ')}`);
+        for (const k of ['_started', 'manifest-summary.json', 'manifest-summary.md5', 'manifest-files.json', 'manifest-files.md5'])
+          assert.ok(keys.includes(k), `${k} missing from ${keys.join(', ')}`);
         assert.equal(keys.filter((k) => k.startsWith('data/') && k.endsWith('.json.gz')).length, done.files);
         assert.ok(!keys.some((k) => k.startsWith('_dynashift')), `staging left behind: ${keys.join(', ')}`);
-        const manifest = (await readExportObject(where, uri, config.table, 'manifest-files.json')).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+        const manifest = (await readExportObject(where, uri, config.table, 'manifest-files.json'))
+          .toString('utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
         const prefix = where === 's3' ? `exports/rt/AWSDynamoDB/${config.table}/data/` : `AWSDynamoDB/${config.table}/data/`;
         for (const m of manifest) {
           assert.ok(String(m['dataFileS3Key']).startsWith(prefix), `dataFileS3Key ${m['dataFileS3Key']} is relative to the bucket root`);
@@ -163,8 +181,18 @@ describe('files sink', () => {
       for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
       assert.ok(!counts.has('ghost'), 'a data file without a part record is never listed');
       assert.deepEqual([...counts.keys()].sort(), items.map((i) => i['id']!.S!).sort(), 'every acknowledged item is in the export');
-      const twice = [...counts].filter(([, n]) => n > 1).map(([id]) => id).sort();
-      assert.deepEqual(twice, items.slice(550, 600).map((i) => i['id']!.S!).sort(), 'only the page the engine itself re-sent appears twice');
+      const twice = [...counts]
+        .filter(([, n]) => n > 1)
+        .map(([id]) => id)
+        .sort();
+      assert.deepEqual(
+        twice,
+        items
+          .slice(550, 600)
+          .map((i) => i['id']!.S!)
+          .sort(),
+        'only the page the engine itself re-sent appears twice',
+      );
       assert.equal(done.itemCount, 950);
       assert.ok(!(await readdir(folder)).includes('_dynashift'));
     });
@@ -177,20 +205,34 @@ describe('files sink', () => {
       const sink = openSink(target('large', uri, { maxFileBytes: 64 * 1024 * 1024 }));
       // Incompressible payloads, so the gzip file really exceeds the 8 MiB part size.
       const { randomBytes } = await import('node:crypto');
-      const items: AttributeMap[] = Array.from({ length: 1200 }, (_, i) => ({ id: { S: `big-${String(i).padStart(5, '0')}` }, payload: { B: new Uint8Array(randomBytes(8 * 1024)) } }));
+      const items: AttributeMap[] = Array.from({ length: 1200 }, (_, i) => ({
+        id: { S: `big-${String(i).padStart(5, '0')}` },
+        payload: { B: new Uint8Array(randomBytes(8 * 1024)) },
+      }));
       for (let i = 0; i < items.length; i += 100) await sink.write(items.slice(i, i + 100).map((item) => putOp(item)));
       const done = await sink.finalize();
       assert.equal(done.files, 1);
       const { GetObjectCommand, HeadObjectCommand } = await import('@aws-sdk/client-s3');
-      const manifest = await s3server.s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'exports/large/AWSDynamoDB/large/manifest-files.json' }));
+      const manifest = await s3server.s3.client.send(
+        new GetObjectCommand({ Bucket: BUCKET, Key: 'exports/large/AWSDynamoDB/large/manifest-files.json' }),
+      );
       const entry = JSON.parse(await manifest.Body!.transformToString()) as { dataFileS3Key: string };
       // (s3rver gives multipart objects a plain MD5 ETag, so the size shows the upload needed several 8 MiB parts.)
       const head = await s3server.s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: entry.dataFileS3Key }));
       assert.ok((head.ContentLength ?? 0) > 8 * 1024 * 1024, `data file is ${head.ContentLength} bytes`);
-      const source = new ExportSource({ name: 'source', uri, access: s3server.s3.access, memoryLimitBytes: 1024 * 1024, keepLimitBytes: 1024 * 1024 });
+      const source = new ExportSource({
+        name: 'source',
+        uri,
+        access: s3server.s3.access,
+        memoryLimitBytes: 1024 * 1024,
+        keepLimitBytes: 1024 * 1024,
+      });
       const ids: string[] = [];
       for (const p of await source.partitions()) for await (const page of source.read(p, undefined)) ids.push(...page.items.map((i) => i['id']!.S!));
-      assert.deepEqual(ids.sort(), items.map((i) => i['id']!.S!));
+      assert.deepEqual(
+        ids.sort(),
+        items.map((i) => i['id']!.S!),
+      );
       t.diagnostic(`1 data file of ~${Math.round((1200 * 8 * 1024 * 4) / 3 / 1024 / 1024)} MiB JSON, ${Date.now() - started} ms`);
     });
   });
@@ -200,12 +242,21 @@ describe('files sink', () => {
       const config = target('write-once', join(dir, 'once'));
       const sink = openSink(config);
       const [item] = generateSeedItems(1, mulberry32(3));
-      const refused = (err: unknown): boolean => err instanceof DynashiftError && err.code === 'CONFIG_INVALID' && /write-once/.test(err.message) && err.hint !== undefined;
-      await assert.rejects(sink.write([{ kind: 'delete', target: 'target', key: { id: item!['id']! }, keyId: 'x', origin: { source: 'source', sourceKey: {}, via: 'shard-1' } }]), refused);
+      const refused = (err: unknown): boolean =>
+        err instanceof DynashiftError && err.code === 'CONFIG_INVALID' && /write-once/.test(err.message) && err.hint !== undefined;
+      await assert.rejects(
+        sink.write([
+          { kind: 'delete', target: 'target', key: { id: item!['id']! }, keyId: 'x', origin: { source: 'source', sourceKey: {}, via: 'shard-1' } },
+        ]),
+        refused,
+      );
       await assert.rejects(sink.write([putOp(item!, 'shardId-0001')]), refused);
       const huge: AttributeMap = { id: { S: 'huge' }, blob: { S: 'x'.repeat(410 * 1024) } };
       const res = await sink.write([putOp(item!), putOp(huge)]);
-      assert.deepEqual(res.rejected.map((r) => r.error.code), ['ItemTooLarge']);
+      assert.deepEqual(
+        res.rejected.map((r) => r.error.code),
+        ['ItemTooLarge'],
+      );
       assert.equal(res.stats.written, 1);
       await sink.finalize();
       await sink.finalize(); // idempotent
@@ -222,8 +273,11 @@ describe('files sink', () => {
       assert.ok(inspection.describe.some((l) => /write-once/.test(l)));
       assert.ok(inspection.notes.some((n) => /S3KeyPrefix exports\/plan\/AWSDynamoDB\/planned\/data\//.test(n)));
       assert.ok(inspection.permissions.actions.includes('s3:PutObject'));
-      const missing = await filesDriver.inspect('target', { table: 'x', kind: 'files' } as unknown as TargetConfig, { });
-      assert.deepEqual(missing.refusals.map((r) => r.code), ['CONFIG_INVALID']);
+      const missing = await filesDriver.inspect('target', { table: 'x', kind: 'files' } as unknown as TargetConfig, {});
+      assert.deepEqual(
+        missing.refusals.map((r) => r.code),
+        ['CONFIG_INVALID'],
+      );
     });
   });
 });

@@ -28,7 +28,13 @@ function finishedState(minutesAgo: number): MigrationState {
 /** Stubbed CloudWatch client: returns the given points and records the window it was asked for. */
 function stubMetrics(points: TrafficPoint[]): MetricsClient & { asked: { table: string; start: Date; end: Date }[] } {
   const asked: { table: string; start: Date; end: Date }[] = [];
-  return { asked, async consumedCapacity(table, start, end) { asked.push({ table, start, end }); return points; } };
+  return {
+    asked,
+    async consumedCapacity(table, start, end) {
+      asked.push({ table, start, end });
+      return points;
+    },
+  };
 }
 
 async function exists(table: string): Promise<boolean> {
@@ -41,14 +47,22 @@ async function exists(table: string): Promise<boolean> {
 }
 
 const opts = (metrics: MetricsClient, extra: Partial<Parameters<typeof deleteSources>[2]> = {}) => ({
-  windowMinutes: 60, force: false, metrics: () => metrics, confirm: async () => true, say: () => {}, now: () => NOW, ...extra,
+  windowMinutes: 60,
+  force: false,
+  metrics: () => metrics,
+  confirm: async () => true,
+  say: () => {},
+  now: () => NOW,
+  ...extra,
 });
 
 test('source with traffic since finish is kept (stubbed CloudWatch client)', async () => {
   await createTable(local.client, { name: 'busy', partitionKey: { name: 'id', type: 'S' } });
   const metrics = stubMetrics([{ at: new Date(NOW - 10 * 60_000).toISOString(), readUnits: 4, writeUnits: 0 }]);
-  await assert.rejects(deleteSources(config('busy'), finishedState(30), opts(metrics)),
-    (e: DynashiftError) => e.exitCode === 2 && /still sees traffic/.test(e.message) && /--force/.test(e.hint ?? ''));
+  await assert.rejects(
+    deleteSources(config('busy'), finishedState(30), opts(metrics)),
+    (e: DynashiftError) => e.exitCode === 2 && /still sees traffic/.test(e.message) && /--force/.test(e.hint ?? ''),
+  );
   assert.ok(await exists('busy'));
   // The window starts after replication stopped (plus settling), not before: dynashift's own writes don't count.
   assert.ok(metrics.asked[0]!.start.getTime() >= NOW - 30 * 60_000);
@@ -84,7 +98,11 @@ test('deleting before finish is refused', async () => {
 
 test('unreadable metrics refuse deletion unless forced (stubbed CloudWatch client)', async () => {
   await createTable(local.client, { name: 'nometrics', partitionKey: { name: 'id', type: 'S' } });
-  const failing: MetricsClient = { async consumedCapacity() { throw new Error('AccessDenied'); } };
+  const failing: MetricsClient = {
+    async consumedCapacity() {
+      throw new Error('AccessDenied');
+    },
+  };
   await assert.rejects(deleteSources(config('nometrics'), finishedState(30), opts(failing)), /could not read CloudWatch/);
   assert.ok(await exists('nometrics'));
 });

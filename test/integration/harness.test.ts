@@ -123,8 +123,7 @@ describe('compareTables on tables scanned from DynamoDB Local', () => {
       }),
     );
   };
-  const compare = async () =>
-    compareTables(await scanAll(local.client, SOURCE), await scanAll(local.client, COPY), ['id']);
+  const compare = async () => compareTables(await scanAll(local.client, SOURCE), await scanAll(local.client, COPY), ['id']);
 
   before(async () => {
     const { client } = local;
@@ -196,8 +195,7 @@ describe('compareTables on tables scanned from DynamoDB Local', () => {
   test('treats 1.50 and 1.5 as equal', async () => {
     await set(SOURCE, 'item-000008', 'price', { N: '1.5' });
     await set(COPY, 'item-000008', 'price', { N: '1.50' });
-    const raw = async (table: string) =>
-      (await scanAll(local.client, table)).find((i) => i['id']?.S === 'item-000008')?.['price']?.N;
+    const raw = async (table: string) => (await scanAll(local.client, table)).find((i) => i['id']?.S === 'item-000008')?.['price']?.N;
     // Local keeps the literal from UpdateItem, so this exercises numeric (not textual) comparison.
     assert.deepEqual([await raw(SOURCE), await raw(COPY)], ['1.5', '1.50']);
     const diff = await compare();
@@ -317,9 +315,7 @@ async function readStream(streams: DynamoDBStreamsClient, streamArn: string): Pr
   const records: StreamRecord[] = [];
   for (const shard of StreamDescription?.Shards ?? []) {
     let iterator = (
-      await streams.send(
-        new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
-      )
+      await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))
     ).ShardIterator;
     while (iterator) {
       const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));

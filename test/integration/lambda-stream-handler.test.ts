@@ -37,9 +37,13 @@ describe('Lambda stream handler', () => {
   const store = (): DynamoDbStateStore => new DynamoDbStateStore({ client: local.client, table: STATE_TABLE, migration: config.name });
   const handlerFor = (cfg: ResolvedConfig): StreamHandler =>
     createStreamHandler({ config: cfg, stateTable: STATE_TABLE, stateClient: local.client, write: out.write, stateCacheMs: 0 });
-  const put = (id: string, attrs: Record<string, AttributeValue> = {}) => local.client.send(new PutItemCommand({
-    TableName: 'src', Item: { id: { S: id }, grp: { S: 'alpha' }, v: { N: '1' }, ...attrs },
-  }));
+  const put = (id: string, attrs: Record<string, AttributeValue> = {}) =>
+    local.client.send(
+      new PutItemCommand({
+        TableName: 'src',
+        Item: { id: { S: id }, grp: { S: 'alpha' }, v: { N: '1' }, ...attrs },
+      }),
+    );
   /** Records written since the last call, as the mapping would deliver them next. */
   const newRecords = async (): Promise<_Record[]> => {
     const records = await readStream(local.streams, streamArn, lastSeen);
@@ -47,7 +51,9 @@ describe('Lambda stream handler', () => {
     return records;
   };
   const seqs = (records: _Record[]) => records.map((r) => r.dynamodb!.SequenceNumber!);
-  const inTarget = async (id: string) => (await local.client.send(new GetItemCommand({ TableName: 'dst_by_group', Key: { grp: { S: 'alpha' }, id: { S: id } }, ConsistentRead: true }))).Item;
+  const inTarget = async (id: string) =>
+    (await local.client.send(new GetItemCommand({ TableName: 'dst_by_group', Key: { grp: { S: 'alpha' }, id: { S: id } }, ConsistentRead: true })))
+      .Item;
 
   before(async () => {
     await createTable(local.client, { name: 'src', partitionKey: { name: 'id', type: 'S' }, streamViewType: 'NEW_AND_OLD_IMAGES' });
@@ -63,7 +69,10 @@ describe('Lambda stream handler', () => {
   test('before the migration is prepared, every record is returned for redelivery', async () => {
     const records = (await newRecords()).slice(0, 20);
     const res = await handler(toLambdaEvent(records, streamArn));
-    assert.deepEqual(res.batchItemFailures.map((f) => f.itemIdentifier), seqs(records));
+    assert.deepEqual(
+      res.batchItemFailures.map((f) => f.itemIdentifier),
+      seqs(records),
+    );
   });
 
   test('while the backfill is not complete the handler applies nothing and returns every record, in order', async () => {
@@ -71,7 +80,10 @@ describe('Lambda stream handler', () => {
     await put('early-1');
     const records = await newRecords();
     const res = await handler(toLambdaEvent(records, streamArn));
-    assert.deepEqual(res.batchItemFailures.map((f) => f.itemIdentifier), seqs(records));
+    assert.deepEqual(
+      res.batchItemFailures.map((f) => f.itemIdentifier),
+      seqs(records),
+    );
     assert.equal((await scanAll(local.client, 'dst_by_group')).length, 0, 'nothing may be applied before the backfill completes');
     assert.ok(out.metrics().RecordsDeferred! >= records.length);
   });
@@ -102,7 +114,11 @@ describe('Lambda stream handler', () => {
     assert.equal(records.length, 5);
     for (let attempt = 0; attempt < 2; attempt++) {
       const res = await handler(toLambdaEvent(records, streamArn));
-      assert.deepEqual(res.batchItemFailures.map((f) => f.itemIdentifier), seqs(records).slice(2), 'from the failing record to the end of the batch');
+      assert.deepEqual(
+        res.batchItemFailures.map((f) => f.itemIdentifier),
+        seqs(records).slice(2),
+        'from the failing record to the end of the batch',
+      );
     }
     assert.ok(await inTarget('t-1'));
     assert.ok(await inTarget('t-2'));
@@ -131,7 +147,10 @@ describe('Lambda stream handler', () => {
     await put('r-2');
     const records = await newRecords();
     const res = await handler(toLambdaEvent(records, streamArn));
-    assert.deepEqual(res.batchItemFailures.map((f) => f.itemIdentifier), seqs(records).slice(1));
+    assert.deepEqual(
+      res.batchItemFailures.map((f) => f.itemIdentifier),
+      seqs(records).slice(1),
+    );
     const letter = (await store().deadLetters()).find((d) => d.sequenceNumber === seqs(records)[1]);
     assert.equal(letter?.target, 'byGroup');
     assert.ok(await inTarget('r-1'));
@@ -141,15 +160,28 @@ describe('Lambda stream handler', () => {
     const state = (await store().load())!;
     const skipBefore = state.sources.source!.stream.skipBefore!;
     const record = (id: string, seconds: number, seq: string): DynamoDBStreamEvent['Records'][number] => ({
-      eventID: `synthetic-${seq}`, eventName: 'INSERT', eventVersion: '1.1', eventSource: 'aws:dynamodb', awsRegion: 'us-east-1', eventSourceARN: streamArn,
-      dynamodb: { ApproximateCreationDateTime: seconds, Keys: { id: { S: id } }, NewImage: { id: { S: id }, grp: { S: 'alpha' }, v: { N: '1' }, bin: { B: Buffer.from([1, 2, 3]).toString('base64') } },
-        SequenceNumber: seq, SizeBytes: 40, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      eventID: `synthetic-${seq}`,
+      eventName: 'INSERT',
+      eventVersion: '1.1',
+      eventSource: 'aws:dynamodb',
+      awsRegion: 'us-east-1',
+      eventSourceARN: streamArn,
+      dynamodb: {
+        ApproximateCreationDateTime: seconds,
+        Keys: { id: { S: id } },
+        NewImage: { id: { S: id }, grp: { S: 'alpha' }, v: { N: '1' }, bin: { B: Buffer.from([1, 2, 3]).toString('base64') } },
+        SequenceNumber: seq,
+        SizeBytes: 40,
+        StreamViewType: 'NEW_AND_OLD_IMAGES',
+      },
     });
     const before = out.metrics().RecordsSkipped ?? 0;
-    const res = await handler({ Records: [
-      record('ghost-old', Math.floor((skipBefore - 60_000) / 1000), '900000000000000000001'),
-      record('ghost-new', Math.floor(Date.now() / 1000), '900000000000000000002'),
-    ] });
+    const res = await handler({
+      Records: [
+        record('ghost-old', Math.floor((skipBefore - 60_000) / 1000), '900000000000000000001'),
+        record('ghost-new', Math.floor(Date.now() / 1000), '900000000000000000002'),
+      ],
+    });
     assert.deepEqual(res.batchItemFailures, []);
     assert.equal(await inTarget('ghost-old'), undefined, 'a record older than the snapshot start − margin is already in the snapshot');
     const applied = await inTarget('ghost-new');
@@ -169,10 +201,21 @@ describe('Lambda stream handler', () => {
     const lines = out.lines();
     const logs = lines.filter((l) => typeof l.level === 'string');
     assert.ok(logs.length > 0 && logs.every((l) => l.migration === 'lambda' && l.service === 'dynashift' && typeof l.timestamp === 'string'));
-    assert.ok(logs.some((l) => l.level === 'ERROR' && l.message === 'batch stopped at a failing record; it and every later record are returned for redelivery'));
+    assert.ok(
+      logs.some(
+        (l) => l.level === 'ERROR' && l.message === 'batch stopped at a failing record; it and every later record are returned for redelivery',
+      ),
+    );
     const emf = lines.filter((l) => l._aws);
-    const names = new Set(emf.flatMap((l) => (l._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] }).CloudWatchMetrics[0]!.Metrics.map((m) => m.Name)));
-    for (const n of ['RecordsApplied', 'WritesLanded', 'DeadLetters', 'IteratorAge', 'BatchItemFailures', 'RecordsDeferred']) assert.ok(names.has(n), `EMF metric ${n}`);
+    const names = new Set(
+      emf.flatMap((l) =>
+        (
+          l._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] }
+        ).CloudWatchMetrics[0]!.Metrics.map((m) => m.Name),
+      ),
+    );
+    for (const n of ['RecordsApplied', 'WritesLanded', 'DeadLetters', 'IteratorAge', 'BatchItemFailures', 'RecordsDeferred'])
+      assert.ok(names.has(n), `EMF metric ${n}`);
     const first = emf[0]!._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] };
     assert.equal(first.CloudWatchMetrics[0]!.Namespace, 'Dynashift');
     assert.deepEqual(first.CloudWatchMetrics[0]!.Dimensions, [['migration']]);

@@ -30,16 +30,20 @@ const INVERSE = `export default ({ gk, ...item }) => item;\n`;
 
 for (let i = 0; i < SEEDS; i++) {
   const seed = SEED_BASE + i;
-  test(`lifecycle, seed ${seed}: both tables agree after key moves, cutover, application writes on the target, rollback, cutover again and finish`, { timeout: 900_000 }, async () => {
-    const local = await startDynamoDbLocal({ startTimeoutMs: 180_000 });
-    const client = new DynamoDBClient(localClientConfig(local.endpoint));
-    try {
-      await scenario(seed, local.endpoint, client);
-    } finally {
-      client.destroy();
-      await local.stop();
-    }
-  });
+  test(
+    `lifecycle, seed ${seed}: both tables agree after key moves, cutover, application writes on the target, rollback, cutover again and finish`,
+    { timeout: 900_000 },
+    async () => {
+      const local = await startDynamoDbLocal({ startTimeoutMs: 180_000 });
+      const client = new DynamoDBClient(localClientConfig(local.endpoint));
+      try {
+        await scenario(seed, local.endpoint, client);
+      } finally {
+        client.destroy();
+        await local.stop();
+      }
+    },
+  );
 }
 
 async function scenario(seed: number, endpoint: string, client: DynamoDBClient): Promise<void> {
@@ -53,18 +57,30 @@ async function scenario(seed: number, endpoint: string, client: DynamoDBClient):
   writeFileSync(join(dir, 'transform.mjs'), TRANSFORM);
   writeFileSync(join(dir, 'inverse.mjs'), INVERSE);
   const cfg = join(dir, 'dynashift.config.json');
-  writeFileSync(cfg, JSON.stringify({
-    name: `lifecycle-${seed}`,
-    source: { table: 'orders', endpoint, region: 'us-east-1' },
-    target: {
-      table: 'orders_v2', endpoint, region: 'us-east-1',
-      create: { keySchema: { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } }, streamViewType: 'NEW_AND_OLD_IMAGES' },
-    },
-    transform: './transform.mjs',
-    inverseTransform: './inverse.mjs',
-    backfill: { segments: 4, concurrency: 2, pageSize: 100 },
-    stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
-  }, null, 2));
+  writeFileSync(
+    cfg,
+    JSON.stringify(
+      {
+        name: `lifecycle-${seed}`,
+        source: { table: 'orders', endpoint, region: 'us-east-1' },
+        target: {
+          table: 'orders_v2',
+          endpoint,
+          region: 'us-east-1',
+          create: {
+            keySchema: { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } },
+            streamViewType: 'NEW_AND_OLD_IMAGES',
+          },
+        },
+        transform: './transform.mjs',
+        inverseTransform: './inverse.mjs',
+        backfill: { segments: 4, concurrency: 2, pageSize: 100 },
+        stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
+      },
+      null,
+      2,
+    ),
+  );
   const t0 = Date.now();
   const step = (what: string) => console.log(`seed ${seed}, ${Math.round((Date.now() - t0) / 1000)} s: ${what}`);
   const check = async (what: string, compare: () => Promise<Diff>) => {
@@ -80,14 +96,24 @@ async function scenario(seed: number, endpoint: string, client: DynamoDBClient):
     stops.push(stop);
     const w = runWorkload(client, 'orders', { rng: mulberry32(seed * 1009 + salt), idSpace: ITEMS + 100, concurrency: 2, signal: stop.signal });
     writers.push(w);
-    return { stop: async () => { stop.abort(); await w; } };
+    return {
+      stop: async () => {
+        stop.abort();
+        await w;
+      },
+    };
   };
   const appOnTarget = (salt: number) => {
     const stop = new AbortController();
     stops.push(stop);
     const w = targetWriter(client, mulberry32(seed * 2003 + salt), `${seed}-${salt}`, stop.signal);
     writers.push(w);
-    return { stop: async () => { stop.abort(); return w; } };
+    return {
+      stop: async () => {
+        stop.abort();
+        return w;
+      },
+    };
   };
   try {
     // 1. Live migration, the application writing (and moving keys) on the source.
@@ -142,7 +168,10 @@ async function scenario(seed: number, endpoint: string, client: DynamoDBClient):
     assert.ok(isEmptyDiff(forward), `seed ${seed}: target vs transform(source) at the end:\n${formatDiff(forward)}`);
     const reverse = await compareReverse(client);
     assert.ok(isEmptyDiff(reverse), `seed ${seed}: source vs inverse(target) at the end:\n${formatDiff(reverse)}`);
-    assert.ok(firstTargetOps >= MIN_TARGET_OPS && secondTargetOps >= MIN_TARGET_OPS, `the application wrote to the target (${firstTargetOps}, ${secondTargetOps} operations)`);
+    assert.ok(
+      firstTargetOps >= MIN_TARGET_OPS && secondTargetOps >= MIN_TARGET_OPS,
+      `the application wrote to the target (${firstTargetOps}, ${secondTargetOps} operations)`,
+    );
     assert.ok((await scanAll(client, 'orders')).length > ITEMS / 2, 'the comparison covers a substantial table');
   } finally {
     for (const s of stops) s.abort();
@@ -188,7 +217,14 @@ async function targetWriter(client: DynamoDBClient, rng: Rng, tag: string, signa
       const item = makeItem(`t-${tag}-${n}`, rng);
       await put({ ...item, gk: item.grp! });
     } else if (r < 0.55) {
-      await client.send(new UpdateItemCommand({ TableName: 'orders_v2', Key: key(existing), UpdateExpression: 'SET v = v + :one', ExpressionAttributeValues: { ':one': { N: '1' } } }));
+      await client.send(
+        new UpdateItemCommand({
+          TableName: 'orders_v2',
+          Key: key(existing),
+          UpdateExpression: 'SET v = v + :one',
+          ExpressionAttributeValues: { ':one': { N: '1' } },
+        }),
+      );
       byId.set(existing.id!.S!, { ...existing, v: { N: String(BigInt(existing.v!.N!) + 1n) } });
     } else if (r < 0.75) {
       await client.send(new DeleteItemCommand({ TableName: 'orders_v2', Key: key(existing) }));

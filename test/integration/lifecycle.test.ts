@@ -30,18 +30,30 @@ test('live migration, cutover reads and writes, reverse replication, rollback, f
   writeFileSync(join(dir, 'transform.mjs'), TRANSFORM);
   writeFileSync(join(dir, 'inverse.mjs'), INVERSE);
   const cfg = join(dir, 'dynashift.config.json');
-  writeFileSync(cfg, JSON.stringify({
-    name: 'lifecycle',
-    source: { table: 'orders', endpoint, region: 'us-east-1' },
-    target: {
-      table: 'orders_v2', endpoint, region: 'us-east-1',
-      create: { keySchema: { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } }, streamViewType: 'NEW_AND_OLD_IMAGES' },
-    },
-    transform: './transform.mjs',
-    inverseTransform: './inverse.mjs',
-    backfill: { segments: 4, concurrency: 2 },
-    stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
-  }, null, 2));
+  writeFileSync(
+    cfg,
+    JSON.stringify(
+      {
+        name: 'lifecycle',
+        source: { table: 'orders', endpoint, region: 'us-east-1' },
+        target: {
+          table: 'orders_v2',
+          endpoint,
+          region: 'us-east-1',
+          create: {
+            keySchema: { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } },
+            streamViewType: 'NEW_AND_OLD_IMAGES',
+          },
+        },
+        transform: './transform.mjs',
+        inverseTransform: './inverse.mjs',
+        backfill: { segments: 4, concurrency: 2 },
+        stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
+      },
+      null,
+      2,
+    ),
+  );
   const cli = (...args: string[]) => runCli([...args, '-c', cfg], { timeoutMs: 120_000 });
 
   // 1. Live migration with the application writing to the source.
@@ -126,13 +138,21 @@ test('cutover writes without an inverse transform is refused with a fix, and --n
   await seedItems(client, 'plain', 100, mulberry32(21));
   const cfg = join(dir, 'dynashift.config.json');
   writeFileSync(join(dir, 'transform.mjs'), TRANSFORM);
-  writeFileSync(cfg, JSON.stringify({
-    name: 'noinverse',
-    source: { table: 'plain', endpoint, region: 'us-east-1' },
-    target: { table: 'plain_v2', endpoint, region: 'us-east-1', create: { keySchema: { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } } } },
-    transform: './transform.mjs',
-    stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
-  }));
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      name: 'noinverse',
+      source: { table: 'plain', endpoint, region: 'us-east-1' },
+      target: {
+        table: 'plain_v2',
+        endpoint,
+        region: 'us-east-1',
+        create: { keySchema: { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } } },
+      },
+      transform: './transform.mjs',
+      stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
+    }),
+  );
   const runner = spawnCli(['run', '-c', cfg, '--no-progress']);
   try {
     const notRunning = await runCli(['cutover', 'reads', '-c', join(dir, 'missing.json')]);
@@ -181,13 +201,34 @@ async function targetWriter(client: DynamoDBClient, rng: Rng, signal: AbortSigna
     if (r < 0.4 || keys.length === 0) {
       const grp = GROUPS[Math.floor(rng() * GROUPS.length)]!;
       const key = { gk: { S: grp }, id: { S: `t-${String(n).padStart(6, '0')}` } };
-      await client.send(new PutItemCommand({ TableName: 'orders_v2', Item: { ...key, grp: { S: grp }, v: { N: String(Math.floor(rng() * 1000)) }, big: { N: '12345678901234567890123456789012345678' }, empty: { S: '' } } }));
+      await client.send(
+        new PutItemCommand({
+          TableName: 'orders_v2',
+          Item: {
+            ...key,
+            grp: { S: grp },
+            v: { N: String(Math.floor(rng() * 1000)) },
+            big: { N: '12345678901234567890123456789012345678' },
+            empty: { S: '' },
+          },
+        }),
+      );
       keys.push(key);
     } else if (r < 0.8) {
       const key = keys[Math.floor(rng() * keys.length)]!;
-      await client.send(new UpdateItemCommand({ TableName: 'orders_v2', Key: key, ConditionExpression: 'attribute_exists(id)',
-        UpdateExpression: 'SET v = if_not_exists(v, :zero) + :one', ExpressionAttributeValues: { ':one': { N: '1' }, ':zero': { N: '0' } } }))
-        .catch((e) => { if (e.name !== 'ConditionalCheckFailedException') throw e; });
+      await client
+        .send(
+          new UpdateItemCommand({
+            TableName: 'orders_v2',
+            Key: key,
+            ConditionExpression: 'attribute_exists(id)',
+            UpdateExpression: 'SET v = if_not_exists(v, :zero) + :one',
+            ExpressionAttributeValues: { ':one': { N: '1' }, ':zero': { N: '0' } },
+          }),
+        )
+        .catch((e) => {
+          if (e.name !== 'ConditionalCheckFailedException') throw e;
+        });
     } else {
       const key = keys.splice(Math.floor(rng() * keys.length), 1)[0]!;
       await client.send(new DeleteItemCommand({ TableName: 'orders_v2', Key: key }));

@@ -112,13 +112,21 @@ interface RefusalCase {
   check?(r: CliResult, refusal: { message: string; fix: string }, names: Record<string, string>): void;
 }
 
-const writeOnceTarget = (table: string): Record<string, unknown> => ({ table, kind: 'files', files: { uri: mkdtempSync(join(tmpdir(), 'dynashift-files-')) } });
-const VERSIONED_BOOL: Record<string, AttributeValue>[] = Array.from({ length: 10 }, (_, n) => ({ id: { S: `i${n}` }, ver: n % 2 ? { BOOL: true } : { N: String(n) } }));
+const writeOnceTarget = (table: string): Record<string, unknown> => ({
+  table,
+  kind: 'files',
+  files: { uri: mkdtempSync(join(tmpdir(), 'dynashift-files-')) },
+});
+const VERSIONED_BOOL: Record<string, AttributeValue>[] = Array.from({ length: 10 }, (_, n) => ({
+  id: { S: `i${n}` },
+  ver: n % 2 ? { BOOL: true } : { N: String(n) },
+}));
 
 const REFUSALS: RefusalCase[] = [
   {
     name: 'a source without a stream: changes made during the migration would be lost',
-    code: 'STREAM_DISABLED', fix: /StreamViewType=NEW_AND_OLD_IMAGES/,
+    code: 'STREAM_DISABLED',
+    fix: /StreamViewType=NEW_AND_OLD_IMAGES/,
     async setup() {
       const source = await sourceTable(undefined);
       return { cfg: writeConfig({ source: ref(source), target: ref(uniqueName('dst')), ...FAST }), names: { source } };
@@ -130,24 +138,30 @@ const REFUSALS: RefusalCase[] = [
       assert.match(r.stdout, /REFUSED/);
     },
   },
-  ...(['KEYS_ONLY', 'OLD_IMAGE'] as const).map((view): RefusalCase => ({
-    name: `a ${view} stream carries no new item images to apply`,
-    code: 'STREAM_VIEW_INSUFFICIENT', fix: /NEW_AND_OLD_IMAGES/,
-    async setup() {
-      return { cfg: writeConfig({ source: ref(await sourceTable(view)), target: ref(uniqueName('dst')), ...FAST }) };
-    },
-    check(_r, { message }) {
-      assert.match(message, new RegExp(view));
-    },
-  })),
+  ...(['KEYS_ONLY', 'OLD_IMAGE'] as const).map(
+    (view): RefusalCase => ({
+      name: `a ${view} stream carries no new item images to apply`,
+      code: 'STREAM_VIEW_INSUFFICIENT',
+      fix: /NEW_AND_OLD_IMAGES/,
+      async setup() {
+        return { cfg: writeConfig({ source: ref(await sourceTable(view)), target: ref(uniqueName('dst')), ...FAST }) };
+      },
+      check(_r, { message }) {
+        assert.match(message, new RegExp(view));
+      },
+    }),
+  ),
   {
     name: 'a NEW_IMAGE stream with a transform (which can move the target key): deletes need the OLD image',
-    code: 'STREAM_VIEW_INSUFFICIENT', fix: /NEW_AND_OLD_IMAGES/,
+    code: 'STREAM_VIEW_INSUFFICIENT',
+    fix: /NEW_AND_OLD_IMAGES/,
     async setup() {
-      return { cfg: writeConfig(
-        { source: ref(await sourceTable('NEW_IMAGE')), target: ref(uniqueName('dst')), transform: './transform.mjs', ...FAST },
-        { 'transform.mjs': 'export default function transform(item) { return { ...item, migrated: true }; }\n' },
-      ) };
+      return {
+        cfg: writeConfig(
+          { source: ref(await sourceTable('NEW_IMAGE')), target: ref(uniqueName('dst')), transform: './transform.mjs', ...FAST },
+          { 'transform.mjs': 'export default function transform(item) { return { ...item, migrated: true }; }\n' },
+        ),
+      };
     },
     check(_r, { message }) {
       assert.match(message, /NEW_IMAGE/);
@@ -157,14 +171,20 @@ const REFUSALS: RefusalCase[] = [
   },
   {
     name: 'a NEW_IMAGE stream without a transform but with a target key on a non-key source attribute',
-    code: 'STREAM_VIEW_INSUFFICIENT', fix: /NEW_AND_OLD_IMAGES/,
+    code: 'STREAM_VIEW_INSUFFICIENT',
+    fix: /NEW_AND_OLD_IMAGES/,
     async setup() {
-      return { cfg: writeConfig({
-        source: ref(await sourceTable('NEW_IMAGE')),
-        // Every seeded item has `grp`, so only the stream view can be the problem.
-        target: { ...ref(uniqueName('dst')), create: { keySchema: { partitionKey: { name: 'grp', type: 'S' }, sortKey: { name: 'id', type: 'S' } } } },
-        ...FAST,
-      }) };
+      return {
+        cfg: writeConfig({
+          source: ref(await sourceTable('NEW_IMAGE')),
+          // Every seeded item has `grp`, so only the stream view can be the problem.
+          target: {
+            ...ref(uniqueName('dst')),
+            create: { keySchema: { partitionKey: { name: 'grp', type: 'S' }, sortKey: { name: 'id', type: 'S' } } },
+          },
+          ...FAST,
+        }),
+      };
     },
     check(r, { message }) {
       assert.match(message, /OLD image/);
@@ -173,7 +193,8 @@ const REFUSALS: RefusalCase[] = [
   },
   {
     name: 'a backfill estimated longer than the 24 h stream retention, with the stream applied after it',
-    code: 'BACKFILL_EXCEEDS_RETENTION', fix: /maxWriteUnitsPerSecond|readShare|write capacity/,
+    code: 'BACKFILL_EXCEEDS_RETENTION',
+    fix: /maxWriteUnitsPerSecond|readShare|write capacity/,
     async setup() {
       const source = await sourceTable('NEW_AND_OLD_IMAGES', 300);
       // DynamoDB Local reports ItemCount/TableSizeBytes live (AWS refreshes them about every 6 h): the estimate needs them.
@@ -194,18 +215,33 @@ const REFUSALS: RefusalCase[] = [
   },
   {
     name: 'source items that lack the target key attribute, named in the refusal',
-    code: 'TARGET_KEY_MISSING', fix: /customerId/,
+    code: 'TARGET_KEY_MISSING',
+    fix: /customerId/,
     async setup() {
       const source = await sourceTable('NEW_AND_OLD_IMAGES', 0);
       // Every fourth order has no customer.
-      await putItems(local.client, source, Array.from({ length: 40 }, (_, n): Record<string, AttributeValue> => ({
-        id: { S: `order-${n}` }, total: { N: String(n * 10) }, ...(n % 4 === 3 ? {} : { customerId: { S: `cust-${n % 5}` } }),
-      })));
-      return { cfg: writeConfig({
-        source: ref(source),
-        target: { ...ref(uniqueName('dst')), create: { keySchema: { partitionKey: { name: 'customerId', type: 'S' }, sortKey: { name: 'id', type: 'S' } } } },
-        ...FAST,
-      }) };
+      await putItems(
+        local.client,
+        source,
+        Array.from(
+          { length: 40 },
+          (_, n): Record<string, AttributeValue> => ({
+            id: { S: `order-${n}` },
+            total: { N: String(n * 10) },
+            ...(n % 4 === 3 ? {} : { customerId: { S: `cust-${n % 5}` } }),
+          }),
+        ),
+      );
+      return {
+        cfg: writeConfig({
+          source: ref(source),
+          target: {
+            ...ref(uniqueName('dst')),
+            create: { keySchema: { partitionKey: { name: 'customerId', type: 'S' }, sortKey: { name: 'id', type: 'S' } } },
+          },
+          ...FAST,
+        }),
+      };
     },
     check(_r, { message, fix }) {
       assert.match(message, /customerId/);
@@ -216,17 +252,23 @@ const REFUSALS: RefusalCase[] = [
   },
   {
     name: 'a transform producing the wrong key type (N where S is declared)',
-    code: 'TARGET_KEY_MISSING', fix: /bucket/,
+    code: 'TARGET_KEY_MISSING',
+    fix: /bucket/,
     async setup() {
-      return { cfg: writeConfig(
-        {
-          source: ref(await sourceTable('NEW_AND_OLD_IMAGES')),
-          target: { ...ref(uniqueName('dst')), create: { keySchema: { partitionKey: { name: 'bucket', type: 'S' }, sortKey: { name: 'id', type: 'S' } } } },
-          transform: './transform.mjs',
-          ...FAST,
-        },
-        { 'transform.mjs': 'export default function transform(item) { return { ...item, bucket: Number(item.v.toString()) % 10 }; }\n' },
-      ) };
+      return {
+        cfg: writeConfig(
+          {
+            source: ref(await sourceTable('NEW_AND_OLD_IMAGES')),
+            target: {
+              ...ref(uniqueName('dst')),
+              create: { keySchema: { partitionKey: { name: 'bucket', type: 'S' }, sortKey: { name: 'id', type: 'S' } } },
+            },
+            transform: './transform.mjs',
+            ...FAST,
+          },
+          { 'transform.mjs': 'export default function transform(item) { return { ...item, bucket: Number(item.v.toString()) % 10 }; }\n' },
+        ),
+      };
     },
     check(_r, { message }) {
       assert.match(message, /bucket/);
@@ -236,7 +278,8 @@ const REFUSALS: RefusalCase[] = [
   },
   {
     name: 'a source table that does not exist',
-    code: 'SOURCE_TABLE_NOT_FOUND', fix: /source\.table|source\.region|source\.endpoint/,
+    code: 'SOURCE_TABLE_NOT_FOUND',
+    fix: /source\.table|source\.region|source\.endpoint/,
     async setup() {
       const missing = uniqueName('no_such_table');
       return { cfg: writeConfig({ source: ref(missing), target: ref(uniqueName('dst')), ...FAST }), names: { missing } };
@@ -248,16 +291,20 @@ const REFUSALS: RefusalCase[] = [
   },
   {
     name: 'an existing target whose key schema differs from target.create.keySchema',
-    code: 'TARGET_KEY_MISMATCH', fix: /target\.create\.keySchema/,
+    code: 'TARGET_KEY_MISMATCH',
+    fix: /target\.create\.keySchema/,
     async setup() {
       const source = await sourceTable('NEW_AND_OLD_IMAGES');
       const target = uniqueName('dst');
       await createTable(local.client, { name: target, partitionKey: { name: 'id', type: 'S' } });
-      return { cfg: writeConfig({
-        source: ref(source),
-        target: { ...ref(target), create: { keySchema: { partitionKey: { name: 'grp', type: 'S' }, sortKey: { name: 'id', type: 'S' } } } },
-        ...FAST,
-      }), names: { target } };
+      return {
+        cfg: writeConfig({
+          source: ref(source),
+          target: { ...ref(target), create: { keySchema: { partitionKey: { name: 'grp', type: 'S' }, sortKey: { name: 'id', type: 'S' } } } },
+          ...FAST,
+        }),
+        names: { target },
+      };
     },
     check(_r, { message }, { target }) {
       assert.match(message, new RegExp(target!));
@@ -267,10 +314,14 @@ const REFUSALS: RefusalCase[] = [
   },
   {
     name: 'a missing target with create: false',
-    code: 'TARGET_NOT_FOUND', fix: /create the table first|"create": false/,
+    code: 'TARGET_NOT_FOUND',
+    fix: /create the table first|"create": false/,
     async setup() {
       const target = uniqueName('dst');
-      return { cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')), target: { ...ref(target), create: false }, ...FAST }), names: { target } };
+      return {
+        cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')), target: { ...ref(target), create: false }, ...FAST }),
+        names: { target },
+      };
     },
     check(_r, { message }, { target }) {
       assert.match(message, new RegExp(`${target} does not exist`));
@@ -278,7 +329,8 @@ const REFUSALS: RefusalCase[] = [
   },
   {
     name: 'a target that is the source table itself',
-    code: 'TARGET_IS_SOURCE', fix: /choose a new target table name/,
+    code: 'TARGET_IS_SOURCE',
+    fix: /choose a new target table name/,
     async setup() {
       const source = await sourceTable('NEW_AND_OLD_IMAGES');
       return { cfg: writeConfig({ source: ref(source), target: ref(source), ...FAST }) };
@@ -289,41 +341,66 @@ const REFUSALS: RefusalCase[] = [
   },
   {
     name: 'backfill.skipExpired on a source without TTL: no item can be told expired',
-    code: 'TTL_NOT_ENABLED', fix: /enable TTL|skipExpired/,
+    code: 'TTL_NOT_ENABLED',
+    fix: /enable TTL|skipExpired/,
     async setup() {
-      return { cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')), target: ref(uniqueName('dst')), ...FAST,
-        backfill: { ...FAST.backfill, skipExpired: true } }) };
+      return {
+        cfg: writeConfig({
+          source: ref(await sourceTable('NEW_AND_OLD_IMAGES')),
+          target: ref(uniqueName('dst')),
+          ...FAST,
+          backfill: { ...FAST.backfill, skipExpired: true },
+        }),
+      };
     },
   },
   {
     name: '--backfill none on a source whose items never expire (no TTL)',
-    code: 'BACKFILL_NONE_UNSAFE', fix: /scan backfill/,
+    code: 'BACKFILL_NONE_UNSAFE',
+    fix: /scan backfill/,
     async setup() {
-      return { cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')), target: ref(uniqueName('dst')), ...FAST }), args: ['--backfill', 'none'] };
+      return {
+        cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')), target: ref(uniqueName('dst')), ...FAST }),
+        args: ['--backfill', 'none'],
+      };
     },
   },
   {
     name: 'replicas (a Global Table) for a target on a local endpoint',
-    code: 'REPLICAS_INVALID', fix: /remove target\.create\.replicas/,
+    code: 'REPLICAS_INVALID',
+    fix: /remove target\.create\.replicas/,
     async setup() {
-      return { cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')),
-        target: { ...ref(uniqueName('dst')), create: { replicas: ['us-west-2'] } }, ...FAST }) };
+      return {
+        cfg: writeConfig({
+          source: ref(await sourceTable('NEW_AND_OLD_IMAGES')),
+          target: { ...ref(uniqueName('dst')), create: { replicas: ['us-west-2'] } },
+          ...FAST,
+        }),
+      };
     },
   },
   {
-    name: 'guard on a files target, which can\'t make a write conditional: it would be ignored',
-    code: 'GUARD_UNSUPPORTED', fix: /remove "guard".*dynamodb, postgres/,
+    name: "guard on a files target, which can't make a write conditional: it would be ignored",
+    code: 'GUARD_UNSUPPORTED',
+    fix: /remove "guard".*dynamodb, postgres/,
     async setup() {
-      return { cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')), target: writeOnceTarget(uniqueName('exp')),
-        guard: { versionAttribute: 'v' }, ...FAST }) };
+      return {
+        cfg: writeConfig({
+          source: ref(await sourceTable('NEW_AND_OLD_IMAGES')),
+          target: writeOnceTarget(uniqueName('exp')),
+          guard: { versionAttribute: 'v' },
+          ...FAST,
+        }),
+      };
     },
     check(_r, { message }) {
       assert.match(message, /guard\.versionAttribute "v" would be ignored/);
     },
   },
   {
-    name: 'a guard version attribute that holds BOOLs as well as numbers: versions that can\'t be compared',
-    code: 'GUARD_INVALID', fix: /guard\.versionAttribute/,
+    name: "a guard version attribute that holds BOOLs as well as numbers: versions that can't be compared",
+    code: 'GUARD_INVALID',
+    fix: /guard\.versionAttribute/,
     async setup() {
       const source = await sourceTable('NEW_AND_OLD_IMAGES', 0);
       await putItems(local.client, source, VERSIONED_BOOL);
@@ -335,22 +412,42 @@ const REFUSALS: RefusalCase[] = [
   },
   {
     name: 'inverseTransform (rollback) with a files target, which has no stream to replicate back from',
-    code: 'REVERSE_UNSUPPORTED', fix: /--no-reverse/,
+    code: 'REVERSE_UNSUPPORTED',
+    fix: /--no-reverse/,
     async setup() {
-      return { cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')), target: writeOnceTarget(uniqueName('exp')),
-        inverseTransform: './inverse.mjs', ...FAST }, { 'inverse.mjs': 'export default (item) => item;\n' }) };
+      return {
+        cfg: writeConfig(
+          {
+            source: ref(await sourceTable('NEW_AND_OLD_IMAGES')),
+            target: writeOnceTarget(uniqueName('exp')),
+            inverseTransform: './inverse.mjs',
+            ...FAST,
+          },
+          { 'inverse.mjs': 'export default (item) => item;\n' },
+        ),
+      };
     },
     check(_r, { message }) {
       assert.match(message, /no change stream/);
     },
   },
   {
-    name: 'inverseTransform with a split into two targets: one target item can\'t rebuild a source item',
-    code: 'REVERSE_UNSUPPORTED', fix: /--no-reverse/,
+    name: "inverseTransform with a split into two targets: one target item can't rebuild a source item",
+    code: 'REVERSE_UNSUPPORTED',
+    fix: /--no-reverse/,
     async setup() {
-      return { cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')),
-        targets: { a: ref(uniqueName('dst')), b: ref(uniqueName('dst')) }, transform: './split.mjs', inverseTransform: './inverse.mjs', ...FAST },
-      { 'split.mjs': 'export default (item) => ({ a: item, b: item });\n', 'inverse.mjs': 'export default (item) => item;\n' }) };
+      return {
+        cfg: writeConfig(
+          {
+            source: ref(await sourceTable('NEW_AND_OLD_IMAGES')),
+            targets: { a: ref(uniqueName('dst')), b: ref(uniqueName('dst')) },
+            transform: './split.mjs',
+            inverseTransform: './inverse.mjs',
+            ...FAST,
+          },
+          { 'split.mjs': 'export default (item) => ({ a: item, b: item });\n', 'inverse.mjs': 'export default (item) => item;\n' },
+        ),
+      };
     },
     check(_r, { message }) {
       assert.match(message, /exactly one source and one target/);
@@ -358,35 +455,57 @@ const REFUSALS: RefusalCase[] = [
   },
   {
     name: 'a files target with the touch strategy, which copies no snapshot',
-    code: 'WRITE_ONCE_NEEDS_BACKFILL', fix: /backfill\.strategy.*"scan"/,
+    code: 'WRITE_ONCE_NEEDS_BACKFILL',
+    fix: /backfill\.strategy.*"scan"/,
     async setup() {
-      return { cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')), target: writeOnceTarget(uniqueName('exp')), ...FAST }),
-        args: ['--backfill', 'touch'] };
+      return {
+        cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')), target: writeOnceTarget(uniqueName('exp')), ...FAST }),
+        args: ['--backfill', 'touch'],
+      };
     },
   },
   {
     name: 'a files target next to a target that follows the stream',
-    code: 'WRITE_ONCE_MIXED', fix: /migration of its own/,
+    code: 'WRITE_ONCE_MIXED',
+    fix: /migration of its own/,
     async setup() {
-      return { cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')),
-        targets: { files: writeOnceTarget(uniqueName('exp')), table: ref(uniqueName('dst')) }, transform: './split.mjs', ...FAST },
-      { 'split.mjs': 'export default (item) => ({ files: item, table: item });\n' }) };
+      return {
+        cfg: writeConfig(
+          {
+            source: ref(await sourceTable('NEW_AND_OLD_IMAGES')),
+            targets: { files: writeOnceTarget(uniqueName('exp')), table: ref(uniqueName('dst')) },
+            transform: './split.mjs',
+            ...FAST,
+          },
+          { 'split.mjs': 'export default (item) => ({ files: item, table: item });\n' },
+        ),
+      };
     },
   },
   {
     name: 'the export strategy without an export location',
-    code: 'EXPORT_LOCATION_MISSING', fix: /--backfill export:<uri>|backfill\.export\.uri/,
+    code: 'EXPORT_LOCATION_MISSING',
+    fix: /--backfill export:<uri>|backfill\.export\.uri/,
     async setup() {
-      return { cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')), target: ref(uniqueName('dst')), ...FAST,
-        backfill: { ...FAST.backfill, strategy: 'export' } }) };
+      return {
+        cfg: writeConfig({
+          source: ref(await sourceTable('NEW_AND_OLD_IMAGES')),
+          target: ref(uniqueName('dst')),
+          ...FAST,
+          backfill: { ...FAST.backfill, strategy: 'export' },
+        }),
+      };
     },
   },
   {
     name: 'an export location that holds no export',
-    code: 'EXPORT_INVALID', fix: /.+/,
+    code: 'EXPORT_INVALID',
+    fix: /.+/,
     async setup() {
-      return { cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')), target: ref(uniqueName('dst')), ...FAST }),
-        args: ['--backfill', `export:${mkdtempSync(join(tmpdir(), 'dynashift-empty-export-'))}`] };
+      return {
+        cfg: writeConfig({ source: ref(await sourceTable('NEW_AND_OLD_IMAGES')), target: ref(uniqueName('dst')), ...FAST }),
+        args: ['--backfill', `export:${mkdtempSync(join(tmpdir(), 'dynashift-empty-export-'))}`],
+      };
     },
   },
   // PITR_DISABLED has no row: DynamoDB Local has no point-in-time recovery to report as off.
@@ -493,7 +612,10 @@ describe('plan on a valid config', () => {
     const r = await plan(writeConfig({ source: ref(source), target: ref(uniqueName('dst')), ...FAST }), '--json');
     assert.equal(r.code, 2, show(r));
     const parsed = JSON.parse(r.stdout) as { refusals: { code: string; hint: string }[] };
-    assert.deepEqual(parsed.refusals.map((x) => x.code), ['STREAM_DISABLED']);
+    assert.deepEqual(
+      parsed.refusals.map((x) => x.code),
+      ['STREAM_DISABLED'],
+    );
     assert.match(parsed.refusals[0]!.hint, /NEW_AND_OLD_IMAGES/);
   });
 });

@@ -67,7 +67,11 @@ describe('plan refuses what used to pass silently', () => {
     const message = assertRefused(await runCli(['plan', '-c', cfg], { timeoutMs: CLI_TIMEOUT_MS }), 'TARGET_IS_SOURCE', /new target table name/);
     assert.match(message, /same table as source/);
     const before = await scanAll(local.client, source);
-    assertRefused(await runCli(['run', '-c', cfg, '--until-synced', '--no-progress'], { timeoutMs: CLI_TIMEOUT_MS }), 'TARGET_IS_SOURCE', /target\.table/);
+    assertRefused(
+      await runCli(['run', '-c', cfg, '--until-synced', '--no-progress'], { timeoutMs: CLI_TIMEOUT_MS }),
+      'TARGET_IS_SOURCE',
+      /target\.table/,
+    );
     assert.deepEqual(await scanAll(local.client, source), before, 'the source is untouched');
   });
 
@@ -83,35 +87,55 @@ describe('plan refuses what used to pass silently', () => {
   test('a transform that returns undefined (a forgotten return) is refused with TRANSFORM_OUTPUT_INVALID, not run as "filter everything"', async () => {
     const source = await sourceTable();
     const target = `safety_dst_${++counter}`;
-    const cfg = writeConfig({ source: ref(source), target: ref(target), transform: './transform.mjs', ...FAST },
-      { 'transform.mjs': 'export default (item) => { ({ ...item, migrated: true }); };\n' });
-    const message = assertRefused(await runCli(['plan', '-c', cfg], { timeoutMs: CLI_TIMEOUT_MS }), 'TRANSFORM_OUTPUT_INVALID', /null to leave it out/);
+    const cfg = writeConfig(
+      { source: ref(source), target: ref(target), transform: './transform.mjs', ...FAST },
+      { 'transform.mjs': 'export default (item) => { ({ ...item, migrated: true }); };\n' },
+    );
+    const message = assertRefused(
+      await runCli(['plan', '-c', cfg], { timeoutMs: CLI_TIMEOUT_MS }),
+      'TRANSFORM_OUTPUT_INVALID',
+      /null to leave it out/,
+    );
     assert.match(message, /undefined/);
-    assertRefused(await runCli(['run', '-c', cfg, '--until-synced', '--no-progress'], { timeoutMs: CLI_TIMEOUT_MS }), 'TRANSFORM_OUTPUT_INVALID', /null/);
+    assertRefused(
+      await runCli(['run', '-c', cfg, '--until-synced', '--no-progress'], { timeoutMs: CLI_TIMEOUT_MS }),
+      'TRANSFORM_OUTPUT_INVALID',
+      /null/,
+    );
     assert.equal(await tableExists(target), false, 'run refused before creating the target');
   });
 
   test('a transform that returns null for every item is a valid filter and plans', async () => {
     const source = await sourceTable();
-    const cfg = writeConfig({ source: ref(source), target: ref(`safety_dst_${++counter}`), transform: './transform.mjs', ...FAST },
-      { 'transform.mjs': 'export default () => null;\n' });
+    const cfg = writeConfig(
+      { source: ref(source), target: ref(`safety_dst_${++counter}`), transform: './transform.mjs', ...FAST },
+      { 'transform.mjs': 'export default () => null;\n' },
+    );
     const r = await runCli(['plan', '-c', cfg], { timeoutMs: CLI_TIMEOUT_MS });
     assert.equal(r.code, 0, show(r));
   });
 
   test('a non-deterministic transform is refused with TRANSFORM_NONDETERMINISTIC and a fix naming what makes it impure', async () => {
     const source = await sourceTable();
-    const cfg = writeConfig({ source: ref(source), target: ref(`safety_dst_${++counter}`), transform: './transform.mjs', ...FAST },
-      { 'transform.mjs': 'let n = 0;\nexport default (item) => ({ ...item, seq: n++ });\n' });
-    const message = assertRefused(await runCli(['plan', '-c', cfg], { timeoutMs: CLI_TIMEOUT_MS }), 'TRANSFORM_NONDETERMINISTIC', /Date\.now\(\).*Math\.random\(\)/);
+    const cfg = writeConfig(
+      { source: ref(source), target: ref(`safety_dst_${++counter}`), transform: './transform.mjs', ...FAST },
+      { 'transform.mjs': 'let n = 0;\nexport default (item) => ({ ...item, seq: n++ });\n' },
+    );
+    const message = assertRefused(
+      await runCli(['plan', '-c', cfg], { timeoutMs: CLI_TIMEOUT_MS }),
+      'TRANSFORM_NONDETERMINISTIC',
+      /Date\.now\(\).*Math\.random\(\)/,
+    );
     assert.match(message, /attribute seq differs/);
   });
 
   test('a transform that moves the key non-deterministically is refused too', async () => {
     const source = await sourceTable();
-    const cfg = writeConfig({ source: ref(source), target: ref(`safety_dst_${++counter}`), transform: './transform.mjs', ...FAST },
+    const cfg = writeConfig(
+      { source: ref(source), target: ref(`safety_dst_${++counter}`), transform: './transform.mjs', ...FAST },
       // plan samples all 30 items, once, then once more: the second pass moves every key.
-      { 'transform.mjs': 'let calls = 0;\nexport default (item) => ({ ...item, id: calls++ < 30 ? item.id : item.id + "-again" });\n' });
+      { 'transform.mjs': 'let calls = 0;\nexport default (item) => ({ ...item, id: calls++ < 30 ? item.id : item.id + "-again" });\n' },
+    );
     const message = assertRefused(await runCli(['plan', '-c', cfg], { timeoutMs: CLI_TIMEOUT_MS }), 'TRANSFORM_NONDETERMINISTIC', /pure/);
     assert.match(message, /target key/);
   });

@@ -36,7 +36,9 @@ const admin = {
     return (await adminClient).query<R>(text, values);
   },
 };
-after(async () => { await (await adminClient)?.end(); });
+after(async () => {
+  await (await adminClient)?.end();
+});
 
 const ID_KEY: KeySchema = { partitionKey: { name: 'id', type: 'S' } };
 
@@ -65,7 +67,15 @@ describe('jsonb mapping (AttributeMap ↔ DynamoDB JSON)', () => {
   });
 
   test('numbers keep their exact spelling as strings: never a JSON number a parser could round', () => {
-    const numbers = ['12345678901234567890123456789012345678', '-0.1000000000000000055511151231257827', '1E-130', '-1E-130', '9.99E+125', '1.50', '0'];
+    const numbers = [
+      '12345678901234567890123456789012345678',
+      '-0.1000000000000000055511151231257827',
+      '1E-130',
+      '-1E-130',
+      '9.99E+125',
+      '1.50',
+      '0',
+    ];
     const json = itemToJson(Object.fromEntries(numbers.map((n, i) => [`n${i}`, { N: n }])));
     numbers.forEach((n, i) => assert.deepEqual(json[`n${i}`], { N: n }));
     assert.deepEqual(itemToJson({ ns: { NS: numbers } }), { ns: { NS: numbers } });
@@ -74,12 +84,23 @@ describe('jsonb mapping (AttributeMap ↔ DynamoDB JSON)', () => {
   test('binary is base64 and comes back as the same bytes (all 256 values, and empty)', () => {
     const all = Uint8Array.from({ length: 256 }, (_, i) => i);
     assert.deepEqual(itemToJson({ b: { B: Uint8Array.from([0, 1, 255]) } }), { b: { B: 'AAH/' } });
-    assert.deepStrictEqual(roundTrip({ b: { B: all }, e: { B: new Uint8Array(0) }, bs: { BS: [all, new Uint8Array(0)] } }),
-      { b: { B: all }, e: { B: new Uint8Array(0) }, bs: { BS: [all, new Uint8Array(0)] } });
+    assert.deepStrictEqual(roundTrip({ b: { B: all }, e: { B: new Uint8Array(0) }, bs: { BS: [all, new Uint8Array(0)] } }), {
+      b: { B: all },
+      e: { B: new Uint8Array(0) },
+      bs: { BS: [all, new Uint8Array(0)] },
+    });
   });
 
   test('the decoder refuses what is not DynamoDB JSON instead of guessing a type', () => {
-    for (const bad of [{ a: { N: 1.5 } }, { a: { S: 'x', N: '1' } }, { a: { X: 'y' } }, { a: 'plain' }, { a: { B: 'not base64!' } }, { a: { NULL: false } }, [1]]) {
+    for (const bad of [
+      { a: { N: 1.5 } },
+      { a: { S: 'x', N: '1' } },
+      { a: { X: 'y' } },
+      { a: 'plain' },
+      { a: { B: 'not base64!' } },
+      { a: { NULL: false } },
+      [1],
+    ]) {
       assert.throws(() => jsonToItem(bad), /DynamoDB JSON|base64|not an object/, JSON.stringify(bad));
     }
   });
@@ -91,8 +112,10 @@ describe('jsonb mapping (AttributeMap ↔ DynamoDB JSON)', () => {
   });
 
   test('plain JSON for jsonb projections keeps every digit of a number', () => {
-    assert.equal(plainJson({ M: { n: { N: '12345678901234567890123456789012345678' }, s: { NS: ['1.50', '1E-130'] }, t: { SS: ['a'] } } }),
-      '{"n":12345678901234567890123456789012345678,"s":[1.5,1E-130],"t":["a"]}');
+    assert.equal(
+      plainJson({ M: { n: { N: '12345678901234567890123456789012345678' }, s: { NS: ['1.50', '1E-130'] }, t: { SS: ['a'] } } }),
+      '{"n":12345678901234567890123456789012345678,"s":[1.5,1E-130],"t":["a"]}',
+    );
   });
 });
 
@@ -125,18 +148,37 @@ describe('PostgreSQL storage', () => {
     ];
     const sink = await openTarget(pgTarget('projected', ID_KEY, { columns }), ID_KEY);
     try {
-      const good: AttributeMap = { id: { S: 'good' }, amount: { N: '12345678901234567890123456789012345678' }, ttl: { N: '1700000000' },
-        doc: { M: { n: { N: '98765432109876543210987654321098765432' }, tags: { SS: ['a'] } } }, active: { BOOL: true }, raw: { B: Uint8Array.from([1, 2]) } };
+      const good: AttributeMap = {
+        id: { S: 'good' },
+        amount: { N: '12345678901234567890123456789012345678' },
+        ttl: { N: '1700000000' },
+        doc: { M: { n: { N: '98765432109876543210987654321098765432' }, tags: { SS: ['a'] } } },
+        active: { BOOL: true },
+        raw: { B: Uint8Array.from([1, 2]) },
+      };
       const partial: AttributeMap = { id: { S: 'partial' } };
       const wrongText: AttributeMap = { id: { S: 'wrong-text' }, amount: { S: 'abc' } };
       const wrongType: AttributeMap = { id: { S: 'wrong-type' }, amount: { M: {} } };
       const ops = [good, partial, wrongText, wrongType].map((i) => putOp(ID_KEY, i));
       const res = await sink.write(ops);
-      assert.deepEqual(res.rejected.map((r) => [r.op.key['id']!.S, r.error.code]), [['wrong-type', 'PG_COLUMN_VALUE'], ['wrong-text', 'PG_22P02']]);
+      assert.deepEqual(
+        res.rejected.map((r) => [r.op.key['id']!.S, r.error.code]),
+        [
+          ['wrong-type', 'PG_COLUMN_VALUE'],
+          ['wrong-text', 'PG_22P02'],
+        ],
+      );
       const rows = await admin.query(`SELECT id, amount::text AS amount, expires = to_timestamp(1700000000) AS expires_ok, doc->>'n' AS n,
         active, encode(raw, 'hex') AS raw FROM specific.projected ORDER BY id`);
       assert.deepEqual(rows.rows, [
-        { id: 'good', amount: '12345678901234567890123456789012345678', expires_ok: true, n: '98765432109876543210987654321098765432', active: true, raw: '0102' },
+        {
+          id: 'good',
+          amount: '12345678901234567890123456789012345678',
+          expires_ok: true,
+          n: '98765432109876543210987654321098765432',
+          active: true,
+          raw: '0102',
+        },
         { id: 'partial', amount: null, expires_ok: null, n: null, active: null, raw: null },
       ]);
     } finally {
@@ -150,10 +192,12 @@ describe('PostgreSQL storage', () => {
     const b = postgresDriver.open('t', pgTarget('race', ID_KEY), { keySchema: ID_KEY, concurrency: 8 });
     try {
       const keys = Array.from({ length: 150 }, (_, i) => ({ id: { S: `k${i}` } }));
-      await Promise.all(keys.flatMap((k, i) => [
-        a.write([deleteOp(ID_KEY, k, String(1000 + i))]),
-        b.write([putOp(ID_KEY, { ...k, v: { S: 'late backfill copy' } })]),
-      ]));
+      await Promise.all(
+        keys.flatMap((k, i) => [
+          a.write([deleteOp(ID_KEY, k, String(1000 + i))]),
+          b.write([putOp(ID_KEY, { ...k, v: { S: 'late backfill copy' } })]),
+        ]),
+      );
       assert.deepEqual(await readTable('specific', 'race'), []);
     } finally {
       await a.close!();
@@ -165,9 +209,15 @@ describe('PostgreSQL storage', () => {
     const sink = await openTarget(pgTarget('unsequenced', ID_KEY), ID_KEY);
     try {
       await sink.write([putOp(ID_KEY, { id: { S: 'copied' } }), putOp(ID_KEY, { id: { S: 'streamed' } }, '42')]);
-      const unsequenced = (id: string) => ({ ...deleteOp(ID_KEY, { id: { S: id } }, '0'), origin: { source: 'src', sourceKey: { id: { S: id } }, via: 'manual' } });
+      const unsequenced = (id: string) => ({
+        ...deleteOp(ID_KEY, { id: { S: id } }, '0'),
+        origin: { source: 'src', sourceKey: { id: { S: id } }, via: 'manual' },
+      });
       await sink.write([unsequenced('copied'), unsequenced('streamed')]);
-      assert.deepEqual((await readTable('specific', 'unsequenced')).map((i) => i['id']!.S), ['streamed']);
+      assert.deepEqual(
+        (await readTable('specific', 'unsequenced')).map((i) => i['id']!.S),
+        ['streamed'],
+      );
       const tombs = await admin.query('SELECT count(*)::int AS n FROM specific.unsequenced__dynashift_tombstones');
       assert.equal(tombs.rows[0]?.n, 0);
     } finally {
@@ -187,7 +237,9 @@ describe('PostgreSQL storage', () => {
         assert.equal(page.length, 1000);
         break;
       }
-      const open = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'dynashift' AND state LIKE 'idle in transaction%'`);
+      const open = await admin.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'dynashift' AND state LIKE 'idle in transaction%'`,
+      );
       assert.equal(open.rows[0]?.n, 0, 'no transaction is left open');
       await assert.rejects(async () => sink.readPartition('5/3')[Symbol.asyncIterator]().next(), /not a partition/);
     } finally {
@@ -207,7 +259,11 @@ describe('PostgreSQL version guard (config guard.versionAttribute)', () => {
     await postgresDriver.prepare('t', target, inspection);
     return { table, sink: postgresDriver.open('t', target, { keySchema: ID_KEY, concurrency: 2, ...(guard ? { guard } : {}) }) };
   }
-  const row = (id: string, ver: AttributeMap[string] | undefined, name: string): AttributeMap => ({ id: { S: id }, name: { S: name }, ...(ver ? { ver } : {}) });
+  const row = (id: string, ver: AttributeMap[string] | undefined, name: string): AttributeMap => ({
+    id: { S: id },
+    name: { S: name },
+    ...(ver ? { ver } : {}),
+  });
   const names = async (table: string) => Object.fromEntries((await readTable('specific', table)).map((i) => [i['id']!.S!, i['name']!.S!]));
   let seq = 1000;
   const next = () => String(seq++);
@@ -267,7 +323,10 @@ describe('PostgreSQL version guard (config guard.versionAttribute)', () => {
       await sink.write([del('a', '4'), del('b', '5')]);
       assert.deepEqual(await names(table), { a: 'v5' });
       const tombs = await admin.query<{ id: string }>(`SELECT id FROM specific.${table}__dynashift_tombstones ORDER BY id`);
-      assert.deepEqual(tombs.rows.map((r) => r.id), ['b']);
+      assert.deepEqual(
+        tombs.rows.map((r) => r.id),
+        ['b'],
+      );
     } finally {
       await sink.close!();
     }
@@ -280,7 +339,9 @@ describe('PostgreSQL version guard (config guard.versionAttribute)', () => {
       for (const { table, sink } of [guardedTarget, unguardedTarget]) {
         await sink.write([putOp(ID_KEY, row('p', { N: '1' }, 'v1'), next())]);
         // The application's own write: the whole row, as its code would write it, without a stream position.
-        await admin.query(`UPDATE specific.${table} SET item = $1::jsonb, src_seq = NULL WHERE id = 'p'`, [JSON.stringify(itemToJson(row('p', { N: '3' }, 'app v3')))]);
+        await admin.query(`UPDATE specific.${table} SET item = $1::jsonb, src_seq = NULL WHERE id = 'p'`, [
+          JSON.stringify(itemToJson(row('p', { N: '3' }, 'app v3'))),
+        ]);
         await sink.write([putOp(ID_KEY, row('p', { N: '2' }, 'v2 from the lagging stream'), next())]);
       }
       assert.equal((await names(guardedTarget.table))['p'], 'app v3');
@@ -298,20 +359,46 @@ describe('PostgreSQL plan and prepare', () => {
     await admin.query('CREATE TABLE specific.other_key (id bigint PRIMARY KEY, item jsonb NOT NULL, src_seq numeric)');
     await admin.query('CREATE TABLE specific.not_ours (id text PRIMARY KEY, payload text)');
     const mismatch = await postgresDriver.inspect('t', pgTarget('other_key', ID_KEY), {});
-    assert.deepEqual(mismatch.refusals.map((r) => r.code), ['TARGET_KEY_MISMATCH']);
+    assert.deepEqual(
+      mismatch.refusals.map((r) => r.code),
+      ['TARGET_KEY_MISMATCH'],
+    );
     assert.match(mismatch.refusals[0]!.message, /primary key \(id bigint\).*needs \(id text\)/);
     const foreign = await postgresDriver.inspect('t', pgTarget('not_ours', ID_KEY), {});
-    assert.deepEqual(foreign.refusals.map((r) => r.code), ['TARGET_KEY_MISMATCH', 'TARGET_KEY_MISMATCH']);
+    assert.deepEqual(
+      foreign.refusals.map((r) => r.code),
+      ['TARGET_KEY_MISMATCH', 'TARGET_KEY_MISMATCH'],
+    );
     assert.match(foreign.refusals.map((r) => r.message).join('\n'), /lacks the item column[\s\S]*lacks the src_seq column/);
     const missing = await postgresDriver.inspect('t', { ...pgTarget('absent', ID_KEY), create: false }, {});
-    assert.deepEqual(missing.refusals.map((r) => r.code), ['TARGET_NOT_FOUND']);
+    assert.deepEqual(
+      missing.refusals.map((r) => r.code),
+      ['TARGET_NOT_FOUND'],
+    );
   });
 
   test('the key defaults to the source key; with neither, the plan refuses with TARGET_KEY_MISSING', async () => {
-    const noKey: TargetConfig = { kind: 'postgres', table: 'keyless', postgres: { connectionString: server.server.connectionString, schema: 'specific' } };
+    const noKey: TargetConfig = {
+      kind: 'postgres',
+      table: 'keyless',
+      postgres: { connectionString: server.server.connectionString, schema: 'specific' },
+    };
     const refused = await postgresDriver.inspect('t', noKey, {});
-    assert.deepEqual(refused.refusals.map((r) => r.code), ['TARGET_KEY_MISSING']);
-    const source = { table: 'src', exists: true, keySchema: STRING_NUMBER_KEY, gsis: [], lsis: [], billingMode: 'PAY_PER_REQUEST' as const, itemCount: 0, sizeBytes: 0, stream: { enabled: true } };
+    assert.deepEqual(
+      refused.refusals.map((r) => r.code),
+      ['TARGET_KEY_MISSING'],
+    );
+    const source = {
+      table: 'src',
+      exists: true,
+      keySchema: STRING_NUMBER_KEY,
+      gsis: [],
+      lsis: [],
+      billingMode: 'PAY_PER_REQUEST' as const,
+      itemCount: 0,
+      sizeBytes: 0,
+      stream: { enabled: true },
+    };
     const fromSource = await postgresDriver.inspect('t', noKey, { source });
     assert.deepEqual(fromSource.refusals, []);
     assert.deepEqual(fromSource.keySchema, STRING_NUMBER_KEY);
@@ -325,7 +412,10 @@ describe('PostgreSQL plan and prepare', () => {
   });
 
   test('prepare creates the table and its tombstone table, idempotently, and plan describes them without the password', async () => {
-    const target = pgTarget('prepared', STRING_NUMBER_KEY, { schema: 'fresh_schema', columns: [{ name: 'status', attribute: 'status', type: 'text' }] });
+    const target = pgTarget('prepared', STRING_NUMBER_KEY, {
+      schema: 'fresh_schema',
+      columns: [{ name: 'status', attribute: 'status', type: 'text' }],
+    });
     const inspection = await postgresDriver.inspect('t', target, {});
     assert.equal(inspection.willCreate, true);
     await postgresDriver.prepare('t', target, inspection);
@@ -335,11 +425,21 @@ describe('PostgreSQL plan and prepare', () => {
     assert.deepEqual(again.refusals, []);
     const cols = await admin.query(`SELECT table_name, column_name, data_type FROM information_schema.columns
       WHERE table_schema = 'fresh_schema' ORDER BY table_name, ordinal_position`);
-    assert.deepEqual(cols.rows.map((r) => `${r.table_name}.${r.column_name}:${r.data_type}`), [
-      'prepared.pk:text', 'prepared.sk:numeric', 'prepared.item:jsonb', 'prepared.src_seq:numeric', 'prepared.updated_at:timestamp with time zone', 'prepared.status:text',
-      'prepared__dynashift_tombstones.pk:text', 'prepared__dynashift_tombstones.sk:numeric', 'prepared__dynashift_tombstones.seq:numeric',
-      'prepared__dynashift_tombstones.deleted_at:timestamp with time zone',
-    ]);
+    assert.deepEqual(
+      cols.rows.map((r) => `${r.table_name}.${r.column_name}:${r.data_type}`),
+      [
+        'prepared.pk:text',
+        'prepared.sk:numeric',
+        'prepared.item:jsonb',
+        'prepared.src_seq:numeric',
+        'prepared.updated_at:timestamp with time zone',
+        'prepared.status:text',
+        'prepared__dynashift_tombstones.pk:text',
+        'prepared__dynashift_tombstones.sk:numeric',
+        'prepared__dynashift_tombstones.seq:numeric',
+        'prepared__dynashift_tombstones.deleted_at:timestamp with time zone',
+      ],
+    );
     assert.ok(inspection.describe.some((l) => l.includes(`postgres://dynashift@127.0.0.1:${server.server.port}/postgres`)));
     assert.ok(inspection.permissions.actions.some((a) => /^CREATE on database/.test(a)));
     assert.ok(inspection.permissions.actions.some((a) => /SELECT, INSERT, UPDATE, DELETE on fresh_schema.prepared/.test(a)));
@@ -376,7 +476,10 @@ describe('PostgreSQL connections', () => {
     assert.equal(c.description, 'postgres://user@db.example:5432/app');
     assert.equal(c.redact('failed for p@ss at x'), 'failed for *** at x');
     assert.match(c.notes.join(), /prefer postgres.connectionStringEnv/);
-    assert.equal(resolveConnection(target({ connectionString: 'host=x password=y' }), {}).description, '(a connection string that is not a postgres:// URL)');
+    assert.equal(
+      resolveConnection(target({ connectionString: 'host=x password=y' }), {}).description,
+      '(a connection string that is not a postgres:// URL)',
+    );
   });
 
   test('a lost connection makes write() throw, never report the batch written', async () => {

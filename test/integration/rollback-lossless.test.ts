@@ -34,23 +34,42 @@ test('rollback after cutover writes keeps items whose target key moved just befo
   for (const id of MOVED) await client.send(new PutItemCommand({ TableName: 'orders', Item: { id: { S: id }, grp: { S: 'alpha' }, v: { N: '1' } } }));
   await seedItems(client, 'orders', 1000, mulberry32(31));
   for (const id of MOVED) {
-    await client.send(new UpdateItemCommand({ TableName: 'orders', Key: { id: { S: id } }, UpdateExpression: 'SET grp = :g', ExpressionAttributeValues: { ':g': { S: 'bravo' } } }));
+    await client.send(
+      new UpdateItemCommand({
+        TableName: 'orders',
+        Key: { id: { S: id } },
+        UpdateExpression: 'SET grp = :g',
+        ExpressionAttributeValues: { ':g': { S: 'bravo' } },
+      }),
+    );
   }
   writeFileSync(join(dir, 'transform.mjs'), TRANSFORM);
   writeFileSync(join(dir, 'inverse.mjs'), INVERSE);
   const cfg = join(dir, 'dynashift.config.json');
-  writeFileSync(cfg, JSON.stringify({
-    name: 'rollback',
-    source: { table: 'orders', endpoint, region: 'us-east-1' },
-    target: {
-      table: 'orders_v2', endpoint, region: 'us-east-1',
-      create: { keySchema: { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } }, streamViewType: 'NEW_AND_OLD_IMAGES' },
-    },
-    transform: './transform.mjs',
-    inverseTransform: './inverse.mjs',
-    backfill: { segments: 4, concurrency: 2 },
-    stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
-  }, null, 2));
+  writeFileSync(
+    cfg,
+    JSON.stringify(
+      {
+        name: 'rollback',
+        source: { table: 'orders', endpoint, region: 'us-east-1' },
+        target: {
+          table: 'orders_v2',
+          endpoint,
+          region: 'us-east-1',
+          create: {
+            keySchema: { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } },
+            streamViewType: 'NEW_AND_OLD_IMAGES',
+          },
+        },
+        transform: './transform.mjs',
+        inverseTransform: './inverse.mjs',
+        backfill: { segments: 4, concurrency: 2 },
+        stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
+      },
+      null,
+      2,
+    ),
+  );
 
   const runner = spawnCli(['run', '-c', cfg, '--no-progress']);
   try {

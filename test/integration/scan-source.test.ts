@@ -19,8 +19,14 @@ for (const consistentRead of [true, false]) {
     await createTable(local.client, { name: table, partitionKey: { name: 'id', type: 'S' } });
     await seedItems(local.client, table, 600, mulberry32(11));
     const source = new ScanSource({
-      name: 'source', client: local.client, table, totalSegments: 2, pageSize: 100, consistentRead,
-      limiter: new RateLimiter(Infinity, systemClock), meter: new RateMeter(systemClock),
+      name: 'source',
+      client: local.client,
+      table,
+      totalSegments: 2,
+      pageSize: 100,
+      consistentRead,
+      limiter: new RateLimiter(Infinity, systemClock),
+      meter: new RateMeter(systemClock),
     });
     let pages = 0;
     let reported = 0;

@@ -37,14 +37,19 @@ describe('Step Functions backfill tasks', () => {
     await seedItems(local.client, 'src', ITEMS, mulberry32(11));
     await createStateTable(local.client, STATE_TABLE);
     const dir = mkdtempSync(join(tmpdir(), 'dynashift-sfn-'));
-    config = await loadConfig(writeMigrationConfig(dir, { name: 'sfn', endpoint: local.endpoint, segments: 4, concurrency: 2, pageSize: 50, maxReadUnitsPerSecond: 400 }));
+    config = await loadConfig(
+      writeMigrationConfig(dir, { name: 'sfn', endpoint: local.endpoint, segments: 4, concurrency: 2, pageSize: 50, maxReadUnitsPerSecond: 400 }),
+    );
     tasks = createBackfillTasks({ config, stateTable: STATE_TABLE, stateClient: local.client, write: out.write });
   });
 
   test('prepare opens the stream position before the snapshot, creates the targets and writes one item per segment', async () => {
     const prepared = await tasks.prepare({});
     assert.equal(prepared.resumed, false);
-    assert.deepEqual(prepared.segments.map((s) => s.segment), [0, 1, 2, 3]);
+    assert.deepEqual(
+      prepared.segments.map((s) => s.segment),
+      [0, 1, 2, 3],
+    );
     assert.ok(prepared.segments.every((s) => s.source === 'source' && s.totalSegments === 4));
 
     const state = (await store().load())!;
@@ -55,8 +60,13 @@ describe('Step Functions backfill tasks', () => {
     assert.equal(src.stream.skipBefore, Date.parse(src.backfill.startedAt!) - 5 * 60_000);
     assert.deepEqual(Object.keys(src.backfill.partitions).sort(), ['0', '1', '2', '3']);
 
-    const keys = (await local.client.send(new QueryCommand({ TableName: STATE_TABLE, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'sfn' } } })))
-      .Items!.map((i) => i.sk!.S!).sort();
+    const keys = (
+      await local.client.send(
+        new QueryCommand({ TableName: STATE_TABLE, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'sfn' } } }),
+      )
+    )
+      .Items!.map((i) => i.sk!.S!)
+      .sort();
     assert.deepEqual(keys, ['runtime', 'segment#source#0', 'segment#source#1', 'segment#source#2', 'segment#source#3', 'state']);
     for (const table of ['dst_by_group', 'dst_flags']) {
       assert.equal((await local.client.send(new DescribeTableCommand({ TableName: table }))).Table?.TableStatus, 'ACTIVE');
@@ -103,7 +113,10 @@ describe('Step Functions backfill tasks', () => {
   test('a segment leased by a running invocation is refused (SegmentLeasedError) until its lease expires', async () => {
     const holder = store({ owner: 'running-invocation' });
     await holder.acquireSegment('source', '1', 60_000);
-    await assert.rejects(tasks.backfillSegment({ source: 'source', segment: 1, totalSegments: 4 }), (err: Error) => err.name === 'SegmentLeasedError');
+    await assert.rejects(
+      tasks.backfillSegment({ source: 'source', segment: 1, totalSegments: 4 }),
+      (err: Error) => err.name === 'SegmentLeasedError',
+    );
     // A successor whose clock is past the lease takes it over; the old holder can then no longer checkpoint.
     const successor = store({ owner: 'successor', now: () => Date.now() + 120_000 });
     await successor.acquireSegment('source', '1', 1_000);
@@ -115,10 +128,17 @@ describe('Step Functions backfill tasks', () => {
     const early = await tasks.complete({});
     assert.equal(early.complete, false);
     assert.equal(early.enableStreamMapping, false);
-    assert.deepEqual(early.pending.map((p) => p.segment), [1, 2, 3]);
+    assert.deepEqual(
+      early.pending.map((p) => p.segment),
+      [1, 2, 3],
+    );
 
     const run = await runBackfillStateMachine(tasks, { concurrency: 2, timeBudgetMs: 1 });
-    assert.deepEqual(run.prepare.segments.map((s) => s.segment), [1, 2, 3], 'a re-run copies only the segments not done');
+    assert.deepEqual(
+      run.prepare.segments.map((s) => s.segment),
+      [1, 2, 3],
+      'a re-run copies only the segments not done',
+    );
     assert.equal(run.complete.complete, true);
     assert.equal(run.complete.enableStreamMapping, true);
     const state = (await store().load())!;
@@ -139,7 +159,10 @@ describe('Step Functions backfill tasks', () => {
     const late = store({ owner: 'late-invocation' });
     const cp = await late.acquireSegment('source', '2', 60_000);
     assert.equal(cp.done, true);
-    await assert.rejects(late.checkpointSegment('source', '2', { done: false, items: 0, cursor: { lastEvaluatedKey: { id: { S: 'x' } } } }), SegmentLeasedError);
+    await assert.rejects(
+      late.checkpointSegment('source', '2', { done: false, items: 0, cursor: { lastEvaluatedKey: { id: { S: 'x' } } } }),
+      SegmentLeasedError,
+    );
     await late.releaseSegment('source', '2');
     const stale = (await store().load())!;
     stale.sources.source!.backfill.partitions['2'] = { done: false, items: 0, cursor: { lastEvaluatedKey: { id: { S: 'x' } } } };
@@ -148,14 +171,21 @@ describe('Step Functions backfill tasks', () => {
   });
 
   test('dead letters land once per failure however often it is retried', async () => {
-    const entry = { at: new Date().toISOString(), stage: 'stream' as const, source: 'source', sourceKey: { id: { S: 'dup' } }, sequenceNumber: '42', error: { code: 'TRANSFORM_FAILED', message: 'boom' } };
+    const entry = {
+      at: new Date().toISOString(),
+      stage: 'stream' as const,
+      source: 'source',
+      sourceKey: { id: { S: 'dup' } },
+      sequenceNumber: '42',
+      error: { code: 'TRANSFORM_FAILED', message: 'boom' },
+    };
     await store().appendDeadLetters([entry, { ...entry, at: 'later' }]);
     await store().appendDeadLetters([entry]);
     assert.equal((await store().deadLetters()).length, 1);
     assert.equal((await store().load())!.deadLetters, 1);
   });
 
-  test('the migration lock is exclusive, and a dead holder\'s lease expires', async () => {
+  test("the migration lock is exclusive, and a dead holder's lease expires", async () => {
     const a = await store({ owner: 'a', lockLeaseMs: 60_000 }).lock();
     await assert.rejects(store({ owner: 'b' }).lock(), (err: { code?: string }) => err.code === 'STATE_LOCKED');
     const c = await store({ owner: 'c', now: () => Date.now() + 120_000 }).lock();

@@ -7,16 +7,18 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { DeleteItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeStreamCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type _Record as StreamRecord,
-} from '@aws-sdk/client-dynamodb-streams';
+import { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, type _Record as StreamRecord } from '@aws-sdk/client-dynamodb-streams';
 import { systemClock } from '../../src/core/clock.js';
 import type { KeySchema } from '../../src/core/item.js';
 import { RateLimiter } from '../../src/core/rate-limiter.js';
-import { estimateTouchCost, removeMarkers, stripTouchMarker, touchAll, TOUCH_MARKER_ATTRIBUTE, type TouchState } from '../../src/sources/touch/index.js';
+import {
+  estimateTouchCost,
+  removeMarkers,
+  stripTouchMarker,
+  touchAll,
+  TOUCH_MARKER_ATTRIBUTE,
+  type TouchState,
+} from '../../src/sources/touch/index.js';
 import { createTable, latestStreamArn, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { scanAll } from '../support/independent-scan.js';
 import { mulberry32, runWorkload, seedItems } from '../support/workload.js';
@@ -32,7 +34,9 @@ async function readStream(): Promise<StreamRecord[]> {
   const { StreamDescription } = await local.streams.send(new DescribeStreamCommand({ StreamArn: arn }));
   const records: StreamRecord[] = [];
   for (const shard of StreamDescription?.Shards ?? []) {
-    let iterator = (await local.streams.send(new GetShardIteratorCommand({ StreamArn: arn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    let iterator = (
+      await local.streams.send(new GetShardIteratorCommand({ StreamArn: arn, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))
+    ).ShardIterator;
     while (iterator) {
       const page = await local.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
       records.push(...(page.Records ?? []));
@@ -47,7 +51,10 @@ async function readStream(): Promise<StreamRecord[]> {
  * The client touch uses, with a deterministic race: before the touch UpdateItem of every 13th key, that item is
  * deleted (as if the application deleted it right after the scan read its key). Optionally aborts after N updates.
  */
-function racingClient(inner: DynamoDBClient, opts: { deleted: Set<string>; abortAfter?: { count: number; controller: AbortController } }): DynamoDBClient {
+function racingClient(
+  inner: DynamoDBClient,
+  opts: { deleted: Set<string>; abortAfter?: { count: number; controller: AbortController } },
+): DynamoDBClient {
   let updates = 0;
   return {
     send: async (command: unknown, options?: unknown) => {
@@ -86,12 +93,19 @@ describe('touch', () => {
     let checkpoints = 0;
     const common = { table: TABLE, keySchema: KEY, segments: 4, writeConcurrency: 8, state, onCheckpoint: () => void checkpoints++, pageSize: 100 };
     const tA = Date.now();
-    const first = await touchAll({ ...common, client: racingClient(local.client, { deleted, abortAfter: { count: 200, controller: interrupted } }), signal: interrupted.signal });
+    const first = await touchAll({
+      ...common,
+      client: racingClient(local.client, { deleted, abortAfter: { count: 200, controller: interrupted } }),
+      signal: interrupted.signal,
+    });
     assert.equal(first.complete, false, 'the first run was interrupted');
     const second = await touchAll({ ...common, client: racingClient(local.client, { deleted }), limiter: new RateLimiter(5000, systemClock) });
     assert.equal(second.complete, true);
     assert.notEqual(first.token, second.token, 'a resumed touch writes a fresh token (an unchanged SET emits no stream record)');
-    assert.ok(second.skipped >= deleted.size - 1, `items deleted between scan and update are skipped (${second.skipped} skipped, ${deleted.size} forced)`);
+    assert.ok(
+      second.skipped >= deleted.size - 1,
+      `items deleted between scan and update are skipped (${second.skipped} skipped, ${deleted.size} forced)`,
+    );
     assert.ok(checkpoints > 0);
 
     const tB = Date.now();
@@ -110,7 +124,10 @@ describe('touch', () => {
     assert.deepEqual(stubs, [], 'items re-created by the touch (they lack grp/v)');
     const after = (await readStream()).filter((r) => BigInt(r.dynamodb!.SequenceNumber!) > lastBefore);
     const badInserts = after.filter((r) => r.eventName === 'INSERT' && r.dynamodb?.NewImage?.['grp'] === undefined);
-    assert.deepEqual(badInserts.map((r) => r.dynamodb?.Keys), []);
+    assert.deepEqual(
+      badInserts.map((r) => r.dynamodb?.Keys),
+      [],
+    );
     const raceSurvivors = items.filter((i) => deleted.has(i['id']!.S!));
     for (const i of raceSurvivors) assert.ok(i['grp'], `${i['id']!.S} exists again only because the workload re-put it`);
 
@@ -120,13 +137,24 @@ describe('touch', () => {
     assert.deepEqual(missing, []);
 
     // 3. No item keeps the marker.
-    assert.deepEqual(items.filter((i) => i[TOUCH_MARKER_ATTRIBUTE] !== undefined).map((i) => i['id']!.S), []);
-    t.diagnostic(`${items.length} items at the end; touch: ${first.written + second.written} written, ${second.skipped + first.skipped} deleted meanwhile (${deleted.size} forced); removal: ${removal.written}; workload ${counts.total} ops; ${Date.now() - started} ms (setup ${tA - started}, touch ${tB - tA}, removal ${tC - tB}, stop ${tD - tC}, checks ${Date.now() - tD})`);
+    assert.deepEqual(
+      items.filter((i) => i[TOUCH_MARKER_ATTRIBUTE] !== undefined).map((i) => i['id']!.S),
+      [],
+    );
+    t.diagnostic(
+      `${items.length} items at the end; touch: ${first.written + second.written} written, ${second.skipped + first.skipped} deleted meanwhile (${deleted.size} forced); removal: ${removal.written}; workload ${counts.total} ops; ${Date.now() - started} ms (setup ${tA - started}, touch ${tB - tA}, removal ${tC - tB}, stop ${tD - tC}, checks ${Date.now() - tD})`,
+    );
   });
 
   test('stripTouchMarker removes the marker from both images and leaves other records untouched', () => {
     const keys = { id: { S: 'a' } };
-    const touched = { sequenceNumber: '1', eventName: 'MODIFY', keys, oldImage: { ...keys, v: { N: '1' } }, newImage: { ...keys, v: { N: '1' }, [TOUCH_MARKER_ATTRIBUTE]: { S: 't' } } };
+    const touched = {
+      sequenceNumber: '1',
+      eventName: 'MODIFY',
+      keys,
+      oldImage: { ...keys, v: { N: '1' } },
+      newImage: { ...keys, v: { N: '1' }, [TOUCH_MARKER_ATTRIBUTE]: { S: 't' } },
+    };
     assert.deepEqual(stripTouchMarker(touched), { ...touched, newImage: { ...keys, v: { N: '1' } } });
     const plain = { sequenceNumber: '2', eventName: 'REMOVE', keys, oldImage: keys };
     assert.equal(stripTouchMarker(plain), plain);

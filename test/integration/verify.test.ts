@@ -36,7 +36,9 @@ import { generateSeedItems, itemId, mulberry32, seedItems } from '../support/wor
 
 const local = withDynamoDbLocal();
 const tempDirs: string[] = [];
-after(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
 
 type Item = Record<string, AttributeValue>;
 const FAST_RECHECK = ['--recheck-rounds', '1', '--recheck-delay', '50'];
@@ -62,10 +64,20 @@ function writeConfig(name: string, body: Record<string, unknown>, transform?: st
   tempDirs.push(dir);
   if (transform) writeFileSync(join(dir, 'transform.mjs'), transform);
   const cfg = join(dir, 'dynashift.config.json');
-  writeFileSync(cfg, `${JSON.stringify({
-    name, ...body, ...(transform ? { transform: './transform.mjs' } : {}),
-    backfill: { segments: 4, concurrency: 4 }, stream: { pollIntervalMs: 100, discoveryIntervalMs: 1000 },
-  }, null, 2)}\n`);
+  writeFileSync(
+    cfg,
+    `${JSON.stringify(
+      {
+        name,
+        ...body,
+        ...(transform ? { transform: './transform.mjs' } : {}),
+        backfill: { segments: 4, concurrency: 4 },
+        stream: { pollIntervalMs: 100, discoveryIntervalMs: 1000 },
+      },
+      null,
+      2,
+    )}\n`,
+  );
   return { dir, cfg };
 }
 
@@ -94,8 +106,7 @@ async function verify(s: Setup, ...args: string[]): Promise<{ r: CliResult; resu
 }
 
 const keyOf = (f: { key: Record<string, unknown> }): string => JSON.stringify(f.key);
-const idKeys = (fs: { key: Record<string, unknown> }[], attr = 'id'): string[] =>
-  fs.map((f) => (f.key[attr] as { S: string }).S).sort();
+const idKeys = (fs: { key: Record<string, unknown> }[], attr = 'id'): string[] => fs.map((f) => (f.key[attr] as { S: string }).S).sort();
 
 /** A source keyed by id, with a stream, seeded with the workload's items (38-digit numbers, sets, binary, nesting). */
 async function seededSource(name: string, count: number, seed: number): Promise<Item[]> {
@@ -114,16 +125,30 @@ test('identical copy with a key-changing transform: exit 0 and a report with 0 d
   assert.equal(r.code, 0, show(r));
   assert.equal(result.identical, true);
   assert.equal(result.mode, 'full');
-  assert.deepEqual({ ...result.counts }, {
-    expected: 300, actual: 300, missing: 0, extra: 0, differing: 0, transformErrors: 0, recheckedInFlight: 0, repaired: 0, repairSkipped: 0,
-  });
+  assert.deepEqual(
+    { ...result.counts },
+    {
+      expected: 300,
+      actual: 300,
+      missing: 0,
+      extra: 0,
+      differing: 0,
+      transformErrors: 0,
+      recheckedInFlight: 0,
+      repaired: 0,
+      repairSkipped: 0,
+    },
+  );
   const report = JSON.parse(readFileSync(result.reportPath, 'utf8'));
   assert.equal(report.identical, true);
   assert.deepEqual([report.missing, report.extra, report.differing], [[], [], []]);
   assert.equal(report.counts.missing + report.counts.extra + report.counts.differing, 0);
   assert.ok(result.reportPath.startsWith(join(s.dir, '.dynashift', 'ident')), `default report path in the state folder: ${result.reportPath}`);
   // The spill folder is gone.
-  assert.deepEqual(readdirSync(join(s.dir, '.dynashift', 'ident')).filter((f) => f.startsWith('verify-work')), []);
+  assert.deepEqual(
+    readdirSync(join(s.dir, '.dynashift', 'ident')).filter((f) => f.startsWith('verify-work')),
+    [],
+  );
 
   // The terminal form says so too.
   const plain = await runCli(['verify', '-c', s.cfg], { timeoutMs: 60_000 });
@@ -131,75 +156,107 @@ test('identical copy with a key-changing transform: exit 0 and a report with 0 d
   assert.match(plain.stdout, /✔ 0 differences/);
 });
 
-test('each injected difference is caught with its key; equal numbers spelled differently and reordered sets are not', { timeout: 60_000 }, async () => {
-  await createTable(local.client, { name: 'diff_src', partitionKey: { name: 'id', type: 'S' } });
-  await createTable(local.client, { name: 'diff_dst', partitionKey: { name: 'id', type: 'S' } });
-  const big = '12345678901234567890123456789012345678';
-  const base = (id: string): Item => ({
-    id: { S: id }, s: { S: 'hello' }, n: { N: '1.5' }, tags: { SS: ['a', 'b', 'c'] }, big: { N: big }, gone: { S: 'here' },
-    bin: { B: new Uint8Array([1, 2, 3]) },
-  });
-  const ids = ['same', 'missing', 'str', 'num', 'spelled', 'setmember', 'setorder', 'big38', 'removed'];
-  const source = ids.map(base);
-  await putAll('diff_src', source);
-  const target = source.filter((i) => i['id']!.S !== 'missing').map((i) => ({ ...i }));
-  const edit = (id: string, change: (i: Item) => void): void => change(target.find((i) => i['id']!.S === id)!);
-  edit('str', (i) => { i['s'] = { S: 'hallo' }; });
-  edit('num', (i) => { i['n'] = { N: '1.6' }; });
-  edit('setmember', (i) => { i['tags'] = { SS: ['a', 'b', 'd'] }; });
-  edit('setorder', (i) => { i['tags'] = { SS: ['c', 'a', 'b'] }; });
-  edit('big38', (i) => { i['big'] = { N: '12345678901234567890123456789012345679' }; });
-  edit('removed', (i) => { delete i['gone']; });
-  target.push({ ...base('extra') });
-  await putAll('diff_dst', target);
-  // PutItem normalizes 1.50 to 1.5 on DynamoDB Local; UpdateItem SET keeps the literal spelling (semantics doc §8).
-  await local.client.send(new UpdateItemCommand({
-    TableName: 'diff_dst', Key: { id: { S: 'spelled' } }, UpdateExpression: 'SET #n = :n',
-    ExpressionAttributeNames: { '#n': 'n' }, ExpressionAttributeValues: { ':n': { N: '1.50' } },
-  }));
+test(
+  'each injected difference is caught with its key; equal numbers spelled differently and reordered sets are not',
+  { timeout: 60_000 },
+  async () => {
+    await createTable(local.client, { name: 'diff_src', partitionKey: { name: 'id', type: 'S' } });
+    await createTable(local.client, { name: 'diff_dst', partitionKey: { name: 'id', type: 'S' } });
+    const big = '12345678901234567890123456789012345678';
+    const base = (id: string): Item => ({
+      id: { S: id },
+      s: { S: 'hello' },
+      n: { N: '1.5' },
+      tags: { SS: ['a', 'b', 'c'] },
+      big: { N: big },
+      gone: { S: 'here' },
+      bin: { B: new Uint8Array([1, 2, 3]) },
+    });
+    const ids = ['same', 'missing', 'str', 'num', 'spelled', 'setmember', 'setorder', 'big38', 'removed'];
+    const source = ids.map(base);
+    await putAll('diff_src', source);
+    const target = source.filter((i) => i['id']!.S !== 'missing').map((i) => ({ ...i }));
+    const edit = (id: string, change: (i: Item) => void): void => change(target.find((i) => i['id']!.S === id)!);
+    edit('str', (i) => {
+      i['s'] = { S: 'hallo' };
+    });
+    edit('num', (i) => {
+      i['n'] = { N: '1.6' };
+    });
+    edit('setmember', (i) => {
+      i['tags'] = { SS: ['a', 'b', 'd'] };
+    });
+    edit('setorder', (i) => {
+      i['tags'] = { SS: ['c', 'a', 'b'] };
+    });
+    edit('big38', (i) => {
+      i['big'] = { N: '12345678901234567890123456789012345679' };
+    });
+    edit('removed', (i) => {
+      delete i['gone'];
+    });
+    target.push({ ...base('extra') });
+    await putAll('diff_dst', target);
+    // PutItem normalizes 1.50 to 1.5 on DynamoDB Local; UpdateItem SET keeps the literal spelling (semantics doc §8).
+    await local.client.send(
+      new UpdateItemCommand({
+        TableName: 'diff_dst',
+        Key: { id: { S: 'spelled' } },
+        UpdateExpression: 'SET #n = :n',
+        ExpressionAttributeNames: { '#n': 'n' },
+        ExpressionAttributeValues: { ':n': { N: '1.50' } },
+      }),
+    );
 
-  const s = writeConfig('diff', { source: table('diff_src'), target: table('diff_dst') });
-  const { r, result } = await verify(s, ...FAST_RECHECK);
-  assert.equal(r.code, 1, show(r));
-  assert.equal(result.identical, false);
-  assert.deepEqual(idKeys(result.missing), ['missing']);
-  assert.deepEqual(idKeys(result.extra), ['extra']);
-  const differing = Object.fromEntries(result.differing.map((d) => [(d.key['id'] as { S: string }).S, d.attributes]));
-  assert.deepEqual(differing, { str: ['s'], num: ['n'], setmember: ['tags'], big38: ['big'], removed: ['gone'] });
-  assert.deepEqual({ missing: result.counts.missing, extra: result.counts.extra, differing: result.counts.differing }, { missing: 1, extra: 1, differing: 5 });
-  assert.deepEqual(result.differing.find((d) => (d.key['id'] as { S: string }).S === 'str')?.sourceKey, { id: { S: 'str' } });
+    const s = writeConfig('diff', { source: table('diff_src'), target: table('diff_dst') });
+    const { r, result } = await verify(s, ...FAST_RECHECK);
+    assert.equal(r.code, 1, show(r));
+    assert.equal(result.identical, false);
+    assert.deepEqual(idKeys(result.missing), ['missing']);
+    assert.deepEqual(idKeys(result.extra), ['extra']);
+    const differing = Object.fromEntries(result.differing.map((d) => [(d.key['id'] as { S: string }).S, d.attributes]));
+    assert.deepEqual(differing, { str: ['s'], num: ['n'], setmember: ['tags'], big38: ['big'], removed: ['gone'] });
+    assert.deepEqual(
+      { missing: result.counts.missing, extra: result.counts.extra, differing: result.counts.differing },
+      { missing: 1, extra: 1, differing: 5 },
+    );
+    assert.deepEqual(result.differing.find((d) => (d.key['id'] as { S: string }).S === 'str')?.sourceKey, { id: { S: 'str' } });
 
-  // The report carries the values in DynamoDB JSON (binary as base64).
-  const report = JSON.parse(readFileSync(result.reportPath, 'utf8'));
-  const str = report.differing.find((d: { key: { id: { S: string } } }) => d.key.id.S === 'str');
-  assert.deepEqual(str.expected.s, { S: 'hello' });
-  assert.deepEqual(str.actual.s, { S: 'hallo' });
-  assert.deepEqual(str.expected.bin, { B: Buffer.from([1, 2, 3]).toString('base64') });
-  assert.equal(report.missing[0].expected.id.S, 'missing');
-  assert.equal(report.extra[0].actual.id.S, 'extra');
+    // The report carries the values in DynamoDB JSON (binary as base64).
+    const report = JSON.parse(readFileSync(result.reportPath, 'utf8'));
+    const str = report.differing.find((d: { key: { id: { S: string } } }) => d.key.id.S === 'str');
+    assert.deepEqual(str.expected.s, { S: 'hello' });
+    assert.deepEqual(str.actual.s, { S: 'hallo' });
+    assert.deepEqual(str.expected.bin, { B: Buffer.from([1, 2, 3]).toString('base64') });
+    assert.equal(report.missing[0].expected.id.S, 'missing');
+    assert.equal(report.extra[0].actual.id.S, 'extra');
 
-  // The terminal shows keys and attribute names, never the values.
-  const reportFile = join(s.dir, 'my-report.json');
-  const plain = await runCli(['verify', '-c', s.cfg, '--report', reportFile, ...FAST_RECHECK], { timeoutMs: 60_000 });
-  assert.equal(plain.code, 1, show(plain));
-  assert.match(plain.stdout, /missing \(1\):\n {2}target {2}id="missing"/);
-  assert.match(plain.stdout, /extra \(1\):\n {2}target {2}id="extra"/);
-  assert.match(plain.stdout, /target {2}id="big38" {2}attributes: big/);
-  assert.ok(!plain.stdout.includes('hallo') && !plain.stdout.includes(big), `values must not be printed:\n${plain.stdout}`);
-  assert.match(plain.stdout, /✘ 7 difference/);
-  assert.ok(existsSync(reportFile), 'the --report path is used');
-});
+    // The terminal shows keys and attribute names, never the values.
+    const reportFile = join(s.dir, 'my-report.json');
+    const plain = await runCli(['verify', '-c', s.cfg, '--report', reportFile, ...FAST_RECHECK], { timeoutMs: 60_000 });
+    assert.equal(plain.code, 1, show(plain));
+    assert.match(plain.stdout, /missing \(1\):\n {2}target {2}id="missing"/);
+    assert.match(plain.stdout, /extra \(1\):\n {2}target {2}id="extra"/);
+    assert.match(plain.stdout, /target {2}id="big38" {2}attributes: big/);
+    assert.ok(!plain.stdout.includes('hallo') && !plain.stdout.includes(big), `values must not be printed:\n${plain.stdout}`);
+    assert.match(plain.stdout, /✘ 7 difference/);
+    assert.ok(existsSync(reportFile), 'the --report path is used');
+  },
+);
 
 test('a transform that throws is reported as its own category, not a crash', { timeout: 60_000 }, async () => {
   const items = await seededSource('terr_src', 30, 7);
   await createTable(local.client, { name: 'terr_dst', partitionKey: byGroupKey.partitionKey, sortKey: byGroupKey.sortKey });
   await putAll('terr_dst', items.filter((i) => !i['id']!.S!.endsWith('7')).map(rekey));
-  const s = writeConfig('terr', { source: table('terr_src'), target: table('terr_dst', { create: { keySchema: byGroupKey } }) },
+  const s = writeConfig(
+    'terr',
+    { source: table('terr_src'), target: table('terr_dst', { create: { keySchema: byGroupKey } }) },
     `export default function transform(item) {
   if (item.id.endsWith('7')) throw new Error('boom ' + item.id);
   return { ...item, label: item.grp + '#' + item.id };
 }
-`);
+`,
+  );
   const { r, result } = await verify(s, ...FAST_RECHECK);
   assert.equal(r.code, 1, show(r));
   assert.equal(result.counts.transformErrors, 3);
@@ -220,20 +277,33 @@ test('split into two targets: differences are reported per target', { timeout: 6
   groups[5] = { ...groups[5]!, v: { N: '-1' } };
   await putAll('split_groups', groups);
   await putAll('split_flags', flags);
-  const s = writeConfig('split', {
-    source: table('split_src'),
-    targets: { groups: table('split_groups', { create: { keySchema: byGroupKey } }), flags: table('split_flags', { create: { keySchema: { partitionKey: { name: 'id', type: 'S' } } } }) },
-  }, `export default function transform(item) {
+  const s = writeConfig(
+    'split',
+    {
+      source: table('split_src'),
+      targets: {
+        groups: table('split_groups', { create: { keySchema: byGroupKey } }),
+        flags: table('split_flags', { create: { keySchema: { partitionKey: { name: 'id', type: 'S' } } } }),
+      },
+    },
+    `export default function transform(item) {
   return {
     groups: { ...item, label: item.grp + '#' + item.id },
     flags: item.flag === undefined ? null : { id: item.id, flag: item.flag, grp: item.grp },
   };
 }
-`);
+`,
+  );
   const { r, result } = await verify(s, ...FAST_RECHECK);
   assert.equal(r.code, 1, show(r));
-  assert.deepEqual(result.missing.map((f) => [f.target, keyOf(f)]), [['flags', JSON.stringify({ id: droppedFlag['id'] })]]);
-  assert.deepEqual(result.differing.map((f) => [f.target, (f.key['id'] as { S: string }).S, f.attributes]), [['groups', items[5]!['id']!.S, ['v']]]);
+  assert.deepEqual(
+    result.missing.map((f) => [f.target, keyOf(f)]),
+    [['flags', JSON.stringify({ id: droppedFlag['id'] })]],
+  );
+  assert.deepEqual(
+    result.differing.map((f) => [f.target, (f.key['id'] as { S: string }).S, f.attributes]),
+    [['groups', items[5]!['id']!.S, ['v']]],
+  );
   assert.equal(result.extra.length, 0);
   assert.equal(result.counts.expected, 200 + flags.length + 1);
 });
@@ -248,7 +318,11 @@ test('a difference that resolves while verify re-checks is not reported (changes
   // A source item created after the scans, whose target copy is already there: an "extra" until the source is seen.
   const fresh: Item = { id: { S: 'fresh-1' }, grp: { S: 'alpha' }, v: { N: '1' } };
   await putAll('flight_dst', [rekey(fresh)]);
-  const s = writeConfig('flight', { source: table('flight_src'), target: table('flight_dst', { create: { keySchema: byGroupKey } }) }, REKEY_TRANSFORM);
+  const s = writeConfig(
+    'flight',
+    { source: table('flight_src'), target: table('flight_dst', { create: { keySchema: byGroupKey } }) },
+    REKEY_TRANSFORM,
+  );
 
   const child = spawnCli(['verify', '-c', s.cfg, '--json', '--recheck-rounds', '2', '--recheck-delay', '1500']);
   let fixed = false;
@@ -257,10 +331,7 @@ test('a difference that resolves while verify re-checks is not reported (changes
       if (fixed || !d.toString().includes('re-checking differences')) return;
       fixed = true;
       // What the stream would have applied a moment later.
-      Promise.all([
-        putAll('flight_dst', [target[10]!, late]),
-        putAll('flight_src', [fresh]),
-      ]).then(() => resolve(), reject);
+      Promise.all([putAll('flight_dst', [target[10]!, late]), putAll('flight_src', [fresh])]).then(() => resolve(), reject);
     };
     child.stderr!.on('data', onData);
   });
@@ -278,20 +349,30 @@ test('--sample catches a differing item when N covers the table, and exits 0 on 
   const items = await seededSource('sample_src', 60, 4);
   await createTable(local.client, { name: 'sample_dst', partitionKey: byGroupKey.partitionKey, sortKey: byGroupKey.sortKey });
   await putAll('sample_dst', items.map(rekey));
-  const s = writeConfig('sample', { source: table('sample_src'), target: table('sample_dst', { create: { keySchema: byGroupKey } }) }, REKEY_TRANSFORM);
+  const s = writeConfig(
+    'sample',
+    { source: table('sample_src'), target: table('sample_dst', { create: { keySchema: byGroupKey } }) },
+    REKEY_TRANSFORM,
+  );
 
   const ok = await verify(s, '--sample', '20', ...FAST_RECHECK);
   assert.equal(ok.r.code, 0, show(ok.r));
   assert.equal(ok.result.mode, 'sample');
   assert.equal(ok.result.sampled, 20);
-  assert.ok(ok.result.notes.some((n) => /extra target items .* cannot be detected/.test(n)), ok.result.notes.join('\n'));
+  assert.ok(
+    ok.result.notes.some((n) => /extra target items .* cannot be detected/.test(n)),
+    ok.result.notes.join('\n'),
+  );
 
   const victim = rekey(items[33]!);
   await putAll('sample_dst', [{ ...victim, empty: { S: 'not empty' } }]);
   const bad = await verify(s, '--sample', '100', ...FAST_RECHECK);
   assert.equal(bad.r.code, 1, show(bad.r));
   assert.equal(bad.result.sampled, 60);
-  assert.deepEqual(bad.result.differing.map((d) => [(d.key['id'] as { S: string }).S, d.attributes]), [[items[33]!['id']!.S, ['empty']]]);
+  assert.deepEqual(
+    bad.result.differing.map((d) => [(d.key['id'] as { S: string }).S, d.attributes]),
+    [[items[33]!['id']!.S, ['empty']]],
+  );
 });
 
 test('--repair fixes missing, differing and extra items; a second verify exits 0', { timeout: 60_000 }, async () => {
@@ -303,12 +384,19 @@ test('--repair fixes missing, differing and extra items; a second verify exits 0
   // Left behind by a key move: the source item now lives under another group.
   const stray = { ...rekey(items[60]!), grp: { S: 'zzz-old-group' } };
   await putAll('repair_dst', [...target, stray]);
-  const s = writeConfig('repair', { source: table('repair_src'), target: table('repair_dst', { create: { keySchema: byGroupKey } }) }, REKEY_TRANSFORM);
+  const s = writeConfig(
+    'repair',
+    { source: table('repair_src'), target: table('repair_dst', { create: { keySchema: byGroupKey } }) },
+    REKEY_TRANSFORM,
+  );
 
   const first = await verify(s, '--repair', ...FAST_RECHECK);
   assert.equal(first.r.code, 1, `differences were found (and repaired):\n${show(first.r)}`);
-  assert.deepEqual({ m: first.result.counts.missing, e: first.result.counts.extra, d: first.result.counts.differing, r: first.result.counts.repaired },
-    { m: 1, e: 1, d: 1, r: 3 }, JSON.stringify(first.result, null, 2));
+  assert.deepEqual(
+    { m: first.result.counts.missing, e: first.result.counts.extra, d: first.result.counts.differing, r: first.result.counts.repaired },
+    { m: 1, e: 1, d: 1, r: 3 },
+    JSON.stringify(first.result, null, 2),
+  );
   assert.ok([...first.result.missing, ...first.result.extra, ...first.result.differing].every((f) => f.repaired));
 
   const second = await verify(s, ...FAST_RECHECK);
@@ -322,14 +410,25 @@ test('a write conditioned on the observed item fails once the item changed (Dyna
   await createTable(local.client, { name: 'cond_dst', partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'sk', type: 'N' } });
   const schema = { partitionKey: { name: 'pk', type: 'S' as const }, sortKey: { name: 'sk', type: 'N' as const } };
   const observed: Item = {
-    pk: { S: 'a' }, sk: { N: '1' }, n: { N: '1.50' }, ss: { SS: ['x', 'y'] }, m: { M: { l: { L: [{ N: '1' }, { NULL: true }] } } },
-    b: { B: new Uint8Array([0, 255]) }, e: { S: '' },
+    pk: { S: 'a' },
+    sk: { N: '1' },
+    n: { N: '1.50' },
+    ss: { SS: ['x', 'y'] },
+    m: { M: { l: { L: [{ N: '1' }, { NULL: true }] } } },
+    b: { B: new Uint8Array([0, 255]) },
+    e: { S: '' },
   };
   const next: Item = { ...observed, n: { N: '2' }, added: { BOOL: true } };
-  const put = (item: Item, cond: ReturnType<typeof unchangedSince>) => local.client.send(new PutItemCommand({
-    TableName: 'cond_dst', Item: item, ConditionExpression: cond.ConditionExpression, ExpressionAttributeNames: cond.ExpressionAttributeNames,
-    ...(cond.ExpressionAttributeValues ? { ExpressionAttributeValues: cond.ExpressionAttributeValues } : {}),
-  }));
+  const put = (item: Item, cond: ReturnType<typeof unchangedSince>) =>
+    local.client.send(
+      new PutItemCommand({
+        TableName: 'cond_dst',
+        Item: item,
+        ConditionExpression: cond.ConditionExpression,
+        ExpressionAttributeNames: cond.ExpressionAttributeNames,
+        ...(cond.ExpressionAttributeValues ? { ExpressionAttributeValues: cond.ExpressionAttributeValues } : {}),
+      }),
+    );
   const rejected = async (p: Promise<unknown>): Promise<void> => {
     await assert.rejects(p, (err: Error) => err.name === 'ConditionalCheckFailedException');
   };
@@ -339,7 +438,14 @@ test('a write conditioned on the observed item fails once the item changed (Dyna
   // Unchanged (sets in another order, the number spelled differently): the condition holds.
   await put({ ...observed, ss: { SS: ['y', 'x'] } }, unchangedSince({ ...observed, n: { N: '1.5' } }, schema, observed));
   // Changed after observation: an attribute's value…
-  await local.client.send(new UpdateItemCommand({ TableName: 'cond_dst', Key: { pk: { S: 'a' }, sk: { N: '1' } }, UpdateExpression: 'SET ss = :s', ExpressionAttributeValues: { ':s': { SS: ['x', 'z'] } } }));
+  await local.client.send(
+    new UpdateItemCommand({
+      TableName: 'cond_dst',
+      Key: { pk: { S: 'a' }, sk: { N: '1' } },
+      UpdateExpression: 'SET ss = :s',
+      ExpressionAttributeValues: { ':s': { SS: ['x', 'z'] } },
+    }),
+  );
   await rejected(put(next, unchangedSince(observed, schema, next)));
   // …an attribute the new version adds, written meanwhile…
   await local.client.send(new PutItemCommand({ TableName: 'cond_dst', Item: { ...observed, added: { BOOL: false } } }));
@@ -365,7 +471,16 @@ test('repair skips an item that changed between observation and repair (no clobb
   const ctx = await openVerifyContext(config, { concurrency: 2 });
   const client = clientsFor(config.targets['target']!, roleFor('target', 'target', config.targets['target']!)).dynamodb;
   try {
-    const suspect = { c: 'differing' as const, t: 'target', k: '["S:r1"]', key: { id: { S: 'r1' } }, n: 'source', s: { id: { S: 'r1' } }, a: toDdbJson(v1), d: ['v'] };
+    const suspect = {
+      c: 'differing' as const,
+      t: 'target',
+      k: '["S:r1"]',
+      key: { id: { S: 'r1' } },
+      n: 'source',
+      s: { id: { S: 'r1' } },
+      a: toDdbJson(v1),
+      d: ['v'],
+    };
     // A newer change lands after verify observed v1 (the stream applying source version 3, say).
     await local.client.send(new DeleteItemCommand({ TableName: 'race_dst', Key: { id: { S: 'r1' } } }));
     await putAll('race_dst', [{ id: { S: 'r1' }, v: { N: '3' }, note: { S: 'newer' } }]);
@@ -391,7 +506,14 @@ test('dynashift run --until-synced, then verify: exit 0', { timeout: 90_000 }, a
   assert.equal(run.code, 0, show(run));
   // A few changes after the run, applied by a second one.
   await local.client.send(new DeleteItemCommand({ TableName: 'run_src', Key: { id: { S: itemId(3) } } }));
-  await local.client.send(new UpdateItemCommand({ TableName: 'run_src', Key: { id: { S: itemId(4) } }, UpdateExpression: 'SET grp = :g', ExpressionAttributeValues: { ':g': { S: 'moved' } } }));
+  await local.client.send(
+    new UpdateItemCommand({
+      TableName: 'run_src',
+      Key: { id: { S: itemId(4) } },
+      UpdateExpression: 'SET grp = :g',
+      ExpressionAttributeValues: { ':g': { S: 'moved' } },
+    }),
+  );
   const again = await runCli(['run', '-c', s.cfg, '--until-synced', '--no-progress'], { timeoutMs: 60_000 });
   assert.equal(again.code, 0, show(again));
   const { r, result } = await verify(s);
@@ -408,7 +530,11 @@ test('engine: a verify stopped by its signal says interrupted, never identical, 
   const stop = new AbortController();
   const workDir = join(s.dir, 'work');
   const result = await runVerify(await loadConfig(s.cfg), {
-    log: silentLogger, signal: stop.signal, workDir, recheckRounds: 1, recheckDelayMs: 10,
+    log: silentLogger,
+    signal: stop.signal,
+    workDir,
+    recheckRounds: 1,
+    recheckDelayMs: 10,
     hooks: { onCompareStart: () => stop.abort() },
   });
   assert.equal(result.interrupted, true);
@@ -426,14 +552,22 @@ test('engine: 20k small items in bounded memory (peak RSS printed), across sever
   const make = (n: number): Item => ({ id: { S: `k${String(n).padStart(6, '0')}` }, n: { N: String(n) }, s: { S: `value-${n % 97}` } });
   const all = Array.from({ length: count }, (_, n) => make(n));
   const t0 = Date.now();
-  await Promise.all([parallelPut('big_src', all), parallelPut('big_dst', all.filter((_, n) => n !== 12_345))]);
+  await Promise.all([
+    parallelPut('big_src', all),
+    parallelPut(
+      'big_dst',
+      all.filter((_, n) => n !== 12_345),
+    ),
+  ]);
   const seeded = Date.now() - t0;
   const s = writeConfig('big', { source: table('big_src'), target: table('big_dst') });
 
   // Through the CLI, watching the child's peak RSS (VmHWM) while it runs.
   const child = spawnCli(['verify', '-c', s.cfg, '--json', ...FAST_RECHECK], { env: { DYNASHIFT_LOG_LEVEL: 'warn' } });
   let peakKb = 0;
-  const poll = setInterval(() => { peakKb = Math.max(peakKb, vmHwmKb(child.pid)); }, 100);
+  const poll = setInterval(() => {
+    peakKb = Math.max(peakKb, vmHwmKb(child.pid));
+  }, 100);
   const t1 = Date.now();
   const r = await child.result;
   clearInterval(poll);
@@ -442,30 +576,46 @@ test('engine: 20k small items in bounded memory (peak RSS printed), across sever
   const result = JSON.parse(r.stdout) as VerifyResult;
   assert.deepEqual(idKeys(result.missing), ['k012345']);
   assert.equal(result.counts.expected, count);
-  console.log(`# verify of ${count} items: ${took} ms (seeding ${seeded} ms), ${result.buckets} bucket(s), child peak RSS ${peakKb ? `${Math.round(peakKb / 1024)} MB` : 'n/a (no /proc)'}`);
+  console.log(
+    `# verify of ${count} items: ${took} ms (seeding ${seeded} ms), ${result.buckets} bucket(s), child peak RSS ${peakKb ? `${Math.round(peakKb / 1024)} MB` : 'n/a (no /proc)'}`,
+  );
 
   // In the engine, forced to many buckets and small bucket files (so some are split again): still one bucket in memory.
   const config = await loadConfig(s.cfg);
   let maxHeld = 0;
   let loaded = 0;
   const engine = await runVerify(config, {
-    log: silentLogger, signal: new AbortController().signal, buckets: 16, maxBucketBytes: 64 * 1024, recheckRounds: 1, recheckDelayMs: 10,
-    hooks: { onBucketLoaded: (_b, _bytes, held) => { loaded++; maxHeld = Math.max(maxHeld, held); } },
+    log: silentLogger,
+    signal: new AbortController().signal,
+    buckets: 16,
+    maxBucketBytes: 64 * 1024,
+    recheckRounds: 1,
+    recheckDelayMs: 10,
+    hooks: {
+      onBucketLoaded: (_b, _bytes, held) => {
+        loaded++;
+        maxHeld = Math.max(maxHeld, held);
+      },
+    },
   });
   assert.equal(engine.buckets, 16);
   assert.deepEqual(idKeys(engine.missing), ['k012345']);
   assert.equal(maxHeld, 1);
   assert.ok(loaded > 16, `oversized buckets were split (${loaded} loads)`);
-  console.log(`# engine run with 16 buckets split to ${loaded} loads: ${engine.durationMs} ms, test process maxRSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`);
+  console.log(
+    `# engine run with 16 buckets split to ${loaded} loads: ${engine.durationMs} ms, test process maxRSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`,
+  );
 });
 
 async function parallelPut(tableName: string, items: Item[]): Promise<void> {
   const batches: Item[][] = [];
   for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
   let next = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (next < batches.length) await putAll(tableName, batches[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < batches.length) await putAll(tableName, batches[next++]!);
+    }),
+  );
 }
 
 function vmHwmKb(pid: number | undefined): number {

@@ -79,16 +79,23 @@ export function writeScenarioConfig(dir: string, o: ScenarioConfig): string {
   writeFileSync(join(dir, 'transform.mjs'), TRANSFORM);
   const path = join(dir, 'dynashift.config.json');
   const backfill = Object.fromEntries(Object.entries(o.backfill).filter(([, v]) => v !== undefined));
-  writeFileSync(path, JSON.stringify({
-    name: o.name,
-    source: { table: SOURCE_TABLE, endpoint: o.endpoint, region: 'us-east-1' },
-    targets: o.targets,
-    transform: './transform.mjs',
-    backfill,
-    ...(o.stream ? { stream: o.stream } : {}),
-    ...(o.write ? { write: o.write } : {}),
-    ...(o.onError ? { onError: o.onError } : {}),
-  }, null, 2));
+  writeFileSync(
+    path,
+    JSON.stringify(
+      {
+        name: o.name,
+        source: { table: SOURCE_TABLE, endpoint: o.endpoint, region: 'us-east-1' },
+        targets: o.targets,
+        transform: './transform.mjs',
+        backfill,
+        ...(o.stream ? { stream: o.stream } : {}),
+        ...(o.write ? { write: o.write } : {}),
+        ...(o.onError ? { onError: o.onError } : {}),
+      },
+      null,
+      2,
+    ),
+  );
   return path;
 }
 
@@ -187,7 +194,12 @@ async function crashAndResume(sink: ScenarioSink, ctx: ScenarioContext, opts: Cr
 
   const stopWorkload = new AbortController();
   const workload = live
-    ? runWorkload(client, SOURCE_TABLE, { rng: mulberry32(seed * 7919), idSpace: Math.round(items * 1.3), concurrency: 4, signal: stopWorkload.signal })
+    ? runWorkload(client, SOURCE_TABLE, {
+        rng: mulberry32(seed * 7919),
+        idSpace: Math.round(items * 1.3),
+        concurrency: 4,
+        signal: stopWorkload.signal,
+      })
     : undefined;
   const killedIn: string[] = [];
   try {
@@ -219,11 +231,18 @@ async function crashAndResume(sink: ScenarioSink, ctx: ScenarioContext, opts: Cr
   assert.equal(state.phase, live ? 'in-sync' : 'exported');
 
   const sourceItems = await scanAll(client, SOURCE_TABLE);
-  if (strategy === 'touch') assert.ok(sourceItems.every((i) => !(TOUCH_MARKER in i)), 'the touch marker is removed from the source');
+  if (strategy === 'touch')
+    assert.ok(
+      sourceItems.every((i) => !(TOUCH_MARKER in i)),
+      'the touch marker is removed from the source',
+    );
   const expected = expectedTargets(sourceItems);
   const byGroupItems = await sink.readTarget(ctx, TARGET_TABLES.byGroup, BY_GROUP_KEY);
   const flagsItems = await sink.readTarget(ctx, TARGET_TABLES.flags, FLAGS_KEY);
-  assert.ok([...byGroupItems, ...flagsItems].every((i) => !(TOUCH_MARKER in i)), 'no marker attribute reaches the target');
+  assert.ok(
+    [...byGroupItems, ...flagsItems].every((i) => !(TOUCH_MARKER in i)),
+    'no marker attribute reaches the target',
+  );
   const context = `${sink.kind}, ${strategy}, seed ${seed}, kills in ${killedIn.join(', ')}, workload ${counts ? JSON.stringify(counts) : 'none (write-once)'}`;
   const byGroup = compareTables(expected.byGroup, byGroupItems, ['grp', 'id']);
   assert.ok(isEmptyDiff(byGroup), `byGroup differs (${context}):\n${formatDiff(byGroup)}`);
@@ -255,12 +274,18 @@ function readPhase(statePath: string): string | undefined {
   }
 }
 
-async function waitForPhase(statePath: string, phases: string[], child: { exitCode: number | null; result: Promise<CliResult> }, timeoutMs: number): Promise<string> {
+async function waitForPhase(
+  statePath: string,
+  phases: string[],
+  child: { exitCode: number | null; result: Promise<CliResult> },
+  timeoutMs: number,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const phase = readPhase(statePath);
     if (phase && phases.includes(phase)) return phase;
-    if (child.exitCode !== null) throw new Error(`migrator exited (code ${child.exitCode}) before reaching ${phases.join('/')}:\n${(await child.result).stderr}`);
+    if (child.exitCode !== null)
+      throw new Error(`migrator exited (code ${child.exitCode}) before reaching ${phases.join('/')}:\n${(await child.result).stderr}`);
     await sleep(20);
   }
   throw new Error(`migrator did not reach ${phases.join('/')} within ${timeoutMs} ms (state: ${readPhase(statePath)})`);

@@ -10,9 +10,7 @@ export async function scanAll(client: DynamoDBClient, table: string): Promise<Re
   let startKey: Record<string, AttributeValue> | undefined;
   do {
     // Limit 1000: DynamoDB Local's unlimited 1 MB pages get slower as the table grows (semantics doc §8).
-    const page = await client.send(
-      new ScanCommand({ TableName: table, ConsistentRead: true, Limit: 1000, ExclusiveStartKey: startKey }),
-    );
+    const page = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true, Limit: 1000, ExclusiveStartKey: startKey }));
     items.push(...(page.Items ?? []));
     startKey = page.LastEvaluatedKey;
   } while (startKey);
@@ -73,9 +71,7 @@ export function formatDiff(diff: Diff, max = 10): string {
 }
 
 function preview(value: unknown): string {
-  const text = JSON.stringify(value, (_k, v: unknown) =>
-    v instanceof Uint8Array ? `<bytes ${Buffer.from(v).toString('base64')}>` : v,
-  );
+  const text = JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? `<bytes ${Buffer.from(v).toString('base64')}>` : v));
   return text.length > 400 ? `${text.slice(0, 400)}…` : text;
 }
 

@@ -37,15 +37,22 @@ export async function startMonitoredRun(local: LocalDynamo, opts: { items: numbe
   await client.send(new PutItemCommand({ TableName: 'orders', Item: { id: { S: POISON_ID }, grp: { S: 'alpha' } } }));
   writeFileSync(join(dir, 'transform.mjs'), TRANSFORM);
   const cfg = join(dir, 'dynashift.config.json');
-  writeFileSync(cfg, JSON.stringify({
-    name: 'monitored',
-    source: { table: 'orders', endpoint, region: 'us-east-1' },
-    target: { table: 'orders_v2', endpoint, region: 'us-east-1' },
-    transform: './transform.mjs',
-    onError: 'dead-letter',
-    backfill: { segments: opts.segments, concurrency: 2, pageSize: 100 },
-    stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
-  }, null, 2));
+  writeFileSync(
+    cfg,
+    JSON.stringify(
+      {
+        name: 'monitored',
+        source: { table: 'orders', endpoint, region: 'us-east-1' },
+        target: { table: 'orders_v2', endpoint, region: 'us-east-1' },
+        transform: './transform.mjs',
+        onError: 'dead-letter',
+        backfill: { segments: opts.segments, concurrency: 2, pageSize: 100 },
+        stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
+      },
+      null,
+      2,
+    ),
+  );
 
   const writerStop = new AbortController();
   let writer: Promise<unknown> = Promise.resolve();
@@ -54,7 +61,9 @@ export async function startMonitoredRun(local: LocalDynamo, opts: { items: numbe
   };
   const child = spawnCli(['run', '-c', cfg, '--no-progress', '--log-format', 'json', '--metrics-port', '0']);
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const stop = async (): Promise<CliResult> => {
     writerStop.abort();
     await writer;
@@ -64,7 +73,14 @@ export async function startMonitoredRun(local: LocalDynamo, opts: { items: numbe
   const deadline = Date.now() + 60_000;
   for (;;) {
     const line = stderr.split('\n').find((l) => l.includes('"dashboard"'));
-    if (line) return { url: (JSON.parse(line) as { dashboard: string }).dashboard, deadLetterFile: join(dir, '.dynashift', 'monitored', 'dead-letter.jsonl'), startWriter, stop, stderr: () => stderr };
+    if (line)
+      return {
+        url: (JSON.parse(line) as { dashboard: string }).dashboard,
+        deadLetterFile: join(dir, '.dynashift', 'monitored', 'dead-letter.jsonl'),
+        startWriter,
+        stop,
+        stderr: () => stderr,
+      };
     if (child.exitCode !== null || Date.now() > deadline) {
       const result = await stop();
       throw new Error(`the run never announced its dashboard (exit ${result.code}):\n${result.stderr}`);

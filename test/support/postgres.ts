@@ -26,7 +26,8 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-const INSTALL_HINT = 'install the server with `apt-get install -y postgresql` (Debian/Ubuntu; .ci/run does this), or point DYNASHIFT_PG_BIN at a folder holding initdb and pg_ctl';
+const INSTALL_HINT =
+  'install the server with `apt-get install -y postgresql` (Debian/Ubuntu; .ci/run does this), or point DYNASHIFT_PG_BIN at a folder holding initdb and pg_ctl';
 const USER = 'dynashift';
 
 /** The newest /usr/lib/postgresql/<version>/bin that has initdb and pg_ctl (or DYNASHIFT_PG_BIN). */
@@ -37,7 +38,11 @@ export function findPostgresBin(): string {
     return explicit;
   }
   const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+(\.\d+)?$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+(\.\d+)?$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   for (const v of versions) {
     const bin = join(root, v, 'bin');
     if (existsSync(join(bin, 'initdb')) && existsSync(join(bin, 'pg_ctl'))) return bin;
@@ -56,8 +61,19 @@ export async function startPostgres(): Promise<TestPostgres> {
   asUser.own(pwfile);
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
-    await asUser.run(join(bin, 'initdb'), ['-D', data, '-U', USER, `--pwfile=${pwfile}`, '--auth-local=trust', '--auth-host=scram-sha-256',
-      '-E', 'UTF8', '--locale=C', '--no-sync']);
+    await asUser.run(join(bin, 'initdb'), [
+      '-D',
+      data,
+      '-U',
+      USER,
+      `--pwfile=${pwfile}`,
+      '--auth-local=trust',
+      '--auth-host=scram-sha-256',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync',
+    ]);
   } catch (err) {
     cleanup();
     throw err;
@@ -65,8 +81,15 @@ export async function startPostgres(): Promise<TestPostgres> {
   let port = 0;
   for (let attempt = 1; ; attempt++) {
     port = await freePort();
-    const options = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1', '-c fsync=off', '-c synchronous_commit=off',
-      '-c full_page_writes=off', '-c max_connections=300'].join(' ');
+    const options = [
+      `-p ${port}`,
+      `-k ${dir}`,
+      '-c listen_addresses=127.0.0.1',
+      '-c fsync=off',
+      '-c synchronous_commit=off',
+      '-c full_page_writes=off',
+      '-c max_connections=300',
+    ].join(' ');
     try {
       await asUser.run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', '-o', options, 'start']);
       break;
@@ -83,13 +106,21 @@ export async function startPostgres(): Promise<TestPostgres> {
   const stopNow = (): void => {
     if (stopped) return;
     stopped = true;
-    spawnSync(asUser.command(join(bin, 'pg_ctl'))[0]!, [...asUser.command(join(bin, 'pg_ctl')).slice(1), '-D', data, '-m', 'immediate', '-w', 'stop'], { stdio: 'ignore' });
+    spawnSync(
+      asUser.command(join(bin, 'pg_ctl'))[0]!,
+      [...asUser.command(join(bin, 'pg_ctl')).slice(1), '-D', data, '-m', 'immediate', '-w', 'stop'],
+      { stdio: 'ignore' },
+    );
     cleanup();
   };
   // A test process that dies without running its hooks must not leave a postmaster behind.
   process.once('exit', stopNow);
   return {
-    host: '127.0.0.1', port, user: USER, password, database: 'postgres',
+    host: '127.0.0.1',
+    port,
+    user: USER,
+    password,
+    database: 'postgres',
     connectionString: `postgres://${USER}:${password}@127.0.0.1:${port}/postgres`,
     async stop() {
       process.removeListener('exit', stopNow);
@@ -104,8 +135,15 @@ export async function startPostgres(): Promise<TestPostgres> {
 /** One cluster per test file, started in `before` and stopped in `after`. Call at the top level of a test file. */
 export function withPostgres(): { readonly server: TestPostgres } {
   let server: TestPostgres | undefined;
-  before(async () => { server = await startPostgres(); }, { timeout: 90_000 });
-  after(async () => { await server?.stop(); });
+  before(
+    async () => {
+      server = await startPostgres();
+    },
+    { timeout: 90_000 },
+  );
+  after(async () => {
+    await server?.stop();
+  });
   return {
     get server() {
       if (!server) throw new Error('PostgreSQL is not running: use it inside a test or hook');

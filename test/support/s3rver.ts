@@ -38,10 +38,19 @@ export async function startS3rver(): Promise<LocalS3> {
   await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   const access: S3Access = { endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS };
-  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: S3RVER_CREDENTIALS,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
   let stopped = false;
   return {
-    endpoint, access, client,
+    endpoint,
+    access,
+    client,
     async createBucket(name: string) {
       await client.send(new CreateBucketCommand({ Bucket: name }));
     },

@@ -212,8 +212,7 @@ export class StreamModel implements StreamsApi {
    * trim point and has no records left disappears from DescribeStream.
    */
   trimBefore(point: { sequenceNumber: string } | { time: number }): void {
-    const trimmed = (e: Entry): boolean =>
-      'sequenceNumber' in point ? e.seq < BigInt(point.sequenceNumber) : e.createdAt < point.time;
+    const trimmed = (e: Entry): boolean => ('sequenceNumber' in point ? e.seq < BigInt(point.sequenceNumber) : e.createdAt < point.time);
     for (const shard of this.shards.values()) {
       for (const e of shard.entries.filter(trimmed)) if (e.seq > shard.maxTrimmedSeq) shard.maxTrimmedSeq = e.seq;
       shard.entries = shard.entries.filter((e) => !trimmed(e));
@@ -408,7 +407,11 @@ function toSdkShard(s: ModelShard): Shard {
 }
 
 function keyString(keys: AttributeMap): string {
-  return JSON.stringify(Object.keys(keys).sort().map((k) => [k, keys[k]]));
+  return JSON.stringify(
+    Object.keys(keys)
+      .sort()
+      .map((k) => [k, keys[k]]),
+  );
 }
 
 function fnv1a(text: string): number {

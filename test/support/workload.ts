@@ -142,20 +142,9 @@ async function writeBatch(client: DynamoDBClient, table: string, requests: Write
   }
 }
 
-export type OpKind =
-  | 'put'
-  | 'increment'
-  | 'moveGroup'
-  | 'removeAttribute'
-  | 'addToSet'
-  | 'delete'
-  | 'deleteRecreate'
-  | 'transact';
+export type OpKind = 'put' | 'increment' | 'moveGroup' | 'removeAttribute' | 'addToSet' | 'delete' | 'deleteRecreate' | 'transact';
 
-export type TransactAction =
-  | { kind: 'put'; item: AttributeMap }
-  | { kind: 'increment'; id: string }
-  | { kind: 'delete'; id: string };
+export type TransactAction = { kind: 'put'; item: AttributeMap } | { kind: 'increment'; id: string } | { kind: 'delete'; id: string };
 
 export type WorkloadOp =
   | { kind: 'put'; item: AttributeMap }
@@ -262,10 +251,7 @@ export async function runWorkload(client: DynamoDBClient, table: string, opts: W
   const deadline = opts.durationMs === undefined ? Infinity : Date.now() + opts.durationMs;
   let failure: { error: unknown } | undefined;
   const shouldStop = (): boolean =>
-    failure !== undefined ||
-    opts.signal?.aborted === true ||
-    Date.now() >= deadline ||
-    (opts.maxOps !== undefined && counts.total >= opts.maxOps);
+    failure !== undefined || opts.signal?.aborted === true || Date.now() >= deadline || (opts.maxOps !== undefined && counts.total >= opts.maxOps);
 
   const worker = async (): Promise<void> => {
     while (!shouldStop()) {
@@ -363,9 +349,7 @@ async function execute(client: DynamoDBClient, table: string, op: WorkloadOp, co
         ),
       );
     case 'transact':
-      return conditional(
-        send(() => client.send(new TransactWriteItemsCommand({ TransactItems: op.actions.map((a) => transactItem(table, a)) }))),
-      );
+      return conditional(send(() => client.send(new TransactWriteItemsCommand({ TransactItems: op.actions.map((a) => transactItem(table, a)) }))));
   }
 }
 

@@ -15,7 +15,8 @@ const THROTTLED = { status: 400, body: { __type: 'com.amazonaws.dynamodb.v201208
 
 test('every throttled attempt is counted, including those the SDK retries, and UnprocessedItems count as throttled', async () => {
   const answers = [
-    THROTTLED, THROTTLED,
+    THROTTLED,
+    THROTTLED,
     { status: 200, body: { UnprocessedItems: { t: [{ PutRequest: { Item: { id: { S: 'b' } } } }] } } },
     { status: 200, body: { UnprocessedItems: {} } },
   ];

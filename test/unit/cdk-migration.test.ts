@@ -40,8 +40,9 @@ function synth(overrides: Partial<DynashiftMigrationProps> = {}): Template {
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 
 function statements(template: Template): Statement[] {
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+    (p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+  );
 }
 
 const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
@@ -69,7 +70,10 @@ test('the stream mapping starts at TRIM_HORIZON, disabled, reports item failures
     DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('StreamOnFailure'), 'Arn'] } } },
   });
   t.resourceCountIs('AWS::SQS::Queue', 1);
-  synth({ stream: { retryAttempts: 5, enabled: true } }).hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRetryAttempts: 5, Enabled: true });
+  synth({ stream: { retryAttempts: 5, enabled: true } }).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+    MaximumRetryAttempts: 5,
+    Enabled: true,
+  });
 });
 
 test('IAM: every DynamoDB action is limited to the named tables, streams and the state table; only the named role is assumable', () => {
@@ -103,7 +107,11 @@ test('alarms: IteratorAge, handler errors, the on-failure queue, dead letters an
   t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'IteratorAge', Namespace: 'AWS/Lambda', Threshold: 600_000 });
   t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda' });
   t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS' });
-  t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'DeadLetters', Namespace: 'Dynashift', Dimensions: [{ Name: 'migration', Value: 'orders-split' }] });
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'DeadLetters',
+    Namespace: 'Dynashift',
+    Dimensions: [{ Name: 'migration', Value: 'orders-split' }],
+  });
   t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsFailed', Namespace: 'AWS/States' });
 });
 
@@ -132,9 +140,13 @@ test('the state machine: Prepare → Distributed Map (a STANDARD loop per segmen
 
 test('without a stream ARN the construct reads LatestStreamArn at deploy time, allowed DescribeTable on that table only', () => {
   const t = synth({ sources: { source: { tableName: 'Orders' } } });
-  t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('StreamArnLookup'), 'Table.LatestStreamArn'] } });
+  t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+    EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('StreamArnLookup'), 'Table.LatestStreamArn'] },
+  });
   t.hasResourceProperties('AWS::IAM::Policy', {
-    PolicyDocument: { Statement: [{ Action: 'dynamodb:DescribeTable', Effect: 'Allow', Resource: Match.objectLike({ 'Fn::Join': Match.anyValue() }) }] },
+    PolicyDocument: {
+      Statement: [{ Action: 'dynamodb:DescribeTable', Effect: 'Allow', Resource: Match.objectLike({ 'Fn::Join': Match.anyValue() }) }],
+    },
   });
 });
 
@@ -142,28 +154,62 @@ test('the functions get the state table, the migration name and the config path;
   const t = synth();
   t.hasResourceProperties('AWS::Lambda::Function', {
     Handler: 'index.streamHandler',
-    Environment: { Variables: Match.objectLike({ DYNASHIFT_MIGRATION: 'orders-split', DYNASHIFT_CONFIG: 'dynashift.config.json', DYNASHIFT_STATE_TABLE: Match.anyValue() }) },
+    Environment: {
+      Variables: Match.objectLike({
+        DYNASHIFT_MIGRATION: 'orders-split',
+        DYNASHIFT_CONFIG: 'dynashift.config.json',
+        DYNASHIFT_STATE_TABLE: Match.anyValue(),
+      }),
+    },
   });
-  t.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.backfillSegment', Timeout: 900, Environment: { Variables: Match.objectLike({ DYNASHIFT_TIME_BUDGET_MS: '720000' }) } });
-  t.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }] }) });
+  t.hasResourceProperties('AWS::Lambda::Function', {
+    Handler: 'index.backfillSegment',
+    Timeout: 900,
+    Environment: { Variables: Match.objectLike({ DYNASHIFT_TIME_BUDGET_MS: '720000' }) },
+  });
+  t.hasResource('AWS::DynamoDB::Table', {
+    DeletionPolicy: 'Retain',
+    Properties: Match.objectLike({
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    }),
+  });
 });
 
 test('`dynashift deploy --synth` prints the template as JSON without AWS credentials', { timeout: 110_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dynashift-deploy-'));
   writeFileSync(join(dir, 'transform.mjs'), 'export default (item) => item;\n');
-  writeFileSync(join(dir, 'dynashift.config.json'), JSON.stringify({
-    name: 'orders-move',
-    source: { table: 'Orders', region: 'eu-west-1' },
-    target: { table: 'OrdersV2', region: 'eu-west-1' },
-    transform: './transform.mjs',
-    backfill: { concurrency: 3 },
-  }));
-  const env = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') };
+  writeFileSync(
+    join(dir, 'dynashift.config.json'),
+    JSON.stringify({
+      name: 'orders-move',
+      source: { table: 'Orders', region: 'eu-west-1' },
+      target: { table: 'OrdersV2', region: 'eu-west-1' },
+      transform: './transform.mjs',
+      backfill: { concurrency: 3 },
+    }),
+  );
+  const env = {
+    AWS_ACCESS_KEY_ID: '',
+    AWS_SECRET_ACCESS_KEY: '',
+    AWS_PROFILE: '',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: join(dir, 'none'),
+    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
+  };
   const res = await runCli(['deploy', '--synth', '-c', join(dir, 'dynashift.config.json'), '--code', ASSET], { env, timeoutMs: 100_000 });
   assert.equal(res.code, 0, res.stderr);
   const template = JSON.parse(res.stdout) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
   const types = Object.values(template.Resources).map((r) => r.Type);
-  for (const type of ['AWS::Lambda::EventSourceMapping', 'AWS::StepFunctions::StateMachine', 'AWS::DynamoDB::Table', 'AWS::SQS::Queue', 'AWS::CloudWatch::Alarm']) {
+  for (const type of [
+    'AWS::Lambda::EventSourceMapping',
+    'AWS::StepFunctions::StateMachine',
+    'AWS::DynamoDB::Table',
+    'AWS::SQS::Queue',
+    'AWS::CloudWatch::Alarm',
+  ]) {
     assert.ok(types.includes(type), `${type} in the template`);
   }
   const esm = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping')!;

@@ -57,7 +57,15 @@ describe('loadConfig: JSON', () => {
     assert.equal(cfg.singleTarget, 'target');
     assert.equal(cfg.transform, undefined);
     assert.equal(cfg.transformSource, undefined);
-    assert.deepEqual(cfg.backfill, { strategy: 'scan', segments: 16, concurrency: 8, pageSize: 1000, readShare: 0.5, consistentRead: true, skipExpired: false });
+    assert.deepEqual(cfg.backfill, {
+      strategy: 'scan',
+      segments: 16,
+      concurrency: 8,
+      pageSize: 1000,
+      readShare: 0.5,
+      consistentRead: true,
+      skipExpired: false,
+    });
     assert.deepEqual(cfg.stream, { pollIntervalMs: 250, discoveryIntervalMs: 10_000, duringBackfill: true });
     assert.deepEqual(cfg.write, { concurrency: 16 });
     assert.equal(cfg.onError, 'halt');
@@ -93,7 +101,16 @@ describe('loadConfig: JSON', () => {
       },
     });
     const cfg = await loadConfig(path);
-    assert.deepEqual(cfg.backfill, { strategy: 'scan', segments: 4, concurrency: 8, pageSize: 1000, readShare: 0.25, consistentRead: true, skipExpired: false, maxReadUnitsPerSecond: 500 });
+    assert.deepEqual(cfg.backfill, {
+      strategy: 'scan',
+      segments: 4,
+      concurrency: 8,
+      pageSize: 1000,
+      readShare: 0.25,
+      consistentRead: true,
+      skipExpired: false,
+      maxReadUnitsPerSecond: 500,
+    });
     assert.deepEqual(cfg.stream, { pollIntervalMs: 500, discoveryIntervalMs: 10_000, duringBackfill: true });
     assert.deepEqual(cfg.write, { concurrency: 16, maxWriteUnitsPerSecond: 1000 });
     assert.equal(cfg.onError, 'dead-letter');
@@ -122,7 +139,11 @@ describe('loadConfig: JSON', () => {
   });
 
   test('target.create is kept as given', async () => {
-    const create = { keySchema: { partitionKey: { name: 'customer', type: 'S' }, sortKey: { name: 'id', type: 'S' } }, billingMode: 'PAY_PER_REQUEST', ttlAttribute: null };
+    const create = {
+      keySchema: { partitionKey: { name: 'customer', type: 'S' }, sortKey: { name: 'id', type: 'S' } },
+      billingMode: 'PAY_PER_REQUEST',
+      ttlAttribute: null,
+    };
     const path = files({ 'c.json': { source: { table: 'Aaa' }, target: { table: 'Bbb', create } } });
     const cfg = await loadConfig(path);
     assert.deepEqual((cfg.targets.target as { create?: unknown }).create, create);
@@ -161,7 +182,10 @@ describe('loadConfig: transform modules', () => {
   });
 
   test('a module that fails to load is TRANSFORM_LOAD_FAILED with the cause', async () => {
-    const path = files({ 'c.json': { ...minimal, transform: './t.ts' }, 't.ts': 'throw new Error("module init exploded");\nexport default () => null;\n' });
+    const path = files({
+      'c.json': { ...minimal, transform: './t.ts' },
+      't.ts': 'throw new Error("module init exploded");\nexport default () => null;\n',
+    });
     const err = await rejectsWith(loadConfig(path), 'TRANSFORM_LOAD_FAILED', /module init exploded/);
     assert.ok(err.cause !== undefined);
   });
@@ -219,8 +243,14 @@ describe('loadConfig: TypeScript configs', () => {
 });
 
 describe('loadConfig: errors', () => {
-  test('each target kind takes its own settings: another kind\'s sub-config is refused, naming the field', async () => {
-    const pg = { kind: 'postgres', table: 'orders', keySchema: { partitionKey: { name: 'id', type: 'S' } }, postgres: { schema: 'sales' }, create: false };
+  test("each target kind takes its own settings: another kind's sub-config is refused, naming the field", async () => {
+    const pg = {
+      kind: 'postgres',
+      table: 'orders',
+      keySchema: { partitionKey: { name: 'id', type: 'S' } },
+      postgres: { schema: 'sales' },
+      create: false,
+    };
     const files = { kind: 'files', table: 'exp', files: { uri: './out' } };
     const ddb = { table: 'Bbb', maxBatchSize: 10, create: { billingMode: 'PAY_PER_REQUEST' } };
     for (const target of [pg, files, ddb]) {
@@ -252,15 +282,30 @@ describe('loadConfig: errors', () => {
     await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, backfill: { segments: '16' } } })), 'CONFIG_INVALID', /backfill\.segments/);
     await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, backfill: { segments: 1.5 } } })), 'CONFIG_INVALID', /backfill\.segments/);
     await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, write: { concurrency: 0 } } })), 'CONFIG_INVALID', /write\.concurrency/);
-    await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, target: { table: 'B', maxBatchSize: 26 } } })), 'CONFIG_INVALID', /target\.maxBatchSize/);
+    await rejectsWith(
+      loadConfig(files({ 'c.json': { ...minimal, target: { table: 'B', maxBatchSize: 26 } } })),
+      'CONFIG_INVALID',
+      /target\.maxBatchSize/,
+    );
     await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, source: { table: '' } } })), 'CONFIG_INVALID', /source\.table/);
     await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, onError: 'ignore' } })), 'CONFIG_INVALID', /onError/);
     await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, name: 'has space' } })), 'CONFIG_INVALID', /name/);
-    await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, source: { table: 'A', roleArn: 'not-an-arn' } } })), 'CONFIG_INVALID', /source\.roleArn/);
-    await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, source: { table: 'A', endpoint: 'localhost' } } })), 'CONFIG_INVALID', /source\.endpoint/);
-    await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, target: { table: 'B', create: { keySchema: { partitionKey: { name: 'pk', type: 'X' } } } } } })),
+    await rejectsWith(
+      loadConfig(files({ 'c.json': { ...minimal, source: { table: 'A', roleArn: 'not-an-arn' } } })),
+      'CONFIG_INVALID',
+      /source\.roleArn/,
+    );
+    await rejectsWith(
+      loadConfig(files({ 'c.json': { ...minimal, source: { table: 'A', endpoint: 'localhost' } } })),
+      'CONFIG_INVALID',
+      /source\.endpoint/,
+    );
+    await rejectsWith(
+      loadConfig(files({ 'c.json': { ...minimal, target: { table: 'B', create: { keySchema: { partitionKey: { name: 'pk', type: 'X' } } } } } })),
       // zod reports a failure inside the `create` union at the union itself, so only `target.create` is named.
-      'CONFIG_INVALID', /target\.create/);
+      'CONFIG_INVALID',
+      /target\.create/,
+    );
   });
 
   test('a config that is not an object is CONFIG_INVALID', async () => {
@@ -280,8 +325,13 @@ describe('loadConfig: errors', () => {
   test('an unknown nested field (a typo such as backfill.segmnts) is rejected, not silently ignored', async () => {
     // A silently dropped typo leaves the default in force (16 segments, the source key schema, …) without a word.
     await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, backfill: { segmnts: 4 } } })), 'CONFIG_INVALID', /segmnts/);
-    await rejectsWith(loadConfig(files({ 'c.json': { source: { table: 'A' }, target: { table: 'B', create: { keySchem: { partitionKey: { name: 'x', type: 'S' } } } } } })),
-      'CONFIG_INVALID', /keySchem/);
+    await rejectsWith(
+      loadConfig(
+        files({ 'c.json': { source: { table: 'A' }, target: { table: 'B', create: { keySchem: { partitionKey: { name: 'x', type: 'S' } } } } } }),
+      ),
+      'CONFIG_INVALID',
+      /keySchem/,
+    );
   });
 
   test('source and sources together are rejected', async () => {
@@ -312,11 +362,23 @@ describe('loadConfig: errors', () => {
   });
 
   test('a DynamoDB table name DynamoDB would refuse is TABLE_NAME_INVALID on its side, naming the setting', async () => {
-    const src = await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, source: { table: 'my table' } } })), 'TABLE_NAME_INVALID', /source\.table "my table"/);
+    const src = await rejectsWith(
+      loadConfig(files({ 'c.json': { ...minimal, source: { table: 'my table' } } })),
+      'TABLE_NAME_INVALID',
+      /source\.table "my table"/,
+    );
     assert.equal(src.side, 'source');
     assert.match(src.hint ?? '', /source\.table/);
-    const dst = await rejectsWith(loadConfig(files({ 'c.json': { ...minimal, targets: { lines: { table: 'ab' } }, target: undefined, transform: './t.mjs' }, 't.mjs': 'export default (i) => i;\n' })),
-      'TABLE_NAME_INVALID', /targets\.lines\.table/);
+    const dst = await rejectsWith(
+      loadConfig(
+        files({
+          'c.json': { ...minimal, targets: { lines: { table: 'ab' } }, target: undefined, transform: './t.mjs' },
+          't.mjs': 'export default (i) => i;\n',
+        }),
+      ),
+      'TABLE_NAME_INVALID',
+      /targets\.lines\.table/,
+    );
     assert.equal(dst.side, 'target');
   });
 
@@ -329,8 +391,11 @@ describe('loadConfig: errors', () => {
 
   test('empty sources or targets maps are rejected', async () => {
     await rejectsWith(loadConfig(files({ 'c.json': { sources: {}, target: { table: 'B' } } })), 'CONFIG_INVALID', /"sources" is empty/);
-    await rejectsWith(loadConfig(files({ 'c.json': { source: { table: 'A' }, targets: {}, transform: './t.mjs' }, 't.mjs': 'export default (i) => i;\n' })),
-      'CONFIG_INVALID', /"targets" is empty/);
+    await rejectsWith(
+      loadConfig(files({ 'c.json': { source: { table: 'A' }, targets: {}, transform: './t.mjs' }, 't.mjs': 'export default (i) => i;\n' })),
+      'CONFIG_INVALID',
+      /"targets" is empty/,
+    );
   });
 });
 

@@ -7,7 +7,12 @@ import type { MigrationState, Phase } from '../../src/state/migration-state.js';
 function ctx(phase: Phase, over: Partial<ControlContext> = {}): ControlContext {
   const state = { phase } as MigrationState;
   return {
-    state, cut: { direction: 'forward', history: [] }, caughtUp: true, direction: 'forward', deadLetters: 0, lagMs: 0,
+    state,
+    cut: { direction: 'forward', history: [] },
+    caughtUp: true,
+    direction: 'forward',
+    deadLetters: 0,
+    lagMs: 0,
     openReverse: async () => ({ target: { streamArn: 'arn:target', viewType: 'NEW_AND_OLD_IMAGES', openedAt: '', shards: {} } }),
     ...over,
   };
@@ -41,7 +46,11 @@ test('writes move after reads and drain forward before reverse replication start
 });
 
 test('a refused reverse setup leaves the phase unchanged', async () => {
-  const c = ctx('reads-cutover', { openReverse: async () => { throw new Error('no inverse transform'); } });
+  const c = ctx('reads-cutover', {
+    openReverse: async () => {
+      throw new Error('no inverse transform');
+    },
+  });
   await assert.rejects(applyControl(req('cutover-writes'), c), /no inverse transform/);
   assert.equal(c.state.phase, 'reads-cutover');
   assert.equal(c.cut.draining, undefined);
@@ -83,7 +92,7 @@ test('finish drains the running direction to none, only after writes moved', asy
   assert.deepEqual([c.cut.draining?.from, c.cut.draining?.to], ['reverse', 'none']);
 });
 
-test('writes move only while forward is caught up, so the reverse position follows all of forward\'s writes', async () => {
+test("writes move only while forward is caught up, so the reverse position follows all of forward's writes", async () => {
   const lagging = ctx('reads-cutover', { caughtUp: false, lagMs: 4000 });
   const refused = await applyControl(req('cutover-writes'), lagging);
   assert.equal(refused.ok, false);

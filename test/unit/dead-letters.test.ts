@@ -25,16 +25,36 @@ function store(): FileStateStore {
 }
 
 function lines(s: FileStateStore): Record<string, unknown>[] {
-  return readFileSync(s.deadLetterLocation(), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(s.deadLetterLocation(), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 const key = (id: string): AttributeMap => ({ id: { S: id } });
-const backfillFailure = (id: string, item: AttributeMap = key(id)): MapFailure =>
-  ({ stage: 'backfill', source: 'source', sourceKey: key(id), item, error: { code: 'TRANSFORM_FAILED', message: `transform threw: boom ${id}` } });
-const record = (id: string, seq: string, extra: Partial<ChangeRecord> = {}): ChangeRecord =>
-  ({ sequenceNumber: seq, eventName: 'MODIFY', keys: key(id), newImage: { ...key(id), v: { N: seq } }, oldImage: key(id), ...extra });
-const streamFailure = (id: string, seq: string): MapFailure =>
-  ({ stage: 'stream', source: 'source', sourceKey: key(id), record: record(id, seq), shardId: 'shardId-1', error: { code: 'TRANSFORM_FAILED', message: `transform threw: boom ${id}` } });
+const backfillFailure = (id: string, item: AttributeMap = key(id)): MapFailure => ({
+  stage: 'backfill',
+  source: 'source',
+  sourceKey: key(id),
+  item,
+  error: { code: 'TRANSFORM_FAILED', message: `transform threw: boom ${id}` },
+});
+const record = (id: string, seq: string, extra: Partial<ChangeRecord> = {}): ChangeRecord => ({
+  sequenceNumber: seq,
+  eventName: 'MODIFY',
+  keys: key(id),
+  newImage: { ...key(id), v: { N: seq } },
+  oldImage: key(id),
+  ...extra,
+});
+const streamFailure = (id: string, seq: string): MapFailure => ({
+  stage: 'stream',
+  source: 'source',
+  sourceKey: key(id),
+  record: record(id, seq),
+  shardId: 'shardId-1',
+  error: { code: 'TRANSFORM_FAILED', message: `transform threw: boom ${id}` },
+});
 
 async function loaded(s: FileStateStore, mode: 'halt' | 'dead-letter' = 'dead-letter'): Promise<FailurePolicy> {
   const p = new FailurePolicy(s, mode, quiet);
@@ -47,16 +67,23 @@ describe('dead letters: one entry per source item, in DynamoDB JSON', () => {
     const s = store();
     const bytes = Uint8Array.from([27, 0, 255]);
     const item: AttributeMap = {
-      id: { B: bytes }, n: { N: '12345678901234567890123456789012345678' }, bs: { BS: [bytes] },
+      id: { B: bytes },
+      n: { N: '12345678901234567890123456789012345678' },
+      bs: { BS: [bytes] },
       nested: { M: { inner: { L: [{ B: bytes }, { N: '1.50' }] } } },
     };
     const p = await loaded(s);
-    await p.handle([{ stage: 'backfill', source: 'source', sourceKey: { id: { B: bytes } }, item, error: { code: 'TRANSFORM_FAILED', message: 'x' } }], []);
+    await p.handle(
+      [{ stage: 'backfill', source: 'source', sourceKey: { id: { B: bytes } }, item, error: { code: 'TRANSFORM_FAILED', message: 'x' } }],
+      [],
+    );
     const [line] = lines(s);
     const b64 = Buffer.from(bytes).toString('base64');
     assert.deepEqual(line!['sourceKey'], { id: { B: b64 } });
     assert.deepEqual(line!['item'], {
-      id: { B: b64 }, n: { N: '12345678901234567890123456789012345678' }, bs: { BS: [b64] },
+      id: { B: b64 },
+      n: { N: '12345678901234567890123456789012345678' },
+      bs: { BS: [b64] },
       nested: { M: { inner: { L: [{ B: b64 }, { N: '1.50' }] } } },
     });
     assert.deepEqual(decodeMap(line!['item']), item, 'DynamoDB JSON reads back to the same item');
@@ -116,7 +143,19 @@ describe('dead letters: one entry per source item, in DynamoDB JSON', () => {
     const s = store();
     await (await loaded(s)).handle([backfillFailure('a')], []);
     const rerun = await loaded(s);
-    const rejected: RejectedWrite[] = [{ op: { kind: 'put', target: 'target', key: key('a'), keyId: 'a', item: key('a'), origin: { source: 'source', sourceKey: key('a'), via: 'backfill' } }, error: { code: 'ValidationException', message: 'too big' } }];
+    const rejected: RejectedWrite[] = [
+      {
+        op: {
+          kind: 'put',
+          target: 'target',
+          key: key('a'),
+          keyId: 'a',
+          item: key('a'),
+          origin: { source: 'source', sourceKey: key('a'), via: 'backfill' },
+        },
+        error: { code: 'ValidationException', message: 'too big' },
+      },
+    ];
     await rerun.handle([], rejected);
     await rerun.landed('backfill', 'source', () => [{ sourceKey: key('a') }], [], rejected);
     assert.equal(rerun.count, 1);
@@ -143,21 +182,62 @@ describe('dead letters: one entry per source item, in DynamoDB JSON', () => {
     mkdirSync(s.location, { recursive: true });
     const oldBinaryKey = { id: { B: { 0: 27, 1: 0, 2: 255 } } };
     const old = [
-      { at: '2026-01-01T00:00:00.000Z', stage: 'backfill', source: 'source', sourceKey: oldBinaryKey, item: oldBinaryKey, error: { code: 'TRANSFORM_FAILED', message: 'boom' } },
-      { at: '2026-01-01T00:00:01.000Z', stage: 'stream', source: 'source', sourceKey: oldBinaryKey, sequenceNumber: '7',
-        item: { sequenceNumber: '7', eventName: 'MODIFY', keys: oldBinaryKey, oldImage: { ...oldBinaryKey, grp: { S: 'A' } }, newImage: oldBinaryKey }, error: { code: 'TRANSFORM_FAILED', message: 'boom' } },
-      { at: '2026-01-01T00:00:02.000Z', stage: 'stream', source: 'source', sourceKey: oldBinaryKey, sequenceNumber: '7',
-        item: { sequenceNumber: '7', eventName: 'MODIFY', keys: oldBinaryKey }, error: { code: 'TRANSFORM_FAILED', message: 'boom' } },
+      {
+        at: '2026-01-01T00:00:00.000Z',
+        stage: 'backfill',
+        source: 'source',
+        sourceKey: oldBinaryKey,
+        item: oldBinaryKey,
+        error: { code: 'TRANSFORM_FAILED', message: 'boom' },
+      },
+      {
+        at: '2026-01-01T00:00:01.000Z',
+        stage: 'stream',
+        source: 'source',
+        sourceKey: oldBinaryKey,
+        sequenceNumber: '7',
+        item: {
+          sequenceNumber: '7',
+          eventName: 'MODIFY',
+          keys: oldBinaryKey,
+          oldImage: { ...oldBinaryKey, grp: { S: 'A' } },
+          newImage: oldBinaryKey,
+        },
+        error: { code: 'TRANSFORM_FAILED', message: 'boom' },
+      },
+      {
+        at: '2026-01-01T00:00:02.000Z',
+        stage: 'stream',
+        source: 'source',
+        sourceKey: oldBinaryKey,
+        sequenceNumber: '7',
+        item: { sequenceNumber: '7', eventName: 'MODIFY', keys: oldBinaryKey },
+        error: { code: 'TRANSFORM_FAILED', message: 'boom' },
+      },
     ];
     writeFileSync(s.deadLetterLocation(), old.map((l) => `${JSON.stringify(l)}\n`).join(''));
     const letters = await s.deadLetters();
     assert.equal(letters.length, 1, 'one item, however many lines');
     assert.equal(letters[0]!.failures.length, 2, 'the repeated stream failure (a resume) counts once');
-    assert.equal(letters[0]!.id, deadLetterId('source', { id: { B: Buffer.from([27, 0, 255]).toString('base64') } }), 'old and new encodings of one key are one item');
+    assert.equal(
+      letters[0]!.id,
+      deadLetterId('source', { id: { B: Buffer.from([27, 0, 255]).toString('base64') } }),
+      'old and new encodings of one key are one item',
+    );
     assert.deepEqual(failureOldImage(letters[0]!.failures[1]!), { id: { B: Uint8Array.from([27, 0, 255]) }, grp: { S: 'A' } });
     // The same item failing now (new encoding) joins the old entry instead of adding one.
     const p = await loaded(s);
-    await p.handle([{ stage: 'backfill', source: 'source', sourceKey: { id: { B: Uint8Array.from([27, 0, 255]) } }, error: { code: 'TRANSFORM_FAILED', message: 'boom' } }], []);
+    await p.handle(
+      [
+        {
+          stage: 'backfill',
+          source: 'source',
+          sourceKey: { id: { B: Uint8Array.from([27, 0, 255]) } },
+          error: { code: 'TRANSFORM_FAILED', message: 'boom' },
+        },
+      ],
+      [],
+    );
     assert.equal(p.count, 1);
     assert.equal(lines(s).length, 3, 'the backfill failure was already open: nothing appended');
   });
@@ -182,7 +262,10 @@ describe('incomplete stream records', () => {
 
   test('an untyped empty map ({}) in a stream image is STREAM_RECORD_INCOMPLETE naming the Local quirk; the transform never runs', () => {
     let ran = 0;
-    const t: Transform = (i) => { ran++; return i; };
+    const t: Transform = (i) => {
+      ran++;
+      return i;
+    };
     const mapper = new ItemMapper({ transform: t, targets: { target: { partitionKey: { name: 'id', type: 'S' } } }, singleTarget: 'target' });
     for (const untyped of [{}, { $unknown: undefined }] as unknown as AttributeMap[string][]) {
       const r = record('a', '5', { newImage: { ...key('a'), meta: { M: { tags: untyped } } } });
@@ -211,7 +294,10 @@ describe('incomplete stream records', () => {
     assert.equal(mapper.keyCanMove(keys), false);
     const res = changeWrites(mapper, page({ sequenceNumber: '7', eventName: 'REMOVE', keys }));
     assert.deepEqual(res.failures, []);
-    assert.deepEqual(res.ops.map((o) => [o.kind, o.key]), [['delete', keys]]);
+    assert.deepEqual(
+      res.ops.map((o) => [o.kind, o.key]),
+      [['delete', keys]],
+    );
     void pkSk;
   });
 });
@@ -223,12 +309,15 @@ describe('retryWrites: a dead letter applied from a consistent read, with the pr
   const g = (id: string, grp: string): AttributeMap => ({ id: { S: id }, grp: { S: grp } });
   const summary = (ops: ReturnType<typeof retryWrites>) => ops.map((o) => `${o.kind} ${o.key['gpk']?.S}|${o.key['id']?.S}`);
 
-  test('the current version is put and the target keys the failed records\' old images produced are deleted', () => {
+  test("the current version is put and the target keys the failed records' old images produced are deleted", () => {
     assert.deepEqual(summary(retryWrites(mapper, 'source', key('1'), g('1', 'B'), [g('1', 'A')])), ['delete G#A|1', 'put G#B|1']);
   });
 
   test('an old image that still maps to the current target key is not deleted; repeats are deleted once', () => {
-    assert.deepEqual(summary(retryWrites(mapper, 'source', key('1'), g('1', 'A'), [g('1', 'A'), g('1', 'C'), g('1', 'C')])), ['delete G#C|1', 'put G#A|1']);
+    assert.deepEqual(summary(retryWrites(mapper, 'source', key('1'), g('1', 'A'), [g('1', 'A'), g('1', 'C'), g('1', 'C')])), [
+      'delete G#C|1',
+      'put G#A|1',
+    ]);
   });
 
   test('an item gone from the source only deletes; a target item a rejected delete left is deleted too', () => {

@@ -68,10 +68,7 @@ describe('valuesEqual', () => {
   });
 
   test('binary sets are unordered and compare members by bytes', () => {
-    assertEqualBoth(
-      { BS: [new Uint8Array([1]), new Uint8Array([2, 3])] },
-      { BS: [Buffer.from([2, 3]), Buffer.from([1])] },
-    );
+    assertEqualBoth({ BS: [new Uint8Array([1]), new Uint8Array([2, 3])] }, { BS: [Buffer.from([2, 3]), Buffer.from([1])] });
     assertUnequalBoth({ BS: [new Uint8Array([1])] }, { BS: [new Uint8Array([2])] });
   });
 
@@ -99,19 +96,13 @@ describe('valuesEqual', () => {
 describe('differingAttributes', () => {
   test('identical items (by meaning) have no differing attributes', () => {
     assert.deepEqual(
-      differingAttributes(
-        { pk: { S: 'a' }, n: { N: '1.50' }, s: { SS: ['x', 'y'] } },
-        { s: { SS: ['y', 'x'] }, n: { N: '1.5' }, pk: { S: 'a' } },
-      ),
+      differingAttributes({ pk: { S: 'a' }, n: { N: '1.50' }, s: { SS: ['x', 'y'] } }, { s: { SS: ['y', 'x'] }, n: { N: '1.5' }, pk: { S: 'a' } }),
       [],
     );
   });
 
   test('names the attributes with different values', () => {
-    assert.deepEqual(
-      differingAttributes({ pk: { S: 'a' }, n: { N: '1' }, t: { S: 'x' } }, { pk: { S: 'a' }, n: { N: '2' }, t: { S: 'x' } }),
-      ['n'],
-    );
+    assert.deepEqual(differingAttributes({ pk: { S: 'a' }, n: { N: '1' }, t: { S: 'x' } }, { pk: { S: 'a' }, n: { N: '2' }, t: { S: 'x' } }), ['n']);
   });
 
   test('names attributes present on one side only, whichever side', () => {

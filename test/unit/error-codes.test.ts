@@ -13,7 +13,8 @@ const read = (p: string): string => readFileSync(join(root, p), 'utf8');
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []);
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** The members of `export type <name> = | 'A' | 'B' …;` in src/errors.ts. */
@@ -26,8 +27,11 @@ function unionMembers(text: string, name: string): string[] {
 const errorsText = read('src/errors.ts');
 const codes = [...new Set([...unionMembers(errorsText, 'ErrorCode'), ...unionMembers(errorsText, 'RefusalCode')])];
 // Everything in src/ but the two declarations themselves (errors.ts also raises STREAM_GAP and PLAN_REFUSED).
-const srcText = sourceFiles('src').filter((p) => p !== join('src', 'errors.ts')).map((p) => read(p)).join('\n')
-  + errorsText.replace(/export type (ErrorCode|RefusalCode) =[^;]+;/g, '');
+const srcText =
+  sourceFiles('src')
+    .filter((p) => p !== join('src', 'errors.ts'))
+    .map((p) => read(p))
+    .join('\n') + errorsText.replace(/export type (ErrorCode|RefusalCode) =[^;]+;/g, '');
 
 describe('error codes', () => {
   test('the declared codes were found (the parser reads src/errors.ts)', () => {
@@ -50,8 +54,12 @@ describe('error codes', () => {
 
 describe('hints name real flags', () => {
   /** Long options the CLI declares (src/cli/main.ts), e.g. --force, --no-reverse. */
-  const cliFlags = new Set([...read('src/cli/main.ts').matchAll(/Option\('(?:-\w, )?(--[a-z][a-z-]*)/g), ...read('src/cli/main.ts').matchAll(/\.option\('(?:-\w, )?(--[a-z][a-z-]*)/g)]
-    .map((m) => m[1]!));
+  const cliFlags = new Set(
+    [
+      ...read('src/cli/main.ts').matchAll(/Option\('(?:-\w, )?(--[a-z][a-z-]*)/g),
+      ...read('src/cli/main.ts').matchAll(/\.option\('(?:-\w, )?(--[a-z][a-z-]*)/g),
+    ].map((m) => m[1]!),
+  );
   /** Other programs' flags that hints quote in full commands. */
   const foreign = /\b(aws dynamodb [a-z-]+|npm install|npx cdk|cdk deploy)\b/;
 
@@ -62,17 +70,19 @@ describe('hints name real flags', () => {
   test('every --flag in a hint, message or note under src/ is one the CLI has', () => {
     const unknown: string[] = [];
     for (const path of sourceFiles('src').filter((p) => !p.startsWith(join('src', 'cdk')))) {
-      read(path).split('\n').forEach((line, i) => {
-        if (/^\s*(\*|\/\/|\/\*\*)/.test(line)) return; // comments document, they don't instruct
-        if (/setFlagsFromString\(/.test(line)) return; // a V8 flag dynashift sets on itself
-        // Each string literal on the line on its own: an AWS CLI command in one doesn't excuse a flag in another.
-        for (const lit of line.matchAll(/'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`|"(?:[^"\\]|\\.)*"/g)) {
-          if (foreign.test(lit[0])) continue;
-          for (const flag of lit[0].matchAll(/(?<![\w(-])(--[a-z][a-z-]*)/g)) {
-            if (!cliFlags.has(flag[1]!)) unknown.push(`${path}:${i + 1}: ${flag[1]}`);
+      read(path)
+        .split('\n')
+        .forEach((line, i) => {
+          if (/^\s*(\*|\/\/|\/\*\*)/.test(line)) return; // comments document, they don't instruct
+          if (/setFlagsFromString\(/.test(line)) return; // a V8 flag dynashift sets on itself
+          // Each string literal on the line on its own: an AWS CLI command in one doesn't excuse a flag in another.
+          for (const lit of line.matchAll(/'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`|"(?:[^"\\]|\\.)*"/g)) {
+            if (foreign.test(lit[0])) continue;
+            for (const flag of lit[0].matchAll(/(?<![\w(-])(--[a-z][a-z-]*)/g)) {
+              if (!cliFlags.has(flag[1]!)) unknown.push(`${path}:${i + 1}: ${flag[1]}`);
+            }
           }
-        }
-      });
+        });
     }
     assert.deepEqual(unknown, [], `flags that the CLI does not have:\n${unknown.join('\n')}`);
   });

@@ -59,11 +59,12 @@ const JSON_LINE = JSON.stringify({
 });
 
 // Ion text as AWS writes it: decimals like `103.` and `6d2`, sets as annotated lists, blobs in {{ }}.
-const ION_LINE = '$ion_1_0 {Item:{id:"item-1",big:12345678901234567890123456789012345678.,negBig:-99999999999999999999999999999999999999.,'
-  + 'long:0.1000000000000000055511151231257827,tiny:1.5d-130,int:103.,empty:"",unicode:"\\u00dcn\\u00efc\\u00f8d\\u00e9 emoji-🚀 \\"quoted\\" \\\\ back\\nslash",'
-  + 'bin:{{AAEC/w==}},emptyBin:{{}},yes:true,no:false,nothing:null,tags:$dynamodb_SS::["a","b c",""],'
-  + 'nums:$dynamodb_NS::[1.50,-2.,0.1000000000000000055511151231257827],blobs:$dynamodb_BS::[{{AQ==}},{{AgM=}}],'
-  + 'list:[1.,"x",[],{},null],map:{deep:{deeper:[$dynamodb_SS::["z"],false]}}}}';
+const ION_LINE =
+  '$ion_1_0 {Item:{id:"item-1",big:12345678901234567890123456789012345678.,negBig:-99999999999999999999999999999999999999.,' +
+  'long:0.1000000000000000055511151231257827,tiny:1.5d-130,int:103.,empty:"",unicode:"\\u00dcn\\u00efc\\u00f8d\\u00e9 emoji-🚀 \\"quoted\\" \\\\ back\\nslash",' +
+  'bin:{{AAEC/w==}},emptyBin:{{}},yes:true,no:false,nothing:null,tags:$dynamodb_SS::["a","b c",""],' +
+  'nums:$dynamodb_NS::[1.50,-2.,0.1000000000000000055511151231257827],blobs:$dynamodb_BS::[{{AQ==}},{{AgM=}}],' +
+  'list:[1.,"x",[],{},null],map:{deep:{deeper:[$dynamodb_SS::["z"],false]}}}}';
 
 describe('DYNAMODB_JSON lines', () => {
   test('decode every type exactly: 38 digits, long decimals, binary, sets, empty string, nesting', () => {
@@ -77,7 +78,10 @@ describe('DYNAMODB_JSON lines', () => {
   });
 
   test('incremental lines carry Keys, images and the write time; no NewImage means a delete', () => {
-    const r = decodeDdbJsonLine('{"Metadata":{"WriteTimestampMicros":{"N":"1700000000123456"}},"Keys":{"id":{"S":"a"}},"OldImage":{"id":{"S":"a"},"v":{"N":"1"}}}', 'change');
+    const r = decodeDdbJsonLine(
+      '{"Metadata":{"WriteTimestampMicros":{"N":"1700000000123456"}},"Keys":{"id":{"S":"a"}},"OldImage":{"id":{"S":"a"},"v":{"N":"1"}}}',
+      'change',
+    );
     assert.deepEqual(r.Keys, { id: { S: 'a' } });
     assert.deepEqual(r.OldImage, { id: { S: 'a' }, v: { N: '1' } });
     assert.equal(r.NewImage, undefined);
@@ -97,7 +101,10 @@ describe('DYNAMODB_JSON lines', () => {
     ['a change line in a full export', '{"Keys":{"id":{"S":"a"}},"NewImage":{"id":{"S":"a"}}}', /incremental-export change/],
   ] as const) {
     test(`refuses ${name}`, () => {
-      assert.throws(() => decodeDdbJsonLine(line, 'item'), (err: unknown) => err instanceof LineDecodeError && pattern.test(err.message));
+      assert.throws(
+        () => decodeDdbJsonLine(line, 'item'),
+        (err: unknown) => err instanceof LineDecodeError && pattern.test(err.message),
+      );
     });
   }
 
@@ -112,10 +119,20 @@ describe('ION lines', () => {
   });
 
   test('the AWS documentation example', () => {
-    const item = decodeIonLine('$ion_1_0 {Item:{Authors:$dynamodb_SS::["Author1","Author2"],Dimensions:"8.5 x 11.0 x 1.5",ISBN:"333-3333333333",Id:103.,InPublication:false,PageCount:6d2,Price:2d3,ProductCategory:"Book",Title:"Book 103 Title"}}', 'item').Item;
+    const item = decodeIonLine(
+      '$ion_1_0 {Item:{Authors:$dynamodb_SS::["Author1","Author2"],Dimensions:"8.5 x 11.0 x 1.5",ISBN:"333-3333333333",Id:103.,InPublication:false,PageCount:6d2,Price:2d3,ProductCategory:"Book",Title:"Book 103 Title"}}',
+      'item',
+    ).Item;
     assert.deepEqual(item, {
-      Authors: { SS: ['Author1', 'Author2'] }, Dimensions: { S: '8.5 x 11.0 x 1.5' }, ISBN: { S: '333-3333333333' }, Id: { N: '103' },
-      InPublication: { BOOL: false }, PageCount: { N: '600' }, Price: { N: '2000' }, ProductCategory: { S: 'Book' }, Title: { S: 'Book 103 Title' },
+      Authors: { SS: ['Author1', 'Author2'] },
+      Dimensions: { S: '8.5 x 11.0 x 1.5' },
+      ISBN: { S: '333-3333333333' },
+      Id: { N: '103' },
+      InPublication: { BOOL: false },
+      PageCount: { N: '600' },
+      Price: { N: '2000' },
+      ProductCategory: { S: 'Book' },
+      Title: { S: 'Book 103 Title' },
     });
   });
 
@@ -133,7 +150,10 @@ describe('ION lines', () => {
     ['a line that is not a struct', '$ion_1_0 [1, 2]', /one Ion struct/],
   ] as const) {
     test(`refuses ${name}`, () => {
-      assert.throws(() => decodeIonLine(line, 'item'), (err: unknown) => err instanceof LineDecodeError && pattern.test(err.message));
+      assert.throws(
+        () => decodeIonLine(line, 'item'),
+        (err: unknown) => err instanceof LineDecodeError && pattern.test(err.message),
+      );
     });
   }
 
@@ -158,14 +178,20 @@ describe('file scanning', () => {
     const { createHash } = await import('node:crypto');
     assert.equal(res.md5Base64, createHash('md5').update(gz).digest('base64'));
     const pages = [...jsonTextPages(res.text!, 'item', 1, 10)];
-    assert.deepEqual(pages.map((p) => p.map((r) => r.Item)), [[EXPECTED]]);
+    assert.deepEqual(
+      pages.map((p) => p.map((r) => r.Item)),
+      [[EXPECTED]],
+    );
   });
 
   test('an ION file comes back as verified DynamoDB JSON text with the same items', async () => {
     const gz = gzipSync(Buffer.from(`${ION_LINE}\n${ION_LINE}\n`));
     const res = await scanFile({ bytes: gz, format: 'ION', mode: 'item', keepLimitBytes: 1 << 20 });
     assert.equal(res.count, 2);
-    assert.deepEqual([...jsonTextPages(res.text!, 'item', 0, 1)].map((p) => p[0]!.Item), [EXPECTED, EXPECTED]);
+    assert.deepEqual(
+      [...jsonTextPages(res.text!, 'item', 0, 1)].map((p) => p[0]!.Item),
+      [EXPECTED, EXPECTED],
+    );
   });
 
   test('an empty object (AWS writes them for empty partitions) holds zero items', async () => {
@@ -175,8 +201,10 @@ describe('file scanning', () => {
 
   test('an undecodable line fails the whole scan and names the line', async () => {
     const gz = gzipSync(Buffer.from(`${JSON_LINE}\n{"Item":{"x":{"N":"abc"}}}\n`));
-    await assert.rejects(scanFile({ bytes: gz, format: 'DYNAMODB_JSON', mode: 'item', keepLimitBytes: 1 << 20 }),
-      (err: unknown) => err instanceof LineDecodeError && err.line === 1);
+    await assert.rejects(
+      scanFile({ bytes: gz, format: 'DYNAMODB_JSON', mode: 'item', keepLimitBytes: 1 << 20 }),
+      (err: unknown) => err instanceof LineDecodeError && err.line === 1,
+    );
   });
 
   test('invalid UTF-8 is refused rather than replaced with U+FFFD', async () => {
@@ -186,11 +214,17 @@ describe('file scanning', () => {
 
   test('a truncated gzip file is refused', async () => {
     const gz = gzipSync(Buffer.from(`${JSON_LINE}\n`.repeat(50)));
-    await assert.rejects(scanFile({ bytes: gz.subarray(0, gz.length - 10), format: 'DYNAMODB_JSON', mode: 'item', keepLimitBytes: 1 << 20 }), /unexpected end of file/);
+    await assert.rejects(
+      scanFile({ bytes: gz.subarray(0, gz.length - 10), format: 'DYNAMODB_JSON', mode: 'item', keepLimitBytes: 1 << 20 }),
+      /unexpected end of file/,
+    );
   });
 
   test('recordToJsonLine round-trips change records', () => {
-    const r = decodeDdbJsonLine('{"Metadata":{"WriteTimestampMicros":{"N":"5"}},"Keys":{"id":{"S":"a"}},"OldImage":{"b":{"B":"AQ=="}},"NewImage":{"n":{"NS":["1"]}}}', 'change');
+    const r = decodeDdbJsonLine(
+      '{"Metadata":{"WriteTimestampMicros":{"N":"5"}},"Keys":{"id":{"S":"a"}},"OldImage":{"b":{"B":"AQ=="}},"NewImage":{"n":{"NS":["1"]}}}',
+      'change',
+    );
     assert.deepEqual(decodeDdbJsonLine(recordToJsonLine(r), 'change'), r);
   });
 });

@@ -16,27 +16,49 @@ import { readExportFile } from '../../src/formats/ddb-export/export-file-reader.
 import { LocalStore } from '../../src/formats/ddb-export/export-store.js';
 import { checkChain, toChangeRecord } from '../../src/sources/export/incremental.js';
 import { loadExport } from '../../src/formats/ddb-export/locate-export.js';
-import { checksumMatches, md5, parseManifestFiles, parseSummary, relativeDataKey, singlePartMultipartEtag } from '../../src/formats/ddb-export/manifest.js';
+import {
+  checksumMatches,
+  md5,
+  parseManifestFiles,
+  parseSummary,
+  relativeDataKey,
+  singlePartMultipartEtag,
+} from '../../src/formats/ddb-export/manifest.js';
 import { exportStreamRefusals, streamLabelFromArn, streamLabelTime } from '../../src/sources/export/plan-checks.js';
 import type { ExportDescription } from '../../src/sources/export/export-source.js';
 
 const ID = '01700000000000-abcd1234';
-const reason = (r: string) => (err: unknown): boolean => {
-  assert.ok(err instanceof DynashiftError, `expected a DynashiftError, got ${String(err)}`);
-  assert.equal(err.details?.['reason'], r, err.message);
-  assert.ok(err.hint, 'every refusal carries a hint');
-  return true;
-};
+const reason =
+  (r: string) =>
+  (err: unknown): boolean => {
+    assert.ok(err instanceof DynashiftError, `expected a DynashiftError, got ${String(err)}`);
+    assert.equal(err.details?.['reason'], r, err.message);
+    assert.ok(err.hint, 'every refusal carries a hint');
+    return true;
+  };
 
 describe('manifest parsing', () => {
   test('manifest-summary.json: the AWS example, defaults for older summaries without exportType', () => {
-    const s = parseSummary(JSON.stringify({
-      version: '2020-06-30', exportArn: 'arn:aws:dynamodb:us-east-1:123456789012:table/ProductCatalog/export/01234567890123-a1b2c3d4',
-      startTime: '2020-11-04T07:28:34.028Z', endTime: '2020-11-04T07:33:43.897Z', tableArn: 'arn:aws:dynamodb:us-east-1:123456789012:table/ProductCatalog',
-      tableId: '12345a12-abcd-123a-ab12-1234abc12345', exportTime: '2020-11-04T07:28:34.028Z', s3Bucket: 'ddb-productcatalog-export', s3Prefix: '2020-Nov',
-      s3SseAlgorithm: 'AES256', s3SseKmsKeyId: null, manifestFilesS3Key: 'AWSDynamoDB/01345678901234-abc12345/manifest-files.json', billedSizeBytes: 0,
-      itemCount: 8, outputFormat: 'DYNAMODB_JSON',
-    }), 'summary');
+    const s = parseSummary(
+      JSON.stringify({
+        version: '2020-06-30',
+        exportArn: 'arn:aws:dynamodb:us-east-1:123456789012:table/ProductCatalog/export/01234567890123-a1b2c3d4',
+        startTime: '2020-11-04T07:28:34.028Z',
+        endTime: '2020-11-04T07:33:43.897Z',
+        tableArn: 'arn:aws:dynamodb:us-east-1:123456789012:table/ProductCatalog',
+        tableId: '12345a12-abcd-123a-ab12-1234abc12345',
+        exportTime: '2020-11-04T07:28:34.028Z',
+        s3Bucket: 'ddb-productcatalog-export',
+        s3Prefix: '2020-Nov',
+        s3SseAlgorithm: 'AES256',
+        s3SseKmsKeyId: null,
+        manifestFilesS3Key: 'AWSDynamoDB/01345678901234-abc12345/manifest-files.json',
+        billedSizeBytes: 0,
+        itemCount: 8,
+        outputFormat: 'DYNAMODB_JSON',
+      }),
+      'summary',
+    );
     assert.equal(s.itemCount, 8);
     assert.equal(s.exportType, 'FULL_EXPORT');
     assert.equal(s.outputFormat, 'DYNAMODB_JSON');
@@ -44,8 +66,21 @@ describe('manifest parsing', () => {
   });
 
   test('an incremental summary needs its window', () => {
-    assert.throws(() => parseSummary(JSON.stringify({ exportTime: '2024-01-01T00:00:00Z', itemCount: 1, exportType: 'INCREMENTAL_EXPORT' }), 's'), reason('manifest-invalid'));
-    const s = parseSummary(JSON.stringify({ exportTime: '2024-01-01T01:00:00Z', itemCount: 1, exportType: 'INCREMENTAL_EXPORT', exportFromTime: '2024-01-01T00:00:00Z', exportToTime: '2024-01-01T01:00:00Z', outputView: 'NEW_AND_OLD_IMAGES' }), 's');
+    assert.throws(
+      () => parseSummary(JSON.stringify({ exportTime: '2024-01-01T00:00:00Z', itemCount: 1, exportType: 'INCREMENTAL_EXPORT' }), 's'),
+      reason('manifest-invalid'),
+    );
+    const s = parseSummary(
+      JSON.stringify({
+        exportTime: '2024-01-01T01:00:00Z',
+        itemCount: 1,
+        exportType: 'INCREMENTAL_EXPORT',
+        exportFromTime: '2024-01-01T00:00:00Z',
+        exportToTime: '2024-01-01T01:00:00Z',
+        outputView: 'NEW_AND_OLD_IMAGES',
+      }),
+      's',
+    );
     assert.equal(s.exportFromTime, '2024-01-01T00:00:00Z');
   });
 
@@ -57,12 +92,18 @@ describe('manifest parsing', () => {
   });
 
   test('manifest-files.json: JSON lines, keys mapped onto the export folder whatever the original prefix', () => {
-    const text = [
-      { itemCount: 8, md5Checksum: 'sQMSpEILNgoQmarvDFonGQ==', etag: 'af4b8c-1', dataFileS3Key: `2020-Nov/AWSDynamoDB/${ID}/data/abc.json.gz` },
-      { itemCount: 0, md5Checksum: '1B2M2Y8AsgTpgAmY7PhCfg==', etag: 'x-1', dataFileS3Key: `AWSDynamoDB/${ID}/data/empty.json.gz` },
-    ].map((l) => JSON.stringify(l)).join('\n') + '\n';
+    const text =
+      [
+        { itemCount: 8, md5Checksum: 'sQMSpEILNgoQmarvDFonGQ==', etag: 'af4b8c-1', dataFileS3Key: `2020-Nov/AWSDynamoDB/${ID}/data/abc.json.gz` },
+        { itemCount: 0, md5Checksum: '1B2M2Y8AsgTpgAmY7PhCfg==', etag: 'x-1', dataFileS3Key: `AWSDynamoDB/${ID}/data/empty.json.gz` },
+      ]
+        .map((l) => JSON.stringify(l))
+        .join('\n') + '\n';
     const files = parseManifestFiles(text, 'm', ID);
-    assert.deepEqual(files.map((f) => f.relativeKey), ['data/abc.json.gz', 'data/empty.json.gz']);
+    assert.deepEqual(
+      files.map((f) => f.relativeKey),
+      ['data/abc.json.gz', 'data/empty.json.gz'],
+    );
     assert.equal(files[0]!.md5Checksum, 'sQMSpEILNgoQmarvDFonGQ==');
   });
 
@@ -86,9 +127,14 @@ describe('manifest parsing', () => {
 describe('export folders on disk', () => {
   let dir: string;
   const pool = new DecodePool(0); // in-thread: these tests are about the checks, not the threads
-  const lines = (n: number, from = 0): string => Array.from({ length: n }, (_, i) => JSON.stringify({ Item: { id: { S: `i${from + i}` } } })).join('\n') + '\n';
+  const lines = (n: number, from = 0): string =>
+    Array.from({ length: n }, (_, i) => JSON.stringify({ Item: { id: { S: `i${from + i}` } } })).join('\n') + '\n';
 
-  async function writeExport(root: string, files: { name: string; body: Buffer; itemCount?: number; md5?: string }[], summaryCount?: number): Promise<string> {
+  async function writeExport(
+    root: string,
+    files: { name: string; body: Buffer; itemCount?: number; md5?: string }[],
+    summaryCount?: number,
+  ): Promise<string> {
     const folder = join(root, 'AWSDynamoDB', ID);
     await mkdir(join(folder, 'data'), { recursive: true });
     const manifest: string[] = [];
@@ -97,12 +143,27 @@ describe('export folders on disk', () => {
       await writeFile(join(folder, 'data', f.name), f.body);
       const count = f.itemCount ?? 0;
       total += count;
-      manifest.push(JSON.stringify({ itemCount: count, md5Checksum: f.md5 ?? createHash('md5').update(f.body).digest('base64'), etag: 'e-1', dataFileS3Key: `AWSDynamoDB/${ID}/data/${f.name}` }));
+      manifest.push(
+        JSON.stringify({
+          itemCount: count,
+          md5Checksum: f.md5 ?? createHash('md5').update(f.body).digest('base64'),
+          etag: 'e-1',
+          dataFileS3Key: `AWSDynamoDB/${ID}/data/${f.name}`,
+        }),
+      );
     }
     const filesText = manifest.join('\n') + '\n';
     await writeFile(join(folder, 'manifest-files.json'), filesText);
     await writeFile(join(folder, 'manifest-files.md5'), createHash('md5').update(filesText).digest('base64'));
-    await writeFile(join(folder, 'manifest-summary.json'), JSON.stringify({ exportTime: '2024-01-01T00:00:00.000Z', itemCount: summaryCount ?? total, outputFormat: 'DYNAMODB_JSON', manifestFilesS3Key: `AWSDynamoDB/${ID}/manifest-files.json` }));
+    await writeFile(
+      join(folder, 'manifest-summary.json'),
+      JSON.stringify({
+        exportTime: '2024-01-01T00:00:00.000Z',
+        itemCount: summaryCount ?? total,
+        outputFormat: 'DYNAMODB_JSON',
+        manifestFilesS3Key: `AWSDynamoDB/${ID}/manifest-files.json`,
+      }),
+    );
     await writeFile(join(root, 'AWSDynamoDB', ID, '_started'), '');
     return folder;
   }
@@ -110,7 +171,17 @@ describe('export folders on disk', () => {
   const read = async (folder: string, entryIndex: number, fromLine = 0, keepLimitBytes = 1 << 20) => {
     const loaded = await loadExport(folder);
     const ids: string[] = [];
-    for await (const page of readExportFile({ store: new LocalStore(folder), entry: loaded.files[entryIndex]!, format: 'DYNAMODB_JSON', mode: 'item', fromLine, pageSize: 7, pool, keepLimitBytes, memoryLimitBytes: 0 })) {
+    for await (const page of readExportFile({
+      store: new LocalStore(folder),
+      entry: loaded.files[entryIndex]!,
+      format: 'DYNAMODB_JSON',
+      mode: 'item',
+      fromLine,
+      pageSize: 7,
+      pool,
+      keepLimitBytes,
+      memoryLimitBytes: 0,
+    })) {
       ids.push(...page.records.map((r) => r.Item!['id']!.S!));
     }
     return ids;
@@ -157,7 +228,9 @@ describe('export folders on disk', () => {
   });
 
   test('a file whose MD5 differs from md5Checksum is refused before yielding anything', async () => {
-    const folder = await writeExport(join(dir, 'bad-md5'), [{ name: 'a.json.gz', body: gzipSync(lines(20)), itemCount: 20, md5: 'AAAAAAAAAAAAAAAAAAAAAA==' }]);
+    const folder = await writeExport(join(dir, 'bad-md5'), [
+      { name: 'a.json.gz', body: gzipSync(lines(20)), itemCount: 20, md5: 'AAAAAAAAAAAAAAAAAAAAAA==' },
+    ]);
     await assert.rejects(read(folder, 0), reason('checksum-mismatch'));
   });
 
@@ -195,15 +268,33 @@ describe('export folders on disk', () => {
     const folder = await writeExport(join(dir, 'empty'), [{ name: 'e.json.gz', body: gzipSync(Buffer.alloc(0)), itemCount: 0 }]);
     const loaded = await loadExport(folder);
     const pages = [];
-    for await (const p of readExportFile({ store: new LocalStore(folder), entry: loaded.files[0]!, format: 'DYNAMODB_JSON', mode: 'item', fromLine: 0, pageSize: 7, pool, keepLimitBytes: 1024, memoryLimitBytes: 0 })) pages.push(p);
+    for await (const p of readExportFile({
+      store: new LocalStore(folder),
+      entry: loaded.files[0]!,
+      format: 'DYNAMODB_JSON',
+      mode: 'item',
+      fromLine: 0,
+      pageSize: 7,
+      pool,
+      keepLimitBytes: 1024,
+      memoryLimitBytes: 0,
+    }))
+      pages.push(p);
     assert.deepEqual(pages, [{ records: [], nextLine: 0, done: true }]);
   });
 });
 
 describe('incremental exports and plan checks', () => {
   const inc = (id: string, from: string, to: string): ExportDescription => ({
-    uri: `/x/${id}`, exportId: id, exportTime: Date.parse(to), itemCount: 0, format: 'DYNAMODB_JSON', exportType: 'INCREMENTAL_EXPORT',
-    exportFromTime: Date.parse(from), exportToTime: Date.parse(to), files: 0,
+    uri: `/x/${id}`,
+    exportId: id,
+    exportTime: Date.parse(to),
+    itemCount: 0,
+    format: 'DYNAMODB_JSON',
+    exportType: 'INCREMENTAL_EXPORT',
+    exportFromTime: Date.parse(from),
+    exportToTime: Date.parse(to),
+    files: 0,
   });
 
   test('a chain must start in time, have no gaps and no nested windows', () => {
@@ -219,8 +310,13 @@ describe('incremental exports and plan checks', () => {
 
   test('incremental lines become change records; no NewImage means REMOVE; write time in ms', () => {
     const keys = { id: { S: 'a' } };
-    assert.deepEqual(toChangeRecord({ Keys: keys, NewImage: { ...keys, v: { N: '1' } }, writeTimestampMicros: '1700000000123456' }, '1', false),
-      { sequenceNumber: '1', eventName: 'INSERT', keys, newImage: { ...keys, v: { N: '1' } }, createdAt: 1700000000123 });
+    assert.deepEqual(toChangeRecord({ Keys: keys, NewImage: { ...keys, v: { N: '1' } }, writeTimestampMicros: '1700000000123456' }, '1', false), {
+      sequenceNumber: '1',
+      eventName: 'INSERT',
+      keys,
+      newImage: { ...keys, v: { N: '1' } },
+      createdAt: 1700000000123,
+    });
     assert.equal(toChangeRecord({ Keys: keys, OldImage: keys, NewImage: keys }, '2', false).eventName, 'MODIFY');
     const del = toChangeRecord({ Keys: keys, OldImage: keys }, '3', false);
     assert.equal(del.eventName, 'REMOVE');
@@ -232,15 +328,30 @@ describe('incremental exports and plan checks', () => {
     const now = Date.parse('2024-01-02T00:00:00Z');
     const exportTime = Date.parse('2024-01-01T12:00:00Z');
     assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T00:00:00.000', now, estimatedBackfillMs: 3600_000 }), []);
-    assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T11:58:00.000', now, estimatedBackfillMs: 3600_000 }).map((r) => r.code), ['STREAM_NEWER_THAN_EXPORT']);
+    assert.deepEqual(
+      exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T11:58:00.000', now, estimatedBackfillMs: 3600_000 }).map((r) => r.code),
+      ['STREAM_NEWER_THAN_EXPORT'],
+    );
     // Older than the export is not enough: the replay starts 5 minutes before the export time.
     const justBefore = exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T11:57:00.000', now, estimatedBackfillMs: 3600_000 });
-    assert.deepEqual(justBefore.map((r) => r.code), ['STREAM_NEWER_THAN_EXPORT']);
+    assert.deepEqual(
+      justBefore.map((r) => r.code),
+      ['STREAM_NEWER_THAN_EXPORT'],
+    );
     assert.match(justBefore[0]!.message, /after 2024-01-01T11:55:00\.000Z \(the export time 2024-01-01T12:00:00\.000Z minus the 5-minute margin\)/);
     assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T11:54:59.000', now, estimatedBackfillMs: 3600_000 }), []);
-    assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T00:00:00.000', now, estimatedBackfillMs: 12 * 3600_000 }).map((r) => r.code), ['BACKFILL_EXCEEDS_RETENTION']);
-    assert.deepEqual(exportStreamRefusals({ exportTime, streamLabel: undefined, now, estimatedBackfillMs: 0 }).map((r) => r.code), ['STREAM_DISABLED']);
+    assert.deepEqual(
+      exportStreamRefusals({ exportTime, streamLabel: '2024-01-01T00:00:00.000', now, estimatedBackfillMs: 12 * 3600_000 }).map((r) => r.code),
+      ['BACKFILL_EXCEEDS_RETENTION'],
+    );
+    assert.deepEqual(
+      exportStreamRefusals({ exportTime, streamLabel: undefined, now, estimatedBackfillMs: 0 }).map((r) => r.code),
+      ['STREAM_DISABLED'],
+    );
     assert.equal(streamLabelTime('2024-01-01T00:00:00.000'), Date.parse('2024-01-01T00:00:00.000Z'));
-    assert.equal(streamLabelFromArn('arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/2024-01-01T00:00:00.000'), '2024-01-01T00:00:00.000');
+    assert.equal(
+      streamLabelFromArn('arn:aws:dynamodb:us-east-1:123456789012:table/Orders/stream/2024-01-01T00:00:00.000'),
+      '2024-01-01T00:00:00.000',
+    );
   });
 });

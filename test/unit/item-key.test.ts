@@ -1,9 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  attributeType, extractKey, itemSize, keyAttributeNames, keyId,
-  type AttributeMap, type KeySchema,
-} from '../../src/core/item.js';
+import { attributeType, extractKey, itemSize, keyAttributeNames, keyId, type AttributeMap, type KeySchema } from '../../src/core/item.js';
 
 const pkOnlyS: KeySchema = { partitionKey: { name: 'pk', type: 'S' } };
 const pkOnlyN: KeySchema = { partitionKey: { name: 'pk', type: 'N' } };
@@ -83,21 +80,12 @@ describe('keyId', () => {
 
   test('partition and sort key values cannot be confused by concatenation', () => {
     const schema: KeySchema = { partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'sk', type: 'S' } };
-    assert.notEqual(
-      keyId({ pk: { S: 'a,b' }, sk: { S: 'c' } }, schema),
-      keyId({ pk: { S: 'a' }, sk: { S: 'b,c' } }, schema),
-    );
-    assert.notEqual(
-      keyId({ pk: { S: 'a"' }, sk: { S: 'b' } }, schema),
-      keyId({ pk: { S: 'a' }, sk: { S: '"b' } }, schema),
-    );
+    assert.notEqual(keyId({ pk: { S: 'a,b' }, sk: { S: 'c' } }, schema), keyId({ pk: { S: 'a' }, sk: { S: 'b,c' } }, schema));
+    assert.notEqual(keyId({ pk: { S: 'a"' }, sk: { S: 'b' } }, schema), keyId({ pk: { S: 'a' }, sk: { S: '"b' } }, schema));
   });
 
   test('non-key attributes do not change the id', () => {
-    assert.equal(
-      keyId({ pk: { S: 'a' }, other: { S: 'x' } }, pkOnlyS),
-      keyId({ pk: { S: 'a' }, other: { S: 'y' } }, pkOnlyS),
-    );
+    assert.equal(keyId({ pk: { S: 'a' }, other: { S: 'x' } }, pkOnlyS), keyId({ pk: { S: 'a' }, other: { S: 'y' } }, pkOnlyS));
   });
 
   test('a missing key attribute throws, naming the attribute', () => {

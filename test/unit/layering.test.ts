@@ -69,10 +69,12 @@ function relativeImports(file: string): string[] {
 }
 
 function importEdges(): { from: string; to: string }[] {
-  return sourceFiles(SRC).flatMap((file) => relativeImports(file).map((spec) => ({
-    from: relative(SRC, file),
-    to: relative(SRC, resolve(dirname(file), spec)),
-  })));
+  return sourceFiles(SRC).flatMap((file) =>
+    relativeImports(file).map((spec) => ({
+      from: relative(SRC, file),
+      to: relative(SRC, resolve(dirname(file), spec)),
+    })),
+  );
 }
 
 test('every folder and root file of src/ is placed in a layer', () => {

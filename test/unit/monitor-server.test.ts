@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import { startMonitor } from '../../src/cli/observe/monitor-server.js';
 import { DynashiftError } from '../../src/errors.js';
 
-const options = () => ({ host: '127.0.0.1', port: 0, migration: 'm', version: '0.0.0', stateDir: join(mkdtempSync(join(tmpdir(), 'dynashift-mon-')), 'state') });
+const options = () => ({
+  host: '127.0.0.1',
+  port: 0,
+  migration: 'm',
+  version: '0.0.0',
+  stateDir: join(mkdtempSync(join(tmpdir(), 'dynashift-mon-')), 'state'),
+});
 
 test('the monitor answers GET only, and its page allows no outside script, style or connection', async () => {
   const monitor = await startMonitor(options());
@@ -26,7 +32,7 @@ test('the monitor answers GET only, and its page allows no outside script, style
     const html = await page.text();
     assert.doesNotMatch(html, /(src|href)=["']https?:/, 'no outside resource is referenced');
     // Before any state exists the data endpoint still answers, with the first step to take.
-    const status = await (await fetch(new URL('api/status', monitor.url))).json() as { phase: string; next: string; backfill: unknown[] };
+    const status = (await (await fetch(new URL('api/status', monitor.url))).json()) as { phase: string; next: string; backfill: unknown[] };
     assert.equal(status.phase, 'not-started');
     assert.deepEqual(status.backfill, []);
     const metrics = await (await fetch(new URL('metrics', monitor.url))).text();

@@ -15,7 +15,12 @@ test('every phase a live command can reach, from every phase, is a move of the p
         for (const cutDirection of ['forward', 'reverse', 'none'] as const) {
           const state = { phase: from, sources: {} } as unknown as MigrationState;
           const ctx: ControlContext = {
-            state, cut: { direction: cutDirection, history: [] }, caughtUp: true, direction: cutDirection, deadLetters: 0, lagMs: 0,
+            state,
+            cut: { direction: cutDirection, history: [] },
+            caughtUp: true,
+            direction: cutDirection,
+            deadLetters: 0,
+            lagMs: 0,
             openReverse: async () => ({}),
           };
           await applyControl({ id: '1', kind, at: '', options: { force, noReverse: cutDirection === 'none' } }, ctx);
@@ -42,9 +47,14 @@ test('entering the current phase is no move', () => {
 });
 
 test('a fresh migration starts backfilling only when a source has a snapshot left to copy', () => {
-  const source = (strategy: 'scan' | 'none' | 'export', completedAt?: string) =>
-    ({ backfill: { strategy, partitions: {}, itemsWritten: 0, bytesRead: 0, ...(completedAt ? { completedAt } : {}) } });
+  const source = (strategy: 'scan' | 'none' | 'export', completedAt?: string) => ({
+    backfill: { strategy, partitions: {}, itemsWritten: 0, bytesRead: 0, ...(completedAt ? { completedAt } : {}) },
+  });
   assert.equal(firstPhase({ sources: { a: source('scan') } } as unknown as MigrationState), 'backfilling');
   assert.equal(firstPhase({ sources: { a: source('none', 'now') } } as unknown as MigrationState), 'catching-up');
-  assert.equal(firstPhase({ sources: { a: source('export', 'now') } } as unknown as MigrationState), 'catching-up', 'an export loaded by ImportTable');
+  assert.equal(
+    firstPhase({ sources: { a: source('export', 'now') } } as unknown as MigrationState),
+    'catching-up',
+    'an export loaded by ImportTable',
+  );
 });

@@ -12,17 +12,28 @@ const TARGET_ARN = 'arn:aws:dynamodb:eu-west-1:123456789012:table/OrdersV2';
 
 function config(over: Partial<ResolvedConfig> = {}): ResolvedConfig {
   return {
-    name: 'm', configPath: '/x/c.json', stateDir: '/x/.dynashift/m',
+    name: 'm',
+    configPath: '/x/c.json',
+    stateDir: '/x/.dynashift/m',
     sources: { source: { table: 'Orders', region: 'eu-west-1' } },
     targets: { target: { table: 'OrdersV2', region: 'eu-west-1' } },
     singleTarget: 'target',
-    backfill: { ...DEFAULTS.backfill }, stream: { ...DEFAULTS.stream }, write: { ...DEFAULTS.write }, onError: 'halt',
+    backfill: { ...DEFAULTS.backfill },
+    stream: { ...DEFAULTS.stream },
+    write: { ...DEFAULTS.write },
+    onError: 'halt',
     ...over,
   } as ResolvedConfig;
 }
 const sources = { source: { table: 'Orders', arn: ARN } as TableInfo };
 const inspection = (over: Partial<TargetInspection> = {}): TargetInspection => ({
-  exists: false, willCreate: true, describe: [], notes: [], refusals: [], permissions: { actions: [], resources: [TARGET_ARN] }, ...over,
+  exists: false,
+  willCreate: true,
+  describe: [],
+  notes: [],
+  refusals: [],
+  permissions: { actions: [], resources: [TARGET_ARN] },
+  ...over,
 });
 const identity = (x: unknown) => x;
 
@@ -43,7 +54,7 @@ test('reverse replication (an inverseTransform) adds source writes and target st
     }
   }
   assert.ok(dst.resources.includes(`${TARGET_ARN}/stream/*`), 'the target stream is a resource');
-  assert.ok(src.actions.includes('dynamodb:PutItem'), 'the union lists every command\'s actions');
+  assert.ok(src.actions.includes('dynamodb:PutItem'), "the union lists every command's actions");
 });
 
 test('finish --delete-source needs DeleteTable on the source and CloudWatch GetMetricData', () => {
@@ -55,8 +66,11 @@ test('finish --delete-source needs DeleteTable on the source and CloudWatch GetM
 test('each strategy lists what it calls: touch updates source items, an export start exports and writes S3', () => {
   const touch = iamGrants(config({ backfill: { ...DEFAULTS.backfill, strategy: 'touch' } }), sources, { target: inspection() })['source source']!;
   assert.ok(touch.commands.run?.includes('dynamodb:UpdateItem'));
-  const exp = iamGrants(config({ backfill: { ...DEFAULTS.backfill, strategy: 'export', export: { start: { s3Bucket: 'b' } } } }), sources, { target: inspection() })['source source']!;
-  for (const a of ['dynamodb:ExportTableToPointInTime', 'dynamodb:DescribeExport', 's3:PutObject', 's3:GetObject']) assert.ok(exp.commands.run?.includes(a), a);
+  const exp = iamGrants(config({ backfill: { ...DEFAULTS.backfill, strategy: 'export', export: { start: { s3Bucket: 'b' } } } }), sources, {
+    target: inspection(),
+  })['source source']!;
+  for (const a of ['dynamodb:ExportTableToPointInTime', 'dynamodb:DescribeExport', 's3:PutObject', 's3:GetObject'])
+    assert.ok(exp.commands.run?.includes(a), a);
   const scan = iamGrants(config(), sources, { target: inspection() })['source source']!;
   assert.ok(!scan.commands.run?.includes('dynamodb:UpdateItem'), 'a scan backfill never writes the source');
 });
@@ -72,19 +86,26 @@ test('a target that will be created needs CreateTable in run only; verify --repa
 });
 
 test('a PostgreSQL target lists database privileges and no IAM actions', () => {
-  const pg = inspection({ permissions: { actions: ['SELECT, INSERT, UPDATE, DELETE on public.orders'], resources: ['postgres://db public.orders'] } });
+  const pg = inspection({
+    permissions: { actions: ['SELECT, INSERT, UPDATE, DELETE on public.orders'], resources: ['postgres://db public.orders'] },
+  });
   const dst = iamGrants(config({ targets: { target: { table: 'orders', kind: 'postgres' } } }), sources, { target: pg })['target target']!;
-  assert.ok(dst.actions.every((a) => !a.startsWith('dynamodb:')), JSON.stringify(dst.actions));
+  assert.ok(
+    dst.actions.every((a) => !a.startsWith('dynamodb:')),
+    JSON.stringify(dst.actions),
+  );
   assert.deepEqual(dst.commands.run, ['SELECT, INSERT, UPDATE, DELETE on public.orders']);
 });
 
 test('a role to assume adds sts:AssumeRole to every command of that side', () => {
   const roleArn = 'arn:aws:iam::123456789012:role/Migrator';
-  const src = iamGrants(config({ sources: { source: { table: 'Orders', region: 'eu-west-1', roleArn } } }), sources, { target: inspection() })['source source']!;
+  const src = iamGrants(config({ sources: { source: { table: 'Orders', region: 'eu-west-1', roleArn } } }), sources, { target: inspection() })[
+    'source source'
+  ]!;
   for (const actions of Object.values(src.commands)) assert.ok(actions.includes('sts:AssumeRole'));
 });
 
-test('segments are capped at one per page of items and at DynamoDB\'s 1,000,000, and the cap says so', () => {
+test("segments are capped at one per page of items and at DynamoDB's 1,000,000, and the cap says so", () => {
   assert.deepEqual(usableSegments(16, 1_000_000, 1000), { segments: 16 }, 'a table big enough keeps the configured segments');
   const small = usableSegments(1_000_000, 504, 1000);
   assert.equal(small.segments, 1);

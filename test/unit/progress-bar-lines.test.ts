@@ -34,7 +34,7 @@ class Screen {
         const [, priv, n, op] = csi;
         if (priv) continue; // cursor visibility, line wrapping
         if (op === 'G') this.col = Number(n || '1') - 1;
-        else if (op === 'K' && (n === '2')) this.rows[this.row] = '';
+        else if (op === 'K' && n === '2') this.rows[this.row] = '';
         else if (op === 'K') this.rows[this.row] = this.line().slice(0, this.col);
         else throw new Error(`unhandled CSI ${csi[0]}`);
         continue;
@@ -59,14 +59,20 @@ class Screen {
 }
 
 function ttyStream(screen: Screen): NodeJS.WriteStream {
-  const stream = new Writable({ write(chunk: Buffer, _enc, done) { screen.feed(chunk.toString()); done(); } }) as unknown as NodeJS.WriteStream;
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      screen.feed(chunk.toString());
+      done();
+    },
+  }) as unknown as NodeJS.WriteStream;
   Object.assign(stream, { isTTY: true, columns: 220, rows: 40 });
   return stream;
 }
 
 function snapshot(items: number): ProgressSnapshot {
   return {
-    at: new Date().toISOString(), phase: 'backfilling',
+    at: new Date().toISOString(),
+    phase: 'backfilling',
     backfill: { items, estimatedItems: 1000, itemsPerSecond: 100, partitions: 4, partitionsDone: 1 },
     stream: { records: 0, writes: 0, skipped: 0, recordsPerSecond: 0, lagMs: 0, caughtUp: false, shards: [] },
     deadLetters: 0,

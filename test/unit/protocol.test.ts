@@ -22,23 +22,43 @@ const item = (id: string, extra: AttributeMap = {}): AttributeMap => ({ id: { S:
 const g = (id: string, grp: string, extra: AttributeMap = {}): AttributeMap => item(id, { grp: { S: grp }, ...extra });
 
 let seq = 100;
-function rec(eventName: string, keys: AttributeMap, images: { newImage?: AttributeMap; oldImage?: AttributeMap; createdAt?: number } = {}): ChangeRecord {
+function rec(
+  eventName: string,
+  keys: AttributeMap,
+  images: { newImage?: AttributeMap; oldImage?: AttributeMap; createdAt?: number } = {},
+): ChangeRecord {
   return { sequenceNumber: String(seq++), eventName, keys, ...images };
 }
 const page = (...records: ChangeRecord[]): ChangePage => ({ source: 'source', shardId: 'shardId-0001', records });
 
 /** The writes as short strings: "put target G#A|1", "del target 1". */
 function summary(ops: WriteOp[]): string[] {
-  return ops.map((op) => `${op.kind === 'put' ? 'put' : 'del'} ${op.target} ${Object.values(op.key).map((v) => v.S ?? v.N).join('|')}`);
+  return ops.map(
+    (op) =>
+      `${op.kind === 'put' ? 'put' : 'del'} ${op.target} ${Object.values(op.key)
+        .map((v) => v.S ?? v.N)
+        .join('|')}`,
+  );
 }
 
 // ---- compactWrites --------------------------------------------------------------------------------------------------
 
 describe('compactWrites', () => {
-  const put = (target: string, k: string, v = '1'): WriteOp =>
-    ({ kind: 'put', target, key: item(k), keyId: keyId(item(k), sourceKey), item: item(k, { v: { N: v } }), origin: { source: 's', sourceKey: item(k), via: 'x' } });
-  const del = (target: string, k: string): WriteOp =>
-    ({ kind: 'delete', target, key: item(k), keyId: keyId(item(k), sourceKey), origin: { source: 's', sourceKey: item(k), via: 'x' } });
+  const put = (target: string, k: string, v = '1'): WriteOp => ({
+    kind: 'put',
+    target,
+    key: item(k),
+    keyId: keyId(item(k), sourceKey),
+    item: item(k, { v: { N: v } }),
+    origin: { source: 's', sourceKey: item(k), via: 'x' },
+  });
+  const del = (target: string, k: string): WriteOp => ({
+    kind: 'delete',
+    target,
+    key: item(k),
+    keyId: keyId(item(k), sourceKey),
+    origin: { source: 's', sourceKey: item(k), via: 'x' },
+  });
 
   test('without duplicates the input is returned as is', () => {
     const ops = [put('t', 'a'), put('t', 'b'), del('t', 'c')];
@@ -63,7 +83,9 @@ describe('compactWrites', () => {
     const mk = (spelling: string, kind: 'put' | 'delete'): WriteOp => {
       const key = { id: { N: spelling } };
       const origin = { source: 's', sourceKey: key, via: 'x' };
-      return kind === 'put' ? { kind, target: 't', key, keyId: keyId(key, n), item: key, origin } : { kind, target: 't', key, keyId: keyId(key, n), origin };
+      return kind === 'put'
+        ? { kind, target: 't', key, keyId: keyId(key, n), item: key, origin }
+        : { kind, target: 't', key, keyId: keyId(key, n), origin };
     };
     const out = compactWrites([mk('1.50', 'put'), mk('1.5', 'delete')]);
     assert.equal(out.length, 1);
@@ -96,7 +118,10 @@ describe('backfillWrites', () => {
   });
 
   test('a failing item is collected as a failure with its key and item, and the other items still produce puts', () => {
-    const t: Transform = (it) => { if (it.id === 'bad') throw new Error('cannot map bad'); return regroup(it, { source: 'source' }); };
+    const t: Transform = (it) => {
+      if (it.id === 'bad') throw new Error('cannot map bad');
+      return regroup(it, { source: 'source' });
+    };
     const bad = g('bad', 'X');
     const res = backfillWrites(grouped(t), 'source', sourceKey, [g('1', 'A'), bad, g('3', 'C')]);
     assert.deepEqual(summary(res.ops), ['put target G#A|1', 'put target G#C|3']);
@@ -111,7 +136,12 @@ describe('backfillWrites', () => {
   });
 
   test('failures keep their MappingError code (TARGET_KEY_MISSING)', () => {
-    const res = backfillWrites(grouped((it) => (it.id === '2' ? { id: it.id } : regroup(it, { source: 's' }))), 'source', sourceKey, [g('1', 'A'), g('2', 'B')]);
+    const res = backfillWrites(
+      grouped((it) => (it.id === '2' ? { id: it.id } : regroup(it, { source: 's' }))),
+      'source',
+      sourceKey,
+      [g('1', 'A'), g('2', 'B')],
+    );
     assert.equal(res.ops.length, 1);
     assert.equal(res.failures[0]!.error.code, 'TARGET_KEY_MISSING');
   });
@@ -125,7 +155,10 @@ describe('backfillWrites', () => {
   });
 
   test('a fan-out transform produces one put per output item', () => {
-    const fan: Transform = (it) => [{ ...it, gpk: 'x' }, { ...it, gpk: 'y' }];
+    const fan: Transform = (it) => [
+      { ...it, gpk: 'x' },
+      { ...it, gpk: 'y' },
+    ];
     const res = backfillWrites(grouped(fan), 'source', sourceKey, [g('1', 'A')]);
     assert.deepEqual(summary(res.ops), ['put target x|1', 'put target y|1']);
     assert.equal(res.collisions, 0);
@@ -169,7 +202,10 @@ describe('changeWrites', () => {
   });
 
   test('MODIFY of an identity migration is only a put', () => {
-    const res = changeWrites(identity(), page(rec('MODIFY', item('1'), { oldImage: item('1', { v: { N: '1' } }), newImage: item('1', { v: { N: '2' } }) })));
+    const res = changeWrites(
+      identity(),
+      page(rec('MODIFY', item('1'), { oldImage: item('1', { v: { N: '1' } }), newImage: item('1', { v: { N: '2' } }) })),
+    );
     assert.deepEqual(summary(res.ops), ['put target 1']);
   });
 
@@ -185,7 +221,10 @@ describe('changeWrites', () => {
   });
 
   test('REMOVE of a fanned-out item deletes every target item it produced', () => {
-    const fan: Transform = (it) => [{ ...it, gpk: 'x' }, { ...it, gpk: 'y' }];
+    const fan: Transform = (it) => [
+      { ...it, gpk: 'x' },
+      { ...it, gpk: 'y' },
+    ];
     const res = changeWrites(grouped(fan), page(rec('REMOVE', item('1'), { oldImage: g('1', 'A') })));
     assert.deepEqual(summary(res.ops), ['del target x|1', 'del target y|1']);
   });
@@ -212,7 +251,10 @@ describe('changeWrites', () => {
     assert.match(res.failures[0]!.error.message, /no old image/);
     assert.match(res.failures[0]!.error.message, /transform did not run/);
     assert.doesNotMatch(res.failures[0]!.error.message, /view type must include/);
-    assert.match(res.failures[0]!.error.hint ?? '', /DynamoDB Local .*second REMOVE without an old image when two requests delete the same key at once/);
+    assert.match(
+      res.failures[0]!.error.hint ?? '',
+      /DynamoDB Local .*second REMOVE without an old image when two requests delete the same key at once/,
+    );
     assert.equal(res.failures[0]!.record, r);
   });
 
@@ -230,11 +272,14 @@ describe('changeWrites', () => {
     assert.deepEqual(res.failures, []);
   });
 
-  test('multi-target: a change that drops one target\'s output deletes only there', () => {
+  test("multi-target: a change that drops one target's output deletes only there", () => {
     const targets = { main: sourceKey, flagged: sourceKey };
     const t: Transform = (it) => ({ main: it, flagged: it.flag === true ? it : null });
     const mapper = new ItemMapper({ transform: t, targets });
-    const res = changeWrites(mapper, page(rec('MODIFY', item('1'), { oldImage: item('1', { flag: { BOOL: true } }), newImage: item('1', { flag: { BOOL: false } }) })));
+    const res = changeWrites(
+      mapper,
+      page(rec('MODIFY', item('1'), { oldImage: item('1', { flag: { BOOL: true } }), newImage: item('1', { flag: { BOOL: false } }) })),
+    );
     assert.deepEqual(summary(res.ops), ['del flagged 1', 'put main 1']);
   });
 
@@ -255,36 +300,42 @@ describe('changeWrites', () => {
   });
 
   test('page compaction: put k1 then delete k1 leaves only the delete', () => {
-    const res = changeWrites(identity(), page(
-      rec('INSERT', item('k1'), { newImage: item('k1') }),
-      rec('REMOVE', item('k1'), { oldImage: item('k1') }),
-    ));
+    const res = changeWrites(
+      identity(),
+      page(rec('INSERT', item('k1'), { newImage: item('k1') }), rec('REMOVE', item('k1'), { oldImage: item('k1') })),
+    );
     assert.deepEqual(summary(res.ops), ['del target k1']);
   });
 
   test('page compaction: delete k1 then put k1 leaves only the put', () => {
-    const res = changeWrites(identity(), page(
-      rec('REMOVE', item('k1'), { oldImage: item('k1') }),
-      rec('INSERT', item('k1'), { newImage: item('k1', { v: { N: '2' } }) }),
-    ));
+    const res = changeWrites(
+      identity(),
+      page(rec('REMOVE', item('k1'), { oldImage: item('k1') }), rec('INSERT', item('k1'), { newImage: item('k1', { v: { N: '2' } }) })),
+    );
     assert.deepEqual(summary(res.ops), ['put target k1']);
   });
 
   test('page compaction: several updates to one key keep the last image', () => {
-    const res = changeWrites(identity(), page(
-      rec('MODIFY', item('k1'), { newImage: item('k1', { v: { N: '1' } }) }),
-      rec('MODIFY', item('k1'), { newImage: item('k1', { v: { N: '2' } }) }),
-      rec('MODIFY', item('k1'), { newImage: item('k1', { v: { N: '3' } }) }),
-    ));
+    const res = changeWrites(
+      identity(),
+      page(
+        rec('MODIFY', item('k1'), { newImage: item('k1', { v: { N: '1' } }) }),
+        rec('MODIFY', item('k1'), { newImage: item('k1', { v: { N: '2' } }) }),
+        rec('MODIFY', item('k1'), { newImage: item('k1', { v: { N: '3' } }) }),
+      ),
+    );
     assert.equal(res.ops.length, 1);
     assert.equal((res.ops[0] as Extract<WriteOp, { kind: 'put' }>).item.v!.N, '3');
   });
 
   test('page compaction: move A→B then B→A leaves delete B and put A', () => {
-    const res = changeWrites(grouped(), page(
-      rec('MODIFY', item('1'), { oldImage: g('1', 'A'), newImage: g('1', 'B') }),
-      rec('MODIFY', item('1'), { oldImage: g('1', 'B'), newImage: g('1', 'A', { v: { N: '2' } }) }),
-    ));
+    const res = changeWrites(
+      grouped(),
+      page(
+        rec('MODIFY', item('1'), { oldImage: g('1', 'A'), newImage: g('1', 'B') }),
+        rec('MODIFY', item('1'), { oldImage: g('1', 'B'), newImage: g('1', 'A', { v: { N: '2' } }) }),
+      ),
+    );
     assert.deepEqual(summary(res.ops), ['del target G#B|1', 'put target G#A|1']);
     assert.equal((res.ops[1] as Extract<WriteOp, { kind: 'put' }>).item.v!.N, '2');
   });
@@ -292,16 +343,22 @@ describe('changeWrites', () => {
   test('page compaction treats numerically equal number keys as one key', () => {
     const n: KeySchema = { partitionKey: { name: 'id', type: 'N' } };
     const mapper = new ItemMapper({ targets: { target: n }, singleTarget: 'target' });
-    const res = changeWrites(mapper, page(
-      rec('INSERT', { id: { N: '1.5' } }, { newImage: { id: { N: '1.5' } } }),
-      rec('REMOVE', { id: { N: '1.50' } }, { oldImage: { id: { N: '1.50' } } }),
-    ));
+    const res = changeWrites(
+      mapper,
+      page(
+        rec('INSERT', { id: { N: '1.5' } }, { newImage: { id: { N: '1.5' } } }),
+        rec('REMOVE', { id: { N: '1.50' } }, { oldImage: { id: { N: '1.50' } } }),
+      ),
+    );
     assert.equal(res.ops.length, 1);
     assert.equal(res.ops[0]!.kind, 'delete');
   });
 
   test('a failing record is reported with its sequence number and shard while the others still produce writes', () => {
-    const t: Transform = (it) => { if (it.grp === 'BAD') throw new Error('bad group'); return regroup(it, { source: 's' }); };
+    const t: Transform = (it) => {
+      if (it.grp === 'BAD') throw new Error('bad group');
+      return regroup(it, { source: 's' });
+    };
     const good1 = rec('INSERT', item('1'), { newImage: g('1', 'A') });
     const bad = rec('INSERT', item('2'), { newImage: g('2', 'BAD') });
     const good2 = rec('MODIFY', item('3'), { oldImage: g('3', 'C'), newImage: g('3', 'D') });
@@ -318,17 +375,20 @@ describe('changeWrites', () => {
   });
 
   test('a record whose old image fails to map produces no partial writes (the new-image put is not emitted alone)', () => {
-    const t: Transform = (it) => { if (it.grp === 'BAD') throw new Error('bad old'); return regroup(it, { source: 's' }); };
+    const t: Transform = (it) => {
+      if (it.grp === 'BAD') throw new Error('bad old');
+      return regroup(it, { source: 's' });
+    };
     const res = changeWrites(grouped(t), page(rec('MODIFY', item('1'), { oldImage: g('1', 'BAD'), newImage: g('1', 'A') })));
     assert.deepEqual(res.ops, []);
     assert.equal(res.failures.length, 1);
   });
 
   test('collisions are not counted for change pages', () => {
-    const res = changeWrites(identity(), page(
-      rec('INSERT', item('k1'), { newImage: item('k1') }),
-      rec('MODIFY', item('k1'), { newImage: item('k1') }),
-    ));
+    const res = changeWrites(
+      identity(),
+      page(rec('INSERT', item('k1'), { newImage: item('k1') }), rec('MODIFY', item('k1'), { newImage: item('k1') })),
+    );
     assert.equal(res.collisions, 0);
   });
 });

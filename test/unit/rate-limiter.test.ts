@@ -48,7 +48,10 @@ describe('RateLimiter', () => {
     await rl.consume(10);
     await rl.consume(50); // 5 s of debt
     assert.ok(clock.sleeps.length >= 5);
-    assert.ok(clock.sleeps.every((ms) => ms <= 1000), `sleeps ${clock.sleeps.join(',')}`);
+    assert.ok(
+      clock.sleeps.every((ms) => ms <= 1000),
+      `sleeps ${clock.sleeps.join(',')}`,
+    );
     assert.ok(clock.slept >= 5000 && clock.slept <= 5100, `slept ${clock.slept}`);
   });
 
@@ -229,7 +232,10 @@ describe('backoffDelay', () => {
   });
 
   test('full jitter: the delay spans 0 up to the cap', () => {
-    assert.equal(backoffDelay(5, 50, 5000, () => 0), 0);
+    assert.equal(
+      backoffDelay(5, 50, 5000, () => 0),
+      0,
+    );
     const d = backoffDelay(2, 50, 5000, () => 0.5);
     assert.equal(d, 100);
   });
@@ -259,20 +265,32 @@ describe('Semaphore', () => {
     const sem = new Semaphore(3);
     let active = 0;
     let peak = 0;
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => sem.run(async () => {
-      active++;
-      peak = Math.max(peak, active);
-      await new Promise((r) => setTimeout(r, 1));
-      active--;
-      return i;
-    })));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        sem.run(async () => {
+          active++;
+          peak = Math.max(peak, active);
+          await new Promise((r) => setTimeout(r, 1));
+          active--;
+          return i;
+        }),
+      ),
+    );
     assert.equal(peak, 3);
-    assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(
+      results,
+      Array.from({ length: 20 }, (_, i) => i),
+    );
   });
 
   test('a failing task frees its slot', async () => {
     const sem = new Semaphore(1);
-    await assert.rejects(sem.run(async () => { throw new Error('x'); }), /x/);
+    await assert.rejects(
+      sem.run(async () => {
+        throw new Error('x');
+      }),
+      /x/,
+    );
     assert.equal(await sem.run(async () => 'ok'), 'ok');
   });
 
@@ -307,8 +325,10 @@ describe('Semaphore', () => {
     };
     const running = sem.run(task('running'));
     const queued = [
-      sem.run(task('backfill-1')), sem.run(task('backfill-2')),
-      sem.run(task('stream-1'), { urgent: true }), sem.run(task('stream-2'), { urgent: true }),
+      sem.run(task('backfill-1')),
+      sem.run(task('backfill-2')),
+      sem.run(task('stream-1'), { urgent: true }),
+      sem.run(task('stream-2'), { urgent: true }),
     ];
     await Promise.all([running, ...queued]);
     assert.deepEqual(order, ['running', 'stream-1', 'stream-2', 'backfill-1', 'backfill-2']);

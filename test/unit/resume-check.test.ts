@@ -9,15 +9,38 @@ const NEW_CODE = { code: 'bbbb', output: 'oooo' };
 const NOW = Date.parse('2026-12-06T06:00:00Z');
 const opts = (rebackfill = false) => ({ rebackfill, now: NOW, stateDir: '/tmp/state' });
 
-function state(phase: Phase, fingerprint: MigrationState['transformFingerprint'] | null = OLD, strategy: 'scan' | 'touch' | 'export' | 'none' = 'scan'): MigrationState {
+function state(
+  phase: Phase,
+  fingerprint: MigrationState['transformFingerprint'] | null = OLD,
+  strategy: 'scan' | 'touch' | 'export' | 'none' = 'scan',
+): MigrationState {
   return {
-    version: 1, migration: 'm', configFingerprint: 'f', createdAt: '', updatedAt: '', phase, deadLetters: 0,
+    version: 1,
+    migration: 'm',
+    configFingerprint: 'f',
+    createdAt: '',
+    updatedAt: '',
+    phase,
+    deadLetters: 0,
     ...(fingerprint ? { transformFingerprint: fingerprint } : {}),
     sources: {
       source: {
         table: 'orders',
-        stream: { streamArn: 'arn', viewType: 'NEW_AND_OLD_IMAGES', openedAt: '2026-12-06T05:00:00Z', skipBefore: 123, shards: { s1: { checkpoint: '42', finished: false, applied: 7 } } },
-        backfill: { strategy, startedAt: '2026-12-06T05:00:00Z', completedAt: '2026-12-06T05:10:00Z', partitions: { 0: { done: true, items: 10 } }, itemsWritten: 10, bytesRead: 99 },
+        stream: {
+          streamArn: 'arn',
+          viewType: 'NEW_AND_OLD_IMAGES',
+          openedAt: '2026-12-06T05:00:00Z',
+          skipBefore: 123,
+          shards: { s1: { checkpoint: '42', finished: false, applied: 7 } },
+        },
+        backfill: {
+          strategy,
+          startedAt: '2026-12-06T05:00:00Z',
+          completedAt: '2026-12-06T05:10:00Z',
+          partitions: { 0: { done: true, items: 10 } },
+          itemsWritten: 10,
+          bytesRead: 99,
+        },
       },
     },
   };
@@ -39,13 +62,22 @@ test('the same transform resumes with nothing to say', () => {
 
 test('a changed transform code is refused with TRANSFORM_CHANGED, and the fix offers restoring, --accept-transform, --rebackfill and starting over', () => {
   const s = state('backfilling');
-  assert.throws(() => resumeWithTransform(s, NEW_CODE, opts()),
-    refusedWith('TRANSFORM_CHANGED', /transform code differs/, /restore the original transform.*run --accept-transform.*verify.*run --rebackfill.*verify --repair.*start over/));
+  assert.throws(
+    () => resumeWithTransform(s, NEW_CODE, opts()),
+    refusedWith(
+      'TRANSFORM_CHANGED',
+      /transform code differs/,
+      /restore the original transform.*run --accept-transform.*verify.*run --rebackfill.*verify --repair.*start over/,
+    ),
+  );
   assert.deepEqual(s.transformFingerprint, OLD, 'a refusal records nothing');
 });
 
 test('changed output settings (target keys, split, skipExpired) are refused too', () => {
-  assert.throws(() => resumeWithTransform(state('in-sync'), { code: 'aaaa', output: 'pppp' }, opts()), refusedWith('TRANSFORM_CHANGED', /target keys/));
+  assert.throws(
+    () => resumeWithTransform(state('in-sync'), { code: 'aaaa', output: 'pppp' }, opts()),
+    refusedWith('TRANSFORM_CHANGED', /target keys/),
+  );
 });
 
 test('a state written before transform fingerprints is migrated: the current one is recorded, with a warning', () => {
@@ -84,10 +116,16 @@ test('--rebackfill restarts every backfill under the new transform and keeps the
 
 test('--rebackfill is refused after a cutover, and for backfills whose snapshot predates the checkpoints', () => {
   for (const phase of ['reads-cutover', 'writes-cutover', 'finished'] as Phase[]) {
-    assert.throws(() => resumeWithTransform(state(phase), NEW_CODE, opts(true)), refusedWith('TRANSFORM_CHANGED', new RegExp(`phase ${phase}`), /rollback/));
+    assert.throws(
+      () => resumeWithTransform(state(phase), NEW_CODE, opts(true)),
+      refusedWith('TRANSFORM_CHANGED', new RegExp(`phase ${phase}`), /rollback/),
+    );
   }
   for (const strategy of ['export', 'none'] as const) {
-    assert.throws(() => resumeWithTransform(state('in-sync', OLD, strategy), NEW_CODE, opts(true)), refusedWith('TRANSFORM_CHANGED', new RegExp(strategy), /start over/));
+    assert.throws(
+      () => resumeWithTransform(state('in-sync', OLD, strategy), NEW_CODE, opts(true)),
+      refusedWith('TRANSFORM_CHANGED', new RegExp(strategy), /start over/),
+    );
   }
   const touch = state('in-sync', OLD, 'touch');
   resumeWithTransform(touch, NEW_CODE, opts(true));
@@ -123,16 +161,29 @@ test('--accept-transform works in every phase (it writes nothing), and says so w
 
 test('--accept-transform and --rebackfill together are refused (CONFIG_INVALID): they are two different answers', () => {
   const s = state('in-sync');
-  assert.throws(() => resumeWithTransform(s, NEW_CODE, { ...accepting, rebackfill: true }), refusedWith('CONFIG_INVALID', /--rebackfill and --accept-transform/, /--rebackfill.*--accept-transform/));
+  assert.throws(
+    () => resumeWithTransform(s, NEW_CODE, { ...accepting, rebackfill: true }),
+    refusedWith('CONFIG_INVALID', /--rebackfill and --accept-transform/, /--rebackfill.*--accept-transform/),
+  );
   assert.deepEqual(s.transformFingerprint, OLD);
 });
 
 test('dead-letters retry under a changed transform is refused (TRANSFORM_CHANGED) with retry --accept-transform and --rebackfill as the fixes', () => {
   const s = state('in-sync');
-  assert.throws(() => retryWithTransform(s, NEW_CODE, { now: NOW, stateDir: '/tmp/state' }),
-    refusedWith('TRANSFORM_CHANGED', /transform code differs.*not accepted/, /dead-letters retry --accept-transform.*verify.*run --rebackfill.*restore/));
+  assert.throws(
+    () => retryWithTransform(s, NEW_CODE, { now: NOW, stateDir: '/tmp/state' }),
+    refusedWith(
+      'TRANSFORM_CHANGED',
+      /transform code differs.*not accepted/,
+      /dead-letters retry --accept-transform.*verify.*run --rebackfill.*restore/,
+    ),
+  );
   assert.deepEqual(s.transformFingerprint, OLD);
-  assert.equal(retryWithTransform(state('in-sync'), OLD, { now: NOW, stateDir: '/tmp/state' }), undefined, 'the recorded transform retries with nothing to say');
+  assert.equal(
+    retryWithTransform(state('in-sync'), OLD, { now: NOW, stateDir: '/tmp/state' }),
+    undefined,
+    'the recorded transform retries with nothing to say',
+  );
   const note = retryWithTransform(s, NEW_CODE, { acceptTransform: true, now: NOW, stateDir: '/tmp/state' });
   assert.match(note ?? '', /accepted/);
   assert.deepEqual(s.transformFingerprint, NEW_CODE, 'retry --accept-transform records it as run --accept-transform does');

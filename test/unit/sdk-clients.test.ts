@@ -8,8 +8,14 @@ import { SDK_LOGGER_MIDDLEWARE } from '../../src/aws/sdk-logging.js';
 // The SDK's logger middleware copies every request and response body before logging nothing; dynashift's clients
 // must not carry it (a sixth of the backfill's CPU), and the name it is removed by must still exist in the SDK.
 test('SDK clients are built without the logger middleware', () => {
-  const { dynamodb, streams } = clientsFor({ table: 't', region: 'us-east-1', endpoint: 'http://127.0.0.1:1' }, roleFor('source', 'source', { table: 't' }));
-  for (const [name, client] of [['dynamodb', dynamodb], ['streams', streams]] as const) {
+  const { dynamodb, streams } = clientsFor(
+    { table: 't', region: 'us-east-1', endpoint: 'http://127.0.0.1:1' },
+    roleFor('source', 'source', { table: 't' }),
+  );
+  for (const [name, client] of [
+    ['dynamodb', dynamodb],
+    ['streams', streams],
+  ] as const) {
     const stack = client.middlewareStack.identify().join('\n');
     assert.doesNotMatch(stack, new RegExp(SDK_LOGGER_MIDDLEWARE), name);
     assert.match(stack, /retryMiddleware/, `${name}: the rest of the stack is intact`);

@@ -1,13 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ShardState } from '../../src/state/migration-state.js';
-import {
-  eligibleShards,
-  normalizeListing,
-  readiness,
-  reconcileListing,
-  type ListedShard,
-} from '../../src/sources/stream/shard-lineage.js';
+import { eligibleShards, normalizeListing, readiness, reconcileListing, type ListedShard } from '../../src/sources/stream/shard-lineage.js';
 
 const open = (shardId: string, parentShardId?: string): ListedShard =>
   parentShardId === undefined ? { shardId, closed: false } : { shardId, parentShardId, closed: false };
@@ -93,10 +87,7 @@ test('missing parent: a shard discovered after the open whose parent is neither 
 
 test('descendants of a shard with a missing parent are gaps too and are not tracked', () => {
   const plan = reconcileListing({ a: tracked(undefined, false) }, [open('a'), closed('x', 'ghost'), open('y', 'x')]);
-  assert.deepEqual(
-    plan.gaps.map((g) => g.shardId).sort(),
-    ['x', 'y'],
-  );
+  assert.deepEqual(plan.gaps.map((g) => g.shardId).sort(), ['x', 'y']);
   assert.deepEqual(plan.added, []);
 });
 

@@ -23,7 +23,11 @@ test('no code outside the strategy registry asks which backfill strategy it is',
   const asks = /strategy\s*[!=]==?\s*'|'(scan|none|export|touch)'\s*[!=]==?\s*[\w.]*strategy/;
   const offenders = files(SRC)
     .filter((f) => !relative(SRC, f).startsWith(join('engine', 'strategies')))
-    .flatMap((f) => readFileSync(f, 'utf8').split('\n').map((line, i) => ({ f, line, i })))
+    .flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .map((line, i) => ({ f, line, i })),
+    )
     .filter(({ line }) => asks.test(line))
     .map(({ f, line, i }) => `${relative(SRC, f)}:${i + 1}: ${line.trim()}`);
   assert.deepEqual(offenders, []);

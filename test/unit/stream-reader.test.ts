@@ -71,7 +71,6 @@ function gate(): { wait: Promise<void>; open: () => void } {
   return { wait, open };
 }
 
-
 const seqs = (page: ChangePage) => page.records.map((r) => r.sequenceNumber);
 
 // ---- record mapping -------------------------------------------------------------------------------------------------
@@ -102,8 +101,14 @@ test('record mapper keeps images, creation time, unknown event names and flags T
 });
 
 test('record mapper refuses a record it could not checkpoint or apply instead of dropping it', () => {
-  assert.throws(() => toChangeRecord({ eventName: 'INSERT', dynamodb: { Keys: { pk: { S: 'a' } } } }), (e: unknown) => e instanceof DynashiftError && e.code === 'AWS_ERROR');
-  assert.throws(() => toChangeRecord({ eventName: 'INSERT', dynamodb: { SequenceNumber: '5' } }), (e: unknown) => e instanceof DynashiftError && e.code === 'AWS_ERROR');
+  assert.throws(
+    () => toChangeRecord({ eventName: 'INSERT', dynamodb: { Keys: { pk: { S: 'a' } } } }),
+    (e: unknown) => e instanceof DynashiftError && e.code === 'AWS_ERROR',
+  );
+  assert.throws(
+    () => toChangeRecord({ eventName: 'INSERT', dynamodb: { SequenceNumber: '5' } }),
+    (e: unknown) => e instanceof DynashiftError && e.code === 'AWS_ERROR',
+  );
 });
 
 // ---- lineage --------------------------------------------------------------------------------------------------------
@@ -214,7 +219,10 @@ test('every DescribeStream page is read', async () => {
   controller.abort();
   assert.deepEqual(await outcome, { ok: true });
   assert.deepEqual(Object.keys(state.shards).sort(), model.shardIds().sort());
-  const firstRound = model.callsOf('describeStream').slice(0, 3).map((c) => ('ExclusiveStartShardId' in c.input ? c.input.ExclusiveStartShardId : 'n/a'));
+  const firstRound = model
+    .callsOf('describeStream')
+    .slice(0, 3)
+    .map((c) => ('ExclusiveStartShardId' in c.input ? c.input.ExclusiveStartShardId : 'n/a'));
   const ids = model.shardIds().sort();
   assert.deepEqual(firstRound, [undefined, ids[1], ids[3]]);
 });
@@ -359,13 +367,19 @@ test('a shard without a checkpoint starts at TRIM_HORIZON and a checkpointed one
   assert.deepEqual(await outcome, { ok: true });
   assert.deepEqual(delivered.sort(), [onA[2], onA[3], ...onB].sort());
   const opens = model.callsOf('getShardIterator').map((c) => c.input);
-  assert.deepEqual(opens.find((i) => 'ShardId' in i && i.ShardId === a), {
-    StreamArn: model.streamArn,
-    ShardId: a,
-    ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
-    SequenceNumber: onA[1],
-  });
-  assert.deepEqual(opens.find((i) => 'ShardId' in i && i.ShardId === b), { StreamArn: model.streamArn, ShardId: b, ShardIteratorType: 'TRIM_HORIZON' });
+  assert.deepEqual(
+    opens.find((i) => 'ShardId' in i && i.ShardId === a),
+    {
+      StreamArn: model.streamArn,
+      ShardId: a,
+      ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+      SequenceNumber: onA[1],
+    },
+  );
+  assert.deepEqual(
+    opens.find((i) => 'ShardId' in i && i.ShardId === b),
+    { StreamArn: model.streamArn, ShardId: b, ShardIteratorType: 'TRIM_HORIZON' },
+  );
 });
 
 test('opening at TRIM_HORIZON near the end of retention halts with a stream gap', async () => {
@@ -428,7 +442,10 @@ test('expired iterator is renewed from the checkpoint without losing records', a
   assert.deepEqual(delivered, [...written, more]);
   const expired = model.callsOf('getRecords').filter((c) => c.error === 'ExpiredIteratorException');
   assert.ok(expired.length >= 3, `expected at least 3 expirations, saw ${expired.length}`);
-  const renewals = model.callsOf('getShardIterator').slice(1).map((c) => ('SequenceNumber' in c.input ? c.input.SequenceNumber : undefined));
+  const renewals = model
+    .callsOf('getShardIterator')
+    .slice(1)
+    .map((c) => ('SequenceNumber' in c.input ? c.input.SequenceNumber : undefined));
   assert.deepEqual(renewals.slice(0, 2), [written[2], written[5]]);
 });
 
@@ -654,7 +671,11 @@ test('resume from checkpoint applies every record exactly once after the checkpo
   assert.ok(applied2.length < written.length, 'records up to the saved checkpoint are not replayed');
   for (const id of new Set(applied2.map((s) => shardOf.get(s)))) {
     const onShard = applied2.filter((s) => shardOf.get(s) === id).map(BigInt);
-    assert.deepEqual(onShard, [...onShard].sort((x, y) => (x < y ? -1 : 1)), `shard ${id} in order`);
+    assert.deepEqual(
+      onShard,
+      [...onShard].sort((x, y) => (x < y ? -1 : 1)),
+      `shard ${id} in order`,
+    );
   }
 });
 
@@ -859,7 +880,11 @@ for (const seed of [7, 1234, 987654]) {
     assert.ok(splits > 20, `workload should split often (${splits})`);
     assert.deepEqual(new Map([...applied].sort()), new Map([...written].sort()));
     const total = [...written.values()].reduce((n, v) => n + v.length, 0);
-    assert.equal(Object.values(state.shards).reduce((n, s) => n + s.applied, 0), total, 'each record applied once');
+    assert.equal(
+      Object.values(state.shards).reduce((n, s) => n + s.applied, 0),
+      total,
+      'each record applied once',
+    );
     const open = new Set(model.openShardIds());
     for (const [id, s] of Object.entries(state.shards)) assert.equal(s.finished, !open.has(id), `shard ${id} finished iff closed`);
   });

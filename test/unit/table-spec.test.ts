@@ -9,10 +9,16 @@ function sourceInfo(over: Partial<TableInfo> = {}): TableInfo {
     table: 'Orders',
     exists: true,
     keySchema: { partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'sk', type: 'N' } },
-    gsis: [{
-      name: 'byCustomer', partitionKey: { name: 'customer', type: 'S' }, sortKey: { name: 'created', type: 'N' },
-      projection: { type: 'INCLUDE', nonKeyAttributes: ['total'] }, readCapacityUnits: 5, writeCapacityUnits: 6,
-    }],
+    gsis: [
+      {
+        name: 'byCustomer',
+        partitionKey: { name: 'customer', type: 'S' },
+        sortKey: { name: 'created', type: 'N' },
+        projection: { type: 'INCLUDE', nonKeyAttributes: ['total'] },
+        readCapacityUnits: 5,
+        writeCapacityUnits: 6,
+      },
+    ],
     lsis: [{ name: 'byStatus', partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'status', type: 'S' }, projection: { type: 'KEYS_ONLY' } }],
     billingMode: 'PAY_PER_REQUEST',
     itemCount: 0,
@@ -34,11 +40,17 @@ describe('targetTableSpec', () => {
   test('by default copies the source key schema, GSIs (without capacity figures), LSIs, billing mode and TTL', () => {
     const spec = targetTableSpec(sourceInfo(), undefined);
     assert.deepEqual(spec.keySchema, { partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'sk', type: 'N' } });
-    assert.deepEqual(spec.gsis, [{
-      name: 'byCustomer', partitionKey: { name: 'customer', type: 'S' }, sortKey: { name: 'created', type: 'N' },
-      projection: { type: 'INCLUDE', nonKeyAttributes: ['total'] },
-    }]);
-    assert.deepEqual(spec.lsis, [{ name: 'byStatus', partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'status', type: 'S' }, projection: { type: 'KEYS_ONLY' } }]);
+    assert.deepEqual(spec.gsis, [
+      {
+        name: 'byCustomer',
+        partitionKey: { name: 'customer', type: 'S' },
+        sortKey: { name: 'created', type: 'N' },
+        projection: { type: 'INCLUDE', nonKeyAttributes: ['total'] },
+      },
+    ]);
+    assert.deepEqual(spec.lsis, [
+      { name: 'byStatus', partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'status', type: 'S' }, projection: { type: 'KEYS_ONLY' } },
+    ]);
     assert.equal(spec.billingMode, 'PAY_PER_REQUEST');
     assert.equal(spec.ttlAttribute, 'expiresAt');
     assert.equal(spec.throughput, undefined);
@@ -76,7 +88,10 @@ describe('targetTableSpec', () => {
   test('LSIs are dropped, with a note, when the target has no sort key', () => {
     const spec = targetTableSpec(sourceInfo(), { keySchema: { partitionKey: { name: 'pk', type: 'S' } } });
     assert.deepEqual(spec.lsis, []);
-    assert.ok(spec.notes.some((n) => /sort key/.test(n)), spec.notes.join('; '));
+    assert.ok(
+      spec.notes.some((n) => /sort key/.test(n)),
+      spec.notes.join('; '),
+    );
   });
 
   test("'none' creates no GSIs and no LSIs", () => {
@@ -92,23 +107,33 @@ describe('targetTableSpec', () => {
       localSecondaryIndexes: [{ name: 'l1', sortKey: { name: 'y', type: 'N' } }],
     });
     assert.deepEqual(spec.gsis, [{ name: 'g1', partitionKey: { name: 'x', type: 'S' }, projection: { type: 'ALL' } }]);
-    assert.deepEqual(spec.lsis, [{ name: 'l1', partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'y', type: 'N' }, projection: { type: 'ALL' } }]);
+    assert.deepEqual(spec.lsis, [
+      { name: 'l1', partitionKey: { name: 'pk', type: 'S' }, sortKey: { name: 'y', type: 'N' }, projection: { type: 'ALL' } },
+    ]);
   });
 
   test('billing mode PAY_PER_REQUEST can be forced over a PROVISIONED source, dropping throughput', () => {
-    const spec = targetTableSpec(sourceInfo({ billingMode: 'PROVISIONED', readCapacityUnits: 10, writeCapacityUnits: 20 }), { billingMode: 'PAY_PER_REQUEST' });
+    const spec = targetTableSpec(sourceInfo({ billingMode: 'PROVISIONED', readCapacityUnits: 10, writeCapacityUnits: 20 }), {
+      billingMode: 'PAY_PER_REQUEST',
+    });
     assert.equal(spec.billingMode, 'PAY_PER_REQUEST');
     assert.equal(spec.throughput, undefined);
   });
 
   test('PROVISIONED with explicit throughput uses it', () => {
-    const spec = targetTableSpec(sourceInfo(), { billingMode: 'PROVISIONED', provisionedThroughput: { readCapacityUnits: 3, writeCapacityUnits: 4 } });
+    const spec = targetTableSpec(sourceInfo(), {
+      billingMode: 'PROVISIONED',
+      provisionedThroughput: { readCapacityUnits: 3, writeCapacityUnits: 4 },
+    });
     assert.deepEqual(spec.throughput, { readCapacityUnits: 3, writeCapacityUnits: 4 });
   });
 
   test('PROVISIONED without throughput and without source figures is CONFIG_INVALID (exit 2)', () => {
     assert.throws(() => targetTableSpec(sourceInfo(), { billingMode: 'PROVISIONED' }), configInvalid);
-    assert.throws(() => targetTableSpec(undefined, { billingMode: 'PROVISIONED', keySchema: { partitionKey: { name: 'pk', type: 'S' } } }), configInvalid);
+    assert.throws(
+      () => targetTableSpec(undefined, { billingMode: 'PROVISIONED', keySchema: { partitionKey: { name: 'pk', type: 'S' } } }),
+      configInvalid,
+    );
   });
 
   test('an unknown key schema (no source, no create.keySchema) is CONFIG_INVALID', () => {
@@ -135,7 +160,10 @@ describe('createTableInput', () => {
   test('builds the key schema, indexes and one AttributeDefinition per attribute', () => {
     const input = createTableInput('Target', targetTableSpec(sourceInfo(), undefined));
     assert.equal(input.TableName, 'Target');
-    assert.deepEqual(input.KeySchema, [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }]);
+    assert.deepEqual(input.KeySchema, [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
     assert.equal(input.BillingMode, 'PAY_PER_REQUEST');
     assert.equal(input.ProvisionedThroughput, undefined);
     const defs = input.AttributeDefinitions!;
@@ -151,16 +179,26 @@ describe('createTableInput', () => {
         { AttributeName: 'status', AttributeType: 'S' },
       ],
     );
-    assert.deepEqual(input.GlobalSecondaryIndexes, [{
-      IndexName: 'byCustomer',
-      KeySchema: [{ AttributeName: 'customer', KeyType: 'HASH' }, { AttributeName: 'created', KeyType: 'RANGE' }],
-      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['total'] },
-    }]);
-    assert.deepEqual(input.LocalSecondaryIndexes, [{
-      IndexName: 'byStatus',
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'status', KeyType: 'RANGE' }],
-      Projection: { ProjectionType: 'KEYS_ONLY' },
-    }]);
+    assert.deepEqual(input.GlobalSecondaryIndexes, [
+      {
+        IndexName: 'byCustomer',
+        KeySchema: [
+          { AttributeName: 'customer', KeyType: 'HASH' },
+          { AttributeName: 'created', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['total'] },
+      },
+    ]);
+    assert.deepEqual(input.LocalSecondaryIndexes, [
+      {
+        IndexName: 'byStatus',
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'status', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+    ]);
   });
 
   test('an attribute shared by the table key and an index is defined once', () => {
@@ -172,7 +210,10 @@ describe('createTableInput', () => {
       notes: [],
     };
     const input = createTableInput('T', spec);
-    assert.deepEqual(input.AttributeDefinitions, [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }]);
+    assert.deepEqual(input.AttributeDefinitions, [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+    ]);
     assert.equal(input.LocalSecondaryIndexes, undefined);
   });
 
@@ -184,11 +225,17 @@ describe('createTableInput', () => {
       billingMode: 'PAY_PER_REQUEST',
       notes: [],
     };
-    assert.throws(() => createTableInput('T', spec), (err: unknown) => configInvalid(err) && /pk/.test((err as Error).message));
+    assert.throws(
+      () => createTableInput('T', spec),
+      (err: unknown) => configInvalid(err) && /pk/.test((err as Error).message),
+    );
   });
 
   test('PROVISIONED throughput is set on the table and every GSI', () => {
-    const spec = targetTableSpec(sourceInfo(), { billingMode: 'PROVISIONED', provisionedThroughput: { readCapacityUnits: 7, writeCapacityUnits: 8 } });
+    const spec = targetTableSpec(sourceInfo(), {
+      billingMode: 'PROVISIONED',
+      provisionedThroughput: { readCapacityUnits: 7, writeCapacityUnits: 8 },
+    });
     const input = createTableInput('T', spec);
     assert.equal(input.BillingMode, 'PROVISIONED');
     assert.deepEqual(input.ProvisionedThroughput, { ReadCapacityUnits: 7, WriteCapacityUnits: 8 });

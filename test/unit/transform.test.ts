@@ -74,7 +74,10 @@ describe('ItemMapper with a transform (single target)', () => {
 
   test('the transform receives the source name in its context', () => {
     let ctxSource = '';
-    single((item, ctx) => { ctxSource = ctx.source; return item; }).map('orders', { pk: { S: 'a' } });
+    single((item, ctx) => {
+      ctxSource = ctx.source;
+      return item;
+    }).map('orders', { pk: { S: 'a' } });
     assert.equal(ctxSource, 'orders');
   });
 
@@ -121,7 +124,9 @@ describe('ItemMapper with a transform (single target)', () => {
   });
 
   test('returning undefined (a forgotten return) is TRANSFORM_OUTPUT_INVALID, never a silent drop', () => {
-    const forgotten = ((item: Item) => { void { ...item, extra: 1 }; }) as unknown as Transform;
+    const forgotten = ((item: Item) => {
+      void { ...item, extra: 1 };
+    }) as unknown as Transform;
     assert.throws(() => single(forgotten).map('source', { pk: { S: 'a' } }), mappingError('TRANSFORM_OUTPUT_INVALID', /undefined.*return/));
   });
 
@@ -136,9 +141,15 @@ describe('ItemMapper with a transform (single target)', () => {
     const mapper = single((item) => [1, 2, 3].map((i) => ({ pk: item.pk, sk: i, v: `line${i}` })), pkSkN);
     const out = mapper.map('source', { pk: { S: 'o1' } });
     assert.equal(out.length, 3);
-    assert.deepEqual(out.map((r) => r.key), [1, 2, 3].map((i) => ({ pk: { S: 'o1' }, sk: { N: String(i) } })));
+    assert.deepEqual(
+      out.map((r) => r.key),
+      [1, 2, 3].map((i) => ({ pk: { S: 'o1' }, sk: { N: String(i) } })),
+    );
     assert.equal(new Set(out.map((r) => r.keyId)).size, 3);
-    assert.deepEqual(out.map((r) => r.item.v!.S), ['line1', 'line2', 'line3']);
+    assert.deepEqual(
+      out.map((r) => r.item.v!.S),
+      ['line1', 'line2', 'line3'],
+    );
     assert.ok(out.every((r) => r.target === 'target'));
   });
 
@@ -163,18 +174,25 @@ describe('ItemMapper with a transform (single target)', () => {
 
   test('a transform that throws is TRANSFORM_FAILED carrying its message and cause', () => {
     const boom = new Error('price is negative');
-    const mapper = single(() => { throw boom; });
-    assert.throws(() => mapper.map('source', { pk: { S: 'a' } }), (err: unknown) => {
-      assert.ok(err instanceof MappingError);
-      assert.equal(err.code, 'TRANSFORM_FAILED');
-      assert.match(err.message, /price is negative/);
-      assert.equal(err.cause, boom);
-      return true;
+    const mapper = single(() => {
+      throw boom;
     });
+    assert.throws(
+      () => mapper.map('source', { pk: { S: 'a' } }),
+      (err: unknown) => {
+        assert.ok(err instanceof MappingError);
+        assert.equal(err.code, 'TRANSFORM_FAILED');
+        assert.match(err.message, /price is negative/);
+        assert.equal(err.cause, boom);
+        return true;
+      },
+    );
   });
 
   test('a transform that throws a non-Error is TRANSFORM_FAILED with its text', () => {
-    const mapper = single(() => { throw 'plain string'; });
+    const mapper = single(() => {
+      throw 'plain string';
+    });
     assert.throws(() => mapper.map('source', { pk: { S: 'a' } }), mappingError('TRANSFORM_FAILED', /plain string/));
   });
 
@@ -184,10 +202,11 @@ describe('ItemMapper with a transform (single target)', () => {
   });
 
   test('a non-object output (a string, a nested array) is TRANSFORM_OUTPUT_INVALID', () => {
-    assert.throws(() => single((() => 'x') as unknown as Transform).map('source', { pk: { S: 'a' } }),
-      mappingError('TRANSFORM_OUTPUT_INVALID'));
-    assert.throws(() => single((() => [[{ pk: 'a' }]]) as unknown as Transform).map('source', { pk: { S: 'a' } }),
-      mappingError('TRANSFORM_OUTPUT_INVALID', /nested array/));
+    assert.throws(() => single((() => 'x') as unknown as Transform).map('source', { pk: { S: 'a' } }), mappingError('TRANSFORM_OUTPUT_INVALID'));
+    assert.throws(
+      () => single((() => [[{ pk: 'a' }]]) as unknown as Transform).map('source', { pk: { S: 'a' } }),
+      mappingError('TRANSFORM_OUTPUT_INVALID', /nested array/),
+    );
   });
 
   test('an output DynamoDB cannot store (an imprecise JS number) is TRANSFORM_OUTPUT_INVALID, not a silent rounding', () => {
@@ -213,10 +232,14 @@ describe('ItemMapper with several targets', () => {
   test('a routing object sends each output to its named target', () => {
     const mapper = new ItemMapper({ transform: split, targets });
     const out = mapper.map('source', {
-      pk: { S: 'o1' }, total: { N: '9.90' },
+      pk: { S: 'o1' },
+      total: { N: '9.90' },
       lines: { L: [{ M: { sku: { S: 'A' } } }, { M: { sku: { S: 'B' } } }] },
     });
-    assert.deepEqual(out.map((r) => r.target), ['orders', 'lines', 'lines']);
+    assert.deepEqual(
+      out.map((r) => r.target),
+      ['orders', 'lines', 'lines'],
+    );
     assert.deepEqual(out[0]!.item, { pk: { S: 'o1' }, total: { N: '9.90' } });
     assert.deepEqual(out[1]!.key, { pk: { S: 'o1' }, sk: { N: '0' } });
     assert.deepEqual(out[2]!.item, { pk: { S: 'o1' }, sk: { N: '1' }, sku: { S: 'B' } });
@@ -225,7 +248,10 @@ describe('ItemMapper with several targets', () => {
   test('targets left out of the routing object get nothing; null in the object drops', () => {
     const mapper = new ItemMapper({ transform: (item) => ({ orders: item, lines: null }), targets });
     const out = mapper.map('source', { pk: { S: 'o1' } });
-    assert.deepEqual(out.map((r) => r.target), ['orders']);
+    assert.deepEqual(
+      out.map((r) => r.target),
+      ['orders'],
+    );
   });
 
   test('returning null for the whole item drops it from every target', () => {

@@ -18,7 +18,9 @@ const scratch = (): string => {
   dirs.push(d);
   return d;
 };
-after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 describe('bucket count', () => {
   test('grows with the table size, from 1 up to the cap', () => {
@@ -44,7 +46,7 @@ describe('bucket count', () => {
     const inBucket0 = headers.filter((h) => bucketOf(h, 16) === 0);
     const resplit = new Array<number>(4).fill(0);
     for (const h of inBucket0) resplit[bucketOf(h, 4, 1)]!++;
-    for (const c of resplit) assert.ok(c > inBucket0.length / 4 * 0.8, `salted re-split: ${resplit.join(',')}`);
+    for (const c of resplit) assert.ok(c > (inBucket0.length / 4) * 0.8, `salted re-split: ${resplit.join(',')}`);
   });
 });
 
@@ -67,7 +69,12 @@ describe('bucket files', () => {
 
 describe('bucket comparison', () => {
   const schema: KeySchema = { partitionKey: { name: 'id', type: 'S' } };
-  const item = (i: number, extra: AttributeMap = {}): AttributeMap => ({ id: { S: `id-${i}` }, n: { N: `${i}.50` }, pad: { S: 'x'.repeat(40) }, ...extra });
+  const item = (i: number, extra: AttributeMap = {}): AttributeMap => ({
+    id: { S: `id-${i}` },
+    n: { N: `${i}.50` },
+    pad: { S: 'x'.repeat(40) },
+    ...extra,
+  });
 
   async function spill(dir: string, count: number, expected: AttributeMap[], actual: AttributeMap[]): Promise<[BucketFiles, BucketFiles]> {
     const e = new BucketFiles(dir, 'expected', count);
@@ -84,7 +91,9 @@ describe('bucket comparison', () => {
     return [e, a];
   }
 
-  async function run(maxBucketBytes: number): Promise<{ suspects: Suspect[]; loads: { bytes: number; held: number }[]; splits: number; buckets: number }> {
+  async function run(
+    maxBucketBytes: number,
+  ): Promise<{ suspects: Suspect[]; loads: { bytes: number; held: number }[]; splits: number; buckets: number }> {
     const dir = scratch();
     const expected = Array.from({ length: 6000 }, (_, i) => item(i));
     const actual = expected.filter((_, i) => i !== 17).map((it, i) => (i === 100 ? { ...it, n: { N: '-1' } } : it));
@@ -95,7 +104,10 @@ describe('bucket comparison', () => {
     const out = new JsonlWriter<Suspect>(join(dir, 'suspects.jsonl'));
     const loads: { bytes: number; held: number }[] = [];
     const stats = await compareBuckets(e, a, out, {
-      targetKeys: { target: schema }, workDir: dir, maxBucketBytes, signal: new AbortController().signal,
+      targetKeys: { target: schema },
+      workDir: dir,
+      maxBucketBytes,
+      signal: new AbortController().signal,
       hooks: { onBucketLoaded: (_label, bytes, held) => loads.push({ bytes, held }) },
     });
     await out.close();
@@ -105,7 +117,8 @@ describe('bucket comparison', () => {
     return { suspects, loads, splits: stats.splits, buckets: stats.buckets };
   }
 
-  const summary = (suspects: Suspect[]) => suspects.map((s) => `${s.c} ${s.key['id'] && (s.key['id'] as { S: string }).S} ${(s.d ?? []).join(',')}`).sort();
+  const summary = (suspects: Suspect[]) =>
+    suspects.map((s) => `${s.c} ${s.key['id'] && (s.key['id'] as { S: string }).S} ${(s.d ?? []).join(',')}`).sort();
 
   test('finds missing, extra and differing keys, holding one bucket at a time', async () => {
     const r = await run(64 * 1024 * 1024);
@@ -123,6 +136,9 @@ describe('bucket comparison', () => {
     assert.deepEqual(summary(r.suspects), ['differing id-101 n', 'extra id-99999 ', 'missing id-17 ']);
     assert.ok(r.splits > 0);
     assert.ok(r.loads.length > r.buckets, `${r.loads.length} loads`);
-    assert.ok(r.loads.every((l) => l.held === 1 && l.bytes <= limit), JSON.stringify(r.loads.filter((l) => l.bytes > limit)));
+    assert.ok(
+      r.loads.every((l) => l.held === 1 && l.bytes <= limit),
+      JSON.stringify(r.loads.filter((l) => l.bytes > limit)),
+    );
   });
 });

@@ -4,12 +4,19 @@ import { formatKey, formatVerify } from '../../src/cli/commands/verify.js';
 import type { VerifyResult } from '../../src/engine/verify/types.js';
 
 const base: VerifyResult = {
-  identical: false, mode: 'full',
+  identical: false,
+  mode: 'full',
   counts: { expected: 100, actual: 99, missing: 25, extra: 0, differing: 1, transformErrors: 0, recheckedInFlight: 2, repaired: 0, repairSkipped: 0 },
   missing: Array.from({ length: 25 }, (_, i) => ({ target: 'orders', key: { pk: { S: `o-${i}` }, n: { N: String(i) } } })),
   extra: [],
   differing: [{ target: 'orders', key: { pk: { S: 'o-x' }, n: { N: '1' } }, attributes: ['secret', 'total'] }],
-  transformErrors: [], limit: 10_000, truncated: {}, notes: ['a note'], reportPath: '/tmp/r.json', startedAt: '2026-01-01T00:00:00.000Z', durationMs: 5,
+  transformErrors: [],
+  limit: 10_000,
+  truncated: {},
+  notes: ['a note'],
+  reportPath: '/tmp/r.json',
+  startedAt: '2026-01-01T00:00:00.000Z',
+  durationMs: 5,
 };
 
 describe('verify terminal output', () => {
@@ -33,7 +40,10 @@ describe('verify terminal output', () => {
   test('identical, sample mode and repaired verdicts', () => {
     const same = { ...base, identical: true, counts: { ...base.counts, missing: 0, differing: 0 }, missing: [], differing: [] };
     assert.match(formatVerify(same, 'm'), /✔ 0 differences: the target\(s\) equal transform\(source\)\./);
-    assert.match(formatVerify({ ...same, mode: 'sample', sampled: 10 }, 'm'), /random sample of 10 source item\(s\)[\s\S]*✔ 0 differences among the sampled items/);
+    assert.match(
+      formatVerify({ ...same, mode: 'sample', sampled: 10 }, 'm'),
+      /random sample of 10 source item\(s\)[\s\S]*✔ 0 differences among the sampled items/,
+    );
     const repaired = { ...base, counts: { ...base.counts, repaired: 26 }, missing: base.missing.map((f) => ({ ...f, repaired: true })) };
     const text = formatVerify(repaired, 'm');
     assert.match(text, /repaired 26 · not repaired 0/);

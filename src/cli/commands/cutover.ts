@@ -78,7 +78,12 @@ export async function finishCommand(flags: FinishFlags): Promise<number> {
     windowMinutes: flags.windowMinutes ?? 60,
     force: flags.force === true,
     metrics: (name) => cloudWatchMetrics(config.sources[name]!),
-    confirm: (question) => confirm(question, flags.yes === true, Object.values(config.sources).map((s) => s.table)),
+    confirm: (question) =>
+      confirm(
+        question,
+        flags.yes === true,
+        Object.values(config.sources).map((s) => s.table),
+      ),
     say,
   });
   return deleted.length === Object.keys(config.sources).length ? 0 : 1;
@@ -88,7 +93,8 @@ export async function finishCommand(flags: FinishFlags): Promise<number> {
 async function finishOffline(store: FileStateStore, state: MigrationState, force: boolean): Promise<MigrationState> {
   if (state.phase !== 'writes-cutover' && !force) {
     throw new DynashiftError('CUTOVER_REFUSED', `finish comes after \`cutover writes\` (now ${state.phase})`, {
-      hint: 'run `dynashift cutover writes` first (with `dynashift run` going), or pass --force to end the migration anyway', exitCode: 2,
+      hint: 'run `dynashift cutover writes` first (with `dynashift run` going), or pass --force to end the migration anyway',
+      exitCode: 2,
     });
   }
   const lock = await store.lock();
@@ -113,7 +119,11 @@ async function finishOffline(store: FileStateStore, state: MigrationState, force
 async function confirm(question: string, yes: boolean, tables: string[]): Promise<boolean> {
   if (yes) return true;
   if (!process.stdin.isTTY) {
-    throw new DynashiftError('CONFIRMATION_REQUIRED', 'deleting a table needs confirmation and there is no terminal to ask on', { hint: 'pass --yes to confirm', exitCode: 2, side: 'source' });
+    throw new DynashiftError('CONFIRMATION_REQUIRED', 'deleting a table needs confirmation and there is no terminal to ask on', {
+      hint: 'pass --yes to confirm',
+      exitCode: 2,
+      side: 'source',
+    });
   }
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
@@ -127,19 +137,29 @@ async function confirm(question: string, yes: boolean, tables: string[]): Promis
 /** A refusal of the running migration, as an error with its code and fix (exit 2); the ✘ line went to stdout already. */
 function refused(kind: string, outcome: { message: string; code?: string; hint?: string }): DynashiftError {
   return new DynashiftError((outcome.code as ErrorCode | undefined) ?? 'CUTOVER_REFUSED', `${kind.replace('-', ' ')} refused: ${outcome.message}`, {
-    hint: outcome.hint ?? 'see `dynashift status` for the phase and the next step', exitCode: 2,
+    hint: outcome.hint ?? 'see `dynashift status` for the phase and the next step',
+    exitCode: 2,
   });
 }
 
-async function waitForOutcome(store: FileStateStore, request: ControlRequest, timeoutMs: number): Promise<{ ok: boolean; message: string; code?: string; hint?: string }> {
+async function waitForOutcome(
+  store: FileStateStore,
+  request: ControlRequest,
+  timeoutMs: number,
+): Promise<{ ok: boolean; message: string; code?: string; hint?: string }> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const state = await store.load();
     if (state?.lastControl?.id === request.id) return state.lastControl;
-    if (!store.holder()) throw new DynashiftError('NOT_RUNNING', 'the running migration stopped before handling the request', { hint: 'start `dynashift run` again and retry' });
+    if (!store.holder())
+      throw new DynashiftError('NOT_RUNNING', 'the running migration stopped before handling the request', {
+        hint: 'start `dynashift run` again and retry',
+      });
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new DynashiftError('NOT_RUNNING', `the running migration did not answer within ${Math.round(timeoutMs / 1000)} s`, { hint: 'check its log; retry with --timeout-seconds' });
+  throw new DynashiftError('NOT_RUNNING', `the running migration did not answer within ${Math.round(timeoutMs / 1000)} s`, {
+    hint: 'check its log; retry with --timeout-seconds',
+  });
 }
 
 async function waitForPhase(store: FileStateStore, phase: string, timeoutMs: number): Promise<MigrationState> {
@@ -147,7 +167,10 @@ async function waitForPhase(store: FileStateStore, phase: string, timeoutMs: num
   for (;;) {
     const state = (await store.load())!;
     if (state.phase === phase) return state;
-    if (Date.now() > deadline) throw new DynashiftError('NOT_RUNNING', `phase ${phase} not reached within ${Math.round(timeoutMs / 1000)} s (now ${state.phase})`, { hint: 'check the run\'s log' });
+    if (Date.now() > deadline)
+      throw new DynashiftError('NOT_RUNNING', `phase ${phase} not reached within ${Math.round(timeoutMs / 1000)} s (now ${state.phase})`, {
+        hint: "check the run's log",
+      });
     await new Promise((r) => setTimeout(r, 250));
   }
 }

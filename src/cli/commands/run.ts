@@ -33,8 +33,17 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   });
   let monitor: Monitor | undefined;
   if (flags.metricsPort !== undefined) {
-    monitor = await startMonitor({ host: flags.metricsHost ?? '127.0.0.1', port: flags.metricsPort, migration: config.name, version, stateDir: config.stateDir });
-    log.info({ dashboard: monitor.url, metrics: `${monitor.url}metrics` }, `dashboard on ${monitor.url}, Prometheus metrics on ${monitor.url}metrics`);
+    monitor = await startMonitor({
+      host: flags.metricsHost ?? '127.0.0.1',
+      port: flags.metricsPort,
+      migration: config.name,
+      version,
+      stateDir: config.stateDir,
+    });
+    log.info(
+      { dashboard: monitor.url, metrics: `${monitor.url}metrics` },
+      `dashboard on ${monitor.url}, Prometheus metrics on ${monitor.url}metrics`,
+    );
   }
   const controller = new AbortController();
   const release = onShutdownSignal(() => {
@@ -44,13 +53,26 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const progress = view ?? (flags.progress !== false && flags.logFormat === 'json' ? createJsonProgressView(log) : undefined);
   try {
     const result = await runMigration(config, {
-      untilSynced: flags.untilSynced === true, rebackfill: flags.rebackfill === true, acceptTransform: flags.acceptTransform === true, signal: controller.signal, log,
-      ...(progress || monitor ? { onProgress: (p) => { progress?.update(p); monitor?.onProgress(p); } } : {}),
+      untilSynced: flags.untilSynced === true,
+      rebackfill: flags.rebackfill === true,
+      acceptTransform: flags.acceptTransform === true,
+      signal: controller.signal,
+      log,
+      ...(progress || monitor
+        ? {
+            onProgress: (p) => {
+              progress?.update(p);
+              monitor?.onProgress(p);
+            },
+          }
+        : {}),
       ...testStreamRetention(),
     });
     progress?.stop();
-    log.info({ phase: result.phase, backfilledItems: result.backfilledItems, appliedRecords: result.appliedRecords, deadLetters: result.deadLetters },
-      result.synced ? 'in sync: every change up to now is applied' : 'stopped; rerun the same command to resume');
+    log.info(
+      { phase: result.phase, backfilledItems: result.backfilledItems, appliedRecords: result.appliedRecords, deadLetters: result.deadLetters },
+      result.synced ? 'in sync: every change up to now is applied' : 'stopped; rerun the same command to resume',
+    );
     if (result.deadLetters > 0) log.warn({ file: result.deadLetterFile }, `${result.deadLetters} item(s) are in the dead-letter file`);
     return 0;
   } finally {

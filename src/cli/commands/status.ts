@@ -21,8 +21,20 @@ export interface StatusReport {
   phase: string;
   running: boolean;
   runner?: { pid: number; host: string; heartbeatAgeSeconds: number; halt?: { code: string; message: string } };
-  backfill: { source: string; table: string; strategy: string; segmentsDone: number; segments: number; items: number; complete: boolean; overtaken?: number }[];
-  stream: { source: string; shards: { shardId: string; parentShardId?: string; finished: boolean; checkpoint?: string; applied: number; lagMs?: number; state?: string }[] }[];
+  backfill: {
+    source: string;
+    table: string;
+    strategy: string;
+    segmentsDone: number;
+    segments: number;
+    items: number;
+    complete: boolean;
+    overtaken?: number;
+  }[];
+  stream: {
+    source: string;
+    shards: { shardId: string; parentShardId?: string; finished: boolean; checkpoint?: string; applied: number; lagMs?: number; state?: string }[];
+  }[];
   lagMs?: number;
   caughtUp: boolean;
   deadLetters: number;
@@ -39,8 +51,18 @@ export interface StatusReport {
 
 export function statusReport(state: MigrationState | undefined, store: FileStateStore): StatusReport {
   if (!state) {
-    return { next: 'dynashift plan, then dynashift run', phase: 'not-started', running: false, backfill: [], stream: [], caughtUp: false, deadLetters: 0,
-      deadLetterFile: store.deadLetterLocation(), safeToCutOver: false, reason: 'the migration has not started: run `dynashift run -c FILE`' };
+    return {
+      next: 'dynashift plan, then dynashift run',
+      phase: 'not-started',
+      running: false,
+      backfill: [],
+      stream: [],
+      caughtUp: false,
+      deadLetters: 0,
+      deadLetterFile: store.deadLetterLocation(),
+      safeToCutOver: false,
+      reason: 'the migration has not started: run `dynashift run -c FILE`',
+    };
   }
   const holder = store.holder();
   const live = state.progress;
@@ -50,10 +72,13 @@ export function statusReport(state: MigrationState | undefined, store: FileState
   const running = holder !== undefined;
   const shardLive = new Map((live?.stream.shards ?? []).map((s) => [`${s.source}/${s.shardId}`, s]));
   const backfill = Object.entries(state.sources).map(([source, s]) => ({
-    source, table: s.table, strategy: s.backfill.strategy,
+    source,
+    table: s.table,
+    strategy: s.backfill.strategy,
     segmentsDone: Object.values(s.backfill.partitions).filter((p) => p.done).length,
     segments: Object.keys(s.backfill.partitions).length,
-    items: s.backfill.itemsWritten, complete: s.backfill.completedAt !== undefined,
+    items: s.backfill.itemsWritten,
+    complete: s.backfill.completedAt !== undefined,
     ...(s.backfill.overtaken ? { overtaken: s.backfill.overtaken } : {}),
   }));
   const stream = Object.entries(state.sources).map(([source, s]) => ({
@@ -61,33 +86,66 @@ export function statusReport(state: MigrationState | undefined, store: FileState
     shards: Object.entries(s.stream.shards).map(([shardId, sh]) => {
       const l = shardLive.get(`${source}/${shardId}`);
       return {
-        shardId, ...(sh.parentShardId ? { parentShardId: sh.parentShardId } : {}), finished: sh.finished, applied: sh.applied,
+        shardId,
+        ...(sh.parentShardId ? { parentShardId: sh.parentShardId } : {}),
+        finished: sh.finished,
+        applied: sh.applied,
         ...(sh.checkpoint ? { checkpoint: sh.checkpoint } : {}),
-        ...(l?.lagMs !== undefined ? { lagMs: l.lagMs } : {}), ...(l ? { state: l.state } : {}),
+        ...(l?.lagMs !== undefined ? { lagMs: l.lagMs } : {}),
+        ...(l ? { state: l.state } : {}),
       };
     }),
   }));
   const caughtUp = running && live?.stream.caughtUp === true;
   const halted = state.runner?.halt;
-  const reason = halted ? `the last run halted: [${halted.code}] ${halted.message}`
-    : !backfill.every((b) => b.complete) ? 'the backfill is not complete'
-      : !running ? 'no run is applying the stream now: start `dynashift run -c FILE` and wait until it is in sync'
-        : !caughtUp ? 'the stream catch-up has not reached the newest record yet'
-          : deadLetters > 0 ? `${deadLetters} unresolved item(s) in the dead-letter file: see \`dynashift dead-letters list\``
+  const reason = halted
+    ? `the last run halted: [${halted.code}] ${halted.message}`
+    : !backfill.every((b) => b.complete)
+      ? 'the backfill is not complete'
+      : !running
+        ? 'no run is applying the stream now: start `dynashift run -c FILE` and wait until it is in sync'
+        : !caughtUp
+          ? 'the stream catch-up has not reached the newest record yet'
+          : deadLetters > 0
+            ? `${deadLetters} unresolved item(s) in the dead-letter file: see \`dynashift dead-letters list\``
             : 'backfill complete and the stream applied up to its newest record';
   const cut = state.cutover;
   const next = nextStep(state.phase, running, caughtUp && deadLetters === 0 && !halted, cut?.draining !== undefined, cut?.direction);
   return {
     next,
-    ...(cut ? { direction: cut.direction, cutover: { ...(cut.readsAt ? { readsAt: cut.readsAt } : {}), ...(cut.writesAt ? { writesAt: cut.writesAt } : {}), ...(cut.finishedAt ? { finishedAt: cut.finishedAt } : {}) } } : {}),
+    ...(cut
+      ? {
+          direction: cut.direction,
+          cutover: {
+            ...(cut.readsAt ? { readsAt: cut.readsAt } : {}),
+            ...(cut.writesAt ? { writesAt: cut.writesAt } : {}),
+            ...(cut.finishedAt ? { finishedAt: cut.finishedAt } : {}),
+          },
+        }
+      : {}),
     ...(cut?.draining ? { draining: { from: cut.draining.from, to: cut.draining.to, since: cut.draining.since } } : {}),
-    migration: state.migration, phase: state.phase, running,
-    ...(state.runner ? { runner: { pid: state.runner.pid, host: state.runner.host, heartbeatAgeSeconds: Math.round(heartbeatAge), ...(halted ? { halt: halted } : {}) } } : {}),
-    backfill, stream,
+    migration: state.migration,
+    phase: state.phase,
+    running,
+    ...(state.runner
+      ? {
+          runner: {
+            pid: state.runner.pid,
+            host: state.runner.host,
+            heartbeatAgeSeconds: Math.round(heartbeatAge),
+            ...(halted ? { halt: halted } : {}),
+          },
+        }
+      : {}),
+    backfill,
+    stream,
     ...(live ? { lagMs: live.stream.lagMs } : {}),
-    caughtUp, deadLetters, deadLetterFile: store.deadLetterLocation(),
+    caughtUp,
+    deadLetters,
+    deadLetterFile: store.deadLetterLocation(),
     safeToCutOver: caughtUp && deadLetters === 0 && !halted,
-    reason, updatedAt: state.updatedAt,
+    reason,
+    updatedAt: state.updatedAt,
   };
 }
 
@@ -98,13 +156,21 @@ function nextStep(phase: string, running: boolean, safe: boolean, draining: bool
     case 'catching-up':
       return running ? 'wait until the phase is in-sync' : 'run `dynashift run -c FILE`';
     case 'in-sync':
-      return safe ? 'move reads: `dynashift cutover reads`' : running ? 'resolve the reason above' : 'start `dynashift run` (the target must keep following the source)';
+      return safe
+        ? 'move reads: `dynashift cutover reads`'
+        : running
+          ? 'resolve the reason above'
+          : 'start `dynashift run` (the target must keep following the source)';
     case 'reads-cutover':
-      return draining ? 'wait: reverse replication is draining before forward replication resumes'
+      return draining
+        ? 'wait: reverse replication is draining before forward replication resumes'
         : 'move writes: `dynashift cutover writes` (or `dynashift rollback` to move reads back)';
     case 'writes-cutover':
-      return draining ? 'wait: source writes are draining before replication switches direction'
-        : direction === 'reverse' ? 'the source follows the target; `dynashift finish` to end, or `dynashift rollback`' : '`dynashift finish` to end';
+      return draining
+        ? 'wait: source writes are draining before replication switches direction'
+        : direction === 'reverse'
+          ? 'the source follows the target; `dynashift finish` to end, or `dynashift rollback`'
+          : '`dynashift finish` to end';
     case 'finished':
       return '`dynashift finish --delete-source` once nothing uses the old table';
     case 'exported':
@@ -116,15 +182,20 @@ function nextStep(phase: string, running: boolean, safe: boolean, draining: bool
 
 export function formatStatus(r: StatusReport, name: string): string {
   const out = [`Migration ${r.migration ?? name}: phase ${r.phase}${r.running ? ` (running, pid ${r.runner?.pid})` : ' (no run in progress)'}`];
-  if (r.direction) out.push(`  replication: ${r.direction}${r.draining ? ` (draining ${r.draining.from} → ${r.draining.to} since ${r.draining.since})` : ''}`);
+  if (r.direction)
+    out.push(`  replication: ${r.direction}${r.draining ? ` (draining ${r.draining.from} → ${r.draining.to} since ${r.draining.since})` : ''}`);
   if (r.cutover?.readsAt) out.push(`  reads moved at ${r.cutover.readsAt}`);
   if (r.cutover?.writesAt) out.push(`  writes moved at ${r.cutover.writesAt}`);
   for (const b of r.backfill) {
-    out.push(`  backfill ${b.source} (${b.table}): ${!strategyFor(b.strategy as BackfillStrategyName).copiesSnapshot ? b.strategy : `${b.segmentsDone}/${b.segments} segments, ${b.items.toLocaleString('en-US')} items${b.overtaken ? `, ${b.overtaken.toLocaleString('en-US')} left to the stream (changed since read)` : ''}${b.complete ? ', complete' : ''}`}`);
+    out.push(
+      `  backfill ${b.source} (${b.table}): ${!strategyFor(b.strategy as BackfillStrategyName).copiesSnapshot ? b.strategy : `${b.segmentsDone}/${b.segments} segments, ${b.items.toLocaleString('en-US')} items${b.overtaken ? `, ${b.overtaken.toLocaleString('en-US')} left to the stream (changed since read)` : ''}${b.complete ? ', complete' : ''}`}`,
+    );
   }
   for (const s of r.stream) {
     for (const sh of s.shards) {
-      out.push(`  stream ${s.source} ${sh.shardId}${sh.parentShardId ? ` (child of ${sh.parentShardId})` : ''}: ${sh.finished ? 'finished' : sh.state ?? 'pending'}, ${sh.applied} records applied${sh.lagMs !== undefined ? `, lag ${fmtLag(sh.lagMs)}` : ''}`);
+      out.push(
+        `  stream ${s.source} ${sh.shardId}${sh.parentShardId ? ` (child of ${sh.parentShardId})` : ''}: ${sh.finished ? 'finished' : (sh.state ?? 'pending')}, ${sh.applied} records applied${sh.lagMs !== undefined ? `, lag ${fmtLag(sh.lagMs)}` : ''}`,
+      );
     }
   }
   if (r.lagMs !== undefined) out.push(`  lag: ${fmtLag(r.lagMs)}`);

@@ -43,7 +43,8 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
   });
   try {
     const result = await runVerify(config, {
-      log, signal: controller.signal,
+      log,
+      signal: controller.signal,
       ...(flags.sample !== undefined ? { sample: flags.sample } : {}),
       ...(flags.repair ? { repair: true } : {}),
       ...(flags.report ? { reportPath: resolve(flags.report) } : {}),
@@ -63,8 +64,8 @@ export function formatVerify(r: VerifyResult, name: string): string {
   const out = [
     `Verify ${name}: ${r.mode === 'sample' ? `random sample of ${n(r.sampled ?? 0)} source item(s)` : 'full comparison'} of transform(source) with the target(s)`,
     `  expected ${n(c.expected)} item(s), ${r.mode === 'sample' ? 'found' : 'target(s) hold'} ${n(c.actual)}`,
-    `  missing ${n(c.missing)} · extra ${n(c.extra)} · differing ${n(c.differing)} · transform errors ${n(c.transformErrors)}`
-      + ` · in flight (resolved on re-check) ${n(c.recheckedInFlight)}${c.repaired || c.repairSkipped ? ` · repaired ${n(c.repaired)} · not repaired ${n(c.repairSkipped)}` : ''}`,
+    `  missing ${n(c.missing)} · extra ${n(c.extra)} · differing ${n(c.differing)} · transform errors ${n(c.transformErrors)}` +
+      ` · in flight (resolved on re-check) ${n(c.recheckedInFlight)}${c.repaired || c.repairSkipped ? ` · repaired ${n(c.repaired)} · not repaired ${n(c.repairSkipped)}` : ''}`,
   ];
   const section = (label: string, total: number, lines: string[], cut: boolean): void => {
     if (total === 0) return;
@@ -73,19 +74,40 @@ export function formatVerify(r: VerifyResult, name: string): string {
   };
   const keyLine = (f: Finding, extra = ''): string =>
     `${f.target}  ${formatKey(f.key)}${extra}${f.repaired ? '  [repaired]' : f.repairNote ? `  [${f.repairNote}]` : ''}`;
-  section('missing', c.missing, r.missing.slice(0, SHOWN).map((f) => keyLine(f)), c.missing > SHOWN);
-  section('extra', c.extra, r.extra.slice(0, SHOWN).map((f) => keyLine(f)), c.extra > SHOWN);
-  section('differing', c.differing, r.differing.slice(0, SHOWN).map((f) => keyLine(f, `  attributes: ${f.attributes.join(', ')}`)), c.differing > SHOWN);
-  section('transform errors', c.transformErrors,
-    r.transformErrors.slice(0, SHOWN).map((e) => `${e.source}  ${formatKey(e.sourceKey)}  [${e.code}] ${e.message}`), c.transformErrors > SHOWN);
+  section(
+    'missing',
+    c.missing,
+    r.missing.slice(0, SHOWN).map((f) => keyLine(f)),
+    c.missing > SHOWN,
+  );
+  section(
+    'extra',
+    c.extra,
+    r.extra.slice(0, SHOWN).map((f) => keyLine(f)),
+    c.extra > SHOWN,
+  );
+  section(
+    'differing',
+    c.differing,
+    r.differing.slice(0, SHOWN).map((f) => keyLine(f, `  attributes: ${f.attributes.join(', ')}`)),
+    c.differing > SHOWN,
+  );
+  section(
+    'transform errors',
+    c.transformErrors,
+    r.transformErrors.slice(0, SHOWN).map((e) => `${e.source}  ${formatKey(e.sourceKey)}  [${e.code}] ${e.message}`),
+    c.transformErrors > SHOWN,
+  );
   if (r.notes.length) out.push('', 'notes:', ...r.notes.map((note) => `  - ${note}`));
   out.push('', `report: ${r.reportPath}`);
   const differences = c.missing + c.extra + c.differing;
   if (r.interrupted) out.push('✘ interrupted: the comparison is incomplete.');
   else if (r.identical) {
-    out.push(r.mode === 'sample'
-      ? '✔ 0 differences among the sampled items: the target(s) equal transform(source) for each of them.'
-      : '✔ 0 differences: the target(s) equal transform(source).');
+    out.push(
+      r.mode === 'sample'
+        ? '✔ 0 differences among the sampled items: the target(s) equal transform(source) for each of them.'
+        : '✔ 0 differences: the target(s) equal transform(source).',
+    );
   } else if (differences > 0 && c.repaired === differences && c.transformErrors === 0) {
     out.push(`✘ ${n(differences)} difference(s) found, all repaired and re-checked; run verify again to confirm.`);
   } else {
@@ -96,11 +118,13 @@ export function formatVerify(r: VerifyResult, name: string): string {
 
 /** `id="item-1", n=15` — key attributes only, never item values. */
 export function formatKey(key: DdbJsonMap): string {
-  return Object.entries(key).map(([name, v]) => {
-    const o = v as Record<string, unknown>;
-    if (typeof o['S'] === 'string') return `${name}=${JSON.stringify(o['S'])}`;
-    if (typeof o['N'] === 'string') return `${name}=${o['N']}`;
-    if (typeof o['B'] === 'string') return `${name}=b64:${o['B']}`;
-    return `${name}=?`;
-  }).join(', ');
+  return Object.entries(key)
+    .map(([name, v]) => {
+      const o = v as Record<string, unknown>;
+      if (typeof o['S'] === 'string') return `${name}=${JSON.stringify(o['S'])}`;
+      if (typeof o['N'] === 'string') return `${name}=${o['N']}`;
+      if (typeof o['B'] === 'string') return `${name}=b64:${o['B']}`;
+      return `${name}=?`;
+    })
+    .join(', ');
 }

@@ -17,7 +17,13 @@ export interface DashboardData {
   direction?: string;
   at: string;
   backfill: (Omit<SourceProgress, 'segments'> & { segments: SourceProgress['segments']; segmentCount: number; segmentsDone: number })[];
-  stream: { records: number; recordsPerSecond: number; lagMs: number; caughtUp: boolean; shards: { source: string; shardId: string; state: string; lagMs?: number; applied: number }[] };
+  stream: {
+    records: number;
+    recordsPerSecond: number;
+    lagMs: number;
+    caughtUp: boolean;
+    shards: { source: string; shardId: string; state: string; lagMs?: number; applied: number }[];
+  };
   itemsPerSecond: number;
   etaSeconds?: number;
   deadLetters: { count: number; file: string; recent: DeadLetterRow[] };
@@ -30,19 +36,33 @@ const MAX_SHARD_ROWS = 100;
 const MAX_CHART_POINTS = 600;
 
 export function dashboardData(input: {
-  migration: string; state: MigrationState | undefined; snapshot: ProgressSnapshot | undefined; store: FileStateStore; history: History;
+  migration: string;
+  state: MigrationState | undefined;
+  snapshot: ProgressSnapshot | undefined;
+  store: FileStateStore;
+  history: History;
 }): DashboardData {
   const { state, snapshot, store } = input;
   const report = statusReport(state, store);
-  const backfill = state ? sourceProgress(state).map((s) => ({
-    ...s,
-    segmentCount: s.segments.length,
-    segmentsDone: s.segments.filter((seg) => seg.done).length,
-    // Unfinished segments first: with thousands of export files, the ones still moving are the interesting ones.
-    segments: [...s.segments.filter((seg) => !seg.done), ...s.segments.filter((seg) => seg.done)].slice(0, MAX_SEGMENT_ROWS),
-  })) : [];
-  const shards = (snapshot?.stream.shards ?? []).filter((sh) => sh.state !== 'finished').slice(0, MAX_SHARD_ROWS)
-    .map((sh) => ({ source: sh.source, shardId: sh.shardId, state: sh.state, applied: sh.applied, ...(sh.lagMs !== undefined ? { lagMs: sh.lagMs } : {}) }));
+  const backfill = state
+    ? sourceProgress(state).map((s) => ({
+        ...s,
+        segmentCount: s.segments.length,
+        segmentsDone: s.segments.filter((seg) => seg.done).length,
+        // Unfinished segments first: with thousands of export files, the ones still moving are the interesting ones.
+        segments: [...s.segments.filter((seg) => !seg.done), ...s.segments.filter((seg) => seg.done)].slice(0, MAX_SEGMENT_ROWS),
+      }))
+    : [];
+  const shards = (snapshot?.stream.shards ?? [])
+    .filter((sh) => sh.state !== 'finished')
+    .slice(0, MAX_SHARD_ROWS)
+    .map((sh) => ({
+      source: sh.source,
+      shardId: sh.shardId,
+      state: sh.state,
+      applied: sh.applied,
+      ...(sh.lagMs !== undefined ? { lagMs: sh.lagMs } : {}),
+    }));
   return {
     migration: state?.migration ?? input.migration,
     phase: snapshot?.phase ?? report.phase,
@@ -55,12 +75,19 @@ export function dashboardData(input: {
     at: new Date().toISOString(),
     backfill,
     stream: {
-      records: snapshot?.stream.records ?? 0, recordsPerSecond: snapshot?.stream.recordsPerSecond ?? 0,
-      lagMs: snapshot?.stream.lagMs ?? 0, caughtUp: snapshot?.stream.caughtUp ?? false, shards,
+      records: snapshot?.stream.records ?? 0,
+      recordsPerSecond: snapshot?.stream.recordsPerSecond ?? 0,
+      lagMs: snapshot?.stream.lagMs ?? 0,
+      caughtUp: snapshot?.stream.caughtUp ?? false,
+      shards,
     },
     itemsPerSecond: snapshot?.backfill.itemsPerSecond ?? 0,
     ...(snapshot?.backfill.etaSeconds !== undefined ? { etaSeconds: snapshot.backfill.etaSeconds } : {}),
-    deadLetters: { count: snapshot?.deadLetters ?? state?.deadLetters ?? 0, file: store.deadLetterLocation(), recent: readDeadLetterTail(store.deadLetterLocation()) },
+    deadLetters: {
+      count: snapshot?.deadLetters ?? state?.deadLetters ?? 0,
+      file: store.deadLetterLocation(),
+      recent: readDeadLetterTail(store.deadLetterLocation()),
+    },
     history: downsample(input.history.list(), MAX_CHART_POINTS),
     io: snapshot?.io ?? [],
   };

@@ -57,7 +57,9 @@ function parseLine(line: string): DeadLetterRow | undefined {
     return undefined; // a line still being appended
   }
   return {
-    at: String(e.at ?? ''), stage: String(e.stage ?? ''), source: String(e.source ?? ''),
+    at: String(e.at ?? ''),
+    stage: String(e.stage ?? ''),
+    source: String(e.source ?? ''),
     ...(e.target !== undefined ? { target: String(e.target) } : {}),
     key: clip(JSON.stringify(e.sourceKey ?? null), 300),
     error: { code: String(e.error?.code ?? ''), message: clip(String(e.error?.message ?? ''), 500) },

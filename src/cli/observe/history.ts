@@ -24,7 +24,10 @@ export class History {
 
   add(p: ProgressSnapshot): void {
     this.points[this.next] = {
-      at: Date.parse(p.at), itemsPerSecond: p.backfill.itemsPerSecond, recordsPerSecond: p.stream.recordsPerSecond, lagMs: p.stream.lagMs,
+      at: Date.parse(p.at),
+      itemsPerSecond: p.backfill.itemsPerSecond,
+      recordsPerSecond: p.stream.recordsPerSecond,
+      lagMs: p.stream.lagMs,
     };
     this.next = (this.next + 1) % this.capacity;
     this.size = Math.min(this.capacity, this.size + 1);

@@ -14,37 +14,90 @@ export class MigrationMetrics {
   private readonly counters: Counter[] = [];
   private readonly gauges: Gauge[] = [];
 
-  private readonly info = this.gauge('dynashift_migration_info', 'Always 1; labels name the migration and the dynashift version', ['migration', 'version']);
+  private readonly info = this.gauge('dynashift_migration_info', 'Always 1; labels name the migration and the dynashift version', [
+    'migration',
+    'version',
+  ]);
   private readonly phase = this.gauge('dynashift_phase', '1 for the phase the migration is in, 0 for the others', ['phase']);
   private readonly halted = this.gauge('dynashift_halted', '1 once the run has halted on an error (it then exits)');
   private readonly progressAt = this.gauge('dynashift_progress_timestamp_seconds', 'When the run last published progress (Unix time)');
 
-  private readonly backfillItems = this.counter('dynashift_backfill_items_total', 'Source items the backfill has read and written to every target', ['source']);
-  private readonly backfillEstimated = this.gauge('dynashift_backfill_estimated_items', 'Items the source reported when the backfill began (approximate)', ['source']);
-  private readonly backfillComplete = this.gauge('dynashift_backfill_complete', '1 once the source\'s backfill is complete', ['source']);
-  private readonly segmentItems = this.counter('dynashift_backfill_segment_items_total', 'Items copied by one backfill segment (scan segment, export file or touch segment)', ['source', 'segment']);
+  private readonly backfillItems = this.counter('dynashift_backfill_items_total', 'Source items the backfill has read and written to every target', [
+    'source',
+  ]);
+  private readonly backfillEstimated = this.gauge(
+    'dynashift_backfill_estimated_items',
+    'Items the source reported when the backfill began (approximate)',
+    ['source'],
+  );
+  private readonly backfillComplete = this.gauge('dynashift_backfill_complete', "1 once the source's backfill is complete", ['source']);
+  private readonly segmentItems = this.counter(
+    'dynashift_backfill_segment_items_total',
+    'Items copied by one backfill segment (scan segment, export file or touch segment)',
+    ['source', 'segment'],
+  );
   private readonly segmentDone = this.gauge('dynashift_backfill_segment_done', '1 once the backfill segment is complete', ['source', 'segment']);
   private readonly backfillRate = this.gauge('dynashift_backfill_items_per_second', 'Items copied per second over the last 10 seconds');
   private readonly backfillEta = this.gauge('dynashift_backfill_eta_seconds', 'Estimated seconds until the backfill completes (absent when unknown)');
 
-  private readonly streamRecords = this.counter('dynashift_stream_records_applied_total', 'Stream records applied since this run started', ['direction']);
-  private readonly streamSkipped = this.counter('dynashift_stream_records_skipped_total', 'Stream records passed over (already in the snapshot) since this run started', ['direction']);
-  private readonly streamWrites = this.counter('dynashift_stream_writes_total', 'Target writes the applied stream records made since this run started', ['direction']);
+  private readonly streamRecords = this.counter('dynashift_stream_records_applied_total', 'Stream records applied since this run started', [
+    'direction',
+  ]);
+  private readonly streamSkipped = this.counter(
+    'dynashift_stream_records_skipped_total',
+    'Stream records passed over (already in the snapshot) since this run started',
+    ['direction'],
+  );
+  private readonly streamWrites = this.counter(
+    'dynashift_stream_writes_total',
+    'Target writes the applied stream records made since this run started',
+    ['direction'],
+  );
   private readonly streamRate = this.gauge('dynashift_stream_records_per_second', 'Stream records applied per second over the last 10 seconds');
   private readonly streamLag = this.gauge('dynashift_stream_lag_seconds', 'Age of the oldest change not yet applied, over every shard being read');
-  private readonly shardLag = this.gauge('dynashift_stream_shard_lag_seconds', 'Per open shard: age of its oldest change not yet applied', ['source', 'shard']);
-  private readonly shards = this.gauge('dynashift_stream_shards', 'Shards by state (reading, at-tip, waiting-for-parent, finished)', ['source', 'state']);
+  private readonly shardLag = this.gauge('dynashift_stream_shard_lag_seconds', 'Per open shard: age of its oldest change not yet applied', [
+    'source',
+    'shard',
+  ]);
+  private readonly shards = this.gauge('dynashift_stream_shards', 'Shards by state (reading, at-tip, waiting-for-parent, finished)', [
+    'source',
+    'state',
+  ]);
   private readonly caughtUp = this.gauge('dynashift_stream_caught_up', '1 when every change up to now is applied');
 
   // A gauge, not a counter: a dead letter whose item later lands (or is retried) is resolved, and the count goes down.
   private readonly deadLetters = this.gauge('dynashift_dead_letters', 'Source items with an unresolved failure in the dead-letter file');
   private readonly inFlight = this.gauge('dynashift_writes_in_flight', 'Write requests in flight to the target', ['target']);
-  private readonly requests = this.counter('dynashift_requests_total', 'Requests sent to the table (every SDK attempt) since this run started', ['side', 'name', 'table']);
-  private readonly throttles = this.counter('dynashift_throttles_total', 'Requests the table throttled (errors, or BatchWriteItem UnprocessedItems) since this run started', ['side', 'name', 'table']);
-  private readonly retries = this.counter('dynashift_retries_total', 'Requests sent again after a throttle or a transient failure since this run started', ['side', 'name', 'table']);
-  private readonly rateLimit = this.gauge('dynashift_rate_limit_units_per_second', 'Capacity units per second the budget allows now (+Inf: unlimited)', ['side', 'name', 'kind']);
-  private readonly rateCeiling = this.gauge('dynashift_rate_limit_ceiling_units_per_second', 'The budget\'s configured ceiling (+Inf: none)', ['side', 'name', 'kind']);
-  private readonly backedOff = this.gauge('dynashift_rate_limit_backed_off', '1 while throttling holds the budget below its ceiling (budgets with a ceiling only)', ['side', 'name', 'kind']);
+  private readonly requests = this.counter('dynashift_requests_total', 'Requests sent to the table (every SDK attempt) since this run started', [
+    'side',
+    'name',
+    'table',
+  ]);
+  private readonly throttles = this.counter(
+    'dynashift_throttles_total',
+    'Requests the table throttled (errors, or BatchWriteItem UnprocessedItems) since this run started',
+    ['side', 'name', 'table'],
+  );
+  private readonly retries = this.counter(
+    'dynashift_retries_total',
+    'Requests sent again after a throttle or a transient failure since this run started',
+    ['side', 'name', 'table'],
+  );
+  private readonly rateLimit = this.gauge(
+    'dynashift_rate_limit_units_per_second',
+    'Capacity units per second the budget allows now (+Inf: unlimited)',
+    ['side', 'name', 'kind'],
+  );
+  private readonly rateCeiling = this.gauge('dynashift_rate_limit_ceiling_units_per_second', "The budget's configured ceiling (+Inf: none)", [
+    'side',
+    'name',
+    'kind',
+  ]);
+  private readonly backedOff = this.gauge(
+    'dynashift_rate_limit_backed_off',
+    '1 while throttling holds the budget below its ceiling (budgets with a ceiling only)',
+    ['side', 'name', 'kind'],
+  );
 
   constructor(private readonly labels: { migration: string; version: string }) {
     collectDefaultMetrics({ register: this.registry });

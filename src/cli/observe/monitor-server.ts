@@ -25,7 +25,8 @@ export interface Monitor {
 }
 
 /** No script, style or image from anywhere but this page; the page only calls back to this server. */
-const PAGE_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'";
+const PAGE_CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'";
 
 /**
  * `dynashift run --metrics-port`: Prometheus metrics on /metrics, the dashboard on /, its data on /api/status. Read-only:
@@ -71,12 +72,17 @@ export async function startMonitor(opts: MonitorOptions): Promise<Monitor> {
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new DynashiftError('METRICS_PORT_UNAVAILABLE',
-      `cannot serve metrics on ${opts.host}:${opts.port}: ${err.code ?? err.message}`, {
-        hint: err.code === 'EADDRINUSE' ? `another process listens on port ${opts.port}: pick another --metrics-port`
-          : `check --metrics-host ${opts.host} (an address of this machine, e.g. 127.0.0.1 or 0.0.0.0) and --metrics-port ${opts.port}`,
-        cause: err,
-      })));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new DynashiftError('METRICS_PORT_UNAVAILABLE', `cannot serve metrics on ${opts.host}:${opts.port}: ${err.code ?? err.message}`, {
+          hint:
+            err.code === 'EADDRINUSE'
+              ? `another process listens on port ${opts.port}: pick another --metrics-port`
+              : `check --metrics-host ${opts.host} (an address of this machine, e.g. 127.0.0.1 or 0.0.0.0) and --metrics-port ${opts.port}`,
+          cause: err,
+        }),
+      ),
+    );
     server.listen(opts.port, opts.host, () => resolve());
   });
   const address = server.address();
@@ -88,10 +94,11 @@ export async function startMonitor(opts: MonitorOptions): Promise<Monitor> {
       snapshot = p;
       history.add(p);
     },
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

@@ -19,9 +19,13 @@ export interface SourceProgress {
 
 export function sourceProgress(state: MigrationState): SourceProgress[] {
   return Object.entries(state.sources).map(([source, s]) => ({
-    source, table: s.table, strategy: s.backfill.strategy, items: s.backfill.itemsWritten,
+    source,
+    table: s.table,
+    strategy: s.backfill.strategy,
+    items: s.backfill.itemsWritten,
     estimatedItems: Math.max(s.backfill.estimatedItems ?? 0, s.backfill.itemsWritten),
-    complete: s.backfill.completedAt !== undefined, segments: segmentsOf(s),
+    complete: s.backfill.completedAt !== undefined,
+    segments: segmentsOf(s),
   }));
 }
 

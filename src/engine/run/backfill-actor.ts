@@ -38,15 +38,17 @@ export class Backfill {
     const pending = Object.keys(sources).filter((name) => this.isPending(name));
     if (pending.length > 0) {
       phases.enter('backfilling');
-      const results = await Promise.all(pending.map(async (name) => {
-        const backfill = sources[name]!.backfill;
-        const done = await this.strategy(name).run(this.input(name), signal);
-        if (done) {
-          backfill.completedAt = new Date().toISOString();
-          log.info({ source: name, items: backfill.itemsWritten, strategy: backfill.strategy }, 'backfill complete');
-        }
-        return done;
-      }));
+      const results = await Promise.all(
+        pending.map(async (name) => {
+          const backfill = sources[name]!.backfill;
+          const done = await this.strategy(name).run(this.input(name), signal);
+          if (done) {
+            backfill.completedAt = new Date().toISOString();
+            log.info({ source: name, items: backfill.itemsWritten, strategy: backfill.strategy }, 'backfill complete');
+          }
+          return done;
+        }),
+      );
       await this.deps.flush();
       if (!results.every(Boolean)) return false;
     }

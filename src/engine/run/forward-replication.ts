@@ -50,16 +50,25 @@ export class ForwardReplication extends StreamApplier {
       // The gate is read when the stream starts: open while the backfill runs alongside, absent after it.
       const gate = gates.get(name);
       const reader = new StreamReader({
-        api: testStreams?.api(name) ?? sdkStreamsApi(this.deps.sourceClients[name]!.streams), source: name, state: src.stream,
-        onCheckpoint: () => {}, pollIntervalMs: config.stream.pollIntervalMs, discoveryIntervalMs: config.stream.discoveryIntervalMs,
+        api: testStreams?.api(name) ?? sdkStreamsApi(this.deps.sourceClients[name]!.streams),
+        source: name,
+        state: src.stream,
+        onCheckpoint: () => {},
+        pollIntervalMs: config.stream.pollIntervalMs,
+        discoveryIntervalMs: config.stream.discoveryIntervalMs,
         log,
         ...(testStreams ? { retentionMs: testStreams.retentionMs } : {}),
       });
-      const apply = changeApplier({ mapper: this.deps.mapper, sinks: this.deps.sinks, failures: this.deps.failures, stats: this.deps.stats,
+      const apply = changeApplier({
+        mapper: this.deps.mapper,
+        sinks: this.deps.sinks,
+        failures: this.deps.failures,
+        stats: this.deps.stats,
         ...(gate ? { gate: { gate, sourceKeySchema: this.deps.sourceKeys[name]! } } : {}),
         ...(src.stream.skipBefore !== undefined ? { skipBefore: src.stream.skipBefore } : {}),
         ...(prepare ? { prepare } : {}),
-        ...this.expiredFilter(name) });
+        ...this.expiredFilter(name),
+      });
       return { source: name, reader, apply };
     });
   }

@@ -39,13 +39,22 @@ export class LiveControl {
     let outcome: ControlOutcome;
     try {
       outcome = await applyControl(request, {
-        state, cut, caughtUp: replication.caughtUp, direction: replication.direction, deadLetters: this.deps.deadLetters(),
+        state,
+        cut,
+        caughtUp: replication.caughtUp,
+        direction: replication.direction,
+        deadLetters: this.deps.deadLetters(),
         lagMs: replication.lagMs(),
         openReverse: async () => this.deps.openReverse(await this.sample()),
       });
     } catch (err) {
       const e = err as DynashiftError;
-      outcome = { ok: false, message: e.message, code: e instanceof DynashiftError ? e.code : 'CUTOVER_REFUSED', hint: e.hint ?? 'see the run\'s log for the cause' };
+      outcome = {
+        ok: false,
+        message: e.message,
+        code: e instanceof DynashiftError ? e.code : 'CUTOVER_REFUSED',
+        hint: e.hint ?? "see the run's log for the cause",
+      };
     }
     if (outcome.ok) cut.history.push({ at: new Date().toISOString(), event: request.kind });
     this.deps.phases.afterControl(outcome.ok);

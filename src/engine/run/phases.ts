@@ -10,7 +10,10 @@ import { enterPhase } from '../phase-machine.js';
 export class Phases {
   private last: Phase | undefined;
 
-  constructor(private readonly state: MigrationState, private readonly log: Logger) {}
+  constructor(
+    private readonly state: MigrationState,
+    private readonly log: Logger,
+  ) {}
 
   enter(phase: Phase): void {
     if (!enterPhase(this.state, phase)) return;

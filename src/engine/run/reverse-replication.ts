@@ -40,20 +40,34 @@ export class ReverseReplication extends StreamApplier {
     const sourceRef = config.sources[sourceName]!;
     const sourceKey = this.deps.sourceKeys[sourceName]!;
     const mapper = reverseMapper(config, this.deps.mapper.keySchemaOf(Object.keys(config.targets)[0]!)!, sourceKey);
-    const sink = driverFor({ ...sourceRef, kind: 'dynamodb' }).open(sourceName, { ...sourceRef, kind: 'dynamodb' }, {
-      keySchema: sourceKey, concurrency: config.write.concurrency,
-    });
+    const sink = driverFor({ ...sourceRef, kind: 'dynamodb' }).open(
+      sourceName,
+      { ...sourceRef, kind: 'dynamodb' },
+      {
+        keySchema: sourceKey,
+        concurrency: config.write.concurrency,
+      },
+    );
     return Object.entries(this.deps.positions()).map(([target, stream]) => ({
       source: target,
       reader: new StreamReader({
-        api: sdkStreamsApi(clientsFor(config.targets[target]!, roleFor('target', target, config.targets[target]!)).streams), source: target, state: stream,
-        onCheckpoint: () => {}, pollIntervalMs: config.stream.pollIntervalMs, discoveryIntervalMs: config.stream.discoveryIntervalMs,
+        api: sdkStreamsApi(clientsFor(config.targets[target]!, roleFor('target', target, config.targets[target]!)).streams),
+        source: target,
+        state: stream,
+        onCheckpoint: () => {},
+        pollIntervalMs: config.stream.pollIntervalMs,
+        discoveryIntervalMs: config.stream.discoveryIntervalMs,
         log,
       }),
       apply: reverseApplier({
-        inverse: mapper, forward: this.deps.mapper, target, targetKey: this.deps.mapper.keySchemaOf(target)!,
+        inverse: mapper,
+        forward: this.deps.mapper,
+        target,
+        targetKey: this.deps.mapper.keySchemaOf(target)!,
         source: { name: sourceName, client: this.deps.sourceClients[sourceName]!.dynamodb, table: sourceRef.table, keySchema: sourceKey },
-        sink, failures: this.deps.failures, stats: this.deps.stats,
+        sink,
+        failures: this.deps.failures,
+        stats: this.deps.stats,
       }),
     }));
   }

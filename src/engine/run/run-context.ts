@@ -34,7 +34,8 @@ export async function openRunContext(config: ResolvedConfig, plan: Plan, log: Lo
     await driver.prepare(name, target, t.inspection);
     targetKeys[name] = t.keySchema!;
     sinks[name] = driver.open(name, target, {
-      keySchema: t.keySchema!, concurrency: config.write.concurrency,
+      keySchema: t.keySchema!,
+      concurrency: config.write.concurrency,
       ...(config.guard ? { guard: config.guard } : {}),
       ...(config.write.maxWriteUnitsPerSecond ? { maxWriteUnitsPerSecond: config.write.maxWriteUnitsPerSecond } : {}),
     });
@@ -55,6 +56,8 @@ export async function openRunContext(config: ResolvedConfig, plan: Plan, log: Lo
 export function readCeiling(ctx: Pick<RunContext, 'config' | 'plan'>, source: string): number {
   const { config } = ctx;
   const info = ctx.plan.sources[source]!;
-  return config.backfill.maxReadUnitsPerSecond
-    ?? (info.billingMode === 'PROVISIONED' && info.readCapacityUnits ? info.readCapacityUnits * config.backfill.readShare : Infinity);
+  return (
+    config.backfill.maxReadUnitsPerSecond ??
+    (info.billingMode === 'PROVISIONED' && info.readCapacityUnits ? info.readCapacityUnits * config.backfill.readShare : Infinity)
+  );
 }

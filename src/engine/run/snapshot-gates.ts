@@ -9,7 +9,10 @@ import { SNAPSHOT_MARGIN_MS } from '../../core/constants.js';
 export class SnapshotGates {
   private gates: Record<string, SnapshotGate> = {};
 
-  constructor(private readonly sources: Record<string, SourceState>, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly sources: Record<string, SourceState>,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** One gate per source. An export's pages are all as of its export time, however late they are loaded. */
   open(): void {

@@ -34,11 +34,15 @@ export abstract class StreamApplier {
     this.feeds = this.open();
     this.started = true;
     this.announce(this.feeds.length);
-    return Promise.all(this.feeds.map(({ reader, apply }) => reader.run(async (page) => {
-      await apply(page);
-      this.lastAppliedAt = Date.now();
-      this.meter.add(page.records.length);
-    }, signal))).then(() => undefined);
+    return Promise.all(
+      this.feeds.map(({ reader, apply }) =>
+        reader.run(async (page) => {
+          await apply(page);
+          this.lastAppliedAt = Date.now();
+          this.meter.add(page.records.length);
+        }, signal),
+      ),
+    ).then(() => undefined);
   }
 
   /** Every shard has been read up to its tip at some point after `since` and after this start. */

@@ -11,9 +11,14 @@ import type { SourceState } from '../../state/migration-state.js';
 export class TestRetention {
   private readonly apis: Record<string, ShortRetentionStreams> = {};
 
-  constructor(readonly retentionMs: number, sources: Record<string, SourceState>, clients: Record<string, TableClients>) {
+  constructor(
+    readonly retentionMs: number,
+    sources: Record<string, SourceState>,
+    clients: Record<string, TableClients>,
+  ) {
     for (const [name, src] of Object.entries(sources)) {
-      if (src.stream.streamArn !== '') this.apis[name] = new ShortRetentionStreams(sdkStreamsApi(clients[name]!.streams), src.stream.streamArn, retentionMs);
+      if (src.stream.streamArn !== '')
+        this.apis[name] = new ShortRetentionStreams(sdkStreamsApi(clients[name]!.streams), src.stream.streamArn, retentionMs);
     }
   }
 

@@ -7,11 +7,22 @@ export function copySnapshot(input: StrategyRun, source: BackfillSource, signal:
   const { ctx, source: name } = input;
   const { config } = ctx;
   const ttlAttribute = ctx.plan.sources[name]!.ttlAttribute;
-  return runBackfill({
-    source, sourceName: name, sourceKeySchema: ctx.sourceKeys[name]!, mapper: ctx.mapper, sinks: ctx.sinks,
-    state: input.state.backfill, concurrency: config.backfill.concurrency, failures: input.failures,
-    onProgress: (items) => input.meter.add(items), onCheckpoint: () => {}, log: input.log,
-    ...(input.gate ? { gate: input.gate } : {}),
-    ...(config.backfill.skipExpired && ttlAttribute ? { skipExpired: { ttlAttribute, now: () => Date.now() } } : {}),
-  }, signal);
+  return runBackfill(
+    {
+      source,
+      sourceName: name,
+      sourceKeySchema: ctx.sourceKeys[name]!,
+      mapper: ctx.mapper,
+      sinks: ctx.sinks,
+      state: input.state.backfill,
+      concurrency: config.backfill.concurrency,
+      failures: input.failures,
+      onProgress: (items) => input.meter.add(items),
+      onCheckpoint: () => {},
+      log: input.log,
+      ...(input.gate ? { gate: input.gate } : {}),
+      ...(config.backfill.skipExpired && ttlAttribute ? { skipExpired: { ttlAttribute, now: () => Date.now() } } : {}),
+    },
+    signal,
+  );
 }

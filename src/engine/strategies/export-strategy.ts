@@ -29,9 +29,10 @@ export const exportStrategy: BackfillStrategy = {
   fingerprint: (config) => config.backfill.export?.uri ?? config.backfill.export?.start?.s3Bucket ?? '',
   async start({ config, plan, source, backfill, stream, log }) {
     const described = plan.exports[source];
-    const exp = described && config.backfill.export?.uri
-      ? { uri: config.backfill.export.uri, exportTime: described.exportTime }
-      : await locateBackfillExport({ config, plan }, source, log);
+    const exp =
+      described && config.backfill.export?.uri
+        ? { uri: config.backfill.export.uri, exportTime: described.exportTime }
+        : await locateBackfillExport({ config, plan }, source, log);
     backfill.export = exp;
     backfill.estimatedItems = described?.itemCount ?? plan.sources[source]!.itemCount;
     stream.skipBefore = exp.exportTime - SNAPSHOT_MARGIN_MS;
@@ -40,13 +41,23 @@ export const exportStrategy: BackfillStrategy = {
   run(input, signal) {
     return copySnapshot(input, exportSource(input.ctx.config, input.source, input.state.backfill.export!.uri), signal);
   },
-  streamWaitsFor: (config) => ((config.backfill.export?.incremental?.length ?? 0) > 0
-    ? 'incremental exports fill the window before the stream, so they are loaded first' : undefined),
+  streamWaitsFor: (config) =>
+    (config.backfill.export?.incremental?.length ?? 0) > 0
+      ? 'incremental exports fill the window before the stream, so they are loaded first'
+      : undefined,
   async afterSnapshot(input, signal) {
     const { ctx, state } = input;
     const coveredUntil = await applyIncrementalExports({
-      config: ctx.config, source: input.source, state: state.backfill, mapper: ctx.mapper, sinks: ctx.sinks, failures: input.failures,
-      marginMs: SNAPSHOT_MARGIN_MS, onCheckpoint: () => {}, signal, log: input.log,
+      config: ctx.config,
+      source: input.source,
+      state: state.backfill,
+      mapper: ctx.mapper,
+      sinks: ctx.sinks,
+      failures: input.failures,
+      marginMs: SNAPSHOT_MARGIN_MS,
+      onCheckpoint: () => {},
+      signal,
+      log: input.log,
     });
     if (coveredUntil !== undefined) state.stream.skipBefore = Math.max(state.stream.skipBefore ?? 0, coveredUntil - SNAPSHOT_MARGIN_MS);
   },

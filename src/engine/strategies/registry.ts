@@ -20,4 +20,5 @@ export function strategyFor(name: BackfillStrategyName): BackfillStrategy {
 
 /** The strategies the AWS runner (Step Functions + Lambda) implements. */
 export const AWS_RUNNER_STRATEGIES = (Object.values(BACKFILL_STRATEGIES) as BackfillStrategy[])
-  .filter((s) => s.awsRunner !== undefined).map((s) => s.name);
+  .filter((s) => s.awsRunner !== undefined)
+  .map((s) => s.name);

@@ -23,9 +23,14 @@ export const scanStrategy: BackfillStrategy = {
     const { ctx, source: name } = input;
     const { config } = ctx;
     const source = new ScanSource({
-      name, client: ctx.sourceClients[name]!.dynamodb, table: input.state.table, totalSegments: input.state.backfill.segments ?? config.backfill.segments,
-      pageSize: config.backfill.pageSize, consistentRead: config.backfill.consistentRead,
-      limiter: ctx.readLimiters[name]!, meter: new RateMeter(systemClock),
+      name,
+      client: ctx.sourceClients[name]!.dynamodb,
+      table: input.state.table,
+      totalSegments: input.state.backfill.segments ?? config.backfill.segments,
+      pageSize: config.backfill.pageSize,
+      consistentRead: config.backfill.consistentRead,
+      limiter: ctx.readLimiters[name]!,
+      meter: new RateMeter(systemClock),
     });
     return copySnapshot(input, source, signal);
   },

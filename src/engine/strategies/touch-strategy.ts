@@ -18,7 +18,9 @@ export const touchStrategy: BackfillStrategy = {
   runGrants: () => ({ actions: ['dynamodb:Scan', 'dynamodb:UpdateItem'], notes: [] }),
   planNotes(info) {
     const cost = estimateTouchCost(info.itemCount, info.itemCount > 0 ? info.sizeBytes / info.itemCount : 1024);
-    return [`touch: every item of ${info.table} is updated twice (marker set, then removed): about ${cost.writeUnits.toLocaleString('en-US')} source write units and ${cost.streamRecords.toLocaleString('en-US')} stream records — other consumers of the stream and Global Table replicas see them too`];
+    return [
+      `touch: every item of ${info.table} is updated twice (marker set, then removed): about ${cost.writeUnits.toLocaleString('en-US')} source write units and ${cost.streamRecords.toLocaleString('en-US')} stream records — other consumers of the stream and Global Table replicas see them too`,
+    ];
   },
   fingerprint: (config) => config.backfill.segments,
   async start({ startedAt, backfill, stream }) {
@@ -35,8 +37,12 @@ export const touchStrategy: BackfillStrategy = {
     const touchCfg = config.backfill.touch ?? {};
     const t = (backfill.touch ??= {});
     const common = {
-      client: ctx.sourceClients[name]!.dynamodb, table: input.state.table, keySchema: ctx.sourceKeys[name]!,
-      segments: backfill.segments ?? config.backfill.segments, concurrency: config.backfill.concurrency, signal,
+      client: ctx.sourceClients[name]!.dynamodb,
+      table: input.state.table,
+      keySchema: ctx.sourceKeys[name]!,
+      segments: backfill.segments ?? config.backfill.segments,
+      concurrency: config.backfill.concurrency,
+      signal,
       ...(touchCfg.marker ? { marker: touchCfg.marker } : {}),
       limiter: new RateLimiter(touchCfg.maxWriteUnitsPerSecond ?? Infinity, systemClock),
       readLimiter: ctx.readLimiters[name]!,

@@ -21,7 +21,11 @@ export class BucketFiles {
   private failure: unknown;
   lines = 0;
 
-  constructor(readonly dir: string, readonly prefix: string, readonly count: number) {
+  constructor(
+    readonly dir: string,
+    readonly prefix: string,
+    readonly count: number,
+  ) {
     this.buffers = Array.from({ length: count }, () => []);
     this.sizes = new Array<number>(count).fill(0);
     this.chains = Array.from({ length: count }, () => Promise.resolve());
@@ -63,7 +67,9 @@ export class BucketFiles {
     this.sizes[bucket] = 0;
     this.inFlightBytes += size;
     const path = this.path(bucket);
-    const write = this.chains[bucket]!.then(() => appendFile(path, data, 'utf8')).catch((err: unknown) => { this.failure ??= err; });
+    const write = this.chains[bucket]!.then(() => appendFile(path, data, 'utf8')).catch((err: unknown) => {
+      this.failure ??= err;
+    });
     const done = write.finally(() => {
       this.inFlightBytes -= size;
       this.inFlight.delete(done);

@@ -30,25 +30,44 @@ export interface CollectOptions {
  */
 export async function spillExpected(ctx: VerifyContext, files: BucketFiles, opts: CollectOptions): Promise<void> {
   const backfill = ctx.config.backfill;
-  await Promise.all(Object.values(ctx.sources).map(async (source) => {
-    const ceiling = backfill.maxReadUnitsPerSecond
-      ?? (source.info.billingMode === 'PROVISIONED' && source.info.readCapacityUnits ? source.info.readCapacityUnits * backfill.readShare : Infinity);
-    const scan = new ScanSource({
-      name: source.name, client: source.client, table: source.ref.table, totalSegments: opts.segments,
-      // Limit 1000 at most: DynamoDB Local slows down badly on unlimited pages (semantics doc §8).
-      pageSize: Math.min(backfill.pageSize, 1000), consistentRead: true,
-      limiter: new RateLimiter(ceiling, systemClock), meter: new RateMeter(systemClock),
-    });
-    await runPool(await scan.partitions(), opts.concurrency, async (partition) => {
-      for await (const page of scan.read(partition, undefined, opts.signal)) {
-        for (const item of page.items) await spillSourceItem(ctx, source, item, files, opts);
-        if (opts.signal.aborted) return;
-      }
-    }, opts.signal);
-  }));
+  await Promise.all(
+    Object.values(ctx.sources).map(async (source) => {
+      const ceiling =
+        backfill.maxReadUnitsPerSecond ??
+        (source.info.billingMode === 'PROVISIONED' && source.info.readCapacityUnits ? source.info.readCapacityUnits * backfill.readShare : Infinity);
+      const scan = new ScanSource({
+        name: source.name,
+        client: source.client,
+        table: source.ref.table,
+        totalSegments: opts.segments,
+        // Limit 1000 at most: DynamoDB Local slows down badly on unlimited pages (semantics doc §8).
+        pageSize: Math.min(backfill.pageSize, 1000),
+        consistentRead: true,
+        limiter: new RateLimiter(ceiling, systemClock),
+        meter: new RateMeter(systemClock),
+      });
+      await runPool(
+        await scan.partitions(),
+        opts.concurrency,
+        async (partition) => {
+          for await (const page of scan.read(partition, undefined, opts.signal)) {
+            for (const item of page.items) await spillSourceItem(ctx, source, item, files, opts);
+            if (opts.signal.aborted) return;
+          }
+        },
+        opts.signal,
+      );
+    }),
+  );
 }
 
-async function spillSourceItem(ctx: VerifyContext, source: VerifySource, item: AttributeMap, files: BucketFiles, opts: CollectOptions): Promise<void> {
+async function spillSourceItem(
+  ctx: VerifyContext,
+  source: VerifySource,
+  item: AttributeMap,
+  files: BucketFiles,
+  opts: CollectOptions,
+): Promise<void> {
   opts.counters.sourceItems++;
   const sourceKey = extractKey(item, source.keySchema) ?? {};
   let routed;
@@ -56,8 +75,10 @@ async function spillSourceItem(ctx: VerifyContext, source: VerifySource, item: A
     routed = ctx.mapper.map(source.name, item);
   } catch (err) {
     opts.onTransformError({
-      source: source.name, sourceKey: toDdbJson(sourceKey),
-      code: err instanceof MappingError ? err.code : 'TRANSFORM_FAILED', message: err instanceof Error ? err.message : String(err),
+      source: source.name,
+      sourceKey: toDdbJson(sourceKey),
+      code: err instanceof MappingError ? err.code : 'TRANSFORM_FAILED',
+      message: err instanceof Error ? err.message : String(err),
     });
     return;
   }
@@ -72,15 +93,22 @@ async function spillSourceItem(ctx: VerifyContext, source: VerifySource, item: A
 
 /** Reads every target through its TargetReader partitions, in parallel, and spills each item `{i}` to its bucket. */
 export async function spillActual(ctx: VerifyContext, files: BucketFiles, opts: CollectOptions): Promise<void> {
-  const work = Object.values(ctx.targets).flatMap((target) => target.reader.readPartitions(opts.segments).map((partition) => ({ target, partition })));
-  await runPool(work, opts.concurrency * Math.max(1, Object.keys(ctx.targets).length), async ({ target, partition }) => {
-    for await (const page of target.reader.readPartition(partition, opts.signal)) {
-      for (const item of page) {
-        const header = lineHeader(target.name, keyId(item, target.keySchema));
-        opts.counters.actual++;
-        await files.append(bucketOf(header, files.count), formatLine(header, { i: toDdbJson(item) }));
+  const work = Object.values(ctx.targets).flatMap((target) =>
+    target.reader.readPartitions(opts.segments).map((partition) => ({ target, partition })),
+  );
+  await runPool(
+    work,
+    opts.concurrency * Math.max(1, Object.keys(ctx.targets).length),
+    async ({ target, partition }) => {
+      for await (const page of target.reader.readPartition(partition, opts.signal)) {
+        for (const item of page) {
+          const header = lineHeader(target.name, keyId(item, target.keySchema));
+          opts.counters.actual++;
+          await files.append(bucketOf(header, files.count), formatLine(header, { i: toDdbJson(item) }));
+        }
+        if (opts.signal.aborted) return;
       }
-      if (opts.signal.aborted) return;
-    }
-  }, opts.signal);
+    },
+    opts.signal,
+  );
 }

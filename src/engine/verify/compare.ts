@@ -39,7 +39,12 @@ export interface CompareStats {
  * Compares the spilled sides bucket by bucket. Only one bucket's expected lines are in memory at a time (as raw
  * strings keyed by their header); its actual lines are streamed past them. Differences go to `out` as suspects.
  */
-export async function compareBuckets(expected: BucketFiles, actual: BucketFiles, out: JsonlWriter<Suspect>, opts: CompareOptions): Promise<CompareStats> {
+export async function compareBuckets(
+  expected: BucketFiles,
+  actual: BucketFiles,
+  out: JsonlWriter<Suspect>,
+  opts: CompareOptions,
+): Promise<CompareStats> {
   if (expected.count !== actual.count) throw new Error('both sides must have the same bucket count');
   const stats: CompareStats = { buckets: expected.count, loaded: 0, maxHeld: 0, maxLoadedBytes: 0, splits: 0, collisions: 0, matched: 0 };
   const state = { held: 0 };
@@ -49,8 +54,16 @@ export async function compareBuckets(expected: BucketFiles, actual: BucketFiles,
   return stats;
 }
 
-async function comparePair(expectedPath: string, actualPath: string, label: string, depth: number, out: JsonlWriter<Suspect>,
-  opts: CompareOptions, stats: CompareStats, state: { held: number }): Promise<void> {
+async function comparePair(
+  expectedPath: string,
+  actualPath: string,
+  label: string,
+  depth: number,
+  out: JsonlWriter<Suspect>,
+  opts: CompareOptions,
+  stats: CompareStats,
+  state: { held: number },
+): Promise<void> {
   const bytes = await fileBytes(expectedPath);
   if (bytes > opts.maxBucketBytes && depth < MAX_SPLIT_DEPTH) {
     await splitAndCompare(expectedPath, actualPath, bytes, label, depth, out, opts, stats, state);
@@ -95,8 +108,17 @@ async function comparePair(expectedPath: string, actualPath: string, label: stri
   }
 }
 
-async function splitAndCompare(expectedPath: string, actualPath: string, bytes: number, label: string, depth: number,
-  out: JsonlWriter<Suspect>, opts: CompareOptions, stats: CompareStats, state: { held: number }): Promise<void> {
+async function splitAndCompare(
+  expectedPath: string,
+  actualPath: string,
+  bytes: number,
+  label: string,
+  depth: number,
+  out: JsonlWriter<Suspect>,
+  opts: CompareOptions,
+  stats: CompareStats,
+  state: { held: number },
+): Promise<void> {
   stats.splits++;
   const parts = Math.min(256, Math.max(2, Math.ceil((bytes / opts.maxBucketBytes) * 2)));
   const salt = depth + 1;
@@ -104,7 +126,10 @@ async function splitAndCompare(expectedPath: string, actualPath: string, bytes: 
   const e = new BucketFiles(opts.workDir, `${prefix}-e`, parts);
   const a = new BucketFiles(opts.workDir, `${prefix}-a`, parts);
   try {
-    for (const [from, to] of [[expectedPath, e], [actualPath, a]] as const) {
+    for (const [from, to] of [
+      [expectedPath, e],
+      [actualPath, a],
+    ] as const) {
       for await (const line of readLines(from)) await to.append(bucketOf(splitLine(line).header, parts, salt), line);
       await to.close();
     }

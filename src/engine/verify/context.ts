@@ -64,18 +64,30 @@ export async function openVerifyContext(config: ResolvedConfig, opts: { concurre
       clients.push(dynamodb);
       const info = await inspectTable(dynamodb, ref.table);
       if (!info.exists || !info.keySchema) {
-        throw new DynashiftError('SOURCE_TABLE_NOT_FOUND', `source table ${ref.table} (${name}) does not exist${ref.endpoint ? ` at ${ref.endpoint}` : ''}`, {
-          hint: 'check source.table, source.region and source.endpoint in the config',
-        });
+        throw new DynashiftError(
+          'SOURCE_TABLE_NOT_FOUND',
+          `source table ${ref.table} (${name}) does not exist${ref.endpoint ? ` at ${ref.endpoint}` : ''}`,
+          {
+            hint: 'check source.table, source.region and source.endpoint in the config',
+          },
+        );
       }
-      sources[name] = { name, ref, client: dynamodb, keySchema: info.keySchema, info, reader: new DynamoDbReader(dynamodb, ref.table, info.keySchema) };
+      sources[name] = {
+        name,
+        ref,
+        client: dynamodb,
+        keySchema: info.keySchema,
+        info,
+        reader: new DynamoDbReader(dynamodb, ref.table, info.keySchema),
+      };
     }
     const first = Object.values(sources)[0]?.info;
     for (const [name, target] of Object.entries(config.targets)) {
       const driver = driverFor(target);
       if (!driver.capabilities.verifiable) {
         throw new DynashiftError('VERIFY_UNSUPPORTED', `target ${name} (${target.table}) can't be read back, so verify has nothing to compare`, {
-          hint: 'verify a migration whose targets can be read back, or compare this target with your own tools', exitCode: 2,
+          hint: 'verify a migration whose targets can be read back, or compare this target with your own tools',
+          exitCode: 2,
         });
       }
       const inspection = await driver.inspect(name, target, first ? { source: first } : {});
@@ -86,8 +98,16 @@ export async function openVerifyContext(config: ResolvedConfig, opts: { concurre
       }
       const opened: Sink & TargetReader = driver.open(name, target, { keySchema: inspection.keySchema, concurrency: opts.concurrency });
       targets[name] = {
-        name, config: target, kind: driver.kind, capabilities: driver.capabilities, keySchema: inspection.keySchema, reader: opened, itemCount: inspection.itemCount ?? 0,
-        close: async () => { await opened.close?.(); },
+        name,
+        config: target,
+        kind: driver.kind,
+        capabilities: driver.capabilities,
+        keySchema: inspection.keySchema,
+        reader: opened,
+        itemCount: inspection.itemCount ?? 0,
+        close: async () => {
+          await opened.close?.();
+        },
       };
     }
   } catch (err) {
@@ -97,7 +117,10 @@ export async function openVerifyContext(config: ResolvedConfig, opts: { concurre
   const keys = Object.fromEntries(Object.entries(targets).map(([n, t]) => [n, t.keySchema]));
   const mapper = new ItemMapper({ transform: config.transform, targets: keys, singleTarget: config.singleTarget });
   return {
-    config, sources, targets, mapper,
+    config,
+    sources,
+    targets,
+    mapper,
     sourceBytes: Object.values(sources).reduce((n, s) => n + s.info.sizeBytes, 0),
     sourceItems: Object.values(sources).reduce((n, s) => n + s.info.itemCount, 0),
     close: closeAll,

@@ -14,7 +14,13 @@ export interface FindingLists {
 
 /** Reads the persisting differences back (keys and attribute names only; values stay in the report file). */
 export async function readFindings(path: string | undefined, limit: number): Promise<FindingLists> {
-  const lists: FindingLists = { missing: new CappedList(limit), extra: new CappedList(limit), differing: new CappedList(limit), repaired: 0, repairSkipped: 0 };
+  const lists: FindingLists = {
+    missing: new CappedList(limit),
+    extra: new CappedList(limit),
+    differing: new CappedList(limit),
+    repaired: 0,
+    repairSkipped: 0,
+  };
   if (!path) return lists;
   for await (const s of readJsonl<Suspect>(path)) {
     const f = findingOf(s);
@@ -28,7 +34,8 @@ export async function readFindings(path: string | undefined, limit: number): Pro
 
 export function findingOf(s: Suspect): Finding {
   return {
-    target: s.t, key: s.key,
+    target: s.t,
+    key: s.key,
     ...(s.n ? { source: s.n } : {}),
     ...(s.s ? { sourceKey: s.s } : {}),
     ...(s.r === REPAIRED ? { repaired: true } : s.r !== undefined ? { repairNote: s.r } : {}),

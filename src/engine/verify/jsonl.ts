@@ -22,9 +22,14 @@ export class JsonlWriter<T> {
   private failure: Error | undefined;
   count = 0;
 
-  constructor(readonly path: string, opts: { truncate?: boolean } = {}) {
+  constructor(
+    readonly path: string,
+    opts: { truncate?: boolean } = {},
+  ) {
     this.out = createWriteStream(path, { flags: opts.truncate ? 'w' : 'a', highWaterMark: 1024 * 1024 });
-    this.out.on('error', (err) => { this.failure = err; });
+    this.out.on('error', (err) => {
+      this.failure = err;
+    });
   }
 
   async write(record: T): Promise<void> {

@@ -28,7 +28,14 @@ export async function recheckChunk(ctx: VerifyContext, suspects: Suspect[]): Pro
   const targetNow = new Map<string, Map<string, AttributeMap | undefined>>();
   for (const [target, group] of groupBy(suspects, (s) => s.t)) {
     const t = ctx.targets[target]!;
-    targetNow.set(target, await lookupByKey(t.reader, t.keySchema, group.map((s) => fromDdbJson(s.key))));
+    targetNow.set(
+      target,
+      await lookupByKey(
+        t.reader,
+        t.keySchema,
+        group.map((s) => fromDdbJson(s.key)),
+      ),
+    );
   }
   const actualOf = (s: Suspect): AttributeMap | undefined => targetNow.get(s.t)?.get(s.k);
 
@@ -41,7 +48,14 @@ export async function recheckChunk(ctx: VerifyContext, suspects: Suspect[]): Pro
   const sourceNow = new Map<string, Map<string, AttributeMap | undefined>>();
   for (const [source, refs] of groupBy(candidates.flat(), (r) => r.n)) {
     const src = ctx.sources[source]!;
-    sourceNow.set(source, await lookupByKey(src.reader, src.keySchema, refs.map((r) => fromDdbJson(r.s))));
+    sourceNow.set(
+      source,
+      await lookupByKey(
+        src.reader,
+        src.keySchema,
+        refs.map((r) => fromDdbJson(r.s)),
+      ),
+    );
   }
 
   // 3. Compare the two sides as they are now.
@@ -73,7 +87,9 @@ export async function recheckChunk(ctx: VerifyContext, suspects: Suspect[]): Pro
     const known = producer ?? (s.n && s.s ? { n: s.n, s: s.s } : undefined);
     const next: Suspect = {
       c: expected ? (actual ? 'differing' : 'missing') : 'extra',
-      t: s.t, k: s.k, key: s.key,
+      t: s.t,
+      k: s.k,
+      key: s.key,
       ...(known ? { n: known.n, s: known.s } : {}),
       ...(expected ? { e: toDdbJson(expected) } : {}),
       ...(actual ? { a: toDdbJson(actual) } : {}),
@@ -85,20 +101,30 @@ export async function recheckChunk(ctx: VerifyContext, suspects: Suspect[]): Pro
 }
 
 /** Re-checks every suspect of a file; the ones that still differ go to `out`. Returns how many resolved. */
-export async function recheckFile(ctx: VerifyContext, inPath: string, out: JsonlWriter<Suspect>, signal: AbortSignal): Promise<{ resolved: number; remaining: number }> {
+export async function recheckFile(
+  ctx: VerifyContext,
+  inPath: string,
+  out: JsonlWriter<Suspect>,
+  signal: AbortSignal,
+): Promise<{ resolved: number; remaining: number }> {
   let resolved = 0;
   let remaining = 0;
   const running = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   const launch = (chunk: Suspect[]): void => {
-    const p = recheckChunk(ctx, chunk).then(async (now) => {
-      for (const s of now) {
-        if (s) {
-          remaining++;
-          await out.write(s);
-        } else resolved++;
-      }
-    }).catch((error: unknown) => { failure ??= { error }; }).finally(() => running.delete(p));
+    const p = recheckChunk(ctx, chunk)
+      .then(async (now) => {
+        for (const s of now) {
+          if (s) {
+            remaining++;
+            await out.write(s);
+          } else resolved++;
+        }
+      })
+      .catch((error: unknown) => {
+        failure ??= { error };
+      })
+      .finally(() => running.delete(p));
     running.add(p);
   };
   let chunk: Suspect[] = [];

@@ -48,7 +48,9 @@ export async function repairSuspect(ctx: VerifyContext, s: Suspect, target: Repa
       if (want) {
         await target.client.send(new PutItemCommand({ TableName: target.table, Item: want, ...conditionOf(unchangedSince(observed, schema, want)) }));
       } else {
-        await target.client.send(new DeleteItemCommand({ TableName: target.table, Key: extractKey(observed!, schema)!, ...conditionOf(unchangedSince(observed, schema)) }));
+        await target.client.send(
+          new DeleteItemCommand({ TableName: target.table, Key: extractKey(observed!, schema)!, ...conditionOf(unchangedSince(observed, schema)) }),
+        );
       }
     } catch (err) {
       if (errorName(err) === 'ConditionalCheckFailedException') {

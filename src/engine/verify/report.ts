@@ -10,7 +10,12 @@ import type { DifferenceKind, TransformErrorFinding, VerifyResult } from './type
  * read (expected = transform(source), actual = target) in DynamoDB JSON. Entries are streamed from the findings
  * spill file, so a large report never sits in memory.
  */
-export async function writeReport(path: string, result: VerifyResult, findingsPath: string | undefined, extra: { migration: string; configPath: string }): Promise<void> {
+export async function writeReport(
+  path: string,
+  result: VerifyResult,
+  findingsPath: string | undefined,
+  extra: { migration: string; configPath: string },
+): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const { missing: _m, extra: _e, differing: _d, transformErrors, ...summary } = result;
   const head = JSON.stringify({ tool: 'dynashift verify', migration: extra.migration, config: extra.configPath, ...summary }, null, 2);

@@ -75,7 +75,9 @@ export async function runVerify(config: ResolvedConfig, opts: VerifyOptions): Pr
         counts = { expected: full.counters.expected, actual: full.counters.actual };
         buckets = full.buckets;
         if (full.collisions > 0) {
-          notes.push(`${full.collisions} target key(s) are produced by more than one source item (each key must have one owner); verify compared one of them`);
+          notes.push(
+            `${full.collisions} target key(s) are produced by more than one source item (each key must have one owner); verify compared one of them`,
+          );
         }
       }
     } finally {
@@ -123,27 +125,41 @@ export async function runVerify(config: ResolvedConfig, opts: VerifyOptions): Pr
     const interrupted = signal.aborted;
     if (interrupted) notes.unshift('interrupted: verify stopped before it finished, so this result is incomplete');
     if (transformErrors.count > 0) {
-      notes.push(`${transformErrors.count} source item(s) could not be mapped (the transform threw or returned an invalid item), so the target cannot equal transform(source) for them`);
+      notes.push(
+        `${transformErrors.count} source item(s) could not be mapped (the transform threw or returned an invalid item), so the target cannot equal transform(source) for them`,
+      );
     }
     const differences = lists.missing.count + lists.extra.count + lists.differing.count;
     if (differences > lists.repaired && rounds > 0) {
-      notes.push(`reported differences persisted through ${rounds} re-check(s) over ${Math.round((delay * (2 ** rounds - 1)) / 1000)} s; if a migration is still catching up, run verify again once \`dynashift status\` says in sync`);
+      notes.push(
+        `reported differences persisted through ${rounds} re-check(s) over ${Math.round((delay * (2 ** rounds - 1)) / 1000)} s; if a migration is still catching up, run verify again once \`dynashift status\` says in sync`,
+      );
     }
     const result: VerifyResult = {
       identical: !interrupted && differences === 0 && transformErrors.count === 0,
       mode: opts.sample !== undefined ? 'sample' : 'full',
       ...(sampled !== undefined ? { sampled } : {}),
       counts: {
-        expected: counts.expected, actual: counts.actual,
-        missing: lists.missing.count, extra: lists.extra.count, differing: lists.differing.count,
-        transformErrors: transformErrors.count, recheckedInFlight: inFlight,
-        repaired: lists.repaired, repairSkipped: lists.repairSkipped,
+        expected: counts.expected,
+        actual: counts.actual,
+        missing: lists.missing.count,
+        extra: lists.extra.count,
+        differing: lists.differing.count,
+        transformErrors: transformErrors.count,
+        recheckedInFlight: inFlight,
+        repaired: lists.repaired,
+        repairSkipped: lists.repairSkipped,
       },
-      missing: lists.missing.items, extra: lists.extra.items, differing: lists.differing.items, transformErrors: transformErrors.items,
+      missing: lists.missing.items,
+      extra: lists.extra.items,
+      differing: lists.differing.items,
+      transformErrors: transformErrors.items,
       limit,
       truncated: {
-        ...(lists.missing.truncated ? { missing: true } : {}), ...(lists.extra.truncated ? { extra: true } : {}),
-        ...(lists.differing.truncated ? { differing: true } : {}), ...(transformErrors.truncated ? { transformErrors: true } : {}),
+        ...(lists.missing.truncated ? { missing: true } : {}),
+        ...(lists.extra.truncated ? { extra: true } : {}),
+        ...(lists.differing.truncated ? { differing: true } : {}),
+        ...(transformErrors.truncated ? { transformErrors: true } : {}),
       },
       notes,
       ...(buckets !== undefined ? { buckets } : {}),
@@ -164,8 +180,12 @@ export async function runVerify(config: ResolvedConfig, opts: VerifyOptions): Pr
   }
 }
 
-async function fullComparison(ctx: VerifyContext, workDir: string, out: JsonlWriter<Suspect>,
-  opts: VerifyOptions & { segments: number; concurrency: number; onTransformError(f: TransformErrorFinding): void }) {
+async function fullComparison(
+  ctx: VerifyContext,
+  workDir: string,
+  out: JsonlWriter<Suspect>,
+  opts: VerifyOptions & { segments: number; concurrency: number; onTransformError(f: TransformErrorFinding): void },
+) {
   const { log, signal } = opts;
   const avgItem = ctx.sourceItems > 0 ? ctx.sourceBytes / ctx.sourceItems : 1024;
   const targetBytes = Object.values(ctx.targets).reduce((n, t) => n + t.itemCount * avgItem, 0);
@@ -173,18 +193,36 @@ async function fullComparison(ctx: VerifyContext, workDir: string, out: JsonlWri
   const expected = new BucketFiles(workDir, 'expected', buckets);
   const actual = new BucketFiles(workDir, 'actual', buckets);
   const counters: CollectCounters = { sourceItems: 0, expected: 0, actual: 0 };
-  log.info({ sources: Object.keys(ctx.sources), targets: Object.keys(ctx.targets), segments: opts.segments, buckets },
-    'verify: scanning the sources and the targets');
+  log.info(
+    { sources: Object.keys(ctx.sources), targets: Object.keys(ctx.targets), segments: opts.segments, buckets },
+    'verify: scanning the sources and the targets',
+  );
   const ticker = setInterval(() => log.info({ ...counters }, 'verify: scanning'), 5000);
   // Both sides at once; when one fails the other is stopped before the error goes up (and the files are removed).
   const stop = new AbortController();
   const onAbort = (): void => stop.abort();
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    const collect = { segments: opts.segments, concurrency: opts.concurrency, signal: stop.signal, counters, onTransformError: opts.onTransformError };
+    const collect = {
+      segments: opts.segments,
+      concurrency: opts.concurrency,
+      signal: stop.signal,
+      counters,
+      onTransformError: opts.onTransformError,
+    };
     const sides = await Promise.allSettled([
-      spillExpected(ctx, expected, collect).catch((err: unknown) => { stop.abort(); throw err; }).finally(() => expected.close()),
-      spillActual(ctx, actual, collect).catch((err: unknown) => { stop.abort(); throw err; }).finally(() => actual.close()),
+      spillExpected(ctx, expected, collect)
+        .catch((err: unknown) => {
+          stop.abort();
+          throw err;
+        })
+        .finally(() => expected.close()),
+      spillActual(ctx, actual, collect)
+        .catch((err: unknown) => {
+          stop.abort();
+          throw err;
+        })
+        .finally(() => actual.close()),
     ]);
     for (const side of sides) if (side.status === 'rejected') throw toVerifyError(side.reason);
   } finally {
@@ -196,7 +234,9 @@ async function fullComparison(ctx: VerifyContext, workDir: string, out: JsonlWri
   log.info({ expected: counters.expected, actual: counters.actual, buckets }, 'verify: comparing bucket by bucket');
   const stats = await compareBuckets(expected, actual, out, {
     targetKeys: Object.fromEntries(Object.entries(ctx.targets).map(([n, t]) => [n, t.keySchema])),
-    workDir, maxBucketBytes: opts.maxBucketBytes ?? DEFAULT_MAX_BUCKET_BYTES, signal,
+    workDir,
+    maxBucketBytes: opts.maxBucketBytes ?? DEFAULT_MAX_BUCKET_BYTES,
+    signal,
     ...(opts.hooks?.onBucketLoaded ? { hooks: { onBucketLoaded: opts.hooks.onBucketLoaded } } : {}),
   });
   // The compared buckets are no longer needed; free the disk before the re-checks.
@@ -208,8 +248,14 @@ async function fullComparison(ctx: VerifyContext, workDir: string, out: JsonlWri
  * Repairs each persisting difference, then re-checks it: a repair counts only once a re-read finds the target right.
  * Differences that resolved without our write were in flight after all.
  */
-async function repairAll(ctx: VerifyContext, inPath: string, outPath: string, clients: RepairTarget[], signal: AbortSignal,
-  log: VerifyOptions['log']): Promise<{ path: string; resolvedWithoutRepair: number; unsupportedKinds: string[] }> {
+async function repairAll(
+  ctx: VerifyContext,
+  inPath: string,
+  outPath: string,
+  clients: RepairTarget[],
+  signal: AbortSignal,
+  log: VerifyOptions['log'],
+): Promise<{ path: string; resolvedWithoutRepair: number; unsupportedKinds: string[] }> {
   const targets: Record<string, RepairTarget> = {};
   const unsupported = new Set<string>();
   for (const [name, t] of Object.entries(ctx.targets)) {
@@ -223,7 +269,14 @@ async function repairAll(ctx: VerifyContext, inPath: string, outPath: string, cl
   let resolvedWithoutRepair = 0;
   let repaired = 0;
   const flush = async (chunk: Suspect[]): Promise<void> => {
-    await runPool(chunk, 8, async (s) => { s.r = await repairSuspect(ctx, s, targets[s.t]!); }, signal);
+    await runPool(
+      chunk,
+      8,
+      async (s) => {
+        s.r = await repairSuspect(ctx, s, targets[s.t]!);
+      },
+      signal,
+    );
     const now = await recheckChunk(ctx, chunk);
     for (let i = 0; i < chunk.length; i++) {
       const before = chunk[i]!;
@@ -276,9 +329,10 @@ function toVerifyError(err: unknown): unknown {
     const name = (err as Error).name;
     return new DynashiftError('AWS_ERROR', `verify failed: ${name}: ${(err as Error).message}`, {
       cause: err,
-      hint: name === 'AccessDeniedException'
-        ? 'verify needs dynamodb:DescribeTable, Scan and BatchGetItem on the sources and targets (and PutItem/DeleteItem on the targets with --repair)'
-        : 'check the tables, Region, endpoint and credentials in the config; rerun verify',
+      hint:
+        name === 'AccessDeniedException'
+          ? 'verify needs dynamodb:DescribeTable, Scan and BatchGetItem on the sources and targets (and PutItem/DeleteItem on the targets with --repair)'
+          : 'check the tables, Region, endpoint and credentials in the config; rerun verify',
     });
   }
   return err;

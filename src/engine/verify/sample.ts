@@ -36,7 +36,10 @@ export interface SampleOptions {
  */
 export async function sampleSuspects(ctx: VerifyContext, out: JsonlWriter<Suspect>, opts: SampleOptions): Promise<void> {
   const sources = Object.values(ctx.sources);
-  const total = Math.max(1, sources.reduce((n, s) => n + s.info.itemCount, 0));
+  const total = Math.max(
+    1,
+    sources.reduce((n, s) => n + s.info.itemCount, 0),
+  );
   for (const source of sources) {
     const share = sources.length === 1 ? opts.size : Math.max(1, Math.round((opts.size * source.info.itemCount) / total));
     await sampleSource(ctx, source, share, out, opts);
@@ -55,8 +58,14 @@ async function sampleSource(ctx: VerifyContext, source: VerifySource, want: numb
   const random = opts.random ?? Math.random;
   const totalSegments = sampleSegments(source.info.itemCount, want);
   const scan = new ScanSource({
-    name: source.name, client: source.client, table: source.ref.table, totalSegments, pageSize: 1000, consistentRead: true,
-    limiter: new RateLimiter(ctx.config.backfill.maxReadUnitsPerSecond ?? Infinity, systemClock), meter: new RateMeter(systemClock),
+    name: source.name,
+    client: source.client,
+    table: source.ref.table,
+    totalSegments,
+    pageSize: 1000,
+    consistentRead: true,
+    limiter: new RateLimiter(ctx.config.backfill.maxReadUnitsPerSecond ?? Infinity, systemClock),
+    meter: new RateMeter(systemClock),
   });
   const visited = new Set<number>();
   let taken = 0;
@@ -73,7 +82,13 @@ async function sampleSource(ctx: VerifyContext, source: VerifySource, want: numb
   }
 }
 
-async function checkItems(ctx: VerifyContext, source: VerifySource, items: AttributeMap[], out: JsonlWriter<Suspect>, opts: SampleOptions): Promise<void> {
+async function checkItems(
+  ctx: VerifyContext,
+  source: VerifySource,
+  items: AttributeMap[],
+  out: JsonlWriter<Suspect>,
+  opts: SampleOptions,
+): Promise<void> {
   opts.counters.sampled += items.length;
   const routed: { r: RoutedItem; sourceKey: AttributeMap }[] = [];
   for (const item of items) {
@@ -81,8 +96,12 @@ async function checkItems(ctx: VerifyContext, source: VerifySource, items: Attri
     try {
       for (const r of ctx.mapper.map(source.name, item)) routed.push({ r, sourceKey });
     } catch (err) {
-      opts.onTransformError({ source: source.name, sourceKey: toDdbJson(sourceKey),
-        code: err instanceof MappingError ? err.code : 'TRANSFORM_FAILED', message: err instanceof Error ? err.message : String(err) });
+      opts.onTransformError({
+        source: source.name,
+        sourceKey: toDdbJson(sourceKey),
+        code: err instanceof MappingError ? err.code : 'TRANSFORM_FAILED',
+        message: err instanceof Error ? err.message : String(err),
+      });
     }
   }
   opts.counters.expected += routed.length;
@@ -90,10 +109,21 @@ async function checkItems(ctx: VerifyContext, source: VerifySource, items: Attri
   for (const x of routed) (byTarget.get(x.r.target) ?? byTarget.set(x.r.target, []).get(x.r.target)!).push(x);
   for (const [target, group] of byTarget) {
     const t = ctx.targets[target]!;
-    const found = await lookupByKey(t.reader, t.keySchema, group.map((x) => x.r.key));
+    const found = await lookupByKey(
+      t.reader,
+      t.keySchema,
+      group.map((x) => x.r.key),
+    );
     for (const { r, sourceKey } of group) {
       const actual = found.get(r.keyId);
-      const base = { t: target, k: r.keyId, key: pickKey(toDdbJson(r.key), t.keySchema), n: source.name, s: toDdbJson(sourceKey), e: toDdbJson(r.item) };
+      const base = {
+        t: target,
+        k: r.keyId,
+        key: pickKey(toDdbJson(r.key), t.keySchema),
+        n: source.name,
+        s: toDdbJson(sourceKey),
+        e: toDdbJson(r.item),
+      };
       if (!actual) {
         await out.write({ c: 'missing', ...base });
         continue;

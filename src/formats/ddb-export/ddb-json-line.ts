@@ -44,7 +44,9 @@ export function decodeDdbJsonLine(line: string, mode: DecodeMode): ExportRecord 
 /** The shape the mode requires: full exports carry Item; incremental exports carry Keys and no Item. */
 export function checkRecordShape(record: ExportRecord, mode: DecodeMode): ExportRecord {
   if (mode === 'item' && !record.Item) {
-    throw new LineDecodeError(record.Keys ? 'this line is an incremental-export change (Keys/NewImage), not a full-export Item' : 'the line has no Item');
+    throw new LineDecodeError(
+      record.Keys ? 'this line is an incremental-export change (Keys/NewImage), not a full-export Item' : 'the line has no Item',
+    );
   }
   if (mode === 'change' && !record.Keys) {
     throw new LineDecodeError(record.Item ? 'this line is a full-export Item, not an incremental-export change' : 'the line has no Keys');

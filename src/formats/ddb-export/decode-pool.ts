@@ -4,9 +4,7 @@ import { LineDecodeError } from './export-errors.js';
 import { ionLinesToJson, scanFile, type ScanInput, type ScanResult } from './file-decoder.js';
 import type { DecodeMode } from './export-record.js';
 
-export type DecodeTask =
-  | { kind: 'scan'; input: ScanInput }
-  | { kind: 'ionToJson'; mode: DecodeMode; lines: string[]; firstLine: number };
+export type DecodeTask = { kind: 'scan'; input: ScanInput } | { kind: 'ionToJson'; mode: DecodeMode; lines: string[]; firstLine: number };
 
 export interface WorkerRequest {
   id: number;

@@ -25,7 +25,8 @@ async function run(msg: WorkerRequest): Promise<WorkerReply> {
     return { id: msg.id, ok: true, result: ionLinesToJson(lines, mode, firstLine) };
   } catch (err) {
     return {
-      id: msg.id, ok: false,
+      id: msg.id,
+      ok: false,
       error: {
         message: (err as Error)?.message ?? String(err),
         decode: err instanceof LineDecodeError,

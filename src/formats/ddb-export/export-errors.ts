@@ -23,17 +23,29 @@ export type ExportProblem =
 
 const CONFIG_PROBLEMS = new Set<ExportProblem>(['not-found', 'ambiguous', 'unfinished', 'wrong-type', 'chain-gap']);
 
-export function exportError(reason: ExportProblem, message: string, hint: string, details: Record<string, unknown> = {}, cause?: unknown): DynashiftError {
+export function exportError(
+  reason: ExportProblem,
+  message: string,
+  hint: string,
+  details: Record<string, unknown> = {},
+  cause?: unknown,
+): DynashiftError {
   const config = CONFIG_PROBLEMS.has(reason);
   return new DynashiftError(config ? 'CONFIG_INVALID' : 'AWS_ERROR', message, {
-    hint, details: { reason, ...details }, ...(config ? { exitCode: 2 } : {}), ...(cause === undefined ? {} : { cause }),
+    hint,
+    details: { reason, ...details },
+    ...(config ? { exitCode: 2 } : {}),
+    ...(cause === undefined ? {} : { cause }),
   });
 }
 
 /** A decoding failure inside one line; the file reader adds the file name and turns it into an `undecodable` error. */
 export class LineDecodeError extends Error {
   override readonly name = 'LineDecodeError';
-  constructor(message: string, readonly line?: number) {
+  constructor(
+    message: string,
+    readonly line?: number,
+  ) {
     super(message);
   }
 }

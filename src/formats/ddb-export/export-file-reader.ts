@@ -43,10 +43,18 @@ const READ_AHEAD = 2;
 export async function* readExportFile(opts: ExportFileReadOptions): AsyncGenerator<ExportFilePage> {
   const { store, entry } = opts;
   const where = store.uriOf(entry.relativeKey);
-  const fetched = await store.fetch(entry.relativeKey, { memoryLimitBytes: opts.memoryLimitBytes, ...(opts.tempDir ? { tempDir: opts.tempDir } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+  const fetched = await store.fetch(entry.relativeKey, {
+    memoryLimitBytes: opts.memoryLimitBytes,
+    ...(opts.tempDir ? { tempDir: opts.tempDir } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   if (!fetched) {
-    throw exportError('missing-file', `${where} is listed in manifest-files.json but does not exist`,
-      'the export is incomplete: copy the whole export folder, or export the table again', { file: where });
+    throw exportError(
+      'missing-file',
+      `${where} is listed in manifest-files.json but does not exist`,
+      'the export is incomplete: copy the whole export folder, or export the table again',
+      { file: where },
+    );
   }
   try {
     const input = fetched.path ? { path: fetched.path } : { bytes: fetched.bytes! };
@@ -57,17 +65,28 @@ export async function* readExportFile(opts: ExportFileReadOptions): AsyncGenerat
       throw await explainScanFailure(err, fetched, entry, where);
     }
     if (entry.md5Checksum && !checksumMatches(entry.md5Checksum, Buffer.from(scan.md5Base64, 'base64'))) {
-      throw exportError('checksum-mismatch', `${where} is damaged: its MD5 is ${scan.md5Base64}, manifest-files.json says ${entry.md5Checksum}`,
-        'copy the export again (or export the table again); nothing from this file was applied', { file: where, expected: entry.md5Checksum, actual: scan.md5Base64 });
+      throw exportError(
+        'checksum-mismatch',
+        `${where} is damaged: its MD5 is ${scan.md5Base64}, manifest-files.json says ${entry.md5Checksum}`,
+        'copy the export again (or export the table again); nothing from this file was applied',
+        { file: where, expected: entry.md5Checksum, actual: scan.md5Base64 },
+      );
     }
     if (scan.count !== entry.itemCount) {
-      throw exportError('count-mismatch', `${where} holds ${scan.count} items, manifest-files.json says ${entry.itemCount}`,
+      throw exportError(
+        'count-mismatch',
+        `${where} holds ${scan.count} items, manifest-files.json says ${entry.itemCount}`,
         'the file or the manifest was changed after the export: copy the export again or export again; nothing from this file was applied',
-        { file: where, expected: entry.itemCount, actual: scan.count });
+        { file: where, expected: entry.itemCount, actual: scan.count },
+      );
     }
     if (opts.fromLine > scan.count || opts.fromLine < 0 || !Number.isInteger(opts.fromLine)) {
-      throw exportError('cursor-invalid', `the saved position (record ${opts.fromLine}) is past the end of ${where} (${scan.count} records)`,
-        'the state belongs to another export: start the migration again from a fresh state folder', { file: where, line: opts.fromLine });
+      throw exportError(
+        'cursor-invalid',
+        `the saved position (record ${opts.fromLine}) is past the end of ${where} (${scan.count} records)`,
+        'the state belongs to another export: start the migration again from a fresh state folder',
+        { file: where, line: opts.fromLine },
+      );
     }
     if (scan.text) yield* textPages(scan.text, scan.count, opts, where);
     else yield* streamPages(input, scan.count, opts, where);
@@ -101,7 +120,12 @@ function* textPages(text: Uint8Array, count: number, opts: ExportFileReadOptions
  * Second pass over a large, already verified file: lines stream off disk; DynamoDB JSON lines are parsed here
  * (JSON.parse is as fast as receiving objects from a worker), ION batches are converted on the pool.
  */
-async function* streamPages(input: { path?: string; bytes?: Uint8Array }, count: number, opts: ExportFileReadOptions, where: string): AsyncGenerator<ExportFilePage> {
+async function* streamPages(
+  input: { path?: string; bytes?: Uint8Array },
+  count: number,
+  opts: ExportFileReadOptions,
+  where: string,
+): AsyncGenerator<ExportFilePage> {
   if (opts.fromLine >= count) {
     yield { records: [], nextLine: count, done: true };
     return;
@@ -110,12 +134,17 @@ async function* streamPages(input: { path?: string; bytes?: Uint8Array }, count:
   const batches = streamLineBatches(input, opts.fromLine, opts.pageSize, opts.signal);
   try {
     for await (const batch of batches) {
-      const decoded = opts.format === 'ION'
-        ? opts.pool.ionToJson(opts.mode, batch.lines, batch.firstLine).then((text) => [...jsonTextPages(text, opts.mode, 0, Infinity)].flat())
-        : Promise.resolve().then(() => decodeLines('DYNAMODB_JSON', batch.lines, opts.mode, batch.firstLine));
-      pending.push(decoded
-        .then((records) => ({ records, nextLine: batch.firstLine + records.length }))
-        .catch((err) => { throw decodeFailure(err, where); }));
+      const decoded =
+        opts.format === 'ION'
+          ? opts.pool.ionToJson(opts.mode, batch.lines, batch.firstLine).then((text) => [...jsonTextPages(text, opts.mode, 0, Infinity)].flat())
+          : Promise.resolve().then(() => decodeLines('DYNAMODB_JSON', batch.lines, opts.mode, batch.firstLine));
+      pending.push(
+        decoded
+          .then((records) => ({ records, nextLine: batch.firstLine + records.length }))
+          .catch((err) => {
+            throw decodeFailure(err, where);
+          }),
+      );
       // Swallow rejections of read-ahead promises here; they are rethrown when awaited in order.
       pending[pending.length - 1]!.catch(() => {});
       if (pending.length > READ_AHEAD) {
@@ -140,8 +169,13 @@ async function explainScanFailure(err: unknown, fetched: FetchedFile, entry: Man
   if (entry.md5Checksum) {
     const digest = fetched.bytes ? createHash('md5').update(fetched.bytes).digest() : await md5OfFile(fetched.path!);
     if (!checksumMatches(entry.md5Checksum, digest)) {
-      return exportError('checksum-mismatch', `${where} is damaged: its MD5 is ${digest.toString('base64')}, manifest-files.json says ${entry.md5Checksum} (${(err as Error).message})`,
-        'copy the export again (or export the table again); nothing from this file was applied', { file: where, expected: entry.md5Checksum, actual: digest.toString('base64') }, err);
+      return exportError(
+        'checksum-mismatch',
+        `${where} is damaged: its MD5 is ${digest.toString('base64')}, manifest-files.json says ${entry.md5Checksum} (${(err as Error).message})`,
+        'copy the export again (or export the table again); nothing from this file was applied',
+        { file: where, expected: entry.md5Checksum, actual: digest.toString('base64') },
+        err,
+      );
     }
   }
   return decodeFailure(err, where);
@@ -149,9 +183,13 @@ async function explainScanFailure(err: unknown, fetched: FetchedFile, entry: Man
 
 function decodeFailure(err: unknown, where: string): Error {
   const line = err instanceof LineDecodeError && err.line !== undefined ? ` line ${err.line + 1}` : '';
-  return exportError('undecodable', `${where}${line} can't be read: ${(err as Error)?.message ?? String(err)}`,
-    'the file is not a DynamoDB export data file of the manifest\'s format (or is damaged); nothing from this file was applied',
-    { file: where, ...(err instanceof LineDecodeError && err.line !== undefined ? { line: err.line + 1 } : {}) }, err);
+  return exportError(
+    'undecodable',
+    `${where}${line} can't be read: ${(err as Error)?.message ?? String(err)}`,
+    "the file is not a DynamoDB export data file of the manifest's format (or is damaged); nothing from this file was applied",
+    { file: where, ...(err instanceof LineDecodeError && err.line !== undefined ? { line: err.line + 1 } : {}) },
+    err,
+  );
 }
 
 async function md5OfFile(path: string): Promise<Buffer> {

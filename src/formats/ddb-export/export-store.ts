@@ -7,7 +7,16 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
-  abortMultipartUploads, deleteObjects, getObjectBytes, isS3Uri, listObjects, parseS3Uri, putObjectBytes, s3ClientFor, s3Error, uploadStream,
+  abortMultipartUploads,
+  deleteObjects,
+  getObjectBytes,
+  isS3Uri,
+  listObjects,
+  parseS3Uri,
+  putObjectBytes,
+  s3ClientFor,
+  s3Error,
+  uploadStream,
   type S3Access,
 } from '../../aws/s3.js';
 import { errorName } from '../../aws/errors.js';
@@ -206,7 +215,11 @@ export class LocalStore implements BlobStore {
 }
 
 export class S3Store implements BlobStore {
-  constructor(private readonly client: S3Client, readonly bucket: string, readonly prefix: string) {}
+  constructor(
+    private readonly client: S3Client,
+    readonly bucket: string,
+    readonly prefix: string,
+  ) {}
 
   get uri(): string {
     return `s3://${this.bucket}/${this.prefix}`;
@@ -268,7 +281,11 @@ export class S3Store implements BlobStore {
   }
 
   delete(keys: string[]): Promise<void> {
-    return deleteObjects(this.client, this.bucket, keys.map((k) => this.prefix + k));
+    return deleteObjects(
+      this.client,
+      this.bucket,
+      keys.map((k) => this.prefix + k),
+    );
   }
 
   abortUnfinishedUploads(prefix: string): Promise<number> {

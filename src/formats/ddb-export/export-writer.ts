@@ -76,7 +76,10 @@ export class ExportWriter {
   private current: OpenFile | undefined;
   private finalized = false;
 
-  constructor(private readonly location: ExportLocation, private readonly opts: { maxFileBytes: number; concurrency: number }) {
+  constructor(
+    private readonly location: ExportLocation,
+    private readonly opts: { maxFileBytes: number; concurrency: number },
+  ) {
     this.folder = location.folder;
     this.gate = new Semaphore(Math.max(1, opts.concurrency));
   }
@@ -110,7 +113,10 @@ export class ExportWriter {
     }
     await this.deleteFolder('_dynashift/');
     const summary = JSON.parse((await this.folder.get('manifest-summary.json'))!.toString('utf8')) as ExportSummaryFields;
-    const files = (await this.folder.get('manifest-files.json'))!.toString('utf8').split('\n').filter((l) => l.trim() !== '').length;
+    const files = (await this.folder.get('manifest-files.json'))!
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '').length;
     return { startTime: summary.startTime, endTime: summary.endTime, exportTime: summary.exportTime, itemCount: summary.itemCount, files };
   }
 
@@ -174,9 +180,13 @@ export class ExportWriter {
   private check(): void {
     if (this.failure) throw this.failure.error;
     if (this.finalized) {
-      throw new DynashiftError('CONFIG_INVALID', `the export at ${this.folder.uri} is complete (manifest-summary.json exists); an export is write-once`, {
-        hint: 'write to a new export id (files.exportId or another target table name), or delete that export folder first',
-      });
+      throw new DynashiftError(
+        'CONFIG_INVALID',
+        `the export at ${this.folder.uri} is complete (manifest-summary.json exists); an export is write-once`,
+        {
+          hint: 'write to a new export id (files.exportId or another target table name), or delete that export folder first',
+        },
+      );
     }
   }
 
@@ -220,8 +230,12 @@ export class ExportWriter {
     const { etag } = await file.upload;
     const digest = file.hash.digest();
     const part: PartRecord = {
-      fileId: file.fileId, dataKey: `data/${file.fileId}.json.gz`, itemCount: file.items,
-      md5Checksum: digest.toString('base64'), etag: etag || singlePartMultipartEtag(digest), chunks: file.chunks,
+      fileId: file.fileId,
+      dataKey: `data/${file.fileId}.json.gz`,
+      itemCount: file.items,
+      md5Checksum: digest.toString('base64'),
+      etag: etag || singlePartMultipartEtag(digest),
+      chunks: file.chunks,
     };
     await this.folder.put(`${PARTS}${file.fileId}.json`, Buffer.from(JSON.stringify(part)));
     await this.folder.delete(file.chunks.map((c) => `${STAGING}${c}.json.gz`));
@@ -233,12 +247,21 @@ export class ExportWriter {
     const sealed = new Set(parts.flatMap((p) => p.chunks.map((c) => `${STAGING}${c}.json.gz`)));
     const unsealed = leftover.filter((k) => !sealed.has(k));
     if (unsealed.length > 0) {
-      throw new DynashiftError('AWS_ERROR', `${unsealed.length} acknowledged write chunk(s) in ${this.folder.uriOf(STAGING)} are in no data file; refusing to finalize an export that would miss them`, {
-        hint: 'run again: recovery puts them into a data file before finalizing',
-      });
+      throw new DynashiftError(
+        'AWS_ERROR',
+        `${unsealed.length} acknowledged write chunk(s) in ${this.folder.uriOf(STAGING)} are in no data file; refusing to finalize an export that would miss them`,
+        {
+          hint: 'run again: recovery puts them into a data file before finalizing',
+        },
+      );
     }
     await this.folder.delete(leftover);
-    const filesText = parts.map((p) => `${JSON.stringify({ itemCount: p.itemCount, md5Checksum: p.md5Checksum, etag: p.etag, dataFileS3Key: this.location.rootKey + p.dataKey })}\n`).join('');
+    const filesText = parts
+      .map(
+        (p) =>
+          `${JSON.stringify({ itemCount: p.itemCount, md5Checksum: p.md5Checksum, etag: p.etag, dataFileS3Key: this.location.rootKey + p.dataKey })}\n`,
+      )
+      .join('');
     const meta = JSON.parse((await this.folder.get(META))?.toString('utf8') ?? '{}') as { startTime?: string };
     const now = new Date().toISOString();
     const startTime = meta.startTime ?? now;

@@ -54,7 +54,9 @@ export async function scanFile(input: ScanInput): Promise<ScanResult> {
   // DYNAMODB_JSON: keep the decompressed chunks as they are; ION: keep the re-encoded lines.
   let kept: Buffer[] | undefined = [];
   let keptJson: string[] | undefined = input.format === 'ION' ? [] : undefined;
-  const source = input.path ? createReadStream(input.path, { highWaterMark: 1 << 20 }) : Readable.from([Buffer.from(input.bytes!.buffer, input.bytes!.byteOffset, input.bytes!.byteLength)]);
+  const source = input.path
+    ? createReadStream(input.path, { highWaterMark: 1 << 20 })
+    : Readable.from([Buffer.from(input.bytes!.buffer, input.bytes!.byteOffset, input.bytes!.byteLength)]);
   const lines = new LineSplitter((line, lineNo) => {
     const record = decodeAt(input.format, line, input.mode, lineNo);
     count++;
@@ -138,7 +140,8 @@ export function* jsonTextPages(text: Uint8Array, mode: DecodeMode, fromLine: num
   });
   for (let at = fromLine; at < starts.length; at += pageSize) {
     const page: ExportRecord[] = [];
-    for (let i = at; i < Math.min(starts.length, at + pageSize); i++) page.push(decodeAt('DYNAMODB_JSON', buf.toString('utf8', starts[i], ends[i]), mode, i));
+    for (let i = at; i < Math.min(starts.length, at + pageSize); i++)
+      page.push(decodeAt('DYNAMODB_JSON', buf.toString('utf8', starts[i], ends[i]), mode, i));
     yield page;
   }
 }
@@ -226,8 +229,15 @@ export class LineSplitter {
  * Streams the lines of a (verified) file without decoding them, in batches — for files too large to keep decoded
  * in memory; the batches are decoded by the worker pool. Skips the first `fromLine` records (a resumed cursor).
  */
-export async function* streamLineBatches(input: { path?: string; bytes?: Uint8Array }, fromLine: number, batchSize: number, signal?: AbortSignal): AsyncGenerator<{ firstLine: number; lines: string[] }> {
-  const source = input.path ? createReadStream(input.path, { highWaterMark: 1 << 20 }) : Readable.from([Buffer.from(input.bytes!.buffer, input.bytes!.byteOffset, input.bytes!.byteLength)]);
+export async function* streamLineBatches(
+  input: { path?: string; bytes?: Uint8Array },
+  fromLine: number,
+  batchSize: number,
+  signal?: AbortSignal,
+): AsyncGenerator<{ firstLine: number; lines: string[] }> {
+  const source = input.path
+    ? createReadStream(input.path, { highWaterMark: 1 << 20 })
+    : Readable.from([Buffer.from(input.bytes!.buffer, input.bytes!.byteOffset, input.bytes!.byteLength)]);
   const gunzip = source.pipe(createGunzip());
   source.on('error', (err: Error) => gunzip.destroy(err));
   let batch: string[] = [];

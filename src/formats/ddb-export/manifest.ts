@@ -67,7 +67,19 @@ export function parseSummary(text: string, where: string): ExportSummary {
   }
   const str = (k: string): string | undefined => (typeof raw[k] === 'string' ? (raw[k] as string) : undefined);
   const summary: ExportSummary = { exportTime, itemCount, outputFormat: format, exportType };
-  for (const k of ['version', 'exportArn', 'tableArn', 'tableId', 'startTime', 'endTime', 's3Bucket', 'manifestFilesS3Key', 'exportFromTime', 'exportToTime', 'outputView'] as const) {
+  for (const k of [
+    'version',
+    'exportArn',
+    'tableArn',
+    'tableId',
+    'startTime',
+    'endTime',
+    's3Bucket',
+    'manifestFilesS3Key',
+    'exportFromTime',
+    'exportToTime',
+    'outputView',
+  ] as const) {
     const v = str(k);
     if (v !== undefined) summary[k] = v;
   }
@@ -154,5 +166,7 @@ function isCount(v: unknown): v is number {
 }
 
 function manifestInvalid(message: string, where: string) {
-  return exportError('manifest-invalid', message, 'the export is incomplete or damaged: point at a completed export, or export the table again', { file: where });
+  return exportError('manifest-invalid', message, 'the export is incomplete or damaged: point at a completed export, or export the table again', {
+    file: where,
+  });
 }

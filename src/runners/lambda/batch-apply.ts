@@ -104,5 +104,5 @@ function earliest<T>(list: T[], position: (t: T) => number): T {
 
 function describe(err: unknown): { code: string; message: string } {
   const e = err as { code?: unknown; name?: string; message?: string };
-  return { code: typeof e?.code === 'string' ? e.code : e?.name ?? 'Error', message: e?.message ?? String(err) };
+  return { code: typeof e?.code === 'string' ? e.code : (e?.name ?? 'Error'), message: e?.message ?? String(err) };
 }

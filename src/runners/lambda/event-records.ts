@@ -22,7 +22,9 @@ export function toSdkRecord(record: DynamoDBStreamRecord): _Record {
     ...(record.eventVersion ? { eventVersion: record.eventVersion } : {}),
     ...(record.eventSource ? { eventSource: record.eventSource } : {}),
     ...(record.awsRegion ? { awsRegion: record.awsRegion } : {}),
-    ...(identityType || principal ? { userIdentity: { ...(identityType ? { Type: identityType } : {}), ...(principal ? { PrincipalId: principal } : {}) } } : {}),
+    ...(identityType || principal
+      ? { userIdentity: { ...(identityType ? { Type: identityType } : {}), ...(principal ? { PrincipalId: principal } : {}) } }
+      : {}),
     dynamodb: {
       ...(d.Keys ? { Keys: decodeMap(d.Keys) } : {}),
       ...(d.NewImage ? { NewImage: decodeMap(d.NewImage) } : {}),

@@ -7,7 +7,9 @@ import type { Logger } from '../../engine/logger.js';
  */
 export type Write = (line: string) => void;
 
-const stdout: Write = (line) => { process.stdout.write(`${line}\n`); };
+const stdout: Write = (line) => {
+  process.stdout.write(`${line}\n`);
+};
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 type Level = keyof typeof LEVELS;
@@ -19,14 +21,20 @@ export interface JsonLogger extends Logger {
 
 export function jsonLogger(opts: { service?: string; fields?: Record<string, unknown>; level?: string; write?: Write } = {}): JsonLogger {
   const write = opts.write ?? stdout;
-  const min = LEVELS[(opts.level ?? process.env.DYNASHIFT_LOG_LEVEL ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'info').toLowerCase() as Level] ?? LEVELS.info;
+  const min =
+    LEVELS[(opts.level ?? process.env.DYNASHIFT_LOG_LEVEL ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'info').toLowerCase() as Level] ?? LEVELS.info;
   const base = { service: opts.service ?? process.env.POWERTOOLS_SERVICE_NAME ?? 'dynashift', ...opts.fields };
-  const emit = (level: Level) => (obj: object, msg?: string): void => {
-    if (LEVELS[level] < min) return;
-    write(JSON.stringify({ level: level.toUpperCase(), message: msg ?? '', timestamp: new Date().toISOString(), ...base, ...sanitize(obj) }));
-  };
+  const emit =
+    (level: Level) =>
+    (obj: object, msg?: string): void => {
+      if (LEVELS[level] < min) return;
+      write(JSON.stringify({ level: level.toUpperCase(), message: msg ?? '', timestamp: new Date().toISOString(), ...base, ...sanitize(obj) }));
+    };
   return {
-    debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error'),
+    debug: emit('debug'),
+    info: emit('info'),
+    warn: emit('warn'),
+    error: emit('error'),
     child: (fields) => jsonLogger({ ...opts, fields: { ...opts.fields, ...fields } }),
   };
 }
@@ -50,7 +58,10 @@ export class EmfMetrics {
 
   add(name: string, unit: MetricUnit, value: number): void {
     const prev = this.values.get(name);
-    this.values.set(name, { unit, value: unit === 'Milliseconds' || unit === 'Seconds' ? Math.max(prev?.value ?? 0, value) : (prev?.value ?? 0) + value });
+    this.values.set(name, {
+      unit,
+      value: unit === 'Milliseconds' || unit === 'Seconds' ? Math.max(prev?.value ?? 0, value) : (prev?.value ?? 0) + value,
+    });
   }
 
   flush(): void {
@@ -59,11 +70,13 @@ export class EmfMetrics {
     const line = {
       _aws: {
         Timestamp: Date.now(),
-        CloudWatchMetrics: [{
-          Namespace: this.opts.namespace ?? process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Dynashift',
-          Dimensions: [dims],
-          Metrics: [...this.values].map(([Name, { unit }]) => ({ Name, Unit: unit })),
-        }],
+        CloudWatchMetrics: [
+          {
+            Namespace: this.opts.namespace ?? process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Dynashift',
+            Dimensions: [dims],
+            Metrics: [...this.values].map(([Name, { unit }]) => ({ Name, Unit: unit })),
+          },
+        ],
       },
       ...this.opts.dimensions,
       ...Object.fromEntries([...this.values].map(([name, { value }]) => [name, value])),

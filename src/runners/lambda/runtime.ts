@@ -47,9 +47,13 @@ export function configLoader(opts: RunnerOptions): () => Promise<ResolvedConfig>
       const config = typeof source === 'function' ? await source() : source;
       const expected = process.env.DYNASHIFT_MIGRATION;
       if (expected && expected !== config.name) {
-        throw new DynashiftError('STATE_CONFIG_MISMATCH', `this function was deployed for migration "${expected}" but its bundled config is for "${config.name}"`, {
-          hint: 'bundle the same config the construct was given (or give the construct this config\'s name)',
-        });
+        throw new DynashiftError(
+          'STATE_CONFIG_MISMATCH',
+          `this function was deployed for migration "${expected}" but its bundled config is for "${config.name}"`,
+          {
+            hint: "bundle the same config the construct was given (or give the construct this config's name)",
+          },
+        );
       }
       return config;
     })().catch((err: unknown) => {
@@ -70,7 +74,10 @@ export function stateStoreFor(opts: RunnerOptions, config: ResolvedConfig, owner
   }
   // $DYNASHIFT_STATE_ENDPOINT points the state table at DynamoDB Local (SAM local, smoke tests); unset on AWS.
   const endpoint = process.env.DYNASHIFT_STATE_ENDPOINT;
-  opts.stateClient ??= clientsFor({ table, ...(endpoint ? { endpoint } : {}) }, { side: 'state', setting: 'DYNASHIFT_STATE_TABLE', table, ...(endpoint ? { endpoint } : {}) }).dynamodb;
+  opts.stateClient ??= clientsFor(
+    { table, ...(endpoint ? { endpoint } : {}) },
+    { side: 'state', setting: 'DYNASHIFT_STATE_TABLE', table, ...(endpoint ? { endpoint } : {}) },
+  ).dynamodb;
   return new DynamoDbStateStore({ client: opts.stateClient, table, migration: config.name, ...(owner ? { owner } : {}) });
 }
 
@@ -78,10 +85,13 @@ export function stateStoreFor(opts: RunnerOptions, config: ResolvedConfig, owner
 export async function loadRuntime(store: DynamoDbStateStore, config: ResolvedConfig): Promise<RunnerRuntime | undefined> {
   const runtime = await store.loadRuntime();
   if (runtime && runtime.configFingerprint !== runnerFingerprint(config)) {
-    throw new DynashiftError('STATE_CONFIG_MISMATCH',
-      `migration ${config.name} was prepared with other tables or backfill segments than this function's config`, {
+    throw new DynashiftError(
+      'STATE_CONFIG_MISMATCH',
+      `migration ${config.name} was prepared with other tables or backfill segments than this function's config`,
+      {
         hint: 'deploy the config the migration started with, or give the migration another name to start over',
-      });
+      },
+    );
   }
   return runtime;
 }
@@ -91,7 +101,12 @@ export function mapperFor(config: ResolvedConfig, runtime: RunnerRuntime): ItemM
 }
 
 /** Opens every target through its driver, exactly as the CLI does (same sinks, same batching and retries). */
-export function openSinks(config: ResolvedConfig, runtime: RunnerRuntime, opts: RunnerOptions, limits: { maxWriteUnitsPerSecond?: number | null } = {}): Record<string, Sink> {
+export function openSinks(
+  config: ResolvedConfig,
+  runtime: RunnerRuntime,
+  opts: RunnerOptions,
+  limits: { maxWriteUnitsPerSecond?: number | null } = {},
+): Record<string, Sink> {
   const sinks: Record<string, Sink> = {};
   for (const [name, target] of Object.entries(config.targets)) {
     const keySchema = runtime.targetKeys[name];
@@ -102,9 +117,14 @@ export function openSinks(config: ResolvedConfig, runtime: RunnerRuntime, opts: 
     }
     const wu = limits.maxWriteUnitsPerSecond;
     const sink = driverFor(target).open(name, target, {
-      keySchema, concurrency: config.write.concurrency,
+      keySchema,
+      concurrency: config.write.concurrency,
       ...(config.guard ? { guard: config.guard } : {}),
-      ...(wu ? { maxWriteUnitsPerSecond: wu } : config.write.maxWriteUnitsPerSecond && wu === undefined ? { maxWriteUnitsPerSecond: config.write.maxWriteUnitsPerSecond } : {}),
+      ...(wu
+        ? { maxWriteUnitsPerSecond: wu }
+        : config.write.maxWriteUnitsPerSecond && wu === undefined
+          ? { maxWriteUnitsPerSecond: config.write.maxWriteUnitsPerSecond }
+          : {}),
     });
     sinks[name] = opts.wrapSink ? opts.wrapSink(sink, name) : sink;
   }

@@ -67,7 +67,13 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     }
   };
 
-  async function handleBatch(c: Container, event: DynamoDBStreamEvent, log: JsonLogger, metrics: EmfMetrics, cacheMs: number): Promise<DynamoDBBatchResponse> {
+  async function handleBatch(
+    c: Container,
+    event: DynamoDBStreamEvent,
+    log: JsonLogger,
+    metrics: EmfMetrics,
+    cacheMs: number,
+  ): Promise<DynamoDBBatchResponse> {
     const raw = event.Records ?? [];
     if (raw.length === 0) return { batchItemFailures: [] };
     // A record without a sequence number or keys can't be reported or applied: toChangeRecord throws, the whole batch
@@ -89,8 +95,10 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     const sources = Object.entries(gate.state.sources);
     const match = sources.find(([, s]) => s.stream.streamArn === arn) ?? (arn === undefined && sources.length === 1 ? sources[0] : undefined);
     if (!match) {
-      log.error({ code: 'STREAM_CHANGED', eventSourceARN: arn, recorded: sources.map(([, s]) => s.stream.streamArn) },
-        'this batch comes from a stream the migration did not open (was the stream disabled and re-enabled?); nothing is applied');
+      log.error(
+        { code: 'STREAM_CHANGED', eventSourceARN: arn, recorded: sources.map(([, s]) => s.stream.streamArn) },
+        'this batch comes from a stream the migration did not open (was the stream disabled and re-enabled?); nothing is applied',
+      );
       return failAll();
     }
     const [source, src] = match;
@@ -98,7 +106,13 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     const ttlAttribute = runtime.ttlAttributes[source];
     const failures = new FailurePolicy(c.store, c.config.onError, log);
     const outcome = await applyBatchInOrder({
-      mapper, sinks, failures, onError: c.config.onError, source, shardId: 'lambda', records,
+      mapper,
+      sinks,
+      failures,
+      onError: c.config.onError,
+      source,
+      shardId: 'lambda',
+      records,
       ...(src.stream.skipBefore !== undefined ? { skipBefore: src.stream.skipBefore } : {}),
       ...(c.config.backfill.skipExpired && ttlAttribute ? { isExpired: (item: AttributeMap) => isExpired(item, ttlAttribute, Date.now()) } : {}),
     });
@@ -115,12 +129,24 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     await recordProgress(c.store, log, source, records, applied, outcome.skipped, outcome.writes, last);
 
     if (outcome.failedFrom === undefined) {
-      log.info({ source, records: records.length, skipped: outcome.skipped, writes: outcome.writes, deadLettered: outcome.deadLettered }, 'batch applied');
+      log.info(
+        { source, records: records.length, skipped: outcome.skipped, writes: outcome.writes, deadLettered: outcome.deadLettered },
+        'batch applied',
+      );
       return { batchItemFailures: [] };
     }
     const failed = records[outcome.failedFrom]!;
-    log.error({ source, applied, failedFrom: failed.sequenceNumber, redelivered: records.length - applied, error: outcome.failure,
-      deadLetters: c.store.deadLetterLocation() }, 'batch stopped at a failing record; it and every later record are returned for redelivery');
+    log.error(
+      {
+        source,
+        applied,
+        failedFrom: failed.sequenceNumber,
+        redelivered: records.length - applied,
+        error: outcome.failure,
+        deadLetters: c.store.deadLetterLocation(),
+      },
+      'batch stopped at a failing record; it and every later record are returned for redelivery',
+    );
     return { batchItemFailures: records.slice(outcome.failedFrom).map((r) => ({ itemIdentifier: r.sequenceNumber })) };
   }
 
@@ -128,8 +154,10 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
   async function readyState(c: Container, cacheMs: number): Promise<{ ok: true; state: MigrationState } | { ok: false; reason: string }> {
     if (c.ready && Date.now() - c.ready.at < cacheMs && c.applier) return { ok: true, state: c.ready.state };
     const state = await c.store.peek();
-    if (!state) return { ok: false, reason: 'the migration has not been prepared (the state machine\'s Prepare step writes its state)' };
-    const pending = Object.entries(state.sources).filter(([, s]) => strategyFor(s.backfill.strategy).copiesSnapshot && !s.backfill.completedAt).map(([n]) => n);
+    if (!state) return { ok: false, reason: "the migration has not been prepared (the state machine's Prepare step writes its state)" };
+    const pending = Object.entries(state.sources)
+      .filter(([, s]) => strategyFor(s.backfill.strategy).copiesSnapshot && !s.backfill.completedAt)
+      .map(([n]) => n);
     if (pending.length > 0) return { ok: false, reason: `the backfill of ${pending.join(', ')} is not complete` };
     if (!c.applier) {
       const runtime = await loadRuntime(c.store, c.config);
@@ -148,11 +176,22 @@ function iteratorAge(records: ChangeRecord[]): number | undefined {
 }
 
 /** Progress counters for `status`; a failure here is logged, never allowed to fail a batch whose writes landed. */
-async function recordProgress(store: DynamoDbStateStore, log: JsonLogger, source: string, records: ChangeRecord[], applied: number,
-  skipped: number, writes: number, last: ChangeRecord | undefined): Promise<void> {
+async function recordProgress(
+  store: DynamoDbStateStore,
+  log: JsonLogger,
+  source: string,
+  records: ChangeRecord[],
+  applied: number,
+  skipped: number,
+  writes: number,
+  last: ChangeRecord | undefined,
+): Promise<void> {
   try {
     await store.recordStreamBatch(source, {
-      records: applied, skipped, writes, failed: applied < records.length,
+      records: applied,
+      skipped,
+      writes,
+      failed: applied < records.length,
       ...(last?.createdAt !== undefined ? { lastRecordAt: last.createdAt } : {}),
       ...(last ? { lastSequenceNumber: last.sequenceNumber } : {}),
     });

@@ -61,7 +61,10 @@ export async function copySegment(ctx: SegmentContext, input: SegmentInput, timi
   // The checkpoint in the state table is the only position trusted: a cursor carried by the loop could be stale (an
   // execution still running against a migration that was started over) and would skip the start of the segment.
   if (input.cursor && JSON.stringify(input.cursor) !== JSON.stringify(checkpoint.cursor ?? null)) {
-    ctx.log.warn({ source: input.source, segment: input.segment }, 'the loop carried another cursor than the checkpoint; continuing from the checkpoint');
+    ctx.log.warn(
+      { source: input.source, segment: input.segment },
+      'the loop carried another cursor than the checkpoint; continuing from the checkpoint',
+    );
   }
   const ps: PartitionState = { done: false, items: checkpoint.items, ...(checkpoint.cursor ? { cursor: checkpoint.cursor } : {}) };
   const state: BackfillState = { strategy: 'scan', partitions: { [partition]: ps }, itemsWritten: 0, bytesRead: 0 };
@@ -78,22 +81,37 @@ export async function copySegment(ctx: SegmentContext, input: SegmentInput, timi
     bytes = 0;
     // Checkpoints are written in order; the next page is read meanwhile (its writes can't land before this cursor
     // matters: a crash just re-copies it).
-    saving = saving.then(() => store.checkpointSegment(input.source, partition, cp, pageBytes)).catch((err: unknown) => {
-      saveError ??= err;
-      stop.abort();
-    });
+    saving = saving
+      .then(() => store.checkpointSegment(input.source, partition, cp, pageBytes))
+      .catch((err: unknown) => {
+        saveError ??= err;
+        stop.abort();
+      });
     if (Date.now() >= deadline) stop.abort();
   };
 
   const ttlAttribute = runtime.ttlAttributes[input.source];
   const failures = new FailurePolicy(store, config.onError, ctx.log);
   try {
-    await runBackfill({
-      source: onePartition(ctx, input, partition), sourceName: input.source, sourceKeySchema: runtime.sourceKeys[input.source]!,
-      mapper: ctx.mapper, sinks: ctx.sinks, state, concurrency: 1, failures,
-      onProgress: (_items, b) => { bytes += b; }, onCheckpoint, log: ctx.log,
-      ...(config.backfill.skipExpired && ttlAttribute ? { skipExpired: { ttlAttribute, now: () => Date.now() } } : {}),
-    }, stop.signal);
+    await runBackfill(
+      {
+        source: onePartition(ctx, input, partition),
+        sourceName: input.source,
+        sourceKeySchema: runtime.sourceKeys[input.source]!,
+        mapper: ctx.mapper,
+        sinks: ctx.sinks,
+        state,
+        concurrency: 1,
+        failures,
+        onProgress: (_items, b) => {
+          bytes += b;
+        },
+        onCheckpoint,
+        log: ctx.log,
+        ...(config.backfill.skipExpired && ttlAttribute ? { skipExpired: { ttlAttribute, now: () => Date.now() } } : {}),
+      },
+      stop.signal,
+    );
     await saving;
     if (saveError) throw saveError;
   } finally {
@@ -102,28 +120,43 @@ export async function copySegment(ctx: SegmentContext, input: SegmentInput, timi
     await store.releaseSegment(input.source, partition);
   }
   const copied = ps.items - checkpoint.items;
-  ctx.log.info({ source: input.source, segment: input.segment, pages, copied, done: ps.done, ms: Date.now() - started },
-    ps.done ? 'segment copied' : 'segment paused: time budget used, the state machine continues it');
-  return { ...base, done: ps.done, cursor: ps.done ? null : ps.cursor ?? null, items: ps.items, copied, pages, deadLettered: failures.count };
+  ctx.log.info(
+    { source: input.source, segment: input.segment, pages, copied, done: ps.done, ms: Date.now() - started },
+    ps.done ? 'segment copied' : 'segment paused: time budget used, the state machine continues it',
+  );
+  return { ...base, done: ps.done, cursor: ps.done ? null : (ps.cursor ?? null), items: ps.items, copied, pages, deadLettered: failures.count };
 }
 
 /** The CLI's ScanSource, limited to this segment and to this child's share of the read budget. */
 function onePartition(ctx: SegmentContext, input: SegmentInput, partition: string): BackfillSource {
   const rate = ctx.runtime.segmentReadUnitsPerSecond[input.source];
   const scan = new ScanSource({
-    name: input.source, client: ctx.sourceClient, table: ctx.config.sources[input.source]!.table, totalSegments: input.totalSegments,
-    pageSize: ctx.config.backfill.pageSize, consistentRead: ctx.config.backfill.consistentRead,
-    limiter: new RateLimiter(rate ?? Infinity, systemClock), meter: new RateMeter(systemClock),
+    name: input.source,
+    client: ctx.sourceClient,
+    table: ctx.config.sources[input.source]!.table,
+    totalSegments: input.totalSegments,
+    pageSize: ctx.config.backfill.pageSize,
+    consistentRead: ctx.config.backfill.consistentRead,
+    limiter: new RateLimiter(rate ?? Infinity, systemClock),
+    meter: new RateMeter(systemClock),
   });
   return { name: input.source, partitions: async () => [partition], read: (p, cursor, signal) => scan.read(p, cursor, signal) };
 }
 
 function checkInput(config: ResolvedConfig, input: SegmentInput): void {
-  const ok = config.sources[input.source] && Number.isInteger(input.segment) && input.segment >= 0
-    && input.segment < input.totalSegments && input.totalSegments === config.backfill.segments;
+  const ok =
+    config.sources[input.source] &&
+    Number.isInteger(input.segment) &&
+    input.segment >= 0 &&
+    input.segment < input.totalSegments &&
+    input.totalSegments === config.backfill.segments;
   if (!ok) {
-    throw new DynashiftError('CONFIG_INVALID', `invalid segment task ${JSON.stringify({ source: input.source, segment: input.segment, totalSegments: input.totalSegments })}`, {
-      hint: `the Map items come from the Prepare step: source one of ${Object.keys(config.sources).join(', ')}, segment < totalSegments = backfill.segments (${config.backfill.segments})`,
-    });
+    throw new DynashiftError(
+      'CONFIG_INVALID',
+      `invalid segment task ${JSON.stringify({ source: input.source, segment: input.segment, totalSegments: input.totalSegments })}`,
+      {
+        hint: `the Map items come from the Prepare step: source one of ${Object.keys(config.sources).join(', ')}, segment < totalSegments = backfill.segments (${config.backfill.segments})`,
+      },
+    );
   }
 }

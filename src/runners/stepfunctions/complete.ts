@@ -38,7 +38,9 @@ export async function completeBackfill(config: ResolvedConfig, store: DynamoDbSt
       if (src.backfill.completedAt) continue;
       const age = now - Date.parse(src.stream.openedAt);
       if (age > BACKFILL_BUDGET_MS) {
-        throw new StreamGapError(`The stream position of source ${name} was opened ${Math.round(age / 3600_000)} h ago; stream records live 24 h, so the mapping (starting at TRIM_HORIZON) may miss changes made right after it.`);
+        throw new StreamGapError(
+          `The stream position of source ${name} was opened ${Math.round(age / 3600_000)} h ago; stream records live 24 h, so the mapping (starting at TRIM_HORIZON) may miss changes made right after it.`,
+        );
       }
       src.backfill.completedAt = new Date(now).toISOString();
       log.info({ source: name, items: src.backfill.itemsWritten }, 'backfill complete');

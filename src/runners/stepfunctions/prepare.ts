@@ -24,7 +24,8 @@ export async function prepareMigration(config: ResolvedConfig, store: DynamoDbSt
   const strategy = strategyFor(config.backfill.strategy);
   if (!strategy.awsRunner) {
     throw new DynashiftError('CONFIG_INVALID', `backfill strategy "${strategy.name}" is not available in the AWS runner`, {
-      hint: `use backfill.strategy ${AWS_RUNNER_STRATEGIES.join(' or ')} with the state machine, or run this migration with \`dynashift run\``, exitCode: 2,
+      hint: `use backfill.strategy ${AWS_RUNNER_STRATEGIES.join(' or ')} with the state machine, or run this migration with \`dynashift run\``,
+      exitCode: 2,
     });
   }
   const lock = await store.lock();
@@ -41,8 +42,13 @@ export async function prepareMigration(config: ResolvedConfig, store: DynamoDbSt
     }
 
     const { state, resumed } = await startProtocol(await store.load(), {
-      config, plan, log, rebackfill: false, segments: config.backfill.segments,
-      withStreams: (name, use) => withClients(config.sources[name]!, roleFor('source', name, config.sources[name]!), (c) => use(sdkStreamsApi(c.streams))),
+      config,
+      plan,
+      log,
+      rebackfill: false,
+      segments: config.backfill.segments,
+      withStreams: (name, use) =>
+        withClients(config.sources[name]!, roleFor('source', name, config.sources[name]!), (c) => use(sdkStreamsApi(c.streams))),
       stateWhere: `the state table (migration ${config.name})`,
       startOverHint: 'deploy the original config, or give this migration another "name" (or delete its items from the state table) to start over',
     });
@@ -80,13 +86,20 @@ function runtimeFacts(config: ResolvedConfig, plan: Plan, targetKeys: Record<str
     const info = plan.sources[name]!;
     sourceKeys[name] = info.keySchema!;
     if (info.ttlAttribute) ttlAttributes[name] = info.ttlAttribute;
-    const total = config.backfill.maxReadUnitsPerSecond
-      ?? (info.billingMode === 'PROVISIONED' && info.readCapacityUnits ? info.readCapacityUnits * config.backfill.readShare : Infinity);
+    const total =
+      config.backfill.maxReadUnitsPerSecond ??
+      (info.billingMode === 'PROVISIONED' && info.readCapacityUnits ? info.readCapacityUnits * config.backfill.readShare : Infinity);
     segmentReadUnitsPerSecond[name] = perSegment(total);
   }
   return {
-    configFingerprint: fingerprint(config), sourceKeys, targetKeys, ttlAttributes, segmentReadUnitsPerSecond,
+    configFingerprint: fingerprint(config),
+    sourceKeys,
+    targetKeys,
+    ttlAttributes,
+    segmentReadUnitsPerSecond,
     segmentWriteUnitsPerSecond: perSegment(config.write.maxWriteUnitsPerSecond ?? Infinity),
-    segments: config.backfill.segments, concurrency: config.backfill.concurrency, preparedAt: new Date().toISOString(),
+    segments: config.backfill.segments,
+    concurrency: config.backfill.concurrency,
+    preparedAt: new Date().toISOString(),
   };
 }

@@ -41,8 +41,12 @@ export function createBackfillTasks(opts: BackfillTaskOptions = {}): BackfillTas
   const loadConfig = configLoader(opts);
   let opened: { preparedAt: string; sinks: Record<string, Sink>; sourceClients: Record<string, DynamoDBClient> } | undefined;
   const logFor = (config: ResolvedConfig, task: string, context?: LambdaContext): JsonLogger =>
-    jsonLogger({ fields: { migration: config.name, task, ...(context?.awsRequestId ? { function_request_id: context.awsRequestId } : {}) }, ...(opts.write ? { write: opts.write } : {}) });
-  const metricsFor = (config: ResolvedConfig): EmfMetrics => new EmfMetrics({ dimensions: { migration: config.name }, ...(opts.write ? { write: opts.write } : {}) });
+    jsonLogger({
+      fields: { migration: config.name, task, ...(context?.awsRequestId ? { function_request_id: context.awsRequestId } : {}) },
+      ...(opts.write ? { write: opts.write } : {}),
+    });
+  const metricsFor = (config: ResolvedConfig): EmfMetrics =>
+    new EmfMetrics({ dimensions: { migration: config.name }, ...(opts.write ? { write: opts.write } : {}) });
 
   return {
     async prepare(_input, context) {
@@ -63,18 +67,30 @@ export function createBackfillTasks(opts: BackfillTaskOptions = {}): BackfillTas
         opened = {
           preparedAt: runtime.preparedAt,
           sinks: openSinks(config, runtime, opts, { maxWriteUnitsPerSecond: runtime.segmentWriteUnitsPerSecond }),
-          sourceClients: Object.fromEntries(Object.entries(config.sources).map(([n, ref]) => [n, clientsFor(ref, roleFor('source', n, ref)).dynamodb])),
+          sourceClients: Object.fromEntries(
+            Object.entries(config.sources).map(([n, ref]) => [n, clientsFor(ref, roleFor('source', n, ref)).dynamodb]),
+          ),
         };
       }
       const metrics = metricsFor(config);
       try {
-        const result = await copySegment({
-          config, store, runtime, mapper: mapperFor(config, runtime), sinks: opened.sinks, sourceClient: opened.sourceClients[input.source]!, log,
-        }, input, {
-          timeBudgetMs: input.timeBudgetMs ?? opts.timeBudgetMs ?? Number(process.env.DYNASHIFT_TIME_BUDGET_MS ?? 12 * 60_000),
-          reserveMs: opts.reserveMs ?? 60_000,
-          ...(context?.getRemainingTimeInMillis ? { remainingMs: context.getRemainingTimeInMillis() } : {}),
-        });
+        const result = await copySegment(
+          {
+            config,
+            store,
+            runtime,
+            mapper: mapperFor(config, runtime),
+            sinks: opened.sinks,
+            sourceClient: opened.sourceClients[input.source]!,
+            log,
+          },
+          input,
+          {
+            timeBudgetMs: input.timeBudgetMs ?? opts.timeBudgetMs ?? Number(process.env.DYNASHIFT_TIME_BUDGET_MS ?? 12 * 60_000),
+            reserveMs: opts.reserveMs ?? 60_000,
+            ...(context?.getRemainingTimeInMillis ? { remainingMs: context.getRemainingTimeInMillis() } : {}),
+          },
+        );
         metrics.add('ItemsCopied', 'Count', result.copied);
         metrics.add('PagesCopied', 'Count', result.pages);
         metrics.add('DeadLetters', 'Count', result.deadLettered);

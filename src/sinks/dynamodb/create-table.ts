@@ -24,9 +24,11 @@ export async function createTable(client: DynamoDBClient, table: string, spec: T
     const current = await client.send(new DescribeTimeToLiveCommand({ TableName: table }));
     const status = current.TimeToLiveDescription?.TimeToLiveStatus;
     if (status === 'ENABLED' || status === 'ENABLING') return; // a resumed run already did it
-    await client.send(new UpdateTimeToLiveCommand({
-      TableName: table,
-      TimeToLiveSpecification: { AttributeName: spec.ttlAttribute, Enabled: true },
-    }));
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: table,
+        TimeToLiveSpecification: { AttributeName: spec.ttlAttribute, Enabled: true },
+      }),
+    );
   }
 }

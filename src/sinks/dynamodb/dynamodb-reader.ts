@@ -6,7 +6,12 @@ import { keyId } from '../../core/item.js';
 
 /** Reads a DynamoDB table back for verify: parallel Scan segments and consistent BatchGetItem lookups. */
 export class DynamoDbReader {
-  constructor(private readonly client: DynamoDBClient, private readonly table: string, readonly keySchema: KeySchema, private readonly pageSize = 1000) {}
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+    readonly keySchema: KeySchema,
+    private readonly pageSize = 1000,
+  ) {}
 
   readPartitions(count: number): string[] {
     return Array.from({ length: count }, (_, i) => `${i}/${count}`);
@@ -16,10 +21,20 @@ export class DynamoDbReader {
     const [segment, total] = partition.split('/').map(Number) as [number, number];
     let start: AttributeMap | undefined;
     do {
-      const res = await retrying(() => this.client.send(new ScanCommand({
-        TableName: this.table, Segment: segment, TotalSegments: total, Limit: this.pageSize, ConsistentRead: true,
-        ...(start ? { ExclusiveStartKey: start } : {}),
-      })), signal);
+      const res = await retrying(
+        () =>
+          this.client.send(
+            new ScanCommand({
+              TableName: this.table,
+              Segment: segment,
+              TotalSegments: total,
+              Limit: this.pageSize,
+              ConsistentRead: true,
+              ...(start ? { ExclusiveStartKey: start } : {}),
+            }),
+          ),
+        signal,
+      );
       yield (res.Items ?? []) as AttributeMap[];
       start = res.LastEvaluatedKey;
     } while (start && !signal?.aborted);
@@ -32,9 +47,13 @@ export class DynamoDbReader {
     for (let i = 0; i < unique.length; i += 100) {
       let pending = unique.slice(i, i + 100);
       for (let attempt = 0; pending.length > 0; attempt++) {
-        const res = await retrying(() => this.client.send(new BatchGetItemCommand({
-          RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } },
-        })));
+        const res = await retrying(() =>
+          this.client.send(
+            new BatchGetItemCommand({
+              RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } },
+            }),
+          ),
+        );
         for (const item of (res.Responses?.[this.table] ?? []) as AttributeMap[]) found.set(keyId(item, this.keySchema), item);
         pending = (res.UnprocessedKeys?.[this.table]?.Keys ?? []) as AttributeMap[];
         if (pending.length) await sleep(backoffDelay(attempt));

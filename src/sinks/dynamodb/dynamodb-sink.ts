@@ -1,10 +1,4 @@
-import {
-  BatchWriteItemCommand,
-  DeleteItemCommand,
-  PutItemCommand,
-  type DynamoDBClient,
-  type WriteRequest,
-} from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { backoffDelay, sleep } from '../../core/backoff.js';
 import { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
 import { Semaphore } from '../../core/semaphore.js';
@@ -31,7 +25,12 @@ export interface DynamoDbSinkOptions {
 
 /** Guarded (conditional) writes, a stream for reverse replication, and the DynamoDB API itself. */
 export const DYNAMODB_CAPABILITIES = declareCapabilities({
-  conditionalWrites: true, changeStream: true, dynamoDbApi: true, maxBatchSize: 25, transactions: true, nativeTypes: true,
+  conditionalWrites: true,
+  changeStream: true,
+  dynamoDbApi: true,
+  maxBatchSize: 25,
+  transactions: true,
+  nativeTypes: true,
 });
 
 /** Errors that reject an item on its own merits (size, key type): retrying can't help; isolate and dead-letter. */
@@ -59,7 +58,10 @@ export class DynamoDbSink implements Sink {
   activity(): SinkActivity {
     const calls = this.opts.calls ?? { requests: 0, throttles: 0, retries: 0 };
     return {
-      writesInFlight: this.gate.inFlight, requests: calls.requests, throttles: calls.throttles, retries: calls.retries,
+      writesInFlight: this.gate.inFlight,
+      requests: calls.requests,
+      throttles: calls.throttles,
+      retries: calls.retries,
       rateLimit: { unitsPerSecond: this.limiter.currentRate, ceiling: this.limiter.maxRate },
     };
   }
@@ -90,10 +92,12 @@ export class DynamoDbSink implements Sink {
       if (signal?.aborted) throw abortError();
       let res;
       try {
-        res = await this.opts.client.send(new BatchWriteItemCommand({
-          RequestItems: { [this.opts.table]: pending },
-          ReturnConsumedCapacity: 'TOTAL',
-        }));
+        res = await this.opts.client.send(
+          new BatchWriteItemCommand({
+            RequestItems: { [this.opts.table]: pending },
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        );
       } catch (err) {
         if (ITEM_ERRORS.has(errorName(err))) return this.isolate(ops, signal);
         if (!isRetryable(err)) throw err;
@@ -119,37 +123,50 @@ export class DynamoDbSink implements Sink {
     return { rejected: [], stats: { written: byKey.size, consumedCapacity: consumed } };
   }
 
-  private async writeGuarded(ops: WriteOp[], guard: NonNullable<DynamoDbSinkOptions['guard']>, signal?: AbortSignal): Promise<{ rejected: RejectedWrite[]; stats: WriteStats }> {
+  private async writeGuarded(
+    ops: WriteOp[],
+    guard: NonNullable<DynamoDbSinkOptions['guard']>,
+    signal?: AbortSignal,
+  ): Promise<{ rejected: RejectedWrite[]; stats: WriteStats }> {
     const rejected: RejectedWrite[] = [];
     let written = 0;
     let consumed = 0;
-    await Promise.all(ops.map((op) => this.gate.run(async () => {
-      for (let attempt = 0; ; attempt++) {
-        if (signal?.aborted) throw abortError();
-        try {
-          const res = await this.opts.client.send(guardedCommand(op, this.opts.table, guard.versionAttribute, guard.keyNames) as PutItemCommand);
-          const units = res.ConsumedCapacity?.CapacityUnits ?? 0;
-          consumed += units;
-          this.meter.add(units);
-          await this.limiter.consume(units, signal);
-          written++;
-          return;
-        } catch (err) {
-          const name = errorName(err);
-          if (name === 'ConditionalCheckFailedException') {
-            this.guardSkips++; // the target holds a newer version: correctly not overwritten
-            return;
-          }
-          if (ITEM_ERRORS.has(name)) {
-            rejected.push({ op, error: { code: name, message: (err as Error).message } });
-            return;
-          }
-          if (!isRetryable(err)) throw err;
-          if (isThrottling(err)) this.limiter.throttled(this.meter.perSecond());
-          await sleep(backoffDelay(attempt, 50, 5_000), signal);
-        }
-      }
-    }, { urgent: isChange([op]) })));
+    await Promise.all(
+      ops.map((op) =>
+        this.gate.run(
+          async () => {
+            for (let attempt = 0; ; attempt++) {
+              if (signal?.aborted) throw abortError();
+              try {
+                const res = await this.opts.client.send(
+                  guardedCommand(op, this.opts.table, guard.versionAttribute, guard.keyNames) as PutItemCommand,
+                );
+                const units = res.ConsumedCapacity?.CapacityUnits ?? 0;
+                consumed += units;
+                this.meter.add(units);
+                await this.limiter.consume(units, signal);
+                written++;
+                return;
+              } catch (err) {
+                const name = errorName(err);
+                if (name === 'ConditionalCheckFailedException') {
+                  this.guardSkips++; // the target holds a newer version: correctly not overwritten
+                  return;
+                }
+                if (ITEM_ERRORS.has(name)) {
+                  rejected.push({ op, error: { code: name, message: (err as Error).message } });
+                  return;
+                }
+                if (!isRetryable(err)) throw err;
+                if (isThrottling(err)) this.limiter.throttled(this.meter.perSecond());
+                await sleep(backoffDelay(attempt, 50, 5_000), signal);
+              }
+            }
+          },
+          { urgent: isChange([op]) },
+        ),
+      ),
+    );
     return { rejected, stats: { written, consumedCapacity: consumed } };
   }
 
@@ -162,9 +179,10 @@ export class DynamoDbSink implements Sink {
       for (let attempt = 0; ; attempt++) {
         if (signal?.aborted) throw abortError();
         try {
-          const res = op.kind === 'put'
-            ? await this.opts.client.send(new PutItemCommand({ TableName: this.opts.table, Item: op.item, ReturnConsumedCapacity: 'TOTAL' }))
-            : await this.opts.client.send(new DeleteItemCommand({ TableName: this.opts.table, Key: op.key, ReturnConsumedCapacity: 'TOTAL' }));
+          const res =
+            op.kind === 'put'
+              ? await this.opts.client.send(new PutItemCommand({ TableName: this.opts.table, Item: op.item, ReturnConsumedCapacity: 'TOTAL' }))
+              : await this.opts.client.send(new DeleteItemCommand({ TableName: this.opts.table, Key: op.key, ReturnConsumedCapacity: 'TOTAL' }));
           consumed += res.ConsumedCapacity?.CapacityUnits ?? 0;
           written++;
           break;

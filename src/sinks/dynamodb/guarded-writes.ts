@@ -15,16 +15,22 @@ export function guardedCommand(op: WriteOp, table: string, versionAttribute: str
   if (op.kind === 'put') {
     const version = op.item[versionAttribute];
     return new PutItemCommand({
-      TableName: table, Item: op.item, ReturnConsumedCapacity: 'TOTAL', ExpressionAttributeNames: names,
+      TableName: table,
+      Item: op.item,
+      ReturnConsumedCapacity: 'TOTAL',
+      ExpressionAttributeNames: names,
       ...(version
         ? { ConditionExpression: 'attribute_not_exists(#k) OR attribute_not_exists(#v) OR #v <= :v', ExpressionAttributeValues: { ':v': version } }
-        // An unversioned incoming item can only fill a gap or replace another unversioned one.
-        : { ConditionExpression: 'attribute_not_exists(#k) OR attribute_not_exists(#v)' }),
+        : // An unversioned incoming item can only fill a gap or replace another unversioned one.
+          { ConditionExpression: 'attribute_not_exists(#k) OR attribute_not_exists(#v)' }),
     });
   }
   const version: AttributeValue | undefined = op.previous?.[versionAttribute];
   return new DeleteItemCommand({
-    TableName: table, Key: op.key, ReturnConsumedCapacity: 'TOTAL', ExpressionAttributeNames: { '#v': versionAttribute },
+    TableName: table,
+    Key: op.key,
+    ReturnConsumedCapacity: 'TOTAL',
+    ExpressionAttributeNames: { '#v': versionAttribute },
     ...(version
       ? { ConditionExpression: 'attribute_not_exists(#v) OR #v <= :v', ExpressionAttributeValues: { ':v': version } }
       : { ConditionExpression: 'attribute_not_exists(#v)' }),

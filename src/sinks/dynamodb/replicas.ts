@@ -10,18 +10,24 @@ import type { TableSpec } from './table-spec.js';
  *   UpdateTable with MultiRegionConsistency STRONG, which AWS accepts only while the table is empty.
  * Returns when every replica is ACTIVE.
  */
-export async function addReplicas(client: DynamoDBClient, table: string, replicas: NonNullable<TableSpec['replicas']>,
-  opts: { pollMs?: number; timeoutMs?: number } = {}): Promise<void> {
+export async function addReplicas(
+  client: DynamoDBClient,
+  table: string,
+  replicas: NonNullable<TableSpec['replicas']>,
+  opts: { pollMs?: number; timeoutMs?: number } = {},
+): Promise<void> {
   const existing = new Set((await describe(client, table)).Replicas?.map((r) => r.RegionName!) ?? []);
   const missing = replicas.regions.filter((r) => !existing.has(r));
   if (missing.length === 0) return waitForReplicas(client, table, replicas.regions, opts); // a resumed run
   if (replicas.consistency === 'STRONG') {
-    await client.send(new UpdateTableCommand({
-      TableName: table,
-      ReplicaUpdates: missing.map((RegionName) => ({ Create: { RegionName } })),
-      ...(replicas.witnessRegion ? { GlobalTableWitnessUpdates: [{ Create: { RegionName: replicas.witnessRegion } }] } : {}),
-      MultiRegionConsistency: 'STRONG',
-    }));
+    await client.send(
+      new UpdateTableCommand({
+        TableName: table,
+        ReplicaUpdates: missing.map((RegionName) => ({ Create: { RegionName } })),
+        ...(replicas.witnessRegion ? { GlobalTableWitnessUpdates: [{ Create: { RegionName: replicas.witnessRegion } }] } : {}),
+        MultiRegionConsistency: 'STRONG',
+      }),
+    );
     return waitForReplicas(client, table, replicas.regions, opts);
   }
   for (const RegionName of missing) {
@@ -30,7 +36,12 @@ export async function addReplicas(client: DynamoDBClient, table: string, replica
   }
 }
 
-async function waitForReplicas(client: DynamoDBClient, table: string, regions: string[], opts: { pollMs?: number; timeoutMs?: number }): Promise<void> {
+async function waitForReplicas(
+  client: DynamoDBClient,
+  table: string,
+  regions: string[],
+  opts: { pollMs?: number; timeoutMs?: number },
+): Promise<void> {
   const deadline = Date.now() + (opts.timeoutMs ?? 60 * 60_000);
   for (;;) {
     const desc = await describe(client, table);
@@ -43,9 +54,13 @@ async function waitForReplicas(client: DynamoDBClient, table: string, regions: s
     }
     if (desc.TableStatus === 'ACTIVE' && regions.every((r) => status.get(r) === 'ACTIVE')) return;
     if (Date.now() > deadline) {
-      throw new DynashiftError('AWS_ERROR', `replicas of ${table} not ACTIVE in time: ${regions.map((r) => `${r}=${status.get(r) ?? 'missing'}`).join(', ')}`, {
-        hint: 'rerun the same command: it waits for the replicas again',
-      });
+      throw new DynashiftError(
+        'AWS_ERROR',
+        `replicas of ${table} not ACTIVE in time: ${regions.map((r) => `${r}=${status.get(r) ?? 'missing'}`).join(', ')}`,
+        {
+          hint: 'rerun the same command: it waits for the replicas again',
+        },
+      );
     }
     await sleep(opts.pollMs ?? 10_000);
   }

@@ -36,7 +36,11 @@ export const filesDriver: SinkDriver = typed<FilesTargetConfig>({
     }
     const keySchema = target.keySchema ?? ctx.source?.keySchema;
     if (!keySchema) {
-      refusals.push({ code: 'TARGET_KEY_MISSING', message: `the key of files target ${target.table} is unknown`, hint: 'set target.keySchema: { partitionKey: { name, type }, sortKey?: { name, type } }' });
+      refusals.push({
+        code: 'TARGET_KEY_MISSING',
+        message: `the key of files target ${target.table} is unknown`,
+        hint: 'set target.keySchema: { partitionKey: { name, type }, sortKey?: { name, type } }',
+      });
     }
     const client = s3ClientOf(settings);
     const location = exportLocation(settings, client);
@@ -50,14 +54,22 @@ export const filesDriver: SinkDriver = typed<FilesTargetConfig>({
       client?.destroy(); // only the two reads above use it
     }
     if (finalized) {
-      notes.push(`target ${target.table}: the export at ${folder.uri} is already complete; it is write-once, so a new migration needs another files.exportId`);
+      notes.push(
+        `target ${target.table}: the export at ${folder.uri} is already complete; it is write-once, so a new migration needs another files.exportId`,
+      );
     } else if (started) {
-      notes.push(`target ${target.table}: an unfinished export exists at ${folder.uri} (fine when resuming; otherwise delete it or choose another files.exportId)`);
+      notes.push(
+        `target ${target.table}: an unfinished export exists at ${folder.uri} (fine when resuming; otherwise delete it or choose another files.exportId)`,
+      );
     }
-    notes.push(`target ${target.table} is write-once (export files): the backfill is written, stream changes are not applied — the export holds each item as read during the backfill`);
+    notes.push(
+      `target ${target.table} is write-once (export files): the backfill is written, stream changes are not applied — the export holds each item as read during the backfill`,
+    );
     const importPrefix = isS3Uri(settings.uri) ? `${location.rootKey}data/` : undefined;
     if (importPrefix) {
-      notes.push(`load it with ImportTable: S3Bucket ${location.bucket}, S3KeyPrefix ${importPrefix}, InputFormat DYNAMODB_JSON, InputCompressionType GZIP`);
+      notes.push(
+        `load it with ImportTable: S3Bucket ${location.bucket}, S3KeyPrefix ${importPrefix}, InputFormat DYNAMODB_JSON, InputCompressionType GZIP`,
+      );
     }
     const describe = [
       `export     ${folder.uri}`,
@@ -67,10 +79,25 @@ export const filesDriver: SinkDriver = typed<FilesTargetConfig>({
     ];
     const resource = isS3Uri(settings.uri) ? `arn:aws:s3:::${parseS3Uri(settings.uri).bucket}/${location.rootKey}*` : folder.uri;
     return {
-      exists: started, willCreate: !started, describe, notes, refusals,
+      exists: started,
+      willCreate: !started,
+      describe,
+      notes,
+      refusals,
       ...(keySchema ? { keySchema } : {}),
       permissions: isS3Uri(settings.uri)
-        ? { actions: ['s3:PutObject', 's3:GetObject', 's3:ListBucket', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListBucketMultipartUploads', ...(target.roleArn ? ['sts:AssumeRole'] : [])], resources: [resource, `arn:aws:s3:::${parseS3Uri(settings.uri).bucket}`] }
+        ? {
+            actions: [
+              's3:PutObject',
+              's3:GetObject',
+              's3:ListBucket',
+              's3:DeleteObject',
+              's3:AbortMultipartUpload',
+              's3:ListBucketMultipartUploads',
+              ...(target.roleArn ? ['sts:AssumeRole'] : []),
+            ],
+            resources: [resource, `arn:aws:s3:::${parseS3Uri(settings.uri).bucket}`],
+          }
         : { actions: ['read and write the folder'], resources: [resource] },
       detail: { writeOnce: true, exportFolder: folder.uri, finalized } satisfies FilesDetail,
     };
@@ -88,7 +115,11 @@ export const filesDriver: SinkDriver = typed<FilesTargetConfig>({
     const settings = filesSettings(target);
     const client = s3ClientOf(settings);
     const sink = new FilesSink({
-      name, location: exportLocation(settings, client), keySchema: opts.keySchema, maxFileBytes: settings.maxFileBytes, concurrency: opts.concurrency,
+      name,
+      location: exportLocation(settings, client),
+      keySchema: opts.keySchema,
+      maxFileBytes: settings.maxFileBytes,
+      concurrency: opts.concurrency,
     });
     // The sink owns its S3 client: the engine closes the sink when the run ends.
     const flush = sink.close.bind(sink);

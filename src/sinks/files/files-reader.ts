@@ -21,7 +21,12 @@ type Unit = { kind: 'file'; entry: ManifestFileEntry } | { kind: 'chunk'; key: s
 export class FilesReader {
   private index: { signature: string; positions: Map<string, { unit: number; line: number }> } | undefined;
 
-  constructor(private readonly folder: BlobStore, readonly keySchema: KeySchema, private readonly writer: ExportWriter, private readonly exportId = lastSegment(folder.uri)) {}
+  constructor(
+    private readonly folder: BlobStore,
+    readonly keySchema: KeySchema,
+    private readonly writer: ExportWriter,
+    private readonly exportId = lastSegment(folder.uri),
+  ) {}
 
   readPartitions(count: number): string[] {
     return Array.from({ length: count }, (_, i) => `${i}/${count}`);
@@ -69,7 +74,8 @@ export class FilesReader {
     const parts = await this.writer.parts();
     const sealed = new Set(parts.flatMap((p) => p.chunks.map((c) => `_dynashift/staging/${c}.json.gz`)));
     const units: Unit[] = parts.map((p) => ({
-      kind: 'file', entry: { itemCount: p.itemCount, md5Checksum: p.md5Checksum, etag: p.etag, dataFileS3Key: p.dataKey, relativeKey: p.dataKey },
+      kind: 'file',
+      entry: { itemCount: p.itemCount, md5Checksum: p.md5Checksum, etag: p.etag, dataFileS3Key: p.dataKey, relativeKey: p.dataKey },
     }));
     for (const key of (await this.folder.list('_dynashift/staging/')).keys) if (!sealed.has(key)) units.push({ kind: 'chunk', key });
     return units;
@@ -79,13 +85,24 @@ export class FilesReader {
     if (unit.kind === 'chunk') {
       const body = await this.folder.get(unit.key, signal);
       if (!body) return;
-      const lines = gunzipSync(body).toString('utf8').split('\n').filter((l) => l.trim() !== '');
+      const lines = gunzipSync(body)
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '');
       yield decodeLines('DYNAMODB_JSON', lines, 'item', 0).map((r) => r.Item!);
       return;
     }
     for await (const page of readExportFile({
-      store: this.folder, entry: unit.entry, format: 'DYNAMODB_JSON', mode: 'item', fromLine: 0, pageSize: 1000,
-      pool: sharedDecodePool(), keepLimitBytes: 64 * 1024 * 1024, memoryLimitBytes: 16 * 1024 * 1024, ...(signal ? { signal } : {}),
+      store: this.folder,
+      entry: unit.entry,
+      format: 'DYNAMODB_JSON',
+      mode: 'item',
+      fromLine: 0,
+      pageSize: 1000,
+      pool: sharedDecodePool(),
+      keepLimitBytes: 64 * 1024 * 1024,
+      memoryLimitBytes: 16 * 1024 * 1024,
+      ...(signal ? { signal } : {}),
     })) {
       yield page.records.map((r) => r.Item!);
     }

@@ -28,18 +28,27 @@ export function filesSettings(target: FilesTargetConfig): FilesSettings {
   const uri = raw['uri'];
   if (typeof uri !== 'string' || uri === '') {
     throw new DynashiftError('CONFIG_INVALID', `target ${target.table}: a files target needs files.uri (a folder or s3://bucket/prefix)`, {
-      hint: 'add "files": { "uri": "s3://my-bucket/exports" } (or a local folder) to the target', exitCode: 2,
+      hint: 'add "files": { "uri": "s3://my-bucket/exports" } (or a local folder) to the target',
+      exitCode: 2,
     });
   }
   const exportId = typeof raw['exportId'] === 'string' && raw['exportId'] !== '' ? raw['exportId'] : target.table;
   if (!/^[A-Za-z0-9._-]+$/.test(exportId)) {
-    throw new DynashiftError('CONFIG_INVALID', `target ${target.table}: export id ${JSON.stringify(exportId)} must be letters, digits, dot, dash or underscore`, {
-      hint: 'set files.exportId (or rename the target table)', exitCode: 2,
-    });
+    throw new DynashiftError(
+      'CONFIG_INVALID',
+      `target ${target.table}: export id ${JSON.stringify(exportId)} must be letters, digits, dot, dash or underscore`,
+      {
+        hint: 'set files.exportId (or rename the target table)',
+        exitCode: 2,
+      },
+    );
   }
   const maxFileBytes = typeof raw['maxFileBytes'] === 'number' ? raw['maxFileBytes'] : DEFAULT_MAX_FILE_BYTES;
   if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes < MIN_MAX_FILE_BYTES) {
-    throw new DynashiftError('CONFIG_INVALID', `target ${target.table}: files.maxFileBytes must be an integer ≥ ${MIN_MAX_FILE_BYTES}`, { hint: 'leave it out for 256 MiB', exitCode: 2 });
+    throw new DynashiftError('CONFIG_INVALID', `target ${target.table}: files.maxFileBytes must be an integer ≥ ${MIN_MAX_FILE_BYTES}`, {
+      hint: 'leave it out for 256 MiB',
+      exitCode: 2,
+    });
   }
   const str = (k: string): string | undefined => (typeof raw[k] === 'string' ? (raw[k] as string) : undefined);
   const access: S3Access = {};

@@ -48,10 +48,14 @@ export class FilesSink implements Sink, TargetReader {
     const lines: string[] = [];
     for (const op of ops) {
       if (op.kind !== 'put' || op.origin.via !== 'backfill') {
-        throw new DynashiftError('CONFIG_INVALID', `files target ${this.name} is write-once: it can't apply a ${op.kind === 'put' ? 'stream change' : 'delete'} (from ${op.origin.via})`, {
-          hint: 'a files target takes the backfill only; run it without stream catch-up, or use a DynamoDB/PostgreSQL target to follow the stream',
-          details: { target: this.name, via: op.origin.via, kind: op.kind },
-        });
+        throw new DynashiftError(
+          'CONFIG_INVALID',
+          `files target ${this.name} is write-once: it can't apply a ${op.kind === 'put' ? 'stream change' : 'delete'} (from ${op.origin.via})`,
+          {
+            hint: 'a files target takes the backfill only; run it without stream catch-up, or use a DynamoDB/PostgreSQL target to follow the stream',
+            details: { target: this.name, via: op.origin.via, kind: op.kind },
+          },
+        );
       }
       const size = itemSize(op.item);
       if (size > MAX_ITEM_BYTES) {
@@ -66,7 +70,9 @@ export class FilesSink implements Sink, TargetReader {
 
   /** Seals the last data file and writes the manifests; call once the backfill is complete. Idempotent. */
   finalize(): Promise<{ itemCount: number; files: number; exportTime: string; uri: string }> {
-    return this.writer.finalize().then((s) => ({ itemCount: s.itemCount, files: s.files, exportTime: s.exportTime, uri: this.opts.location.folder.uri }));
+    return this.writer
+      .finalize()
+      .then((s) => ({ itemCount: s.itemCount, files: s.files, exportTime: s.exportTime, uri: this.opts.location.folder.uri }));
   }
 
   /** Seals the open data file so a stop leaves less to recover (the data is durable either way). */

@@ -23,7 +23,10 @@ export interface PreparedBatch {
 
 /** `versionAttribute` (config `guard`): deletes also carry the version of the item they remove, as DynamoDB JSON. */
 export function prepareBatch(layout: PgLayout, ops: WriteOp[], versionAttribute?: string): PreparedBatch {
-  const puts = { stream: columns(2 + layout.keys.length + layout.projected.length), backfill: columns(2 + layout.keys.length + layout.projected.length) };
+  const puts = {
+    stream: columns(2 + layout.keys.length + layout.projected.length),
+    backfill: columns(2 + layout.keys.length + layout.projected.length),
+  };
   const deletes = columns(layout.keys.length + 1 + (versionAttribute ? 1 : 0));
   const rejected: RejectedWrite[] = [];
   const accepted: WriteOp[] = [];
@@ -38,7 +41,10 @@ export function prepareBatch(layout: PgLayout, ops: WriteOp[], versionAttribute?
       } else {
         const unstorable = findUnstorable(op.item);
         if (unstorable) {
-          rejected.push({ op, error: { code: 'PG_UNSTORABLE_VALUE', message: `PostgreSQL text and jsonb can't hold U+0000 (NUL), found in ${unstorable}` } });
+          rejected.push({
+            op,
+            error: { code: 'PG_UNSTORABLE_VALUE', message: `PostgreSQL text and jsonb can't hold U+0000 (NUL), found in ${unstorable}` },
+          });
           continue;
         }
         const projected = layout.projected.map((c) => projectParam(op.item[c.attribute], c.type, c.attribute));
@@ -50,7 +56,9 @@ export function prepareBatch(layout: PgLayout, ops: WriteOp[], versionAttribute?
       rejected.push({ op, error: { code: err instanceof ColumnValueError ? 'PG_COLUMN_VALUE' : 'PG_ITEM_INVALID', message: err.message } });
     }
   }
-  const lockIds = [...new Set(accepted.map((op) => lockId(layout, op.keyId)))].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
+  const lockIds = [...new Set(accepted.map((op) => lockId(layout, op.keyId)))].sort((a, b) =>
+    BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0,
+  );
   return { streamPuts: puts.stream, backfillPuts: puts.backfill, deletes, lockIds, ops: accepted, rejected };
 }
 

@@ -70,7 +70,10 @@ export function plainJson(v: AttributeValue): string {
   if (v.NS !== undefined) return `[${v.NS.map(normalizeDecimal).join(',')}]`;
   if (v.BS !== undefined) return `[${v.BS.map((b) => JSON.stringify(toBase64(b))).join(',')}]`;
   if (v.L !== undefined) return `[${v.L.map(plainJson).join(',')}]`;
-  if (v.M !== undefined) return `{${Object.entries(v.M).map(([k, x]) => `${JSON.stringify(k)}:${plainJson(x)}`).join(',')}}`;
+  if (v.M !== undefined)
+    return `{${Object.entries(v.M)
+      .map(([k, x]) => `${JSON.stringify(k)}:${plainJson(x)}`)
+      .join(',')}}`;
   throw new ColumnValueError(`value has no DynamoDB type: ${JSON.stringify(v)}`);
 }
 

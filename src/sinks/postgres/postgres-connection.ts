@@ -33,7 +33,9 @@ export function resolveConnection(target: PostgresTargetConfig, env: NodeJS.Proc
     connectionString = settings.connectionString;
     from = 'target.postgres.connectionString';
     if (passwordOf(connectionString)) {
-      notes.push(`target ${target.table}: the connection string in the config holds a password; prefer postgres.connectionStringEnv so it stays out of the file`);
+      notes.push(
+        `target ${target.table}: the connection string in the config holds a password; prefer postgres.connectionStringEnv so it stays out of the file`,
+      );
     }
   } else if (env[envName]) {
     connectionString = env[envName];
@@ -47,7 +49,9 @@ export function resolveConnection(target: PostgresTargetConfig, env: NodeJS.Proc
   return {
     config: { ...(connectionString ? { connectionString } : {}), application_name: 'dynashift' },
     description: connectionString ? describeUrl(connectionString) : describeEnv(env),
-    from, notes, redact,
+    from,
+    notes,
+    redact,
   };
 }
 
@@ -65,9 +69,13 @@ export async function connect(conn: PgConnection): Promise<pg.Client> {
 }
 
 export function unreachable(conn: PgConnection, err: unknown): DynashiftError {
-  return new DynashiftError('CONFIG_INVALID', `cannot connect to PostgreSQL at ${conn.description} (from ${conn.from}): ${conn.redact(errorText(err))}`, {
-    hint: 'check target.postgres.connectionString, the variable named by postgres.connectionStringEnv (default DATABASE_URL) or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE, and that the server accepts this user',
-  });
+  return new DynashiftError(
+    'CONFIG_INVALID',
+    `cannot connect to PostgreSQL at ${conn.description} (from ${conn.from}): ${conn.redact(errorText(err))}`,
+    {
+      hint: 'check target.postgres.connectionString, the variable named by postgres.connectionStringEnv (default DATABASE_URL) or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE, and that the server accepts this user',
+    },
+  );
 }
 
 export function errorText(err: unknown): string {

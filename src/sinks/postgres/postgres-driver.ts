@@ -27,14 +27,32 @@ export const postgresDriver: SinkDriver = typed<PostgresTargetConfig>({
     const notes = [...conn.notes];
     const keySchema = target.keySchema ?? ctx.source?.keySchema;
     if (target.create !== undefined && target.create !== false) {
-      notes.push(`target ${target.table}: "create" settings apply to DynamoDB targets; a PostgreSQL target takes its key from target.keySchema (or the source)`);
+      notes.push(
+        `target ${target.table}: "create" settings apply to DynamoDB targets; a PostgreSQL target takes its key from target.keySchema (or the source)`,
+      );
     }
     if (!keySchema) {
-      refusals.push({ code: 'TARGET_KEY_MISSING', message: `the key of PostgreSQL target ${target.table} is unknown`, hint: 'set target.keySchema: { partitionKey: { name, type }, sortKey?: { name, type } }' });
-      return { exists: false, willCreate: false, describe: [`database   ${conn.description}`], notes, refusals, permissions: { actions: [], resources: [] } };
+      refusals.push({
+        code: 'TARGET_KEY_MISSING',
+        message: `the key of PostgreSQL target ${target.table} is unknown`,
+        hint: 'set target.keySchema: { partitionKey: { name, type }, sortKey?: { name, type } }',
+      });
+      return {
+        exists: false,
+        willCreate: false,
+        describe: [`database   ${conn.description}`],
+        notes,
+        refusals,
+        permissions: { actions: [], resources: [] },
+      };
     }
     const { layout, problems } = pgLayout(target, keySchema);
-    for (const p of problems) refusals.push({ code: 'CONFIG_INVALID', message: `PostgreSQL target ${target.table}: ${p}`, hint: 'rename the table, key attribute or column (target.table, target.keySchema, target.postgres.columns)' });
+    for (const p of problems)
+      refusals.push({
+        code: 'CONFIG_INVALID',
+        message: `PostgreSQL target ${target.table}: ${p}`,
+        hint: 'rename the table, key attribute or column (target.table, target.keySchema, target.postgres.columns)',
+      });
 
     const client = await connect(conn);
     let state;
@@ -46,27 +64,49 @@ export const postgresDriver: SinkDriver = typed<PostgresTargetConfig>({
       await client.end().catch(() => {});
     }
     for (const m of layoutMismatches(layout, state)) {
-      refusals.push({ code: 'TARGET_KEY_MISMATCH', message: m, hint: 'drop or rename the existing table, or set target.keySchema (and postgres.columns) to match it' });
+      refusals.push({
+        code: 'TARGET_KEY_MISMATCH',
+        message: m,
+        hint: 'drop or rename the existing table, or set target.keySchema (and postgres.columns) to match it',
+      });
     }
     if (!state.exists && target.create === false) {
-      refusals.push({ code: 'TARGET_NOT_FOUND', message: `table ${layout.schema}.${layout.table} does not exist and target.create is false`, hint: 'create the table first or remove "create": false so dynashift creates it' });
+      refusals.push({
+        code: 'TARGET_NOT_FOUND',
+        message: `table ${layout.schema}.${layout.table} does not exist and target.create is false`,
+        hint: 'create the table first or remove "create": false so dynashift creates it',
+      });
     }
     if (state.anyRows) {
       const count = state.estimatedRows > 0 ? ` ~${Math.round(state.estimatedRows)}` : '';
-      notes.push(`target ${layout.schema}.${layout.table} already holds${count} rows (fine when resuming; to start over, TRUNCATE it and ${layout.tombstones})`);
+      notes.push(
+        `target ${layout.schema}.${layout.table} already holds${count} rows (fine when resuming; to start over, TRUNCATE it and ${layout.tombstones})`,
+      );
     }
     if (state.tombstones.any) {
-      notes.push(`target ${layout.schema}.${layout.tombstones} holds tombstones (fine when resuming; a fresh migration must TRUNCATE both tables, or old tombstones block backfill rows)`);
+      notes.push(
+        `target ${layout.schema}.${layout.tombstones} holds tombstones (fine when resuming; a fresh migration must TRUNCATE both tables, or old tombstones block backfill rows)`,
+      );
     }
     const willCreate = !state.exists && target.create !== false;
     const table = `${layout.schema}.${layout.table}`;
     return {
-      exists: state.exists, willCreate, keySchema, notes, refusals,
+      exists: state.exists,
+      willCreate,
+      keySchema,
+      notes,
+      refusals,
       itemCount: Math.round(state.estimatedRows),
       describe: describe(layout, conn.description, state.exists),
       permissions: {
         actions: [
-          ...(willCreate || !state.tombstones.exists ? [layout.schema === 'public' || state.schemaExists ? `CREATE on schema ${layout.schema}` : `CREATE on database (for schema ${layout.schema})`] : []),
+          ...(willCreate || !state.tombstones.exists
+            ? [
+                layout.schema === 'public' || state.schemaExists
+                  ? `CREATE on schema ${layout.schema}`
+                  : `CREATE on database (for schema ${layout.schema})`,
+              ]
+            : []),
           ...(state.exists && layout.projected.some((c) => !state.columns.has(c.name)) ? [`ALTER (owner) on ${table} to add projected columns`] : []),
           `SELECT, INSERT, UPDATE, DELETE on ${table} and ${layout.schema}.${layout.tombstones}`,
         ],
@@ -99,10 +139,20 @@ export const postgresDriver: SinkDriver = typed<PostgresTargetConfig>({
     const { layout, problems } = pgLayout(target, opts.keySchema);
     if (problems.length > 0) throw new Error(`PostgreSQL target ${target.table}: ${problems.join('; ')}`);
     // allowExitOnIdle: the engine has no close step; idle connections must not keep the process alive.
-    const pool = new pg.Pool({ ...conn.config, max: opts.concurrency + 1, allowExitOnIdle: true, idleTimeoutMillis: 10_000, connectionTimeoutMillis: 30_000 });
+    const pool = new pg.Pool({
+      ...conn.config,
+      max: opts.concurrency + 1,
+      allowExitOnIdle: true,
+      idleTimeoutMillis: 10_000,
+      connectionTimeoutMillis: 30_000,
+    });
     pool.on('error', () => {}); // an idle client's dropped connection: the next query fails and is retried or thrown
     const sink = new PostgresSink({
-      name, pool, layout, concurrency: opts.concurrency, redact: conn.redact,
+      name,
+      pool,
+      layout,
+      concurrency: opts.concurrency,
+      redact: conn.redact,
       ...(opts.maxWriteUnitsPerSecond ? { maxRowsPerSecond: opts.maxWriteUnitsPerSecond } : {}),
       ...(opts.guard ? { guard: opts.guard } : {}),
     });

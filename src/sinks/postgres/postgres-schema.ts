@@ -46,11 +46,18 @@ export function pgLayout(target: PostgresTargetConfig, keySchema: KeySchema): { 
   const keyAttrs = keySchema.sortKey ? [keySchema.partitionKey, keySchema.sortKey] : [keySchema.partitionKey];
   const keys = keyAttrs.map((k) => ({ name: k.name, type: k.type, sqlType: KEY_SQL_TYPE[k.type] }));
   const projected = (target.postgres?.columns ?? []).map((c) => ({ name: c.name, attribute: c.attribute, type: c.type }));
-  for (const [what, name] of [['schema', schema], ['table', target.table], ['tombstone table', tombstones]] as const) {
+  for (const [what, name] of [
+    ['schema', schema],
+    ['table', target.table],
+    ['tombstone table', tombstones],
+  ] as const) {
     if (Buffer.byteLength(name) > MAX_IDENTIFIER_BYTES) problems.push(`${what} name ${name} is longer than ${MAX_IDENTIFIER_BYTES} bytes`);
   }
   const seen = new Set<string>(RESERVED_COLUMNS);
-  for (const c of [...keys.map((k) => ({ name: k.name, what: 'key attribute' })), ...projected.map((p) => ({ name: p.name, what: 'projected column' }))]) {
+  for (const c of [
+    ...keys.map((k) => ({ name: k.name, what: 'key attribute' })),
+    ...projected.map((p) => ({ name: p.name, what: 'projected column' })),
+  ]) {
     if (Buffer.byteLength(c.name) > MAX_IDENTIFIER_BYTES) problems.push(`${c.what} ${c.name} is longer than ${MAX_IDENTIFIER_BYTES} bytes`);
     if (c.name.includes('\u0000')) problems.push(`${c.what} ${JSON.stringify(c.name)} contains U+0000`);
     if (seen.has(c.name)) problems.push(`${c.what} ${c.name} collides with another column (${[...RESERVED_COLUMNS].join(', ')} are dynashift's own)`);
@@ -78,12 +85,12 @@ export function createStatements(l: PgLayout): string[] {
   const pk = l.keys.map((k) => ident(k.name)).join(', ');
   return [
     ...(l.schema === 'public' ? [] : [`CREATE SCHEMA IF NOT EXISTS ${ident(l.schema)}`]),
-    `CREATE TABLE IF NOT EXISTS ${mainTable(l)} (${keyCols}, item jsonb NOT NULL, src_seq numeric, `
-      + `updated_at timestamptz NOT NULL DEFAULT now()${l.projected.map((c) => `, ${ident(c.name)} ${c.type}`).join('')}, PRIMARY KEY (${pk}))`,
+    `CREATE TABLE IF NOT EXISTS ${mainTable(l)} (${keyCols}, item jsonb NOT NULL, src_seq numeric, ` +
+      `updated_at timestamptz NOT NULL DEFAULT now()${l.projected.map((c) => `, ${ident(c.name)} ${c.type}`).join('')}, PRIMARY KEY (${pk}))`,
     // Added one by one as well, so a column added to the config later appears on an existing table.
     ...l.projected.map((c) => `ALTER TABLE ${mainTable(l)} ADD COLUMN IF NOT EXISTS ${ident(c.name)} ${c.type}`),
-    `CREATE TABLE IF NOT EXISTS ${tombstoneTable(l)} (${keyCols}, seq numeric NOT NULL, `
-      + `deleted_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (${pk}))`,
+    `CREATE TABLE IF NOT EXISTS ${tombstoneTable(l)} (${keyCols}, seq numeric NOT NULL, ` +
+      `deleted_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (${pk}))`,
   ];
 }
 
@@ -113,7 +120,10 @@ export async function readTableState(db: Queryable, l: PgLayout): Promise<PgTabl
     exists && (await db.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${table}) AS any`)).rows[0]?.any === true;
   const schema = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [l.schema]);
   return {
-    exists: main.exists, primaryKey: main.primaryKey, columns: main.columns, estimatedRows: main.estimatedRows,
+    exists: main.exists,
+    primaryKey: main.primaryKey,
+    columns: main.columns,
+    estimatedRows: main.estimatedRows,
     anyRows: await any(main.exists, mainTable(l)),
     tombstones: { exists: tomb.exists, primaryKey: tomb.primaryKey, any: await any(tomb.exists, tombstoneTable(l)) },
     schemaExists: (schema.rows[0]?.n ?? 0) > 0,
@@ -123,14 +133,21 @@ export async function readTableState(db: Queryable, l: PgLayout): Promise<PgTabl
 async function describeTable(db: Queryable, schema: string, table: string) {
   const rel = await db.query<{ oid: number; reltuples: number }>(
     `SELECT c.oid::int AS oid, c.reltuples::float8 AS reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, [schema, table]);
+     WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
+    [schema, table],
+  );
   const found = rel.rows[0];
   if (!found) return { exists: false, primaryKey: [], columns: new Map<string, string>(), estimatedRows: 0 };
   const cols = await db.query<{ name: string; type: string; pk: number | null }>(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, array_position(i.indkey::int2[], a.attnum) AS pk
      FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
-     WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, [found.oid]);
-  const primaryKey = cols.rows.filter((c) => c.pk !== null).sort((a, b) => a.pk! - b.pk!).map((c) => ({ name: c.name, type: c.type }));
+     WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+    [found.oid],
+  );
+  const primaryKey = cols.rows
+    .filter((c) => c.pk !== null)
+    .sort((a, b) => a.pk! - b.pk!)
+    .map((c) => ({ name: c.name, type: c.type }));
   return { exists: true, primaryKey, columns: new Map(cols.rows.map((c) => [c.name, c.type])), estimatedRows: Math.max(0, found.reltuples) };
 }
 
@@ -140,10 +157,15 @@ export function layoutMismatches(l: PgLayout, state: PgTableState): string[] {
   const wantedKey = l.keys.map((k) => `${k.name} ${k.sqlType}`).join(', ');
   if (state.exists) {
     const haveKey = state.primaryKey.map((k) => `${k.name} ${k.type}`).join(', ');
-    if (haveKey !== wantedKey) out.push(`table ${l.schema}.${l.table} has primary key (${haveKey || 'none'}), but the target key needs (${wantedKey})`);
-    for (const [name, type] of [['item', 'jsonb'], ['src_seq', 'numeric']] as const) {
+    if (haveKey !== wantedKey)
+      out.push(`table ${l.schema}.${l.table} has primary key (${haveKey || 'none'}), but the target key needs (${wantedKey})`);
+    for (const [name, type] of [
+      ['item', 'jsonb'],
+      ['src_seq', 'numeric'],
+    ] as const) {
       const have = state.columns.get(name);
-      if (have !== type) out.push(`table ${l.schema}.${l.table} ${have ? `has ${name} ${have}` : `lacks the ${name} column`}; dynashift needs ${name} ${type}`);
+      if (have !== type)
+        out.push(`table ${l.schema}.${l.table} ${have ? `has ${name} ${have}` : `lacks the ${name} column`}; dynashift needs ${name} ${type}`);
     }
     for (const c of l.projected) {
       const have = state.columns.get(c.name);

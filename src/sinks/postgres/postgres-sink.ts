@@ -86,7 +86,10 @@ export class PostgresSink implements Sink {
     } catch (err) {
       if (classify(err) !== 'item') throw this.scrub(err);
       if (batch.ops.length === 1) {
-        return { rejected: [...batch.rejected, { op: batch.ops[0]!, error: { code: rejectionCode(err), message: this.redact(rejectionMessage(err)) } }], written: 0 };
+        return {
+          rejected: [...batch.rejected, { op: batch.ops[0]!, error: { code: rejectionCode(err), message: this.redact(rejectionMessage(err)) } }],
+          written: 0,
+        };
       }
       // Halving finds a bad row in log2(batch) failed transactions; the good halves land normally.
       const mid = Math.ceil(batch.ops.length / 2);
@@ -122,7 +125,9 @@ export class PostgresSink implements Sink {
         if (batch.deletes[0]!.length > 0) await client.query(this.sql.delete, [...batch.deletes, ...this.guardParams]);
         await client.query('COMMIT');
       } catch (err) {
-        await client.query('ROLLBACK').catch((e: Error) => { broken = e; });
+        await client.query('ROLLBACK').catch((e: Error) => {
+          broken = e;
+        });
         throw err;
       }
     } catch (err) {

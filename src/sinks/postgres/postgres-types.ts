@@ -17,8 +17,16 @@ import type { AttributeMap } from '../../core/item.js';
  */
 export type DynamoJson = { [attribute: string]: TypedJson };
 export type TypedJson =
-  | { S: string } | { N: string } | { B: string } | { BOOL: boolean } | { NULL: true }
-  | { SS: string[] } | { NS: string[] } | { BS: string[] } | { L: TypedJson[] } | { M: DynamoJson };
+  | { S: string }
+  | { N: string }
+  | { B: string }
+  | { BOOL: boolean }
+  | { NULL: true }
+  | { SS: string[] }
+  | { NS: string[] }
+  | { BS: string[] }
+  | { L: TypedJson[] }
+  | { M: DynamoJson };
 
 export function itemToJson(item: AttributeMap): DynamoJson {
   const out: DynamoJson = {};
@@ -58,15 +66,33 @@ export function jsonToValue(json: unknown, path = ''): AttributeValue {
   if (entries.length !== 1) throw bad(path, json);
   const [type, x] = entries[0]!;
   switch (type) {
-    case 'S': if (typeof x === 'string') return { S: x }; break;
-    case 'N': if (typeof x === 'string') return { N: x }; break;
-    case 'B': if (typeof x === 'string') return { B: fromBase64(x, path) }; break;
-    case 'BOOL': if (typeof x === 'boolean') return { BOOL: x }; break;
-    case 'NULL': if (x === true) return { NULL: true }; break;
-    case 'SS': if (isStringArray(x)) return { SS: [...x] }; break;
-    case 'NS': if (isStringArray(x)) return { NS: [...x] }; break;
-    case 'BS': if (isStringArray(x)) return { BS: x.map((b) => fromBase64(b, path)) }; break;
-    case 'L': if (Array.isArray(x)) return { L: x.map((e, i) => jsonToValue(e, `${path}[${i}]`)) }; break;
+    case 'S':
+      if (typeof x === 'string') return { S: x };
+      break;
+    case 'N':
+      if (typeof x === 'string') return { N: x };
+      break;
+    case 'B':
+      if (typeof x === 'string') return { B: fromBase64(x, path) };
+      break;
+    case 'BOOL':
+      if (typeof x === 'boolean') return { BOOL: x };
+      break;
+    case 'NULL':
+      if (x === true) return { NULL: true };
+      break;
+    case 'SS':
+      if (isStringArray(x)) return { SS: [...x] };
+      break;
+    case 'NS':
+      if (isStringArray(x)) return { NS: [...x] };
+      break;
+    case 'BS':
+      if (isStringArray(x)) return { BS: x.map((b) => fromBase64(b, path)) };
+      break;
+    case 'L':
+      if (Array.isArray(x)) return { L: x.map((e, i) => jsonToValue(e, `${path}[${i}]`)) };
+      break;
     case 'M':
       if (isObject(x)) {
         const m: AttributeMap = {};

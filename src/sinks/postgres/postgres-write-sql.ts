@@ -54,8 +54,12 @@ export function writeStatements(l: PgLayout, guard?: { versionAttribute: string 
   applied AS (
     INSERT INTO ${main} AS m (${insertColumns}) SELECT ${selectValues} FROM fresh
     ON CONFLICT (${keyList}) DO UPDATE SET item = EXCLUDED.item, src_seq = EXCLUDED.src_seq, updated_at = EXCLUDED.updated_at${projCols.map((c) => `, ${c} = EXCLUDED.${c}`).join('')}
-    WHERE (m.src_seq IS NULL OR m.src_seq <= EXCLUDED.src_seq)${guard ? `
-      AND ${versionNotNewer(versionOf('m.item', putColumns + 1), versionOf('EXCLUDED.item', putColumns + 1))}` : ''}
+    WHERE (m.src_seq IS NULL OR m.src_seq <= EXCLUDED.src_seq)${
+      guard
+        ? `
+      AND ${versionNotNewer(versionOf('m.item', putColumns + 1), versionOf('EXCLUDED.item', putColumns + 1))}`
+        : ''
+    }
     RETURNING ${keyList})
   DELETE FROM ${tomb} t USING applied a WHERE ${keyCols.map((c) => `t.${c} = a.${c}`).join(' AND ')}`;
 
@@ -71,8 +75,9 @@ export function writeStatements(l: PgLayout, guard?: { versionAttribute: string 
     SELECT ${[...typedKeys, 'u.seq::numeric AS seq', ...(guard ? ['u.prev::jsonb AS prev'] : [])].join(', ')}
     FROM unnest(${arrays(deleteColumns)}) AS u(${[...kAliases, 'seq', ...(guard ? ['prev'] : [])].join(', ')})),
   live AS (
-    SELECT i.* FROM input i WHERE NOT EXISTS (SELECT 1 FROM ${main} m WHERE ${matchKeys('m', 'i')} AND (m.src_seq > coalesce(i.seq, -1)${guard
-    ? ` OR NOT ${versionNotNewer(versionOf('m.item', deleteColumns + 1), 'i.prev')}` : ''}))),
+    SELECT i.* FROM input i WHERE NOT EXISTS (SELECT 1 FROM ${main} m WHERE ${matchKeys('m', 'i')} AND (m.src_seq > coalesce(i.seq, -1)${
+      guard ? ` OR NOT ${versionNotNewer(versionOf('m.item', deleteColumns + 1), 'i.prev')}` : ''
+    }))),
   gone AS (
     DELETE FROM ${main} m USING live l WHERE ${matchKeys('m', 'l')} RETURNING 1)
   INSERT INTO ${tomb} AS t (${keyList}, seq, deleted_at) SELECT ${kAliases.join(', ')}, seq, now() FROM live WHERE seq IS NOT NULL
@@ -92,10 +97,12 @@ export function writeStatements(l: PgLayout, guard?: { versionAttribute: string 
  */
 export function versionNotNewer(stored: string, incoming: string): string {
   const both = (t: string) => `(${stored}) ->> '${t}' IS NOT NULL AND (${incoming}) ->> '${t}' IS NOT NULL`;
-  return `((${stored}) IS NULL OR ((${incoming}) IS NOT NULL AND (`
-    + `(${both('N')} AND ((${stored}) ->> 'N')::numeric <= ((${incoming}) ->> 'N')::numeric)`
-    + ` OR (${both('S')} AND ((${stored}) ->> 'S') COLLATE "C" <= ((${incoming}) ->> 'S') COLLATE "C")`
-    + ` OR (${both('B')} AND decode((${stored}) ->> 'B', 'base64') <= decode((${incoming}) ->> 'B', 'base64')))))`;
+  return (
+    `((${stored}) IS NULL OR ((${incoming}) IS NOT NULL AND (` +
+    `(${both('N')} AND ((${stored}) ->> 'N')::numeric <= ((${incoming}) ->> 'N')::numeric)` +
+    ` OR (${both('S')} AND ((${stored}) ->> 'S') COLLATE "C" <= ((${incoming}) ->> 'S') COLLATE "C")` +
+    ` OR (${both('B')} AND decode((${stored}) ->> 'B', 'base64') <= decode((${incoming}) ->> 'B', 'base64')))))`
+  );
 }
 
 export function castKey(expr: string, sqlType: 'text' | 'numeric' | 'bytea'): string {

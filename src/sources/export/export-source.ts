@@ -61,7 +61,9 @@ export class ExportSource implements BackfillSource {
   load(): Promise<LoadedExport> {
     this.loaded ??= loadExport(this.opts.uri, this.opts.access, this.opts.s3Client);
     // A failed load (network) may be retried by a later call.
-    this.loaded.catch(() => { this.loaded = undefined; });
+    this.loaded.catch(() => {
+      this.loaded = undefined;
+    });
     return this.loaded;
   }
 
@@ -78,15 +80,26 @@ export class ExportSource implements BackfillSource {
     const loaded = await this.fullExport();
     const entry = loaded.files.find((f) => f.relativeKey === partition);
     if (!entry) {
-      throw exportError('cursor-invalid', `partition ${partition} is not a data file of the export at ${loaded.store.uri}`,
-        'the state belongs to another export: start the migration again from a fresh state folder', { partition });
+      throw exportError(
+        'cursor-invalid',
+        `partition ${partition} is not a data file of the export at ${loaded.store.uri}`,
+        'the state belongs to another export: start the migration again from a fresh state folder',
+        { partition },
+      );
     }
     const fromLine = cursor === undefined ? 0 : Number(cursor['line']);
     for await (const page of readExportFile({
-      store: loaded.store, entry, format: loaded.summary.outputFormat, mode: 'item', fromLine,
-      pageSize: this.opts.pageSize ?? 1000, pool: this.opts.pool ?? sharedDecodePool(),
-      keepLimitBytes: this.opts.keepLimitBytes ?? 32 * 1024 * 1024, memoryLimitBytes: this.opts.memoryLimitBytes ?? 16 * 1024 * 1024,
-      ...(this.opts.tempDir ? { tempDir: this.opts.tempDir } : {}), ...(signal ? { signal } : {}),
+      store: loaded.store,
+      entry,
+      format: loaded.summary.outputFormat,
+      mode: 'item',
+      fromLine,
+      pageSize: this.opts.pageSize ?? 1000,
+      pool: this.opts.pool ?? sharedDecodePool(),
+      keepLimitBytes: this.opts.keepLimitBytes ?? 32 * 1024 * 1024,
+      memoryLimitBytes: this.opts.memoryLimitBytes ?? 16 * 1024 * 1024,
+      ...(this.opts.tempDir ? { tempDir: this.opts.tempDir } : {}),
+      ...(signal ? { signal } : {}),
     })) {
       const items = page.records.map((r) => r.Item as AttributeMap);
       yield {
@@ -102,8 +115,12 @@ export class ExportSource implements BackfillSource {
   private async fullExport(): Promise<LoadedExport> {
     const loaded = await this.load();
     if (loaded.summary.exportType !== 'FULL_EXPORT') {
-      throw exportError('wrong-type', `${loaded.store.uri} is an incremental export (${loaded.summary.exportFromTime} – ${loaded.summary.exportToTime}); a backfill needs a full export`,
-        'point the backfill at a full export; apply incremental exports after it as changes', { uri: loaded.store.uri });
+      throw exportError(
+        'wrong-type',
+        `${loaded.store.uri} is an incremental export (${loaded.summary.exportFromTime} – ${loaded.summary.exportToTime}); a backfill needs a full export`,
+        'point the backfill at a full export; apply incremental exports after it as changes',
+        { uri: loaded.store.uri },
+      );
     }
     return loaded;
   }
@@ -113,13 +130,23 @@ export function describeExport(loaded: LoadedExport): ExportDescription {
   const s = loaded.summary;
   const ms = (v: string | undefined): number | undefined => (v === undefined ? undefined : Date.parse(v));
   const d: ExportDescription = {
-    uri: loaded.store.uri, exportId: loaded.exportId, exportTime: Date.parse(s.exportTime), itemCount: s.itemCount,
-    format: s.outputFormat, exportType: s.exportType, files: loaded.files.length,
+    uri: loaded.store.uri,
+    exportId: loaded.exportId,
+    exportTime: Date.parse(s.exportTime),
+    itemCount: s.itemCount,
+    format: s.outputFormat,
+    exportType: s.exportType,
+    files: loaded.files.length,
   };
   if (s.exportArn) d.exportArn = s.exportArn;
   if (s.tableArn) d.tableArn = s.tableArn;
   if (s.outputView) d.outputView = s.outputView;
-  for (const [k, v] of [['startTime', s.startTime], ['endTime', s.endTime], ['exportFromTime', s.exportFromTime], ['exportToTime', s.exportToTime]] as const) {
+  for (const [k, v] of [
+    ['startTime', s.startTime],
+    ['endTime', s.endTime],
+    ['exportFromTime', s.exportFromTime],
+    ['exportToTime', s.exportToTime],
+  ] as const) {
     const t = ms(v);
     if (t !== undefined && !Number.isNaN(t)) d[k] = t;
   }

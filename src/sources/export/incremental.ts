@@ -42,14 +42,21 @@ export interface IncrementalExportOptions {
  * applied in exportFromTime order and must have no gaps: a missing window would silently lose its changes.
  */
 export class IncrementalExports {
-  private constructor(private readonly chain: LoadedExport[], private readonly opts: IncrementalExportOptions) {}
+  private constructor(
+    private readonly chain: LoadedExport[],
+    private readonly opts: IncrementalExportOptions,
+  ) {}
 
   static async open(uris: string[], opts: IncrementalExportOptions): Promise<IncrementalExports> {
     const loaded = await Promise.all(uris.map((u) => loadExport(u, opts.access, opts.s3Client)));
     for (const l of loaded) {
       if (l.summary.exportType !== 'INCREMENTAL_EXPORT') {
-        throw exportError('wrong-type', `${l.store.uri} is a full export; only incremental exports can be applied as changes`,
-          'list only INCREMENTAL_EXPORT exports here; a full export is the backfill', { uri: l.store.uri });
+        throw exportError(
+          'wrong-type',
+          `${l.store.uri} is a full export; only incremental exports can be applied as changes`,
+          'list only INCREMENTAL_EXPORT exports here; a full export is the backfill',
+          { uri: l.store.uri },
+        );
       }
     }
     loaded.sort((a, b) => Date.parse(a.summary.exportFromTime!) - Date.parse(b.summary.exportFromTime!));
@@ -78,10 +85,17 @@ export class IncrementalExports {
       for (let f = e === start.export ? start.file : 0; f < loaded.files.length; f++) {
         const fromLine = e === start.export && f === start.file ? start.line : 0;
         for await (const part of readExportFile({
-          store: loaded.store, entry: loaded.files[f]!, format: loaded.summary.outputFormat, mode: 'change', fromLine,
-          pageSize: this.opts.pageSize ?? 1000, pool: this.opts.pool ?? sharedDecodePool(),
-          keepLimitBytes: this.opts.keepLimitBytes ?? 32 * 1024 * 1024, memoryLimitBytes: this.opts.memoryLimitBytes ?? 16 * 1024 * 1024,
-          ...(this.opts.tempDir ? { tempDir: this.opts.tempDir } : {}), ...(signal ? { signal } : {}),
+          store: loaded.store,
+          entry: loaded.files[f]!,
+          format: loaded.summary.outputFormat,
+          mode: 'change',
+          fromLine,
+          pageSize: this.opts.pageSize ?? 1000,
+          pool: this.opts.pool ?? sharedDecodePool(),
+          keepLimitBytes: this.opts.keepLimitBytes ?? 32 * 1024 * 1024,
+          memoryLimitBytes: this.opts.memoryLimitBytes ?? 16 * 1024 * 1024,
+          ...(this.opts.tempDir ? { tempDir: this.opts.tempDir } : {}),
+          ...(signal ? { signal } : {}),
         })) {
           const first = part.nextLine - part.records.length;
           const records = part.records.map((r, i) => toChangeRecord(r, sequenceNumber(e, f, first + i), newImageOnly));
@@ -101,19 +115,31 @@ export class IncrementalExports {
 export function checkChain(chain: ExportDescription[], startNoLaterThan?: number): void {
   const first = chain[0];
   if (first && startNoLaterThan !== undefined && first.exportFromTime! > startNoLaterThan) {
-    throw exportError('chain-gap', `the first incremental export starts at ${iso(first.exportFromTime!)}, after ${iso(startNoLaterThan)}: changes in between would be missing`,
-      'add an incremental export whose ExportFromTime is at or before the full export time minus the margin', { uri: first.uri });
+    throw exportError(
+      'chain-gap',
+      `the first incremental export starts at ${iso(first.exportFromTime!)}, after ${iso(startNoLaterThan)}: changes in between would be missing`,
+      'add an incremental export whose ExportFromTime is at or before the full export time minus the margin',
+      { uri: first.uri },
+    );
   }
   for (let i = 1; i < chain.length; i++) {
     const prev = chain[i - 1]!;
     const cur = chain[i]!;
     if (cur.exportFromTime! > prev.exportToTime!) {
-      throw exportError('chain-gap', `incremental exports leave a gap: ${prev.exportId} ends at ${iso(prev.exportToTime!)}, ${cur.exportId} starts at ${iso(cur.exportFromTime!)}`,
-        'export the missing window as another incremental export and add it to the list', { after: prev.uri, before: cur.uri });
+      throw exportError(
+        'chain-gap',
+        `incremental exports leave a gap: ${prev.exportId} ends at ${iso(prev.exportToTime!)}, ${cur.exportId} starts at ${iso(cur.exportFromTime!)}`,
+        'export the missing window as another incremental export and add it to the list',
+        { after: prev.uri, before: cur.uri },
+      );
     }
     if (cur.exportToTime! <= prev.exportToTime!) {
-      throw exportError('chain-gap', `incremental export ${cur.exportId} (${iso(cur.exportFromTime!)} – ${iso(cur.exportToTime!)}) lies inside ${prev.exportId}'s window`,
-        'remove the nested export from the list', { uri: cur.uri });
+      throw exportError(
+        'chain-gap',
+        `incremental export ${cur.exportId} (${iso(cur.exportFromTime!)} – ${iso(cur.exportToTime!)}) lies inside ${prev.exportId}'s window`,
+        'remove the nested export from the list',
+        { uri: cur.uri },
+      );
     }
   }
 }

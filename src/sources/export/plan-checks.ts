@@ -27,7 +27,11 @@ export function exportStreamRefusals(c: ExportStreamCheck): Refusal[] {
   const from = c.exportTime - margin;
   const refusals: Refusal[] = [];
   if (c.streamLabel === undefined) {
-    refusals.push({ code: 'STREAM_DISABLED', message: 'the source has no stream to continue from the export', hint: 'enable a NEW_AND_OLD_IMAGES stream, then take a new export' });
+    refusals.push({
+      code: 'STREAM_DISABLED',
+      message: 'the source has no stream to continue from the export',
+      hint: 'enable a NEW_AND_OLD_IMAGES stream, then take a new export',
+    });
     return refusals;
   }
   const enabledAt = streamLabelTime(c.streamLabel);

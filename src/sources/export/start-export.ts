@@ -49,38 +49,57 @@ export async function startExport(client: ExportApiClient, opts: StartExportOpti
   }
   const pitr = backups.ContinuousBackupsDescription?.PointInTimeRecoveryDescription;
   if (pitr?.PointInTimeRecoveryStatus !== 'ENABLED') {
-    throw new DynashiftError('CONFIG_INVALID', `point-in-time recovery is ${pitr?.PointInTimeRecoveryStatus?.toLowerCase() ?? 'disabled'} on ${opts.tableArn}; an export to S3 needs it`, {
-      hint: `aws dynamodb update-continuous-backups --table-name ${tableName(opts.tableArn)} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true (exports can then cover times from that moment on), or use the scan backfill`,
-      exitCode: 2, details: { tableArn: opts.tableArn, status: pitr?.PointInTimeRecoveryStatus ?? 'DISABLED' },
-    });
+    throw new DynashiftError(
+      'CONFIG_INVALID',
+      `point-in-time recovery is ${pitr?.PointInTimeRecoveryStatus?.toLowerCase() ?? 'disabled'} on ${opts.tableArn}; an export to S3 needs it`,
+      {
+        hint: `aws dynamodb update-continuous-backups --table-name ${tableName(opts.tableArn)} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true (exports can then cover times from that moment on), or use the scan backfill`,
+        exitCode: 2,
+        details: { tableArn: opts.tableArn, status: pitr?.PointInTimeRecoveryStatus ?? 'DISABLED' },
+      },
+    );
   }
   if (opts.exportTime) {
     const earliest = pitr.EarliestRestorableDateTime?.getTime();
     const latest = pitr.LatestRestorableDateTime?.getTime();
     const t = opts.exportTime.getTime();
     if ((earliest !== undefined && t < earliest) || (latest !== undefined && t > latest)) {
-      throw new DynashiftError('CONFIG_INVALID', `export time ${opts.exportTime.toISOString()} is outside the point-in-time window ${pitr.EarliestRestorableDateTime?.toISOString()} – ${pitr.LatestRestorableDateTime?.toISOString()}`, {
-        hint: 'choose an export time inside the window, or leave it out to export the current state', exitCode: 2,
-      });
+      throw new DynashiftError(
+        'CONFIG_INVALID',
+        `export time ${opts.exportTime.toISOString()} is outside the point-in-time window ${pitr.EarliestRestorableDateTime?.toISOString()} – ${pitr.LatestRestorableDateTime?.toISOString()}`,
+        {
+          hint: 'choose an export time inside the window, or leave it out to export the current state',
+          exitCode: 2,
+        },
+      );
     }
   }
   let res: ExportTableToPointInTimeCommandOutput;
   try {
-    res = await client.send(new ExportTableToPointInTimeCommand({
-      TableArn: opts.tableArn,
-      S3Bucket: opts.s3Bucket,
-      ...(opts.s3Prefix ? { S3Prefix: opts.s3Prefix } : {}),
-      ...(opts.s3BucketOwner ? { S3BucketOwner: opts.s3BucketOwner } : {}),
-      ExportFormat: opts.format ?? 'DYNAMODB_JSON',
-      ExportType: 'FULL_EXPORT',
-      ...(opts.exportTime ? { ExportTime: opts.exportTime } : {}),
-      ClientToken: opts.clientToken ?? randomUUID(),
-    }));
+    res = await client.send(
+      new ExportTableToPointInTimeCommand({
+        TableArn: opts.tableArn,
+        S3Bucket: opts.s3Bucket,
+        ...(opts.s3Prefix ? { S3Prefix: opts.s3Prefix } : {}),
+        ...(opts.s3BucketOwner ? { S3BucketOwner: opts.s3BucketOwner } : {}),
+        ExportFormat: opts.format ?? 'DYNAMODB_JSON',
+        ExportType: 'FULL_EXPORT',
+        ...(opts.exportTime ? { ExportTime: opts.exportTime } : {}),
+        ClientToken: opts.clientToken ?? randomUUID(),
+      }),
+    );
   } catch (err) {
-    throw awsFailure(err, `ExportTableToPointInTime of ${opts.tableArn}`, 'grant dynamodb:ExportTableToPointInTime on the table and s3:PutObject, s3:AbortMultipartUpload on the bucket');
+    throw awsFailure(
+      err,
+      `ExportTableToPointInTime of ${opts.tableArn}`,
+      'grant dynamodb:ExportTableToPointInTime on the table and s3:PutObject, s3:AbortMultipartUpload on the bucket',
+    );
   }
   const arn = res.ExportDescription?.ExportArn;
-  if (!arn) throw new DynashiftError('AWS_ERROR', 'ExportTableToPointInTime returned no ExportArn', { hint: 'retry; if it persists, check the export in the console' });
+  if (!arn)
+    throw new DynashiftError('AWS_ERROR', 'ExportTableToPointInTime returned no ExportArn', {
+      hint: 'retry; if it persists, check the export in the console',
+    });
   return { exportArn: arn, exportId: exportIdOf(arn), status: res.ExportDescription?.ExportStatus ?? 'IN_PROGRESS' };
 }
 
@@ -113,7 +132,10 @@ export async function waitForExport(client: ExportApiClient, exportArn: string, 
   const started = now();
   let delay = opts.pollMs ?? 5_000;
   for (let attempt = 0; ; attempt++) {
-    if (opts.signal?.aborted) throw new DynashiftError('AWS_ERROR', `stopped while waiting for export ${exportArn}`, { hint: 'run again: the export keeps running in AWS; wait for it with the same ARN' });
+    if (opts.signal?.aborted)
+      throw new DynashiftError('AWS_ERROR', `stopped while waiting for export ${exportArn}`, {
+        hint: 'run again: the export keeps running in AWS; wait for it with the same ARN',
+      });
     let res: DescribeExportCommandOutput | undefined;
     try {
       res = await client.send(new DescribeExportCommand({ ExportArn: exportArn }));
@@ -125,7 +147,10 @@ export async function waitForExport(client: ExportApiClient, exportArn: string, 
     opts.onPoll?.(status, now() - started);
     if (status === 'COMPLETED' && d) {
       const bucket = d.S3Bucket;
-      if (!bucket) throw new DynashiftError('AWS_ERROR', `export ${exportArn} completed without an S3 bucket in its description`, { hint: 'check the export in the console' });
+      if (!bucket)
+        throw new DynashiftError('AWS_ERROR', `export ${exportArn} completed without an S3 bucket in its description`, {
+          hint: 'check the export in the console',
+        });
       const prefix = (d.S3Prefix ?? '').replace(/\/+$/, '');
       const exportId = exportIdOf(exportArn);
       const out: CompletedExport = { exportArn, exportId, uri: `s3://${bucket}/${prefix ? `${prefix}/` : ''}AWSDynamoDB/${exportId}/` };
@@ -135,12 +160,17 @@ export async function waitForExport(client: ExportApiClient, exportArn: string, 
     }
     if (status === 'FAILED') {
       throw new DynashiftError('AWS_ERROR', `export ${exportArn} failed: ${d?.FailureCode ?? 'unknown'}: ${d?.FailureMessage ?? 'no message'}`, {
-        hint: d?.FailureCode === 'S3AccessDenied' ? 'let DynamoDB write to the bucket (bucket policy / KMS key policy), then export again' : 'fix the cause AWS reports and export again',
+        hint:
+          d?.FailureCode === 'S3AccessDenied'
+            ? 'let DynamoDB write to the bucket (bucket policy / KMS key policy), then export again'
+            : 'fix the cause AWS reports and export again',
         details: { exportArn, failureCode: d?.FailureCode },
       });
     }
     if (now() - started > (opts.timeoutMs ?? 12 * 3600_000)) {
-      throw new DynashiftError('AWS_ERROR', `export ${exportArn} is still ${status} after ${Math.round((now() - started) / 60_000)} min`, { hint: 'wait longer (large exports take hours), then run again with this export' });
+      throw new DynashiftError('AWS_ERROR', `export ${exportArn} is still ${status} after ${Math.round((now() - started) / 60_000)} min`, {
+        hint: 'wait longer (large exports take hours), then run again with this export',
+      });
     }
     await wait(delay, opts.signal);
     delay = Math.min(opts.maxPollMs ?? 60_000, Math.ceil(delay * 1.5));
@@ -161,7 +191,9 @@ function awsFailure(err: unknown, what: string, hint: string): DynashiftError {
   const name = errorName(err);
   if (name === 'PointInTimeRecoveryUnavailableException') {
     return new DynashiftError('CONFIG_INVALID', `${what}: point-in-time recovery is not enabled`, {
-      hint: 'enable point-in-time recovery on the table (update-continuous-backups), or use the scan backfill', exitCode: 2, cause: err,
+      hint: 'enable point-in-time recovery on the table (update-continuous-backups), or use the scan backfill',
+      exitCode: 2,
+      cause: err,
     });
   }
   return new DynashiftError('AWS_ERROR', `${what} failed: ${name}: ${(err as Error)?.message ?? String(err)}`, { hint, cause: err });

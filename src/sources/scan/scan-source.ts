@@ -67,15 +67,18 @@ export class ScanSource implements BackfillSource {
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) return undefined;
       try {
-        return await this.opts.client.send(new ScanCommand({
-          TableName: this.opts.table,
-          Segment: segment,
-          TotalSegments: this.opts.totalSegments,
-          Limit: this.opts.pageSize,
-          ConsistentRead: this.opts.consistentRead,
-          ReturnConsumedCapacity: 'TOTAL',
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }), { abortSignal: signal });
+        return await this.opts.client.send(
+          new ScanCommand({
+            TableName: this.opts.table,
+            Segment: segment,
+            TotalSegments: this.opts.totalSegments,
+            Limit: this.opts.pageSize,
+            ConsistentRead: this.opts.consistentRead,
+            ReturnConsumedCapacity: 'TOTAL',
+            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          }),
+          { abortSignal: signal },
+        );
       } catch (err) {
         if (signal?.aborted) return undefined;
         if (!isRetryable(err)) throw err;

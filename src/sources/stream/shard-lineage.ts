@@ -101,11 +101,7 @@ export function reconcileListing(
  * applied); a tracked shard with an untracked, unlisted parent is a root from the initial open (see the invariant
  * above). An untracked parent that is still listed is itself a gap, so its child waits.
  */
-export function readiness(
-  tracked: Readonly<Record<string, ShardState>>,
-  shardId: string,
-  listedIds: ReadonlySet<string>,
-): ShardReadiness {
+export function readiness(tracked: Readonly<Record<string, ShardState>>, shardId: string, listedIds: ReadonlySet<string>): ShardReadiness {
   const shard = tracked[shardId];
   if (!shard || shard.finished) return 'finished';
   const parentId = shard.parentShardId;

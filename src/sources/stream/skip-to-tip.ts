@@ -25,14 +25,28 @@ export async function skipToTip(opts: {
 }): Promise<{ skipped: number }> {
   let skipped = 0;
   const reader = new StreamReader({
-    api: opts.api, source: opts.source, state: opts.state, onCheckpoint: () => {},
-    pollIntervalMs: Math.min(opts.pollIntervalMs ?? 100, 100), discoveryIntervalMs: 500,
+    api: opts.api,
+    source: opts.source,
+    state: opts.state,
+    onCheckpoint: () => {},
+    pollIntervalMs: Math.min(opts.pollIntervalMs ?? 100, 100),
+    discoveryIntervalMs: 500,
     ...(opts.log ? { log: opts.log } : {}),
   });
   const stop = new AbortController();
   let ended: { error?: unknown } | undefined;
-  const running = reader.run(async (page) => { skipped += page.records.length; }, stop.signal)
-    .then(() => { ended = {}; }, (error: unknown) => { ended = { error }; });
+  const running = reader
+    .run(async (page) => {
+      skipped += page.records.length;
+    }, stop.signal)
+    .then(
+      () => {
+        ended = {};
+      },
+      (error: unknown) => {
+        ended = { error };
+      },
+    );
   while (!ended && !reader.caughtUpSince(opts.since)) await sleep(20);
   stop.abort();
   await running;

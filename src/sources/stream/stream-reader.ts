@@ -7,15 +7,7 @@ import { STREAM_RETENTION_MS } from '../../core/constants.js';
 import { DynashiftError, StreamGapError } from '../../errors.js';
 import type { StreamState } from '../../state/migration-state.js';
 import { toChangeRecord } from './record-mapper.js';
-import {
-  describeGap,
-  eligibleShards,
-  isInitialOpen,
-  normalizeListing,
-  readiness,
-  reconcileListing,
-  type ListedShard,
-} from './shard-lineage.js';
+import { describeGap, eligibleShards, isInitialOpen, normalizeListing, readiness, reconcileListing, type ListedShard } from './shard-lineage.js';
 import type { StreamsApi } from './streams-api.js';
 
 export interface StreamReaderLog {
@@ -368,7 +360,10 @@ export class StreamReader {
             // GetShardIterator at the checkpoint (or the retention check for TRIM_HORIZON) fails too, and a second
             // trim in a row is final. DynamoDB Local occasionally reports a trim for a fresh iterator under load.
             trimmedInARow++;
-            this.log?.warn({ shardId, checkpoint: this.state.shards[shardId]?.checkpoint }, 'GetRecords reported trimmed data; reopening from the checkpoint to confirm');
+            this.log?.warn(
+              { shardId, checkpoint: this.state.shards[shardId]?.checkpoint },
+              'GetRecords reported trimmed data; reopening from the checkpoint to confirm',
+            );
             iterator = await this.openIterator(shardId, signal);
             continue;
           }
@@ -423,8 +418,10 @@ export class StreamReader {
   private fetchPage(shardId: string, iterator: string, signal: AbortSignal): PageFetch {
     const calledAt = this.now();
     const input = { ShardIterator: iterator, Limit: this.maxRecordsPerPage };
-    const result = this.retrying('GetRecords', shardId, signal, () => this.api.getRecords(input))
-      .then((out) => ({ ok: true as const, out }), (error: unknown) => ({ ok: false as const, error }));
+    const result = this.retrying('GetRecords', shardId, signal, () => this.api.getRecords(input)).then(
+      (out) => ({ ok: true as const, out }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
     return { calledAt, result };
   }
 
@@ -454,7 +451,10 @@ export class StreamReader {
       shard.checkpoint = last.sequenceNumber;
     }
     shard.applied += records.length;
-    const createdAt = records.reduce<number | undefined>((max, r) => (r.createdAt === undefined ? max : Math.max(max ?? r.createdAt, r.createdAt)), undefined);
+    const createdAt = records.reduce<number | undefined>(
+      (max, r) => (r.createdAt === undefined ? max : Math.max(max ?? r.createdAt, r.createdAt)),
+      undefined,
+    );
     if (createdAt !== undefined) shard.lastRecordAt = createdAt;
     this.onCheckpoint();
   }

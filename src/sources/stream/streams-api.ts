@@ -6,12 +6,7 @@ import type {
   GetShardIteratorCommandInput,
   GetShardIteratorCommandOutput,
 } from '@aws-sdk/client-dynamodb-streams';
-import {
-  DescribeStreamCommand,
-  DynamoDBStreamsClient,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-} from '@aws-sdk/client-dynamodb-streams';
+import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
 
 /**
  * The three DynamoDB Streams calls the reader uses. The real client implements it; so does the in-memory stream model

@@ -1,11 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  ScanCommand,
-  UpdateItemCommand,
-  type DynamoDBClient,
-  type ScanCommandOutput,
-  type UpdateItemCommandOutput,
-} from '@aws-sdk/client-dynamodb';
+import { ScanCommand, UpdateItemCommand, type DynamoDBClient, type ScanCommandOutput, type UpdateItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { backoffDelay, sleep } from '../../core/backoff.js';
 import { extractKey, keyAttributeNames, type AttributeMap, type KeySchema } from '../../core/item.js';
 import { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
@@ -114,21 +108,36 @@ async function runPass(opts: TouchOptions, pass: Pass): Promise<TouchResult> {
   keyNames.forEach((k, i) => (names[`#k${i}`] = k));
 
   const updateOne = async (key: AttributeMap, seg: TouchSegmentState): Promise<void> => {
-    const res = await withRetry(() => opts.client.send(new UpdateItemCommand(pass.kind === 'touch'
-      ? {
-          TableName: opts.table, Key: key, ReturnConsumedCapacity: 'TOTAL',
-          UpdateExpression: 'SET #m = :token',
-          // Never re-create an item deleted since its key was scanned.
-          ConditionExpression: 'attribute_exists(#k0)',
-          ExpressionAttributeNames: { '#m': marker, '#k0': keyNames[0]! },
-          ExpressionAttributeValues: { ':token': { S: pass.token } },
-        }
-      : {
-          TableName: opts.table, Key: key, ReturnConsumedCapacity: 'TOTAL',
-          UpdateExpression: 'REMOVE #m',
-          ConditionExpression: 'attribute_exists(#m)',
-          ExpressionAttributeNames: { '#m': marker },
-        }), opts.signal ? { abortSignal: opts.signal } : {}), limiter, writeMeter, opts.signal);
+    const res = await withRetry(
+      () =>
+        opts.client.send(
+          new UpdateItemCommand(
+            pass.kind === 'touch'
+              ? {
+                  TableName: opts.table,
+                  Key: key,
+                  ReturnConsumedCapacity: 'TOTAL',
+                  UpdateExpression: 'SET #m = :token',
+                  // Never re-create an item deleted since its key was scanned.
+                  ConditionExpression: 'attribute_exists(#k0)',
+                  ExpressionAttributeNames: { '#m': marker, '#k0': keyNames[0]! },
+                  ExpressionAttributeValues: { ':token': { S: pass.token } },
+                }
+              : {
+                  TableName: opts.table,
+                  Key: key,
+                  ReturnConsumedCapacity: 'TOTAL',
+                  UpdateExpression: 'REMOVE #m',
+                  ConditionExpression: 'attribute_exists(#m)',
+                  ExpressionAttributeNames: { '#m': marker },
+                },
+          ),
+          opts.signal ? { abortSignal: opts.signal } : {},
+        ),
+      limiter,
+      writeMeter,
+      opts.signal,
+    );
     if (res === 'condition-failed') {
       seg.skipped++;
       // A failed condition still costs a write unit; the limiter must know.
@@ -148,20 +157,34 @@ async function runPass(opts: TouchOptions, pass: Pass): Promise<TouchResult> {
   const runSegment = async (segment: string): Promise<void> => {
     const seg = state.segments[segment]!;
     while (!seg.done && !opts.signal?.aborted) {
-      const page = await withRetry(() => opts.client.send(new ScanCommand({
-        TableName: opts.table, Segment: Number(segment), TotalSegments: opts.segments, Limit: opts.pageSize ?? 1000,
-        ProjectionExpression: keyNames.map((_, i) => `#k${i}`).join(', '),
-        ...(pass.kind === 'remove' ? { FilterExpression: 'attribute_exists(#m)' } : {}),
-        ExpressionAttributeNames: pass.kind === 'remove' ? names : Object.fromEntries(Object.entries(names).filter(([k]) => k !== '#m')),
-        ReturnConsumedCapacity: 'TOTAL',
-        ...(seg.lastEvaluatedKey ? { ExclusiveStartKey: seg.lastEvaluatedKey } : {}),
-      }), opts.signal ? { abortSignal: opts.signal } : {}), readLimiter, readMeter, opts.signal) as ScanCommandOutput | undefined;
+      const page = (await withRetry(
+        () =>
+          opts.client.send(
+            new ScanCommand({
+              TableName: opts.table,
+              Segment: Number(segment),
+              TotalSegments: opts.segments,
+              Limit: opts.pageSize ?? 1000,
+              ProjectionExpression: keyNames.map((_, i) => `#k${i}`).join(', '),
+              ...(pass.kind === 'remove' ? { FilterExpression: 'attribute_exists(#m)' } : {}),
+              ExpressionAttributeNames: pass.kind === 'remove' ? names : Object.fromEntries(Object.entries(names).filter(([k]) => k !== '#m')),
+              ReturnConsumedCapacity: 'TOTAL',
+              ...(seg.lastEvaluatedKey ? { ExclusiveStartKey: seg.lastEvaluatedKey } : {}),
+            }),
+            opts.signal ? { abortSignal: opts.signal } : {},
+          ),
+        readLimiter,
+        readMeter,
+        opts.signal,
+      )) as ScanCommandOutput | undefined;
       if (!page) return; // aborted
       const units = page.ConsumedCapacity?.CapacityUnits ?? 0;
       totals.readUnits += units;
       readMeter.add(units);
       await readLimiter.consume(units, opts.signal);
-      const keys = (page.Items ?? []).map((item) => extractKey(item as AttributeMap, opts.keySchema)).filter((k): k is AttributeMap => k !== undefined);
+      const keys = (page.Items ?? [])
+        .map((item) => extractKey(item as AttributeMap, opts.keySchema))
+        .filter((k): k is AttributeMap => k !== undefined);
       seg.scanned += keys.length;
       await Promise.all(keys.map((key) => writes.run(() => updateOne(key, seg))));
       // A stop mid-page leaves the checkpoint before the page: it is redone (harmless) rather than skipped.
@@ -182,9 +205,13 @@ async function runPass(opts: TouchOptions, pass: Pass): Promise<TouchResult> {
 
   const segs = Object.values(state.segments);
   return {
-    complete: segs.every((s) => s.done), state,
-    scanned: segs.reduce((n, s) => n + s.scanned, 0), written: segs.reduce((n, s) => n + s.written, 0), skipped: segs.reduce((n, s) => n + s.skipped, 0),
-    ...totals, ...(pass.kind === 'touch' ? { token: pass.token } : {}),
+    complete: segs.every((s) => s.done),
+    state,
+    scanned: segs.reduce((n, s) => n + s.scanned, 0),
+    written: segs.reduce((n, s) => n + s.written, 0),
+    skipped: segs.reduce((n, s) => n + s.skipped, 0),
+    ...totals,
+    ...(pass.kind === 'touch' ? { token: pass.token } : {}),
   };
 }
 
@@ -193,7 +220,12 @@ async function runPass(opts: TouchOptions, pass: Pass): Promise<TouchResult> {
  * 'condition-failed' for ConditionalCheckFailedException — the expected outcome for an item deleted meanwhile —
  * and undefined when aborted.
  */
-async function withRetry<T extends UpdateItemCommandOutput | ScanCommandOutput>(call: () => Promise<T>, limiter: RateLimiter, meter: RateMeter, signal?: AbortSignal): Promise<T | 'condition-failed' | undefined> {
+async function withRetry<T extends UpdateItemCommandOutput | ScanCommandOutput>(
+  call: () => Promise<T>,
+  limiter: RateLimiter,
+  meter: RateMeter,
+  signal?: AbortSignal,
+): Promise<T | 'condition-failed' | undefined> {
   for (let attempt = 0; ; attempt++) {
     if (signal?.aborted) return undefined;
     try {
@@ -214,7 +246,10 @@ async function withRetry<T extends UpdateItemCommandOutput | ScanCommandOutput>(
  * A change record without the touch marker in its images, for the engine to apply (the marker must never reach a
  * target). Pure; returns the same record when there is nothing to strip.
  */
-export function stripTouchMarker<R extends { newImage?: AttributeMap; oldImage?: AttributeMap }>(record: R, marker: string = TOUCH_MARKER_ATTRIBUTE): R {
+export function stripTouchMarker<R extends { newImage?: AttributeMap; oldImage?: AttributeMap }>(
+  record: R,
+  marker: string = TOUCH_MARKER_ATTRIBUTE,
+): R {
   const strip = (image: AttributeMap | undefined): AttributeMap | undefined => {
     if (!image || !(marker in image)) return image;
     const { [marker]: _removed, ...rest } = image;
