@@ -37,7 +37,8 @@ export type ErrorCode =
   | 'DELETE_SOURCE_REFUSED'
   | 'CONFIRMATION_REQUIRED'
   | 'VERIFY_UNSUPPORTED'
-  | 'TRANSFORM_CHANGED';
+  | 'TRANSFORM_CHANGED'
+  | 'METRICS_PORT_UNAVAILABLE';
 
 /** Which part of the migration a failure is about: the fix names a setting of that side. */
 export type Side = 'source' | 'target' | 'state' | 'config';

@@ -6,6 +6,7 @@ import type { AwsCredentialIdentityProvider, Provider } from '@smithy/types';
 import type { TableRefConfig } from '../config/schema.js';
 import { tagRole, type ClientRole } from './errors.js';
 import { isLoopback, profileExists, resolveRegion } from './region.js';
+import { newCallStats, withCallStats, type CallStats } from './call-stats.js';
 import { observeSdkAttempts } from './sdk-attempts.js';
 import { withoutSdkLogging } from './sdk-logging.js';
 
@@ -23,6 +24,8 @@ import { withoutSdkLogging } from './sdk-logging.js';
 export interface TableClients {
   dynamodb: DynamoDBClient;
   streams: DynamoDBStreamsClient;
+  /** Requests, throttles and retries of both clients, for monitoring. */
+  calls: CallStats;
 }
 
 /** DynamoDB answers in milliseconds; 20 s without response headers (or 20 s of silence mid-body) means it is stuck. */
@@ -53,9 +56,17 @@ export function clientsFor(ref: TableRefConfig, role: ClientRole, opts: ClientOp
     });
   // Retried attempts are reported with the side and the config setting (targets.<name>, sources.<name>).
   const where = { side: role.side, setting: role.setting, table: role.table };
+  const calls = newCallStats();
   return {
-    dynamodb: tagErrorsWith(observeSdkAttempts(withoutSdkLogging(new DynamoDBClient({ ...common, requestHandler: handler() })), where), role),
-    streams: tagErrorsWith(observeSdkAttempts(withoutSdkLogging(new DynamoDBStreamsClient({ ...common, requestHandler: handler() })), where), role),
+    dynamodb: tagErrorsWith(
+      observeSdkAttempts(withCallStats(withoutSdkLogging(new DynamoDBClient({ ...common, requestHandler: handler() })), calls), where),
+      role,
+    ),
+    streams: tagErrorsWith(
+      observeSdkAttempts(withCallStats(withoutSdkLogging(new DynamoDBStreamsClient({ ...common, requestHandler: handler() })), calls), where),
+      role,
+    ),
+    calls,
   };
 }
 

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { isDynashiftError } from '../errors.js';
 import { classifyAwsError } from '../aws/errors.js';
@@ -52,6 +52,8 @@ export async function main(argv: string[]): Promise<number> {
     )
     .addOption(new Option('--log-format <format>', 'log format').choices(['pretty', 'json']).default('pretty'))
     .option('--no-progress', 'no progress bar or progress lines')
+    .option('--metrics-port <port>', 'serve Prometheus metrics on /metrics and a live dashboard on / at this port (0: any free port)', portNumber)
+    .option('--metrics-host <address>', 'address the metrics port listens on (0.0.0.0 in a container)', '127.0.0.1')
     .action(async (o) => {
       code = await runCommand(o);
     });
@@ -191,6 +193,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('start DynamoDB Local, migrate a live sample table to a new key schema, and compare')
     .option('--items <n>', 'items in the sample table', (v) => parseInt(v, 10), 5000)
     .option('--writes-per-second <n>', 'rate of the live writer', (v) => parseInt(v, 10), 50)
+    .option('--metrics-port <port>', 'serve the dashboard and /metrics for the demo migration; the writer then runs until Ctrl-C', portNumber)
+    .option('--metrics-host <address>', 'address the metrics port listens on', '127.0.0.1')
     .action(async (o) => {
       code = await demoCommand(o);
     });
@@ -201,6 +205,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return reportError(err, jsonLogs(argv));
   }
+}
+
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('a port number from 0 to 65535');
+  return n;
 }
 
 /** `error [CODE]: what happened` and `  fix: what to change`; an AWS SDK error is classified first (side, setting). */

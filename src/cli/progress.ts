@@ -1,5 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { Logger } from '../engine/logger.js';
+import { writeSync } from 'node:fs';
+import { clearLine, cursorTo } from 'node:readline';
 import type { ProgressSnapshot } from '../state/migration-state.js';
 
 /**
@@ -8,26 +10,44 @@ import type { ProgressSnapshot } from '../state/migration-state.js';
  */
 export interface ProgressView {
   update(p: ProgressSnapshot): void;
+  /** Writes a log line on its own line: a live bar is cleared first and drawn again below it. */
+  writeLog(text: string): void;
   stop(): void;
 }
 
-export function createProgressView(opts: { tty?: boolean; intervalMs?: number; write?: (line: string) => void } = {}): ProgressView {
+const writeStderr = (text: string): void => {
+  writeSync(2, text);
+};
+
+export function createProgressView(
+  opts: { tty?: boolean; intervalMs?: number; write?: (line: string) => void; stream?: NodeJS.WriteStream } = {},
+): ProgressView {
   const tty = opts.tty ?? process.stderr.isTTY === true;
-  return tty ? new BarView() : new LineView(opts.intervalMs ?? 5000, opts.write ?? ((l) => process.stderr.write(`${l}\n`)));
+  return tty
+    ? new BarView(opts.stream ?? process.stderr)
+    : new LineView(opts.intervalMs ?? 5000, opts.write ?? ((l) => process.stderr.write(`${l}\n`)));
 }
 
 class BarView implements ProgressView {
-  private readonly bar = new cliProgress.SingleBar(
-    {
-      format: '{phase} |{bar}| {value}/{total} items | {rate} items/s | ETA {eta_formatted} | stream {records} rec, lag {lag} | dead-letters {dead}',
-      hideCursor: true,
-      stream: process.stderr,
-      etaBuffer: 50,
-      fps: 4,
-    },
-    cliProgress.Presets.shades_classic,
-  );
+  private readonly bar: cliProgress.SingleBar;
   private started = false;
+  private stopped = false;
+
+  constructor(private readonly stream: NodeJS.WriteStream) {
+    this.bar = new cliProgress.SingleBar(
+      {
+        format:
+          '{phase} |{bar}| {value}/{total} items | {rate} items/s | ETA {eta_formatted} | stream {records} rec, lag {lag} | dead-letters {dead}',
+        // forceRedraw: after writeLog clears the line, the bar must be drawn again even if nothing in it changed.
+        hideCursor: true,
+        stream,
+        etaBuffer: 50,
+        fps: 4,
+        forceRedraw: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+  }
 
   update(p: ProgressSnapshot): void {
     const total = Math.max(1, p.backfill.estimatedItems);
@@ -46,8 +66,25 @@ class BarView implements ProgressView {
     this.bar.update(p.backfill.items, payload);
   }
 
+  writeLog(text: string): void {
+    const line = text.endsWith('\n') ? text : `${text}\n`;
+    if (!this.started || this.stopped) {
+      this.stream.write(line);
+      return;
+    }
+    // The bar leaves the cursor at the end of its line: without this the log line would be glued onto the bar.
+    cursorTo(this.stream, 0);
+    clearLine(this.stream, 0);
+    this.stream.write(line);
+    // cli-progress saved the cursor's screen position when the bar started and goes back there on stop(): that
+    // position scrolled up with the log line, so save the bar's new line instead (DECSC), or stop() would draw over logs.
+    this.stream.write('\x1B7');
+    this.bar.render();
+  }
+
   stop(): void {
-    if (this.started) this.bar.stop();
+    if (this.started && !this.stopped) this.bar.stop(); // draws the last state and ends the line
+    this.stopped = true;
   }
 }
 
@@ -65,6 +102,10 @@ class LineView implements ProgressView {
     this.write(formatProgressLine(p));
   }
 
+  writeLog(text: string): void {
+    writeStderr(text);
+  }
+
   stop(): void {}
 }
 
@@ -72,6 +113,9 @@ class LineView implements ProgressView {
 export function createJsonProgressView(log: Logger, intervalMs = 5000): ProgressView {
   let last = 0;
   return {
+    writeLog(text) {
+      process.stderr.write(text);
+    },
     update(p) {
       const now = Date.now();
       if (now - last < intervalMs) return;

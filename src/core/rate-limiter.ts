@@ -43,6 +43,11 @@ export class RateLimiter {
     return this.rate;
   }
 
+  /** The configured most units per second (Infinity: none); the rate returns to it after throttling. */
+  get maxRate(): number {
+    return this.ceiling;
+  }
+
   /** Records `units` consumed and waits while the budget is overdrawn. */
   async consume(units: number, signal?: AbortSignal): Promise<void> {
     this.refill();

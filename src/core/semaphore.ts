@@ -11,6 +11,11 @@ export class Semaphore {
 
   constructor(private readonly limit: number) {}
 
+  /** Tasks running now (not counting those waiting for a slot). */
+  get inFlight(): number {
+    return this.active;
+  }
+
   async run<T>(task: () => Promise<T>, opts: { urgent?: boolean } = {}): Promise<T> {
     if (this.active < this.limit) this.active++;
     else await new Promise<void>((resolve) => (opts.urgent ? this.urgent : this.normal).push(resolve));

@@ -25,6 +25,7 @@ import type { RunOptions, RunResult } from './run/run-options.js';
 import { SnapshotGates } from './run/snapshot-gates.js';
 import { TestRetention } from './run/test-retention.js';
 import { fingerprint } from './snapshot.js';
+import { runActivity } from './table-activity.js';
 
 export { SNAPSHOT_MARGIN_MS, fingerprint };
 export type { RunOptions, RunResult };
@@ -98,7 +99,7 @@ class Migration {
     const { log } = opts;
     const deadLetters = () => failures.count;
     this.phases = new Phases(state, log);
-    this.progress = new Progress(state, deadLetters);
+    this.progress = new Progress(state, deadLetters, () => runActivity(ctx, state));
     const { applyStats: stats, backfillMeter, streamMeter } = this.progress;
     this.checkpointer = new Checkpointer({
       store,

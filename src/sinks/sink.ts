@@ -65,6 +65,18 @@ export interface WriteStats {
   consumedCapacity: number;
 }
 
+/** How a sink is doing right now, for monitoring (metrics, dashboard). */
+export interface SinkActivity {
+  /** Write requests in flight. */
+  writesInFlight: number;
+  /** Requests sent, throttled and retried (see aws/call-stats.ts). */
+  requests: number;
+  throttles: number;
+  retries: number;
+  /** The write budget: current units per second (Infinity: unlimited) and its configured ceiling. */
+  rateLimit?: { unitsPerSecond: number; ceiling: number };
+}
+
 /** One target: the engine hands it ordered, compacted writes (at most one per key per call). */
 export interface Sink {
   readonly name: string;
@@ -75,4 +87,6 @@ export interface Sink {
    */
   write(ops: WriteOp[], signal?: AbortSignal): Promise<{ rejected: RejectedWrite[]; stats: WriteStats }>;
   close?(): Promise<void>;
+  /** Live counters for monitoring; sinks without it report nothing. */
+  activity?(): SinkActivity;
 }

@@ -67,6 +67,22 @@ export interface ProgressSnapshot {
     shards: { source: string; shardId: string; parentShardId?: string; state: string; lagMs?: number; applied: number; checkpoint?: string }[];
   };
   deadLetters: number;
+  /** Per table: requests, throttles, retries, writes in flight and rate limits (since this process started). */
+  io?: TableActivity[];
+}
+
+/** How one source or target table's requests fare; written by the progress actor's snapshot, read by metrics. */
+export interface TableActivity {
+  side: 'source' | 'target';
+  /** The source or target name in the config. */
+  name: string;
+  table: string;
+  requests: number;
+  throttles: number;
+  retries: number;
+  writesInFlight?: number;
+  /** Each budget's current and configured units per second; null is unlimited (JSON has no Infinity). */
+  rateLimits: { kind: 'read' | 'write'; unitsPerSecond: number | null; ceiling: number | null }[];
 }
 
 export type Phase = 'new' | 'backfilling' | 'catching-up' | 'in-sync' | 'reads-cutover' | 'writes-cutover' | 'finished' | 'exported';

@@ -78,7 +78,7 @@ describe('hints name real flags', () => {
           // Each string literal on the line on its own: an AWS CLI command in one doesn't excuse a flag in another.
           for (const lit of line.matchAll(/'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`|"(?:[^"\\]|\\.)*"/g)) {
             if (foreign.test(lit[0])) continue;
-            for (const flag of lit[0].matchAll(/(?<![\w-])(--[a-z][a-z-]*)/g)) {
+            for (const flag of lit[0].matchAll(/(?<![\w(-])(--[a-z][a-z-]*)/g)) {
               if (!cliFlags.has(flag[1]!)) unknown.push(`${path}:${i + 1}: ${flag[1]}`);
             }
           }

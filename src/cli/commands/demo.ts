@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
@@ -9,7 +10,10 @@ import { liveWriter, seedOrders, seededRandom } from '../../demo/sample-data.js'
 import { localClientConfig, startDynamoDbLocal } from '../../local/dynamodb-local.js';
 import { createLogger } from '../logger.js';
 import { createProgressView } from '../progress.js';
+import { onShutdownSignal } from '../signals.js';
+import { startMonitor, type Monitor } from '../observe/monitor-server.js';
 
+const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 const SOURCE = 'demo_orders';
 const TARGET = 'demo_orders_by_customer';
 
@@ -17,7 +21,7 @@ const TARGET = 'demo_orders_by_customer';
  * The embedded default: DynamoDB Local, a live orders table keyed by orderId, and a migration to a table keyed by
  * (customerId, orderId) while the writer keeps going — then an item-by-item comparison.
  */
-export async function demoCommand(opts: { items: number; writesPerSecond: number }): Promise<number> {
+export async function demoCommand(opts: { items: number; writesPerSecond: number; metricsPort?: number; metricsHost?: string }): Promise<number> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const log = createLogger({ level: process.env.DYNASHIFT_LOG_LEVEL ?? 'warn' });
   const dir = mkdtempSync(join(tmpdir(), 'dynashift-demo-'));
@@ -25,6 +29,8 @@ export async function demoCommand(opts: { items: number; writesPerSecond: number
   const local = await startDynamoDbLocal();
   const client = new DynamoDBClient(localClientConfig(local.endpoint));
   const writerStop = new AbortController();
+  let monitor: Monitor | undefined;
+  let releaseSignal = (): void => {};
   try {
     say(`  listening on ${local.endpoint}`);
     await client.send(
@@ -84,6 +90,19 @@ export async function demoCommand(opts: { items: number; writesPerSecond: number
     });
 
     const config = await loadConfig(configPath);
+    if (opts.metricsPort !== undefined) {
+      monitor = await startMonitor({
+        host: opts.metricsHost ?? '127.0.0.1',
+        port: opts.metricsPort,
+        migration: config.name,
+        version,
+        stateDir: config.stateDir,
+      });
+      say(`▶ dashboard: ${monitor.url} (Prometheus metrics: ${monitor.url}metrics)`);
+      say('  the writer keeps going until you press Ctrl-C; the demo then resumes and compares');
+      // With a dashboard to watch, the live phase lasts until the user has seen enough.
+      releaseSignal = onShutdownSignal(() => writerStop.abort());
+    }
     say(`▶ dynashift run: backfill ${SOURCE} → ${TARGET} while the writer runs, then follow the stream…`);
     const migrationStop = new AbortController();
     let inSync = false;
@@ -93,7 +112,8 @@ export async function demoCommand(opts: { items: number; writesPerSecond: number
       log,
       onProgress: (p) => {
         view.update(p);
-        if (p.phase === 'in-sync' && !inSync) {
+        monitor?.onProgress(p);
+        if (p.phase === 'in-sync' && !inSync && !monitor) {
           inSync = true;
           // Keep the writer going a little longer while the stream is being applied live.
           setTimeout(() => writerStop.abort(), 3000);
@@ -101,6 +121,7 @@ export async function demoCommand(opts: { items: number; writesPerSecond: number
       },
     });
     const writes = await writer;
+    releaseSignal();
     say(`  writer stopped after ${writes} writes`);
     migrationStop.abort();
     await first;
@@ -120,6 +141,8 @@ export async function demoCommand(opts: { items: number; writesPerSecond: number
     return differences === 0 ? 0 : 1;
   } finally {
     writerStop.abort();
+    releaseSignal();
+    await monitor?.close();
     client.destroy();
     await local.stop();
     say(`  (config, state, dead-letter file and verify report are kept in ${dir})`);

@@ -1,6 +1,6 @@
 import { systemClock } from '../../core/clock.js';
 import { RateMeter } from '../../core/rate-limiter.js';
-import type { MigrationState, ProgressSnapshot } from '../../state/migration-state.js';
+import type { MigrationState, ProgressSnapshot, TableActivity } from '../../state/migration-state.js';
 import type { ApplyStats } from '../catch-up.js';
 
 /** What progress reads from replication (never writes). */
@@ -20,9 +20,11 @@ export class Progress {
   readonly streamMeter = new RateMeter(systemClock);
   readonly applyStats: ApplyStats = { records: 0, skipped: 0, writes: 0 };
 
+  /** `activity` reads the tables' request counters and rate limits (engine/table-activity.ts) for monitoring. */
   constructor(
     private readonly state: MigrationState,
     private readonly deadLetters: () => number,
+    private readonly activity?: () => TableActivity[],
   ) {}
 
   backfilledItems(): number {
@@ -58,6 +60,7 @@ export class Progress {
         shards: replication.shards(),
       },
       deadLetters: this.deadLetters(),
+      ...(this.activity ? { io: this.activity() } : {}),
     };
   }
 }

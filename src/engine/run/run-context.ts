@@ -1,7 +1,9 @@
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 import { clientsFor, type TableClients } from '../../aws/clients.js';
 import { roleFor } from '../../aws/errors.js';
+import { systemClock } from '../../core/clock.js';
 import type { KeySchema } from '../../core/item.js';
+import { RateLimiter } from '../../core/rate-limiter.js';
 import { ItemMapper } from '../../core/transform.js';
 import { driverFor } from '../../sinks/drivers.js';
 import type { TargetReader } from '../../sinks/driver.js';
@@ -15,6 +17,8 @@ export interface RunContext {
   plan: Plan;
   sourceClients: Record<string, TableClients>;
   sourceKeys: Record<string, KeySchema>;
+  /** The backfill's read budget per source, one for the whole run so that progress can report its state. */
+  readLimiters: Record<string, RateLimiter>;
   sinks: Record<string, Sink & TargetReader>;
   mapper: ItemMapper;
 }
@@ -38,12 +42,14 @@ export async function openRunContext(config: ResolvedConfig, plan: Plan, log: Lo
   }
   const sourceClients: Record<string, TableClients> = {};
   const sourceKeys: Record<string, KeySchema> = {};
+  const readLimiters: Record<string, RateLimiter> = {};
   for (const [name, ref] of Object.entries(config.sources)) {
     sourceClients[name] = clientsFor(ref, roleFor('source', name, ref));
     sourceKeys[name] = plan.sources[name]!.keySchema!;
+    readLimiters[name] = new RateLimiter(readCeiling({ config, plan }, name), systemClock);
   }
   const mapper = new ItemMapper({ transform: config.transform, targets: targetKeys, singleTarget: config.singleTarget });
-  return { config, plan, sourceClients, sourceKeys, sinks, mapper };
+  return { config, plan, sourceClients, sourceKeys, readLimiters, sinks, mapper };
 }
 
 /** The backfill's read budget on a source: the configured ceiling, else its share of provisioned capacity. */

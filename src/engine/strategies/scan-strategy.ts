@@ -1,8 +1,7 @@
 import { systemClock } from '../../core/clock.js';
-import { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
+import { RateMeter } from '../../core/rate-limiter.js';
 import { ScanSource } from '../../sources/scan/scan-source.js';
 import { SNAPSHOT_MARGIN_MS } from '../../core/constants.js';
-import { readCeiling } from '../run/run-context.js';
 import type { BackfillStrategy } from './backfill-strategy.js';
 import { copySnapshot } from './copy-snapshot.js';
 
@@ -30,7 +29,7 @@ export const scanStrategy: BackfillStrategy = {
       totalSegments: input.state.backfill.segments ?? config.backfill.segments,
       pageSize: config.backfill.pageSize,
       consistentRead: config.backfill.consistentRead,
-      limiter: new RateLimiter(readCeiling(ctx, name), systemClock),
+      limiter: ctx.readLimiters[name]!,
       meter: new RateMeter(systemClock),
     });
     return copySnapshot(input, source, signal);

@@ -2,7 +2,6 @@ import { systemClock } from '../../core/clock.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
 import { estimateTouchCost, removeMarkers, stripTouchMarker, touchAll, type TouchState } from '../../sources/touch/index.js';
 import { SNAPSHOT_MARGIN_MS } from '../../core/constants.js';
-import { readCeiling } from '../run/run-context.js';
 import type { BackfillStrategy } from './backfill-strategy.js';
 
 /**
@@ -46,7 +45,7 @@ export const touchStrategy: BackfillStrategy = {
       signal,
       ...(touchCfg.marker ? { marker: touchCfg.marker } : {}),
       limiter: new RateLimiter(touchCfg.maxWriteUnitsPerSecond ?? Infinity, systemClock),
-      readLimiter: new RateLimiter(readCeiling(ctx, name), systemClock),
+      readLimiter: ctx.readLimiters[name]!,
     };
     if (!t.touchedDone) {
       const r = await touchAll({ ...common, state: (t.touched ??= { segments: {} }) as TouchState, onCheckpoint: () => {} });

@@ -133,13 +133,14 @@ export const dynamoDbDriver: SinkDriver = typed<DynamoDbTargetConfig>({
     // Reverse replication opens the source table as a sink: its errors and warnings name the source.
     const side = opts.side ?? 'target';
     const clients = clientsFor(target, roleFor(side, name, target));
-    const { dynamodb } = clients;
+    const { dynamodb, calls } = clients;
     const sink = new DynamoDbSink({
       name,
       client: dynamodb,
       table: target.table,
       concurrency: opts.concurrency,
       side,
+      calls,
       ...(target.maxBatchSize ? { maxBatchSize: target.maxBatchSize } : {}),
       ...(opts.maxWriteUnitsPerSecond ? { maxWriteUnitsPerSecond: opts.maxWriteUnitsPerSecond } : {}),
       ...(opts.guard ? { guard: { versionAttribute: opts.guard.versionAttribute, keyNames: keyAttributeNames(opts.keySchema) } } : {}),

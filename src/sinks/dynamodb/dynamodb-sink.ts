@@ -6,7 +6,8 @@ import { isChange, type WriteOp } from '../../core/write-op.js';
 import { errorName } from '../../aws/errors.js';
 import { retryAws, type AwsRetryOptions } from '../../aws/aws-retry.js';
 import { sdkAttemptsOf } from '../../aws/sdk-attempts.js';
-import { declareCapabilities, type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
+import type { CallStats } from '../../aws/call-stats.js';
+import { declareCapabilities, type RejectedWrite, type Sink, type SinkActivity, type SinkCapabilities, type WriteStats } from '../sink.js';
 import { guardedCommand } from './guarded-writes.js';
 
 export interface DynamoDbSinkOptions {
@@ -21,6 +22,8 @@ export interface DynamoDbSinkOptions {
   side?: string;
   /** Conditional single-item writes instead of BatchWriteItem (see guarded-writes.ts). */
   guard?: { versionAttribute: string; keyNames: string[] };
+  /** The client's request counters (clientsFor's `calls`), reported by activity(). */
+  calls?: CallStats;
 }
 
 /** Guarded (conditional) writes, a stream for reverse replication, and the DynamoDB API itself. */
@@ -59,6 +62,17 @@ export class DynamoDbSink implements Sink {
   /** Write units per second the sink allows itself now (Infinity: unlimited); only throttling lowers it. */
   get currentWriteRate(): number {
     return this.limiter.currentRate;
+  }
+
+  activity(): SinkActivity {
+    const calls = this.opts.calls ?? { requests: 0, throttles: 0, retries: 0 };
+    return {
+      writesInFlight: this.gate.inFlight,
+      requests: calls.requests,
+      throttles: calls.throttles,
+      retries: calls.retries,
+      rateLimit: { unitsPerSecond: this.limiter.currentRate, ceiling: this.limiter.maxRate },
+    };
   }
 
   /** Writes the guard skipped because the target already held a newer version. */
