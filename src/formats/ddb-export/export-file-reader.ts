@@ -24,6 +24,32 @@ export interface ExportFileReadOptions {
   signal?: AbortSignal;
 }
 
+/** How a caller tunes reading: every field optional; `readTuning` fills in the defaults. */
+export interface ExportReadTuning {
+  /** Records per page (default 1000). */
+  pageSize?: number;
+  pool?: DecodePool;
+  /** Files that decompress to at most this are decoded once and held (default 32 MiB). */
+  keepLimitBytes?: number;
+  /** S3 objects up to this size are fetched into memory, larger ones spooled to tempDir (default 16 MiB). */
+  memoryLimitBytes?: number;
+  tempDir?: string;
+}
+
+/** The read options a tuning stands for, with the defaults every export reader uses. */
+export function readTuning(
+  tuning: ExportReadTuning,
+  defaultPool: () => DecodePool,
+): Pick<ExportFileReadOptions, 'pageSize' | 'pool' | 'keepLimitBytes' | 'memoryLimitBytes' | 'tempDir'> {
+  return {
+    pageSize: tuning.pageSize ?? 1000,
+    pool: tuning.pool ?? defaultPool(),
+    keepLimitBytes: tuning.keepLimitBytes ?? 32 * 1024 * 1024,
+    memoryLimitBytes: tuning.memoryLimitBytes ?? 16 * 1024 * 1024,
+    ...(tuning.tempDir ? { tempDir: tuning.tempDir } : {}),
+  };
+}
+
 export interface ExportFilePage {
   records: ExportRecord[];
   /** Records of the file applied once this page is: the resume cursor. */

@@ -4,24 +4,17 @@ import { itemSize, type AttributeMap } from '../../core/item.js';
 import type { BackfillCursor, BackfillPage, BackfillSource } from '../source.js';
 import { sharedDecodePool, type DecodePool } from '../../formats/ddb-export/decode-pool.js';
 import { exportError } from '../../formats/ddb-export/export-errors.js';
-import { readExportFile } from '../../formats/ddb-export/export-file-reader.js';
+import { readExportFile, readTuning, type ExportReadTuning } from '../../formats/ddb-export/export-file-reader.js';
 import type { ExportFormat } from '../../formats/ddb-export/export-record.js';
 import { loadExport, type LoadedExport } from '../../formats/ddb-export/locate-export.js';
 
-export interface ExportSourceOptions {
+/** Where the export is, plus how its files are read (page size, decode pool, memory limits: ExportReadTuning). */
+export interface ExportSourceOptions extends ExportReadTuning {
   name: string;
   /** A local folder, `file://…` or `s3://bucket/prefix` (an `export:` scheme in front is accepted). */
   uri: string;
   access?: S3Access;
   s3Client?: S3Client;
-  /** Items per page handed to the backfill (default 1000). */
-  pageSize?: number;
-  pool?: DecodePool;
-  /** Files that decompress to at most this many bytes are verified once and held as text (default 32 MiB); larger ones are verified, then streamed again. */
-  keepLimitBytes?: number;
-  /** S3 data objects up to this size are fetched into memory, larger ones spooled to tempDir (default 16 MiB). */
-  memoryLimitBytes?: number;
-  tempDir?: string;
 }
 
 /** What plan and the engine need to know about an export. Times are epoch milliseconds. */
@@ -94,11 +87,7 @@ export class ExportSource implements BackfillSource {
       format: loaded.summary.outputFormat,
       mode: 'item',
       fromLine,
-      pageSize: this.opts.pageSize ?? 1000,
-      pool: this.opts.pool ?? sharedDecodePool(),
-      keepLimitBytes: this.opts.keepLimitBytes ?? 32 * 1024 * 1024,
-      memoryLimitBytes: this.opts.memoryLimitBytes ?? 16 * 1024 * 1024,
-      ...(this.opts.tempDir ? { tempDir: this.opts.tempDir } : {}),
+      ...readTuning(this.opts, sharedDecodePool),
       ...(signal ? { signal } : {}),
     })) {
       const items = page.records.map((r) => r.Item as AttributeMap);

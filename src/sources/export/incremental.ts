@@ -3,7 +3,7 @@ import type { S3Access } from '../../aws/s3.js';
 import type { ChangePage, ChangeRecord } from '../../core/change.js';
 import { sharedDecodePool, type DecodePool } from '../../formats/ddb-export/decode-pool.js';
 import { exportError } from '../../formats/ddb-export/export-errors.js';
-import { readExportFile } from '../../formats/ddb-export/export-file-reader.js';
+import { readExportFile, readTuning, type ExportReadTuning } from '../../formats/ddb-export/export-file-reader.js';
 import type { ExportRecord } from '../../formats/ddb-export/export-record.js';
 import { describeExport, type ExportDescription } from './export-source.js';
 import { loadExport, type LoadedExport } from '../../formats/ddb-export/locate-export.js';
@@ -18,16 +18,11 @@ export interface IncrementalCursor {
   line: number;
 }
 
-export interface IncrementalExportOptions {
+export interface IncrementalExportOptions extends ExportReadTuning {
   /** Source name the change pages carry (the engine's source key). */
   source: string;
   access?: S3Access;
   s3Client?: S3Client;
-  pool?: DecodePool;
-  pageSize?: number;
-  keepLimitBytes?: number;
-  memoryLimitBytes?: number;
-  tempDir?: string;
   /**
    * The chain must start no later than this (epoch ms): pass the full export's `exportTime − margin`, so that no
    * change between the full export and the first incremental window is missed (exports are fuzzy by up to a minute).
@@ -90,11 +85,7 @@ export class IncrementalExports {
           format: loaded.summary.outputFormat,
           mode: 'change',
           fromLine,
-          pageSize: this.opts.pageSize ?? 1000,
-          pool: this.opts.pool ?? sharedDecodePool(),
-          keepLimitBytes: this.opts.keepLimitBytes ?? 32 * 1024 * 1024,
-          memoryLimitBytes: this.opts.memoryLimitBytes ?? 16 * 1024 * 1024,
-          ...(this.opts.tempDir ? { tempDir: this.opts.tempDir } : {}),
+          ...readTuning(this.opts, sharedDecodePool),
           ...(signal ? { signal } : {}),
         })) {
           const first = part.nextLine - part.records.length;
