@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Access } from '../../aws/s3.js';
 import { itemSize, type AttributeMap } from '../../core/item.js';
 import type { BackfillCursor, BackfillPage, BackfillSource } from '../source.js';
-import { sharedDecodePool, type DecodePool } from '../../formats/ddb-export/decode-pool.js';
+import { sharedDecodePool } from '../../formats/ddb-export/decode-pool.js';
 import { exportError } from '../../formats/ddb-export/export-errors.js';
 import { readExportFile, readTuning, type ExportReadTuning } from '../../formats/ddb-export/export-file-reader.js';
 import type { ExportFormat } from '../../formats/ddb-export/export-record.js';

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Access } from '../../aws/s3.js';
 import type { ChangePage, ChangeRecord } from '../../core/change.js';
-import { sharedDecodePool, type DecodePool } from '../../formats/ddb-export/decode-pool.js';
+import { sharedDecodePool } from '../../formats/ddb-export/decode-pool.js';
 import { exportError } from '../../formats/ddb-export/export-errors.js';
 import { readExportFile, readTuning, type ExportReadTuning } from '../../formats/ddb-export/export-file-reader.js';
 import type { ExportRecord } from '../../formats/ddb-export/export-record.js';
