@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -18,6 +18,7 @@ import { spawnCli } from '../support/cli.js';
 import { command, sleep, waitForStatus } from '../support/control.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll, type Diff } from '../support/independent-scan.js';
 import { GROUPS, makeItem, mulberry32, runWorkload, seedItems, type Rng } from '../support/workload.js';
+import { writeLifecycleMigration } from '../support/lifecycle-migration.js';
 
 const SEEDS = Number(process.env.LIFECYCLE_SEEDS ?? 1);
 const SEED_BASE = Number(process.env.LIFECYCLE_SEED_BASE ?? 1);
@@ -25,8 +26,6 @@ const ITEMS = 300;
 const MIN_TARGET_OPS = 40;
 
 // Target key (gk, id) with gk = grp: a key that moves whenever grp changes, and an exact inverse.
-const TRANSFORM = `export default (item) => ({ ...item, gk: item.grp });\n`;
-const INVERSE = `export default ({ gk, ...item }) => item;\n`;
 
 for (let i = 0; i < SEEDS; i++) {
   const seed = SEED_BASE + i;
@@ -54,33 +53,7 @@ async function scenario(seed: number, endpoint: string, client: DynamoDBClient):
   // Changes (key moves among them) shortly before `run`: the catch-up replays them after the backfill copied the
   // newer versions, which is what reverse replication must never replay into the source.
   await runWorkload(client, 'orders', { rng: mulberry32(seed * 101), idSpace: ITEMS + 50, maxOps: 600, concurrency: 2 });
-  writeFileSync(join(dir, 'transform.mjs'), TRANSFORM);
-  writeFileSync(join(dir, 'inverse.mjs'), INVERSE);
-  const cfg = join(dir, 'dynashift.config.json');
-  writeFileSync(
-    cfg,
-    JSON.stringify(
-      {
-        name: `lifecycle-${seed}`,
-        source: { table: 'orders', endpoint, region: 'us-east-1' },
-        target: {
-          table: 'orders_v2',
-          endpoint,
-          region: 'us-east-1',
-          create: {
-            keySchema: { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } },
-            streamViewType: 'NEW_AND_OLD_IMAGES',
-          },
-        },
-        transform: './transform.mjs',
-        inverseTransform: './inverse.mjs',
-        backfill: { segments: 4, concurrency: 2, pageSize: 100 },
-        stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
-      },
-      null,
-      2,
-    ),
-  );
+  const cfg = writeLifecycleMigration(dir, { name: `lifecycle-${seed}`, endpoint, backfill: { segments: 4, concurrency: 2, pageSize: 100 } });
   const t0 = Date.now();
   const step = (what: string) => console.log(`seed ${seed}, ${Math.round((Date.now() - t0) / 1000)} s: ${what}`);
   const check = async (what: string, compare: () => Promise<Diff>) => {

@@ -14,46 +14,19 @@ import { createTable, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
 import { mulberry32, runWorkload, seedItems, GROUPS, type Rng } from '../support/workload.js';
+import { GROUP_KEY_TRANSFORM, writeLifecycleMigration } from '../support/lifecycle-migration.js';
 
 const local = withDynamoDbLocal();
 type Item = Record<string, AttributeValue>;
 
 // Target key (gk, id) with gk = grp: invertible, the inverse just drops gk.
-const TRANSFORM = `export default (item) => ({ ...item, gk: item.grp });\n`;
-const INVERSE = `export default ({ gk, ...item }) => item;\n`;
 
 test('live migration, cutover reads and writes, reverse replication, rollback, finish — both directions converge', { timeout: 300_000 }, async () => {
   const { client, endpoint } = local;
   const dir = mkdtempSync(join(tmpdir(), 'dynashift-lifecycle-'));
   await createTable(client, { name: 'orders', partitionKey: { name: 'id', type: 'S' }, streamViewType: 'NEW_AND_OLD_IMAGES' });
   await seedItems(client, 'orders', 400, mulberry32(11));
-  writeFileSync(join(dir, 'transform.mjs'), TRANSFORM);
-  writeFileSync(join(dir, 'inverse.mjs'), INVERSE);
-  const cfg = join(dir, 'dynashift.config.json');
-  writeFileSync(
-    cfg,
-    JSON.stringify(
-      {
-        name: 'lifecycle',
-        source: { table: 'orders', endpoint, region: 'us-east-1' },
-        target: {
-          table: 'orders_v2',
-          endpoint,
-          region: 'us-east-1',
-          create: {
-            keySchema: { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } },
-            streamViewType: 'NEW_AND_OLD_IMAGES',
-          },
-        },
-        transform: './transform.mjs',
-        inverseTransform: './inverse.mjs',
-        backfill: { segments: 4, concurrency: 2 },
-        stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
-      },
-      null,
-      2,
-    ),
-  );
+  const cfg = writeLifecycleMigration(dir, { name: 'lifecycle', endpoint });
   const cli = (...args: string[]) => runCli([...args, '-c', cfg], { timeoutMs: 120_000 });
 
   // 1. Live migration with the application writing to the source.
@@ -137,7 +110,7 @@ test('cutover writes without an inverse transform is refused with a fix, and --n
   await createTable(client, { name: 'plain', partitionKey: { name: 'id', type: 'S' }, streamViewType: 'NEW_AND_OLD_IMAGES' });
   await seedItems(client, 'plain', 100, mulberry32(21));
   const cfg = join(dir, 'dynashift.config.json');
-  writeFileSync(join(dir, 'transform.mjs'), TRANSFORM);
+  writeFileSync(join(dir, 'transform.mjs'), GROUP_KEY_TRANSFORM);
   writeFileSync(
     cfg,
     JSON.stringify({

@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -17,12 +17,11 @@ import { runCli, spawnCli } from '../support/cli.js';
 import { command, waitForStatus } from '../support/control.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
 import { mulberry32, seedItems } from '../support/workload.js';
+import { writeLifecycleMigration } from '../support/lifecycle-migration.js';
 
 // A patient start: DynamoDB Local's JVM can take minutes to answer on a loaded machine.
 const local = withDynamoDbLocal({ startTimeoutMs: 180_000 });
 
-const TRANSFORM = `export default (item) => ({ ...item, gk: item.grp });\n`;
-const INVERSE = `export default ({ gk, ...item }) => item;\n`;
 const MOVED = ['moved-0', 'moved-1', 'moved-2', 'moved-3', 'moved-4'];
 
 test('rollback after cutover writes keeps items whose target key moved just before run, in both tables', { timeout: 420_000 }, async () => {
@@ -43,33 +42,7 @@ test('rollback after cutover writes keeps items whose target key moved just befo
       }),
     );
   }
-  writeFileSync(join(dir, 'transform.mjs'), TRANSFORM);
-  writeFileSync(join(dir, 'inverse.mjs'), INVERSE);
-  const cfg = join(dir, 'dynashift.config.json');
-  writeFileSync(
-    cfg,
-    JSON.stringify(
-      {
-        name: 'rollback',
-        source: { table: 'orders', endpoint, region: 'us-east-1' },
-        target: {
-          table: 'orders_v2',
-          endpoint,
-          region: 'us-east-1',
-          create: {
-            keySchema: { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } },
-            streamViewType: 'NEW_AND_OLD_IMAGES',
-          },
-        },
-        transform: './transform.mjs',
-        inverseTransform: './inverse.mjs',
-        backfill: { segments: 4, concurrency: 2 },
-        stream: { pollIntervalMs: 100, discoveryIntervalMs: 500 },
-      },
-      null,
-      2,
-    ),
-  );
+  const cfg = writeLifecycleMigration(dir, { name: 'rollback', endpoint });
 
   const runner = spawnCli(['run', '-c', cfg, '--no-progress']);
   try {
