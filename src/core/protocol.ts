@@ -2,6 +2,7 @@ import type { ChangePage, ChangeRecord } from './change.js';
 import { isDeletion } from './change.js';
 import type { AttributeMap, KeySchema } from './item.js';
 import { extractKey, keyId } from './item.js';
+import type { RecentRemovals } from './recent-removals.js';
 import { MappingError, type ItemMapper, type RoutedItem } from './transform.js';
 import { compactWrites, type WriteOp } from './write-op.js';
 
@@ -18,8 +19,13 @@ import { compactWrites, type WriteOp } from './write-op.js';
 export interface MappedWrites {
   ops: WriteOp[];
   failures: MapFailure[];
-  /** Records passed over because the snapshot already reflects them (older than skipBefore). */
+  /** Records passed over: the snapshot already reflects them (older than skipBefore), or `duplicateRemoves`. */
   skipped: number;
+  /**
+   * DynamoDB Local's duplicate REMOVE: a deletion without an old image right after a deletion of the same key in the
+   * same shard (see RecentRemovals). Passed over (and counted in `skipped`); the caller logs each one.
+   */
+  duplicateRemoves: ChangeRecord[];
   /** Writes to a key some earlier item of the same batch also wrote (two source items → one target key). */
   collisions: number;
 }
@@ -48,7 +54,7 @@ export function backfillWrites(mapper: ItemMapper, source: string, sourceKeySche
     }
   }
   const compacted = compactWrites(ops);
-  return { ops: compacted, failures, skipped: 0, collisions: ops.length - compacted.length };
+  return { ops: compacted, failures, skipped: 0, duplicateRemoves: [], collisions: ops.length - compacted.length };
 }
 
 export interface ChangeWriteOptions {
@@ -56,14 +62,29 @@ export interface ChangeWriteOptions {
   skipBefore?: number;
   /** backfill.skipExpired: a new image whose TTL has passed counts as absent (the item is on its way out). */
   isExpired?: (item: AttributeMap) => boolean;
+  /**
+   * What the caller's earlier pages of this stream deleted last, read and updated here, record by record. Only for a
+   * caller that maps each page of a shard once, in order. With it, DynamoDB Local's duplicate REMOVE is passed over
+   * (`duplicateRemoves`) instead of failing as STREAM_RECORD_INCOMPLETE.
+   */
+  recentRemovals?: RecentRemovals;
 }
 
 export function changeWrites(mapper: ItemMapper, page: ChangePage, opts: ChangeWriteOptions = {}): MappedWrites {
   const ops: WriteOp[] = [];
   const failures: MapFailure[] = [];
+  const duplicateRemoves: ChangeRecord[] = [];
   let skipped = 0;
   for (const record of page.records) {
+    const followsRemoval = opts.recentRemovals?.followsRemoval(page.shardId, record.keys) ?? false;
+    // Every record is observed, the passed-over and the failed ones too: the memory describes the stream, not the writes.
+    opts.recentRemovals?.observe(page.shardId, record);
     if (opts.skipBefore !== undefined && record.createdAt !== undefined && record.createdAt < opts.skipBefore) {
+      skipped++;
+      continue;
+    }
+    if (followsRemoval && isDuplicateRemove(mapper, record)) {
+      duplicateRemoves.push(record);
       skipped++;
       continue;
     }
@@ -73,7 +94,17 @@ export function changeWrites(mapper: ItemMapper, page: ChangePage, opts: ChangeW
       failures.push({ stage: 'stream', source: page.source, sourceKey: record.keys, record, shardId: page.shardId, error: errorInfo(err) });
     }
   }
-  return { ops: compactWrites(ops), failures, skipped, collisions: 0 };
+  return { ops: compactWrites(ops), failures, skipped, duplicateRemoves, collisions: 0 };
+}
+
+/**
+ * A deletion without an old image that would otherwise be incomplete (the target key can move). Called only for a
+ * record whose previous record of the same key in the same shard was a deletion: on DynamoDB deleting an absent item
+ * writes no record, so this one describes no change — the earlier REMOVE already deleted every target key of its old
+ * image and nothing wrote the item since. Where the key can't move it is applied from its key, as any such deletion.
+ */
+function isDuplicateRemove(mapper: ItemMapper, record: ChangeRecord): boolean {
+  return isDeletion(record) && !record.oldImage && mapper.keyCanMove(record.keys);
 }
 
 function recordWrites(mapper: ItemMapper, page: ChangePage, record: ChangeRecord, isExpired?: (item: AttributeMap) => boolean): WriteOp[] {
@@ -142,7 +173,9 @@ export function retryWrites(
 const REMOVE_WITHOUT_OLD_IMAGE_HINT =
   'a NEW_AND_OLD_IMAGES stream on DynamoDB always carries the old image of a deletion. ' +
   'DynamoDB Local (3.x) writes a second REMOVE without an old image when two requests delete the same key at once; the first ' +
-  'REMOVE, which had the image, already deleted the target item. If the source is DynamoDB Local, this record is that duplicate';
+  'REMOVE, which had the image, already deleted the target item. dynashift passes over such a duplicate when it directly follows ' +
+  'that REMOVE in the same shard within one run; this one does not (no REMOVE of the key just before it, or that REMOVE was ' +
+  'applied before a restart). If the source is DynamoDB Local and the item is deleted, this record is that duplicate';
 
 const UNTYPED_VALUE_HINT =
   'DynamoDB never sends an attribute value without a type. DynamoDB Local (3.x) writes empty maps as {} ' +

@@ -7,11 +7,16 @@ import type { FailurePolicy } from './failure-policy.js';
 import { writeToTargets } from './write-all.js';
 import { keyId, type KeySchema } from '../core/item.js';
 import type { SnapshotGate } from '../core/snapshot-gate.js';
+import { RecentRemovals } from '../core/recent-removals.js';
+import type { Logger } from './logger.js';
 
 export interface ApplyStats {
   records: number;
+  /** Records passed over: already in the snapshot, or DynamoDB Local's duplicate REMOVEs (also counted below). */
   skipped: number;
   writes: number;
+  /** DynamoDB Local's duplicate REMOVEs passed over (core/recent-removals.ts). */
+  duplicateRemoves?: number;
 }
 
 /**
@@ -33,7 +38,10 @@ export function changeApplier(opts: {
    * items to the stream) and the writes wait for any backfill page that holds one of the keys.
    */
   gate?: { gate: SnapshotGate; sourceKeySchema: KeySchema };
+  log: Logger;
 }): (page: ChangePage) => Promise<void> {
+  // One memory per applier: its reader hands it each shard's pages once, in order (a failed page ends the run).
+  const recentRemovals = new RecentRemovals();
   return async (page) => {
     const prepared = opts.prepare ? { ...page, records: page.records.map(opts.prepare) } : page;
     if (opts.gate) {
@@ -44,7 +52,21 @@ export function changeApplier(opts: {
     const mapped = changeWrites(opts.mapper, prepared, {
       ...(opts.skipBefore !== undefined ? { skipBefore: opts.skipBefore } : {}),
       ...(opts.isExpired ? { isExpired: opts.isExpired } : {}),
+      recentRemovals,
     });
+    for (const record of mapped.duplicateRemoves) {
+      opts.stats.duplicateRemoves = (opts.stats.duplicateRemoves ?? 0) + 1;
+      opts.log.warn(
+        {
+          source: page.source,
+          shardId: page.shardId,
+          sequenceNumber: record.sequenceNumber,
+          sourceKey: record.keys,
+          passedOver: opts.stats.duplicateRemoves,
+        },
+        "passing over a REMOVE without an old image that directly follows a REMOVE of the same key: DynamoDB Local's duplicate REMOVE (two requests deleted one key at once); on DynamoDB deleting an absent item writes no record, and the first REMOVE already deleted its target items",
+      );
+    }
     await opts.failures.handle(mapped.failures, []);
     const { rejected, written } = await writeToTargets(opts.sinks, mapped.ops);
     await opts.failures.handle([], rejected);

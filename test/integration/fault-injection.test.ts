@@ -28,7 +28,7 @@ for (let i = 0; i < SEEDS; i++) {
   test(
     `${STRATEGY} backfill, seed ${seed}: target equals transform(source) with ${Math.round(RATE * 100)}% of requests faulted (throttles, 5xx, resets before and after applying, latency) and ${KILLS} SIGKILLs`,
     { timeout: 300_000 },
-    async () => {
+    async (t) => {
       let proxy: FaultProxy | undefined;
       try {
         const result = await runCrashScenario(localDynamoDbSink, {
@@ -49,6 +49,9 @@ for (let i = 0; i < SEEDS; i++) {
         assert.ok(faulted / requests >= 0.05, `at least 5% of requests faulted (${context})`);
         for (const f of FAULTS) assert.ok(byFault[f] > 0, `fault ${f} happened at least once (${context})`);
         const log = result.stderr.join('\n');
+        // Reported, not asserted: whether DynamoDB Local wrote its duplicate REMOVE depends on timing.
+        const duplicateRemoves = log.match(/DynamoDB Local's duplicate REMOVE/g)?.length ?? 0;
+        t.diagnostic(`${context}, duplicate REMOVEs passed over ${duplicateRemoves}`);
         assert.match(
           log,
           /(source|target|state)( \([\w.]+\))?: \w+ failed with (InternalServerError|ServiceUnavailable)/,

@@ -165,7 +165,7 @@ describe('backfillWrites', () => {
   });
 
   test('an empty batch produces nothing', () => {
-    assert.deepEqual(backfillWrites(identity(), 'source', sourceKey, []), { ops: [], failures: [], skipped: 0, collisions: 0 });
+    assert.deepEqual(backfillWrites(identity(), 'source', sourceKey, []), { ops: [], failures: [], skipped: 0, duplicateRemoves: [], collisions: 0 });
   });
 });
 

@@ -64,6 +64,7 @@ export class ForwardReplication extends StreamApplier {
         sinks: this.deps.sinks,
         failures: this.deps.failures,
         stats: this.deps.stats,
+        log,
         ...(gate ? { gate: { gate, sourceKeySchema: this.deps.sourceKeys[name]! } } : {}),
         ...(src.stream.skipBefore !== undefined ? { skipBefore: src.stream.skipBefore } : {}),
         ...(prepare ? { prepare } : {}),
