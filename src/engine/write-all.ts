@@ -1,4 +1,5 @@
 import type { WriteOp } from '../core/write-op.js';
+import { TaskGroup } from '../core/task-group.js';
 import type { RejectedWrite, Sink } from '../sinks/sink.js';
 
 /** Hands each target its share of the ops, all targets at once; resolves when every write has landed or been rejected. */
@@ -10,7 +11,9 @@ export async function writeToTargets(sinks: Record<string, Sink>, ops: WriteOp[]
     if (!list) byTarget.set(op.target, (list = []));
     list.push(op);
   }
-  const results = await Promise.all([...byTarget].map(([target, list]) => sinks[target]!.write(list)));
+  // Every target settles before a failure is reported: the caller may then redeliver and go on (core/task-group.ts).
+  const group = new TaskGroup();
+  const results = await group.all([...byTarget].map(([target, list]) => sinks[target]!.write(list, group.signal)));
   return {
     rejected: results.flatMap((r) => r.rejected),
     written: results.reduce((n, r) => n + r.stats.written, 0),

@@ -1,6 +1,7 @@
 import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
 import { Semaphore } from '../../core/semaphore.js';
+import { TaskGroup } from '../../core/task-group.js';
 import { systemClock } from '../../core/clock.js';
 import { isChange, type WriteOp } from '../../core/write-op.js';
 import { errorName } from '../../aws/errors.js';
@@ -82,7 +83,8 @@ export class DynamoDbSink implements Sink {
     if (this.opts.guard) return this.writeGuarded(ops, this.opts.guard, signal);
     const batches: WriteOp[][] = [];
     for (let i = 0; i < ops.length; i += this.capabilities.maxBatchSize) batches.push(ops.slice(i, i + this.capabilities.maxBatchSize));
-    const results = await Promise.all(batches.map((b) => this.gate.run(() => this.writeBatch(b, signal), { urgent: isChange(b) })));
+    const group = new TaskGroup(signal); // every batch settles before a failure is reported (core/task-group.ts)
+    const results = await group.all(batches.map((b) => this.gate.run(() => this.writeBatch(b, group.signal), { urgent: isChange(b) })));
     const out = { rejected: [] as RejectedWrite[], stats: { written: 0, consumedCapacity: 0 } };
     for (const r of results) {
       out.rejected.push(...r.rejected);
@@ -135,7 +137,8 @@ export class DynamoDbSink implements Sink {
     const rejected: RejectedWrite[] = [];
     let written = 0;
     let consumed = 0;
-    await Promise.all(
+    const group = new TaskGroup(signal);
+    await group.all(
       ops.map((op) =>
         this.gate.run(
           async () => {
@@ -143,7 +146,7 @@ export class DynamoDbSink implements Sink {
             try {
               res = await retryAws(
                 () => this.opts.client.send(guardedCommand(op, this.opts.table, guard.versionAttribute, guard.keyNames) as PutItemCommand),
-                this.retryOptions(op.kind === 'put' ? 'PutItem' : 'DeleteItem', signal),
+                this.retryOptions(op.kind === 'put' ? 'PutItem' : 'DeleteItem', group.signal),
               );
             } catch (err) {
               const name = errorName(err);
@@ -161,7 +164,7 @@ export class DynamoDbSink implements Sink {
             const units = res.ConsumedCapacity?.CapacityUnits ?? 0;
             consumed += units;
             this.meter.add(units);
-            await this.limiter.consume(units, signal);
+            await this.limiter.consume(units, group.signal);
             written++;
           },
           { urgent: isChange([op]) },

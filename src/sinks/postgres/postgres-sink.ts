@@ -3,6 +3,7 @@ import { systemClock } from '../../core/clock.js';
 import { RateLimiter } from '../../core/rate-limiter.js';
 import { retry } from '../../core/retry.js';
 import { Semaphore } from '../../core/semaphore.js';
+import { TaskGroup } from '../../core/task-group.js';
 import { compactWrites, isChange, type WriteOp } from '../../core/write-op.js';
 import { declareCapabilities, type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
 import { prepareBatch, type PreparedBatch } from './postgres-batch.js';
@@ -64,7 +65,8 @@ export class PostgresSink implements Sink {
     const unique = compactWrites(ops);
     const batches: WriteOp[][] = [];
     for (let i = 0; i < unique.length; i += this.capabilities.maxBatchSize) batches.push(unique.slice(i, i + this.capabilities.maxBatchSize));
-    const results = await Promise.all(batches.map((b) => this.gate.run(() => this.writeBatch(b, signal), { urgent: isChange(b) })));
+    const group = new TaskGroup(signal); // every batch settles before a failure is reported (core/task-group.ts)
+    const results = await group.all(batches.map((b) => this.gate.run(() => this.writeBatch(b, group.signal), { urgent: isChange(b) })));
     return {
       rejected: results.flatMap((r) => r.rejected),
       stats: { written: results.reduce((n, r) => n + r.written, 0), consumedCapacity: 0 },
