@@ -124,7 +124,11 @@ export class KeySpool {
   }
 
   /** One page of spooled keys (consistent), for the replay. */
-  async page(source: string, start?: Record<string, AttributeValue>, limit = 100): Promise<{ keys: SpooledKey[]; next?: Record<string, AttributeValue> }> {
+  async page(
+    source: string,
+    start?: Record<string, AttributeValue>,
+    limit = 100,
+  ): Promise<{ keys: SpooledKey[]; next?: Record<string, AttributeValue> }> {
     const res = await this.opts.client.send(
       new QueryCommand({
         TableName: this.opts.table,
@@ -183,6 +187,18 @@ export class KeySpool {
 
   /** Moves the mode forward (spooling → handoff → live); true if it is `to` afterwards (moved now or before). */
   async setMode(source: string, from: SpoolMode, to: SpoolMode): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.trySetMode(source, from, to);
+      } catch (err) {
+        // A spool transaction on the control item in flight at this instant: wait for it and try again.
+        if (errorName(err) !== 'TransactionConflictException' || attempt >= CONFLICT_ATTEMPTS) throw err;
+        await sleep(Math.min(1000, 10 * 2 ** attempt) * (0.5 + Math.random()));
+      }
+    }
+  }
+
+  private async trySetMode(source: string, from: SpoolMode, to: SpoolMode): Promise<boolean> {
     try {
       await this.opts.client.send(
         new UpdateItemCommand({
@@ -253,7 +269,9 @@ export class KeySpool {
           if (mode !== 'spooling') return mode ?? 'missing';
           if (attempt < CONFLICT_ATTEMPTS) continue;
         }
-        const conflict = reasons.some((r) => r.Code === 'TransactionConflict' || r.Code === 'ThrottlingError' || r.Code === 'ProvisionedThroughputExceeded');
+        const conflict = reasons.some(
+          (r) => r.Code === 'TransactionConflict' || r.Code === 'ThrottlingError' || r.Code === 'ProvisionedThroughputExceeded',
+        );
         if (!conflict || attempt >= CONFLICT_ATTEMPTS) {
           throw new DynashiftError(
             'AWS_ERROR',

@@ -66,7 +66,8 @@ export async function spoolBatchInOrder(opts: BatchSpoolOptions): Promise<SpoolO
   }
   for (const op of mapped.ops) entries.push({ sourceKey: op.origin.sourceKey, targetKeys: [{ target: op.target, key: op.key }] });
   // A dead-lettered record's images may still partly map (only one of them failed): their target keys are spooled too.
-  for (const f of mapped.failures) entries.push({ sourceKey: f.sourceKey, targetKeys: f.record ? mappableTargetKeys(opts.mapper, opts.source, f.record) : [] });
+  for (const f of mapped.failures)
+    entries.push({ sourceKey: f.sourceKey, targetKeys: f.record ? mappableTargetKeys(opts.mapper, opts.source, f.record) : [] });
 
   const keys = new Set(entries.map((e) => JSON.stringify(e.sourceKey))).size;
   const result = entries.length > 0 ? await opts.spool.write(opts.source, entries) : 'spooled';

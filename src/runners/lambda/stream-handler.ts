@@ -177,7 +177,9 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     const state = await c.store.peek();
     if (!state) return { ok: false, reason: "the migration has not been prepared (the state machine's Prepare step writes its state)" };
     const pending = Object.entries(state.sources)
-      .filter(([, s]) => strategyFor(s.backfill.strategy).copiesSnapshot && !s.backfill.completedAt && !spoolsDuringBackfill(c.config, s.backfill.strategy))
+      .filter(
+        ([, s]) => strategyFor(s.backfill.strategy).copiesSnapshot && !s.backfill.completedAt && !spoolsDuringBackfill(c.config, s.backfill.strategy),
+      )
       .map(([n]) => n);
     if (pending.length > 0) return { ok: false, reason: `the backfill of ${pending.join(', ')} is not complete` };
     if (!c.applier) {
@@ -199,7 +201,8 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     const src = state.sources[source]!;
     if (!spoolsDuringBackfill(c.config, src.backfill.strategy)) return {};
     const cached = c.modes.get(source);
-    if (cached && (cached.mode === 'live' || (cached.mode === 'spooling' && Date.now() - cached.at < cacheMs))) return cached.mode === 'live' ? {} : { spool: true };
+    if (cached && (cached.mode === 'live' || (cached.mode === 'spooling' && Date.now() - cached.at < cacheMs)))
+      return cached.mode === 'live' ? {} : { spool: true };
     const control = await c.store.spool().control(source);
     if (!control) {
       // A migration prepared before the spool existed: the old rule, apply once the backfill is complete.
@@ -236,7 +239,10 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     if (outcome.refused) {
       c.modes.set(source, { mode: outcome.refused === 'missing' ? 'handoff' : outcome.refused, at: Date.now() });
       if (outcome.refused === 'live') return undefined;
-      log.warn({ source, records: records.length, mode: outcome.refused }, 'the spool is closed for the final replay pass: returning the batch for redelivery');
+      log.warn(
+        { source, records: records.length, mode: outcome.refused },
+        'the spool is closed for the final replay pass: returning the batch for redelivery',
+      );
       metrics.add('RecordsDeferred', 'Count', records.length);
       metrics.add('BatchItemFailures', 'Count', records.length);
       return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.sequenceNumber })) };
@@ -250,7 +256,10 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     const age = iteratorAge(records);
     if (age !== undefined) metrics.add('IteratorAge', 'Milliseconds', age);
     if (outcome.failedFrom === undefined) {
-      log.info({ source, records: records.length, keys: outcome.keys, deadLettered: outcome.deadLettered }, 'batch spooled (the backfill is running)');
+      log.info(
+        { source, records: records.length, keys: outcome.keys, deadLettered: outcome.deadLettered },
+        'batch spooled (the backfill is running)',
+      );
       return { batchItemFailures: [] };
     }
     log.error(

@@ -74,7 +74,8 @@ export async function replaySpool(ctx: ReplayContext, timing: ReplayTiming, now 
       let mode: SpoolMode = control.mode;
       let remaining = -1;
       let previous = Infinity;
-      while (mode !== 'live' && now() < deadline) {
+      // Every invocation runs at least one page, however small its budget: a loop of invocations always progresses.
+      for (let first = true; mode !== 'live' && (first || now() < deadline); first = false) {
         const pass = await replayPass(ctx, spool, failures, source, deadline, timing.pageSize ?? 100, now);
         out.replayed += pass.replayed;
         out.requeued += pass.requeued;
@@ -127,7 +128,6 @@ async function replayPass(
   let requeued = 0;
   let start: Parameters<KeySpool['page']>[1];
   do {
-    if (now() >= deadline) return { finished: false, replayed, requeued };
     const page = await spool.page(source, start, pageSize);
     start = page.next;
     if (page.keys.length === 0) continue;
@@ -135,8 +135,8 @@ async function replayPass(
     const removed = await Promise.all(done.map((k) => spool.remove(source, k)));
     replayed += removed.filter(Boolean).length;
     requeued += removed.filter((r) => !r).length;
-  } while (start);
-  return { finished: true, replayed, requeued };
+  } while (start && now() < deadline);
+  return { finished: start === undefined, replayed, requeued };
 }
 
 /**
