@@ -14,7 +14,7 @@ import type { Sink } from '../../sinks/sink.js';
 import type { DynamoDbStateStore, RunnerRuntime } from '../../state/dynamodb-state-store.js';
 import type { KeySpool, SpooledKey, SpoolMode } from '../../state/key-spool.js';
 import { spoolsDuringBackfill } from '../lambda/runtime.js';
-import type { ReplayOutput } from './types.js';
+import type { ReplayOutput, SpoolCursor } from './types.js';
 
 export interface ReplayContext {
   config: ResolvedConfig;
@@ -33,6 +33,8 @@ export interface ReplayTiming {
   handoffBelow: number;
   /** Spool keys read per page (and re-read from the source at once). */
   pageSize?: number;
+  /** The previous invocation's output (the state machine passes it back): where its pass stopped, and what it left. */
+  previous?: ReplayOutput['sources'];
 }
 
 /**
@@ -72,17 +74,19 @@ export async function replaySpool(ctx: ReplayContext, timing: ReplayTiming, now 
         });
       }
       let mode: SpoolMode = control.mode;
-      let remaining = -1;
-      let previous = Infinity;
+      // Carried across invocations, so a pass longer than one budget continues where it stopped, and a spool that stops
+      // shrinking from pass to pass hands off even when no single invocation sees two passes.
+      const carried = timing.previous?.[source];
+      let remaining = carried?.remaining ?? -1;
+      let previous = remaining >= 0 ? remaining : Infinity;
+      let cursor: SpoolCursor | undefined = carried?.cursor ?? undefined;
       // Every invocation runs at least one page, however small its budget: a loop of invocations always progresses.
       for (let first = true; mode !== 'live' && (first || now() < deadline); first = false) {
-        const pass = await replayPass(ctx, spool, failures, source, deadline, timing.pageSize ?? 100, now);
+        const pass = await replayPass(ctx, spool, failures, source, deadline, timing.pageSize ?? 100, now, cursor);
         out.replayed += pass.replayed;
         out.requeued += pass.requeued;
-        if (!pass.finished) {
-          remaining = -1;
-          break; // out of time: the state machine calls again and the next invocation continues
-        }
+        cursor = pass.next;
+        if (cursor) break; // out of time: the state machine calls again and the next invocation continues from here
         remaining = await spool.count(source);
         if (mode === 'spooling' && (remaining <= timing.handoffBelow || remaining >= previous)) {
           if (await spool.setMode(source, 'spooling', 'handoff')) mode = 'handoff';
@@ -93,7 +97,7 @@ export async function replaySpool(ctx: ReplayContext, timing: ReplayTiming, now 
         }
         previous = remaining;
       }
-      out.sources[source] = { mode, remaining: mode === 'live' ? 0 : remaining };
+      out.sources[source] = { mode, remaining: mode === 'live' ? 0 : remaining, ...(cursor ? { cursor } : {}) };
       if (mode !== 'live') out.done = false;
     }
     out.deadLettered = failures.recorded;
@@ -114,7 +118,7 @@ async function startCatchUp(store: DynamoDbStateStore, now: () => number): Promi
   await store.save(state);
 }
 
-/** One pass over the source's spool, page by page, until it ends (finished) or the deadline passes. */
+/** One pass over the source's spool (or the rest of one), page by page, until it ends or the deadline passes (`next`). */
 async function replayPass(
   ctx: ReplayContext,
   spool: KeySpool,
@@ -123,10 +127,11 @@ async function replayPass(
   deadline: number,
   pageSize: number,
   now: () => number,
-): Promise<{ finished: boolean; replayed: number; requeued: number }> {
+  from: SpoolCursor | undefined,
+): Promise<{ next?: SpoolCursor; replayed: number; requeued: number }> {
   let replayed = 0;
   let requeued = 0;
-  let start: Parameters<KeySpool['page']>[1];
+  let start: SpoolCursor | undefined = from;
   do {
     const page = await spool.page(source, start, pageSize);
     start = page.next;
@@ -136,7 +141,7 @@ async function replayPass(
     replayed += removed.filter(Boolean).length;
     requeued += removed.filter((r) => !r).length;
   } while (start && now() < deadline);
-  return { finished: start === undefined, replayed, requeued };
+  return { ...(start ? { next: start } : {}), replayed, requeued };
 }
 
 /**

@@ -31,8 +31,9 @@ export interface BackfillTasks {
   replaySpool(input?: ReplayInput, context?: LambdaContext): Promise<ReplayOutput>;
 }
 
-/** The replaySpool task's input: anything (the previous output when looping), plus test overrides. */
+/** The replaySpool task's input: the previous output when looping (its `sources`), plus test overrides. */
 export interface ReplayInput {
+  sources?: ReplayOutput['sources'];
   timeBudgetMs?: number;
   handoffBelow?: number;
 }
@@ -139,6 +140,7 @@ export function createBackfillTasks(opts: BackfillTaskOptions = {}): BackfillTas
           {
             timeBudgetMs: remainingMs !== undefined ? Math.min(budget, Math.max(0, remainingMs - (opts.reserveMs ?? 60_000))) : budget,
             handoffBelow: input?.handoffBelow ?? Number(process.env.DYNASHIFT_HANDOFF_BELOW ?? 1000),
+            ...(input?.sources ? { previous: input.sources } : {}),
           },
         );
         metrics.add('KeysReplayed', 'Count', out.replayed);

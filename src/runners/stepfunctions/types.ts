@@ -1,3 +1,4 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { BackfillCursor } from '../../sources/source.js';
 
 /** One item of the Distributed Map: a scan segment of one source. */
@@ -55,10 +56,16 @@ export interface ReplayOutput {
   migration: string;
   /** Every spooling source's spool is live: the stream handler applies batches, the catch-up has begun. */
   done: boolean;
-  /** Per source: its spool's mode and the keys left after this invocation (-1: not counted this time). */
-  sources: Record<string, { mode: 'spooling' | 'handoff' | 'live'; remaining: number }>;
+  /**
+   * Per source: its spool's mode, the keys left after the last complete pass (-1: no pass completed yet), and where an
+   * unfinished pass stopped (the next invocation continues there).
+   */
+  sources: Record<string, { mode: 'spooling' | 'handoff' | 'live'; remaining: number; cursor?: SpoolCursor }>;
   /** Keys this invocation re-read and applied, and the ones left for a later pass because a newer record arrived. */
   replayed: number;
   requeued: number;
   deadLettered: number;
 }
+
+/** Where a pass over a spool stopped: the spool query's LastEvaluatedKey (its pk and sk, both strings). */
+export type SpoolCursor = Record<string, AttributeValue>;
