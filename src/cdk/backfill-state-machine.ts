@@ -22,8 +22,11 @@ export interface BackfillStateMachineProps {
   prepare: IFunction;
   backfillSegment: IFunction;
   complete: IFunction;
-  /** The stream mappings the last step enables. */
+  replaySpool: IFunction;
+  /** The stream mappings the state machine enables: right after Prepare when `spool`, else after Complete. */
   mappings: EventSourceMapping[];
+  /** stream.duringBackfill: the stream handler spools during the backfill, and the Replay loop follows Complete. */
+  spool: boolean;
   strategy: 'scan' | 'none';
   concurrency: number;
 }
@@ -41,8 +44,12 @@ const TRANSIENT = [
 
 /**
  * Prepare → Distributed Map over the segments (a STANDARD child per segment that loops backfillSegment until it says
- * done) → Complete → enable each stream mapping through the Lambda SDK integration. The mappings are enabled only when
- * Complete says every segment is done; otherwise the execution fails and the stream stays off.
+ * done) → Complete, and the stream mappings enabled through the Lambda SDK integration:
+ *
+ * - with the spool (stream.duringBackfill, the default): right after Prepare, so the stream handler spools every change
+ *   while the backfill runs; after Complete, the Replay task loops until the spool is live. No step depends on the
+ *   stream's 24-hour retention, so the execution has no 20-hour timeout.
+ * - without: only when Complete says every segment is done; otherwise the execution fails and the stream stays off.
  */
 export class BackfillStateMachine extends Construct {
   readonly stateMachine: StateMachine;
@@ -53,7 +60,7 @@ export class BackfillStateMachine extends Construct {
       lambdaFunction: props.prepare,
       payloadResponseOnly: true,
       retryOnServiceExceptions: true,
-      comment: 'inspect, create the targets, open the stream position, write the initial state and one item per segment',
+      comment: 'inspect, create the targets, open the stream position and the spool, write the initial state and one item per segment',
     });
     const complete = new LambdaInvoke(this, 'Complete', {
       lambdaFunction: props.complete,
@@ -63,22 +70,48 @@ export class BackfillStateMachine extends Construct {
     });
 
     let chain: Chain = Chain.start(prepare);
+    if (props.spool) {
+      const enable = this.enableSteps(props.mappings);
+      if (enable) chain = chain.next(enable);
+    }
     if (strategyFor(props.strategy).awsRunner?.segmented) chain = chain.next(this.segmentsMap(props));
+    const afterComplete = props.spool ? this.replayLoop(props.replaySpool) : this.enableAndCatchUp(props.mappings);
     chain = chain.next(complete).next(
-      new Choice(this, 'StreamMayStart').when(Condition.booleanEquals('$.enableStreamMapping', true), this.enableMappings(props.mappings)).otherwise(
+      new Choice(this, 'StreamMayStart').when(Condition.booleanEquals('$.enableStreamMapping', true), afterComplete).otherwise(
         new Fail(this, 'BackfillIncomplete', {
           error: 'BackfillIncomplete',
-          cause: 'Complete found segments that are not done; the stream mapping stays disabled',
+          cause: props.spool
+            ? 'Complete found segments that are not done; the stream handler keeps spooling'
+            : 'Complete found segments that are not done; the stream mapping stays disabled',
         }),
       ),
     );
 
     this.stateMachine = new StateMachine(this, 'Resource', {
       definitionBody: DefinitionBody.fromChainable(chain),
-      // Past 20 h the stream may no longer hold the changes made at the start (24 h retention): Complete refuses then too.
-      timeout: Duration.hours(20),
-      comment: 'dynashift backfill: parallel Scan segments, then enable the stream catch-up',
+      // Without the spool, past 20 h the stream may no longer hold the changes made at the start (24 h retention):
+      // Complete refuses then too. With it, nothing waits on the stream: Step Functions' own one-year limit applies.
+      ...(props.spool ? {} : { timeout: Duration.hours(20) }),
+      comment: props.spool
+        ? 'dynashift backfill: enable the stream (spooled), parallel Scan segments, then replay the spool and catch up'
+        : 'dynashift backfill: parallel Scan segments, then enable the stream catch-up',
     });
+  }
+
+  /** ReplaySpool until it says done (each invocation has a time budget and checkpoints by removing replayed keys). */
+  private replayLoop(fn: IFunction): IChainable {
+    const replay = new LambdaInvoke(this, 'ReplaySpool', {
+      lambdaFunction: fn,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: true,
+      comment: 're-read every spooled source key, write what it now produces, hand off, then go live',
+    });
+    // STATE_LOCKED (a DynashiftError): a previous attempt still holds the migration lock until its lease ends.
+    replay.addRetry({ errors: ['DynashiftError'], interval: Duration.seconds(30), backoffRate: 1.5, maxDelay: Duration.minutes(2), maxAttempts: 10 });
+    replay.addRetry({ errors: TRANSIENT, interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 10 });
+    return replay.next(
+      new Choice(this, 'SpoolReplayed').when(Condition.booleanEquals('$.done', true), new Succeed(this, 'CatchingUp')).otherwise(replay),
+    );
   }
 
   private segmentsMap(props: BackfillStateMachineProps): DistributedMap {
@@ -110,7 +143,8 @@ export class BackfillStateMachine extends Construct {
     return map;
   }
 
-  private enableMappings(mappings: EventSourceMapping[]): IChainable {
+  /** One SDK-integration step per mapping, in a chain; undefined without mappings. */
+  private enableSteps(mappings: EventSourceMapping[]): Chain | undefined {
     const steps: (IChainable & INextable)[] = mappings.map(
       (m, i) =>
         new CallAwsService(this, `EnableStreamMapping${i}`, {
@@ -122,8 +156,14 @@ export class BackfillStateMachine extends Construct {
           resultPath: JsonPath.DISCARD,
         }),
     );
-    let chain = Chain.start(steps[0] ?? new Succeed(this, 'NoMapping'));
+    if (steps.length === 0) return undefined;
+    let chain = Chain.start(steps[0]!);
     for (const s of steps.slice(1)) chain = chain.next(s);
-    return steps.length > 0 ? chain.next(new Succeed(this, 'CatchingUp')) : chain;
+    return chain;
+  }
+
+  private enableAndCatchUp(mappings: EventSourceMapping[]): IChainable {
+    const enable = this.enableSteps(mappings);
+    return enable ? enable.next(new Succeed(this, 'CatchingUp')) : new Succeed(this, 'NoMapping');
   }
 }

@@ -15,8 +15,8 @@ import type { DynashiftMigrationProps, DynashiftSourceProps } from './props.js';
 export type { DynashiftMigrationProps, DynashiftSourceProps, DynashiftTableProps, DynashiftTargetProps } from './props.js';
 
 /**
- * A dynashift migration on AWS: a Step Functions backfill (Prepare → Distributed Map of segment loops → Complete →
- * enable the stream mapping), a Lambda on the source stream for the catch-up, a DynamoDB state table, an SQS on-failure
+ * A dynashift migration on AWS: a Step Functions backfill (Prepare → enable the stream mapping → Distributed Map of
+ * segment loops → Complete → Replay of the keys the stream spooled meanwhile), a Lambda on the source stream, a DynamoDB state table, an SQS on-failure
  * queue and CloudWatch alarms — with every DynamoDB permission limited to the named tables and streams.
  *
  * @example
@@ -36,7 +36,9 @@ export class DynashiftMigration extends Construct {
   readonly prepareFunction: LambdaFunction;
   readonly backfillSegmentFunction: LambdaFunction;
   readonly completeFunction: LambdaFunction;
-  /** One per source, disabled until the backfill is complete (unless `stream.enabled`). */
+  readonly replaySpoolFunction: LambdaFunction;
+  /** One per source, created disabled (unless `stream.enabled`); the state machine enables it after Prepare (or, with
+   * `stream.duringBackfill: false`, after Complete). */
   readonly streamMappings: EventSourceMapping[];
   readonly stateMachine: StateMachine;
   readonly alarms: MigrationAlarms;
@@ -119,6 +121,15 @@ export class DynashiftMigration extends Construct {
       `dynashift ${props.migrationName}: marks the backfill complete`,
     );
 
+    this.replaySpoolFunction = fn(
+      'ReplaySpool',
+      h.replaySpool ?? 'index.replaySpool',
+      Duration.minutes(15),
+      props.backfill?.memorySize ?? 1769,
+      `dynashift ${props.migrationName}: replays the keys the stream spooled during the backfill`,
+      { DYNASHIFT_TIME_BUDGET_MS: String(budget.toMilliseconds()) },
+    );
+
     this.grantPermissions(props);
 
     this.streamMappings = Object.entries(props.sources).map(
@@ -143,7 +154,9 @@ export class DynashiftMigration extends Construct {
       prepare: this.prepareFunction,
       backfillSegment: this.backfillSegmentFunction,
       complete: this.completeFunction,
+      replaySpool: this.replaySpoolFunction,
       mappings: this.streamMappings,
+      spool: props.stream?.duringBackfill ?? true,
       strategy,
       concurrency,
     }).stateMachine;
@@ -159,13 +172,14 @@ export class DynashiftMigration extends Construct {
   }
 
   private grantPermissions(props: DynashiftMigrationProps): void {
-    for (const f of [this.streamHandler, this.prepareFunction, this.backfillSegmentFunction, this.completeFunction]) {
+    for (const f of [this.streamHandler, this.prepareFunction, this.backfillSegmentFunction, this.completeFunction, this.replaySpoolFunction]) {
       this.stateTable.grantReadWriteData(f);
     }
     for (const source of Object.values(props.sources)) {
       grantTable(this.prepareFunction, source, ACTIONS.sourceInspect);
       grantTable(this.prepareFunction, source, ACTIONS.sourceStreamOpen, 'stream');
       grantTable(this.backfillSegmentFunction, source, ACTIONS.sourceScan);
+      grantTable(this.replaySpoolFunction, source, ACTIONS.sourceRead);
       // The event source mapping reads the stream with the function's own role, whatever role the Scan assumes.
       grantTable(this.streamHandler, { ...source, roleArn: undefined } as DynashiftSourceProps, ACTIONS.streamRead, 'stream');
     }
@@ -173,6 +187,7 @@ export class DynashiftMigration extends Construct {
       grantTable(this.prepareFunction, target, target.create === false ? ACTIONS.targetInspect : [...ACTIONS.targetInspect, ...ACTIONS.targetCreate]);
       grantTable(this.backfillSegmentFunction, target, ACTIONS.targetWrite);
       grantTable(this.streamHandler, target, ACTIONS.targetWrite);
+      grantTable(this.replaySpoolFunction, target, ACTIONS.targetWrite);
     }
   }
 

@@ -12,6 +12,8 @@ export const ACTIONS = {
   sourceInspect: ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:DescribeContinuousBackups', 'dynamodb:Scan'],
   sourceStreamOpen: ['dynamodb:DescribeStream'],
   sourceScan: ['dynamodb:Scan'],
+  /** The Replay task's consistent read of each spooled key. */
+  sourceRead: ['dynamodb:GetItem'],
   /** What Lambda's event source mapping needs on the stream, with the function's own role. */
   streamRead: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
   targetInspect: ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:DescribeContinuousBackups'],

@@ -38,11 +38,20 @@ export interface DynashiftMigrationProps {
   readonly targets: Record<string, DynashiftTargetProps>;
   /**
    * The bundled handlers plus your config (and transform module). Its entry must export `streamHandler`, `prepare`,
-   * `backfillSegment` and `complete` (see docs/aws.md for a bundling recipe).
+   * `backfillSegment`, `complete` and `replaySpool` (see docs/aws.md for a bundling recipe).
    */
   readonly code: Code;
-  /** Handler names inside `code`. Default `index.streamHandler`, `index.prepare`, `index.backfillSegment`, `index.complete`. */
-  readonly handlers?: { readonly stream?: string; readonly prepare?: string; readonly backfillSegment?: string; readonly complete?: string };
+  /**
+   * Handler names inside `code`. Default `index.streamHandler`, `index.prepare`, `index.backfillSegment`,
+   * `index.complete`, `index.replaySpool`.
+   */
+  readonly handlers?: {
+    readonly stream?: string;
+    readonly prepare?: string;
+    readonly backfillSegment?: string;
+    readonly complete?: string;
+    readonly replaySpool?: string;
+  };
   /** Path of the config inside the bundle ($DYNASHIFT_CONFIG). Default `dynashift.config.json`. */
   readonly configPath?: string;
   readonly backfill?: {
@@ -66,8 +75,16 @@ export interface DynashiftMigrationProps {
      */
     readonly retryAttempts?: number;
     /**
-     * Create the mapping enabled. Default false: the state machine enables it once the backfill is complete. Set it to
-     * true after that, so that a later deploy of a changed mapping doesn't disable it again.
+     * The config's stream.duringBackfill (default true): the state machine enables the mapping right after Prepare and
+     * the stream handler spools the changed keys while the backfill runs (so no backfill is bounded by the stream's
+     * 24-hour retention), then the Replay task re-reads them. false: the mapping is enabled after Complete, and the
+     * backfill must finish within 20 hours.
+     */
+    readonly duringBackfill?: boolean;
+    /**
+     * Create the mapping enabled. Default false: the state machine enables it (after Prepare, or after Complete with
+     * duringBackfill false). Set it to true after that, so that a later deploy of a changed mapping doesn't disable it
+     * again.
      */
     readonly enabled?: boolean;
     readonly timeout?: Duration;

@@ -28,7 +28,7 @@ export interface SynthResult {
 
 /** Placeholder handlers for a template-only synth: deploying them fails loudly at the first invocation, never silently. */
 const PLACEHOLDER = `const fail = async () => { throw new Error('dynashift: placeholder code; deploy with your bundled handlers (dynashift deploy --code DIR, or the construct\\'s code prop)'); };
-exports.streamHandler = fail; exports.prepare = fail; exports.backfillSegment = fail; exports.complete = fail;`;
+exports.streamHandler = fail; exports.prepare = fail; exports.backfillSegment = fail; exports.complete = fail; exports.replaySpool = fail;`;
 
 /**
  * Builds a CDK App with one environment-agnostic stack holding the DynashiftMigration for `config`, and synthesizes it.
@@ -85,6 +85,7 @@ export function synthesizeMigration(opts: SynthOptions): SynthResult {
       ),
       code: opts.codePath ? Code.fromAsset(opts.codePath) : Code.fromInline(PLACEHOLDER),
       backfill: { strategy, concurrency: config.backfill.concurrency },
+      stream: { duringBackfill: config.stream.duringBackfill },
     });
     new CfnOutput(stack, 'StateMachineArn', { value: migration.stateMachine.stateMachineArn, description: 'start an execution to run the backfill' });
     new CfnOutput(stack, 'StateTableName', { value: migration.stateTable.tableName });

@@ -27,6 +27,7 @@ import {
   type DeadLetterEntry,
   type DeadLetterResolution,
 } from './dead-letters.js';
+import { KeySpool } from './key-spool.js';
 import type { BackfillCursor, MigrationState, PartitionState } from './migration-state.js';
 import { parseState } from './state-schema.js';
 import type { StateLock, StateStore } from './state-store.js';
@@ -44,6 +45,7 @@ import type { StateLock, StateStore } from './state-store.js';
  * | `stream#<source>`           | stream progress counters the stream handler adds to (progress only)            |
  * | `dlq#<hash>`                | one failure of one source item; the key is a hash of the item and the failure, so a |
  * |                             | retried failure lands once; `resolution` marks it resolved (rerun, retry, discard) |
+ * | `spool#<source>`            | the dirty-key spool's control item (state/key-spool.ts; its keys have their own pk) |
  *
  * Why per-segment items: concurrent children checkpoint their own segment with a conditional update and never
  * overwrite each other's cursors, and a segment that is done never becomes undone.
@@ -157,6 +159,11 @@ export class DynamoDbStateStore implements StateStore {
 
   get migration(): string {
     return this.opts.migration;
+  }
+
+  /** The dirty-key spool the stream handler fills while a backfill runs (state/key-spool.ts). */
+  spool(): KeySpool {
+    return new KeySpool({ client: this.opts.client, table: this.opts.table, migration: this.opts.migration });
   }
 
   // ---- StateStore ---------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /**
- * The AWS runner end to end on DynamoDB Local: the Step Functions backfill (Prepare → segment loops with a tiny time
- * budget → Complete) runs while a seeded random workload writes to the source; then Lambda-shaped batches from the real
+ * The AWS runner end to end on DynamoDB Local, with stream.duringBackfill false (the stream mapping enabled after the
+ * backfill; lambda-spool-end-to-end.test.ts runs the default, spooling mode): the Step Functions backfill (Prepare →
+ * segment loops with a tiny time budget → Complete) runs while a seeded random workload writes to the source; then Lambda-shaped batches from the real
  * stream go through the stream handler while the workload continues. Faults on the way:
  *
  * - backfill: a target write that crashes mid-page (the task fails, the state machine retries it from its checkpoint);
@@ -76,7 +77,7 @@ describe('AWS runner end to end', () => {
     await createStateTable(local.client, STATE_TABLE);
     const dir = mkdtempSync(join(tmpdir(), 'dynashift-e2e-'));
     config = await loadConfig(
-      writeMigrationConfig(dir, { name: `e2e-${SEED}`, endpoint: local.endpoint, segments: 6, concurrency: 3, pageSize: 100 }),
+      writeMigrationConfig(dir, { name: `e2e-${SEED}`, endpoint: local.endpoint, segments: 6, concurrency: 3, pageSize: 100, duringBackfill: false }),
     );
   });
 
@@ -100,6 +101,7 @@ describe('AWS runner end to end', () => {
       try {
         const run = await runBackfillStateMachine(tasks, { concurrency: 3, timeBudgetMs: 1, retryOn: ['InjectedCrash'] });
         assert.equal(run.complete.enableStreamMapping, true);
+        assert.equal(run.replays.length, 0, 'nothing was spooled: no replay');
         assert.ok(run.invocations > run.prepare.segments.length * 2, `each segment took several invocations (${run.invocations})`);
         const backfillCrashes = counters.crashes;
 

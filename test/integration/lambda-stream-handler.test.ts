@@ -75,17 +75,28 @@ describe('Lambda stream handler', () => {
     );
   });
 
-  test('while the backfill is not complete the handler applies nothing and returns every record, in order', async () => {
+  test('while the backfill is not complete the handler applies nothing: it spools the batch (stream.duringBackfill), or returns every record in order (without)', async () => {
     await tasks.prepare({});
     await put('early-1');
     const records = await newRecords();
-    const res = await handler(toLambdaEvent(records, streamArn));
+    // stream.duringBackfill false: nothing is consumed before the backfill completes.
+    const deferring = handlerFor({ ...config, stream: { ...config.stream, duringBackfill: false } });
+    const deferred = await deferring(toLambdaEvent(records, streamArn));
     assert.deepEqual(
-      res.batchItemFailures.map((f) => f.itemIdentifier),
+      deferred.batchItemFailures.map((f) => f.itemIdentifier),
       seqs(records),
     );
-    assert.equal((await scanAll(local.client, 'dst_by_group')).length, 0, 'nothing may be applied before the backfill completes');
     assert.ok(out.metrics().RecordsDeferred! >= records.length);
+    // The default: the batch is consumed into the spool, and still nothing reaches the targets until the replay.
+    const res = await handler(toLambdaEvent(records, streamArn));
+    assert.deepEqual(res.batchItemFailures, []);
+    assert.equal((await scanAll(local.client, 'dst_by_group')).length, 0, 'nothing may be applied before the backfill completes');
+    assert.ok(out.metrics().RecordsSpooled! >= records.length);
+    const spooled = await store().spool().page('source');
+    assert.ok(
+      spooled.keys.some((k) => k.sourceKey.id?.S === 'early-1' && k.targetKeys.some((t) => t.target === 'byGroup')),
+      'the spool holds the key and the target keys its image maps to',
+    );
   });
 
   test('after the backfill, the mapping from TRIM_HORIZON converges: target = transform(source)', async () => {

@@ -67,7 +67,12 @@ describe('Step Functions backfill tasks', () => {
     )
       .Items!.map((i) => i.sk!.S!)
       .sort();
-    assert.deepEqual(keys, ['runtime', 'segment#source#0', 'segment#source#1', 'segment#source#2', 'segment#source#3', 'state']);
+    // spool#source: the stream handler spools into it while the backfill runs (stream.duringBackfill, the default).
+    assert.deepEqual(keys, ['runtime', 'segment#source#0', 'segment#source#1', 'segment#source#2', 'segment#source#3', 'spool#source', 'state']);
+    assert.equal(
+      (await new DynamoDbStateStore({ client: local.client, table: STATE_TABLE, migration: 'sfn' }).spool().control('source'))?.mode,
+      'spooling',
+    );
     for (const table of ['dst_by_group', 'dst_flags']) {
       assert.equal((await local.client.send(new DescribeTableCommand({ TableName: table }))).Table?.TableStatus, 'ACTIVE');
     }

@@ -119,7 +119,7 @@ export interface ScenarioConfig {
     export?: { uri: string };
     touch?: { maxWriteUnitsPerSecond: number };
   };
-  stream?: { pollIntervalMs: number; discoveryIntervalMs: number };
+  stream?: { pollIntervalMs?: number; discoveryIntervalMs?: number; duringBackfill?: boolean };
   write?: { concurrency?: number; maxWriteUnitsPerSecond?: number };
   onError?: 'halt' | 'dead-letter';
 }

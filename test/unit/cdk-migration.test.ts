@@ -115,8 +115,9 @@ test('alarms: IteratorAge, handler errors, the on-failure queue, dead letters an
   t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ExecutionsFailed', Namespace: 'AWS/States' });
 });
 
-test('the state machine: Prepare → Distributed Map (a STANDARD loop per segment) → Complete → enable the mapping by SDK integration', () => {
-  const d = definition(synth());
+test('without the spool (stream.duringBackfill false): Prepare → Distributed Map (a STANDARD loop per segment) → Complete → enable the mapping, within 20 h', () => {
+  const t = synth({ stream: { duringBackfill: false } });
+  const d = definition(t);
   assert.equal(d.States.Prepare.Type, 'Task');
   const map = d.States.BackfillSegments;
   assert.equal(map.Type, 'Map');
@@ -128,6 +129,7 @@ test('the state machine: Prepare → Distributed Map (a STANDARD loop per segmen
   assert.equal(inner.CopySegment.Next, 'SegmentDone');
   assert.equal(inner.SegmentDone.Default, 'CopySegment', 'a segment loops until done');
   assert.ok(inner.CopySegment.Retry.some((r: { ErrorEquals: string[] }) => r.ErrorEquals.includes('SegmentLeasedError')));
+  assert.equal(d.States.Prepare.Next, 'BackfillSegments');
   assert.equal(map.Next, 'Complete');
   assert.equal(d.States.Complete.Next, 'StreamMayStart');
   const gate = d.States.StreamMayStart;
@@ -136,6 +138,36 @@ test('the state machine: Prepare → Distributed Map (a STANDARD loop per segmen
   const enable = d.States[gate.Choices[0].Next];
   assert.equal(enable.Resource, 'arn:TOKEN:states:::aws-sdk:lambda:updateEventSourceMapping');
   assert.equal(enable.Parameters.Enabled, true);
+  assert.equal(d.States.ReplaySpool, undefined, 'nothing to replay');
+  assert.equal((d as { TimeoutSeconds?: number }).TimeoutSeconds, 72_000, 'the 20-hour bound of the stream retention');
+});
+
+test('with the spool (the default): Prepare → enable the mapping → Distributed Map → Complete → ReplaySpool looped until done, no 20-hour timeout', () => {
+  const t = synth();
+  const d = definition(t);
+  const enable = d.States[d.States.Prepare.Next];
+  assert.equal(enable.Resource, 'arn:TOKEN:states:::aws-sdk:lambda:updateEventSourceMapping', 'the mapping is enabled right after Prepare');
+  assert.equal(enable.Parameters.Enabled, true);
+  assert.equal(enable.Next, 'BackfillSegments');
+  assert.equal(d.States.BackfillSegments.Next, 'Complete');
+  const gate = d.States.StreamMayStart;
+  assert.equal(gate.Choices[0].Next, 'ReplaySpool');
+  assert.equal(gate.Default, 'BackfillIncomplete');
+  assert.equal(d.States.ReplaySpool.Next, 'SpoolReplayed');
+  const loop = d.States.SpoolReplayed;
+  assert.equal(loop.Choices[0].Variable, '$.done');
+  assert.equal(loop.Choices[0].Next, 'CatchingUp');
+  assert.equal(loop.Default, 'ReplaySpool', 'the replay loops until the spool is live');
+  assert.equal(
+    Object.values(d.States).filter((s: { Resource?: string }) => s.Resource?.includes('updateEventSourceMapping')).length,
+    1,
+    'enabled once',
+  );
+  assert.equal((d as { TimeoutSeconds?: number }).TimeoutSeconds, undefined, 'no step depends on the 24-hour stream retention');
+  t.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.replaySpool', Timeout: 900 });
+  // The replay reads each spooled key from the source: GetItem on the source table, nothing broader.
+  const reads = statements(t).filter((s) => actionsOf(s).includes('dynamodb:GetItem') && JSON.stringify(s.Resource).includes('table/Orders"'));
+  assert.ok(reads.length > 0, 'GetItem on the source table');
 });
 
 test('without a stream ARN the construct reads LatestStreamArn at deploy time, allowed DescribeTable on that table only', () => {

@@ -11,6 +11,8 @@ import { DynamoDbStateStore, type RunnerRuntime } from '../../state/dynamodb-sta
 import type { Write } from './observability.js';
 
 import { fingerprint as runnerFingerprint } from '../../engine/snapshot.js';
+import { strategyFor } from '../../engine/strategies/registry.js';
+import type { BackfillStrategyName } from '../../engine/strategies/backfill-strategy.js';
 
 // The CLI's fingerprint: a DynamoDB-stored state refuses a changed config just like a local one.
 export { runnerFingerprint };
@@ -94,6 +96,15 @@ export async function loadRuntime(store: DynamoDbStateStore, config: ResolvedCon
     );
   }
   return runtime;
+}
+
+/**
+ * Whether the stream handler spools a source's records while its backfill runs (the dirty-key spool, docs/aws.md):
+ * stream.duringBackfill (the default) and a strategy that copies a snapshot. Otherwise it returns every batch for
+ * redelivery until the backfill is complete, as before.
+ */
+export function spoolsDuringBackfill(config: ResolvedConfig, strategy: BackfillStrategyName): boolean {
+  return config.stream.duringBackfill && strategyFor(strategy).copiesSnapshot;
 }
 
 export function mapperFor(config: ResolvedConfig, runtime: RunnerRuntime): ItemMapper {

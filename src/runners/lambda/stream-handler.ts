@@ -8,10 +8,12 @@ import { strategyFor } from '../../engine/strategies/registry.js';
 import type { Sink } from '../../sinks/sink.js';
 import type { DynamoDbStateStore, RunnerRuntime } from '../../state/dynamodb-state-store.js';
 import type { MigrationState } from '../../state/migration-state.js';
+import type { SpoolMode } from '../../state/key-spool.js';
 import { applyBatchInOrder } from './batch-apply.js';
+import { spoolBatchInOrder } from './batch-spool.js';
 import { lambdaToChangeRecord } from './event-records.js';
 import { EmfMetrics, jsonLogger, type JsonLogger } from './observability.js';
-import { configLoader, loadRuntime, mapperFor, openSinks, stateStoreFor, type RunnerOptions } from './runtime.js';
+import { configLoader, loadRuntime, mapperFor, openSinks, spoolsDuringBackfill, stateStoreFor, type RunnerOptions } from './runtime.js';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, LambdaContext } from './types.js';
 
 export interface StreamHandlerOptions extends RunnerOptions {
@@ -28,6 +30,8 @@ interface Container {
   log: JsonLogger;
   applier?: { runtime: RunnerRuntime; mapper: ItemMapper; sinks: Record<string, Sink> };
   ready?: { state: MigrationState; at: number };
+  /** The last spool mode read per source (sources that spool during their backfill). */
+  modes: Map<string, { mode: SpoolMode; at: number }>;
 }
 
 /**
@@ -36,9 +40,12 @@ interface Container {
  * the records from the first failing one on as batchItemFailures, so Lambda retries from there and no later change to
  * an item overtakes an earlier failed one.
  *
- * It applies nothing until the backfill is complete (the protocol's replay starts only after the snapshot): before
- * that, every record is returned as failed and Lambda delivers it again later. The CDK construct also keeps the
- * mapping disabled until the state machine has finished the backfill; this check is the second line of defence.
+ * It applies nothing until the backfill is complete (the protocol's replay starts only after the snapshot). With
+ * stream.duringBackfill (the default) the state machine enables the mapping right after Prepare, and while the
+ * backfill runs each batch is *spooled* (batch-spool.ts): the source keys it touched go to the dirty-key spool in the
+ * state table, which the Replay task re-reads after the backfill; once the replay is live, batches are applied. With
+ * stream.duringBackfill false, every record is returned as failed until the backfill is complete and Lambda delivers
+ * it again later (the construct keeps the mapping disabled until then; this check is the second line of defence).
  *
  * @example
  * // index.ts bundled with your dynashift.config.json
@@ -52,7 +59,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     if (container) return container;
     const config = await loadConfig();
     const log = jsonLogger({ fields: { migration: config.name }, ...(opts.write ? { write: opts.write } : {}) });
-    container = { config, store: stateStoreFor(opts, config), log };
+    container = { config, store: stateStoreFor(opts, config), log, modes: new Map() };
     return container;
   };
 
@@ -102,6 +109,17 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
       return failAll();
     }
     const [source, src] = match;
+    const mode = await sourceMode(c, gate.state, source, cacheMs);
+    if (mode.defer) {
+      log.warn({ source, records: records.length, reason: mode.defer }, 'not applying yet: returning the batch for redelivery');
+      metrics.add('RecordsDeferred', 'Count', records.length);
+      return failAll();
+    }
+    if (mode.spool) {
+      const spooled = await spoolBatch(c, log, metrics, source, src.stream.skipBefore, records);
+      if (spooled) return spooled;
+      // The replay went live between the mode read and the spool write: the batch is applied like any other.
+    }
     const { runtime, mapper, sinks } = c.applier!;
     const ttlAttribute = runtime.ttlAttributes[source];
     const failures = new FailurePolicy(c.store, c.config.onError, log);
@@ -150,13 +168,18 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     return { batchItemFailures: records.slice(outcome.failedFrom).map((r) => ({ itemIdentifier: r.sequenceNumber })) };
   }
 
-  /** Whether the protocol allows applying now: prepared, and every source's backfill complete. */
+  /**
+   * Whether the protocol allows handling batches now: prepared, and every source's backfill complete — except the
+   * sources that spool during their backfill (their spool's mode decides, see sourceMode).
+   */
   async function readyState(c: Container, cacheMs: number): Promise<{ ok: true; state: MigrationState } | { ok: false; reason: string }> {
     if (c.ready && Date.now() - c.ready.at < cacheMs && c.applier) return { ok: true, state: c.ready.state };
     const state = await c.store.peek();
     if (!state) return { ok: false, reason: "the migration has not been prepared (the state machine's Prepare step writes its state)" };
     const pending = Object.entries(state.sources)
-      .filter(([, s]) => strategyFor(s.backfill.strategy).copiesSnapshot && !s.backfill.completedAt)
+      .filter(
+        ([, s]) => strategyFor(s.backfill.strategy).copiesSnapshot && !s.backfill.completedAt && !spoolsDuringBackfill(c.config, s.backfill.strategy),
+      )
       .map(([n]) => n);
     if (pending.length > 0) return { ok: false, reason: `the backfill of ${pending.join(', ')} is not complete` };
     if (!c.applier) {
@@ -166,6 +189,84 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     }
     c.ready = { state, at: Date.now() };
     return { ok: true, state };
+  }
+
+  /**
+   * How a batch of this source is handled. A source that spools during its backfill follows its spool's mode:
+   * 'spooling' → spool, 'handoff' → redeliver (the replay's final pass runs), 'live' → apply. 'live' is final and kept
+   * for the container's life; 'spooling' is reused for the state cache time (a stale one is caught by the spool write's
+   * condition); 'handoff' is read again every batch.
+   */
+  async function sourceMode(c: Container, state: MigrationState, source: string, cacheMs: number): Promise<{ spool?: true; defer?: string }> {
+    const src = state.sources[source]!;
+    if (!spoolsDuringBackfill(c.config, src.backfill.strategy)) return {};
+    const cached = c.modes.get(source);
+    if (cached && (cached.mode === 'live' || (cached.mode === 'spooling' && Date.now() - cached.at < cacheMs)))
+      return cached.mode === 'live' ? {} : { spool: true };
+    const control = await c.store.spool().control(source);
+    if (!control) {
+      // A migration prepared before the spool existed: the old rule, apply once the backfill is complete.
+      if (src.backfill.completedAt) return {};
+      return { defer: `the spool of source ${source} is not open (the Prepare step opens it)` };
+    }
+    c.modes.set(source, { mode: control.mode, at: Date.now() });
+    if (control.mode === 'handoff') return { defer: `the replay of source ${source}'s spool is in its final pass` };
+    return control.mode === 'spooling' ? { spool: true } : {};
+  }
+
+  /** Spools the batch; undefined when the spool is already live (the caller applies the batch instead). */
+  async function spoolBatch(
+    c: Container,
+    log: JsonLogger,
+    metrics: EmfMetrics,
+    source: string,
+    skipBefore: number | undefined,
+    records: ChangeRecord[],
+  ): Promise<DynamoDBBatchResponse | undefined> {
+    const { runtime, mapper } = c.applier!;
+    const ttlAttribute = runtime.ttlAttributes[source];
+    const outcome = await spoolBatchInOrder({
+      mapper,
+      spool: c.store.spool(),
+      failures: new FailurePolicy(c.store, c.config.onError, log),
+      onError: c.config.onError,
+      source,
+      shardId: 'lambda',
+      records,
+      ...(skipBefore !== undefined ? { skipBefore } : {}),
+      ...(c.config.backfill.skipExpired && ttlAttribute ? { isExpired: (item: AttributeMap) => isExpired(item, ttlAttribute, Date.now()) } : {}),
+    });
+    if (outcome.refused) {
+      c.modes.set(source, { mode: outcome.refused === 'missing' ? 'handoff' : outcome.refused, at: Date.now() });
+      if (outcome.refused === 'live') return undefined;
+      log.warn(
+        { source, records: records.length, mode: outcome.refused },
+        'the spool is closed for the final replay pass: returning the batch for redelivery',
+      );
+      metrics.add('RecordsDeferred', 'Count', records.length);
+      metrics.add('BatchItemFailures', 'Count', records.length);
+      return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.sequenceNumber })) };
+    }
+    const spooled = outcome.failedFrom ?? records.length;
+    metrics.add('RecordsSpooled', 'Count', spooled);
+    metrics.add('KeysSpooled', 'Count', outcome.keys);
+    metrics.add('RecordsSkipped', 'Count', outcome.skipped);
+    metrics.add('DeadLetters', 'Count', outcome.deadLettered);
+    metrics.add('BatchItemFailures', 'Count', records.length - spooled);
+    const age = iteratorAge(records);
+    if (age !== undefined) metrics.add('IteratorAge', 'Milliseconds', age);
+    if (outcome.failedFrom === undefined) {
+      log.info(
+        { source, records: records.length, keys: outcome.keys, deadLettered: outcome.deadLettered },
+        'batch spooled (the backfill is running)',
+      );
+      return { batchItemFailures: [] };
+    }
+    log.error(
+      { source, spooled, failedFrom: records[outcome.failedFrom]!.sequenceNumber, error: outcome.failure, deadLetters: c.store.deadLetterLocation() },
+      'batch stopped at a failing record; it and every later record are returned for redelivery',
+    );
+    return { batchItemFailures: records.slice(outcome.failedFrom).map((r) => ({ itemIdentifier: r.sequenceNumber })) };
   }
 }
 

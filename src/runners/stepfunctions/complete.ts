@@ -5,12 +5,15 @@ import { enterPhase } from '../../engine/phase-machine.js';
 import { strategyFor } from '../../engine/strategies/registry.js';
 import { DynashiftError, StreamGapError } from '../../errors.js';
 import type { DynamoDbStateStore } from '../../state/dynamodb-state-store.js';
+import { spoolsDuringBackfill } from '../lambda/runtime.js';
 import type { CompleteOutput } from './types.js';
 
 /**
  * The state machine's last dynashift step: marks the backfill complete once every segment of every source is done, and
- * says whether the stream's event source mapping may be enabled. It refuses (STREAM_GAP) when the stream position was
- * opened so long ago that the mapping, which starts at TRIM_HORIZON, might no longer find the oldest needed records.
+ * says whether the stream's event source mapping may be enabled. Without a spool (stream.duringBackfill false) it
+ * refuses (STREAM_GAP) when the stream position was opened so long ago that the mapping, which starts at TRIM_HORIZON,
+ * might no longer find the oldest needed records; with one, the mapping has been consuming since Prepare and the
+ * Replay task follows (`replay: true`).
  */
 export async function completeBackfill(config: ResolvedConfig, store: DynamoDbStateStore, log: Logger, now = Date.now()): Promise<CompleteOutput> {
   const lock = await store.lock();
@@ -34,10 +37,14 @@ export async function completeBackfill(config: ResolvedConfig, store: DynamoDbSt
       log.warn({ pending: pending.length }, 'backfill not complete: segments remain');
       return { ...base, complete: false, enableStreamMapping: false };
     }
+    let spooling = false;
     for (const [name, src] of Object.entries(state.sources)) {
       if (src.backfill.completedAt) continue;
+      const spools = spoolsDuringBackfill(config, src.backfill.strategy);
+      spooling ||= spools;
       const age = now - Date.parse(src.stream.openedAt);
-      if (age > BACKFILL_BUDGET_MS) {
+      // A spooling source's mapping has consumed the stream since Prepare: nothing it needs can have aged out.
+      if (!spools && age > BACKFILL_BUDGET_MS) {
         throw new StreamGapError(
           `The stream position of source ${name} was opened ${Math.round(age / 3600_000)} h ago; stream records live 24 h, so the mapping (starting at TRIM_HORIZON) may miss changes made right after it.`,
         );
@@ -45,10 +52,11 @@ export async function completeBackfill(config: ResolvedConfig, store: DynamoDbSt
       src.backfill.completedAt = new Date(now).toISOString();
       log.info({ source: name, items: src.backfill.itemsWritten }, 'backfill complete');
     }
-    if (state.phase === 'new' || state.phase === 'backfilling') enterPhase(state, 'catching-up');
+    // With a spool the catch-up starts when the Replay task goes live; it moves the phase then.
+    if (!spooling && (state.phase === 'new' || state.phase === 'backfilling')) enterPhase(state, 'catching-up');
     state.updatedAt = new Date(now).toISOString();
     await store.save(state);
-    return { ...base, complete: true, enableStreamMapping: true };
+    return { ...base, complete: true, enableStreamMapping: true, replay: spooling };
   } finally {
     await lock.release();
   }

@@ -4,10 +4,11 @@
  */
 import { createBackfillTasks } from './tasks.js';
 
-export { createBackfillTasks, type BackfillTaskOptions, type BackfillTasks } from './tasks.js';
-export type { CompleteOutput, PrepareOutput, SegmentInput, SegmentResult, SegmentTask } from './types.js';
+export { createBackfillTasks, type BackfillTaskOptions, type BackfillTasks, type ReplayInput } from './tasks.js';
+export type { CompleteOutput, PrepareOutput, ReplayOutput, SegmentInput, SegmentResult, SegmentTask } from './types.js';
 
 const tasks = createBackfillTasks();
 export const prepare = tasks.prepare;
 export const backfillSegment = tasks.backfillSegment;
 export const complete = tasks.complete;
+export const replaySpool = tasks.replaySpool;

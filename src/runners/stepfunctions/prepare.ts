@@ -11,7 +11,7 @@ import { DynashiftError, PlanRefusedError } from '../../errors.js';
 import { driverFor } from '../../sinks/drivers.js';
 import { sdkStreamsApi } from '../../sources/stream/streams-api.js';
 import type { DynamoDbStateStore, RunnerRuntime } from '../../state/dynamodb-state-store.js';
-import { runnerFingerprint as fingerprint } from '../lambda/runtime.js';
+import { runnerFingerprint as fingerprint, spoolsDuringBackfill } from '../lambda/runtime.js';
 import type { PrepareOutput, SegmentTask } from './types.js';
 
 /**
@@ -64,6 +64,11 @@ export async function prepareMigration(config: ResolvedConfig, store: DynamoDbSt
     // Runtime facts first, then the state (whose save writes the segment items before the state item): a reader that
     // sees the state item can rely on everything else being there.
     await store.saveRuntime(runtimeFacts(config, plan, targetKeys));
+    // The dirty-key spool of each source that spools while its backfill runs: the state machine enables the stream
+    // mapping right after this step, and the stream handler spools into it until the Replay task goes live.
+    for (const [name, src] of Object.entries(state.sources)) {
+      if (spoolsDuringBackfill(config, src.backfill.strategy) && !src.backfill.completedAt) await store.spool().open(name);
+    }
     state.updatedAt = new Date().toISOString();
     await store.save(state);
     log.info({ resumed, segments: segments.length, phase: state.phase }, resumed ? 'migration resumed' : 'migration prepared');

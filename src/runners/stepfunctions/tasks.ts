@@ -11,7 +11,8 @@ import type { LambdaContext } from '../lambda/types.js';
 import { copySegment } from './backfill-segment.js';
 import { completeBackfill } from './complete.js';
 import { prepareMigration } from './prepare.js';
-import type { CompleteOutput, PrepareOutput, SegmentInput, SegmentResult } from './types.js';
+import { replaySpool } from './replay.js';
+import type { CompleteOutput, PrepareOutput, ReplayOutput, SegmentInput, SegmentResult } from './types.js';
 
 export interface BackfillTaskOptions extends RunnerOptions {
   /**
@@ -27,19 +28,28 @@ export interface BackfillTasks {
   prepare(input?: unknown, context?: LambdaContext): Promise<PrepareOutput>;
   backfillSegment(input: SegmentInput, context?: LambdaContext): Promise<SegmentResult>;
   complete(input?: unknown, context?: LambdaContext): Promise<CompleteOutput>;
+  replaySpool(input?: ReplayInput, context?: LambdaContext): Promise<ReplayOutput>;
+}
+
+/** The replaySpool task's input: the previous output when looping (its `sources`), plus test overrides. */
+export interface ReplayInput {
+  sources?: ReplayOutput['sources'];
+  timeBudgetMs?: number;
+  handoffBelow?: number;
 }
 
 /**
- * The Step Functions backfill's three Lambda task handlers: `prepare` → Distributed Map of `backfillSegment` loops →
- * `complete`. Each opens what it needs once per container (config, sinks, source clients) and logs and meters like the
+ * The Step Functions backfill's Lambda task handlers: `prepare` → Distributed Map of `backfillSegment` loops →
+ * `complete` → (when the stream was spooled during the backfill) `replaySpool` loops. Each opens what it needs once per container (config, sinks, source clients) and logs and meters like the
  * stream handler.
  *
  * @example
- * export const { prepare, backfillSegment, complete } = createBackfillTasks();
+ * export const { prepare, backfillSegment, complete, replaySpool } = createBackfillTasks();
  */
 export function createBackfillTasks(opts: BackfillTaskOptions = {}): BackfillTasks {
   const loadConfig = configLoader(opts);
   let opened: { preparedAt: string; sinks: Record<string, Sink>; sourceClients: Record<string, DynamoDBClient> } | undefined;
+  let replaying: { sinks: Record<string, Sink>; sourceClients: Record<string, DynamoDBClient> } | undefined;
   const logFor = (config: ResolvedConfig, task: string, context?: LambdaContext): JsonLogger =>
     jsonLogger({
       fields: { migration: config.name, task, ...(context?.awsRequestId ? { function_request_id: context.awsRequestId } : {}) },
@@ -104,6 +114,41 @@ export function createBackfillTasks(opts: BackfillTaskOptions = {}): BackfillTas
     async complete(_input, context) {
       const config = await loadConfig();
       return completeBackfill(config, stateStoreFor(opts, config), logFor(config, 'complete', context));
+    },
+
+    async replaySpool(input, context) {
+      const config = await loadConfig();
+      const log = logFor(config, 'replaySpool', context);
+      const store = stateStoreFor(opts, config, context?.awsRequestId ?? randomUUID());
+      const runtime = await loadRuntime(store, config);
+      if (!runtime) {
+        throw new DynashiftError('NOT_RUNNING', `migration ${config.name} is not prepared`, {
+          side: 'state',
+          hint: 'run the state machine from its Prepare step',
+        });
+      }
+      replaying ??= {
+        sinks: openSinks(config, runtime, opts),
+        sourceClients: Object.fromEntries(Object.entries(config.sources).map(([n, ref]) => [n, clientsFor(ref, roleFor('source', n, ref)).dynamodb])),
+      };
+      const remainingMs = context?.getRemainingTimeInMillis?.();
+      const budget = input?.timeBudgetMs ?? opts.timeBudgetMs ?? Number(process.env.DYNASHIFT_TIME_BUDGET_MS ?? 12 * 60_000);
+      const metrics = metricsFor(config);
+      try {
+        const out = await replaySpool(
+          { config, store, runtime, mapper: mapperFor(config, runtime), sinks: replaying.sinks, sourceClients: replaying.sourceClients, log },
+          {
+            timeBudgetMs: remainingMs !== undefined ? Math.min(budget, Math.max(0, remainingMs - (opts.reserveMs ?? 60_000))) : budget,
+            handoffBelow: input?.handoffBelow ?? Number(process.env.DYNASHIFT_HANDOFF_BELOW ?? 1000),
+            ...(input?.sources ? { previous: input.sources } : {}),
+          },
+        );
+        metrics.add('KeysReplayed', 'Count', out.replayed);
+        metrics.add('DeadLetters', 'Count', out.deadLettered);
+        return out;
+      } finally {
+        metrics.flush();
+      }
     },
   };
 }

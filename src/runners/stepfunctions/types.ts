@@ -1,3 +1,4 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { BackfillCursor } from '../../sources/source.js';
 
 /** One item of the Distributed Map: a scan segment of one source. */
@@ -42,8 +43,29 @@ export interface CompleteOutput {
   complete: boolean;
   /** The state machine enables the stream's event source mapping only when this is true. */
   enableStreamMapping: boolean;
+  /** A source spooled its stream during the backfill: the Replay task runs next (its mapping is already enabled). */
+  replay?: boolean;
   backfilledItems: number;
   /** Segments not done yet (at most 50 listed), when not complete. */
   pending: { source: string; segment: number }[];
   pendingCount: number;
 }
+
+/** The replaySpool task's output; the state machine calls it again while `done` is false. */
+export interface ReplayOutput {
+  migration: string;
+  /** Every spooling source's spool is live: the stream handler applies batches, the catch-up has begun. */
+  done: boolean;
+  /**
+   * Per source: its spool's mode, the keys left after the last complete pass (-1: no pass completed yet), and where an
+   * unfinished pass stopped (the next invocation continues there).
+   */
+  sources: Record<string, { mode: 'spooling' | 'handoff' | 'live'; remaining: number; cursor?: SpoolCursor }>;
+  /** Keys this invocation re-read and applied, and the ones left for a later pass because a newer record arrived. */
+  replayed: number;
+  requeued: number;
+  deadLettered: number;
+}
+
+/** Where a pass over a spool stopped: the spool query's LastEvaluatedKey (its pk and sk, both strings). */
+export type SpoolCursor = Record<string, AttributeValue>;
