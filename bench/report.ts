@@ -6,6 +6,7 @@ import { summarize, type Summary } from './lib/stats.js';
 import type { BackfillRun } from './scenarios/backfill.js';
 import type { DynashiftBackfill } from './scenarios/dynashift-runs.js';
 import type { LagRun } from './scenarios/lag.js';
+import type { BackfillLagRun } from './scenarios/backfill-lag.js';
 import type { ScalingRun } from './scenarios/scaling.js';
 import type { StreamRun } from './scenarios/stream.js';
 
@@ -27,6 +28,7 @@ export interface BenchResults {
     backfill?: BackfillRun[];
     stream?: StreamRun[];
     lag?: LagRun[];
+    backfillLag?: BackfillLagRun[];
     memory?: (DynashiftBackfill & { tableItems: number })[];
     faults?: FaultsRun[];
   };
@@ -81,6 +83,8 @@ export interface Report {
     pollCycleMs: Summary;
     writeP99: Summary;
   };
+  /** Per figure: the new mode (stream applied during the backfill), the old one, and the ratio of their medians. */
+  backfillLag?: { name: string; new: Summary; old: Summary; ratio: number; digits: number }[];
   memory?: { sizes: { items: number; rss: Summary; itemsPerSecond: Summary }[]; flat?: number };
   scaling?: { segments: number; dynashift: Summary; minimal: Summary; ratio: Summary; cpu: CpuShares }[];
   targets: Target[];
@@ -279,6 +283,28 @@ export function buildReport(r: BenchResults): Report {
     });
   }
 
+  if (raw.backfillLag?.length) {
+    const runs = raw.backfillLag;
+    const row = (name: string, of: (x: BackfillLagRun) => number, digits = 0): NonNullable<Report['backfillLag']>[number] => {
+      const n = summarize(runs.filter((x) => x.mode === 'new').map(of));
+      const old = summarize(runs.filter((x) => x.mode === 'old').map(of));
+      return { name, new: n, old, ratio: n.median / old.median, digits };
+    };
+    rep.backfillLag = [
+      row('lag during the backfill, p50 ms', (x) => x.during.p50Ms),
+      row('lag during the backfill, p99 ms', (x) => x.during.p99Ms),
+      row('lag during the backfill, max ms', (x) => x.during.maxMs),
+      row('lag after the backfill until in sync, p50 ms', (x) => x.after.p50Ms),
+      row('lag after the backfill until in sync, p99 ms', (x) => x.after.p99Ms),
+      row('lag after the backfill until in sync, max ms', (x) => x.after.maxMs),
+      row('backfill s', (x) => x.backfillSeconds, 1),
+      row('catch-up after the backfill s', (x) => x.catchUpSeconds, 1),
+      row('backfill started → in sync s', (x) => x.toSyncSeconds, 1),
+      row('live writes/s acknowledged', (x) => x.achievedRate),
+      row('samples during / after the backfill', (x) => x.during.samples + x.after.samples),
+    ];
+  }
+
   const mem = new Map<number, { rss: number[]; ips: number[] }>();
   const addMem = (items: number, rss: number | undefined, ips: number): void => {
     if (rss === undefined) return;
@@ -431,6 +457,36 @@ function sections(r: BenchResults): Section[] {
       notes: [
         `every ${o.lagSampleEvery}th write over ${o.lagSeconds} s after "in sync"; unseen samples: ${l.unseen}; target poll cycle ${fig(l.pollCycleMs)} ms; source PutItem p99 ${fig(l.writeP99)} ms`,
         `with the writer running: backfill of ${o.lagSeedItems.toLocaleString('en-US')} items ${fig(l.backfill, (x) => x.toFixed(1))} s, then caught up in ${fig(l.catchUp, (x) => x.toFixed(1))} s`,
+      ],
+    });
+  }
+  if (rep.backfillLag) {
+    const runs = r.raw.backfillLag!;
+    const perMode = runs.filter((x) => x.mode === 'new').length;
+    const sum = (f: (x: BackfillLagRun) => number): number => runs.reduce((n, x) => n + f(x), 0);
+    out.push({
+      title: `Stream lag during a backfill of ${o.backfillLagItems.toLocaleString('en-US')} items under ${o.backfillLagRate} PutItems/s, stream applied during the backfill (new) vs after it (old) (${runsNote(perMode)} per mode, interleaved)`,
+      head: ['figure', 'new: duringBackfill true', 'old: duringBackfill false', 'new / old'],
+      rows: rep.backfillLag.map((x) => [
+        x.name,
+        fig(x.new, (n) => n.toFixed(x.digits)),
+        fig(x.old, (n) => n.toFixed(x.digits)),
+        Number.isFinite(x.ratio) ? `${x.ratio.toFixed(x.ratio < 0.1 ? 3 : 2)}×` : '–',
+      ]),
+      notes: [
+        `every ${o.backfillLagSampleEvery}th write acknowledged from "backfill started" to "in sync", followed until a consistent BatchGetItem of the target shows it; a pending key is polled again after 5% of its age`,
+        `unseen samples: ${sum((x) => x.during.unseen + x.after.unseen)}; writes sent again after a 500 (DynamoDB Local's lock timeout): ${sum((x) => x.retriedWrites)}; writer ticks cut short (too many in flight): ${sum((x) => x.skippedTicks)}; source PutItem p99 ${runs.map((x) => x.writeP99Ms.toFixed(0)).join(', ')} ms`,
+        `CPU from "backfill started" to "in sync": new ${cpuText(
+          shares(
+            runs.filter((x) => x.mode === 'new').map((x) => x.cpu),
+            ['dynashift', 'bench'],
+          ),
+        )}; old ${cpuText(
+          shares(
+            runs.filter((x) => x.mode === 'old').map((x) => x.cpu),
+            ['dynashift', 'bench'],
+          ),
+        )}`,
       ],
     });
   }

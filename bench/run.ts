@@ -18,6 +18,7 @@ import { buildReport, renderMarkdown, renderText, type BenchResults } from './re
 import { backfillRun, verifyAvailable, type BackfillRun } from './scenarios/backfill.js';
 import { RESULTS_DIR, type Ctx } from './scenarios/common.js';
 import { lagRun, type LagRun } from './scenarios/lag.js';
+import { backfillLagRun } from './scenarios/backfill-lag.js';
 import { faultsRun } from './scenarios/faults.js';
 import { memoryRun } from './scenarios/memory.js';
 import { scalingRun, type ScalingRun } from './scenarios/scaling.js';
@@ -103,6 +104,20 @@ async function main(): Promise<number> {
       for (let r = 0; r < o.lagRuns; r++) {
         raw.lag.push(await lagRun(ctx, r));
         save();
+      }
+    }
+
+    // 2c. Lag during a backfill under a live writer: the stream applied during the backfill (new) vs after it (old).
+    if (want('backfill-lag')) {
+      ctx.log(
+        `\n== backfill-lag: ${o.backfillLagItems.toLocaleString('en-US')} items, ${o.backfillLagRate} writes/s; stream applied during the backfill (new) vs after it (old)`,
+      );
+      raw.backfillLag = [];
+      for (let r = 0; r < o.backfillLagRuns; r++) {
+        for (const mode of ['new', 'old'] as const) {
+          raw.backfillLag.push(await backfillLagRun(ctx, r, mode));
+          save();
+        }
       }
     }
 

@@ -32,6 +32,8 @@ export interface ConfigOptions {
   target: string;
   settings: DynashiftSettings;
   strategy?: 'scan' | 'none';
+  /** stream.duringBackfill; unset keeps dynashift's default (true). */
+  duringBackfill?: boolean;
 }
 
 /** Writes a JSON config (and a fresh state folder) for one migration; returns the config path. */
@@ -50,7 +52,14 @@ export function writeConfig(o: ConfigOptions): string {
       pageSize: o.settings.pageSize,
     },
     write: { concurrency: o.settings.writeConcurrency },
-    ...(o.settings.pollIntervalMs ? { stream: { pollIntervalMs: o.settings.pollIntervalMs } } : {}),
+    ...(o.settings.pollIntervalMs !== undefined || o.duringBackfill !== undefined
+      ? {
+          stream: {
+            ...(o.settings.pollIntervalMs ? { pollIntervalMs: o.settings.pollIntervalMs } : {}),
+            ...(o.duringBackfill !== undefined ? { duringBackfill: o.duringBackfill } : {}),
+          },
+        }
+      : {}),
     stateDir: './state',
   };
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);

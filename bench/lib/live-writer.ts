@@ -27,6 +27,19 @@ export interface LiveWriterOptions {
   maxInFlight?: number;
   /** put (default): one PutItem per write. batch: a tick's writes (distinct keys) go in BatchWriteItems of ≤ 25. */
   mode?: 'put' | 'batch';
+  /**
+   * Polls a pending key again only once `relativePollInterval` × its age has passed since its last poll (default 0:
+   * every key every cycle). Many writes stay unseen for tens of seconds when the stream is applied only after a
+   * backfill; polling them all in a tight loop would load the emulator that serves the backfill. The lag is then
+   * overstated by at most this share (plus one poll cycle).
+   */
+  relativePollInterval?: number;
+  /**
+   * Times a write answered 500 is sent again (default 0), after 50 ms doubling up to 1 s. DynamoDB Local answers
+   * "timed out waiting for a lock" under a busy backfill on a loaded machine, where AWS would succeed; the SDK's own
+   * retries stop once its retry quota is spent. The write's ack is then its successful attempt's.
+   */
+  retries?: number;
 }
 
 interface PreparedWrite {
@@ -43,6 +56,8 @@ export interface LagSample {
   sentAt: number;
   ackAt: number;
   seenAt?: number;
+  /** A later sampled write of the same key was made before this one was seen (its lag is left out). */
+  superseded?: boolean;
 }
 
 export class LiveWriter {
@@ -60,9 +75,14 @@ export class LiveWriter {
   private poller: Promise<void> | undefined;
   readonly samples: LagSample[] = [];
   private readonly pending = new Map<string, LagSample>();
+  private readonly polledAt = new Map<string, number>();
   private pollCycles = 0;
   private pollMs = 0;
   private writeLatencies: number[] = [];
+  /** Writes sent again after a 500 (see `retries`). */
+  retried = 0;
+  /** The first failed source write's error, for the report. */
+  firstError: string | undefined;
   /** Sampled writes overwritten by a later sampled write of the same key before they were seen (left out). */
   superseded = 0;
 
@@ -174,14 +194,7 @@ export class LiveWriter {
   private send(writes: PreparedWrite[]): void {
     const sentAt = Date.now();
     this.inFlight += writes.length;
-    const request =
-      writes.length === 1 && this.o.mode !== 'batch'
-        ? this.o.client.send(new PutItemCommand({ TableName: this.o.source, Item: writes[0]!.item })).then(() => undefined)
-        : batchWrite(
-            this.o.client,
-            this.o.source,
-            writes.map((w) => ({ PutRequest: { Item: w.item } })),
-          );
+    const request = this.attempt(writes);
     request
       .then(
         () => {
@@ -193,18 +206,44 @@ export class LiveWriter {
             const s: LagSample = { id: w.id, seq: w.seq, sentAt, ackAt };
             this.samples.push(s);
             // A later sampled write of the same key supersedes (and also proves) the earlier one.
-            if (this.pending.has(w.id)) this.superseded++;
+            const earlier = this.pending.get(w.id);
+            if (earlier) {
+              earlier.superseded = true;
+              this.superseded++;
+            }
             this.pending.delete(w.id);
             this.pending.set(w.id, s);
           }
         },
-        () => {
+        (err: unknown) => {
           this.failed += writes.length;
+          this.firstError ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err);
         },
       )
       .finally(() => {
         this.inFlight -= writes.length;
       });
+  }
+
+  private async attempt(writes: PreparedWrite[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (writes.length === 1 && this.o.mode !== 'batch') {
+          await this.o.client.send(new PutItemCommand({ TableName: this.o.source, Item: writes[0]!.item }));
+        } else {
+          await batchWrite(
+            this.o.client,
+            this.o.source,
+            writes.map((w) => ({ PutRequest: { Item: w.item } })),
+          );
+        }
+        return;
+      } catch (err) {
+        if (attempt >= (this.o.retries ?? 0) || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 500) throw err;
+        this.retried++;
+        await sleep(Math.min(1000, 50 * 2 ** attempt));
+      }
+    }
   }
 
   private async poll(): Promise<void> {
@@ -214,7 +253,15 @@ export class LiveWriter {
         continue;
       }
       const started = Date.now();
-      const keys = [...this.pending.keys()];
+      const every = this.o.relativePollInterval ?? 0;
+      const keys = [...this.pending]
+        .filter(([id, s]) => every === 0 || started - (this.polledAt.get(id) ?? 0) >= (started - s.ackAt) * every)
+        .map(([id]) => id);
+      if (keys.length === 0) {
+        await sleep(5);
+        continue;
+      }
+      for (const id of keys) this.polledAt.set(id, started);
       const chunks: string[][] = [];
       for (let i = 0; i < keys.length; i += 100) chunks.push(keys.slice(i, i + 100));
       const found = new Map<string, number>();
@@ -248,6 +295,7 @@ export class LiveWriter {
         if (s && seq >= s.seq) {
           s.seenAt = seenAt;
           this.pending.delete(id);
+          this.polledAt.delete(id);
         }
       }
       this.pollCycles++;

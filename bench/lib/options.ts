@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['scaling', 'backfill', 'verify', 'stream', 'lag', 'memory', 'faults'] as const;
+export const SECTIONS = ['scaling', 'backfill', 'verify', 'stream', 'lag', 'backfill-lag', 'memory', 'faults'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -19,6 +19,11 @@ export interface BenchOptions {
   lagSampleEvery: number;
   /** put: one PutItem per write; batch: each 10 ms tick's writes in one BatchWriteItem (same writes/s, fewer requests). */
   lagWriter: 'put' | 'batch';
+  /** backfill-lag section: source items, live writes/s, runs per mode, sampled writes (every Nth). */
+  backfillLagItems: number;
+  backfillLagRate: number;
+  backfillLagRuns: number;
+  backfillLagSampleEvery: number;
   copyTableSeconds: number;
   copyTableRuns: number;
   memorySizes: number[];
@@ -56,6 +61,10 @@ const HELP = `npm run bench -- [options]
   --lag-writer batch|put  each 10 ms tick's writes in one BatchWriteItem (default), or one PutItem per write
                           (DynamoDB Local alone tops out near 460 single PutItems/s on 2 cores)
   --lag-runs N            runs of the lag measurement (default --runs)
+  --backfill-lag-items N  backfill-lag section: source items (default --items)
+  --backfill-lag-rate N   its live writer's steady single PutItems/s during the backfill (default 150)
+  --backfill-lag-runs N   its runs per mode, interleaved new, old, new, old… (default --runs)
+  --backfill-lag-sample-every N  follow every Nth live write on the target (default 5)
   --copy-table-seconds N  cap on each copy-dynamodb-table run; it copies at a constant rate (default 60)
   --copy-table-runs N     runs of copy-dynamodb-table (default --runs)
   --memory-sizes LIST     table sizes for the peak-RSS check (default: --items; e.g. 100000,1000000)
@@ -102,6 +111,10 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'lag-sample-every': { type: 'string' },
       'lag-writer': { type: 'string' },
       'lag-runs': { type: 'string' },
+      'backfill-lag-items': { type: 'string' },
+      'backfill-lag-rate': { type: 'string' },
+      'backfill-lag-runs': { type: 'string' },
+      'backfill-lag-sample-every': { type: 'string' },
       'copy-table-seconds': { type: 'string' },
       'copy-table-runs': { type: 'string' },
       'memory-sizes': { type: 'string' },
@@ -155,6 +168,10 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     lagSeedItems: num('lag-seed-items', Math.min(items, quick ? 2_000 : 10_000)),
     lagSampleEvery: num('lag-sample-every', 5),
     lagWriter,
+    backfillLagItems: num('backfill-lag-items', items),
+    backfillLagRate: num('backfill-lag-rate', 150),
+    backfillLagRuns: num('backfill-lag-runs', runs),
+    backfillLagSampleEvery: num('backfill-lag-sample-every', 5),
     copyTableSeconds: num('copy-table-seconds', quick ? 20 : 60),
     copyTableRuns: num('copy-table-runs', runs),
     memorySizes: list(values['memory-sizes']) ?? [items],
