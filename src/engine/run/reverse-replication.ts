@@ -1,10 +1,11 @@
 import type { ResolvedConfig } from '../../config/resolved-config.js';
-import { clientsFor, type TableClients } from '../../aws/clients.js';
+import { clientsFor, destroyClients, type TableClients } from '../../aws/clients.js';
 import { roleFor } from '../../aws/errors.js';
 import type { KeySchema } from '../../core/item.js';
 import type { RateMeter } from '../../core/rate-limiter.js';
 import type { ItemMapper } from '../../core/transform.js';
 import { driverFor } from '../../sinks/drivers.js';
+import type { Sink } from '../../sinks/sink.js';
 import { StreamReader } from '../../sources/stream/stream-reader.js';
 import { sdkStreamsApi } from '../../sources/stream/streams-api.js';
 import type { StreamState } from '../../state/migration-state.js';
@@ -30,6 +31,9 @@ export interface ReverseReplicationDeps {
 
 /** Target streams → the source, through the inverse transform: keeps the old table current after writes moved. */
 export class ReverseReplication extends StreamApplier {
+  /** What `open` created: this actor owns them, and destroys them when its streams stop. */
+  private opened: { clients: TableClients[]; sink?: Sink } = { clients: [] };
+
   constructor(private readonly deps: ReverseReplicationDeps) {
     super(deps.meter);
   }
@@ -49,10 +53,11 @@ export class ReverseReplication extends StreamApplier {
         side: 'source',
       },
     );
+    this.opened = { clients: [], sink };
     return Object.entries(this.deps.positions()).map(([target, stream]) => ({
       source: target,
       reader: new StreamReader({
-        api: sdkStreamsApi(clientsFor(config.targets[target]!, roleFor('target', target, config.targets[target]!)).streams),
+        api: sdkStreamsApi(this.targetClients(target).streams),
         source: target,
         state: stream,
         onCheckpoint: () => {},
@@ -71,6 +76,21 @@ export class ReverseReplication extends StreamApplier {
         stats: this.deps.stats,
       }),
     }));
+  }
+
+  private targetClients(target: string): TableClients {
+    const ref = this.deps.config.targets[target]!;
+    const clients = clientsFor(ref, roleFor('target', target, ref));
+    this.opened.clients.push(clients);
+    return clients;
+  }
+
+  protected override async release(): Promise<void> {
+    const { clients, sink } = this.opened;
+    this.opened = { clients: [] };
+    for (const c of clients) destroyClients(c);
+    // Closing only frees sockets: a failure here must not hide why the streams stopped.
+    await sink?.close?.().catch((err: unknown) => this.deps.log.warn({ error: err }, 'reverse replication: closing the source writer failed'));
   }
 
   protected announce(streams: number): void {

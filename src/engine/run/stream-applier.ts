@@ -26,6 +26,8 @@ export abstract class StreamApplier {
   /** Opens a reader per stream, from the positions in the state (read now, so they include every earlier step). */
   protected abstract open(): StreamFeed[];
   protected abstract announce(streams: number): void;
+  /** Releases what `open` created for this start (clients, sinks); called once every stream has stopped. */
+  protected async release(): Promise<void> {}
 
   /** Runs every stream until `signal` aborts; rejects with the first reader's failure. */
   start(signal: AbortSignal): Promise<void> {
@@ -42,7 +44,9 @@ export abstract class StreamApplier {
           this.meter.add(page.records.length);
         }, signal),
       ),
-    ).then(() => undefined);
+    )
+      .then(() => undefined)
+      .finally(() => this.release());
   }
 
   /** Every shard has been read up to its tip at some point after `since` and after this start. */
