@@ -1,22 +1,11 @@
-import type { ChangeRecord } from '../../core/change.js';
-import type { AttributeMap } from '../../core/item.js';
-import { changeWrites, type MapFailure } from '../../core/protocol.js';
-import type { ItemMapper } from '../../core/transform.js';
-import { ItemFailureHalt, type FailurePolicy } from '../../engine/failure-policy.js';
+import type { FailurePolicy } from '../../engine/failure-policy.js';
 import { writeToTargets } from '../../engine/write-all.js';
 import type { RejectedWrite, Sink } from '../../sinks/sink.js';
+import { deadLetterAndHalt, earliest, mapBatch, type BatchMapOptions } from './batch-map.js';
 
-export interface BatchApplyOptions {
-  mapper: ItemMapper;
+export interface BatchApplyOptions extends BatchMapOptions {
   sinks: Record<string, Sink>;
   failures: FailurePolicy;
-  onError: 'halt' | 'dead-letter';
-  source: string;
-  /** Lambda events carry no shard id; any label other than 'backfill' marks the writes as stream writes. */
-  shardId: string;
-  records: ChangeRecord[];
-  skipBefore?: number;
-  isExpired?: (item: AttributeMap) => boolean;
 }
 
 export interface BatchOutcome {
@@ -40,27 +29,10 @@ export interface BatchOutcome {
  * - a sink that fails outright: nothing about the batch is known, so it is redelivered whole.
  */
 export async function applyBatchInOrder(opts: BatchApplyOptions): Promise<BatchOutcome> {
-  const index = new Map(opts.records.map((r, i) => [r.sequenceNumber, i]));
-  const writeOpts = {
-    ...(opts.skipBefore !== undefined ? { skipBefore: opts.skipBefore } : {}),
-    ...(opts.isExpired ? { isExpired: opts.isExpired } : {}),
-  };
   const before = opts.failures.recorded;
   const outcome = (o: Omit<BatchOutcome, 'deadLettered'>): BatchOutcome => ({ ...o, deadLettered: opts.failures.recorded - before });
-
-  let records = opts.records;
-  let mapped = changeWrites(opts.mapper, { source: opts.source, shardId: opts.shardId, records }, writeOpts);
-  let mapFailure: MapFailure | undefined;
-  if (opts.onError === 'halt') {
-    // The transform is pure (assumption A2), so the prefix before the first failure maps without failures.
-    while (mapped.failures.length > 0) {
-      mapFailure = earliest(mapped.failures, (f) => index.get(f.record!.sequenceNumber) ?? 0);
-      records = opts.records.slice(0, index.get(mapFailure.record!.sequenceNumber) ?? 0);
-      mapped = changeWrites(opts.mapper, { source: opts.source, shardId: opts.shardId, records }, writeOpts);
-    }
-  } else {
-    await opts.failures.handle(mapped.failures, []);
-  }
+  const { records, mapped, mapFailure, position } = mapBatch(opts);
+  if (opts.onError === 'dead-letter') await opts.failures.handle(mapped.failures, []);
 
   let rejected: RejectedWrite[];
   let written: number;
@@ -74,8 +46,8 @@ export async function applyBatchInOrder(opts: BatchApplyOptions): Promise<BatchO
   let failure: { code: string; message: string } | undefined = mapFailure?.error;
   if (rejected.length > 0) {
     if (opts.onError === 'halt') {
-      const first = earliest(rejected, (r) => index.get(r.op.origin.sequenceNumber ?? '') ?? 0);
-      const at = index.get(first.op.origin.sequenceNumber ?? '') ?? 0;
+      const first = earliest(rejected, (r) => position(r.op.origin.sequenceNumber));
+      const at = position(first.op.origin.sequenceNumber);
       await deadLetterAndHalt(opts.failures, [], rejected);
       if (failedFrom === undefined || at < failedFrom) {
         failedFrom = at;
@@ -87,19 +59,6 @@ export async function applyBatchInOrder(opts: BatchApplyOptions): Promise<BatchO
   }
   if (mapFailure) await deadLetterAndHalt(opts.failures, [mapFailure], []);
   return outcome({ ...(failedFrom !== undefined ? { failedFrom } : {}), ...(failure ? { failure } : {}), skipped: mapped.skipped, writes: written });
-}
-
-/** FailurePolicy in 'halt' mode records the entries, then throws to stop the run; here stopping is the return value. */
-async function deadLetterAndHalt(failures: FailurePolicy, mapFailures: MapFailure[], rejected: RejectedWrite[]): Promise<void> {
-  try {
-    await failures.handle(mapFailures, rejected);
-  } catch (err) {
-    if (!(err instanceof ItemFailureHalt)) throw err;
-  }
-}
-
-function earliest<T>(list: T[], position: (t: T) => number): T {
-  return list.reduce((a, b) => (position(b) < position(a) ? b : a));
 }
 
 function describe(err: unknown): { code: string; message: string } {

@@ -1,20 +1,13 @@
 import type { ChangeRecord } from '../../core/change.js';
 import type { AttributeMap } from '../../core/item.js';
-import { changeWrites, type MapFailure } from '../../core/protocol.js';
 import type { ItemMapper } from '../../core/transform.js';
-import { ItemFailureHalt, type FailurePolicy } from '../../engine/failure-policy.js';
+import type { FailurePolicy } from '../../engine/failure-policy.js';
 import type { KeySpool, SpoolEntry } from '../../state/key-spool.js';
+import { deadLetterAndHalt, mapBatch, type BatchMapOptions } from './batch-map.js';
 
-export interface BatchSpoolOptions {
-  mapper: ItemMapper;
+export interface BatchSpoolOptions extends BatchMapOptions {
   spool: KeySpool;
   failures: FailurePolicy;
-  onError: 'halt' | 'dead-letter';
-  source: string;
-  shardId: string;
-  records: ChangeRecord[];
-  skipBefore?: number;
-  isExpired?: (item: AttributeMap) => boolean;
 }
 
 export interface SpoolOutcome {
@@ -38,26 +31,8 @@ export interface SpoolOutcome {
  * re-reads the item, whose current version may well transform).
  */
 export async function spoolBatchInOrder(opts: BatchSpoolOptions): Promise<SpoolOutcome> {
-  const index = new Map(opts.records.map((r, i) => [r.sequenceNumber, i]));
-  const writeOpts = {
-    ...(opts.skipBefore !== undefined ? { skipBefore: opts.skipBefore } : {}),
-    ...(opts.isExpired ? { isExpired: opts.isExpired } : {}),
-  };
-  const page = (records: ChangeRecord[]) => changeWrites(opts.mapper, { source: opts.source, shardId: opts.shardId, records }, writeOpts);
   const before = opts.failures.recorded;
-
-  let records = opts.records;
-  let mapped = page(records);
-  let mapFailure: MapFailure | undefined;
-  if (opts.onError === 'halt') {
-    while (mapped.failures.length > 0) {
-      mapFailure = mapped.failures.reduce((a, b) =>
-        (index.get(b.record!.sequenceNumber) ?? 0) < (index.get(a.record!.sequenceNumber) ?? 0) ? b : a,
-      );
-      records = opts.records.slice(0, index.get(mapFailure.record!.sequenceNumber) ?? 0);
-      mapped = page(records);
-    }
-  }
+  const { records, mapped, mapFailure } = mapBatch(opts);
 
   const entries: SpoolEntry[] = [];
   for (const r of records) {
@@ -74,13 +49,7 @@ export async function spoolBatchInOrder(opts: BatchSpoolOptions): Promise<SpoolO
   if (result !== 'spooled') return { refused: result, keys: 0, skipped: 0, deadLettered: 0 };
 
   if (opts.onError === 'dead-letter') await opts.failures.handle(mapped.failures, []);
-  if (mapFailure) {
-    try {
-      await opts.failures.handle([mapFailure], []);
-    } catch (err) {
-      if (!(err instanceof ItemFailureHalt)) throw err;
-    }
-  }
+  if (mapFailure) await deadLetterAndHalt(opts.failures, [mapFailure], []);
   return {
     ...(mapFailure ? { failedFrom: records.length, failure: mapFailure.error } : {}),
     keys,
