@@ -17,54 +17,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { ResolvedConfig } from '../../src/config/resolved-config.js';
-import type { Item, Transform } from '../../src/core/transform.js';
-import type { Sink } from '../../src/sinks/sink.js';
 import { createStreamHandler } from '../../src/runners/lambda/stream-handler.js';
 import { createBackfillTasks } from '../../src/runners/stepfunctions/tasks.js';
 import { createStateTable, DynamoDbStateStore } from '../../src/state/dynamodb-state-store.js';
 import { createTable, latestStreamArn, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
-import { mulberry32, runWorkload, seedItems, type Rng } from '../support/workload.js';
+import { mulberry32, runWorkload, seedItems } from '../support/workload.js';
 import { LocalEventSourceMapping } from '../fixtures/lambda/event-source-mapping.js';
 import { captureOutput, expectedTargets, writeMigrationConfig } from '../fixtures/lambda/migration-fixture.js';
 import { runBackfillStateMachine } from '../fixtures/lambda/state-machine.js';
+import { crashingSink, flakyTransform } from '../fixtures/lambda/injected-faults.js';
 
 const SEED = Number(process.env.SEED ?? 1);
 const ITEMS = 1500;
 const STATE_TABLE = 'dynashift_state';
 const local = withDynamoDbLocal();
-
-class InjectedCrash extends Error {
-  override readonly name = 'InjectedCrash';
-}
-
-/** A sink that, with probability `rate`, writes the first half of a call's ops and then fails like a lost connection. */
-function crashingSink(sink: Sink, rng: Rng, rate: number, counter: { crashes: number }): Sink {
-  return {
-    name: sink.name,
-    capabilities: sink.capabilities,
-    async write(ops, signal) {
-      if (ops.length > 1 && rng() < rate) {
-        await sink.write(ops.slice(0, Math.floor(ops.length / 2)), signal);
-        counter.crashes++;
-        throw new InjectedCrash(`injected crash after ${Math.floor(ops.length / 2)} of ${ops.length} writes`);
-      }
-      return sink.write(ops, signal);
-    },
-  };
-}
-
-/** A transform that throws once for some items (a transient failure, e.g. fixed by a redeploy), then behaves. */
-function flakyTransform(transform: Transform, rng: Rng, rate: number, failed: Set<string>): Transform {
-  return (item: Item, ctx) => {
-    const id = String(item.id);
-    if (!failed.has(id) && rng() < rate) {
-      failed.add(id);
-      throw new Error(`injected transient transform failure for ${id}`);
-    }
-    return transform(item, ctx);
-  };
-}
 
 describe('AWS runner end to end, stream spooled during the backfill', () => {
   let config: ResolvedConfig;
