@@ -76,9 +76,8 @@ export function changeWrites(mapper: ItemMapper, page: ChangePage, opts: ChangeW
   const duplicateRemoves: ChangeRecord[] = [];
   let skipped = 0;
   for (const record of page.records) {
-    const followsRemoval = opts.recentRemovals?.followsRemoval(page.shardId, record.keys) ?? false;
     // Every record is observed, the passed-over and the failed ones too: the memory describes the stream, not the writes.
-    opts.recentRemovals?.observe(page.shardId, record);
+    const followsRemoval = opts.recentRemovals?.observe(page.shardId, record) ?? false;
     if (opts.skipBefore !== undefined && record.createdAt !== undefined && record.createdAt < opts.skipBefore) {
       skipped++;
       continue;

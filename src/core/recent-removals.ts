@@ -21,20 +21,21 @@ export class RecentRemovals {
 
   constructor(readonly capacity = RECENT_REMOVALS_CAPACITY) {}
 
-  /** True when the previous record of this key in this shard was a deletion (with nothing of that key between). */
-  followsRemoval(shardId: string, keys: AttributeMap): boolean {
-    const id = removalId(shardId, keys);
-    return id !== undefined && this.removed.has(id);
-  }
-
-  /** Notes a record, in stream order: a deletion marks its key, any other record of the key clears it. */
-  observe(shardId: string, record: ChangeRecord): void {
+  /**
+   * Notes a record, in stream order (a deletion marks its key, any other record of the key clears it), and says whether
+   * the previous record of this key in this shard was a deletion, with nothing of that key between. One key id per
+   * record; with nothing remembered, a record that is not a deletion costs nothing.
+   */
+  observe(shardId: string, record: ChangeRecord): boolean {
+    const deletion = isDeletion(record);
+    if (!deletion && this.removed.size === 0) return false;
     const id = removalId(shardId, record.keys);
-    if (id === undefined) return;
-    this.removed.delete(id);
-    if (!isDeletion(record)) return;
+    if (id === undefined) return false;
+    const followsRemoval = this.removed.delete(id);
+    if (!deletion) return followsRemoval;
     this.removed.add(id); // re-inserted: a Set iterates in insertion order, so the first entry is the least recent
     if (this.removed.size > this.capacity) this.removed.delete(this.removed.values().next().value!);
+    return followsRemoval;
   }
 
   get size(): number {
