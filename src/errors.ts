@@ -38,7 +38,8 @@ export type ErrorCode =
   | 'CONFIRMATION_REQUIRED'
   | 'VERIFY_UNSUPPORTED'
   | 'TRANSFORM_CHANGED'
-  | 'METRICS_PORT_UNAVAILABLE';
+  | 'METRICS_PORT_UNAVAILABLE'
+  | 'TARGET_NOT_DEPLOYABLE';
 
 /** Which part of the migration a failure is about: the fix names a setting of that side. */
 export type Side = 'source' | 'target' | 'state' | 'config';

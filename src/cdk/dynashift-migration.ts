@@ -9,7 +9,7 @@ import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from '
 import { Construct } from 'constructs';
 import { MigrationAlarms } from './alarms.js';
 import { BackfillStateMachine } from './backfill-state-machine.js';
-import { ACTIONS, grantAssumeRole, grantTable, tableArn } from './permissions.js';
+import { ACTIONS, grantAssumeRole, grantSecretRead, grantTable, tableArn } from './permissions.js';
 import type { DynashiftMigrationProps, DynashiftSourceProps } from './props.js';
 
 export type { DynashiftMigrationProps, DynashiftSourceProps, DynashiftTableProps, DynashiftTargetProps } from './props.js';
@@ -79,6 +79,7 @@ export class DynashiftMigration extends Construct {
       memorySize: number,
       description: string,
       extra: Record<string, string> = {},
+      writesTargets = true,
     ): LambdaFunction =>
       new LambdaFunction(this, fid, {
         runtime: props.runtime ?? Runtime.NODEJS_22_X,
@@ -88,6 +89,14 @@ export class DynashiftMigration extends Construct {
         memorySize,
         description,
         environment: { ...environment, ...extra },
+        // Only the functions that open the targets need the VPC (Complete touches the state table alone).
+        ...(props.vpc && writesTargets
+          ? {
+              vpc: props.vpc.vpc,
+              ...(props.vpc.subnets ? { vpcSubnets: props.vpc.subnets } : {}),
+              ...(props.vpc.securityGroups ? { securityGroups: props.vpc.securityGroups } : {}),
+            }
+          : {}),
       });
     const h = props.handlers ?? {};
     this.streamHandler = fn(
@@ -119,6 +128,8 @@ export class DynashiftMigration extends Construct {
       Duration.minutes(1),
       256,
       `dynashift ${props.migrationName}: marks the backfill complete`,
+      {},
+      false,
     );
 
     this.replaySpoolFunction = fn(
@@ -183,7 +194,13 @@ export class DynashiftMigration extends Construct {
       // The event source mapping reads the stream with the function's own role, whatever role the Scan assumes.
       grantTable(this.streamHandler, { ...source, roleArn: undefined } as DynashiftSourceProps, ACTIONS.streamRead, 'stream');
     }
+    const writers = [this.prepareFunction, this.backfillSegmentFunction, this.streamHandler, this.replaySpoolFunction];
     for (const target of Object.values(props.targets)) {
+      if (target.connectionStringSecret) {
+        for (const f of writers) grantSecretRead(f, target.connectionStringSecret);
+      }
+      // PostgreSQL, or a DynamoDB-compatible endpoint: not an AWS table, so no DynamoDB permission is granted for it.
+      if ((target.kind ?? 'dynamodb') !== 'dynamodb' || target.endpoint) continue;
       grantTable(this.prepareFunction, target, target.create === false ? ACTIONS.targetInspect : [...ACTIONS.targetInspect, ...ACTIONS.targetCreate]);
       grantTable(this.backfillSegmentFunction, target, ACTIONS.targetWrite);
       grantTable(this.streamHandler, target, ACTIONS.targetWrite);

@@ -56,3 +56,15 @@ export function grantAssumeRole(fn: IFunction, roleArn: string): void {
   seen.add(roleArn);
   fn.addToRolePolicy(new PolicyStatement({ actions: ['sts:AssumeRole'], resources: [roleArn] }));
 }
+
+/**
+ * secretsmanager:GetSecretValue on exactly one secret. A full ARN is used as it is; a name (or an ARN without the
+ * six-character suffix Secrets Manager appends) matches that suffix with `-??????`, never a wider wildcard.
+ */
+export function grantSecretRead(fn: IFunction, secret: string): void {
+  const arn = secret.startsWith('arn:')
+    ? secret
+    : Stack.of(fn).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: secret, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  const full = /-[A-Za-z0-9]{6}$/.test(arn) && secret.startsWith('arn:') ? arn : `${arn}-??????`;
+  fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [full] }));
+}

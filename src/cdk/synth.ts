@@ -7,6 +7,8 @@ import type { ResolvedConfig } from '../config/resolved-config.js';
 import { AWS_RUNNER_STRATEGIES, strategyFor } from '../engine/strategies/registry.js';
 import { DynashiftError } from '../errors.js';
 import { DynashiftMigration } from './dynashift-migration.js';
+import { lambdaTargets } from './lambda-targets.js';
+import { vpcProps } from './vpc.js';
 
 export interface SynthOptions {
   config: ResolvedConfig;
@@ -36,18 +38,8 @@ exports.streamHandler = fail; exports.prepare = fail; exports.backfillSegment = 
  */
 export function synthesizeMigration(opts: SynthOptions): SynthResult {
   const { config } = opts;
-  for (const [name, target] of Object.entries(config.targets)) {
-    if ((target.kind ?? 'dynamodb') !== 'dynamodb' || target.endpoint) {
-      throw new DynashiftError(
-        'CONFIG_INVALID',
-        `target ${name} (${target.kind ?? 'dynamodb'}${target.endpoint ? ` at ${target.endpoint}` : ''}) can't be deployed by the AWS runner`,
-        {
-          hint: 'the AWS runner writes to DynamoDB tables in AWS only; use `dynashift run` for PostgreSQL, files or custom endpoints',
-          exitCode: 2,
-        },
-      );
-    }
-  }
+  // Refuses (TARGET_NOT_DEPLOYABLE) a target the functions could not reach, before anything is synthesized.
+  const reach = lambdaTargets(config);
   const strategy = config.backfill.strategy as 'scan' | 'none';
   if (!strategyFor(strategy).awsRunner) {
     throw new DynashiftError('CONFIG_INVALID', `backfill strategy "${strategy}" is not available in the AWS runner`, {
@@ -72,17 +64,9 @@ export function synthesizeMigration(opts: SynthOptions): SynthResult {
           },
         ]),
       ),
-      targets: Object.fromEntries(
-        Object.entries(config.targets).map(([n, t]) => [
-          n,
-          {
-            tableName: t.table,
-            ...(t.region ? { region: t.region } : {}),
-            ...(t.roleArn ? { roleArn: t.roleArn } : {}),
-            create: !('create' in t && t.create === false),
-          },
-        ]),
-      ),
+      targets: reach.targets,
+      ...(Object.keys(reach.environment).length > 0 ? { environment: reach.environment } : {}),
+      ...(config.lambda?.vpc ? { vpc: vpcProps(stack, config.lambda.vpc) } : {}),
       code: opts.codePath ? Code.fromAsset(opts.codePath) : Code.fromInline(PLACEHOLDER),
       backfill: { strategy, concurrency: config.backfill.concurrency },
       stream: { duringBackfill: config.stream.duringBackfill },

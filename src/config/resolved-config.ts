@@ -23,6 +23,8 @@ export interface ResolvedConfig {
   write: { concurrency: number; maxWriteUnitsPerSecond?: number };
   onError: 'halt' | 'dead-letter';
   guard?: { versionAttribute: string };
+  /** AWS runner settings for `dynashift deploy` (config `lambda`). */
+  lambda?: { vpc?: { vpcId: string; subnetIds: string[]; securityGroupIds: string[] } };
 }
 
 export const DEFAULTS = {

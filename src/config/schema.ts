@@ -129,6 +129,21 @@ const common = {
     .optional()
     .describe("What to do with an item the transform or target rejects: 'halt' (default) or 'dead-letter' and continue"),
   stateDir: z.string().optional().describe('State folder, relative to the config file (default .dynashift)'),
+  lambda: z
+    .object({
+      vpc: z
+        .object({
+          vpcId: z.string().min(1).describe('The VPC of the subnets'),
+          subnetIds: z.array(z.string().min(1)).min(1).describe('Subnets the functions run in (private, with a route to DynamoDB and Secrets Manager)'),
+          securityGroupIds: z.array(z.string().min(1)).min(1).describe('Security groups of the functions (the database must admit them)'),
+        })
+        .strict()
+        .optional()
+        .describe('Run the functions that write to the targets in this VPC (to reach e.g. an RDS database)'),
+    })
+    .strict()
+    .optional()
+    .describe('AWS runner (dynashift deploy): settings of the deployed functions'),
 };
 
 /** JSON config: the transform is a module path (relative to the config file) exporting `transform` or a default. */
