@@ -18,6 +18,7 @@ import { createBackfillTasks } from '../../src/runners/stepfunctions/tasks.js';
 import { resolveConnection } from '../../src/sinks/postgres/postgres-connection.js';
 import { connectionStringFrom } from '../../src/sinks/postgres/postgres-secrets.js';
 import type { PostgresTargetConfig } from '../../src/sinks/postgres/postgres-config.js';
+import { startSecretsStub } from '../support/secrets-manager-stub.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:orders-db-AbC123';
 
@@ -171,4 +172,26 @@ describe('a PostgreSQL connection string kept in Secrets Manager', () => {
       (err: unknown) => err instanceof DynashiftError && err.side === 'target' && /connectionStringEnv/.test(err.hint ?? ''),
     );
   });
+});
+
+test('Secrets Manager stub: a secret the runner cannot read fails the invocation naming the secret and the setting, and the next invocation reads it again', async () => {
+  const id = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:missing-db-AbC123';
+  const stub = await startSecretsStub({});
+  try {
+    const config = await configWith({ pg: { table: 'orders', kind: 'postgres', keySchema: KEY, postgres: { connectionStringSecret: id } } });
+    const tasks = createBackfillTasks({ config, stateTable: 'unused', secretsClient: stub.client() });
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      await assert.rejects(tasks.prepare({}), (err: unknown) => {
+        assert.ok(err instanceof DynashiftError, String(err));
+        assert.equal(err.code, 'AWS_ERROR');
+        assert.equal(err.side, 'target');
+        assert.match(err.message, /missing-db-AbC123.*ResourceNotFoundException/);
+        assert.match(err.hint ?? '', /connectionStringSecret/);
+        return true;
+      });
+    }
+    assert.equal(stub.calls.get(id), 2, 'a failed load is not cached: each invocation tries again');
+  } finally {
+    await stub.stop();
+  }
 });
