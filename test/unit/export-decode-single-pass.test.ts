@@ -135,7 +135,12 @@ describe('scanning a file with the byte check', () => {
   });
 
   test('plain files are flagged plain; a file with one valid-but-not-plain line is not, and decodes the same', async () => {
-    const plainScan = await scanFile({ bytes: gzipSync(`${EXACT_LINE}\n${EXACT_LINE}\n`), format: 'DYNAMODB_JSON', mode: 'item', keepLimitBytes: 1 << 20 });
+    const plainScan = await scanFile({
+      bytes: gzipSync(`${EXACT_LINE}\n${EXACT_LINE}\n`),
+      format: 'DYNAMODB_JSON',
+      mode: 'item',
+      keepLimitBytes: 1 << 20,
+    });
     assert.equal(plainScan.plain, true);
     assert.deepEqual(
       [...jsonTextPages(plainScan.text!, 'item', 0, 10, plainScan.plain)].flat().map((r) => r.Item),

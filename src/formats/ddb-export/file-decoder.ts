@@ -151,13 +151,7 @@ export function ionLinesToJson(lines: string[], mode: DecodeMode, firstLine: num
  * The main-thread side: records of verified DynamoDB JSON text, `pageSize` at a time from record `fromLine`. Only
  * the text is held; items are built page by page.
  */
-export function* jsonTextPages(
-  text: Uint8Array,
-  mode: DecodeMode,
-  fromLine: number,
-  pageSize: number,
-  plain = false,
-): Generator<ExportRecord[]> {
+export function* jsonTextPages(text: Uint8Array, mode: DecodeMode, fromLine: number, pageSize: number, plain = false): Generator<ExportRecord[]> {
   const buf = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
   const starts: number[] = [];
   const ends: number[] = [];
