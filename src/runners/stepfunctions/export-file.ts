@@ -1,6 +1,6 @@
-import { exportSource } from '../../engine/export-backfill.js';
+import { exportAccess } from '../../engine/export-backfill.js';
 import { DynashiftError } from '../../errors.js';
-import type { ExportSource } from '../../sources/export/index.js';
+import { ExportSource } from '../../sources/export/index.js';
 import type { BackfillSource } from '../../sources/source.js';
 import { copyPartition, type SegmentContext, type SegmentTiming } from './backfill-segment.js';
 import type { ExportFileInput, ExportFileResult } from './types.js';
@@ -27,7 +27,8 @@ export async function loadExportFile(ctx: SegmentContext, input: ExportFileInput
   const key = `${ctx.config.name}\n${input.source}\n${exp.uri}`;
   let source = sources.get(key);
   if (!source) {
-    source = exportSource(ctx.config, input.source, exp.uri);
+    // Pages of backfill.pageSize records: a page is what an invocation checkpoints, so a time budget ends within one.
+    source = new ExportSource({ name: input.source, uri: exp.uri, access: exportAccess(ctx.config), pageSize: ctx.config.backfill.pageSize });
     sources.set(key, source);
   }
   const loaded = await source.load();
