@@ -161,7 +161,10 @@ export function validateDefinition(definition: AslDefinition): { isValid: boolea
 }
 
 /** Every state of the definition, nested Map/Parallel states included, with the path of states that leads to it. */
-export function allStates(definition: { States: Record<string, AslState> }, path: string[] = []): { name: string; path: string[]; state: AslState }[] {
+export function allStates(
+  definition: { States: Record<string, AslState> },
+  path: string[] = [],
+): { name: string; path: string[]; state: AslState }[] {
   const out: { name: string; path: string[]; state: AslState }[] = [];
   for (const [name, state] of Object.entries(definition.States)) {
     out.push({ name, path, state });
@@ -201,7 +204,9 @@ export function interpreterGaps(definition: AslDefinition): string[] {
       if (state.Credentials) gaps.push(`${name}: Credentials ignored`);
       if (state.HeartbeatSeconds !== undefined) gaps.push(`${name}: HeartbeatSeconds ignored`);
       if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
-        gaps.push(`${name}: no TimeoutSeconds: the interpreter times the task out after 60 s (Step Functions: never); the harness bounds it by the function's timeout`);
+        gaps.push(
+          `${name}: no TimeoutSeconds: the interpreter times the task out after 60 s (Step Functions: never); the harness bounds it by the function's timeout`,
+        );
       }
       const resource = String(state.Resource);
       if (resource.includes(':::aws-sdk:')) gaps.push(`${name}: SDK integration ${resource.replace(/^.*aws-sdk:/, '')}: emulated by the harness`);
@@ -311,7 +316,11 @@ export async function runBackfillStateMachine(opts: RunOptions): Promise<RunResu
     const timeoutMs = typeof opts.lambdaTimeoutMs === 'function' ? opts.lambdaTimeoutMs(fn) : (opts.lambdaTimeoutMs ?? fn.timeoutSeconds * 1000);
     const started = Date.now();
     const requestId = randomUUID();
-    const context = { awsRequestId: requestId, functionName: fn.logicalId, getRemainingTimeInMillis: () => Math.max(0, started + timeoutMs - Date.now()) };
+    const context = {
+      awsRequestId: requestId,
+      functionName: fn.logicalId,
+      getRemainingTimeInMillis: () => Math.max(0, started + timeoutMs - Date.now()),
+    };
     const record: TaskInvocation = { state: stateName, handler: fn.handler, requestId, event, ok: false, ms: 0 };
     invocations.push(record);
     const invoke = (): Promise<Json> => handler(structuredClone(event), context);
@@ -345,7 +354,8 @@ export async function runBackfillStateMachine(opts: RunOptions): Promise<RunResu
     if (integration === 'lambda:updateEventSourceMapping') {
       const mapping = machine.mappings.find((m) => m.uuid === parameters.Uuid);
       if (!mapping) throw new Error(`${stateName}: no mapping with UUID ${parameters.Uuid} in the template`);
-      if (parameters.Enabled !== true) throw new Error(`${stateName}: the harness emulates enabling a mapping only, got ${JSON.stringify(parameters)}`);
+      if (parameters.Enabled !== true)
+        throw new Error(`${stateName}: the harness emulates enabling a mapping only, got ${JSON.stringify(parameters)}`);
       if (!opts.enableMapping) throw new Error(`${stateName} enables mapping ${mapping.logicalId}: give the harness enableMapping`);
       enabled.push(mapping);
       await opts.enableMapping(mapping);
@@ -404,7 +414,11 @@ export async function runBackfillStateMachine(opts: RunOptions): Promise<RunResu
  * A Map's ItemReader, emulated: a Task state inserted before the Map reads the items and hands the Map
  * `{ input, items }`; the Map iterates `$.items` and passes `$.input` on (its ResultPath must be null).
  */
-function emulateItemReaders(definition: { States: Record<string, AslState> }, handlers: Record<string, (input: Json) => Promise<Json>>, opts: RunOptions): void {
+function emulateItemReaders(
+  definition: { States: Record<string, AslState> },
+  handlers: Record<string, (input: Json) => Promise<Json>>,
+  opts: RunOptions,
+): void {
   for (const [name, state] of Object.entries(definition.States)) {
     const inner = state.ItemProcessor ?? state.Iterator;
     if (inner) emulateItemReaders(inner, handlers, opts);
@@ -477,7 +491,8 @@ async function readS3Items(map: string, reader: Json, input: Json, s3: S3Client 
     let token: string | undefined;
     do {
       const res = await s3.send(new ListObjectsV2Command({ Bucket: p.Bucket, Prefix: p.Prefix, ContinuationToken: token }));
-      for (const o of res.Contents ?? []) items.push({ Key: o.Key, Size: o.Size, Etag: o.ETag, LastModified: o.LastModified?.toISOString(), StorageClass: o.StorageClass });
+      for (const o of res.Contents ?? [])
+        items.push({ Key: o.Key, Size: o.Size, Etag: o.ETag, LastModified: o.LastModified?.toISOString(), StorageClass: o.StorageClass });
       token = res.NextContinuationToken;
     } while (token);
   } else {
