@@ -33,8 +33,14 @@ export interface BackfillStateMachineProps {
   concurrency: number;
 }
 
-/** Errors worth retrying a segment on: its lease is held by a previous attempt still running, or a transient failure. */
+/**
+ * Errors worth retrying a task on: a transient failure, or the invocation's runtime died (timeout, out of memory, a
+ * crash: Step Functions reports `Lambda.Unknown` — some runtimes `Sandbox.Timedout` or `Runtime.ExitError`). A dead
+ * copier still holds its segment's lease, so the retry meets SegmentLeasedError (retried on its own) until it ends.
+ */
 const TRANSIENT = [
+  'Lambda.Unknown',
+  'Runtime.ExitError',
   'Sandbox.Timedout',
   'ThrottlingException',
   'ProvisionedThroughputExceededException',
