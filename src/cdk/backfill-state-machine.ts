@@ -165,8 +165,9 @@ export class BackfillStateMachine extends Construct {
 
   /**
    * The export Map: its ItemReader reads the export's manifest-files.json (JSON Lines, one data file a line) from S3,
-   * at the bucket and key Prepare returned; each child gets the line's data file, item count and checksum plus the
-   * source, and loops backfillSegment (which loads export files too) until the file is done.
+   * at the bucket and key Prepare returned; each child gets the manifest line as it is ({ itemCount, md5Checksum, etag,
+   * dataFileS3Key }: the export backfill has one source, so no ItemSelector adds it) and loops backfillSegment (which
+   * loads export files too) until the file is done.
    */
   private exportFilesMap(props: BackfillStateMachineProps): DistributedMap {
     const load = new LambdaInvoke(this, 'LoadExportFile', {
@@ -183,12 +184,6 @@ export class BackfillStateMachine extends Construct {
         bucketNamePath: JsonPath.stringAt('$.exportFiles.bucket'),
         key: JsonPath.stringAt('$.exportFiles.key'),
       }),
-      itemSelector: {
-        source: JsonPath.stringAt('$.exportFiles.source'),
-        dataFileS3Key: JsonPath.stringAt('$$.Map.Item.Value.dataFileS3Key'),
-        itemCount: JsonPath.numberAt('$$.Map.Item.Value.itemCount'),
-        md5Checksum: JsonPath.stringAt('$$.Map.Item.Value.md5Checksum'),
-      },
       maxConcurrency: props.concurrency,
       mapExecutionType: StateMachineType.STANDARD,
       resultPath: JsonPath.DISCARD,

@@ -37,17 +37,14 @@ const BUCKET = 'exports';
 const local = withDynamoDbLocal();
 const s3server = withS3rver();
 
-/** The Distributed Map's ItemReader (InputType JSONL) and ItemSelector: one item per manifest line, plus the source. */
+/** The Distributed Map's ItemReader (InputType JSONL): one item per manifest line, the line as it is. */
 async function manifestItems(files: ExportFiles): Promise<ExportFileInput[]> {
   const res = await s3server.s3.client.send(new GetObjectCommand({ Bucket: files.bucket, Key: files.key }));
   const text = await res.Body!.transformToString();
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')
-    .map((l) => {
-      const line = JSON.parse(l) as { dataFileS3Key: string; itemCount: number; md5Checksum: string };
-      return { source: files.source, dataFileS3Key: line.dataFileS3Key, itemCount: line.itemCount, md5Checksum: line.md5Checksum };
-    });
+    .map((l) => JSON.parse(l) as ExportFileInput);
 }
 
 describe('export backfill on the AWS runner (Prepare takes the export, a Distributed Map over its data files)', () => {

@@ -16,19 +16,21 @@ const sources = new Map<string, ExportSource>();
  * retried or re-run child returns at once and Complete can check that every file of the manifest did.
  */
 export async function loadExportFile(ctx: SegmentContext, input: ExportFileInput, timing: SegmentTiming): Promise<ExportFileResult> {
+  // A manifest line names no source: the export backfill on Step Functions has exactly one (Prepare checks it).
+  const sourceName = input.source ?? Object.keys(ctx.config.sources)[0]!;
   const state = await ctx.store.peek();
-  const exp = state?.sources[input.source]?.backfill.export;
+  const exp = state?.sources[sourceName]?.backfill.export;
   if (!state || !exp) {
-    throw new DynashiftError('NOT_RUNNING', `migration ${ctx.config.name} has no export recorded for source ${input.source}`, {
+    throw new DynashiftError('NOT_RUNNING', `migration ${ctx.config.name} has no export recorded for source ${sourceName}`, {
       side: 'state',
       hint: "run the state machine from its Prepare step: it locates (or takes) the export and records it; the Map's items come from that export's manifest",
     });
   }
-  const key = `${ctx.config.name}\n${input.source}\n${exp.uri}`;
+  const key = `${ctx.config.name}\n${sourceName}\n${exp.uri}`;
   let source = sources.get(key);
   if (!source) {
     // Pages of backfill.pageSize records: a page is what an invocation checkpoints, so a time budget ends within one.
-    source = new ExportSource({ name: input.source, uri: exp.uri, access: exportAccess(ctx.config), pageSize: ctx.config.backfill.pageSize });
+    source = new ExportSource({ name: sourceName, uri: exp.uri, access: exportAccess(ctx.config), pageSize: ctx.config.backfill.pageSize });
     sources.set(key, source);
   }
   const loaded = await source.load();
@@ -46,20 +48,20 @@ export async function loadExportFile(ctx: SegmentContext, input: ExportFileInput
       {
         side: 'source',
         hint: "the export Map's ItemReader must read the manifest-files.json Prepare returned (exportFiles); start the execution again from Prepare",
-        details: { source: input.source, dataFileS3Key: input.dataFileS3Key },
+        details: { source: sourceName, dataFileS3Key: input.dataFileS3Key },
       },
     );
   }
   const file = entry.relativeKey;
-  const one: BackfillSource = { name: input.source, partitions: async () => [file], read: (p, cursor, signal) => source.read(p, cursor, signal) };
-  const r = await copyPartition(ctx, input.source, file, one, timing, {
+  const one: BackfillSource = { name: sourceName, partitions: async () => [file], read: (p, cursor, signal) => source.read(p, cursor, signal) };
+  const r = await copyPartition(ctx, sourceName, file, one, timing, {
     what: 'export file',
     strategy: 'export',
     carried: input.cursor,
     log: { file },
   });
   return {
-    source: input.source,
+    source: sourceName,
     dataFileS3Key: input.dataFileS3Key,
     ...(input.itemCount !== undefined ? { itemCount: input.itemCount } : {}),
     ...(input.md5Checksum !== undefined ? { md5Checksum: input.md5Checksum } : {}),

@@ -102,7 +102,7 @@ export function createBackfillTasks(opts: BackfillTaskOptions = {}): BackfillTas
           runtime,
           mapper: mapperFor(config, runtime),
           sinks: opened.sinks,
-          sourceClient: opened.sourceClients[input.source]!,
+          sourceClient: opened.sourceClients[input.source ?? Object.keys(config.sources)[0]!]!,
           log,
         };
         const timing = {

@@ -30,16 +30,19 @@ export interface SegmentResult extends SegmentTask {
 }
 
 /**
- * One item of the export Map: a line of the export's manifest-files.json (read by the Map's ItemReader, InputType
- * JSONL), with the source it belongs to added by the Map's ItemSelector. The child loops on its own output.
+ * One item of the export Map: a line of the export's manifest-files.json as the Map's ItemReader (InputType JSONL)
+ * hands it out ({ itemCount, md5Checksum, etag, dataFileS3Key }). The child loops on its own output, which adds the
+ * source.
  */
 export interface ExportFileInput {
-  source: string;
+  /** The source the file belongs to; absent in a manifest line: the export backfill's one source. */
+  source?: string;
   /** The data file, as the manifest names it (relative to the bucket root). */
   dataFileS3Key: string;
   /** The manifest line's count and checksum: checked against the manifest the task reads itself. */
   itemCount?: number;
   md5Checksum?: string;
+  etag?: string;
   cursor?: BackfillCursor | null;
   timeBudgetMs?: number;
 }
