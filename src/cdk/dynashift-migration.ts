@@ -9,7 +9,7 @@ import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from '
 import { Construct } from 'constructs';
 import { MigrationAlarms } from './alarms.js';
 import { BackfillStateMachine } from './backfill-state-machine.js';
-import { ACTIONS, grantAssumeRole, grantSecretRead, grantTable, tableArn } from './permissions.js';
+import { ACTIONS, grantAssumeRole, grantExportRead, grantSecretRead, grantTable, tableArn } from './permissions.js';
 import type { DynashiftMigrationProps, DynashiftSourceProps } from './props.js';
 
 export type { DynashiftMigrationProps, DynashiftSourceProps, DynashiftTableProps, DynashiftTargetProps } from './props.js';
@@ -171,6 +171,8 @@ export class DynashiftMigration extends Construct {
       strategy,
       concurrency,
     }).stateMachine;
+    // The export Map's ItemReader reads manifest-files.json with the state machine's own role.
+    if (strategy === 'export' && props.backfill?.export) grantExportRead(this.stateMachine, props.backfill.export);
 
     this.alarms = new MigrationAlarms(this, 'Alarms', {
       migrationName: props.migrationName,
@@ -195,6 +197,31 @@ export class DynashiftMigration extends Construct {
       grantTable(this.streamHandler, { ...source, roleArn: undefined } as DynashiftSourceProps, ACTIONS.streamRead, 'stream');
     }
     const writers = [this.prepareFunction, this.backfillSegmentFunction, this.streamHandler, this.replaySpoolFunction];
+    const strategy = props.backfill?.strategy ?? 'scan';
+    if (strategy === 'touch')
+      for (const source of Object.values(props.sources)) grantTable(this.backfillSegmentFunction, source, ACTIONS.sourceTouch);
+    const exported = props.backfill?.export;
+    if (strategy === 'export' && exported) {
+      for (const f of [this.prepareFunction, this.backfillSegmentFunction, this.completeFunction]) grantExportRead(f, exported);
+      if (exported.start) {
+        for (const source of Object.values(props.sources)) {
+          grantTable(this.prepareFunction, source, ACTIONS.exportStart);
+          // Exports are named `<table ARN>/export/<id>`: DescribeExport on this table's exports only.
+          if (!source.roleArn) {
+            this.prepareFunction.addToRolePolicy(
+              new PolicyStatement({ actions: [...ACTIONS.exportDescribe], resources: [`${tableArn(this, source)}/export/*`] }),
+            );
+          }
+        }
+        // DynamoDB writes the export with the caller's permissions.
+        this.prepareFunction.addToRolePolicy(
+          new PolicyStatement({
+            actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:PutObjectAcl'],
+            resources: [`arn:aws:s3:::${exported.bucket}/${exported.prefix ? `${exported.prefix.replace(/^\/+|\/+$/g, '')}/` : ''}*`],
+          }),
+        );
+      }
+    }
     for (const target of Object.values(props.targets)) {
       if (target.connectionStringSecret) {
         for (const f of writers) grantSecretRead(f, target.connectionStringSecret);
@@ -242,6 +269,10 @@ function validate(props: DynashiftMigrationProps): void {
   const c = props.backfill?.concurrency;
   if (c !== undefined && (!Number.isInteger(c) || c < 1 || c > 10_000))
     problems.push(`backfill.concurrency ${c} must be an integer in 1…10000 (the Distributed Map's MaxConcurrency)`);
+  if (props.backfill?.strategy === 'export' && !props.backfill.export)
+    problems.push(
+      "backfill.export (the export's bucket and prefix) is required with backfill.strategy 'export': the Map reads the export's manifest from S3",
+    );
   const b = props.stream?.batchSize;
   if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > 10_000)) problems.push(`stream.batchSize ${b} must be in 1…10000`);
   if (problems.length > 0) throw new Error(`DynashiftMigration: ${problems.join('; ')}`);

@@ -21,10 +21,18 @@ export function lambdaTargets(config: ResolvedConfig, env: NodeJS.ProcessEnv = p
   const environment: Record<string, string> = {};
   for (const [name, target] of Object.entries(config.targets)) {
     const kind = target.kind ?? 'dynamodb';
-    const base = { tableName: target.table, ...(target.region ? { region: target.region } : {}), ...(target.roleArn ? { roleArn: target.roleArn } : {}) };
+    const base = {
+      tableName: target.table,
+      ...(target.region ? { region: target.region } : {}),
+      ...(target.roleArn ? { roleArn: target.roleArn } : {}),
+    };
     if (kind === 'dynamodb') {
       if (target.endpoint) refuseLoopback(name, target.endpoint, `target ${name}'s endpoint`, 'target.endpoint');
-      targets[name] = { ...base, create: !('create' in target && target.create === false), ...(target.endpoint ? { endpoint: target.endpoint } : {}) };
+      targets[name] = {
+        ...base,
+        create: !('create' in target && target.create === false),
+        ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+      };
     } else if (kind === 'postgres') {
       const pg = (target as PostgresTargetConfig).postgres ?? {};
       if (pg.connectionString) {

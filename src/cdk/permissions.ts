@@ -1,5 +1,5 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { DynashiftTableProps } from './props.js';
@@ -19,7 +19,27 @@ export const ACTIONS = {
   targetInspect: ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:DescribeContinuousBackups'],
   targetCreate: ['dynamodb:CreateTable', 'dynamodb:UpdateTimeToLive', 'dynamodb:UpdateTable'],
   targetWrite: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+  /** The touch strategy's marker updates on the source. */
+  sourceTouch: ['dynamodb:UpdateItem'],
+  /** export.start: Prepare takes the export (PITR must be on) and polls it. */
+  exportStart: ['dynamodb:ExportTableToPointInTime', 'dynamodb:DescribeContinuousBackups'],
+  exportDescribe: ['dynamodb:DescribeExport'],
 } as const;
+
+/** Read access to an export's objects (manifests, data files) under its bucket and prefix, and listing that prefix. */
+export function grantExportRead(grantee: IGrantable, location: { bucket: string; prefix?: string }): void {
+  const prefix = (location.prefix ?? '').replace(/^\/+|\/+$/g, '');
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new PolicyStatement({ actions: ['s3:GetObject'], resources: [`arn:aws:s3:::${location.bucket}/${prefix ? `${prefix}/` : ''}*`] }),
+  );
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [`arn:aws:s3:::${location.bucket}`],
+      ...(prefix ? { conditions: { StringLike: { 's3:prefix': [`${prefix}/*`, prefix] } } } : {}),
+    }),
+  );
+}
 
 export function tableArn(scope: Construct, table: DynashiftTableProps): string {
   const stack = Stack.of(scope);

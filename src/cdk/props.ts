@@ -71,8 +71,17 @@ export interface DynashiftMigrationProps {
   /** Path of the config inside the bundle ($DYNASHIFT_CONFIG). Default `dynashift.config.json`. */
   readonly configPath?: string;
   readonly backfill?: {
-    /** The config's backfill.strategy. 'none' skips the Distributed Map. Default 'scan'. */
-    readonly strategy?: 'scan' | 'none';
+    /**
+     * The config's backfill.strategy: 'scan' and 'touch' run a Distributed Map over the scan segments, 'export' one over
+     * the export's data files, 'none' no Map. Default 'scan'.
+     */
+    readonly strategy?: 'scan' | 'export' | 'touch' | 'none';
+    /**
+     * With 'export': where the export is (the bucket, and the key prefix it lies under: backfill.export.uri's, or
+     * export.start's s3Bucket/s3Prefix). The export Map's ItemReader, Prepare, the file loader and Complete may read
+     * only there; `start` also lets Prepare take the export (ExportTableToPointInTime) into it.
+     */
+    readonly export?: { readonly bucket: string; readonly prefix?: string; readonly start?: boolean };
     /** Segments copied at once: the Map's MaxConcurrency and the divisor of the read budget. Use the config's backfill.concurrency. Default 8. */
     readonly concurrency?: number;
     /** Time one backfillSegment invocation spends before handing the segment back to the loop. Default 12 minutes. */

@@ -5,6 +5,8 @@ import { App, CfnOutput, Stack } from 'aws-cdk-lib';
 import { Code } from 'aws-cdk-lib/aws-lambda';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { AWS_RUNNER_STRATEGIES, strategyFor } from '../engine/strategies/registry.js';
+import { isS3Uri, parseS3Uri } from '../aws/s3.js';
+import { exportUri } from '../formats/ddb-export/locate-export.js';
 import { DynashiftError } from '../errors.js';
 import { DynashiftMigration } from './dynashift-migration.js';
 import { lambdaTargets } from './lambda-targets.js';
@@ -40,7 +42,7 @@ export function synthesizeMigration(opts: SynthOptions): SynthResult {
   const { config } = opts;
   // Refuses (TARGET_NOT_DEPLOYABLE) a target the functions could not reach, before anything is synthesized.
   const reach = lambdaTargets(config);
-  const strategy = config.backfill.strategy as 'scan' | 'none';
+  const strategy = config.backfill.strategy;
   if (!strategyFor(strategy).awsRunner) {
     throw new DynashiftError('CONFIG_INVALID', `backfill strategy "${strategy}" is not available in the AWS runner`, {
       hint: `use backfill.strategy ${AWS_RUNNER_STRATEGIES.join(' or ')} for the state machine, or run this migration with \`dynashift run\``,
@@ -68,7 +70,7 @@ export function synthesizeMigration(opts: SynthOptions): SynthResult {
       ...(Object.keys(reach.environment).length > 0 ? { environment: reach.environment } : {}),
       ...(config.lambda?.vpc ? { vpc: vpcProps(stack, config.lambda.vpc) } : {}),
       code: opts.codePath ? Code.fromAsset(opts.codePath) : Code.fromInline(PLACEHOLDER),
-      backfill: { strategy, concurrency: config.backfill.concurrency },
+      backfill: { strategy, concurrency: config.backfill.concurrency, ...exportLocation(config) },
       stream: { duringBackfill: config.stream.duringBackfill },
     });
     new CfnOutput(stack, 'StateMachineArn', { value: migration.stateMachine.stateMachineArn, description: 'start an execution to run the backfill' });
@@ -80,4 +82,20 @@ export function synthesizeMigration(opts: SynthOptions): SynthResult {
   } finally {
     if (!opts.outdir) rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/** The export's bucket and prefix for the construct's S3 grants (export strategy only). */
+function exportLocation(config: SynthOptions['config']): { export?: { bucket: string; prefix?: string; start?: boolean } } {
+  const e = config.backfill.export;
+  if (config.backfill.strategy !== 'export' || !e) return {};
+  if (e.start) return { export: { bucket: e.start.s3Bucket, ...(e.start.s3Prefix ? { prefix: e.start.s3Prefix } : {}), start: true } };
+  const uri = e.uri ? exportUri(e.uri) : '';
+  if (!isS3Uri(uri)) {
+    throw new DynashiftError('CONFIG_INVALID', `backfill.export.uri ${e.uri ?? '(none)'} is not in S3; the AWS runner's export Map reads S3`, {
+      hint: 'point backfill.export.uri at s3://bucket/prefix, or set backfill.export.start',
+      exitCode: 2,
+    });
+  }
+  const { bucket, prefix } = parseS3Uri(uri);
+  return { export: { bucket, ...(prefix ? { prefix } : {}) } };
 }

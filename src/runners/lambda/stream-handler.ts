@@ -115,8 +115,11 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
       metrics.add('RecordsDeferred', 'Count', records.length);
       return failAll();
     }
+    // The touch strategy's marker is stripped before anything maps a record (the CLI's catch-up does the same).
+    const prepare = strategyFor(src.backfill.strategy).prepareRecord?.(c.config);
+    const batch = prepare ? records.map(prepare) : records;
     if (mode.spool) {
-      const spooled = await spoolBatch(c, log, metrics, source, src.stream.skipBefore, records);
+      const spooled = await spoolBatch(c, log, metrics, source, src.stream.skipBefore, batch);
       if (spooled) return spooled;
       // The replay went live between the mode read and the spool write: the batch is applied like any other.
     }
@@ -130,7 +133,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
       onError: c.config.onError,
       source,
       shardId: 'lambda',
-      records,
+      records: batch,
       ...(src.stream.skipBefore !== undefined ? { skipBefore: src.stream.skipBefore } : {}),
       ...(c.config.backfill.skipExpired && ttlAttribute ? { isExpired: (item: AttributeMap) => isExpired(item, ttlAttribute, Date.now()) } : {}),
     });
