@@ -68,10 +68,13 @@ export function configLoader(opts: RunnerOptions): () => Promise<ResolvedConfig>
 
 /** A store on the state table; `owner` names the leases it takes (an invocation id). */
 export function stateStoreFor(opts: RunnerOptions, config: ResolvedConfig, owner?: string): DynamoDbStateStore {
-  const table = opts.stateTable ?? process.env.DYNASHIFT_STATE_TABLE;
+  // The construct's environment names the table it created; the config's `state.table` (the same table, named for the
+  // operating commands) is the fallback.
+  const table = opts.stateTable ?? process.env.DYNASHIFT_STATE_TABLE ?? config.state?.table;
   if (!table) {
     throw new DynashiftError('CONFIG_INVALID', 'no state table: the AWS runners keep the migration state in a DynamoDB table', {
-      hint: 'set DYNASHIFT_STATE_TABLE (the DynashiftMigration construct does) or pass stateTable',
+      hint: 'set DYNASHIFT_STATE_TABLE (the DynashiftMigration construct does), pass stateTable, or set state.table in the config',
+      side: 'state',
     });
   }
   // $DYNASHIFT_STATE_ENDPOINT points the state table at DynamoDB Local (SAM local, smoke tests); unset on AWS.
