@@ -72,7 +72,10 @@ test('not in sync without a recent applied batch: none at all, or older than evi
 });
 
 test('not in sync when the last batch lags over maxLagSeconds, or a lagging batch was seen within the window', () => {
-  assert.match(refusal(state(), view({ lastAppliedAt: NOW - 1000, lastAgeMs: 61_000 })).reason, /61 s behind the stream \(over state.maxLagSeconds 60\)/);
+  assert.match(
+    refusal(state(), view({ lastAppliedAt: NOW - 1000, lastAgeMs: 61_000 })).reason,
+    /61 s behind the stream \(over state.maxLagSeconds 60\)/,
+  );
   const r = refusal(state(), view({ ...atTip, lastBehindAt: NOW - 100_000, lastBehindMs: 900_000 }));
   assert.match(r.reason, /900 s behind the stream was handled 100 s ago/);
   // Outside the window, an old lagging batch no longer counts.
