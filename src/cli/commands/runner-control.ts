@@ -84,6 +84,7 @@ export async function runnerFinish(config: ResolvedConfig, flags: RunnerControlF
       fresh.updatedAt = new Date().toISOString();
       await store.save(fresh);
     }
+    say('✔ replication stopped: the migration is finished (the stream handler acknowledges batches without applying them).');
     return fresh;
   } finally {
     await lock.release();
