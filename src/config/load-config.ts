@@ -98,6 +98,7 @@ async function resolveConfig(configPath: string, cfg: z.infer<typeof tsConfigSch
     onError: overrides.onError ?? cfg.onError ?? DEFAULTS.onError,
     ...(cfg.guard ? { guard: cfg.guard } : {}),
     ...(cfg.lambda ? { lambda: cfg.lambda } : {}),
+    ...(cfg.state ? { state: { ...DEFAULTS.state, ...stripUndefined(cfg.state), table: cfg.state.table } } : {}),
   };
 }
 

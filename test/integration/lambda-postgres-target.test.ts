@@ -126,7 +126,12 @@ describe('AWS runner into PostgreSQL (connection string from a Secrets Manager s
         // Between the backfill and the stream: the warm backfill container's pooled connections die here.
         killed += await killConnections();
 
-        const handler = createStreamHandler({ ...common, config, secretsClient: secrets.client(), wrapSink: (s) => crashingSink(s, rng, 0.1, counters) });
+        const handler = createStreamHandler({
+          ...common,
+          config,
+          secretsClient: secrets.client(),
+          wrapSink: (s) => crashingSink(s, rng, 0.1, counters),
+        });
         const esm = new LocalEventSourceMapping({
           streams: local.streams,
           streamArn: await latestStreamArn(local.client, 'src'),

@@ -64,12 +64,16 @@ describe('deploy refuses a target a Lambda function cannot reach, naming what is
   });
 
   test('a PostgreSQL target whose connectionStringEnv is not set where deploy runs', async () => {
-    const config = await configWith({ out: { table: 'orders', kind: 'postgres', keySchema: KEY, postgres: { connectionStringEnv: 'ORDERS_DB_URL' } } });
+    const config = await configWith({
+      out: { table: 'orders', kind: 'postgres', keySchema: KEY, postgres: { connectionStringEnv: 'ORDERS_DB_URL' } },
+    });
     refusedWith(() => lambdaTargets(config, {}), /ORDERS_DB_URL/, /ORDERS_DB_URL, which is not set/);
   });
 
   test('a PostgreSQL connection string or a DynamoDB-compatible endpoint on a loopback address', async () => {
-    const pg = await configWith({ out: { table: 'orders', kind: 'postgres', keySchema: KEY, postgres: { connectionString: 'postgres://u@localhost:5432/app' } } });
+    const pg = await configWith({
+      out: { table: 'orders', kind: 'postgres', keySchema: KEY, postgres: { connectionString: 'postgres://u@localhost:5432/app' } },
+    });
     refusedWith(() => lambdaTargets(pg, {}), /target\.postgres\.connectionString/, /localhost/);
     const ddb = await configWith({ out: { table: 'orders', endpoint: 'http://127.0.0.1:8000' } });
     refusedWith(() => lambdaTargets(ddb, {}), /target\.endpoint/, /127\.0\.0\.1/);
@@ -78,7 +82,10 @@ describe('deploy refuses a target a Lambda function cannot reach, naming what is
   test('the runner refuses a write-once target before touching anything (a construct deployed without the check)', async () => {
     const config = await configWith({ out: { table: 'orders', kind: 'files', keySchema: KEY, files: { uri: 's3://bucket/exports' } } });
     const tasks = createBackfillTasks({ config, stateTable: 'unused' });
-    await assert.rejects(tasks.prepare({}), (err: unknown) => err instanceof DynashiftError && err.code === 'TARGET_NOT_DEPLOYABLE' && err.side === 'target');
+    await assert.rejects(
+      tasks.prepare({}),
+      (err: unknown) => err instanceof DynashiftError && err.code === 'TARGET_NOT_DEPLOYABLE' && err.side === 'target',
+    );
   });
 });
 
@@ -152,7 +159,10 @@ describe('deploy of reachable non-DynamoDB targets', () => {
 
 describe('a PostgreSQL connection string kept in Secrets Manager', () => {
   test('an RDS secret (JSON) becomes a URL with its parts escaped; another shape is refused without echoing the value', () => {
-    const url = connectionStringFrom('s', JSON.stringify({ engine: 'postgres', host: 'db.example.com', port: 6543, username: 'app', password: 'p@ss/w:rd', dbname: 'orders' }));
+    const url = connectionStringFrom(
+      's',
+      JSON.stringify({ engine: 'postgres', host: 'db.example.com', port: 6543, username: 'app', password: 'p@ss/w:rd', dbname: 'orders' }),
+    );
     const parsed = new URL(url);
     assert.equal(parsed.hostname, 'db.example.com');
     assert.equal(parsed.port, '6543');

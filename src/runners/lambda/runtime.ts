@@ -82,11 +82,15 @@ export function configLoader(opts: RunnerOptions): () => Promise<ResolvedConfig>
 function refuseWriteOnceTargets(config: ResolvedConfig): void {
   for (const [name, target] of Object.entries(config.targets)) {
     if (!driverFor(target).capabilities.writeOnce) continue;
-    throw new DynashiftError('TARGET_NOT_DEPLOYABLE', `target ${name} (${target.kind}) is write-once export files, which the AWS runner does not write`, {
-      side: 'target',
-      hint: 'run this migration with `dynashift run`, or use a DynamoDB or PostgreSQL target with the AWS runner',
-      exitCode: 2,
-    });
+    throw new DynashiftError(
+      'TARGET_NOT_DEPLOYABLE',
+      `target ${name} (${target.kind}) is write-once export files, which the AWS runner does not write`,
+      {
+        side: 'target',
+        hint: 'run this migration with `dynashift run`, or use a DynamoDB or PostgreSQL target with the AWS runner',
+        exitCode: 2,
+      },
+    );
   }
 }
 
@@ -105,10 +109,13 @@ async function loadTargetSecrets(config: ResolvedConfig, opts: RunnerOptions): P
 
 /** A store on the state table; `owner` names the leases it takes (an invocation id). */
 export function stateStoreFor(opts: RunnerOptions, config: ResolvedConfig, owner?: string): DynamoDbStateStore {
-  const table = opts.stateTable ?? process.env.DYNASHIFT_STATE_TABLE;
+  // The construct's environment names the table it created; the config's `state.table` (the same table, named for the
+  // operating commands) is the fallback.
+  const table = opts.stateTable ?? process.env.DYNASHIFT_STATE_TABLE ?? config.state?.table;
   if (!table) {
     throw new DynashiftError('CONFIG_INVALID', 'no state table: the AWS runners keep the migration state in a DynamoDB table', {
-      hint: 'set DYNASHIFT_STATE_TABLE (the DynashiftMigration construct does) or pass stateTable',
+      hint: 'set DYNASHIFT_STATE_TABLE (the DynashiftMigration construct does), pass stateTable, or set state.table in the config',
+      side: 'state',
     });
   }
   // $DYNASHIFT_STATE_ENDPOINT points the state table at DynamoDB Local (SAM local, smoke tests); unset on AWS.

@@ -29,11 +29,15 @@ export async function loadConnectionSecrets(targets: Record<string, TargetConfig
       text = out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary).toString('utf8') : undefined);
     } catch (err) {
       const name = (err as { name?: string }).name ?? 'Error';
-      throw new DynashiftError(name === 'AccessDeniedException' ? 'ACCESS_DENIED' : 'AWS_ERROR', `cannot read the PostgreSQL connection secret ${id} from Secrets Manager (${name})`, {
-        side: 'target',
-        hint: 'check target.postgres.connectionStringSecret names an existing secret in the function\'s Region and that the function may call secretsmanager:GetSecretValue on it (the DynashiftMigration construct grants it)',
-        cause: err,
-      });
+      throw new DynashiftError(
+        name === 'AccessDeniedException' ? 'ACCESS_DENIED' : 'AWS_ERROR',
+        `cannot read the PostgreSQL connection secret ${id} from Secrets Manager (${name})`,
+        {
+          side: 'target',
+          hint: "check target.postgres.connectionStringSecret names an existing secret in the function's Region and that the function may call secretsmanager:GetSecretValue on it (the DynashiftMigration construct grants it)",
+          cause: err,
+        },
+      );
     }
     if (!text) {
       throw new DynashiftError('CONFIG_INVALID', `the Secrets Manager secret ${id} holds no string value`, {
