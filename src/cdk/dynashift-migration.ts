@@ -11,6 +11,7 @@ import { MigrationAlarms } from './alarms.js';
 import { BackfillStateMachine } from './backfill-state-machine.js';
 import { ACTIONS, grantAssumeRole, grantExportRead, grantSecretRead, grantTable, tableArn } from './permissions.js';
 import type { DynashiftMigrationProps, DynashiftSourceProps } from './props.js';
+import { strategyFor } from '../engine/strategies/registry.js';
 
 export type { DynashiftMigrationProps, DynashiftSourceProps, DynashiftTableProps, DynashiftTargetProps } from './props.js';
 
@@ -172,7 +173,7 @@ export class DynashiftMigration extends Construct {
       concurrency,
     }).stateMachine;
     // The export Map's ItemReader reads manifest-files.json with the state machine's own role.
-    if (strategy === 'export' && props.backfill?.export) grantExportRead(this.stateMachine, props.backfill.export);
+    if (strategyFor(strategy).awsRunner?.map === 'files' && props.backfill?.export) grantExportRead(this.stateMachine, props.backfill.export);
 
     this.alarms = new MigrationAlarms(this, 'Alarms', {
       migrationName: props.migrationName,
@@ -198,10 +199,10 @@ export class DynashiftMigration extends Construct {
     }
     const writers = [this.prepareFunction, this.backfillSegmentFunction, this.streamHandler, this.replaySpoolFunction];
     const strategy = props.backfill?.strategy ?? 'scan';
-    if (strategy === 'touch')
+    if (strategyFor(strategy).awsRunner?.segmentWork === 'touch')
       for (const source of Object.values(props.sources)) grantTable(this.backfillSegmentFunction, source, ACTIONS.sourceTouch);
     const exported = props.backfill?.export;
-    if (strategy === 'export' && exported) {
+    if (strategyFor(strategy).awsRunner?.map === 'files' && exported) {
       for (const f of [this.prepareFunction, this.backfillSegmentFunction, this.completeFunction]) grantExportRead(f, exported);
       if (exported.start) {
         for (const source of Object.values(props.sources)) {
@@ -269,7 +270,7 @@ function validate(props: DynashiftMigrationProps): void {
   const c = props.backfill?.concurrency;
   if (c !== undefined && (!Number.isInteger(c) || c < 1 || c > 10_000))
     problems.push(`backfill.concurrency ${c} must be an integer in 1…10000 (the Distributed Map's MaxConcurrency)`);
-  if (props.backfill?.strategy === 'export' && !props.backfill.export)
+  if (strategyFor(props.backfill?.strategy ?? 'scan').awsRunner?.map === 'files' && !props.backfill?.export)
     problems.push(
       "backfill.export (the export's bucket and prefix) is required with backfill.strategy 'export': the Map reads the export's manifest from S3",
     );

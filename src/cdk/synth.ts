@@ -87,7 +87,7 @@ export function synthesizeMigration(opts: SynthOptions): SynthResult {
 /** The export's bucket and prefix for the construct's S3 grants (export strategy only). */
 function exportLocation(config: SynthOptions['config']): { export?: { bucket: string; prefix?: string; start?: boolean } } {
   const e = config.backfill.export;
-  if (config.backfill.strategy !== 'export' || !e) return {};
+  if (strategyFor(config.backfill.strategy).awsRunner?.map !== 'files' || !e) return {};
   if (e.start) return { export: { bucket: e.start.s3Bucket, ...(e.start.s3Prefix ? { prefix: e.start.s3Prefix } : {}), start: true } };
   const uri = e.uri ? exportUri(e.uri) : '';
   if (!isS3Uri(uri)) {

@@ -83,7 +83,16 @@ async function initState(input: ProtocolStartInput): Promise<MigrationState> {
       ...(strategy.readsTable ? { segments: input.segments } : {}),
       ...(plan.ttlHorizons[name]?.horizon !== undefined ? { ttlHorizon: new Date(plan.ttlHorizons[name]!.horizon!).toISOString() } : {}),
     };
-    await strategy.start({ config, plan, source: name, startedAt, backfill, stream, log, ...(input.exportStart ? { exportStart: input.exportStart } : {}) });
+    await strategy.start({
+      config,
+      plan,
+      source: name,
+      startedAt,
+      backfill,
+      stream,
+      log,
+      ...(input.exportStart ? { exportStart: input.exportStart } : {}),
+    });
     state.sources[name] = { table: ref.table, stream, backfill };
     log.info({ source: name, stream: info.stream.arn, shards: Object.keys(stream.shards).length }, 'stream position opened');
   }

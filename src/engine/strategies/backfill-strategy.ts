@@ -73,9 +73,10 @@ export interface BackfillStrategy {
   /**
    * Runs in the AWS runner. `map`: what the state machine's Distributed Map iterates — 'segments' (one child per scan
    * segment, each copying or touching it), 'files' (one child per data file of the export, read from its manifest) or
-   * 'none' (no Map). Absent: `dynashift run` only.
+   * 'none' (no Map). `segmentWork`: what a segment child does — copy its items to the targets, or touch its keys so they
+   * flow through the stream handler. Absent: `dynashift run` only.
    */
-  readonly awsRunner?: { map: 'segments' | 'files' | 'none' };
+  readonly awsRunner?: { map: 'segments' | 'files' | 'none'; segmentWork?: 'copy' | 'touch' };
 
   /** Whether the backfill writes the targets at all with this config (for the plan's estimate). */
   loadsTargets(config: ResolvedConfig): boolean;

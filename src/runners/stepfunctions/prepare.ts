@@ -134,7 +134,10 @@ function checkExportConfig(config: ResolvedConfig): void {
 
 /** The same token on every Prepare of this migration: ExportTableToPointInTime returns the same export for 8 hours. */
 function exportToken(config: ResolvedConfig): string {
-  return createHash('sha256').update(`dynashift\n${config.name}\n${fingerprint(config)}`).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(`dynashift\n${config.name}\n${fingerprint(config)}`)
+    .digest('hex')
+    .slice(0, 32);
 }
 
 /** Where the export Map's ItemReader reads the data files: the export's manifest-files.json (checked on the way). */

@@ -4,6 +4,7 @@ import { clientsFor } from '../../aws/clients.js';
 import { roleFor } from '../../aws/errors.js';
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 import { DynashiftError } from '../../errors.js';
+import { strategyFor } from '../../engine/strategies/registry.js';
 import type { Sink } from '../../sinks/sink.js';
 import { EmfMetrics, jsonLogger, type JsonLogger } from '../lambda/observability.js';
 import { configLoader, loadRuntime, mapperFor, openSinks, stateStoreFor, type RunnerOptions } from '../lambda/runtime.js';
@@ -111,13 +112,14 @@ export function createBackfillTasks(opts: BackfillTaskOptions = {}): BackfillTas
           ...(context?.getRemainingTimeInMillis ? { remainingMs: context.getRemainingTimeInMillis() } : {}),
         };
         // One function serves every Map: the item says which (an export file has its manifest key), the strategy how.
+        const touches = strategyFor(config.backfill.strategy).awsRunner?.segmentWork === 'touch';
         const result =
           'dataFileS3Key' in input
             ? await loadExportFile(ctx, input, timing)
-            : config.backfill.strategy === 'touch'
+            : touches
               ? await touchSegment(ctx, input, timing)
               : await copySegment(ctx, input, timing);
-        metrics.add(config.backfill.strategy === 'touch' ? 'ItemsTouched' : 'ItemsCopied', 'Count', result.copied);
+        metrics.add(touches ? 'ItemsTouched' : 'ItemsCopied', 'Count', result.copied);
         metrics.add('PagesCopied', 'Count', result.pages);
         metrics.add('DeadLetters', 'Count', result.deadLettered);
         if (result.done) metrics.add('dataFileS3Key' in input ? 'FilesDone' : 'SegmentsDone', 'Count', 1);
