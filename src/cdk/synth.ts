@@ -16,6 +16,8 @@ export interface SynthOptions {
   config: ResolvedConfig;
   /** Folder with the bundled handlers and config (lambda.Code.fromAsset). Without it the functions get placeholder code. */
   codePath?: string;
+  /** The config's path inside `codePath` ($DYNASHIFT_CONFIG); default `dynashift.config.json`. */
+  configPath?: string;
   /** Default `Dynashift-<migration name>`. */
   stackName?: string;
   /** Write the cloud assembly here (for `cdk deploy --app DIR`); default: a temporary folder, removed afterwards. */
@@ -70,6 +72,7 @@ export function synthesizeMigration(opts: SynthOptions): SynthResult {
       ...(Object.keys(reach.environment).length > 0 ? { environment: reach.environment } : {}),
       ...(config.lambda?.vpc ? { vpc: vpcProps(stack, config.lambda.vpc) } : {}),
       code: opts.codePath ? Code.fromAsset(opts.codePath) : Code.fromInline(PLACEHOLDER),
+      ...(opts.configPath ? { configPath: opts.configPath } : {}),
       backfill: { strategy, concurrency: config.backfill.concurrency, ...exportLocation(config) },
       stream: { duringBackfill: config.stream.duringBackfill },
     });

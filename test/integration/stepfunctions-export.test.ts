@@ -59,7 +59,12 @@ describe('export backfill on the AWS runner (Prepare takes the export, a Distrib
     const path = writeMigrationConfig(dir, { name: `sfn-export-${SEED}`, endpoint: local.endpoint, segments: 4, concurrency: 3, pageSize: 40 });
     const raw = JSON.parse(readFileSync(path, 'utf8')) as { backfill: Record<string, unknown> };
     raw.backfill.strategy = 'export';
-    raw.backfill.export = { start: { s3Bucket: BUCKET, s3Prefix: 'snapshots' }, endpoint: s3server.s3.endpoint, forcePathStyle: true, region: 'us-east-1' };
+    raw.backfill.export = {
+      start: { s3Bucket: BUCKET, s3Prefix: 'snapshots' },
+      endpoint: s3server.s3.endpoint,
+      forcePathStyle: true,
+      region: 'us-east-1',
+    };
     writeFileSync(path, JSON.stringify(raw, null, 2));
     config = await loadConfig(path);
   });
@@ -94,7 +99,12 @@ describe('export backfill on the AWS runner (Prepare takes the export, a Distrib
       const store = new DynamoDbStateStore({ client: local.client, table: STATE_TABLE, migration: config.name });
 
       const stopWorkload = new AbortController();
-      const workload = runWorkload(local.client, 'src', { rng: mulberry32(SEED * 7919), idSpace: Math.round(ITEMS * 1.3), concurrency: 3, signal: stopWorkload.signal });
+      const workload = runWorkload(local.client, 'src', {
+        rng: mulberry32(SEED * 7919),
+        idSpace: Math.round(ITEMS * 1.3),
+        concurrency: 3,
+        signal: stopWorkload.signal,
+      });
       let stopEsm = false;
       let mapping: Promise<void> | undefined;
       const poll = async (): Promise<void> => {

@@ -71,7 +71,12 @@ describe('touch backfill on the AWS runner (a Distributed Map over scan segments
       });
 
       const stopWorkload = new AbortController();
-      const workload = runWorkload(local.client, 'src', { rng: mulberry32(SEED * 7919), idSpace: Math.round(ITEMS * 1.3), concurrency: 3, signal: stopWorkload.signal });
+      const workload = runWorkload(local.client, 'src', {
+        rng: mulberry32(SEED * 7919),
+        idSpace: Math.round(ITEMS * 1.3),
+        concurrency: 3,
+        signal: stopWorkload.signal,
+      });
       let stopEsm = false;
       let mapping: Promise<void> | undefined;
       const poll = async (): Promise<void> => {
@@ -101,7 +106,10 @@ describe('touch backfill on the AWS runner (a Distributed Map over scan segments
           },
           replay: { timeBudgetMs: 50, handoffBelow: 5 },
         });
-        assert.deepEqual(run.prepare.segments.map((s) => s.segment), [0, 1, 2, 3]);
+        assert.deepEqual(
+          run.prepare.segments.map((s) => s.segment),
+          [0, 1, 2, 3],
+        );
         assert.equal(run.prepare.exportFiles, null);
         assert.ok(run.retries > 0, `the killed child's successor was refused (SegmentLeasedError) and retried (${run.retries})`);
         assert.ok(killedAt && killedAt.items > 0 && killedAt.cursor, 'the killed child had touched a page and checkpointed it');

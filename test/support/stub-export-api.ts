@@ -24,7 +24,10 @@ export interface StubExportApi extends ExportApiClient {
 
 export function stubExportApi(opts: { dynamodb: DynamoDBClient; s3: S3Client; files: number; minDurationMs: number }): StubExportApi {
   const byToken = new Map<string, string>();
-  const state = new Map<string, { status: 'IN_PROGRESS' | 'COMPLETED'; readyAt: number; bucket: string; prefix?: string; time: Date; items?: number }>();
+  const state = new Map<
+    string,
+    { status: 'IN_PROGRESS' | 'COMPLETED'; readyAt: number; bucket: string; prefix?: string; time: Date; items?: number }
+  >();
   const calls = { start: 0, describe: 0 };
   const exports: StubExportApi['exports'] = [];
 
@@ -52,7 +55,12 @@ export function stubExportApi(opts: { dynamodb: DynamoDBClient; s3: S3Client; fi
       await put(key, gz);
       const md5 = createHash('md5').update(gz).digest();
       manifest.push(
-        JSON.stringify({ itemCount: mine.length, md5Checksum: md5.toString('base64'), etag: `${createHash('md5').update(md5).digest('hex')}-1`, dataFileS3Key: key }),
+        JSON.stringify({
+          itemCount: mine.length,
+          md5Checksum: md5.toString('base64'),
+          etag: `${createHash('md5').update(md5).digest('hex')}-1`,
+          dataFileS3Key: key,
+        }),
       );
     }
     const filesText = manifest.join('\n') + '\n';
@@ -88,7 +96,12 @@ export function stubExportApi(opts: { dynamodb: DynamoDBClient; s3: S3Client; fi
     const input = command.input;
     switch (command.constructor.name) {
       case 'DescribeContinuousBackupsCommand':
-        return { ContinuousBackupsDescription: { ContinuousBackupsStatus: 'ENABLED', PointInTimeRecoveryDescription: { PointInTimeRecoveryStatus: 'ENABLED' } } };
+        return {
+          ContinuousBackupsDescription: {
+            ContinuousBackupsStatus: 'ENABLED',
+            PointInTimeRecoveryDescription: { PointInTimeRecoveryStatus: 'ENABLED' },
+          },
+        };
       case 'ExportTableToPointInTimeCommand': {
         calls.start++;
         const token = String(input.ClientToken);

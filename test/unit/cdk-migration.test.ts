@@ -258,7 +258,9 @@ test('export: Prepare (retried on ExportInProgressError) → a Distributed Map w
   const t = synth({ backfill: { strategy: 'export', concurrency: 4, export: { bucket: 'exports-bucket', prefix: 'orders/', start: true } } });
   const d = definition(t);
   assert.ok(
-    d.States.Prepare.Retry.some((r: { ErrorEquals: string[]; MaxAttempts: number }) => r.ErrorEquals.includes('ExportInProgressError') && r.MaxAttempts * 6 <= 8 * 60),
+    d.States.Prepare.Retry.some(
+      (r: { ErrorEquals: string[]; MaxAttempts: number }) => r.ErrorEquals.includes('ExportInProgressError') && r.MaxAttempts * 6 <= 8 * 60,
+    ),
     'Prepare is retried while the export runs, inside the 8-hour idempotency window',
   );
   const choice = d.States[d.States[d.States.Prepare.Next].Next];
