@@ -182,7 +182,10 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(configOption())
     .option('--synth', 'print the CloudFormation template (JSON) to stdout; needs no AWS credentials')
     .option('--out <dir>', 'write the cloud assembly to DIR (then: npx cdk deploy --app DIR)')
-    .option('--code <dir>', 'use this folder of handlers and config you bundled yourself (default: deploy bundles them, with the transform, using esbuild)')
+    .option(
+      '--code <dir>',
+      'use this folder of handlers and config you bundled yourself (default: deploy bundles them, with the transform, using esbuild)',
+    )
     .option('--stack-name <name>', 'CloudFormation stack name (default Dynashift-<migration name>)')
     .action(async (o) => {
       code = await deployCommand(o);
