@@ -22,16 +22,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { ResolvedConfig } from '../../src/config/resolved-config.js';
 import { createStreamHandler } from '../../src/runners/lambda/stream-handler.js';
-import { createBackfillTasks, type BackfillTasks } from '../../src/runners/stepfunctions/tasks.js';
-import type { Sink } from '../../src/sinks/sink.js';
+import { createBackfillTasks } from '../../src/runners/stepfunctions/tasks.js';
 import { createStateTable, DynamoDbStateStore } from '../../src/state/dynamodb-state-store.js';
 import { interpreterGaps, runBackfillStateMachine, synthesizeStateMachine, type InterceptedInvocation } from '../support/asl-interpreter.js';
 import { createTable, latestStreamArn, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
+import { doomedContainer, KilledRuntime } from '../support/killed-lambda.js';
 import { mulberry32, runWorkload, seedItems } from '../support/workload.js';
 import { LocalEventSourceMapping } from '../fixtures/lambda/event-source-mapping.js';
 import { crashingSink, flakyTransform } from '../fixtures/lambda/injected-faults.js';
@@ -44,61 +43,6 @@ const STATE_TABLE = 'dynashift_state';
 const SEGMENT_TIMEOUT_MS = 15_000;
 const KILLS = 2;
 const local = withDynamoDbLocal();
-
-/** Every request through `client` fails once `dead()` — a killed runtime sends nothing more. */
-function killableClient(client: DynamoDBClient, dead: () => boolean): DynamoDBClient {
-  return new Proxy(client, {
-    get(target, prop) {
-      if (prop === 'send') {
-        return (...args: unknown[]) =>
-          dead() ? Promise.reject(new Error('the runtime was killed')) : (target.send as (...a: unknown[]) => Promise<unknown>)(...args);
-      }
-      const value = Reflect.get(target, prop, target) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
-
-class KilledRuntime extends Error {
-  // What Step Functions reports for a Lambda whose runtime died (OOM, signal, timeout) on a direct function ARN.
-  override readonly name = 'Lambda.Unknown';
-}
-
-/**
- * A fresh Lambda container (its own clients and sinks, as after a cold start) that dies inside its first target
- * write: half of that write's items land, then nothing it sends reaches DynamoDB — no checkpoint, no lease release.
- */
-function doomedContainer(config: ResolvedConfig, write: (line: string) => void): { tasks: BackfillTasks; killed: Promise<void> } {
-  let dead = false;
-  let kill!: () => void;
-  const killed = new Promise<void>((resolve) => {
-    kill = () => {
-      dead = true;
-      resolve();
-    };
-  });
-  const wrapSink = (sink: Sink): Sink => ({
-    name: sink.name,
-    capabilities: sink.capabilities,
-    async write(ops, signal) {
-      if (dead) throw new Error('the runtime was killed');
-      const half = Math.ceil(ops.length / 2);
-      const landed = await sink.write(ops.slice(0, half), signal);
-      kill();
-      void landed;
-      throw new Error('the runtime was killed');
-    },
-  });
-  const tasks = createBackfillTasks({
-    config,
-    stateTable: STATE_TABLE,
-    stateClient: killableClient(local.client, () => dead),
-    write,
-    timeBudgetMs: 1,
-    wrapSink,
-  });
-  return { tasks, killed };
-}
 
 describe('the synthesized state machine, run by an ASL interpreter: scan backfill', () => {
   let config: ResolvedConfig;
@@ -204,7 +148,7 @@ describe('the synthesized state machine, run by an ASL interpreter: scan backfil
         seen.set(segment, n);
         if (n < 2 || killedSegments.length + dooming >= KILLS || killedSegments.includes(segment)) return invoke();
         dooming++;
-        const doomed = doomedContainer(config, out.write);
+        const doomed = doomedContainer({ config, stateTable: STATE_TABLE, stateClient: local.client, write: out.write });
         const running = doomed.tasks.backfillSegment(inv.event as never, inv.context);
         const outcome = await Promise.race([
           doomed.killed.then(() => 'killed' as const),

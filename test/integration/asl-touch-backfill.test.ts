@@ -25,6 +25,7 @@ import { createStateTable, DynamoDbStateStore } from '../../src/state/dynamodb-s
 import { interpreterGaps, runBackfillStateMachine, synthesizeStateMachine, type InterceptedInvocation } from '../support/asl-interpreter.js';
 import { createTable, latestStreamArn, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
+import { KilledRuntime } from '../support/killed-lambda.js';
 import { mulberry32, runWorkload, seedItems } from '../support/workload.js';
 import { LocalEventSourceMapping } from '../fixtures/lambda/event-source-mapping.js';
 import { crashingSink } from '../fixtures/lambda/injected-faults.js';
@@ -38,11 +39,6 @@ const KILLS = 2;
 /** How long a killed invocation's lease outlives it here (a deployed one: the function's timeout + 30 s). */
 const DEAD_LEASE_MS = 8_000;
 const local = withDynamoDbLocal();
-
-class KilledRuntime extends Error {
-  // What Step Functions reports for a Lambda whose runtime died (OOM, signal, timeout) on a direct function ARN.
-  override readonly name = 'Lambda.Unknown';
-}
 
 describe('the synthesized state machine, run by an ASL interpreter: touch backfill', () => {
   let config: ResolvedConfig;
