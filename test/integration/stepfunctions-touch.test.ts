@@ -55,7 +55,7 @@ describe('touch backfill on the AWS runner (a Distributed Map over scan segments
       const counters = { crashes: 0 };
       const common = { stateTable: STATE_TABLE, stateClient: local.client, write: out.write };
       const tasks = createBackfillTasks({ ...common, config });
-      const handler = createStreamHandler({ ...common, config, wrapSink: (s) => crashingSink(s, rng, 0.03, counters) });
+      const handler = createStreamHandler({ ...common, config, wrapSink: (s) => crashingSink(s, rng, 0.03, counters, 2) });
       const esm = new LocalEventSourceMapping({
         streams: local.streams,
         streamArn: await latestStreamArn(local.client, 'src'),
