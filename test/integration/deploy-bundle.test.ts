@@ -121,3 +121,47 @@ test('deploy without aws-cdk-lib refuses with CDK_NOT_INSTALLED and names the pa
   assert.match(res.stderr, /npm install --save-dev aws-cdk-lib constructs/);
   assert.equal(res.stdout, '', 'no template');
 });
+
+test(
+  'deploy --synth of an export-strategy migration into PostgreSQL needs no credentials: the export Map reads the manifest from S3, the writing functions may read the connection secret, the database gets no DynamoDB permission',
+  { timeout: 300_000 },
+  async () => {
+    const { dir, env } = userProject();
+    const secret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders-db-AbCdEf';
+    const config = join(dir, 'export-to-postgres.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        name: 'orders-to-pg',
+        source: { table: 'Orders', region: 'eu-west-1' },
+        target: { kind: 'postgres', table: 'orders_pg', postgres: { connectionStringSecret: secret } },
+        backfill: { strategy: 'export', export: { uri: 's3://orders-exports/daily' } },
+        lambda: { vpc: { vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-0123456789abcdef0'], securityGroupIds: ['sg-0123456789abcdef0'] } },
+      }),
+    );
+    const res = await runCli(['deploy', '--synth', '-c', config, '--out', join(dir, 'cdk.out.pg')], { env, timeoutMs: 280_000 });
+    assert.equal(res.code, 0, res.stderr);
+    const template = JSON.parse(res.stdout) as Template;
+    const resources = Object.values(template.Resources);
+    const machine = resources.find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+    assert.ok(machine, 'a state machine');
+    const definition = JSON.stringify(machine.Properties.DefinitionString);
+    assert.match(definition, /ItemReader/, 'the export Map has an ItemReader');
+    assert.match(definition, /s3:getObject/, 'it reads an S3 object');
+    assert.match(definition, /JSONL/, 'the manifest is read as JSON Lines');
+
+    const statements = resources
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .flatMap((r) => r.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+    const actions = (s: { Action: string | string[] }): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+    const secretGrants = statements.filter((s) => actions(s).includes('secretsmanager:GetSecretValue'));
+    assert.ok(secretGrants.length >= 4, `the four writing functions may read the secret (${secretGrants.length} grants)`);
+    for (const s of secretGrants) assert.equal(JSON.stringify(s.Resource), JSON.stringify(secret), 'exactly that secret');
+    const onTarget = statements.filter((s) => actions(s).some((a) => a.startsWith('dynamodb:')) && JSON.stringify(s.Resource).includes('orders_pg'));
+    assert.deepEqual(onTarget, [], 'no DynamoDB permission on the PostgreSQL target');
+
+    const writers = resources.filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.VpcConfig);
+    assert.ok(writers.length >= 4, 'the writing functions run in the VPC');
+    assert.ok(!res.stdout.includes('password'), 'no connection string in the template');
+  },
+);
