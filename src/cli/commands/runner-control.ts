@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 import { withClients } from '../../aws/clients.js';
+import { sampleItems } from '../../aws/sample-items.js';
 import { roleFor } from '../../aws/errors.js';
 import type { AttributeMap } from '../../core/item.js';
 import { ItemMapper } from '../../core/transform.js';
@@ -254,10 +254,7 @@ async function requireRuntime(store: DynamoDbStateStore): Promise<RunnerRuntime>
 /** Source items for prepareReverse's check that the inverse transform rebuilds them. */
 async function sampleSource(config: ResolvedConfig): Promise<AttributeMap[]> {
   const [name, ref] = Object.entries(config.sources)[0]!;
-  return withClients(ref, roleFor('source', name, ref), async (c) => {
-    const res = await c.dynamodb.send(new ScanCommand({ TableName: ref.table, Limit: 200 }));
-    return (res.Items ?? []) as AttributeMap[];
-  });
+  return withClients(ref, roleFor('source', name, ref), (c) => sampleItems(c.dynamodb, ref.table));
 }
 
 function refused(kind: string, outcome: { message: string; code?: string; hint?: string }): DynashiftError {
