@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { _Record } from '@aws-sdk/client-dynamodb-streams';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { CutoverState, Phase } from '../../src/state/migration-state.js';
-import type { ResolvedConfig } from '../../src/config/resolved-config.js';
+import { DEFAULTS, type ResolvedConfig } from '../../src/config/resolved-config.js';
+import { localClientConfig } from '../../src/local/dynamodb-local.js';
 import { createStreamHandler, type StreamHandler } from '../../src/runners/lambda/stream-handler.js';
 import type { DynamoDBStreamEvent } from '../../src/runners/lambda/types.js';
 import { createBackfillTasks, type BackfillTasks } from '../../src/runners/stepfunctions/tasks.js';
@@ -199,6 +200,59 @@ describe('Lambda stream handler', () => {
     const applied = await inTarget('ghost-new');
     assert.deepEqual(applied?.bin?.B ? [...applied.bin.B] : undefined, [1, 2, 3], 'binary arrives base64 in Lambda events and lands as bytes');
     assert.equal((out.metrics().RecordsSkipped ?? 0) - before, 1);
+  });
+
+  test("a batch behind the lag threshold whose progress write fails is failed for redelivery (cutover's lag evidence is not lost); a fresh batch's failed progress write is only logged", async () => {
+    // A state client whose stream-progress write fails (an injected fault in front of DynamoDB Local, before the SDK's
+    // retries): every other state read and write goes through.
+    const failing = new DynamoDBClient(localClientConfig(local.endpoint));
+    failing.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { UpdateExpression?: string };
+        if (context.commandName === 'UpdateItemCommand' && input.UpdateExpression?.includes('#lastBatchAt'))
+          throw Object.assign(new Error('injected: the state table is unavailable'), { name: 'InternalServerError' });
+        return next(args);
+      },
+      { step: 'initialize', name: 'failProgressWrites' },
+    );
+    const withLag = (maxLagSeconds: number): StreamHandler =>
+      createStreamHandler({
+        config: { ...config, state: { table: STATE_TABLE, ...DEFAULTS.state, maxLagSeconds } },
+        stateTable: STATE_TABLE,
+        stateClient: failing,
+        write: out.write,
+        stateCacheMs: 0,
+      });
+    try {
+      const before = (await store().streamProgress())[0]!;
+      await put('progress-fresh');
+      const fresh = await newRecords();
+      const ok = await withLag(3600)(toLambdaEvent(fresh, streamArn));
+      assert.deepEqual(ok.batchItemFailures, [], 'a fresh batch is applied even though its progress was not recorded');
+      assert.ok(await inTarget('progress-fresh'));
+
+      await put('progress-behind');
+      const behind = await newRecords();
+      // A negative threshold: every record is behind it, whatever DynamoDB Local's minute rounding of the record's
+      // timestamp (which can put it after now) made its age.
+      await assert.rejects(withLag(-3600)(toLambdaEvent(behind, streamArn)), /injected/);
+      assert.ok(
+        out.lines().some((l) => l.level === 'ERROR' && String(l.message).startsWith('could not record that this batch is behind')),
+        'the failure is logged as an error',
+      );
+      const after = (await store().streamProgress())[0]!;
+      assert.equal(after.records, before.records, 'neither progress write landed (the fault is real)');
+      // Redelivered with the state table back, the same batch is applied again and its lag recorded.
+      const again = await handlerFor({ ...config, state: { table: STATE_TABLE, ...DEFAULTS.state, maxLagSeconds: -3600 } })(
+        toLambdaEvent(behind, streamArn),
+      );
+      assert.deepEqual(again.batchItemFailures, []);
+      assert.ok(await inTarget('progress-behind'));
+      const recorded = (await store().streamProgress())[0]!;
+      assert.equal(recorded.lastSequenceNumber, behind[behind.length - 1]!.dynamodb!.SequenceNumber);
+    } finally {
+      failing.destroy();
+    }
   });
 
   test('a batch from a stream the migration did not open is refused whole', async () => {

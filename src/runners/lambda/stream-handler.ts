@@ -328,8 +328,14 @@ function forwardDirection(state: MigrationState): 'forward' | 'finished' | strin
 
 /**
  * Progress counters for `status`, and the in-sync evidence `cutover` checks (the batch's last sequence number, its age
- * and whether it was behind the lag threshold); a failure here is logged, never allowed to fail a batch whose writes
- * landed.
+ * and whether it was behind the lag threshold).
+ *
+ * A failed write of good news (a fresh batch) is only logged: `cutover` then sees older evidence and, at worst, refuses
+ * for want of fresh evidence. A failed write of bad news (a batch behind the lag threshold) fails the batch instead: had
+ * it been dropped, a fresh batch from another shard of the same source could record an in-sync-looking lag and let
+ * `cutover` pass while this shard lags. Lambda then redelivers the whole batch, which is safe: it holds the shard's
+ * next records until this batch succeeds, and applying (or spooling) the same records again in order ends in the
+ * same state.
  */
 async function recordProgress(
   store: DynamoDbStateStore,
@@ -359,6 +365,13 @@ async function recordProgress(
       ...(b.age !== undefined ? { ageMs: b.age, behind: b.age > b.maxLagMs } : {}),
     });
   } catch (err) {
+    if (b.age !== undefined && b.age > b.maxLagMs) {
+      log.error(
+        { error: err, source, ageMs: b.age },
+        'could not record that this batch is behind: failing it for redelivery, so the lag is not lost',
+      );
+      throw err;
+    }
     log.warn({ error: err }, 'could not record stream progress (progress only; the batch itself is applied)');
   }
 }
