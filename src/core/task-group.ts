@@ -1,3 +1,5 @@
+import { runController } from './run-signal.js';
+
 /**
  * Promise.all for writes that must all have settled before a failure is reported. `all` resolves with every result in
  * order, or rejects with the first failure — but only once every promise has settled. At the first failure `signal`
@@ -14,7 +16,7 @@
  * await group.all(batches.map((b) => writeBatch(b, group.signal)));
  */
 export class TaskGroup {
-  private readonly stop = new AbortController();
+  private readonly stop = runController();
   private failure: { error: unknown } | undefined;
 
   constructor(private readonly parent?: AbortSignal) {

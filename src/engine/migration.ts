@@ -26,6 +26,7 @@ import { SnapshotGates } from './run/snapshot-gates.js';
 import { TestRetention } from './run/test-retention.js';
 import { fingerprint } from './snapshot.js';
 import { runActivity } from './table-activity.js';
+import { runController } from '../core/run-signal.js';
 
 export { SNAPSHOT_MARGIN_MS, fingerprint };
 export type { RunOptions, RunResult };
@@ -76,7 +77,7 @@ export async function runMigration(config: ResolvedConfig, opts: RunOptions): Pr
  * control the phase and cutover state, the failure policy the dead-letter file, and only the checkpointer the store.
  */
 class Migration {
-  private readonly stop = new AbortController();
+  private readonly stop = runController();
   private readonly phases: Phases;
   private readonly progress: Progress;
   private readonly gates: SnapshotGates;

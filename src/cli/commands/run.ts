@@ -5,6 +5,7 @@ import { startMonitor, type Monitor } from '../observe/monitor-server.js';
 import { createLogger } from '../logger.js';
 import { createJsonProgressView, createProgressView } from '../progress.js';
 import { onShutdownSignal } from '../signals.js';
+import { runController } from '../../core/run-signal.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -45,7 +46,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       `dashboard on ${monitor.url}, Prometheus metrics on ${monitor.url}metrics`,
     );
   }
-  const controller = new AbortController();
+  const controller = runController();
   const release = onShutdownSignal(() => {
     log.info({}, 'stopping: finishing in-flight writes and saving checkpoints (send the signal again to force)');
     controller.abort();

@@ -7,6 +7,7 @@ import { runVerify } from '../../engine/verify/run-verify.js';
 import type { Finding, VerifyResult } from '../../engine/verify/types.js';
 import { createLogger } from '../logger.js';
 import { onShutdownSignal } from '../signals.js';
+import { runController } from '../../core/run-signal.js';
 
 export interface VerifyFlags {
   config: string;
@@ -36,7 +37,7 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
   const forward = await loadConfig(flags.config);
   // --reverse: after `cutover writes`, the source follows the target; check inverse(target) against the source.
   const config = flags.reverse ? { ...reverseConfig(forward), stateDir: forward.stateDir } : forward;
-  const controller = new AbortController();
+  const controller = runController();
   const release = onShutdownSignal(() => {
     log.info({}, 'stopping verify (send the signal again to force)');
     controller.abort();

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import type { Phases } from './phases.js';
 import type { ReplicationView } from './progress.js';
 import type { StreamApplier } from './stream-applier.js';
+import { runController, anySignal } from '../../core/run-signal.js';
 
 export interface ReplicationDeps {
   state: MigrationState;
@@ -27,7 +28,7 @@ export class Replication implements ReplicationView {
   private current: StreamApplier | undefined;
   private running: 'forward' | 'reverse' | 'none' = 'forward';
   private synced = false;
-  private directionStop = new AbortController();
+  private directionStop = runController();
   /** The snapshot is complete: only then can the targets be in sync. */
   private snapshotDone: boolean;
   /** When the catch-up began: every shard's tip must be reached after it. */
@@ -87,8 +88,8 @@ export class Replication implements ReplicationView {
   }
 
   private async runDirection(direction: 'forward' | 'reverse', cut: CutoverState, stop: AbortController): Promise<void> {
-    this.directionStop = new AbortController();
-    const signal = AbortSignal.any([stop.signal, this.directionStop.signal]);
+    this.directionStop = runController();
+    const signal = anySignal([stop.signal, this.directionStop.signal]);
     const applier = direction === 'forward' ? this.deps.forward : this.deps.reverse;
     this.current = applier;
     const running = applier.start(signal);

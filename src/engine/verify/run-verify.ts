@@ -22,6 +22,7 @@ import { writeReport } from './report.js';
 import { sampleSuspects, type SampleCounters } from './sample.js';
 import type { Suspect } from './suspect.js';
 import type { TransformErrorFinding, VerifyOptions, VerifyResult } from './types.js';
+import { runController } from '../../core/run-signal.js';
 
 export const DEFAULT_RECHECK_ROUNDS = 3;
 export const DEFAULT_RECHECK_DELAY_MS = 2000;
@@ -199,7 +200,7 @@ async function fullComparison(
   );
   const ticker = setInterval(() => log.info({ ...counters }, 'verify: scanning'), 5000);
   // Both sides at once; when one fails the other is stopped before the error goes up (and the files are removed).
-  const stop = new AbortController();
+  const stop = runController();
   const onAbort = (): void => stop.abort();
   signal.addEventListener('abort', onAbort, { once: true });
   try {

@@ -14,6 +14,7 @@ import type { BackfillCursor } from '../../state/migration-state.js';
 import type { DynamoDbStateStore, RunnerRuntime } from '../../state/dynamodb-state-store.js';
 import type { BackfillState, PartitionState } from '../../state/migration-state.js';
 import type { SegmentInput, SegmentResult } from './types.js';
+import { runController } from '../../core/run-signal.js';
 
 export interface SegmentContext {
   config: ResolvedConfig;
@@ -100,7 +101,7 @@ export async function copyPartition(
   }
   const ps: PartitionState = { done: false, items: checkpoint.items, ...(checkpoint.cursor ? { cursor: checkpoint.cursor } : {}) };
   const state: BackfillState = { strategy: opts.strategy, partitions: { [partition]: ps }, itemsWritten: 0, bytesRead: 0 };
-  const stop = new AbortController();
+  const stop = runController();
   const hardStop = timing.remainingMs !== undefined ? setTimeout(() => stop.abort(), Math.max(0, timing.remainingMs - reserveMs / 2)) : undefined;
   let pages = 0;
   let bytes = 0;

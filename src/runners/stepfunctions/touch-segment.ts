@@ -5,6 +5,7 @@ import { removeMarkers, touchAll, type TouchSegmentState } from '../../sources/t
 import type { SegmentCheckpoint } from '../../state/dynamodb-state-store.js';
 import { checkInput, type SegmentContext, type SegmentTiming } from './backfill-segment.js';
 import type { SegmentInput, SegmentResult } from './types.js';
+import { runController } from '../../core/run-signal.js';
 
 /** A touch segment's checkpoint cursor: which pass it is in, and where that pass's Scan continues. */
 interface TouchCursor {
@@ -40,7 +41,7 @@ export async function touchSegment(ctx: SegmentContext, input: SegmentInput, tim
   let cursor: TouchCursor = (checkpoint.cursor as TouchCursor | undefined) ?? { pass: 'touch' };
   let items = checkpoint.items;
   let pages = 0;
-  const stop = new AbortController();
+  const stop = runController();
   const hardStop = timing.remainingMs !== undefined ? setTimeout(() => stop.abort(), Math.max(0, timing.remainingMs - reserveMs / 2)) : undefined;
   let saving: Promise<void> = Promise.resolve();
   let saveError: unknown;
