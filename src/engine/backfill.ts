@@ -30,8 +30,9 @@ export interface BackfillOptions {
   onCheckpoint: () => void;
   log: Logger;
   /**
-   * Set when the stream is applied while the backfill runs: each page is admitted through it, which leaves to the
-   * stream the items it has already overtaken and holds back the stream's writes to the rest until the page landed.
+   * Set when the stream is applied while the backfill runs: each page is admitted through it slice by slice, which
+   * leaves to the stream the items it has already overtaken and holds back the stream's writes to the rest until
+   * their slice landed.
    */
   gate?: SnapshotGate;
   /**
