@@ -9,6 +9,7 @@ import type { LagRun } from './scenarios/lag.js';
 import type { BackfillLagRun } from './scenarios/backfill-lag.js';
 import type { ScalingRun } from './scenarios/scaling.js';
 import type { StreamRun } from './scenarios/stream.js';
+import type { CeilingMeasure, CeilingVariant, ClientCeilingRun } from './scenarios/client-ceiling.js';
 
 export interface BenchResults {
   meta: {
@@ -31,6 +32,7 @@ export interface BenchResults {
     backfillLag?: BackfillLagRun[];
     memory?: (DynashiftBackfill & { tableItems: number })[];
     faults?: FaultsRun[];
+    clientCeiling?: ClientCeilingRun[];
   };
   report?: Report;
 }
@@ -87,6 +89,18 @@ export interface Report {
   backfillLag?: { name: string; new: Summary; old: Summary; ratio: number; digits: number }[];
   memory?: { sizes: { items: number; rss: Summary; itemsPerSecond: Summary }[]; flat?: number };
   scaling?: { segments: number; dynashift: Summary; minimal: Summary; ratio: Summary; cpu: CpuShares }[];
+  clientCeiling?: {
+    variants: {
+      variant: CeilingVariant;
+      rows: { name: string; itemsPerSecond: Summary; cpuPer100k: Summary; processCpu: Summary; serverShare: Summary; otherShare: Summary }[];
+      /** dynashift ÷ minimal copier, per run, then the median. */
+      cpuRatio: Summary;
+      speedRatio: Summary;
+    }[];
+    /** dynashift's transform run ÷ its identity run of the same round: copy seconds and CPU per item. */
+    transformSeconds?: Summary;
+    transformCpu?: Summary;
+  };
   targets: Target[];
 }
 
@@ -350,6 +364,59 @@ export function buildReport(r: BenchResults): Report {
       };
     });
   }
+  if (raw.clientCeiling?.length) {
+    const runs = raw.clientCeiling;
+    const row = (name: string, ms: CeilingMeasure[]) => ({
+      name,
+      itemsPerSecond: summarize(ms.map((m) => m.itemsPerSecond)),
+      cpuPer100k: summarize(ms.map((m) => m.cpuPer100k)),
+      processCpu: summarize(ms.map((m) => m.processCpuSeconds ?? NaN)),
+      serverShare: summarize(ms.map((m) => m.serverShare)),
+      otherShare: summarize(ms.map((m) => m.otherShare)),
+    });
+    const variants = (['identity', 'transform'] as const)
+      .map((variant) => {
+        const v = runs.filter((x) => x.variant === variant);
+        return {
+          variant,
+          rows: [
+            row(
+              `dynashift (run --until-synced, ${o.dynashift.segments} segments, ${o.dynashift.concurrency} at once, ${o.dynashift.writeConcurrency} writes)`,
+              v.map((x) => x.dynashift),
+            ),
+            row(
+              `minimal copier (${o.minimalSegments ?? o.dynashift.concurrency} segments, ${o.minimalWriteConcurrency} writes, no logger middleware)`,
+              v.map((x) => x.minimal),
+            ),
+          ],
+          cpuRatio: summarize(v.map((x) => x.dynashift.cpuPer100k / x.minimal.cpuPer100k)),
+          speedRatio: summarize(v.map((x) => x.dynashift.itemsPerSecond / x.minimal.itemsPerSecond)),
+        };
+      })
+      .filter((v) => v.cpuRatio.n > 0);
+    const pairs = runs
+      .filter((x) => x.variant === 'transform')
+      .map((t) => [runs.find((x) => x.variant === 'identity' && x.run === t.run), t] as const)
+      .filter((p): p is readonly [ClientCeilingRun, ClientCeilingRun] => p[0] !== undefined);
+    rep.clientCeiling = {
+      variants,
+      ...(pairs.length
+        ? {
+            transformSeconds: summarize(pairs.map(([i, t]) => t.dynashift.seconds / i.dynashift.seconds)),
+            transformCpu: summarize(pairs.map(([i, t]) => t.dynashift.cpuPer100k / i.dynashift.cpuPer100k)),
+          }
+        : {}),
+    };
+    for (const v of variants) {
+      const goal = v.variant === 'identity' ? 1.0 : 1.15;
+      targets.push({
+        name: `client CPU per item vs minimal copier, ${v.variant === 'identity' ? 'identity' : 'key-changing transform'} (null DynamoDB)`,
+        target: `≤ ${goal.toFixed(2)}×`,
+        measured: `${v.cpuRatio.median.toFixed(2)}× [${v.cpuRatio.min.toFixed(2)}–${v.cpuRatio.max.toFixed(2)}]`,
+        met: v.cpuRatio.median <= goal,
+      });
+    }
+  }
   return rep;
 }
 
@@ -498,6 +565,47 @@ function sections(r: BenchResults): Section[] {
       notes: [
         `${o.cli === 'dist' ? 'built bin/dynashift.js' : 'node --import tsx src/cli/entry.ts'}, peak RSS from /usr/bin/time (VmHWM)`,
         ...(rep.memory.flat !== undefined ? [`growth from the smallest to the largest table: ${rep.memory.flat.toFixed(2)}×`] : []),
+      ],
+    });
+  }
+  if (rep.clientCeiling) {
+    const c = rep.clientCeiling;
+    const runs = r.raw.clientCeiling!;
+    const two = (x: number): string => x.toFixed(2);
+    out.push({
+      title: `Client ceiling: copy ${int(runs[0]!.dynashift.items)} items from the null DynamoDB (no service cost; ${runsNote(runs.filter((x) => x.variant === 'identity').length)} per variant, interleaved)`,
+      head: [
+        'variant',
+        'contender',
+        'items/s',
+        'client CPU-s per 100k items',
+        'whole process CPU-s',
+        'null server (share of all cores)',
+        'other processes',
+      ],
+      rows: c.variants.flatMap((v) =>
+        v.rows.map((row) => [
+          v.variant,
+          row.name,
+          fig(row.itemsPerSecond),
+          fig(row.cpuPer100k, two),
+          fig(row.processCpu, (x) => x.toFixed(1)),
+          fig(row.serverShare, pct),
+          fig(row.otherShare, pct),
+        ]),
+      ),
+      notes: [
+        ...c.variants.map(
+          (v) =>
+            `${v.variant}: dynashift / minimal copier, CPU per item ${fig(v.cpuRatio, two)}×, items/s ${fig(v.speedRatio, two)}× (per run, then the median)`,
+        ),
+        ...(c.transformSeconds && c.transformCpu
+          ? [
+              `dynashift with the transform / without, same round: copy time ${fig(c.transformSeconds, two)}×, CPU per item ${fig(c.transformCpu, two)}×`,
+            ]
+          : []),
+        `client CPU: user + system of the client process over the copy alone (dynashift: "backfill started" → "backfill complete", /proc sampled every 100 ms); whole process: start-up, plan and catch-up included`,
+        `load average before each round: ${runs.map((x) => x.loadAverage[0]?.toFixed(1) ?? '?').join(', ')}`,
       ],
     });
   }

@@ -24,6 +24,7 @@ import { memoryRun } from './scenarios/memory.js';
 import { scalingRun, type ScalingRun } from './scenarios/scaling.js';
 import { streamRun, type StreamRun } from './scenarios/stream.js';
 import { summarize } from './lib/stats.js';
+import { clientCeiling } from './scenarios/client-ceiling.js';
 
 async function main(): Promise<number> {
   const o = parseOptions(process.argv.slice(2));
@@ -140,6 +141,18 @@ async function main(): Promise<number> {
         raw.faults.push(await faultsRun(ctx, r));
         save();
       }
+    }
+
+    // 7. The client ceiling: CPU per item against the null DynamoDB (no emulator in the way).
+    if (want('client-ceiling')) {
+      ctx.log(
+        `\n== client-ceiling: ${o.ceilingItems.toLocaleString('en-US')} items from the null DynamoDB, dynashift vs minimal copier, identity and key-changing transform, interleaved`,
+      );
+      raw.clientCeiling = [];
+      await clientCeiling(ctx, (run) => {
+        raw.clientCeiling!.push(run);
+        save();
+      });
     }
   } finally {
     save();

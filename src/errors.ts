@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'DYNAMODB_LOCAL_FAILED'
   | 'NOT_RUNNING'
   | 'CONFIG_NOT_A_FILE'
+  | 'CDK_NOT_INSTALLED'
+  | 'DEPLOY_BUNDLE_FAILED'
   | 'TABLE_NAME_INVALID'
   | 'REGION_MISSING'
   | 'PROFILE_NOT_FOUND'
@@ -34,11 +36,14 @@ export type ErrorCode =
   | 'ENDPOINT_NOT_DYNAMODB'
   | 'STATE_DIR_UNWRITABLE'
   | 'CUTOVER_REFUSED'
+  | 'NOT_IN_SYNC'
   | 'DELETE_SOURCE_REFUSED'
   | 'CONFIRMATION_REQUIRED'
   | 'VERIFY_UNSUPPORTED'
   | 'TRANSFORM_CHANGED'
-  | 'METRICS_PORT_UNAVAILABLE';
+  | 'METRICS_PORT_UNAVAILABLE'
+  | 'TARGET_NOT_DEPLOYABLE'
+  | 'EXPORT_IN_PROGRESS';
 
 /** Which part of the migration a failure is about: the fix names a setting of that side. */
 export type Side = 'source' | 'target' | 'state' | 'config';
@@ -121,6 +126,18 @@ export class StreamGapError extends DynashiftError {
     super('STREAM_GAP', `${message} Changes may be missing from the target; it is NOT in sync.`, {
       hint: "Start the migration again from a fresh backfill: remove the migration's state folder (.dynashift/<name>) and empty or drop the target, then run again.",
       details,
+    });
+  }
+}
+
+/** A runner waited its share for an export that is still running; the Step Functions Prepare is retried on this name. */
+export class ExportInProgressError extends DynashiftError {
+  override readonly name = 'ExportInProgressError';
+  constructor(message: string, exportArn: string) {
+    super('EXPORT_IN_PROGRESS', message, {
+      side: 'source',
+      hint: 'nothing to fix: the state machine retries Prepare, which finds the same export by its idempotency token; an export that takes longer than 8 hours needs backfill.export.uri set to it (its ARN is in the Prepare log)',
+      details: { exportArn },
     });
   }
 }

@@ -34,6 +34,8 @@ export interface ConfigOptions {
   strategy?: 'scan' | 'none';
   /** stream.duringBackfill; unset keeps dynashift's default (true). */
   duringBackfill?: boolean;
+  /** A transform module (absolute path). */
+  transform?: string;
 }
 
 /** Writes a JSON config (and a fresh state folder) for one migration; returns the config path. */
@@ -52,6 +54,7 @@ export function writeConfig(o: ConfigOptions): string {
       pageSize: o.settings.pageSize,
     },
     write: { concurrency: o.settings.writeConcurrency },
+    ...(o.transform ? { transform: o.transform } : {}),
     ...(o.settings.pollIntervalMs !== undefined || o.duringBackfill !== undefined
       ? {
           stream: {
@@ -96,8 +99,9 @@ export interface RunningCli {
   done: Promise<CliOutcome>;
 }
 
-export function spawnDynashift(args: string[], opts: { cli?: CliKind; workDir: string }): RunningCli {
-  const node = opts.cli === 'dist' ? [process.execPath, ENTRY_DIST] : [process.execPath, '--import', 'tsx', ENTRY_TS];
+export function spawnDynashift(args: string[], opts: { cli?: CliKind; workDir: string; nodeArgs?: string[] }): RunningCli {
+  const extra = opts.nodeArgs ?? [];
+  const node = opts.cli === 'dist' ? [process.execPath, ...extra, ENTRY_DIST] : [process.execPath, ...extra, '--import', 'tsx', ENTRY_TS];
   const timeFile = path.join(opts.workDir, `time-${Date.now()}-${Math.random().toString(36).slice(2)}.txt`);
   const useTime = existsSync(TIME);
   const argv = useTime ? [TIME, '-f', '%M %U %S %e', '-o', timeFile, ...node, ...args] : [...node, ...args];

@@ -3,7 +3,7 @@
  * a copier can be while still using every segment and keeping writes in flight. No transform, no checkpoints, no rate
  * limiting: what is left is the cost of the API calls themselves.
  */
-import { ScanCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { ScanCommand, type AttributeValue, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { batchWrite } from '../lib/local.js';
 import { limiter } from '../lib/limit.js';
 
@@ -17,6 +17,8 @@ export interface MinimalCopyOptions {
    * minimal copier: this variant measures what the question itself costs the emulator.
    */
   returnConsumedCapacity?: boolean;
+  /** A transform, applied to each item as a hand-written copier would: the wire map in, a wire map out. */
+  map?: (item: Record<string, AttributeValue>) => Record<string, AttributeValue>;
 }
 
 export async function minimalCopy(client: DynamoDBClient, source: string, target: string, opts: MinimalCopyOptions): Promise<number> {
@@ -38,7 +40,7 @@ export async function minimalCopy(client: DynamoDBClient, source: string, target
             ...capacity,
           }),
         );
-        const items = page.Items ?? [];
+        const items = opts.map ? (page.Items ?? []).map(opts.map) : (page.Items ?? []);
         const writes: Promise<void>[] = [];
         for (let i = 0; i < items.length; i += 25) {
           const batch: WriteRequest[] = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['scaling', 'backfill', 'verify', 'stream', 'lag', 'backfill-lag', 'memory', 'faults'] as const;
+export const SECTIONS = ['scaling', 'backfill', 'verify', 'stream', 'lag', 'backfill-lag', 'memory', 'faults', 'client-ceiling'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -32,6 +32,10 @@ export interface BenchOptions {
   faultsStreamRecords: number;
   faultsRuns: number;
   faultRate: number;
+  /** client-ceiling section: items on the null DynamoDB, interleaved runs per variant, and a folder for --cpu-prof. */
+  ceilingItems: number;
+  ceilingRuns: number;
+  ceilingCpuProf?: string;
   only: Section[];
   cli: 'tsx' | 'dist';
   dynashift: { segments: number; concurrency: number; pageSize: number; writeConcurrency: number; pollIntervalMs?: number };
@@ -72,6 +76,9 @@ const HELP = `npm run bench -- [options]
   --faults-stream-records N  faults section: stream backlog (default min(items, 10000))
   --faults-runs N         runs of the faults section (default --runs)
   --fault-percent N       share of requests answered 500/503 in the faulted run (default 5)
+  --ceiling-items N       client-ceiling section: items served by the null DynamoDB (default --items)
+  --ceiling-runs N        its interleaved dynashift/minimal runs per variant, identity and transform (default --runs)
+  --ceiling-cpu-prof DIR  write a V8 CPU profile of every client process of that section into DIR
   --cli dist|tsx          run the built bin/dynashift.js as users do (default; npm run bench builds first), or src through tsx
   --ds-segments N --ds-concurrency N --ds-page-size N --ds-write-concurrency N --ds-poll-interval-ms N
                           dynashift settings (default: its defaults 16, 8, 1000, 16, 250)
@@ -123,6 +130,9 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'faults-stream-records': { type: 'string' },
       'faults-runs': { type: 'string' },
       'fault-percent': { type: 'string' },
+      'ceiling-items': { type: 'string' },
+      'ceiling-runs': { type: 'string' },
+      'ceiling-cpu-prof': { type: 'string' },
       'ds-segments': { type: 'string' },
       'ds-concurrency': { type: 'string' },
       'ds-page-size': { type: 'string' },
@@ -179,6 +189,9 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     faultsStreamRecords: num('faults-stream-records', Math.min(items, 10_000)),
     faultsRuns: num('faults-runs', runs),
     faultRate: num('fault-percent', 5) / 100,
+    ceilingItems: num('ceiling-items', items),
+    ceilingRuns: num('ceiling-runs', runs),
+    ...(values['ceiling-cpu-prof'] ? { ceilingCpuProf: values['ceiling-cpu-prof'] } : {}),
     only: only as Section[],
     cli,
     dynashift: {

@@ -44,6 +44,9 @@ export function clientsFor(ref: TableRefConfig, role: ClientRole, opts: ClientOp
   const common = {
     region,
     maxAttempts: opts.maxAttempts ?? 10,
+    // Resolve each command's middleware stack once, not on every call (3% of a backfill's CPU): dynashift adds its
+    // middleware when it builds a client, never later, and keeps nothing per call on the shared handler context.
+    cacheMiddleware: true,
     ...(ref.endpoint ? { endpoint: ref.endpoint } : {}),
     ...(credentials ? { credentials } : {}),
   };

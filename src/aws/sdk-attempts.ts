@@ -25,7 +25,11 @@ export interface SdkAttempts {
 
 const NONE: SdkAttempts = Object.freeze({ throttled: 0, failed: 0 });
 const tallies = new WeakMap<object, SdkAttempts>();
-const CONTEXT_KEY = '__dynashiftAttempts';
+/**
+ * The running tally of one `send`, by its command input (the same object in every attempt of that call). Not on the
+ * handler context: a client with `cacheMiddleware` (aws/clients.ts) shares one context among all calls of a command.
+ */
+const running = new WeakMap<object, SdkAttempts>();
 export const SDK_ATTEMPTS_MIDDLEWARE = 'dynashiftAttemptObserver';
 
 /** The tally of retried attempts behind a command's output or final error; zeros when none failed. */
@@ -45,8 +49,9 @@ export function observeSdkAttempts<T extends StackOwner>(
   const middleware =
     <O extends MetadataBearer>(next: FinalizeHandler<object, O>, context: HandlerExecutionContext): FinalizeHandler<object, O> =>
     async (args: FinalizeHandlerArguments<object>) => {
-      const ctx = context as HandlerExecutionContext & { [CONTEXT_KEY]?: SdkAttempts };
-      const tally = (ctx[CONTEXT_KEY] ??= { throttled: 0, failed: 0 });
+      const call = args.input;
+      let tally = running.get(call);
+      if (!tally) running.set(call, (tally = { throttled: 0, failed: 0 }));
       try {
         const result = await next(args);
         if (tally.throttled + tally.failed > 0 && typeof result.output === 'object') tallies.set(result.output, tally);

@@ -8,6 +8,8 @@ import {
   DistributedMap,
   Fail,
   JsonPath,
+  Pass,
+  S3JsonLItemReader,
   StateMachine,
   StateMachineType,
   Succeed,
@@ -16,7 +18,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { CallAwsService, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { strategyFor } from '../engine/strategies/registry.js';
+import { strategyFor, type BackfillStrategyName } from '../engine/strategies/registry.js';
 
 export interface BackfillStateMachineProps {
   prepare: IFunction;
@@ -27,12 +29,18 @@ export interface BackfillStateMachineProps {
   mappings: EventSourceMapping[];
   /** stream.duringBackfill: the stream handler spools during the backfill, and the Replay loop follows Complete. */
   spool: boolean;
-  strategy: 'scan' | 'none';
+  strategy: BackfillStrategyName;
   concurrency: number;
 }
 
-/** Errors worth retrying a segment on: its lease is held by a previous attempt still running, or a transient failure. */
+/**
+ * Errors worth retrying a task on: a transient failure, or the invocation's runtime died (timeout, out of memory, a
+ * crash: Step Functions reports `Lambda.Unknown` — some runtimes `Sandbox.Timedout` or `Runtime.ExitError`). A dead
+ * copier still holds its segment's lease, so the retry meets SegmentLeasedError (retried on its own) until it ends.
+ */
 const TRANSIENT = [
+  'Lambda.Unknown',
+  'Runtime.ExitError',
   'Sandbox.Timedout',
   'ThrottlingException',
   'ProvisionedThroughputExceededException',
@@ -60,8 +68,11 @@ export class BackfillStateMachine extends Construct {
       lambdaFunction: props.prepare,
       payloadResponseOnly: true,
       retryOnServiceExceptions: true,
-      comment: 'inspect, create the targets, open the stream position and the spool, write the initial state and one item per segment',
+      comment: 'inspect, create the targets, open the stream position and the spool, locate or take the export, write the initial state',
     });
+    // export.start: one Prepare invocation waits a few minutes for the export, then fails with ExportInProgressError;
+    // each retry finds the same export by its idempotency token (valid 8 h: 75 attempts of ≤ 6 min stay inside it).
+    prepare.addRetry({ errors: ['ExportInProgressError'], interval: Duration.seconds(60), backoffRate: 1, maxAttempts: 75 });
     const complete = new LambdaInvoke(this, 'Complete', {
       lambdaFunction: props.complete,
       payloadResponseOnly: true,
@@ -74,15 +85,24 @@ export class BackfillStateMachine extends Construct {
       const enable = this.enableSteps(props.mappings);
       if (enable) chain = chain.next(enable);
     }
-    if (strategyFor(props.strategy).awsRunner?.segmented) chain = chain.next(this.segmentsMap(props));
+    const map = strategyFor(props.strategy).awsRunner?.map;
+    if (map === 'segments') chain = chain.next(this.segmentsMap(props));
+    if (map === 'files') {
+      // Nothing to load when the export was already imported (backfill.export.imported): Prepare returns no manifest.
+      const files = new Choice(this, 'ExportToLoad')
+        .when(Condition.isPresent('$.exportFiles.bucket'), this.exportFilesMap(props))
+        .otherwise(new Pass(this, 'NothingToLoad'));
+      chain.next(files);
+      chain = Chain.custom(chain.startState, files.afterwards().endStates, files.afterwards());
+    }
     const afterComplete = props.spool ? this.replayLoop(props.replaySpool) : this.enableAndCatchUp(props.mappings);
     chain = chain.next(complete).next(
       new Choice(this, 'StreamMayStart').when(Condition.booleanEquals('$.enableStreamMapping', true), afterComplete).otherwise(
         new Fail(this, 'BackfillIncomplete', {
           error: 'BackfillIncomplete',
           cause: props.spool
-            ? 'Complete found segments that are not done; the stream handler keeps spooling'
-            : 'Complete found segments that are not done; the stream mapping stays disabled',
+            ? 'Complete found segments or export files that are not done; the stream handler keeps spooling'
+            : 'Complete found segments or export files that are not done; the stream mapping stays disabled',
         }),
       ),
     );
@@ -140,6 +160,45 @@ export class BackfillStateMachine extends Construct {
       label: 'segments',
     });
     map.itemProcessor(Chain.start(copy).next(loop));
+    return map;
+  }
+
+  /**
+   * The export Map: its ItemReader reads the export's manifest-files.json (JSON Lines, one data file a line) from S3,
+   * at the bucket and key Prepare returned; each child gets the manifest line as it is ({ itemCount, md5Checksum, etag,
+   * dataFileS3Key }: the export backfill has one source, so no ItemSelector adds it) and loops backfillSegment (which
+   * loads export files too) until the file is done.
+   */
+  private exportFilesMap(props: BackfillStateMachineProps): DistributedMap {
+    const load = new LambdaInvoke(this, 'LoadExportFile', {
+      lambdaFunction: props.backfillSegment,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: true,
+      comment: 'load one data file of the export (MD5 and item count verified first); checkpoints by line in the state table',
+    });
+    load.addRetry({
+      errors: ['SegmentLeasedError'],
+      interval: Duration.seconds(30),
+      backoffRate: 1.5,
+      maxDelay: Duration.minutes(5),
+      maxAttempts: 60,
+    });
+    load.addRetry({ errors: TRANSIENT, interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 10 });
+    const loop = new Choice(this, 'ExportFileDone')
+      .when(Condition.booleanEquals('$.done', true), new Succeed(this, 'ExportFileLoaded'))
+      .otherwise(load);
+    const map = new DistributedMap(this, 'LoadExportFiles', {
+      itemReader: new S3JsonLItemReader({
+        bucketNamePath: JsonPath.stringAt('$.exportFiles.bucket'),
+        key: JsonPath.stringAt('$.exportFiles.key'),
+      }),
+      maxConcurrency: props.concurrency,
+      mapExecutionType: StateMachineType.STANDARD,
+      resultPath: JsonPath.DISCARD,
+      toleratedFailurePercentage: 0,
+      label: 'exportfiles',
+    });
+    map.itemProcessor(Chain.start(load).next(loop));
     return map;
   }
 

@@ -9,8 +9,9 @@ import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from '
 import { Construct } from 'constructs';
 import { MigrationAlarms } from './alarms.js';
 import { BackfillStateMachine } from './backfill-state-machine.js';
-import { ACTIONS, grantAssumeRole, grantTable, tableArn } from './permissions.js';
+import { ACTIONS, grantAssumeRole, grantExportRead, grantSecretRead, grantTable, tableArn } from './permissions.js';
 import type { DynashiftMigrationProps, DynashiftSourceProps } from './props.js';
+import { strategyFor } from '../engine/strategies/registry.js';
 
 export type { DynashiftMigrationProps, DynashiftSourceProps, DynashiftTableProps, DynashiftTargetProps } from './props.js';
 
@@ -79,6 +80,7 @@ export class DynashiftMigration extends Construct {
       memorySize: number,
       description: string,
       extra: Record<string, string> = {},
+      writesTargets = true,
     ): LambdaFunction =>
       new LambdaFunction(this, fid, {
         runtime: props.runtime ?? Runtime.NODEJS_22_X,
@@ -88,6 +90,14 @@ export class DynashiftMigration extends Construct {
         memorySize,
         description,
         environment: { ...environment, ...extra },
+        // Only the functions that open the targets need the VPC (Complete touches the state table alone).
+        ...(props.vpc && writesTargets
+          ? {
+              vpc: props.vpc.vpc,
+              ...(props.vpc.subnets ? { vpcSubnets: props.vpc.subnets } : {}),
+              ...(props.vpc.securityGroups ? { securityGroups: props.vpc.securityGroups } : {}),
+            }
+          : {}),
       });
     const h = props.handlers ?? {};
     this.streamHandler = fn(
@@ -119,6 +129,8 @@ export class DynashiftMigration extends Construct {
       Duration.minutes(1),
       256,
       `dynashift ${props.migrationName}: marks the backfill complete`,
+      {},
+      false,
     );
 
     this.replaySpoolFunction = fn(
@@ -160,6 +172,8 @@ export class DynashiftMigration extends Construct {
       strategy,
       concurrency,
     }).stateMachine;
+    // The export Map's ItemReader reads manifest-files.json with the state machine's own role.
+    if (strategyFor(strategy).awsRunner?.map === 'files' && props.backfill?.export) grantExportRead(this.stateMachine, props.backfill.export);
 
     this.alarms = new MigrationAlarms(this, 'Alarms', {
       migrationName: props.migrationName,
@@ -183,7 +197,38 @@ export class DynashiftMigration extends Construct {
       // The event source mapping reads the stream with the function's own role, whatever role the Scan assumes.
       grantTable(this.streamHandler, { ...source, roleArn: undefined } as DynashiftSourceProps, ACTIONS.streamRead, 'stream');
     }
+    const writers = [this.prepareFunction, this.backfillSegmentFunction, this.streamHandler, this.replaySpoolFunction];
+    const strategy = props.backfill?.strategy ?? 'scan';
+    if (strategyFor(strategy).awsRunner?.segmentWork === 'touch')
+      for (const source of Object.values(props.sources)) grantTable(this.backfillSegmentFunction, source, ACTIONS.sourceTouch);
+    const exported = props.backfill?.export;
+    if (strategyFor(strategy).awsRunner?.map === 'files' && exported) {
+      for (const f of [this.prepareFunction, this.backfillSegmentFunction, this.completeFunction]) grantExportRead(f, exported);
+      if (exported.start) {
+        for (const source of Object.values(props.sources)) {
+          grantTable(this.prepareFunction, source, ACTIONS.exportStart);
+          // Exports are named `<table ARN>/export/<id>`: DescribeExport on this table's exports only.
+          if (!source.roleArn) {
+            this.prepareFunction.addToRolePolicy(
+              new PolicyStatement({ actions: [...ACTIONS.exportDescribe], resources: [`${tableArn(this, source)}/export/*`] }),
+            );
+          }
+        }
+        // DynamoDB writes the export with the caller's permissions.
+        this.prepareFunction.addToRolePolicy(
+          new PolicyStatement({
+            actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:PutObjectAcl'],
+            resources: [`arn:aws:s3:::${exported.bucket}/${exported.prefix ? `${exported.prefix.replace(/^\/+|\/+$/g, '')}/` : ''}*`],
+          }),
+        );
+      }
+    }
     for (const target of Object.values(props.targets)) {
+      if (target.connectionStringSecret) {
+        for (const f of writers) grantSecretRead(f, target.connectionStringSecret);
+      }
+      // PostgreSQL, or a DynamoDB-compatible endpoint: not an AWS table, so no DynamoDB permission is granted for it.
+      if ((target.kind ?? 'dynamodb') !== 'dynamodb' || target.endpoint) continue;
       grantTable(this.prepareFunction, target, target.create === false ? ACTIONS.targetInspect : [...ACTIONS.targetInspect, ...ACTIONS.targetCreate]);
       grantTable(this.backfillSegmentFunction, target, ACTIONS.targetWrite);
       grantTable(this.streamHandler, target, ACTIONS.targetWrite);
@@ -225,6 +270,10 @@ function validate(props: DynashiftMigrationProps): void {
   const c = props.backfill?.concurrency;
   if (c !== undefined && (!Number.isInteger(c) || c < 1 || c > 10_000))
     problems.push(`backfill.concurrency ${c} must be an integer in 1…10000 (the Distributed Map's MaxConcurrency)`);
+  if (strategyFor(props.backfill?.strategy ?? 'scan').awsRunner?.map === 'files' && !props.backfill?.export)
+    problems.push(
+      "backfill.export (the export's bucket and prefix) is required with backfill.strategy 'export': the Map reads the export's manifest from S3",
+    );
   const b = props.stream?.batchSize;
   if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > 10_000)) problems.push(`stream.batchSize ${b} must be in 1…10000`);
   if (problems.length > 0) throw new Error(`DynashiftMigration: ${problems.join('; ')}`);

@@ -1,5 +1,5 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { DynashiftTableProps } from './props.js';
@@ -19,7 +19,27 @@ export const ACTIONS = {
   targetInspect: ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:DescribeContinuousBackups'],
   targetCreate: ['dynamodb:CreateTable', 'dynamodb:UpdateTimeToLive', 'dynamodb:UpdateTable'],
   targetWrite: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+  /** The touch strategy's marker updates on the source. */
+  sourceTouch: ['dynamodb:UpdateItem'],
+  /** export.start: Prepare takes the export (PITR must be on) and polls it. */
+  exportStart: ['dynamodb:ExportTableToPointInTime', 'dynamodb:DescribeContinuousBackups'],
+  exportDescribe: ['dynamodb:DescribeExport'],
 } as const;
+
+/** Read access to an export's objects (manifests, data files) under its bucket and prefix, and listing that prefix. */
+export function grantExportRead(grantee: IGrantable, location: { bucket: string; prefix?: string }): void {
+  const prefix = (location.prefix ?? '').replace(/^\/+|\/+$/g, '');
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new PolicyStatement({ actions: ['s3:GetObject'], resources: [`arn:aws:s3:::${location.bucket}/${prefix ? `${prefix}/` : ''}*`] }),
+  );
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [`arn:aws:s3:::${location.bucket}`],
+      ...(prefix ? { conditions: { StringLike: { 's3:prefix': [`${prefix}/*`, prefix] } } } : {}),
+    }),
+  );
+}
 
 export function tableArn(scope: Construct, table: DynashiftTableProps): string {
   const stack = Stack.of(scope);
@@ -55,4 +75,16 @@ export function grantAssumeRole(fn: IFunction, roleArn: string): void {
   if (seen.has(roleArn)) return;
   seen.add(roleArn);
   fn.addToRolePolicy(new PolicyStatement({ actions: ['sts:AssumeRole'], resources: [roleArn] }));
+}
+
+/**
+ * secretsmanager:GetSecretValue on exactly one secret. A full ARN is used as it is; a name (or an ARN without the
+ * six-character suffix Secrets Manager appends) matches that suffix with `-??????`, never a wider wildcard.
+ */
+export function grantSecretRead(fn: IFunction, secret: string): void {
+  const arn = secret.startsWith('arn:')
+    ? secret
+    : Stack.of(fn).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: secret, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  const full = /-[A-Za-z0-9]{6}$/.test(arn) && secret.startsWith('arn:') ? arn : `${arn}-??????`;
+  fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [full] }));
 }

@@ -1,5 +1,6 @@
 import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
+import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import type { Code, Runtime } from 'aws-cdk-lib/aws-lambda';
 
 /** A DynamoDB table the migration reads or writes, by name (it is not created or imported as a CDK resource). */
@@ -27,6 +28,21 @@ export interface DynashiftSourceProps extends DynashiftTableProps {
 export interface DynashiftTargetProps extends DynashiftTableProps {
   /** Whether the Prepare step may create the table (CreateTable, UpdateTimeToLive, UpdateTable). Default true. */
   readonly create?: boolean;
+  /**
+   * The config's target kind. Default 'dynamodb'. A 'postgres' target gets no DynamoDB permission; the functions reach
+   * it over the network (see `vpc`) with the connection string its config names.
+   */
+  readonly kind?: 'dynamodb' | 'postgres';
+  /**
+   * A DynamoDB-compatible endpoint (e.g. ScyllaDB Alternator) instead of DynamoDB in AWS: no IAM permission is
+   * granted for it (it is not an AWS resource); the functions must reach it over the network.
+   */
+  readonly endpoint?: string;
+  /**
+   * A 'postgres' target's postgres.connectionStringSecret (a Secrets Manager secret ARN or name): the functions that
+   * write get secretsmanager:GetSecretValue on exactly this secret.
+   */
+  readonly connectionStringSecret?: string;
 }
 
 export interface DynashiftMigrationProps {
@@ -55,8 +71,17 @@ export interface DynashiftMigrationProps {
   /** Path of the config inside the bundle ($DYNASHIFT_CONFIG). Default `dynashift.config.json`. */
   readonly configPath?: string;
   readonly backfill?: {
-    /** The config's backfill.strategy. 'none' skips the Distributed Map. Default 'scan'. */
-    readonly strategy?: 'scan' | 'none';
+    /**
+     * The config's backfill.strategy: 'scan' and 'touch' run a Distributed Map over the scan segments, 'export' one over
+     * the export's data files, 'none' no Map. Default 'scan'.
+     */
+    readonly strategy?: 'scan' | 'export' | 'touch' | 'none';
+    /**
+     * With 'export': where the export is (the bucket, and the key prefix it lies under: backfill.export.uri's, or
+     * export.start's s3Bucket/s3Prefix). The export Map's ItemReader, Prepare, the file loader and Complete may read
+     * only there; `start` also lets Prepare take the export (ExportTableToPointInTime) into it.
+     */
+    readonly export?: { readonly bucket: string; readonly prefix?: string; readonly start?: boolean };
     /** Segments copied at once: the Map's MaxConcurrency and the divisor of the read budget. Use the config's backfill.concurrency. Default 8. */
     readonly concurrency?: number;
     /** Time one backfillSegment invocation spends before handing the segment back to the loop. Default 12 minutes. */
@@ -99,6 +124,16 @@ export interface DynashiftMigrationProps {
   readonly stateTableRemovalPolicy?: RemovalPolicy;
   /** Default Node.js 22 (the code needs Node 20 or newer). */
   readonly runtime?: Runtime;
+  /**
+   * Run the functions that write to the targets (stream handler, Prepare, BackfillSegment, ReplaySpool) in a VPC, to
+   * reach a database that has no public address. The subnets need a route to DynamoDB (a gateway endpoint) and, for a
+   * secret, Secrets Manager (an interface endpoint or a NAT gateway); the database must admit the security groups.
+   */
+  readonly vpc?: {
+    readonly vpc: IVpc;
+    readonly subnets?: SubnetSelection;
+    readonly securityGroups?: ISecurityGroup[];
+  };
   /** Extra environment for every function. */
   readonly environment?: Record<string, string>;
 }

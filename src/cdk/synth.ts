@@ -5,13 +5,19 @@ import { App, CfnOutput, Stack } from 'aws-cdk-lib';
 import { Code } from 'aws-cdk-lib/aws-lambda';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { AWS_RUNNER_STRATEGIES, strategyFor } from '../engine/strategies/registry.js';
+import { isS3Uri, parseS3Uri } from '../aws/s3.js';
+import { exportUri } from '../formats/ddb-export/locate-export.js';
 import { DynashiftError } from '../errors.js';
 import { DynashiftMigration } from './dynashift-migration.js';
+import { lambdaTargets } from './lambda-targets.js';
+import { vpcProps } from './vpc.js';
 
 export interface SynthOptions {
   config: ResolvedConfig;
   /** Folder with the bundled handlers and config (lambda.Code.fromAsset). Without it the functions get placeholder code. */
   codePath?: string;
+  /** The config's path inside `codePath` ($DYNASHIFT_CONFIG); default `dynashift.config.json`. */
+  configPath?: string;
   /** Default `Dynashift-<migration name>`. */
   stackName?: string;
   /** Write the cloud assembly here (for `cdk deploy --app DIR`); default: a temporary folder, removed afterwards. */
@@ -36,19 +42,9 @@ exports.streamHandler = fail; exports.prepare = fail; exports.backfillSegment = 
  */
 export function synthesizeMigration(opts: SynthOptions): SynthResult {
   const { config } = opts;
-  for (const [name, target] of Object.entries(config.targets)) {
-    if ((target.kind ?? 'dynamodb') !== 'dynamodb' || target.endpoint) {
-      throw new DynashiftError(
-        'CONFIG_INVALID',
-        `target ${name} (${target.kind ?? 'dynamodb'}${target.endpoint ? ` at ${target.endpoint}` : ''}) can't be deployed by the AWS runner`,
-        {
-          hint: 'the AWS runner writes to DynamoDB tables in AWS only; use `dynashift run` for PostgreSQL, files or custom endpoints',
-          exitCode: 2,
-        },
-      );
-    }
-  }
-  const strategy = config.backfill.strategy as 'scan' | 'none';
+  // Refuses (TARGET_NOT_DEPLOYABLE) a target the functions could not reach, before anything is synthesized.
+  const reach = lambdaTargets(config);
+  const strategy = config.backfill.strategy;
   if (!strategyFor(strategy).awsRunner) {
     throw new DynashiftError('CONFIG_INVALID', `backfill strategy "${strategy}" is not available in the AWS runner`, {
       hint: `use backfill.strategy ${AWS_RUNNER_STRATEGIES.join(' or ')} for the state machine, or run this migration with \`dynashift run\``,
@@ -72,19 +68,12 @@ export function synthesizeMigration(opts: SynthOptions): SynthResult {
           },
         ]),
       ),
-      targets: Object.fromEntries(
-        Object.entries(config.targets).map(([n, t]) => [
-          n,
-          {
-            tableName: t.table,
-            ...(t.region ? { region: t.region } : {}),
-            ...(t.roleArn ? { roleArn: t.roleArn } : {}),
-            create: !('create' in t && t.create === false),
-          },
-        ]),
-      ),
+      targets: reach.targets,
+      ...(Object.keys(reach.environment).length > 0 ? { environment: reach.environment } : {}),
+      ...(config.lambda?.vpc ? { vpc: vpcProps(stack, config.lambda.vpc) } : {}),
       code: opts.codePath ? Code.fromAsset(opts.codePath) : Code.fromInline(PLACEHOLDER),
-      backfill: { strategy, concurrency: config.backfill.concurrency },
+      ...(opts.configPath ? { configPath: opts.configPath } : {}),
+      backfill: { strategy, concurrency: config.backfill.concurrency, ...exportLocation(config) },
       stream: { duringBackfill: config.stream.duringBackfill },
     });
     new CfnOutput(stack, 'StateMachineArn', { value: migration.stateMachine.stateMachineArn, description: 'start an execution to run the backfill' });
@@ -96,4 +85,20 @@ export function synthesizeMigration(opts: SynthOptions): SynthResult {
   } finally {
     if (!opts.outdir) rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/** The export's bucket and prefix for the construct's S3 grants (export strategy only). */
+function exportLocation(config: SynthOptions['config']): { export?: { bucket: string; prefix?: string; start?: boolean } } {
+  const e = config.backfill.export;
+  if (strategyFor(config.backfill.strategy).awsRunner?.map !== 'files' || !e) return {};
+  if (e.start) return { export: { bucket: e.start.s3Bucket, ...(e.start.s3Prefix ? { prefix: e.start.s3Prefix } : {}), start: true } };
+  const uri = e.uri ? exportUri(e.uri) : '';
+  if (!isS3Uri(uri)) {
+    throw new DynashiftError('CONFIG_INVALID', `backfill.export.uri ${e.uri ?? '(none)'} is not in S3; the AWS runner's export Map reads S3`, {
+      hint: 'point backfill.export.uri at s3://bucket/prefix, or set backfill.export.start',
+      exitCode: 2,
+    });
+  }
+  const { bucket, prefix } = parseS3Uri(uri);
+  return { export: { bucket, ...(prefix ? { prefix } : {}) } };
 }

@@ -177,12 +177,15 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('deploy')
     .description(
-      'the AWS runner (Step Functions backfill + Lambda on the stream) as CloudFormation: --synth prints the template, --out writes a cloud assembly for `cdk deploy`',
+      'bundle the AWS runner (Step Functions backfill + Lambda on the stream) with your config and transform, and build its stack: --synth prints the CloudFormation template, --out writes a cloud assembly for `cdk deploy`',
     )
     .addOption(configOption())
     .option('--synth', 'print the CloudFormation template (JSON) to stdout; needs no AWS credentials')
     .option('--out <dir>', 'write the cloud assembly to DIR (then: npx cdk deploy --app DIR)')
-    .option('--code <dir>', 'folder with the bundled handlers and config (default: placeholder code that refuses to run)')
+    .option(
+      '--code <dir>',
+      'use this folder of handlers and config you bundled yourself (default: deploy bundles them, with the transform, using esbuild)',
+    )
     .option('--stack-name <name>', 'CloudFormation stack name (default Dynashift-<migration name>)')
     .action(async (o) => {
       code = await deployCommand(o);

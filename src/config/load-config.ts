@@ -97,6 +97,8 @@ async function resolveConfig(configPath: string, cfg: z.infer<typeof tsConfigSch
     write: { ...DEFAULTS.write, ...stripUndefined(cfg.write ?? {}) },
     onError: overrides.onError ?? cfg.onError ?? DEFAULTS.onError,
     ...(cfg.guard ? { guard: cfg.guard } : {}),
+    ...(cfg.lambda ? { lambda: cfg.lambda } : {}),
+    ...(cfg.state ? { state: { ...DEFAULTS.state, ...stripUndefined(cfg.state), table: cfg.state.table } } : {}),
   };
 }
 

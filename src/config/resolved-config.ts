@@ -23,7 +23,14 @@ export interface ResolvedConfig {
   write: { concurrency: number; maxWriteUnitsPerSecond?: number };
   onError: 'halt' | 'dead-letter';
   guard?: { versionAttribute: string };
+  /** AWS runner settings for `dynashift deploy` (config `lambda`). */
+  lambda?: { vpc?: { vpcId: string; subnetIds: string[]; securityGroupIds: string[] } };
+  /** The AWS runner's state table: the operating commands use it instead of the state folder. */
+  state?: RunnerStateConfig;
 }
+
+/** `state` with its defaults: where the AWS runner keeps the migration, and the in-sync thresholds it is judged by. */
+export type RunnerStateConfig = TableRefConfig & { maxLagSeconds: number; evidenceSeconds: number; cacheSeconds: number };
 
 export const DEFAULTS = {
   backfill: { strategy: 'scan', segments: 16, concurrency: 8, pageSize: 1000, readShare: 0.5, consistentRead: true, skipExpired: false },
@@ -31,4 +38,5 @@ export const DEFAULTS = {
   write: { concurrency: 16 },
   onError: 'halt',
   stateDir: '.dynashift',
+  state: { maxLagSeconds: 60, evidenceSeconds: 300, cacheSeconds: 30 },
 } as const;

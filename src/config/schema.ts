@@ -102,6 +102,36 @@ export const writeSchema = z
   })
   .strict();
 
+/**
+ * The AWS runner's DynamoDB state table (the stack's `StateTableName` output). Set, the operating commands (status,
+ * cutover, rollback, finish) work on the migration the Step Functions tasks and the stream handler run.
+ */
+export const runnerStateSchema = tableRefSchema
+  .extend({
+    maxLagSeconds: z
+      .int()
+      .min(1)
+      .max(86_400)
+      .optional()
+      .describe("Cutover refuses while the stream handler's newest batch was older than this, or a batch this old was seen recently (default 60)"),
+    evidenceSeconds: z
+      .int()
+      .min(1)
+      .max(86_400)
+      .optional()
+      .describe("How recent the stream handler's last applied batch must be for cutover (default 300)"),
+    cacheSeconds: z
+      .int()
+      .min(0)
+      .max(300)
+      .optional()
+      .describe(
+        'How long the stream handler reuses the state it read; the commands wait this long before a switch of direction takes effect (default 30)',
+      ),
+  })
+  .strict()
+  .describe("The AWS runner's DynamoDB state table (the stack's StateTableName output): the operating commands then work on the runner's migration");
+
 const common = {
   name: z
     .string()
@@ -129,6 +159,25 @@ const common = {
     .optional()
     .describe("What to do with an item the transform or target rejects: 'halt' (default) or 'dead-letter' and continue"),
   stateDir: z.string().optional().describe('State folder, relative to the config file (default .dynashift)'),
+  lambda: z
+    .object({
+      vpc: z
+        .object({
+          vpcId: z.string().min(1).describe('The VPC of the subnets'),
+          subnetIds: z
+            .array(z.string().min(1))
+            .min(1)
+            .describe('Subnets the functions run in (private, with a route to DynamoDB and Secrets Manager)'),
+          securityGroupIds: z.array(z.string().min(1)).min(1).describe('Security groups of the functions (the database must admit them)'),
+        })
+        .strict()
+        .optional()
+        .describe('Run the functions that write to the targets in this VPC (to reach e.g. an RDS database)'),
+    })
+    .strict()
+    .optional()
+    .describe('AWS runner (dynashift deploy): settings of the deployed functions'),
+  state: runnerStateSchema.optional(),
 };
 
 /** JSON config: the transform is a module path (relative to the config file) exporting `transform` or a default. */

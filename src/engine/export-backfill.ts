@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../config/resolved-config.js';
-import { DynashiftError } from '../errors.js';
+import { DynashiftError, ExportInProgressError } from '../errors.js';
 import { withClients } from '../aws/clients.js';
 import { roleFor } from '../aws/errors.js';
 import { isS3Uri, s3ClientFor, type S3Access } from '../aws/s3.js';
@@ -11,11 +11,13 @@ import {
   IncrementalExports,
   startExport,
   waitForExport,
+  type ExportApiClient,
   type ExportDescription,
   type IncrementalCursor,
 } from '../sources/export/index.js';
 import type { Sink } from '../sinks/sink.js';
 import type { BackfillState } from '../state/migration-state.js';
+import type { ExportStartControl } from './strategies/backfill-strategy.js';
 import type { FailurePolicy } from './failure-policy.js';
 import type { Logger } from './logger.js';
 import { writeToTargets } from './write-all.js';
@@ -55,6 +57,7 @@ export async function locateBackfillExport(
   ctx: { config: ResolvedConfig; plan: { sources: Record<string, { arn?: string }> } },
   source: string,
   log: Logger,
+  control: ExportStartControl = {},
 ): Promise<NonNullable<BackfillState['export']>> {
   const cfg = ctx.config.backfill.export;
   if (cfg?.uri) {
@@ -70,20 +73,29 @@ export async function locateBackfillExport(
   const tableArn = ctx.plan.sources[source]?.arn;
   if (!tableArn) throw new DynashiftError('SOURCE_TABLE_NOT_FOUND', `source ${source} has no table ARN to export`, { hint: 'check source.table' });
   const start = cfg.start;
-  const done = await withClients(
-    ctx.config.sources[source]!,
-    roleFor('source', source, ctx.config.sources[source]!),
-    async ({ dynamodb: client }) => {
-      const started = await startExport(client, {
-        tableArn,
-        s3Bucket: start.s3Bucket,
-        ...(start.s3Prefix ? { s3Prefix: start.s3Prefix } : {}),
-        ...(start.format ? { format: start.format } : {}),
+  const takeExport = async (client: ExportApiClient) => {
+    const started = await startExport(client, {
+      tableArn,
+      s3Bucket: start.s3Bucket,
+      ...(start.s3Prefix ? { s3Prefix: start.s3Prefix } : {}),
+      ...(start.format ? { format: start.format } : {}),
+      ...(control.clientToken ? { clientToken: control.clientToken } : {}),
+    });
+    log.info({ source, exportArn: started.exportArn }, 'export started (or found by its token); waiting for it to complete');
+    try {
+      return await waitForExport(client, started.exportArn, {
+        ...(control.waitMs !== undefined ? { timeoutMs: control.waitMs } : {}),
+        ...(control.pollMs !== undefined ? { pollMs: control.pollMs, maxPollMs: Math.max(control.pollMs, 1) } : {}),
       });
-      log.info({ source, exportArn: started.exportArn }, 'export started; waiting for it to complete');
-      return waitForExport(client, started.exportArn);
-    },
-  );
+    } catch (err) {
+      const status = err instanceof DynashiftError ? err.details?.['status'] : undefined;
+      if (control.waitMs === undefined || (status !== 'IN_PROGRESS' && status !== 'UNKNOWN')) throw err;
+      throw new ExportInProgressError(`export ${started.exportArn} of source ${source} is still in progress`, started.exportArn);
+    }
+  };
+  const done = control.client
+    ? await takeExport(control.client)
+    : await withClients(ctx.config.sources[source]!, roleFor('source', source, ctx.config.sources[source]!), ({ dynamodb }) => takeExport(dynamodb));
   const d = await describeExportAt(ctx.config, source, done.uri);
   return { uri: done.uri, exportTime: d.exportTime, exportArn: done.exportArn };
 }

@@ -1,12 +1,12 @@
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { Refusal } from '../errors.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import { extractKey } from '../core/item.js';
 import { ItemMapper, MappingError, type RoutedItem } from '../core/transform.js';
-import { withClients, type TableClients } from '../aws/clients.js';
+import { withClients } from '../aws/clients.js';
 import { roleFor } from '../aws/errors.js';
 import { inspectTable, type TableInfo } from '../aws/inspect-table.js';
+import { sampleItems } from '../aws/sample-items.js';
 import { iamGrants, type IamGrant } from './plan-iam.js';
 import { usableSegments } from './segments.js';
 import { findTtlHorizon, type TtlHorizon } from './ttl-horizon.js';
@@ -76,7 +76,7 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
   for (const [name, ref] of Object.entries(config.sources)) {
     const info = await withClients(ref, roleFor('source', name, ref), async ({ dynamodb }) => {
       const found = await inspectTable(dynamodb, ref.table);
-      samples[name] = found.exists ? await sampleItems(dynamodb, ref.table, 200) : [];
+      samples[name] = found.exists ? await sampleItems(dynamodb, ref.table) : [];
       return found;
     });
     sourceInfos[name] = info;
@@ -486,11 +486,6 @@ function estimateBackfill(config: ResolvedConfig, sources: Record<string, TableI
     writeUnitsPerSecond: Number.isFinite(writeUnitsPerSecond) ? writeUnitsPerSecond : 0,
     seconds: Math.ceil(seconds),
   };
-}
-
-async function sampleItems(client: TableClients['dynamodb'], table: string, limit: number): Promise<AttributeMap[]> {
-  const res = await client.send(new ScanCommand({ TableName: table, Limit: limit }));
-  return (res.Items ?? []) as AttributeMap[];
 }
 
 export { fmtKey };

@@ -8,6 +8,7 @@ import type { Plan } from './plan.js';
 import { resumeWithTransform } from './resume-check.js';
 import { fingerprint, transformFingerprint } from './snapshot.js';
 import { strategyFor } from './strategies/registry.js';
+import type { ExportStartControl } from './strategies/backfill-strategy.js';
 
 export interface ProtocolStartInput {
   config: ResolvedConfig;
@@ -25,6 +26,8 @@ export interface ProtocolStartInput {
   /** How to drop the state, for the refusal of a changed config. */
   startOverHint: string;
   log: Logger;
+  /** How an `export.start` export is taken (the Step Functions Prepare task bounds its wait). */
+  exportStart?: ExportStartControl;
 }
 
 /**
@@ -80,7 +83,16 @@ async function initState(input: ProtocolStartInput): Promise<MigrationState> {
       ...(strategy.readsTable ? { segments: input.segments } : {}),
       ...(plan.ttlHorizons[name]?.horizon !== undefined ? { ttlHorizon: new Date(plan.ttlHorizons[name]!.horizon!).toISOString() } : {}),
     };
-    await strategy.start({ config, plan, source: name, startedAt, backfill, stream, log });
+    await strategy.start({
+      config,
+      plan,
+      source: name,
+      startedAt,
+      backfill,
+      stream,
+      log,
+      ...(input.exportStart ? { exportStart: input.exportStart } : {}),
+    });
     state.sources[name] = { table: ref.table, stream, backfill };
     log.info({ source: name, stream: info.stream.arn, shards: Object.keys(stream.shards).length }, 'stream position opened');
   }

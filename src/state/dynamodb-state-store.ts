@@ -84,15 +84,52 @@ export interface SegmentCheckpoint {
   cursor?: BackfillCursor;
 }
 
+/**
+ * What the stream handler recorded for one source's stream: counters for `status`, and the evidence `cutover` judges
+ * "in sync" by. Lambda does not say which shard a batch came from, so the evidence is per source stream: the newest
+ * batch's age, and when a batch was last applied, returned for redelivery, or found behind (older than
+ * `state.maxLagSeconds`) — a lagging or halted shard keeps refreshing those while it is delivered.
+ */
 export interface StreamProgress {
   source: string;
+  /** Records applied to the targets. */
   records: number;
+  /** Records spooled while the backfill ran. */
+  spooledRecords: number;
   skipped: number;
   writes: number;
   failedBatches: number;
   lastBatchAt?: string;
+  /** ApproximateCreationDateTime (epoch ms) of the newest record handled. */
+  lastRecordAt?: number;
+  /** Sequence number of the last record handled (the applied position of the shard that delivered it). */
+  lastSequenceNumber?: string;
+  /** The last batch applied to the targets in full (epoch ms). */
+  lastAppliedAt?: number;
+  /** The last batch spooled in full (epoch ms). */
+  lastSpooledAt?: number;
+  /** The last batch that returned records for redelivery (a failure or a deferral; epoch ms). */
+  lastFailedAt?: number;
+  /** Age of the newest record of the last batch when it was handled (IteratorAge as the handler saw it). */
+  lastAgeMs?: number;
+  /** The last batch older than the lag threshold (epoch ms), and its age. */
+  lastBehindAt?: number;
+  lastBehindMs?: number;
+}
+
+/** One stream batch as the handler reports it (see StreamProgress). */
+export interface StreamBatchReport {
+  records: number;
+  skipped: number;
+  writes: number;
+  failed: boolean;
+  /** The batch was spooled (the backfill runs), not applied. */
+  spooled?: boolean;
   lastRecordAt?: number;
   lastSequenceNumber?: string;
+  ageMs?: number;
+  /** The batch's age exceeds the lag threshold. */
+  behind?: boolean;
 }
 
 /** Another invocation holds this segment's lease; Step Functions retries the task after a pause. */
@@ -128,6 +165,13 @@ const ATTRS: Record<string, string> = {
   '#lastBatchAt': 'lastBatchAt',
   '#lastRecordAt': 'lastRecordAt',
   '#lastSeq': 'lastSequenceNumber',
+  '#spooledRecords': 'spooledRecords',
+  '#lastAppliedAt': 'lastAppliedAt',
+  '#lastSpooledAt': 'lastSpooledAt',
+  '#lastFailedAt': 'lastFailedAt',
+  '#lastAgeMs': 'lastAgeMs',
+  '#lastBehindAt': 'lastBehindAt',
+  '#lastBehindMs': 'lastBehindMs',
 };
 
 /** The ExpressionAttributeNames an expression uses (DynamoDB refuses unused ones). */
@@ -440,19 +484,21 @@ export class DynamoDbStateStore implements StateStore {
     }
   }
 
-  /** Adds one stream batch to the per-source counters (progress for `status`; never used for correctness). */
-  async recordStreamBatch(
-    source: string,
-    batch: { records: number; skipped: number; writes: number; failed: boolean; lastRecordAt?: number; lastSequenceNumber?: string },
-  ): Promise<void> {
+  /** Adds one stream batch to the per-source counters and evidence (for `status` and `cutover`'s in-sync check). */
+  async recordStreamBatch(source: string, batch: StreamBatchReport): Promise<void> {
+    const now = this.now();
     const values: Record<string, AttributeValue> = {
-      ':r': { N: String(batch.records) },
+      ':r': { N: String(batch.spooled ? 0 : batch.records) },
+      ':sp': { N: String(batch.spooled ? batch.records : 0) },
       ':s': { N: String(batch.skipped) },
       ':w': { N: String(batch.writes) },
       ':f': { N: batch.failed ? '1' : '0' },
-      ':at': { S: new Date(this.now()).toISOString() },
+      ':at': { S: new Date(now).toISOString() },
+      ':now': { N: String(now) },
     };
     const sets = ['#lastBatchAt = :at'];
+    if (batch.failed) sets.push('#lastFailedAt = :now');
+    else sets.push(batch.spooled ? '#lastSpooledAt = :now' : '#lastAppliedAt = :now');
     if (batch.lastRecordAt !== undefined) {
       sets.push('#lastRecordAt = :t');
       values[':t'] = { N: String(batch.lastRecordAt) };
@@ -461,7 +507,12 @@ export class DynamoDbStateStore implements StateStore {
       sets.push('#lastSeq = :seq');
       values[':seq'] = { S: batch.lastSequenceNumber };
     }
-    const update = `SET ${sets.join(', ')} ADD #records :r, #skipped :s, #writes :w, #failed :f`;
+    if (batch.ageMs !== undefined) {
+      sets.push('#lastAgeMs = :age');
+      values[':age'] = { N: String(batch.ageMs) };
+      if (batch.behind) sets.push('#lastBehindAt = :now', '#lastBehindMs = :age');
+    }
+    const update = `SET ${sets.join(', ')} ADD #records :r, #spooledRecords :sp, #skipped :s, #writes :w, #failed :f`;
     await this.opts.client.send(
       new UpdateItemCommand({
         TableName: this.opts.table,
@@ -474,16 +525,29 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async streamProgress(): Promise<StreamProgress[]> {
-    return (await this.query(STREAM)).map((i) => ({
-      source: decodeURIComponent(i.sk!.S!.slice(STREAM.length)),
-      records: Number(i.records?.N ?? 0),
-      skipped: Number(i.skipped?.N ?? 0),
-      writes: Number(i.writes?.N ?? 0),
-      failedBatches: Number(i.failedBatches?.N ?? 0),
-      ...(i.lastBatchAt?.S ? { lastBatchAt: i.lastBatchAt.S } : {}),
-      ...(i.lastRecordAt?.N ? { lastRecordAt: Number(i.lastRecordAt.N) } : {}),
-      ...(i.lastSequenceNumber?.S ? { lastSequenceNumber: i.lastSequenceNumber.S } : {}),
-    }));
+    const num = (v: AttributeValue | undefined) => (v?.N !== undefined ? Number(v.N) : undefined);
+    return (await this.query(STREAM)).map((i) => {
+      const optional: Partial<StreamProgress> = {
+        lastRecordAt: num(i.lastRecordAt),
+        lastAppliedAt: num(i.lastAppliedAt),
+        lastSpooledAt: num(i.lastSpooledAt),
+        lastFailedAt: num(i.lastFailedAt),
+        lastAgeMs: num(i.lastAgeMs),
+        lastBehindAt: num(i.lastBehindAt),
+        lastBehindMs: num(i.lastBehindMs),
+      };
+      return {
+        source: decodeURIComponent(i.sk!.S!.slice(STREAM.length)),
+        records: Number(i.records?.N ?? 0),
+        spooledRecords: Number(i.spooledRecords?.N ?? 0),
+        skipped: Number(i.skipped?.N ?? 0),
+        writes: Number(i.writes?.N ?? 0),
+        failedBatches: Number(i.failedBatches?.N ?? 0),
+        ...(i.lastBatchAt?.S ? { lastBatchAt: i.lastBatchAt.S } : {}),
+        ...(i.lastSequenceNumber?.S ? { lastSequenceNumber: i.lastSequenceNumber.S } : {}),
+        ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
+      };
+    });
   }
 
   /** One dead letter per source item, oldest failure first (entries written before the lifecycle load too). */

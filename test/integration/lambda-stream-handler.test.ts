@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { _Record } from '@aws-sdk/client-dynamodb-streams';
 import { loadConfig } from '../../src/config/load-config.js';
+import type { CutoverState, Phase } from '../../src/state/migration-state.js';
 import type { ResolvedConfig } from '../../src/config/resolved-config.js';
 import { createStreamHandler, type StreamHandler } from '../../src/runners/lambda/stream-handler.js';
 import type { DynamoDBStreamEvent } from '../../src/runners/lambda/types.js';
@@ -232,5 +233,49 @@ describe('Lambda stream handler', () => {
     assert.deepEqual(first.CloudWatchMetrics[0]!.Dimensions, [['migration']]);
     const progress = await store().streamProgress();
     assert.ok(progress[0]!.records > 0 && progress[0]!.failedBatches > 0);
+  });
+  test('the handler follows the cutover the CLI records: applies while the source drains, pauses after the switch and during a rollback, applies again after it, stops when finished', async () => {
+    const s = store();
+    const record = async (phase: Phase, cutover: CutoverState) => {
+      const lock = await s.lock();
+      try {
+        const st = (await s.load())!;
+        st.phase = phase;
+        st.cutover = cutover;
+        await s.save(st);
+      } finally {
+        await lock.release();
+      }
+    };
+    const since = new Date().toISOString();
+    await record('writes-cutover', { direction: 'forward', draining: { from: 'forward', to: 'reverse', since, quietMs: 1000 }, history: [] });
+    await put('phase-draining');
+    assert.deepEqual((await handler(toLambdaEvent(await newRecords(), streamArn))).batchItemFailures, []);
+    assert.ok(await inTarget('phase-draining'), 'source writes are applied until the source is drained');
+
+    await record('writes-cutover', { direction: 'reverse', history: [] });
+    await put('phase-paused');
+    const paused = await newRecords();
+    const pausedRes = await handler(toLambdaEvent(paused, streamArn));
+    assert.deepEqual(
+      pausedRes.batchItemFailures.map((f) => f.itemIdentifier),
+      seqs(paused),
+      'after the switch every record is returned for redelivery',
+    );
+    await record('reads-cutover', { direction: 'reverse', draining: { from: 'reverse', to: 'forward', since, quietMs: 1000 }, history: [] });
+    assert.equal((await handler(toLambdaEvent(paused, streamArn))).batchItemFailures.length, paused.length, 'still paused while rollback drains');
+    assert.equal(await inTarget('phase-paused'), undefined);
+
+    await record('reads-cutover', { direction: 'forward', history: [] });
+    assert.deepEqual((await handler(toLambdaEvent(paused, streamArn))).batchItemFailures, []);
+    assert.ok(await inTarget('phase-paused'), 'after the rollback the redelivered batch is applied');
+    const evidence = (await s.streamProgress())[0]!;
+    assert.equal(evidence.lastSequenceNumber, paused.at(-1)!.dynamodb!.SequenceNumber, 'the applied position is recorded');
+    assert.ok(evidence.lastAppliedAt !== undefined && evidence.lastAgeMs !== undefined && evidence.lastAgeMs >= 0, JSON.stringify(evidence));
+
+    await record('finished', { direction: 'none', history: [] });
+    await put('phase-finished');
+    assert.deepEqual((await handler(toLambdaEvent(await newRecords(), streamArn))).batchItemFailures, [], 'acknowledged');
+    assert.equal(await inTarget('phase-finished'), undefined, 'nothing is applied once finished');
   });
 });

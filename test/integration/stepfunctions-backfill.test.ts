@@ -134,7 +134,7 @@ describe('Step Functions backfill tasks', () => {
     assert.equal(early.complete, false);
     assert.equal(early.enableStreamMapping, false);
     assert.deepEqual(
-      early.pending.map((p) => p.segment),
+      early.pending.map((p) => ('segment' in p ? p.segment : p.file)),
       [1, 2, 3],
     );
 

@@ -14,6 +14,7 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Code } from 'aws-cdk-lib/aws-lambda';
 import { DynashiftMigration, type DynashiftMigrationProps } from '../../src/cdk/index.js';
+import aslValidator from 'asl-validator';
 import { runCli } from '../support/cli.js';
 
 const ASSET = fileURLToPath(new URL('../fixtures/lambda/asset', import.meta.url));
@@ -251,4 +252,48 @@ test('`dynashift deploy --synth` prints the template as JSON without AWS credent
   const refused = await runCli(['deploy', '-c', join(dir, 'dynashift.config.json')], { env, timeoutMs: 60_000 });
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /--synth/);
+});
+
+test('export: Prepare (retried on ExportInProgressError) → a Distributed Map whose ItemReader reads manifest-files.json (JSONL) at the bucket and key Prepare returns, a STANDARD loop per data file → Complete; S3 reads limited to the export prefix; valid ASL', () => {
+  const t = synth({ backfill: { strategy: 'export', concurrency: 4, export: { bucket: 'exports-bucket', prefix: 'orders/', start: true } } });
+  const d = definition(t);
+  assert.ok(
+    d.States.Prepare.Retry.some(
+      (r: { ErrorEquals: string[]; MaxAttempts: number }) => r.ErrorEquals.includes('ExportInProgressError') && r.MaxAttempts * 6 <= 8 * 60,
+    ),
+    'Prepare is retried while the export runs, inside the 8-hour idempotency window',
+  );
+  const choice = d.States[d.States[d.States.Prepare.Next].Next];
+  assert.equal(choice.Choices[0].IsPresent, true);
+  assert.equal(choice.Choices[0].Variable, '$.exportFiles.bucket');
+  const map = d.States[choice.Choices[0].Next];
+  assert.equal(map.Type, 'Map');
+  assert.deepEqual(map.ItemReader.ReaderConfig, { InputType: 'JSONL' });
+  assert.deepEqual(map.ItemReader.Parameters, { 'Bucket.$': '$.exportFiles.bucket', 'Key.$': '$.exportFiles.key' });
+  assert.match(map.ItemReader.Resource, /:states:::s3:getObject$/);
+  assert.equal(map.ItemSelector, undefined, 'each child gets the manifest line as it is');
+  assert.equal(map.ItemProcessor.ProcessorConfig.ExecutionType, 'STANDARD');
+  assert.equal(map.MaxConcurrency, 4);
+  assert.equal(map.Next, 'Complete');
+  const load = map.ItemProcessor.States[map.ItemProcessor.StartAt];
+  assert.ok(load.Retry.some((r: { ErrorEquals: string[] }) => r.ErrorEquals.includes('SegmentLeasedError')));
+  assert.equal(map.ItemProcessor.States[load.Next].Default, map.ItemProcessor.StartAt, 'a file loops until done');
+  assert.equal(d.States[choice.Default].Next, 'Complete', 'an imported export skips the Map');
+  const s3 = statements(t).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+  assert.ok(s3.length > 0);
+  for (const s of s3) {
+    for (const r of resourcesOf(s)) assert.match(String(r), /^arn:aws:s3:::exports-bucket(\/orders\/\*)?$/, `S3 grant ${JSON.stringify(s)}`);
+  }
+  const validated = aslValidator(JSON.parse(JSON.stringify(d).replaceAll('arn:TOKEN:', 'arn:aws:')), { checkArn: false, checkPaths: true });
+  assert.ok(validated.isValid, validated.errorsText());
+});
+
+test('touch: the segment Map, and UpdateItem on the source table only for BackfillSegment; valid ASL', () => {
+  const t = synth({ backfill: { strategy: 'touch', concurrency: 4 } });
+  const d = definition(t);
+  assert.equal(d.States.BackfillSegments.ItemsPath, '$.segments');
+  const updates = statements(t).filter((s) => actionsOf(s).includes('dynamodb:UpdateItem') && JSON.stringify(s.Resource).includes('table/Orders"'));
+  assert.ok(updates.length > 0, 'UpdateItem on the source table');
+  const validated = aslValidator(JSON.parse(JSON.stringify(d).replaceAll('arn:TOKEN:', 'arn:aws:')), { checkArn: false, checkPaths: true });
+  assert.ok(validated.isValid, validated.errorsText());
 });

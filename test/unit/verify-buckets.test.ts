@@ -3,12 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toDdbJson } from '../../src/core/ddb-json.js';
+import { fromDdbJson, toDdbJson, type DdbJsonMap } from '../../src/core/ddb-json.js';
 import { keyId, type AttributeMap, type KeySchema } from '../../src/core/item.js';
 import { BucketFiles } from '../../src/engine/verify/bucket-files.js';
 import { chooseBucketCount, MAX_BUCKETS, TARGET_BUCKET_BYTES } from '../../src/engine/verify/bucket-count.js';
 import { compareBuckets } from '../../src/engine/verify/compare.js';
 import { JsonlWriter, readJsonl, readLines } from '../../src/engine/verify/jsonl.js';
+import { itemText } from '../../src/engine/verify/item-text.js';
 import { bucketOf, formatLine, lineHeader, splitLine } from '../../src/engine/verify/spill-line.js';
 import type { Suspect } from '../../src/engine/verify/suspect.js';
 
@@ -53,7 +54,7 @@ describe('bucket count', () => {
 describe('bucket files', () => {
   test('every appended line lands in its own bucket, once', async () => {
     const files = new BucketFiles(scratch(), 'x', 7);
-    const lines = Array.from({ length: 5000 }, (_, i) => formatLine(lineHeader('t', `k${i}`), { i: { n: { N: String(i) } } }));
+    const lines = Array.from({ length: 5000 }, (_, i) => formatLine(lineHeader('t', `k${i}`), itemText({ n: { N: String(i) } })));
     for (const l of lines) await files.append(bucketOf(splitLine(l).header, 7), l);
     await files.close();
     const seen: string[] = [];
@@ -81,11 +82,11 @@ describe('bucket comparison', () => {
     const a = new BucketFiles(dir, 'actual', count);
     for (const it of expected) {
       const h = lineHeader('target', keyId(it, schema));
-      await e.append(bucketOf(h, count), formatLine(h, { n: 'source', s: toDdbJson({ id: it['id']! }), i: toDdbJson(it) }));
+      await e.append(bucketOf(h, count), formatLine(h, itemText(it), { n: 'source', s: toDdbJson({ id: it['id']! }) }));
     }
     for (const it of actual) {
       const h = lineHeader('target', keyId(it, schema));
-      await a.append(bucketOf(h, count), formatLine(h, { i: toDdbJson(it) }));
+      await a.append(bucketOf(h, count), formatLine(h, itemText(it)));
     }
     await Promise.all([e.close(), a.close()]);
     return [e, a];
@@ -140,5 +141,45 @@ describe('bucket comparison', () => {
       r.loads.every((l) => l.held === 1 && l.bytes <= limit),
       JSON.stringify(r.loads.filter((l) => l.bytes > limit)),
     );
+  });
+});
+
+describe('canonical item text (what verify spills and compares)', () => {
+  const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
+
+  test('the same item read back in another attribute and set order has the same text', () => {
+    const a: AttributeMap = {
+      id: { S: 'k' },
+      big: { N: '12345678901234567890123456789012345678' },
+      tags: { SS: ['b', 'a'] },
+      nums: { NS: ['2', '1.5'] },
+      blobs: { BS: [bytes(2), bytes(1)] },
+      m: { M: { z: { BOOL: false }, a: { L: [{ NULL: true }, { B: bytes(0, 255) }] } } },
+    };
+    const b: AttributeMap = {
+      m: { M: { a: { L: [{ NULL: true }, { B: bytes(0, 255) }] }, z: { BOOL: false } } },
+      blobs: { BS: [bytes(1), bytes(2)] },
+      nums: { NS: ['1.5', '2'] },
+      tags: { SS: ['a', 'b'] },
+      big: { N: '12345678901234567890123456789012345678' },
+      id: { S: 'k' },
+    };
+    assert.equal(itemText(a), itemText(b));
+  });
+
+  test('the text is DynamoDB JSON that reads back to the same item, numbers exactly as written', () => {
+    const it: AttributeMap = {
+      id: { S: 'tab\there "q" \\ 🚀' },
+      big: { N: '-0.00000000000000000000000000000000000001' },
+      b: { B: bytes(0, 1, 2, 255) },
+      l: { L: [{ M: {} }, { L: [] }, { SS: ['x'] }] },
+    };
+    assert.deepEqual(fromDdbJson(JSON.parse(itemText(it)) as DdbJsonMap), it);
+  });
+
+  test('items that differ have different texts', () => {
+    assert.notEqual(itemText({ a: { N: '1' } }), itemText({ a: { S: '1' } }));
+    assert.notEqual(itemText({ a: { SS: ['x', 'y'] } }), itemText({ a: { SS: ['x'] } }));
+    assert.notEqual(itemText({ a: { M: { b: { N: '1' } } } }), itemText({ a: { M: { c: { N: '1' } } } }));
   });
 });

@@ -7,6 +7,8 @@ import { ControlChannel, type ControlRequest, type ControlRequestKind } from '..
 import { FileStateStore } from '../../state/file-state-store.js';
 import type { MigrationState } from '../../state/migration-state.js';
 import { finishNow } from '../../engine/phase-machine.js';
+import type { ResolvedConfig } from '../../config/resolved-config.js';
+import { runnerControlCommand, runnerFinish } from './runner-control.js';
 
 export interface ControlFlags {
   config: string;
@@ -19,6 +21,8 @@ export interface ControlFlags {
 /** `cutover reads`, `cutover writes`, `rollback`: a live command the running migration carries out. */
 export async function controlCommand(kind: ControlRequestKind, flags: ControlFlags): Promise<number> {
   const config = await loadConfig(flags.config);
+  // The AWS runner's migration (config `state.table`): the command carries out the request itself.
+  if (config.state) return runnerControlCommand(kind, flags, config);
   const store = new FileStateStore(config.stateDir);
   const state = await store.load();
   if (!state) throw notStarted();
@@ -51,10 +55,29 @@ export interface FinishFlags {
 /** `finish`: stop replication for good, then (with --delete-source) delete the old table after a traffic check. */
 export async function finishCommand(flags: FinishFlags): Promise<number> {
   const config = await loadConfig(flags.config);
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const state = config.state ? await runnerFinish(config, flags) : await finishLocal(config, flags, say);
+  if (!flags.deleteSource) return 0;
+  const deleted = await deleteSources(config, state, {
+    windowMinutes: flags.windowMinutes ?? 60,
+    force: flags.force === true,
+    metrics: (name) => cloudWatchMetrics(config.sources[name]!),
+    confirm: (question) =>
+      confirm(
+        question,
+        flags.yes === true,
+        Object.values(config.sources).map((s) => s.table),
+      ),
+    say,
+  });
+  return deleted.length === Object.keys(config.sources).length ? 0 : 1;
+}
+
+/** `finish` on the state folder: asks the running `dynashift run`, or records the end itself when none runs. */
+async function finishLocal(config: ResolvedConfig, flags: FinishFlags, say: (line: string) => void): Promise<MigrationState> {
   const store = new FileStateStore(config.stateDir);
   let state = await store.load();
   if (!state) throw notStarted();
-  const say = (line: string) => process.stdout.write(`${line}\n`);
   if (state.phase !== 'finished') {
     if (store.holder()) {
       const request = new ControlChannel(config.stateDir).send('finish', {
@@ -73,20 +96,7 @@ export async function finishCommand(flags: FinishFlags): Promise<number> {
     }
     say('✔ replication stopped: the migration is finished.');
   }
-  if (!flags.deleteSource) return 0;
-  const deleted = await deleteSources(config, state, {
-    windowMinutes: flags.windowMinutes ?? 60,
-    force: flags.force === true,
-    metrics: (name) => cloudWatchMetrics(config.sources[name]!),
-    confirm: (question) =>
-      confirm(
-        question,
-        flags.yes === true,
-        Object.values(config.sources).map((s) => s.table),
-      ),
-    say,
-  });
-  return deleted.length === Object.keys(config.sources).length ? 0 : 1;
+  return state;
 }
 
 /** No runner: record the end directly (holding the lock so no run starts meanwhile). */

@@ -4,13 +4,20 @@ import { strategyFor, type BackfillStrategyName } from '../../engine/strategies/
 import { FileStateStore } from '../../state/file-state-store.js';
 import type { MigrationState } from '../../state/migration-state.js';
 import { fmtLag } from '../progress.js';
+import { openRunnerStore } from './runner-state.js';
+import { runnerStatusReport } from './runner-status.js';
 
 /** Reads the state folder only, so it works while a run is going on in another process. */
 export async function statusCommand(flags: { config: string; json?: boolean }): Promise<number> {
   const config = await loadConfig(flags.config);
-  const store = new FileStateStore(config.stateDir);
-  const state = await store.load();
-  const report = statusReport(state, store);
+  let report: StatusReport;
+  if (config.state) {
+    // The AWS runner's migration: its state table, not the state folder.
+    report = await runnerStatusReport(openRunnerStore(config), config);
+  } else {
+    const store = new FileStateStore(config.stateDir);
+    report = statusReport(await store.load(), store);
+  }
   if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatStatus(report, config.name));
   return 0;
@@ -47,6 +54,22 @@ export interface StatusReport {
   cutover?: { readsAt?: string; writesAt?: string; finishedAt?: string };
   next: string;
   updatedAt?: string;
+  /** A migration the AWS runner runs (config `state.table`): per source, its spool and stream handler evidence. */
+  aws?: {
+    stateTable: string;
+    sources: {
+      source: string;
+      spool?: { mode: string; keys: number; transactions: number };
+      recordsApplied: number;
+      recordsSpooled: number;
+      failedBatches: number;
+      lagMs?: number;
+      lastBatchAt?: string;
+      lastSequenceNumber?: string;
+      lastAppliedAt?: string;
+      lastFailedAt?: string;
+    }[];
+  };
 }
 
 export function statusReport(state: MigrationState | undefined, store: FileStateStore): StatusReport {
@@ -181,7 +204,9 @@ function nextStep(phase: string, running: boolean, safe: boolean, draining: bool
 }
 
 export function formatStatus(r: StatusReport, name: string): string {
-  const out = [`Migration ${r.migration ?? name}: phase ${r.phase}${r.running ? ` (running, pid ${r.runner?.pid})` : ' (no run in progress)'}`];
+  const out = [
+    `Migration ${r.migration ?? name}: phase ${r.phase}${r.aws ? ` (AWS runner, ${r.aws.stateTable})` : r.running ? ` (running, pid ${r.runner?.pid})` : ' (no run in progress)'}`,
+  ];
   if (r.direction)
     out.push(`  replication: ${r.direction}${r.draining ? ` (draining ${r.draining.from} → ${r.draining.to} since ${r.draining.since})` : ''}`);
   if (r.cutover?.readsAt) out.push(`  reads moved at ${r.cutover.readsAt}`);
@@ -197,6 +222,12 @@ export function formatStatus(r: StatusReport, name: string): string {
         `  stream ${s.source} ${sh.shardId}${sh.parentShardId ? ` (child of ${sh.parentShardId})` : ''}: ${sh.finished ? 'finished' : (sh.state ?? 'pending')}, ${sh.applied} records applied${sh.lagMs !== undefined ? `, lag ${fmtLag(sh.lagMs)}` : ''}`,
       );
     }
+  }
+  for (const a of r.aws?.sources ?? []) {
+    if (a.spool) out.push(`  spool ${a.source}: ${a.spool.mode}, ${a.spool.keys.toLocaleString('en-US')} key(s) to replay`);
+    out.push(
+      `  stream ${a.source} (stream handler): ${a.recordsApplied.toLocaleString('en-US')} records applied, ${a.recordsSpooled.toLocaleString('en-US')} spooled${a.lagMs !== undefined ? `, lag ${fmtLag(a.lagMs)} at the last batch` : ''}${a.lastBatchAt ? ` (${a.lastBatchAt}${a.lastSequenceNumber ? `, sequence ${a.lastSequenceNumber}` : ''})` : ', no batch yet'}${a.failedBatches ? `, ${a.failedBatches} batch(es) returned for redelivery${a.lastFailedAt ? `, last at ${a.lastFailedAt}` : ''}` : ''}`,
+    );
   }
   if (r.lagMs !== undefined) out.push(`  lag: ${fmtLag(r.lagMs)}`);
   out.push(`  dead letters: ${r.deadLetters} unresolved${r.deadLetters ? ` (${r.deadLetterFile}; \`dynashift dead-letters list\`)` : ''}`);

@@ -1,4 +1,4 @@
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { sampleItems } from '../../aws/sample-items.js';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AttributeMap } from '../../core/item.js';
 import { DynashiftError } from '../../errors.js';
@@ -68,7 +68,6 @@ export class LiveControl {
   }
 
   private async sample(): Promise<AttributeMap[]> {
-    const res = await this.deps.source.client.send(new ScanCommand({ TableName: this.deps.source.table, Limit: 200 }));
-    return (res.Items ?? []) as AttributeMap[];
+    return sampleItems(this.deps.source.client, this.deps.source.table);
   }
 }

@@ -38,6 +38,10 @@ export class Progress {
     const itemsPerSecond = this.backfillMeter.perSecond();
     const partitions = sources.reduce((n, s) => n + Object.keys(s.backfill.partitions).length, 0);
     const partitionsDone = sources.reduce((n, s) => n + Object.values(s.backfill.partitions).filter((p) => p.done).length, 0);
+    // The overall lag is the worst shard's in this same snapshot: asking the readers again would read the clock again,
+    // and a scrape could then show an overall lag a millisecond off the per-shard ones it is the maximum of.
+    const shards = replication.shards();
+    const lagMs = shards.reduce((m, s) => Math.max(m, s.lagMs ?? 0), 0);
     return {
       at: new Date().toISOString(),
       phase: this.state.phase,
@@ -55,9 +59,9 @@ export class Progress {
         writes: this.applyStats.writes,
         skipped: this.applyStats.skipped,
         recordsPerSecond: this.streamMeter.perSecond(),
-        lagMs: replication.lagMs(),
+        lagMs,
         caughtUp: replication.caughtUp,
-        shards: replication.shards(),
+        shards,
       },
       deadLetters: this.deadLetters(),
       ...(this.activity ? { io: this.activity() } : {}),

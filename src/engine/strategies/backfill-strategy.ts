@@ -7,9 +7,23 @@ import type { FailurePolicy } from '../failure-policy.js';
 import type { TableInfo } from '../../aws/inspect-table.js';
 import type { Logger } from '../logger.js';
 import type { Plan } from '../plan.js';
+import type { ExportApiClient } from '../../sources/export/start-export.js';
 import type { RunContext } from '../run/run-context.js';
 
 export type BackfillStrategyName = BackfillState['strategy'];
+
+/**
+ * How a runner takes the export `export.start` asks for. The CLI waits for it without limit on the source's own client;
+ * the Step Functions Prepare task waits at most `waitMs` (then fails with EXPORT_IN_PROGRESS and is retried) with an
+ * idempotency token, so each retry finds the same export instead of starting another.
+ */
+export interface ExportStartControl {
+  /** The DynamoDB client that starts and describes the export (default: the source's). Tests stub it. */
+  client?: ExportApiClient;
+  clientToken?: string;
+  waitMs?: number;
+  pollMs?: number;
+}
 
 /** What a strategy records when a migration starts, right after the source's stream position was opened. */
 export interface StrategyStart {
@@ -23,6 +37,7 @@ export interface StrategyStart {
   /** The stream position: the strategy sets `skipBefore`, what the snapshot already holds (minus the margin). */
   stream: StreamState;
   log: Logger;
+  exportStart?: ExportStartControl;
 }
 
 /** What a strategy's backfill of one source is handed. */
@@ -55,8 +70,13 @@ export interface BackfillStrategy {
   readonly readsExport: boolean;
   /** Can fill a write-once (files) target, which takes the snapshot only. */
   readonly fillsWriteOnceTarget: boolean;
-  /** Runs in the AWS runner; `segmented`: its Step Functions Map copies the scan segments. Absent: `dynashift run` only. */
-  readonly awsRunner?: { segmented: boolean };
+  /**
+   * Runs in the AWS runner. `map`: what the state machine's Distributed Map iterates — 'segments' (one child per scan
+   * segment, each copying or touching it), 'files' (one child per data file of the export, read from its manifest) or
+   * 'none' (no Map). `segmentWork`: what a segment child does — copy its items to the targets, or touch its keys so they
+   * flow through the stream handler. Absent: `dynashift run` only.
+   */
+  readonly awsRunner?: { map: 'segments' | 'files' | 'none'; segmentWork?: 'copy' | 'touch' };
 
   /** Whether the backfill writes the targets at all with this config (for the plan's estimate). */
   loadsTargets(config: ResolvedConfig): boolean;

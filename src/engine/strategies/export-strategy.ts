@@ -13,6 +13,7 @@ export const exportStrategy: BackfillStrategy = {
   readsTable: false,
   readsExport: true,
   fillsWriteOnceTarget: true,
+  awsRunner: { map: 'files' },
   loadsTargets: (config) => !config.backfill.export?.imported,
   runGrants(config) {
     const exportCfg = config.backfill.export;
@@ -27,12 +28,12 @@ export const exportStrategy: BackfillStrategy = {
     return { actions, notes };
   },
   fingerprint: (config) => config.backfill.export?.uri ?? config.backfill.export?.start?.s3Bucket ?? '',
-  async start({ config, plan, source, backfill, stream, log }) {
+  async start({ config, plan, source, backfill, stream, log, exportStart }) {
     const described = plan.exports[source];
     const exp =
       described && config.backfill.export?.uri
         ? { uri: config.backfill.export.uri, exportTime: described.exportTime }
-        : await locateBackfillExport({ config, plan }, source, log);
+        : await locateBackfillExport({ config, plan }, source, log, exportStart);
     backfill.export = exp;
     backfill.estimatedItems = described?.itemCount ?? plan.sources[source]!.itemCount;
     stream.skipBefore = exp.exportTime - SNAPSHOT_MARGIN_MS;

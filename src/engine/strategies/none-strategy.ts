@@ -10,7 +10,7 @@ export const noneStrategy: BackfillStrategy = {
   readsTable: false,
   readsExport: false,
   fillsWriteOnceTarget: false,
-  awsRunner: { segmented: false },
+  awsRunner: { map: 'none' },
   loadsTargets: () => false,
   runGrants: () => ({ actions: [], notes: [] }),
   fingerprint: (config) => config.backfill.segments,

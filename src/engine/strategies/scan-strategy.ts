@@ -12,7 +12,7 @@ export const scanStrategy: BackfillStrategy = {
   readsTable: true,
   readsExport: false,
   fillsWriteOnceTarget: true,
-  awsRunner: { segmented: true },
+  awsRunner: { map: 'segments', segmentWork: 'copy' },
   loadsTargets: () => true,
   runGrants: () => ({ actions: ['dynamodb:Scan'], notes: [] }),
   fingerprint: (config) => config.backfill.segments,

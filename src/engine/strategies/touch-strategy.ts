@@ -14,6 +14,7 @@ export const touchStrategy: BackfillStrategy = {
   readsTable: true,
   readsExport: false,
   fillsWriteOnceTarget: false,
+  awsRunner: { map: 'segments', segmentWork: 'touch' },
   loadsTargets: () => true,
   runGrants: () => ({ actions: ['dynamodb:Scan', 'dynamodb:UpdateItem'], notes: [] }),
   planNotes(info) {

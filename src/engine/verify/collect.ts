@@ -6,6 +6,7 @@ import { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
 import { ScanSource } from '../../sources/scan/scan-source.js';
 import type { BucketFiles } from './bucket-files.js';
 import type { VerifyContext, VerifySource } from './context.js';
+import { itemText } from './item-text.js';
 import { runPool } from './pool.js';
 import { bucketOf, formatLine, lineHeader } from './spill-line.js';
 import type { TransformErrorFinding } from './types.js';
@@ -87,7 +88,7 @@ async function spillSourceItem(
   for (const r of routed) {
     const header = lineHeader(r.target, r.keyId);
     opts.counters.expected++;
-    await files.append(bucketOf(header, files.count), formatLine(header, { n: source.name, s, i: toDdbJson(r.item) }));
+    await files.append(bucketOf(header, files.count), formatLine(header, itemText(r.item), { n: source.name, s }));
   }
 }
 
@@ -104,7 +105,7 @@ export async function spillActual(ctx: VerifyContext, files: BucketFiles, opts: 
         for (const item of page) {
           const header = lineHeader(target.name, keyId(item, target.keySchema));
           opts.counters.actual++;
-          await files.append(bucketOf(header, files.count), formatLine(header, { i: toDdbJson(item) }));
+          await files.append(bucketOf(header, files.count), formatLine(header, itemText(item)));
         }
         if (opts.signal.aborted) return;
       }

@@ -1,9 +1,11 @@
 import type { DdbJsonMap } from '../../core/ddb-json.js';
 
 /**
- * One spilled item is one line: `HEADER \t PAYLOAD`. HEADER is `JSON.stringify([target, keyId])` — it identifies the
- * target item, picks the bucket, and serves as the comparison's map key without parsing the payload. JSON text never
- * holds a raw tab, so the first tab ends the header.
+ * One spilled item is one line: `HEADER \t ITEM` or `HEADER \t ITEM \t META`. HEADER is
+ * `JSON.stringify([target, keyId])` — it identifies the target item, picks the bucket, and serves as the comparison's
+ * map key without parsing the payload. ITEM is the item's canonical DynamoDB JSON (itemText), so identical items
+ * compare as equal strings without being parsed. META (expected side only) is `{"n":…,"s":…}`. JSON text never holds
+ * a raw tab, so tabs separate the parts.
  */
 export interface ExpectedPayload {
   /** Source name and the source item's key, to re-read it during re-checks and repair. */
@@ -21,8 +23,26 @@ export function lineHeader(target: string, keyId: string): string {
   return JSON.stringify([target, keyId]);
 }
 
-export function formatLine(header: string, payload: ExpectedPayload | ActualPayload): string {
-  return `${header}\t${JSON.stringify(payload)}`;
+/** A spill line; `itemJson` is the item's canonical text (itemText), `meta` the expected side's source and key. */
+export function formatLine(header: string, itemJson: string, meta?: Omit<ExpectedPayload, 'i'>): string {
+  return meta ? `${header}\t${itemJson}\t${JSON.stringify(meta)}` : `${header}\t${itemJson}`;
+}
+
+/** A line's payload (what follows the header) as its item text and, on the expected side, its meta. */
+export function splitPayload(payload: string): { item: string; meta?: string } {
+  const tab = payload.indexOf('\t');
+  return tab < 0 ? { item: payload } : { item: payload.slice(0, tab), meta: payload.slice(tab + 1) };
+}
+
+export function parseExpected(payload: string): ExpectedPayload {
+  const { item, meta } = splitPayload(payload);
+  if (meta === undefined) throw new Error(`corrupt spill line (no source): ${payload.slice(0, 120)}`);
+  const m = JSON.parse(meta) as Omit<ExpectedPayload, 'i'>;
+  return { n: m.n, s: m.s, i: JSON.parse(item) as DdbJsonMap };
+}
+
+export function parseActual(payload: string): ActualPayload {
+  return { i: JSON.parse(splitPayload(payload).item) as DdbJsonMap };
 }
 
 export function splitLine(line: string): { header: string; payload: string } {

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { exportError, LineDecodeError } from './export-errors.js';
 import type { DecodeMode, ExportFormat, ExportRecord } from './export-record.js';
 import type { BlobStore, FetchedFile } from './export-store.js';
-import { decodeLines, jsonTextPages, streamLineBatches, type ScanResult } from './file-decoder.js';
+import { decodeVerifiedLines, jsonTextPages, streamLineBatches, type ScanResult } from './file-decoder.js';
 import type { DecodePool } from './decode-pool.js';
 import { checksumMatches, type ManifestFileEntry } from './manifest.js';
 
@@ -114,21 +114,21 @@ export async function* readExportFile(opts: ExportFileReadOptions): AsyncGenerat
         { file: where, line: opts.fromLine },
       );
     }
-    if (scan.text) yield* textPages(scan.text, scan.count, opts, where);
-    else yield* streamPages(input, scan.count, opts, where);
+    if (scan.text) yield* textPages(scan.text, scan.count, scan.plain, opts, where);
+    else yield* streamPages(input, scan.count, scan.plain, opts, where);
   } finally {
     await fetched.release();
   }
 }
 
 /** A small verified file: its text is held, items are built a page at a time on this thread. */
-function* textPages(text: Uint8Array, count: number, opts: ExportFileReadOptions, where: string): Generator<ExportFilePage> {
+function* textPages(text: Uint8Array, count: number, plain: boolean, opts: ExportFileReadOptions, where: string): Generator<ExportFilePage> {
   let at = opts.fromLine;
   if (at >= count) {
     yield { records: [], nextLine: count, done: true };
     return;
   }
-  const pages = jsonTextPages(text, opts.mode, opts.fromLine, opts.pageSize);
+  const pages = jsonTextPages(text, opts.mode, opts.fromLine, opts.pageSize, plain);
   for (;;) {
     let next: IteratorResult<ExportRecord[]>;
     try {
@@ -149,6 +149,7 @@ function* textPages(text: Uint8Array, count: number, opts: ExportFileReadOptions
 async function* streamPages(
   input: { path?: string; bytes?: Uint8Array },
   count: number,
+  plain: boolean,
   opts: ExportFileReadOptions,
   where: string,
 ): AsyncGenerator<ExportFilePage> {
@@ -162,8 +163,8 @@ async function* streamPages(
     for await (const batch of batches) {
       const decoded =
         opts.format === 'ION'
-          ? opts.pool.ionToJson(opts.mode, batch.lines, batch.firstLine).then((text) => [...jsonTextPages(text, opts.mode, 0, Infinity)].flat())
-          : Promise.resolve().then(() => decodeLines('DYNAMODB_JSON', batch.lines, opts.mode, batch.firstLine));
+          ? opts.pool.ionToJson(opts.mode, batch.lines, batch.firstLine).then((text) => [...jsonTextPages(text, opts.mode, 0, Infinity, true)].flat())
+          : Promise.resolve().then(() => decodeVerifiedLines(batch.lines, opts.mode, batch.firstLine, plain));
       pending.push(
         decoded
           .then((records) => ({ records, nextLine: batch.firstLine + records.length }))

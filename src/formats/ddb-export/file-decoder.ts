@@ -5,7 +5,8 @@ import { stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { toDdbJson } from '../../core/ddb-json.js';
-import { decodeDdbJsonLine } from './ddb-json-line.js';
+import { isPlainItemLine } from './ddb-json-check.js';
+import { decodeDdbJsonLine, decodeVerifiedLine } from './ddb-json-line.js';
 import { LineDecodeError } from './export-errors.js';
 import type { DecodeMode, ExportFormat, ExportRecord } from './export-record.js';
 import { decodeIonLine } from './ion-line.js';
@@ -39,6 +40,11 @@ export interface ScanResult {
    * clone) is slower than JSON.parse, while text moves for free (a transferred buffer).
    */
   text?: Uint8Array;
+  /**
+   * Every line is in the form `isPlainItemLine` accepts (true for files AWS writes, and for an ION file's re-encoded
+   * text): decoding then skips the binary walk of lines without binary.
+   */
+  plain: boolean;
 }
 
 /**
@@ -51,17 +57,31 @@ export async function scanFile(input: ScanInput): Promise<ScanResult> {
   let compressedBytes = 0;
   let rawBytes = 0;
   let count = 0;
+  let plain = true;
   // DYNAMODB_JSON: keep the decompressed chunks as they are; ION: keep the re-encoded lines.
   let kept: Buffer[] | undefined = [];
   let keptJson: string[] | undefined = input.format === 'ION' ? [] : undefined;
   const source = input.path
     ? createReadStream(input.path, { highWaterMark: 1 << 20 })
     : Readable.from([Buffer.from(input.bytes!.buffer, input.bytes!.byteOffset, input.bytes!.byteLength)]);
-  const lines = new LineSplitter((line, lineNo) => {
-    const record = decodeAt(input.format, line, input.mode, lineNo);
-    count++;
-    if (keptJson) keptJson.push(recordToJsonLine(record));
-  });
+  // A full-export DynamoDB JSON line in the form AWS writes is checked on its bytes, without being parsed (the main
+  // thread parses it once, when its items are used); any other line goes through the strict decoder.
+  const lines =
+    input.format === 'DYNAMODB_JSON' && input.mode === 'item'
+      ? LineSplitter.ofBytes((buf, start, end, lineNo) => {
+          if (!isPlainItemLine(buf, start, end)) {
+            decodeAt(input.format, buf.toString('utf8', start, end), input.mode, lineNo);
+            plain = false;
+          }
+          count++;
+        })
+      : new LineSplitter((line, lineNo) => {
+          const record = decodeAt(input.format, line, input.mode, lineNo);
+          count++;
+          // Change lines aren't checked by isPlainItemLine; an ION file's re-encoded lines are plain by construction.
+          if (input.format !== 'ION') plain = false;
+          if (keptJson) keptJson.push(recordToJsonLine(record));
+        });
   // Hash the compressed bytes as they stream past on the way into gunzip.
   const tapped = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -77,7 +97,8 @@ export async function scanFile(input: ScanInput): Promise<ScanResult> {
       // An empty object (AWS writes empty files for empty partitions): no gzip stream to open.
       for await (const chunk of tapped) void chunk;
     } else {
-      const gunzip = createGunzip();
+      // Large output chunks: one stream hop per 256 KiB instead of per 16 KiB.
+      const gunzip = createGunzip({ chunkSize: 256 * 1024 });
       tapped.on('error', (err: Error) => gunzip.destroy(err));
       tapped.pipe(gunzip);
       for await (const chunk of gunzip as AsyncIterable<Buffer>) {
@@ -93,7 +114,7 @@ export async function scanFile(input: ScanInput): Promise<ScanResult> {
     tapped.destroy();
   }
   const text = keptJson ? ownedBytes([Buffer.from(keptJson.join(''))]) : kept ? ownedBytes(kept) : undefined;
-  return { md5Base64: hash.digest('base64'), count, compressedBytes, rawBytes, ...(text ? { text } : {}) };
+  return { md5Base64: hash.digest('base64'), count, compressedBytes, rawBytes, plain, ...(text ? { text } : {}) };
 }
 
 /**
@@ -130,7 +151,7 @@ export function ionLinesToJson(lines: string[], mode: DecodeMode, firstLine: num
  * The main-thread side: records of verified DynamoDB JSON text, `pageSize` at a time from record `fromLine`. Only
  * the text is held; items are built page by page.
  */
-export function* jsonTextPages(text: Uint8Array, mode: DecodeMode, fromLine: number, pageSize: number): Generator<ExportRecord[]> {
+export function* jsonTextPages(text: Uint8Array, mode: DecodeMode, fromLine: number, pageSize: number, plain = false): Generator<ExportRecord[]> {
   const buf = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
   const starts: number[] = [];
   const ends: number[] = [];
@@ -140,8 +161,13 @@ export function* jsonTextPages(text: Uint8Array, mode: DecodeMode, fromLine: num
   });
   for (let at = fromLine; at < starts.length; at += pageSize) {
     const page: ExportRecord[] = [];
-    for (let i = at; i < Math.min(starts.length, at + pageSize); i++)
-      page.push(decodeAt('DYNAMODB_JSON', buf.toString('utf8', starts[i], ends[i]), mode, i));
+    const stop = Math.min(starts.length, at + pageSize);
+    let i = at;
+    try {
+      for (; i < stop; i++) page.push(decodeVerifiedLine(buf.toString('utf8', starts[i], ends[i]), mode, plain));
+    } catch (err) {
+      throw lineError(err, i);
+    }
     yield page;
   }
 }
@@ -173,13 +199,30 @@ export function decodeLines(format: ExportFormat, lines: string[], mode: DecodeM
   return lines.map((line, i) => decodeAt(format, line, mode, firstLine + i));
 }
 
+/** Decodes a batch of DynamoDB JSON lines of a file `scanFile` has verified: parsed once, not checked again. */
+export function decodeVerifiedLines(lines: string[], mode: DecodeMode, firstLine: number, plain = false): ExportRecord[] {
+  const out: ExportRecord[] = [];
+  let i = 0;
+  try {
+    for (; i < lines.length; i++) out.push(decodeVerifiedLine(lines[i]!, mode, plain));
+  } catch (err) {
+    throw lineError(err, firstLine + i);
+  }
+  return out;
+}
+
 function decodeAt(format: ExportFormat, line: string, mode: DecodeMode, lineNo: number): ExportRecord {
   try {
     return decodeLine(format, line, mode);
   } catch (err) {
-    if (err instanceof LineDecodeError) throw new LineDecodeError(err.message, lineNo);
-    throw new LineDecodeError(String((err as Error)?.message ?? err), lineNo);
+    throw lineError(err, lineNo);
   }
+}
+
+/** A decoding failure, numbered with its record. */
+function lineError(err: unknown, lineNo: number): LineDecodeError {
+  if (err instanceof LineDecodeError) return new LineDecodeError(err.message, lineNo);
+  return new LineDecodeError(String((err as Error)?.message ?? err), lineNo);
 }
 
 /**
@@ -190,8 +233,16 @@ function decodeAt(format: ExportFormat, line: string, mode: DecodeMode, lineNo: 
 export class LineSplitter {
   private carry: Buffer | undefined;
   private lineNo = 0;
+  private readonly onBytes: (buf: Buffer, start: number, end: number, lineNo: number) => void;
 
-  constructor(private readonly onLine: (line: string, lineNo: number) => void) {}
+  constructor(onLine: (line: string, lineNo: number) => void, onBytes?: (buf: Buffer, start: number, end: number, lineNo: number) => void) {
+    this.onBytes = onBytes ?? ((buf, start, end, lineNo) => onLine(buf.toString('utf8', start, end), lineNo));
+  }
+
+  /** A splitter that hands each (UTF-8-checked) line over as a byte range instead of a string. */
+  static ofBytes(onBytes: (buf: Buffer, start: number, end: number, lineNo: number) => void): LineSplitter {
+    return new LineSplitter(() => {}, onBytes);
+  }
 
   push(chunk: Buffer): void {
     const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
@@ -218,10 +269,9 @@ export class LineSplitter {
     let first = start;
     while (first < stop && (buf[first] === 32 || buf[first] === 9)) first++;
     if (first === stop) return;
-    const bytes = buf.subarray(first, stop);
     const lineNo = this.lineNo++;
-    if (!isUtf8(bytes)) throw new LineDecodeError('the line is not valid UTF-8', lineNo);
-    this.onLine(bytes.toString('utf8'), lineNo);
+    if (!isUtf8(buf.subarray(first, stop))) throw new LineDecodeError('the line is not valid UTF-8', lineNo);
+    this.onBytes(buf, first, stop, lineNo);
   }
 }
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { clientsFor } from '../../aws/clients.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { ResolvedConfig } from '../../config/resolved-config.js';
@@ -7,6 +8,7 @@ import { ItemMapper } from '../../core/transform.js';
 import { DynashiftError } from '../../errors.js';
 import { driverFor } from '../../sinks/drivers.js';
 import type { Sink } from '../../sinks/sink.js';
+import { loadConnectionSecrets, secretIdsOf } from '../../sinks/postgres/postgres-secrets.js';
 import { DynamoDbStateStore, type RunnerRuntime } from '../../state/dynamodb-state-store.js';
 import type { Write } from './observability.js';
 
@@ -30,6 +32,11 @@ export interface RunnerOptions {
   stateClient?: DynamoDBClient;
   /** Where JSON logs and EMF metric lines go. Default: stdout. */
   write?: Write;
+  /**
+   * Client for the targets' Secrets Manager secrets (postgres.connectionStringSecret). Default: the function's own
+   * Region and role ($DYNASHIFT_SECRETS_ENDPOINT overrides the endpoint, for a local stand-in).
+   */
+  secretsClient?: SecretsManagerClient;
   /** Wraps each sink once it is opened (tests inject faults with it). */
   wrapSink?: (sink: Sink, target: string) => Sink;
 }
@@ -57,6 +64,8 @@ export function configLoader(opts: RunnerOptions): () => Promise<ResolvedConfig>
           },
         );
       }
+      refuseWriteOnceTargets(config);
+      await loadTargetSecrets(config, opts);
       return config;
     })().catch((err: unknown) => {
       pending = undefined; // a failed load is retried on the next invocation
@@ -66,12 +75,47 @@ export function configLoader(opts: RunnerOptions): () => Promise<ResolvedConfig>
   };
 }
 
+/**
+ * A write-once target (export files) takes one writer and no stream: the runner's parallel segment copies and its
+ * stream handler can't write it. Refused here too, for a construct deployed without `dynashift deploy`'s check.
+ */
+function refuseWriteOnceTargets(config: ResolvedConfig): void {
+  for (const [name, target] of Object.entries(config.targets)) {
+    if (!driverFor(target).capabilities.writeOnce) continue;
+    throw new DynashiftError(
+      'TARGET_NOT_DEPLOYABLE',
+      `target ${name} (${target.kind}) is write-once export files, which the AWS runner does not write`,
+      {
+        side: 'target',
+        hint: 'run this migration with `dynashift run`, or use a DynamoDB or PostgreSQL target with the AWS runner',
+        exitCode: 2,
+      },
+    );
+  }
+}
+
+/**
+ * Reads the connection strings the targets keep in Secrets Manager, once per container: the sinks opened from them
+ * (and their connection pools) are reused by every warm invocation. They stay in postgres-secrets.ts, never in the config.
+ */
+async function loadTargetSecrets(config: ResolvedConfig, opts: RunnerOptions): Promise<void> {
+  if (secretIdsOf(config.targets).length === 0) return;
+  const endpoint = process.env.DYNASHIFT_SECRETS_ENDPOINT;
+  opts.secretsClient ??= new SecretsManagerClient({
+    ...(endpoint ? { endpoint, region: process.env.AWS_REGION ?? 'us-east-1' } : {}),
+  });
+  await loadConnectionSecrets(config.targets, opts.secretsClient);
+}
+
 /** A store on the state table; `owner` names the leases it takes (an invocation id). */
 export function stateStoreFor(opts: RunnerOptions, config: ResolvedConfig, owner?: string): DynamoDbStateStore {
-  const table = opts.stateTable ?? process.env.DYNASHIFT_STATE_TABLE;
+  // The construct's environment names the table it created; the config's `state.table` (the same table, named for the
+  // operating commands) is the fallback.
+  const table = opts.stateTable ?? process.env.DYNASHIFT_STATE_TABLE ?? config.state?.table;
   if (!table) {
     throw new DynashiftError('CONFIG_INVALID', 'no state table: the AWS runners keep the migration state in a DynamoDB table', {
-      hint: 'set DYNASHIFT_STATE_TABLE (the DynashiftMigration construct does) or pass stateTable',
+      hint: 'set DYNASHIFT_STATE_TABLE (the DynashiftMigration construct does), pass stateTable, or set state.table in the config',
+      side: 'state',
     });
   }
   // $DYNASHIFT_STATE_ENDPOINT points the state table at DynamoDB Local (SAM local, smoke tests); unset on AWS.

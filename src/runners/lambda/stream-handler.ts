@@ -17,7 +17,7 @@ import { configLoader, loadRuntime, mapperFor, openSinks, spoolsDuringBackfill, 
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, LambdaContext } from './types.js';
 
 export interface StreamHandlerOptions extends RunnerOptions {
-  /** How long a state that allows applying is reused before it is read again (default 30 s). */
+  /** How long a state that allows applying is reused before it is read again (default `state.cacheSeconds`, 30 s). */
   stateCacheMs?: number;
 }
 
@@ -68,7 +68,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     const log = c.log.child({ ...(context?.awsRequestId ? { function_request_id: context.awsRequestId } : {}) });
     const metrics = new EmfMetrics({ dimensions: { migration: c.config.name }, ...(opts.write ? { write: opts.write } : {}) });
     try {
-      return await handleBatch(c, event, log, metrics, opts.stateCacheMs ?? 30_000);
+      return await handleBatch(c, event, log, metrics, opts.stateCacheMs ?? (c.config.state?.cacheSeconds ?? 30) * 1000);
     } finally {
       metrics.flush();
     }
@@ -109,14 +109,35 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
       return failAll();
     }
     const [source, src] = match;
+    const direction = forwardDirection(gate.state);
+    if (direction === 'finished') {
+      // `dynashift finish` stopped replication for good: the batch is acknowledged, nothing is applied.
+      log.info({ source, records: records.length }, 'the migration is finished: replication stopped, the batch is not applied');
+      metrics.add('RecordsSkipped', 'Count', records.length);
+      return { batchItemFailures: [] };
+    }
+    if (direction !== 'forward') {
+      // Writes were cut over and the source drained: the target is the system of record, and forward replication
+      // resumes only after `dynashift rollback` (it would bounce reverse replication's writes back to the target).
+      log.warn(
+        { source, records: records.length, reason: direction },
+        'not applying: forward replication is paused; returning the batch for redelivery',
+      );
+      metrics.add('RecordsDeferred', 'Count', records.length);
+      return failAll();
+    }
     const mode = await sourceMode(c, gate.state, source, cacheMs);
     if (mode.defer) {
       log.warn({ source, records: records.length, reason: mode.defer }, 'not applying yet: returning the batch for redelivery');
       metrics.add('RecordsDeferred', 'Count', records.length);
       return failAll();
     }
+    // The touch strategy's marker is stripped before anything maps a record (the CLI's catch-up does the same).
+    const prepare = strategyFor(src.backfill.strategy).prepareRecord?.(c.config);
+    const batch = prepare ? records.map(prepare) : records;
+    const maxLagMs = (c.config.state?.maxLagSeconds ?? 60) * 1000;
     if (mode.spool) {
-      const spooled = await spoolBatch(c, log, metrics, source, src.stream.skipBefore, records);
+      const spooled = await spoolBatch(c, log, metrics, source, src.stream.skipBefore, batch, maxLagMs);
       if (spooled) return spooled;
       // The replay went live between the mode read and the spool write: the batch is applied like any other.
     }
@@ -130,7 +151,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
       onError: c.config.onError,
       source,
       shardId: 'lambda',
-      records,
+      records: batch,
       ...(src.stream.skipBefore !== undefined ? { skipBefore: src.stream.skipBefore } : {}),
       ...(c.config.backfill.skipExpired && ttlAttribute ? { isExpired: (item: AttributeMap) => isExpired(item, ttlAttribute, Date.now()) } : {}),
     });
@@ -144,7 +165,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     metrics.add('BatchItemFailures', 'Count', records.length - applied);
     const age = iteratorAge(records);
     if (age !== undefined) metrics.add('IteratorAge', 'Milliseconds', age);
-    await recordProgress(c.store, log, source, records, applied, outcome.skipped, outcome.writes, last);
+    await recordProgress(c.store, log, source, records, { applied, skipped: outcome.skipped, writes: outcome.writes, last, age, maxLagMs });
 
     if (outcome.failedFrom === undefined) {
       log.info(
@@ -173,7 +194,10 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
    * sources that spool during their backfill (their spool's mode decides, see sourceMode).
    */
   async function readyState(c: Container, cacheMs: number): Promise<{ ok: true; state: MigrationState } | { ok: false; reason: string }> {
-    if (c.ready && Date.now() - c.ready.at < cacheMs && c.applier) return { ok: true, state: c.ready.state };
+    // Once reads are cut over the state is read for every batch: a switch of direction written by `dynashift cutover
+    // writes` or `rollback` must take effect at once (the commands wait `state.cacheSeconds` after `cutover reads`).
+    if (c.ready && Date.now() - c.ready.at < cacheMs && c.applier && !CUTOVER_PHASES.has(c.ready.state.phase))
+      return { ok: true, state: c.ready.state };
     const state = await c.store.peek();
     if (!state) return { ok: false, reason: "the migration has not been prepared (the state machine's Prepare step writes its state)" };
     const pending = Object.entries(state.sources)
@@ -222,6 +246,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     source: string,
     skipBefore: number | undefined,
     records: ChangeRecord[],
+    maxLagMs: number,
   ): Promise<DynamoDBBatchResponse | undefined> {
     const { runtime, mapper } = c.applier!;
     const ttlAttribute = runtime.ttlAttributes[source];
@@ -255,6 +280,15 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     metrics.add('BatchItemFailures', 'Count', records.length - spooled);
     const age = iteratorAge(records);
     if (age !== undefined) metrics.add('IteratorAge', 'Milliseconds', age);
+    await recordProgress(c.store, log, source, records, {
+      applied: spooled,
+      skipped: outcome.skipped,
+      writes: 0,
+      last: records[spooled - 1],
+      age,
+      maxLagMs,
+      spooled: true,
+    });
     if (outcome.failedFrom === undefined) {
       log.info(
         { source, records: records.length, keys: outcome.keys, deadLettered: outcome.deadLettered },
@@ -276,25 +310,53 @@ function iteratorAge(records: ChangeRecord[]): number | undefined {
   return at === undefined ? undefined : Math.max(0, Date.now() - at);
 }
 
-/** Progress counters for `status`; a failure here is logged, never allowed to fail a batch whose writes landed. */
+/** Phases after `cutover reads`: the handler reads the state for every batch in them. */
+const CUTOVER_PHASES = new Set(['reads-cutover', 'writes-cutover', 'finished']);
+
+/**
+ * Whether forward replication runs, as `dynashift cutover`/`rollback`/`finish` recorded it (engine/cutover.ts): it
+ * runs until writes are cut over and the source drained (`cutover.draining` from forward keeps it applying), and again
+ * after a rollback; 'finished' stops it for good.
+ */
+function forwardDirection(state: MigrationState): 'forward' | 'finished' | string {
+  if (state.phase === 'finished') return 'finished';
+  const cut = state.cutover;
+  if (!cut) return 'forward';
+  const running = cut.draining ? cut.draining.from : cut.direction;
+  return running === 'forward' ? 'forward' : cut.draining ? `draining ${cut.draining.from} → ${cut.draining.to}` : `direction ${cut.direction}`;
+}
+
+/**
+ * Progress counters for `status`, and the in-sync evidence `cutover` checks (the batch's last sequence number, its age
+ * and whether it was behind the lag threshold); a failure here is logged, never allowed to fail a batch whose writes
+ * landed.
+ */
 async function recordProgress(
   store: DynamoDbStateStore,
   log: JsonLogger,
   source: string,
   records: ChangeRecord[],
-  applied: number,
-  skipped: number,
-  writes: number,
-  last: ChangeRecord | undefined,
+  b: {
+    applied: number;
+    skipped: number;
+    writes: number;
+    last: ChangeRecord | undefined;
+    age: number | undefined;
+    maxLagMs: number;
+    spooled?: boolean;
+  },
 ): Promise<void> {
+  const { last } = b;
   try {
     await store.recordStreamBatch(source, {
-      records: applied,
-      skipped,
-      writes,
-      failed: applied < records.length,
+      records: b.applied,
+      skipped: b.skipped,
+      writes: b.writes,
+      failed: b.applied < records.length,
+      ...(b.spooled ? { spooled: true } : {}),
       ...(last?.createdAt !== undefined ? { lastRecordAt: last.createdAt } : {}),
       ...(last ? { lastSequenceNumber: last.sequenceNumber } : {}),
+      ...(b.age !== undefined ? { ageMs: b.age, behind: b.age > b.maxLagMs } : {}),
     });
   } catch (err) {
     log.warn({ error: err }, 'could not record stream progress (progress only; the batch itself is applied)');

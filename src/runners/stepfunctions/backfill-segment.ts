@@ -10,6 +10,7 @@ import { DynashiftError } from '../../errors.js';
 import type { Sink } from '../../sinks/sink.js';
 import { ScanSource } from '../../sources/scan/scan-source.js';
 import type { BackfillSource } from '../../sources/source.js';
+import type { BackfillCursor } from '../../state/migration-state.js';
 import type { DynamoDbStateStore, RunnerRuntime } from '../../state/dynamodb-state-store.js';
 import type { BackfillState, PartitionState } from '../../state/migration-state.js';
 import type { SegmentInput, SegmentResult } from './types.js';
@@ -35,14 +36,49 @@ export interface SegmentTiming {
 
 /**
  * Copies ONE scan segment for at most the time budget, then returns where it stopped; the state machine calls it again
- * until `done`. It reuses the CLI's runBackfill on a one-partition view of the scan, so a page's checkpoint moves only
- * after every write of the page has landed or been dead-lettered. Checkpoints go to the segment's own item in the state
- * table under a lease, so a duplicate invocation of the same segment is refused instead of racing.
+ * until `done`. It reuses the CLI's runBackfill on a one-partition view of the scan (copyPartition).
  */
 export async function copySegment(ctx: SegmentContext, input: SegmentInput, timing: SegmentTiming): Promise<SegmentResult> {
-  const { config, store, runtime } = ctx;
+  checkInput(ctx.config, input);
   const partition = String(input.segment);
-  checkInput(config, input);
+  const r = await copyPartition(ctx, input.source, partition, onePartition(ctx, input, partition), timing, {
+    what: 'segment',
+    strategy: 'scan',
+    carried: input.cursor,
+    log: { segment: input.segment },
+  });
+  return { source: input.source, segment: input.segment, totalSegments: input.totalSegments, ...r };
+}
+
+/** Where one partition's copy stands after an invocation. */
+export interface PartitionProgress {
+  done: boolean;
+  cursor: BackfillCursor | null;
+  /** Items copied from this partition so far (all invocations). */
+  items: number;
+  /** Items and pages copied by this invocation. */
+  copied: number;
+  pages: number;
+  deadLettered: number;
+}
+
+/**
+ * Copies ONE partition of a snapshot source (a scan segment, an export data file) for at most the time budget, with
+ * the CLI's runBackfill: a page's checkpoint moves only after every write of the page has landed or been
+ * dead-lettered. Checkpoints go to the partition's own item in the state table under a lease, so a duplicate
+ * invocation of the same partition is refused instead of racing, and a partition once done stays done (a retried or
+ * re-run child returns at once).
+ */
+export async function copyPartition(
+  ctx: SegmentContext,
+  sourceName: string,
+  partition: string,
+  source: BackfillSource,
+  timing: SegmentTiming,
+  opts: { what: string; strategy: BackfillState['strategy']; carried?: BackfillCursor | null | undefined; log: Record<string, unknown> },
+): Promise<PartitionProgress> {
+  const { config, store, runtime } = ctx;
+  const where = { source: sourceName, ...opts.log };
   const started = Date.now();
   // A short Lambda timeout shrinks the reserve rather than leaving no time at all: every invocation copies at least a page.
   const reserveMs = timing.remainingMs !== undefined ? Math.min(timing.reserveMs, timing.remainingMs / 4) : timing.reserveMs;
@@ -51,23 +87,19 @@ export async function copySegment(ctx: SegmentContext, input: SegmentInput, timi
   // The lease outlives this invocation (Lambda can't run past its timeout), so no stale copier writes after a successor
   // — or after the catch-up began.
   const leaseMs = (timing.remainingMs ?? timing.timeBudgetMs + reserveMs) + 30_000;
-  const checkpoint = await store.acquireSegment(input.source, partition, leaseMs);
-  const base = { source: input.source, segment: input.segment, totalSegments: input.totalSegments };
+  const checkpoint = await store.acquireSegment(sourceName, partition, leaseMs);
   if (checkpoint.done) {
-    await store.releaseSegment(input.source, partition);
-    return { ...base, done: true, cursor: null, items: checkpoint.items, copied: 0, pages: 0, deadLettered: 0 };
+    await store.releaseSegment(sourceName, partition);
+    return { done: true, cursor: null, items: checkpoint.items, copied: 0, pages: 0, deadLettered: 0 };
   }
 
   // The checkpoint in the state table is the only position trusted: a cursor carried by the loop could be stale (an
-  // execution still running against a migration that was started over) and would skip the start of the segment.
-  if (input.cursor && JSON.stringify(input.cursor) !== JSON.stringify(checkpoint.cursor ?? null)) {
-    ctx.log.warn(
-      { source: input.source, segment: input.segment },
-      'the loop carried another cursor than the checkpoint; continuing from the checkpoint',
-    );
+  // execution still running against a migration that was started over) and would skip the start of the partition.
+  if (opts.carried && JSON.stringify(opts.carried) !== JSON.stringify(checkpoint.cursor ?? null)) {
+    ctx.log.warn(where, 'the loop carried another cursor than the checkpoint; continuing from the checkpoint');
   }
   const ps: PartitionState = { done: false, items: checkpoint.items, ...(checkpoint.cursor ? { cursor: checkpoint.cursor } : {}) };
-  const state: BackfillState = { strategy: 'scan', partitions: { [partition]: ps }, itemsWritten: 0, bytesRead: 0 };
+  const state: BackfillState = { strategy: opts.strategy, partitions: { [partition]: ps }, itemsWritten: 0, bytesRead: 0 };
   const stop = new AbortController();
   const hardStop = timing.remainingMs !== undefined ? setTimeout(() => stop.abort(), Math.max(0, timing.remainingMs - reserveMs / 2)) : undefined;
   let pages = 0;
@@ -82,7 +114,7 @@ export async function copySegment(ctx: SegmentContext, input: SegmentInput, timi
     // Checkpoints are written in order; the next page is read meanwhile (its writes can't land before this cursor
     // matters: a crash just re-copies it).
     saving = saving
-      .then(() => store.checkpointSegment(input.source, partition, cp, pageBytes))
+      .then(() => store.checkpointSegment(sourceName, partition, cp, pageBytes))
       .catch((err: unknown) => {
         saveError ??= err;
         stop.abort();
@@ -90,14 +122,14 @@ export async function copySegment(ctx: SegmentContext, input: SegmentInput, timi
     if (Date.now() >= deadline) stop.abort();
   };
 
-  const ttlAttribute = runtime.ttlAttributes[input.source];
+  const ttlAttribute = runtime.ttlAttributes[sourceName];
   const failures = new FailurePolicy(store, config.onError, ctx.log);
   try {
     await runBackfill(
       {
-        source: onePartition(ctx, input, partition),
-        sourceName: input.source,
-        sourceKeySchema: runtime.sourceKeys[input.source]!,
+        source,
+        sourceName,
+        sourceKeySchema: runtime.sourceKeys[sourceName]!,
         mapper: ctx.mapper,
         sinks: ctx.sinks,
         state,
@@ -117,14 +149,14 @@ export async function copySegment(ctx: SegmentContext, input: SegmentInput, timi
   } finally {
     if (hardStop) clearTimeout(hardStop);
     await saving;
-    await store.releaseSegment(input.source, partition);
+    await store.releaseSegment(sourceName, partition);
   }
   const copied = ps.items - checkpoint.items;
   ctx.log.info(
-    { source: input.source, segment: input.segment, pages, copied, done: ps.done, ms: Date.now() - started },
-    ps.done ? 'segment copied' : 'segment paused: time budget used, the state machine continues it',
+    { ...where, pages, copied, done: ps.done, ms: Date.now() - started },
+    ps.done ? `${opts.what} copied` : `${opts.what} paused: time budget used, the state machine continues it`,
   );
-  return { ...base, done: ps.done, cursor: ps.done ? null : (ps.cursor ?? null), items: ps.items, copied, pages, deadLettered: failures.count };
+  return { done: ps.done, cursor: ps.done ? null : (ps.cursor ?? null), items: ps.items, copied, pages, deadLettered: failures.count };
 }
 
 /** The CLI's ScanSource, limited to this segment and to this child's share of the read budget. */
@@ -143,7 +175,7 @@ function onePartition(ctx: SegmentContext, input: SegmentInput, partition: strin
   return { name: input.source, partitions: async () => [partition], read: (p, cursor, signal) => scan.read(p, cursor, signal) };
 }
 
-function checkInput(config: ResolvedConfig, input: SegmentInput): void {
+export function checkInput(config: ResolvedConfig, input: SegmentInput): void {
   const ok =
     config.sources[input.source] &&
     Number.isInteger(input.segment) &&

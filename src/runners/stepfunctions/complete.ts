@@ -3,6 +3,7 @@ import type { Logger } from '../../engine/logger.js';
 import { BACKFILL_BUDGET_MS } from '../../engine/plan.js';
 import { enterPhase } from '../../engine/phase-machine.js';
 import { strategyFor } from '../../engine/strategies/registry.js';
+import { exportSource } from '../../engine/export-backfill.js';
 import { DynashiftError, StreamGapError } from '../../errors.js';
 import type { DynamoDbStateStore } from '../../state/dynamodb-state-store.js';
 import { spoolsDuringBackfill } from '../lambda/runtime.js';
@@ -24,17 +25,26 @@ export async function completeBackfill(config: ResolvedConfig, store: DynamoDbSt
         hint: 'start the state machine from the beginning: its Prepare step writes the state',
       });
     }
-    const pending: { source: string; segment: number }[] = [];
+    const pending: CompleteOutput['pending'] = [];
     for (const [name, src] of Object.entries(state.sources)) {
-      if (!strategyFor(src.backfill.strategy).awsRunner?.segmented || src.backfill.completedAt) continue;
-      for (let i = 0; i < config.backfill.segments; i++) {
-        if (!src.backfill.partitions[String(i)]?.done) pending.push({ source: name, segment: i });
+      const map = strategyFor(src.backfill.strategy).awsRunner?.map;
+      if (src.backfill.completedAt) continue;
+      if (map === 'segments') {
+        for (let i = 0; i < config.backfill.segments; i++) {
+          if (!src.backfill.partitions[String(i)]?.done) pending.push({ source: name, segment: i });
+        }
+      } else if (map === 'files') {
+        // Every data file the export's manifest lists must have landed (its item in the state table says done):
+        // checked against the manifest itself, not against what the Map happened to run.
+        for (const file of await exportSource(config, name, src.backfill.export!.uri).partitions()) {
+          if (!src.backfill.partitions[file]?.done) pending.push({ source: name, file });
+        }
       }
     }
     const backfilledItems = Object.values(state.sources).reduce((n, s) => n + s.backfill.itemsWritten, 0);
     const base = { migration: config.name, backfilledItems, pendingCount: pending.length, pending: pending.slice(0, 50) };
     if (pending.length > 0) {
-      log.warn({ pending: pending.length }, 'backfill not complete: segments remain');
+      log.warn({ pending: pending.length }, 'backfill not complete: segments or export files remain');
       return { ...base, complete: false, enableStreamMapping: false };
     }
     let spooling = false;
@@ -42,7 +52,9 @@ export async function completeBackfill(config: ResolvedConfig, store: DynamoDbSt
       if (src.backfill.completedAt) continue;
       const spools = spoolsDuringBackfill(config, src.backfill.strategy);
       spooling ||= spools;
-      const age = now - Date.parse(src.stream.openedAt);
+      // The oldest record the catch-up needs: the stream position, or the snapshot's start if earlier (an export taken
+      // before Prepare's last attempt opened the position).
+      const age = now - Math.min(Date.parse(src.stream.openedAt), src.stream.skipBefore ?? Infinity);
       // A spooling source's mapping has consumed the stream since Prepare: nothing it needs can have aged out.
       if (!spools && age > BACKFILL_BUDGET_MS) {
         throw new StreamGapError(

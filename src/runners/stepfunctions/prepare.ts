@@ -12,7 +12,11 @@ import { driverFor } from '../../sinks/drivers.js';
 import { sdkStreamsApi } from '../../sources/stream/streams-api.js';
 import type { DynamoDbStateStore, RunnerRuntime } from '../../state/dynamodb-state-store.js';
 import { runnerFingerprint as fingerprint, spoolsDuringBackfill } from '../lambda/runtime.js';
-import type { PrepareOutput, SegmentTask } from './types.js';
+import type { ExportFiles, PrepareOutput, SegmentTask } from './types.js';
+import { createHash } from 'node:crypto';
+import { isS3Uri, parseS3Uri, s3ClientFor } from '../../aws/s3.js';
+import { exportAccess } from '../../engine/export-backfill.js';
+import { ExportSource, exportUri, type ExportApiClient } from '../../sources/export/index.js';
 
 /**
  * The state machine's first step, the CLI runbook's first half: inspect and refuse what can't migrate safely, create
@@ -20,7 +24,12 @@ import type { PrepareOutput, SegmentTask } from './types.js';
  * and one item per scan segment. A re-run keeps the existing state (same positions, same checkpoints) after checking
  * the config and the stream are still the ones it was made for.
  */
-export async function prepareMigration(config: ResolvedConfig, store: DynamoDbStateStore, log: Logger): Promise<PrepareOutput> {
+export async function prepareMigration(
+  config: ResolvedConfig,
+  store: DynamoDbStateStore,
+  log: Logger,
+  opts: PrepareOptions = {},
+): Promise<PrepareOutput> {
   const strategy = strategyFor(config.backfill.strategy);
   if (!strategy.awsRunner) {
     throw new DynashiftError('CONFIG_INVALID', `backfill strategy "${strategy.name}" is not available in the AWS runner`, {
@@ -28,6 +37,7 @@ export async function prepareMigration(config: ResolvedConfig, store: DynamoDbSt
       exitCode: 2,
     });
   }
+  if (strategy.awsRunner.map === 'files') checkExportConfig(config);
   const lock = await store.lock();
   try {
     const plan = await buildPlan(config);
@@ -51,11 +61,20 @@ export async function prepareMigration(config: ResolvedConfig, store: DynamoDbSt
         withClients(config.sources[name]!, roleFor('source', name, config.sources[name]!), (c) => use(sdkStreamsApi(c.streams))),
       stateWhere: `the state table (migration ${config.name})`,
       startOverHint: 'deploy the original config, or give this migration another "name" (or delete its items from the state table) to start over',
+      // export.start: the export is taken after the stream position was opened (as in the CLI), but waited for only
+      // a few minutes per invocation; the state machine retries Prepare (ExportInProgressError), and the idempotency
+      // token makes each retry find the same export. Nothing is saved until it completed.
+      exportStart: {
+        clientToken: exportToken(config),
+        waitMs: opts.exportWaitMs ?? 5 * 60_000,
+        ...(opts.exportPollMs !== undefined ? { pollMs: opts.exportPollMs } : {}),
+        ...(opts.exportClient ? { client: opts.exportClient } : {}),
+      },
     });
     if (state.phase === 'new') enterPhase(state, firstPhase(state)); // the state machine's next step
     const segments: SegmentTask[] = [];
     for (const [name, src] of Object.entries(state.sources)) {
-      if (!strategyFor(src.backfill.strategy).awsRunner?.segmented || src.backfill.completedAt) continue;
+      if (strategyFor(src.backfill.strategy).awsRunner?.map !== 'segments' || src.backfill.completedAt) continue;
       for (let i = 0; i < config.backfill.segments; i++) {
         const ps = (src.backfill.partitions[String(i)] ??= { done: false, items: 0 });
         if (!ps.done) segments.push({ source: name, segment: i, totalSegments: config.backfill.segments });
@@ -63,6 +82,11 @@ export async function prepareMigration(config: ResolvedConfig, store: DynamoDbSt
     }
     // Runtime facts first, then the state (whose save writes the segment items before the state item): a reader that
     // sees the state item can rely on everything else being there.
+    let exportFiles: ExportFiles | null = null;
+    for (const [name, src] of Object.entries(state.sources)) {
+      if (strategyFor(src.backfill.strategy).awsRunner?.map !== 'files' || src.backfill.completedAt) continue;
+      exportFiles = await exportManifest(config, name, src.backfill.export!.uri);
+    }
     await store.saveRuntime(runtimeFacts(config, plan, targetKeys));
     // The dirty-key spool of each source that spools while its backfill runs: the state machine enables the stream
     // mapping right after this step, and the stream handler spools into it until the Replay task goes live.
@@ -71,10 +95,60 @@ export async function prepareMigration(config: ResolvedConfig, store: DynamoDbSt
     }
     state.updatedAt = new Date().toISOString();
     await store.save(state);
-    log.info({ resumed, segments: segments.length, phase: state.phase }, resumed ? 'migration resumed' : 'migration prepared');
-    return { migration: config.name, resumed, segments, totalSegments: config.backfill.segments };
+    log.info(
+      { resumed, segments: segments.length, ...(exportFiles ? { exportFiles: exportFiles.files } : {}), phase: state.phase },
+      resumed ? 'migration resumed' : 'migration prepared',
+    );
+    return { migration: config.name, resumed, segments, totalSegments: config.backfill.segments, exportFiles };
   } finally {
     await lock.release();
+  }
+}
+
+export interface PrepareOptions {
+  /** How long one Prepare invocation waits for an `export.start` export (default 5 min) before it is retried. */
+  exportWaitMs?: number;
+  exportPollMs?: number;
+  /** The client that starts and describes exports (default: the source's). DynamoDB Local has no export API: tests stub it. */
+  exportClient?: ExportApiClient;
+}
+
+/**
+ * What the AWS runner's export Map can read: one source (the Map's ItemReader reads one manifest), a full export in
+ * S3 (the ItemReader reads S3), and no incremental exports (the spool covers everything after the export time; the
+ * CLI applies incremental exports when the stream waits instead).
+ */
+function checkExportConfig(config: ResolvedConfig): void {
+  const e = config.backfill.export;
+  const problems: string[] = [];
+  if (Object.keys(config.sources).length !== 1) problems.push('the export Map reads the export of one source; this config has several');
+  if (e?.uri && !isS3Uri(exportUri(e.uri))) problems.push(`backfill.export.uri ${e.uri} is not in S3 (the Map's ItemReader reads S3)`);
+  if ((e?.incremental?.length ?? 0) > 0) problems.push('backfill.export.incremental is not applied by the AWS runner');
+  if (problems.length > 0) {
+    throw new DynashiftError('CONFIG_INVALID', `the export backfill can't run on Step Functions: ${problems.join('; ')}`, {
+      hint: 'use one source with backfill.export.uri = s3://… (or export.start) and no export.incremental, or run this migration with `dynashift run`',
+      exitCode: 2,
+    });
+  }
+}
+
+/** The same token on every Prepare of this migration: ExportTableToPointInTime returns the same export for 8 hours. */
+function exportToken(config: ResolvedConfig): string {
+  return createHash('sha256')
+    .update(`dynashift\n${config.name}\n${fingerprint(config)}`)
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/** Where the export Map's ItemReader reads the data files: the export's manifest-files.json (checked on the way). */
+async function exportManifest(config: ResolvedConfig, source: string, uri: string): Promise<ExportFiles> {
+  const s3Client = s3ClientFor(exportAccess(config));
+  try {
+    const loaded = await new ExportSource({ name: source, uri, access: exportAccess(config), s3Client }).load();
+    const { bucket, prefix } = parseS3Uri(loaded.store.uriOf('manifest-files.json'));
+    return { source, bucket, key: prefix, files: loaded.files.length };
+  } finally {
+    s3Client.destroy();
   }
 }
 

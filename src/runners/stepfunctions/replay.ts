@@ -1,5 +1,6 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ResolvedConfig } from '../../config/resolved-config.js';
+import type { ChangeRecord } from '../../core/change.js';
 import type { AttributeMap } from '../../core/item.js';
 import { retryWrites, type MapFailure } from '../../core/protocol.js';
 import { MappingError, type ItemMapper } from '../../core/transform.js';
@@ -8,6 +9,7 @@ import { compactWrites, type WriteOp } from '../../core/write-op.js';
 import { FailurePolicy } from '../../engine/failure-policy.js';
 import type { Logger } from '../../engine/logger.js';
 import { enterPhase } from '../../engine/phase-machine.js';
+import { strategyFor } from '../../engine/strategies/registry.js';
 import { writeToTargets } from '../../engine/write-all.js';
 import { DynashiftError } from '../../errors.js';
 import type { Sink } from '../../sinks/sink.js';
@@ -153,10 +155,13 @@ async function replayPage(ctx: ReplayContext, failures: FailurePolicy, source: s
   const ref = ctx.config.sources[source]!;
   const ttlAttribute = ctx.runtime.ttlAttributes[source];
   const client = ctx.sourceClients[source]!;
+  // The touch strategy's marker may still be on an item (a touch whose removal has not run): never a target's.
+  const prepare = strategyFor(ctx.config.backfill.strategy).prepareRecord?.(ctx.config);
   const currents = await Promise.all(
     keys.map(async (k) => {
       const res = await client.send(new GetItemCommand({ TableName: ref.table, Key: k.sourceKey, ConsistentRead: true }));
-      const item = res.Item as AttributeMap | undefined;
+      const read = res.Item as AttributeMap | undefined;
+      const item = read && prepare ? prepare({ newImage: read } as ChangeRecord).newImage : read;
       return item && ctx.config.backfill.skipExpired && ttlAttribute && isExpired(item, ttlAttribute, Date.now()) ? undefined : item;
     }),
   );

@@ -4,15 +4,18 @@ import { clientsFor } from '../../aws/clients.js';
 import { roleFor } from '../../aws/errors.js';
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 import { DynashiftError } from '../../errors.js';
+import { strategyFor } from '../../engine/strategies/registry.js';
 import type { Sink } from '../../sinks/sink.js';
 import { EmfMetrics, jsonLogger, type JsonLogger } from '../lambda/observability.js';
 import { configLoader, loadRuntime, mapperFor, openSinks, stateStoreFor, type RunnerOptions } from '../lambda/runtime.js';
 import type { LambdaContext } from '../lambda/types.js';
 import { copySegment } from './backfill-segment.js';
+import { loadExportFile } from './export-file.js';
+import { touchSegment } from './touch-segment.js';
 import { completeBackfill } from './complete.js';
-import { prepareMigration } from './prepare.js';
+import { prepareMigration, type PrepareOptions } from './prepare.js';
 import { replaySpool } from './replay.js';
-import type { CompleteOutput, PrepareOutput, ReplayOutput, SegmentInput, SegmentResult } from './types.js';
+import type { CompleteOutput, ExportFileInput, ExportFileResult, PrepareOutput, ReplayOutput, SegmentInput, SegmentResult } from './types.js';
 
 export interface BackfillTaskOptions extends RunnerOptions {
   /**
@@ -22,11 +25,16 @@ export interface BackfillTaskOptions extends RunnerOptions {
   timeBudgetMs?: number;
   /** Time kept back from the Lambda's remaining time for the last page and the checkpoint (default 60 s). */
   reserveMs?: number;
+  /** Prepare's handling of an `export.start` export (how long one invocation waits; a stub export API in tests). */
+  prepare?: PrepareOptions;
 }
 
 export interface BackfillTasks {
   prepare(input?: unknown, context?: LambdaContext): Promise<PrepareOutput>;
+  /** One Map child's step: a scan segment copied, a scan segment touched (strategy touch), or an export data file loaded. */
   backfillSegment(input: SegmentInput, context?: LambdaContext): Promise<SegmentResult>;
+  backfillSegment(input: ExportFileInput, context?: LambdaContext): Promise<ExportFileResult>;
+  backfillSegment(input: SegmentInput | ExportFileInput, context?: LambdaContext): Promise<SegmentResult | ExportFileResult>;
   complete(input?: unknown, context?: LambdaContext): Promise<CompleteOutput>;
   replaySpool(input?: ReplayInput, context?: LambdaContext): Promise<ReplayOutput>;
 }
@@ -61,10 +69,15 @@ export function createBackfillTasks(opts: BackfillTaskOptions = {}): BackfillTas
   return {
     async prepare(_input, context) {
       const config = await loadConfig();
-      return prepareMigration(config, stateStoreFor(opts, config), logFor(config, 'prepare', context));
+      const waitMs = context?.getRemainingTimeInMillis ? Math.max(0, Math.min(5 * 60_000, context.getRemainingTimeInMillis() - 120_000)) : undefined;
+      return prepareMigration(config, stateStoreFor(opts, config), logFor(config, 'prepare', context), {
+        ...(waitMs !== undefined ? { exportWaitMs: waitMs } : {}),
+        ...opts.prepare,
+      });
     },
 
-    async backfillSegment(input, context) {
+    // The overloads only narrow the result by the input's kind; one implementation serves both.
+    backfillSegment: (async (input: SegmentInput | ExportFileInput, context?: LambdaContext): Promise<SegmentResult | ExportFileResult> => {
       const config = await loadConfig();
       const log = logFor(config, 'backfillSegment', context);
       const store = stateStoreFor(opts, config, context?.awsRequestId ?? randomUUID());
@@ -84,32 +97,37 @@ export function createBackfillTasks(opts: BackfillTaskOptions = {}): BackfillTas
       }
       const metrics = metricsFor(config);
       try {
-        const result = await copySegment(
-          {
-            config,
-            store,
-            runtime,
-            mapper: mapperFor(config, runtime),
-            sinks: opened.sinks,
-            sourceClient: opened.sourceClients[input.source]!,
-            log,
-          },
-          input,
-          {
-            timeBudgetMs: input.timeBudgetMs ?? opts.timeBudgetMs ?? Number(process.env.DYNASHIFT_TIME_BUDGET_MS ?? 12 * 60_000),
-            reserveMs: opts.reserveMs ?? 60_000,
-            ...(context?.getRemainingTimeInMillis ? { remainingMs: context.getRemainingTimeInMillis() } : {}),
-          },
-        );
-        metrics.add('ItemsCopied', 'Count', result.copied);
+        const ctx = {
+          config,
+          store,
+          runtime,
+          mapper: mapperFor(config, runtime),
+          sinks: opened.sinks,
+          sourceClient: opened.sourceClients[input.source ?? Object.keys(config.sources)[0]!]!,
+          log,
+        };
+        const timing = {
+          timeBudgetMs: input.timeBudgetMs ?? opts.timeBudgetMs ?? Number(process.env.DYNASHIFT_TIME_BUDGET_MS ?? 12 * 60_000),
+          reserveMs: opts.reserveMs ?? 60_000,
+          ...(context?.getRemainingTimeInMillis ? { remainingMs: context.getRemainingTimeInMillis() } : {}),
+        };
+        // One function serves every Map: the item says which (an export file has its manifest key), the strategy how.
+        const touches = strategyFor(config.backfill.strategy).awsRunner?.segmentWork === 'touch';
+        const result =
+          'dataFileS3Key' in input
+            ? await loadExportFile(ctx, input, timing)
+            : touches
+              ? await touchSegment(ctx, input, timing)
+              : await copySegment(ctx, input, timing);
+        metrics.add(touches ? 'ItemsTouched' : 'ItemsCopied', 'Count', result.copied);
         metrics.add('PagesCopied', 'Count', result.pages);
         metrics.add('DeadLetters', 'Count', result.deadLettered);
-        if (result.done) metrics.add('SegmentsDone', 'Count', 1);
+        if (result.done) metrics.add('dataFileS3Key' in input ? 'FilesDone' : 'SegmentsDone', 'Count', 1);
         return result;
       } finally {
         metrics.flush();
       }
-    },
+    }) as BackfillTasks['backfillSegment'],
 
     async complete(_input, context) {
       const config = await loadConfig();

@@ -29,13 +29,57 @@ export interface SegmentResult extends SegmentTask {
   deadLettered: number;
 }
 
+/**
+ * One item of the export Map: a line of the export's manifest-files.json as the Map's ItemReader (InputType JSONL)
+ * hands it out ({ itemCount, md5Checksum, etag, dataFileS3Key }). The child loops on its own output, which adds the
+ * source.
+ */
+export interface ExportFileInput {
+  /** The source the file belongs to; absent in a manifest line: the export backfill's one source. */
+  source?: string;
+  /** The data file, as the manifest names it (relative to the bucket root). */
+  dataFileS3Key: string;
+  /** The manifest line's count and checksum: checked against the manifest the task reads itself. */
+  itemCount?: number;
+  md5Checksum?: string;
+  etag?: string;
+  cursor?: BackfillCursor | null;
+  timeBudgetMs?: number;
+}
+
+/** The export-file child's output; the state machine loops on it while `done` is false. */
+export interface ExportFileResult {
+  source: string;
+  dataFileS3Key: string;
+  itemCount?: number;
+  md5Checksum?: string;
+  done: boolean;
+  cursor: BackfillCursor | null;
+  items: number;
+  copied: number;
+  pages: number;
+  deadLettered: number;
+}
+
+/** Where the export Map's ItemReader finds the data files: the export's manifest-files.json in S3. */
+export interface ExportFiles {
+  source: string;
+  bucket: string;
+  /** The key of manifest-files.json. */
+  key: string;
+  /** Data files the manifest lists (all of them: a file already loaded is skipped by its child at once). */
+  files: number;
+}
+
 export interface PrepareOutput {
   migration: string;
   /** True when the state already existed (a re-run after a failure): positions and checkpoints are kept. */
   resumed: boolean;
-  /** Segments still to copy: the Distributed Map's items. */
+  /** Segments still to copy or touch: the segment Map's items. */
   segments: SegmentTask[];
   totalSegments: number;
+  /** The export strategy: the manifest the export Map reads (null when nothing is left to load, e.g. `imported`). */
+  exportFiles: ExportFiles | null;
 }
 
 export interface CompleteOutput {
@@ -46,8 +90,8 @@ export interface CompleteOutput {
   /** A source spooled its stream during the backfill: the Replay task runs next (its mapping is already enabled). */
   replay?: boolean;
   backfilledItems: number;
-  /** Segments not done yet (at most 50 listed), when not complete. */
-  pending: { source: string; segment: number }[];
+  /** Segments or export data files (relative to the export folder) not done yet (at most 50 listed), when not complete. */
+  pending: ({ source: string; segment: number } | { source: string; file: string })[];
   pendingCount: number;
 }
 

@@ -18,6 +18,13 @@ export const postgresSettingsSchema = z
       .string()
       .optional()
       .describe('Environment variable holding the connection string (default DATABASE_URL; then the PG* variables)'),
+    connectionStringSecret: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'AWS runner: Secrets Manager secret (ARN or name) holding the connection string, or an RDS secret (JSON with host, port, username, password, dbname)',
+      ),
     schema: z.string().optional().describe('Schema of the table (default public)'),
     columns: z.array(pgColumnSchema).optional().describe('Attributes also projected into typed columns'),
   })

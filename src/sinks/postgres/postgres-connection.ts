@@ -2,12 +2,15 @@ import { userInfo } from 'node:os';
 import pg from 'pg';
 import type { PostgresTargetConfig } from './postgres-config.js';
 import { DynashiftError } from '../../errors.js';
+import { loadedConnectionString } from './postgres-secrets.js';
 
 /**
  * Where the PostgreSQL target lives, in this order:
  *   1. `postgres.connectionString` in the config;
- *   2. the environment variable named by `postgres.connectionStringEnv` (default DATABASE_URL);
- *   3. the standard libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE), which node-postgres reads.
+ *   2. the Secrets Manager secret named by `postgres.connectionStringSecret`, once the AWS runner has loaded it
+ *      (postgres-secrets.ts; the CLI does not read Secrets Manager and refuses such a target);
+ *   3. the environment variable named by `postgres.connectionStringEnv` (default DATABASE_URL);
+ *   4. the standard libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE), which node-postgres reads.
  *
  * The password never leaves this module except inside the pg config: `description` (for plans and logs) is built
  * from the parts that are not secret, and `redact` scrubs the password out of any error text before it is thrown.
@@ -37,6 +40,20 @@ export function resolveConnection(target: PostgresTargetConfig, env: NodeJS.Proc
         `target ${target.table}: the connection string in the config holds a password; prefer postgres.connectionStringEnv so it stays out of the file`,
       );
     }
+  } else if (settings.connectionStringSecret) {
+    connectionString = loadedConnectionString(settings.connectionStringSecret);
+    if (!connectionString) {
+      throw new DynashiftError(
+        'CONFIG_INVALID',
+        `target ${target.table}: its connection string is in Secrets Manager (${settings.connectionStringSecret}), which only the AWS runner reads`,
+        {
+          side: 'target',
+          hint: 'for `dynashift run`, put the connection string in an environment variable and name it in target.postgres.connectionStringEnv instead of connectionStringSecret',
+          exitCode: 2,
+        },
+      );
+    }
+    from = `Secrets Manager secret ${settings.connectionStringSecret}`;
   } else if (env[envName]) {
     connectionString = env[envName];
     from = `environment variable ${envName}`;

@@ -180,6 +180,7 @@ export async function waitForExport(client: ExportApiClient, exportArn: string, 
     if (now() - started > (opts.timeoutMs ?? 12 * 3600_000)) {
       throw new DynashiftError('AWS_ERROR', `export ${exportArn} is still ${status} after ${Math.round((now() - started) / 60_000)} min`, {
         hint: 'wait longer (large exports take hours), then run again with this export',
+        details: { exportArn, status },
       });
     }
     await wait(delay, opts.signal);

@@ -49,6 +49,8 @@ export interface TouchOptions {
   token?: string;
   /** Parallel Scan segments. */
   segments: number;
+  /** Work on these segments only (the AWS runner gives each Map child one); default: all of them. */
+  onlySegments?: number[];
   /** Segments worked on at once (default min(segments, 8)). */
   concurrency?: number;
   /** UpdateItem calls in flight across all segments (default 16). */
@@ -94,7 +96,8 @@ type Pass = { kind: 'touch'; token: string } | { kind: 'remove' };
 async function runPass(opts: TouchOptions, pass: Pass): Promise<TouchResult> {
   const marker = opts.marker ?? TOUCH_MARKER_ATTRIBUTE;
   const state = opts.state ?? { segments: {} };
-  for (let s = 0; s < opts.segments; s++) state.segments[String(s)] ??= { done: false, scanned: 0, written: 0, skipped: 0 };
+  const mine = opts.onlySegments ?? Array.from({ length: opts.segments }, (_, s) => s);
+  for (const s of mine) state.segments[String(s)] ??= { done: false, scanned: 0, written: 0, skipped: 0 };
   const totals = { writeUnits: 0, readUnits: 0 };
   const writes = new Semaphore(opts.writeConcurrency ?? 16);
   const limiter = opts.limiter ?? new RateLimiter(Infinity, systemClock);
@@ -102,7 +105,7 @@ async function runPass(opts: TouchOptions, pass: Pass): Promise<TouchResult> {
   // What is being achieved, to seed a throttled limiter that had no ceiling (as ScanSource does).
   const writeMeter = new RateMeter(systemClock);
   const readMeter = new RateMeter(systemClock);
-  const queue = Object.keys(state.segments).filter((s) => !state.segments[s]!.done);
+  const queue = mine.map(String).filter((s) => !state.segments[s]!.done);
   const keyNames = keyAttributeNames(opts.keySchema);
   const names: Record<string, string> = { '#m': marker };
   keyNames.forEach((k, i) => (names[`#k${i}`] = k));
@@ -205,7 +208,7 @@ async function runPass(opts: TouchOptions, pass: Pass): Promise<TouchResult> {
   };
   await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 8, queue.length) }, worker));
 
-  const segs = Object.values(state.segments);
+  const segs = mine.map((s) => state.segments[String(s)]!);
   return {
     complete: segs.every((s) => s.done),
     state,
