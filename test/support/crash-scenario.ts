@@ -224,7 +224,7 @@ export interface ScenarioReport {
   /** Progress snapshots (one a second) the runs wrote in phase `backfilling`, and how many had applied stream records. */
   backfillSnapshots: number;
   backfillSnapshotsApplying: number;
-  /** Backfill items the snapshot gate left to the stream, which had already written their key (source `source`). */
+  /** Backfill items the snapshot gate left to the stream, which had already written their key (all sources). */
   overtaken: number;
   workloadOps: number;
   seconds: number;
@@ -408,10 +408,10 @@ async function crashAndResume(sink: ScenarioSink, ctx: ScenarioContext, opts: Cr
   // (or equal) value for every key it reaches first and the gate leaves those items to it (`overtaken`): correct, but
   // with too few items the applier reaches every key before the load does and the load writes nothing
   // (EXPORT_MIN_ITEMS in crash-resume.test.ts).
-  const exportBackfill = state.sources?.source?.backfill as { itemsWritten?: number; overtaken?: number } | undefined;
-  const overtaken = exportBackfill?.overtaken ?? 0;
+  const backfills = Object.keys(sources).map((name) => state.sources?.[name]?.backfill as { itemsWritten?: number; overtaken?: number } | undefined);
+  const overtaken = backfills.reduce((n, b) => n + (b?.overtaken ?? 0), 0);
   if (family === 'export') {
-    const loaded = (exportBackfill?.itemsWritten ?? 0) - overtaken;
+    const loaded = (backfills[0]?.itemsWritten ?? 0) - overtaken;
     assert.ok(loaded > 0, `the export load wrote no item itself: all ${overtaken} were overtaken by the stream (${context})`);
   }
 
