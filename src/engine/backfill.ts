@@ -47,7 +47,9 @@ const DEFAULT_GATE_SLICES = 32;
 /**
  * Copies the snapshot partition by partition. A partition's cursor moves only after every write of the page it ends
  * has landed (or been dead-lettered), so a restart resumes without losing a page — and re-copying a page is harmless:
- * the stream catch-up, which starts only after the backfill, overwrites anything older.
+ * with the stream applied during the backfill, the snapshot gate admits the page again and leaves to the stream every
+ * key it has written since the page's read began; with the stream applied after it (stream.duringBackfill: false),
+ * the catch-up overwrites anything older (docs/consistency.md).
  *
  * @returns true when every partition is done, false when stopped by the signal.
  */
