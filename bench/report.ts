@@ -624,7 +624,7 @@ function header(r: BenchResults): string[] {
   return [
     `machine: ${m.machine.cpuModel}, ${m.machine.cores} cores, ${m.machine.memoryGiB} GiB; load average at start ${m.machine.loadAverageAtStart.join(' ')}`,
     `versions: node ${m.versions['node']}, ${m.versions['java']}, DynamoDB Local ${m.versions['dynamodbLocal']} (-inMemory -sharedDb -Xmx2g), dynashift ${m.versions['dynashift']}, copy-dynamodb-table ${m.versions['copyDynamodbTable']}`,
-    `dataset: ${d.items.toLocaleString('en-US')} items × ~${d.averageItemBytes} B (≈${d.approximateMegabytes} MB), seed ${d.seed}; ${d.attributeTypes}`,
+    `dataset: ${d.items.toLocaleString('en-US')} items (--items; a section sized by its own flag, e.g. --ceiling-items or --backfill-lag-items, gives its size in its heading) × ~${d.averageItemBytes} B (≈${d.approximateMegabytes} MB), seed ${d.seed}; ${d.attributeTypes}`,
     `command: ${m.command}  (${Math.round(m.durationSeconds / 60)} min, ${m.startedAt})`,
   ];
 }

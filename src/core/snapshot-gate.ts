@@ -7,7 +7,8 @@
  *
  * - **admit** (backfill, once a page is read): an item whose key the stream applier has already marked with a change
  *   that may be newer than the page's read is dropped from the page (the stream carries that change, and every later
- *   one). Every other item's key is locked until the page's writes have landed.
+ *   one). Every other item's key is locked until the page's writes have landed. A page may be admitted slice by slice,
+ *   each slice just before its writes are sent (`admitSlice`): the rule is the same, applied later and to fewer keys.
  * - **enter** (stream applier, before it writes a page of records): every record's key is marked with the record's
  *   creation time, then the applier waits for any lock held on those keys.
  *
@@ -63,17 +64,28 @@ export class SnapshotGate {
     return ticket;
   }
 
-  /** The read ended without a page (end of partition, stop, error). */
+  /** The read ended: without a page (end of partition, stop, error), or its last slice was admitted. */
   endRead(ticket: ReadTicket): void {
     this.reads.delete(ticket);
   }
 
   /**
-   * Decides a page in one synchronous step: drops the items the stream has overtaken and locks the rest.
+   * Decides a page in one synchronous step: drops the items the stream has overtaken and locks the rest. Ends the read.
    * `keyOf` gives an item's source key id (`core/item.ts` keyId).
    */
   admit<T>(ticket: ReadTicket, items: readonly T[], keyOf: (item: T) => string): AdmittedPage<T> {
     this.reads.delete(ticket);
+    return this.admitSlice(ticket, items, keyOf);
+  }
+
+  /**
+   * Decides one slice of a page the way `admit` decides a page, against the same read time, but leaves the read open:
+   * the page's other slices are admitted later under the same ticket. Call `endRead` once the last one is admitted
+   * (until then the marks that could still drop its items are kept). The backfill admits each slice just before its
+   * writes are sent, so a lock is held while one slice's writes are in flight, not while the whole page's queue drains,
+   * and a change marked meanwhile drops its item instead of waiting for it.
+   */
+  admitSlice<T>(ticket: ReadTicket, items: readonly T[], keyOf: (item: T) => string): AdmittedPage<T> {
     if (this.closed) return { admitted: [...items], dropped: 0, release: () => {} };
     const readFrom = Math.min(ticket.startedAt, this.opts.snapshotAt ?? Number.POSITIVE_INFINITY);
     const newerFrom = readFrom - this.opts.marginMs;

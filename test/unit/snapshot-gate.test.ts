@@ -113,4 +113,69 @@ describe('SnapshotGate', () => {
     assert.deepEqual(g.admit(g.beginRead(), ['b'], id).admitted, ['b']);
     page.release();
   });
+
+  describe('a page admitted slice by slice', () => {
+    test('each slice locks only its own keys, and releasing it unlocks only those', async () => {
+      const { g } = gate();
+      const ticket = g.beginRead();
+      const first = g.admitSlice(ticket, ['a', 'b'], id);
+      const second = g.admitSlice(ticket, ['c', 'd'], id);
+      g.endRead(ticket);
+      const order: string[] = [];
+      const onA = g.enter([{ key: 'a', createdAt: ticket.startedAt + 1 }]);
+      const onAandC = g.enter([
+        { key: 'a', createdAt: ticket.startedAt + 2 },
+        { key: 'c', createdAt: ticket.startedAt + 2 },
+      ]);
+      assert.ok(onA && onAandC);
+      const done = Promise.all([onA.then(() => order.push('record on a')), onAandC.then(() => order.push('records on a and c'))]);
+      await new Promise((r) => setImmediate(r));
+      order.push('first slice landed');
+      first.release();
+      await new Promise((r) => setImmediate(r));
+      order.push('second slice landed');
+      second.release();
+      await done;
+      assert.deepEqual(order, ['first slice landed', 'record on a', 'second slice landed', 'records on a and c']);
+      assert.equal(g.enter([{ key: 'b', createdAt: 1 }]), undefined, 'a released slice leaves nothing locked');
+    });
+
+    test('a key of a slice not admitted yet never makes the stream wait; the change drops the item when its slice comes', () => {
+      const { g, clock } = gate();
+      const ticket = g.beginRead();
+      clock.advance(100);
+      const first = g.admitSlice(ticket, ['a'], id);
+      clock.advance(100);
+      assert.equal(g.enter([{ key: 'b', createdAt: clock.now() }]), undefined);
+      const second = g.admitSlice(ticket, ['b', 'c'], id);
+      assert.deepEqual(second.admitted, ['c']);
+      assert.equal(second.dropped, 1);
+      assert.equal(g.enter([{ key: 'b', createdAt: clock.now() }]), undefined, 'a dropped key was never locked');
+      first.release();
+      second.release();
+    });
+
+    test('every slice is judged against the read time of its page, however late it is admitted', () => {
+      const { g, clock } = gate();
+      const ticket = g.beginRead();
+      // A change older than the read by more than the margin: the read holds it, the item stays.
+      g.enter([{ key: 'old', createdAt: ticket.startedAt - MARGIN - 1 }]);
+      clock.advance(60_000);
+      assert.deepEqual(g.admitSlice(ticket, ['old'], id).admitted, ['old']);
+    });
+
+    test("the page's read stays open until endRead: marks its later slices need are kept, then forgotten", () => {
+      const { g, clock } = gate();
+      const ticket = g.beginRead();
+      g.enter([{ key: 'c', createdAt: ticket.startedAt + 1 }]);
+      g.admitSlice(ticket, ['a'], id).release();
+      clock.advance(10 * MARGIN);
+      g.enter([{ key: 'now', createdAt: clock.now() }]); // prunes
+      assert.deepEqual(g.admitSlice(ticket, ['c'], id).admitted, [], 'the mark on c outlived the margin because the read is open');
+      g.endRead(ticket);
+      clock.advance(10 * MARGIN);
+      g.enter([{ key: 'later', createdAt: clock.now() }]);
+      assert.equal(g.size, 1, 'once the read ended, only marks within the margin of now are kept');
+    });
+  });
 });

@@ -20,7 +20,8 @@ export function copySnapshot(input: StrategyRun, source: BackfillSource, signal:
       onProgress: (items) => input.meter.add(items),
       onCheckpoint: () => {},
       log: input.log,
-      ...(input.gate ? { gate: input.gate } : {}),
+      // Twice the write slots: each slice's writes go out soon after it is admitted, and no slot waits for a slice.
+      ...(input.gate ? { gate: input.gate, gateSlices: 2 * config.write.concurrency } : {}),
       ...(config.backfill.skipExpired && ttlAttribute ? { skipExpired: { ttlAttribute, now: () => Date.now() } } : {}),
     },
     signal,
