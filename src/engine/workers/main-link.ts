@@ -1,0 +1,63 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { RateLimiter, UnitBudget } from '../../core/rate-limiter.js';
+import type { Logger } from '../logger.js';
+import type { FromWorker, ToWorker, WorkerRequest } from './protocol.js';
+import { fromThreadError } from './thread-error.js';
+
+/**
+ * A backfill worker's line to the main thread: requests answered by a reply (the gate, the failure policy, the
+ * budgets), and one-way notes (unlocks, landed pages, logs). One port, so the main thread sees a worker's messages in
+ * the order it sent them: a slice's unlock always arrives before the page report that moves the cursor past it.
+ */
+export class MainLink {
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  constructor(private readonly port: MessagePort) {}
+
+  /** Handles a reply from the main thread; false for any other message. */
+  settle(msg: ToWorker): boolean {
+    if (msg.type !== 'reply') return false;
+    const w = this.waiting.get(msg.id);
+    this.waiting.delete(msg.id);
+    if (msg.error) w?.reject(fromThreadError(msg.error));
+    else w?.resolve(msg.value);
+    return true;
+  }
+
+  request<T>(req: WorkerRequest): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.post({ type: 'request', id, ...req });
+    });
+  }
+
+  post(msg: FromWorker): void {
+    this.port.postMessage(msg);
+  }
+
+  /** A budget of the main thread's ('read': the source's; else a target's name), paid by message. */
+  budget(name: string): UnitBudget {
+    return {
+      spend: async (units) => {
+        await this.request({ op: 'spend', budget: name, units });
+      },
+      throttled: () => this.post({ type: 'throttled', budget: name }),
+    };
+  }
+
+  /** The source's read limiter as the scan uses it; the main thread measures the achieved rate itself. */
+  readLimiter(): Pick<RateLimiter, 'consume' | 'throttled'> {
+    const b = this.budget('read');
+    return { consume: (units, signal) => b.spend(units, signal), throttled: () => b.throttled() };
+  }
+
+  logger(): Logger {
+    const log =
+      (level: 'info' | 'warn' | 'error') =>
+      (fields: object, msg?: string): void =>
+        this.post({ type: 'log', level, fields: { ...fields }, msg: msg ?? '' });
+    return { info: log('info'), warn: log('warn'), error: log('error'), debug: () => {} };
+  }
+}
