@@ -133,6 +133,8 @@ export class RateMeter {
 export interface UnitBudget {
   spend(units: number, signal?: AbortSignal): Promise<void>;
   throttled(): void;
+  /** No ceiling and no throttle in effect as of the last spend: spending does not wait now. */
+  unlimited(): boolean;
 }
 
 /** The budget of a limiter in this thread; `meter` measures the rate achieved, which seeds the limiter on a throttle. */
@@ -143,5 +145,6 @@ export function localBudget(limiter: RateLimiter, meter: RateMeter): UnitBudget 
       return limiter.consume(units, signal);
     },
     throttled: () => limiter.throttled(meter.perSecond()),
+    unlimited: () => !Number.isFinite(limiter.currentRate),
   };
 }

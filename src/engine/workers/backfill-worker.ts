@@ -113,7 +113,8 @@ port.on('message', (msg: ToWorker) => {
       .catch(() => {})
       .finally(() => {
         link.post({ type: 'closed' });
-        port.close();
+        // Ends this thread only (not the process). Its port keeps the thread alive otherwise.
+        process.exit(0);
       });
   }
 });

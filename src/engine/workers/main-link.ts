@@ -15,8 +15,15 @@ export class MainLink {
 
   constructor(private readonly port: MessagePort) {}
 
-  /** Handles a reply from the main thread; false for any other message. */
+  /** Budgets paid without waiting for an answer, while the main thread last said they were unlimited. */
+  private readonly unlimited = new Set<string>();
+
+  /** Handles a reply (or a budget's news) from the main thread; false for any other message. */
   settle(msg: ToWorker): boolean {
+    if (msg.type === 'limited') {
+      this.unlimited.delete(msg.budget);
+      return true;
+    }
     if (msg.type !== 'reply') return false;
     const w = this.waiting.get(msg.id);
     this.waiting.delete(msg.id);
@@ -37,13 +44,27 @@ export class MainLink {
     this.port.postMessage(msg);
   }
 
-  /** A budget of the main thread's ('read': the source's; else a target's name), paid by message. */
+  /**
+   * A budget of the main thread's ('read': the source's; else a target's name), paid by message. A spend waits for the
+   * main thread's answer, which comes when the budget allows; while the last answer said the budget is unlimited (no
+   * ceiling, no throttle in effect) units are sent without waiting, and the main thread says when that ends (`limited`,
+   * after a throttle): one message per request instead of a round trip.
+   */
   budget(name: string): UnitBudget {
     return {
       spend: async (units) => {
-        await this.request({ op: 'spend', budget: name, units });
+        if (this.unlimited.has(name)) {
+          this.post({ type: 'spent', budget: name, units });
+          return;
+        }
+        const { unlimited } = await this.request<{ unlimited: boolean }>({ op: 'spend', budget: name, units });
+        if (unlimited) this.unlimited.add(name);
       },
-      throttled: () => this.post({ type: 'throttled', budget: name }),
+      throttled: () => {
+        this.unlimited.delete(name);
+        this.post({ type: 'throttled', budget: name });
+      },
+      unlimited: () => this.unlimited.has(name),
     };
   }
 

@@ -52,7 +52,9 @@ export type ToWorker =
   | { type: 'copy'; id: number; partition: string; cursor: BackfillCursor | undefined }
   | { type: 'reply'; id: number; value?: unknown; error?: ThreadError }
   | { type: 'stop' }
-  | { type: 'close' };
+  | { type: 'close' }
+  /** A budget the worker pays without waiting (`spent`) has a limit again: wait for its answers from now on. */
+  | { type: 'limited'; budget: string };
 
 /** Requests a worker makes of the main thread; each is answered by a `reply` with the same id. */
 export type WorkerRequest =
@@ -67,7 +69,10 @@ export type WorkerRequest =
   | { op: 'failures'; mapFailures: MapFailure[]; rejected: RejectedWrite[] }
   /** Resolve open failures whose write has now landed. */
   | { op: 'landed'; keys: Landed[]; mapFailures: MapFailure[]; rejected: RejectedWrite[] }
-  /** Pay capacity units into a budget: 'read' (the source's) or a target's name; answered once the budget allows. */
+  /**
+   * Pay capacity units into a budget: 'read' (the source's) or a target's name; answered once the budget allows, with
+   * whether it is unlimited now (value: { unlimited }).
+   */
   | { op: 'spend'; budget: string; units: number };
 
 export interface SliceAdmission {
@@ -83,6 +88,8 @@ export type FromWorker =
   | { type: 'endRead'; ticket: number }
   | { type: 'release'; admission: number }
   | { type: 'throttled'; budget: string }
+  /** Units paid into a budget that was unlimited at its last answer: nothing to wait for, so no answer. */
+  | { type: 'spent'; budget: string; units: number }
   /** A page's writes all landed or were dead-lettered: the partition's cursor may move past it. */
   | {
       type: 'page';

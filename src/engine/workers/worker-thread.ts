@@ -140,6 +140,14 @@ export class WorkerThread {
       case 'throttled':
         this.budget(msg.budget)?.throttled();
         return;
+      case 'spent': {
+        // Paid without waiting: debited all the same (a wait, if any, falls on the next spends), and once the budget
+        // has a limit again (a throttle, here or in the stream applier's writes) the worker is told to wait.
+        const budget = this.budget(msg.budget);
+        void budget?.spend(msg.units, shared.signal);
+        if (budget && !budget.unlimited()) this.post({ type: 'limited', budget: msg.budget });
+        return;
+      }
       case 'page':
         this.pageLanded(msg);
         return;
@@ -174,9 +182,11 @@ export class WorkerThread {
       case 'landed':
         await shared.failures.landed('backfill', shared.sourceName, () => req.keys, req.mapFailures, req.rejected);
         return undefined;
-      case 'spend':
-        await this.budget(req.budget)?.spend(req.units, shared.signal);
-        return undefined;
+      case 'spend': {
+        const budget = this.budget(req.budget);
+        await budget?.spend(req.units, shared.signal);
+        return { unlimited: budget?.unlimited() ?? true };
+      }
     }
   }
 
