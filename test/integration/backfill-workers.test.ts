@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutItemCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import type { AttributeMap } from '../../src/core/item.js';
-import { runCli } from '../support/cli.js';
+import { runCli, spawnCli } from '../support/cli.js';
+import { sleep } from '../support/control.js';
 import {
   BY_GROUP_KEY,
   expectedTargets,
@@ -75,6 +76,14 @@ function state(
   return JSON.parse(readFileSync(join(dir, '.dynashift', name, 'state.json'), 'utf8'));
 }
 
+function itemsCopied(dir: string, name: string): number {
+  try {
+    return state(dir, name).sources['source']?.backfill.itemsWritten ?? 0;
+  } catch {
+    return 0; // not written yet
+  }
+}
+
 async function targetsEqualTransformOfSource(source: string, name: string, leaveOut: (id: string) => boolean = () => false): Promise<number> {
   const sourceItems = (await scanAll(local.client, source)).filter((i) => !leaveOut(i['id']!.S!));
   const expected = expectedTargets(sourceItems);
@@ -85,43 +94,55 @@ async function targetsEqualTransformOfSource(source: string, name: string, leave
   return expected.byGroup.length;
 }
 
-test('a scan backfill in two worker threads under a live writer converges: target = transform(source)', { timeout: 300_000 }, async () => {
-  const name = 'live';
-  // Slowed by its read budget (~2 read units a page of 25, 8 units/s: about 8 s), so the writer's changes meet the
-  // backfill's pages in the gate while the stream is applied during it.
-  const m = await migration(name, (table) => seedItems(local.client, table, ITEMS, mulberry32(11)), {
-    backfill: { segments: 4, concurrency: 4, pageSize: 25, workers: 2, maxReadUnitsPerSecond: 8 },
-  });
-  const stopWriter = new AbortController();
-  const writer = runWorkload(local.client, m.source, {
-    rng: mulberry32(12),
-    idSpace: ITEMS + 200,
-    concurrency: 2,
-    pauseMs: 50,
-    signal: stopWriter.signal,
-  });
-  let counts;
-  try {
-    const first = await runCli(['run', '-c', m.cfg, '--until-synced', '--no-progress', '--log-format', 'json'], { timeoutMs: 180_000 });
-    assert.equal(first.code, 0, `run under the live writer:\n${first.stderr}`);
-    assert.match(
-      first.stdout + first.stderr,
-      /"workers":2[,}].*backfill started|backfill started.*"workers":2[,}]/,
-      'the backfill ran in two worker threads',
-    );
-  } finally {
-    stopWriter.abort();
-    counts = await writer;
-  }
-  assert.ok(counts.total > 50, `the writer ran only ${counts.total} operations`);
-  const final = await runCli(['run', '-c', m.cfg, '--until-synced', '--no-progress'], { timeoutMs: 120_000 });
-  assert.equal(final.code, 0, `final run:\n${final.stderr}`);
-  const st = state(m.dir, name);
-  assert.equal(st.phase, 'in-sync');
-  assert.equal(st.deadLetters, 0);
-  const compared = await targetsEqualTransformOfSource(m.source, name);
-  assert.ok(compared > ITEMS / 2, 'the comparison covers a substantial table');
-});
+test(
+  'a scan backfill in two worker threads, stopped by SIGINT mid-backfill and resumed under a live writer, converges: target = transform(source)',
+  { timeout: 300_000 },
+  async () => {
+    const name = 'live';
+    // Slowed by its read budget (~2 read units a page of 25, 8 units/s: about 8 s), so the writer's changes meet the
+    // backfill's pages in the gate while the stream is applied during it.
+    const m = await migration(name, (table) => seedItems(local.client, table, ITEMS, mulberry32(11)), {
+      backfill: { segments: 4, concurrency: 4, pageSize: 25, workers: 2, maxReadUnitsPerSecond: 8 },
+    });
+    const stopWriter = new AbortController();
+    const writer = runWorkload(local.client, m.source, {
+      rng: mulberry32(12),
+      idSpace: ITEMS + 200,
+      concurrency: 2,
+      pauseMs: 50,
+      signal: stopWriter.signal,
+    });
+    let counts;
+    try {
+      // Stopped by a signal once some pages landed: the workers finish the pages they are writing and end, the run
+      // exits cleanly with its cursors saved, and the next run resumes from them.
+      const stopped = spawnCli(['run', '-c', m.cfg, '--no-progress', '--log-format', 'json']);
+      const deadline = Date.now() + 120_000;
+      while (itemsCopied(m.dir, name) < 100 && stopped.exitCode === null && Date.now() < deadline) await sleep(200);
+      assert.equal(stopped.exitCode, null, 'the run is still backfilling when the signal comes');
+      assert.equal(state(m.dir, name).phase, 'backfilling');
+      stopped.kill('SIGINT');
+      const first = await stopped.result;
+      assert.equal(first.code, 0, `the run stops cleanly on SIGINT:\n${first.stderr}`);
+      assert.match(first.stderr, /backfill started.*"workers":2[,}]|"workers":2[,}].*backfill started/, 'the backfill ran in two worker threads');
+      const atStop = state(m.dir, name);
+      assert.ok(atStop.sources['source']!.backfill.itemsWritten < ITEMS, 'stopped before the backfill was complete');
+      const resumed = await runCli(['run', '-c', m.cfg, '--until-synced', '--no-progress'], { timeoutMs: 180_000 });
+      assert.equal(resumed.code, 0, `resumed run under the live writer:\n${resumed.stderr}`);
+    } finally {
+      stopWriter.abort();
+      counts = await writer;
+    }
+    assert.ok(counts.total > 50, `the writer ran only ${counts.total} operations`);
+    const final = await runCli(['run', '-c', m.cfg, '--until-synced', '--no-progress'], { timeoutMs: 120_000 });
+    assert.equal(final.code, 0, `final run:\n${final.stderr}`);
+    const st = state(m.dir, name);
+    assert.equal(st.phase, 'in-sync');
+    assert.equal(st.deadLetters, 0);
+    const compared = await targetsEqualTransformOfSource(m.source, name);
+    assert.ok(compared > ITEMS / 2, 'the comparison covers a substantial table');
+  },
+);
 
 test(
   'a write the target rejects in a worker is dead-lettered with its error by the main thread; every other item lands',
