@@ -17,6 +17,8 @@ export class MainLink {
 
   /** Budgets paid without waiting for an answer, while the main thread last said they were unlimited. */
   private readonly unlimited = new Set<string>();
+  /** Units paid without waiting and not sent yet, by budget. */
+  private paid: Record<string, number> | undefined;
 
   /** Handles a reply (or a budget's news) from the main thread; false for any other message. */
   settle(msg: ToWorker): boolean {
@@ -41,7 +43,25 @@ export class MainLink {
   }
 
   post(msg: FromWorker): void {
+    if (this.paid) {
+      msg.paid = this.paid;
+      this.paid = undefined;
+    }
     this.port.postMessage(msg);
+  }
+
+  /**
+   * Units paid into an unlimited budget ride on the worker's next message (a slice's unlock follows its writes' payment
+   * in the same turn), or on their own message once the turn ends: a message per slice less.
+   */
+  private pay(name: string, units: number): void {
+    if (!this.paid) {
+      this.paid = {};
+      setImmediate(() => {
+        if (this.paid) this.post({ type: 'paid' });
+      });
+    }
+    this.paid[name] = (this.paid[name] ?? 0) + units;
   }
 
   /**
@@ -54,7 +74,7 @@ export class MainLink {
     return {
       spend: async (units) => {
         if (this.unlimited.has(name)) {
-          this.post({ type: 'spent', budget: name, units });
+          this.pay(name, units);
           return;
         }
         const { unlimited } = await this.request<{ unlimited: boolean }>({ op: 'spend', budget: name, units });

@@ -53,7 +53,7 @@ export type ToWorker =
   | { type: 'reply'; id: number; value?: unknown; error?: ThreadError }
   | { type: 'stop' }
   | { type: 'close' }
-  /** A budget the worker pays without waiting (`spent`) has a limit again: wait for its answers from now on. */
+  /** A budget the worker pays without waiting (`paid`) has a limit again: wait for its answers from now on. */
   | { type: 'limited'; budget: string };
 
 /** Requests a worker makes of the main thread; each is answered by a `reply` with the same id. */
@@ -81,15 +81,20 @@ export interface SliceAdmission {
   admitted: number[];
 }
 
-/** Worker → main. */
-export type FromWorker =
+/**
+ * Worker → main. Any message may carry `paid`: units paid without waiting into budgets that were unlimited at their
+ * last answer (by budget name), gathered since the worker's previous message.
+ */
+export type FromWorker = WorkerMessage & { paid?: Record<string, number> };
+
+type WorkerMessage =
   | { type: 'ready' }
   | ({ type: 'request'; id: number } & WorkerRequest)
   | { type: 'endRead'; ticket: number }
   | { type: 'release'; admission: number }
   | { type: 'throttled'; budget: string }
-  /** Units paid into a budget that was unlimited at its last answer: nothing to wait for, so no answer. */
-  | { type: 'spent'; budget: string; units: number }
+  /** Only `paid`: units no other message carried within a turn of the worker's event loop. */
+  | { type: 'paid' }
   /** A page's writes all landed or were dead-lettered: the partition's cursor may move past it. */
   | {
       type: 'page';

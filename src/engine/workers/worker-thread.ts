@@ -120,6 +120,7 @@ export class WorkerThread {
 
   private onMessage(msg: FromWorker): void {
     const { shared } = this;
+    if (msg.paid) this.paid(msg.paid);
     switch (msg.type) {
       case 'request':
         void this.answer(msg).then(
@@ -140,14 +141,8 @@ export class WorkerThread {
       case 'throttled':
         this.budget(msg.budget)?.throttled();
         return;
-      case 'spent': {
-        // Paid without waiting: debited all the same (a wait, if any, falls on the next spends), and once the budget
-        // has a limit again (a throttle, here or in the stream applier's writes) the worker is told to wait.
-        const budget = this.budget(msg.budget);
-        void budget?.spend(msg.units, shared.signal);
-        if (budget && !budget.unlimited()) this.post({ type: 'limited', budget: msg.budget });
+      case 'paid':
         return;
-      }
       case 'page':
         this.pageLanded(msg);
         return;
@@ -217,6 +212,18 @@ export class WorkerThread {
       freeSlot();
     });
     return { admission: id, admitted: admission.admitted };
+  }
+
+  /**
+   * Units a worker paid without waiting: debited all the same (a wait, if any, falls on the next spends), and once the
+   * budget has a limit again (a throttle, here or in the stream applier's writes) the worker is told to wait.
+   */
+  private paid(paid: Record<string, number>): void {
+    for (const [name, units] of Object.entries(paid)) {
+      const budget = this.budget(name);
+      void budget?.spend(units, this.shared.signal);
+      if (budget && !budget.unlimited()) this.post({ type: 'limited', budget: name });
+    }
   }
 
   private budget(name: string): UnitBudget | undefined {
