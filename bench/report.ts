@@ -96,6 +96,8 @@ export interface Report {
       /** dynashift ÷ minimal copier, per run, then the median. */
       cpuRatio: Summary;
       speedRatio: Summary;
+      /** dynashift with N worker threads ÷ dynashift in one, items/s, per round, then the median. */
+      workersSpeedup?: { workers: number; ratio: Summary };
     }[];
     /** dynashift's transform run ÷ its identity run of the same round: copy seconds and CPU per item. */
     transformSeconds?: Summary;
@@ -377,6 +379,7 @@ export function buildReport(r: BenchResults): Report {
     const variants = (['identity', 'transform'] as const)
       .map((variant) => {
         const v = runs.filter((x) => x.variant === variant);
+        const withWorkers = v.filter((x) => x.workers !== undefined);
         return {
           variant,
           rows: [
@@ -388,9 +391,25 @@ export function buildReport(r: BenchResults): Report {
               `minimal copier (${o.minimalSegments ?? o.dynashift.concurrency} segments, ${o.minimalWriteConcurrency} writes, no logger middleware)`,
               v.map((x) => x.minimal),
             ),
+            ...(withWorkers.length
+              ? [
+                  row(
+                    `dynashift, backfill.workers ${withWorkers[0]!.workers!.workers} (the same, in worker threads)`,
+                    withWorkers.map((x) => x.workers!.measure),
+                  ),
+                ]
+              : []),
           ],
           cpuRatio: summarize(v.map((x) => x.dynashift.cpuPer100k / x.minimal.cpuPer100k)),
           speedRatio: summarize(v.map((x) => x.dynashift.itemsPerSecond / x.minimal.itemsPerSecond)),
+          ...(withWorkers.length
+            ? {
+                workersSpeedup: {
+                  workers: withWorkers[0]!.workers!.workers,
+                  ratio: summarize(withWorkers.map((x) => x.workers!.measure.itemsPerSecond / x.dynashift.itemsPerSecond)),
+                },
+              }
+            : {}),
         };
       })
       .filter((v) => v.cpuRatio.n > 0);
@@ -414,6 +433,15 @@ export function buildReport(r: BenchResults): Report {
         target: `≤ ${goal.toFixed(2)}×`,
         measured: `${v.cpuRatio.median.toFixed(2)}× [${v.cpuRatio.min.toFixed(2)}–${v.cpuRatio.max.toFixed(2)}]`,
         met: v.cpuRatio.median <= goal,
+      });
+    }
+    const identity = variants.find((v) => v.variant === 'identity')?.workersSpeedup;
+    if (identity) {
+      targets.push({
+        name: `items/s with backfill.workers ${identity.workers} vs 1, identity (null DynamoDB, 2 cores)`,
+        target: '≥ 1.70×',
+        measured: `${identity.ratio.median.toFixed(2)}× [${identity.ratio.min.toFixed(2)}–${identity.ratio.max.toFixed(2)}]`,
+        met: identity.ratio.median >= 1.7,
       });
     }
   }
@@ -597,7 +625,7 @@ function sections(r: BenchResults): Section[] {
       notes: [
         ...c.variants.map(
           (v) =>
-            `${v.variant}: dynashift / minimal copier, CPU per item ${fig(v.cpuRatio, two)}×, items/s ${fig(v.speedRatio, two)}× (per run, then the median)`,
+            `${v.variant}: dynashift / minimal copier, CPU per item ${fig(v.cpuRatio, two)}×, items/s ${fig(v.speedRatio, two)}× (per run, then the median)${v.workersSpeedup ? `; ${v.workersSpeedup.workers} worker threads / one, items/s ${fig(v.workersSpeedup.ratio, two)}×` : ''}`,
         ),
         ...(c.transformSeconds && c.transformCpu
           ? [

@@ -23,6 +23,8 @@ export interface DynashiftSettings {
   pageSize: number;
   writeConcurrency: number;
   pollIntervalMs?: number;
+  /** backfill.workers; unset keeps dynashift's default (the cores available). */
+  workers?: number;
 }
 
 export interface ConfigOptions {
@@ -52,6 +54,7 @@ export function writeConfig(o: ConfigOptions): string {
       segments: o.settings.segments,
       concurrency: o.settings.concurrency,
       pageSize: o.settings.pageSize,
+      ...(o.settings.workers !== undefined ? { workers: o.settings.workers } : {}),
     },
     write: { concurrency: o.settings.writeConcurrency },
     ...(o.transform ? { transform: o.transform } : {}),

@@ -35,6 +35,8 @@ export interface BenchOptions {
   /** client-ceiling section: items on the null DynamoDB, interleaved runs per variant, and a folder for --cpu-prof. */
   ceilingItems: number;
   ceilingRuns: number;
+  /** Worker threads of the client-ceiling section's multi-core run (backfill.workers), against one. */
+  ceilingWorkers: number;
   ceilingCpuProf?: string;
   only: Section[];
   cli: 'tsx' | 'dist';
@@ -78,6 +80,7 @@ const HELP = `npm run bench -- [options]
   --fault-percent N       share of requests answered 500/503 in the faulted run (default 5)
   --ceiling-items N       client-ceiling section: items served by the null DynamoDB (default --items)
   --ceiling-runs N        its interleaved dynashift/minimal runs per variant, identity and transform (default --runs)
+  --ceiling-workers N     its multi-core run: dynashift with backfill.workers N, against 1 (default 2)
   --ceiling-cpu-prof DIR  write a V8 CPU profile of every client process of that section into DIR
   --cli dist|tsx          run the built bin/dynashift.js as users do (default; npm run bench builds first), or src through tsx
   --ds-segments N --ds-concurrency N --ds-page-size N --ds-write-concurrency N --ds-poll-interval-ms N
@@ -132,6 +135,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'fault-percent': { type: 'string' },
       'ceiling-items': { type: 'string' },
       'ceiling-runs': { type: 'string' },
+      'ceiling-workers': { type: 'string' },
       'ceiling-cpu-prof': { type: 'string' },
       'ds-segments': { type: 'string' },
       'ds-concurrency': { type: 'string' },
@@ -191,6 +195,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     faultRate: num('fault-percent', 5) / 100,
     ceilingItems: num('ceiling-items', items),
     ceilingRuns: num('ceiling-runs', runs),
+    ceilingWorkers: num('ceiling-workers', 2),
     ...(values['ceiling-cpu-prof'] ? { ceilingCpuProf: values['ceiling-cpu-prof'] } : {}),
     only: only as Section[],
     cli,

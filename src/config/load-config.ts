@@ -102,7 +102,7 @@ async function resolveConfig(configPath: string, cfg: z.infer<typeof tsConfigSch
   };
 }
 
-async function loadTransformModule(modulePath: string): Promise<Transform> {
+export async function loadTransformModule(modulePath: string): Promise<Transform> {
   if (!existsSync(modulePath)) {
     throw new DynashiftError('TRANSFORM_LOAD_FAILED', `transform module not found: ${modulePath}`, {
       hint: '"transform" is a path relative to the config file, e.g. "./transform.ts"',

@@ -17,8 +17,8 @@ export interface ResolvedConfig {
   transformSource?: string;
   /** Target item → source item, for reverse replication after `cutover writes`. */
   inverseTransform?: Transform;
-  backfill: Required<Omit<BackfillConfig, 'maxReadUnitsPerSecond' | 'export' | 'touch'>> &
-    Pick<BackfillConfig, 'maxReadUnitsPerSecond' | 'export' | 'touch'>;
+  backfill: Required<Omit<BackfillConfig, 'maxReadUnitsPerSecond' | 'export' | 'touch' | 'workers'>> &
+    Pick<BackfillConfig, 'maxReadUnitsPerSecond' | 'export' | 'touch' | 'workers'>;
   stream: { pollIntervalMs: number; discoveryIntervalMs: number; duringBackfill: boolean };
   write: { concurrency: number; maxWriteUnitsPerSecond?: number };
   onError: 'halt' | 'dead-letter';

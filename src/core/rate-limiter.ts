@@ -124,3 +124,27 @@ export class RateMeter {
     if (i > 0) this.events.splice(0, i);
   }
 }
+
+/**
+ * One table's capacity budget as its users pay into it: units consumed after each request (waiting while the budget is
+ * overdrawn), and throttles. A sink or a scan in a backfill worker thread gets one that pays the main thread's budget by
+ * message (engine/workers/), so every thread draws on the one budget per table.
+ */
+export interface UnitBudget {
+  spend(units: number, signal?: AbortSignal): Promise<void>;
+  throttled(): void;
+  /** No ceiling and no throttle in effect as of the last spend: spending does not wait now. */
+  unlimited(): boolean;
+}
+
+/** The budget of a limiter in this thread; `meter` measures the rate achieved, which seeds the limiter on a throttle. */
+export function localBudget(limiter: RateLimiter, meter: RateMeter): UnitBudget {
+  return {
+    spend: (units, signal) => {
+      meter.add(units);
+      return limiter.consume(units, signal);
+    },
+    throttled: () => limiter.throttled(meter.perSecond()),
+    unlimited: () => !Number.isFinite(limiter.currentRate),
+  };
+}

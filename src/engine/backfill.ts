@@ -166,12 +166,17 @@ async function landThroughGate(
   reportCollisions(opts, collisions);
 }
 
+/** What landing items needs; a backfill worker thread (engine/workers/) passes a failure policy that lives in the main thread. */
+export type LandDeps = Pick<BackfillOptions, 'mapper' | 'sourceName' | 'sourceKeySchema' | 'sinks'> & {
+  failures: Pick<FailurePolicy, 'handle' | 'landed'>;
+};
+
 /**
  * Maps items and lands their writes on every target (failures dead-lettered or halting, as the policy says), then
  * empties the arrays (see releasePage). `written` collects the target keys across calls for one page.
  * @returns how many writes shared a target key with another item of the page
  */
-async function landItems(opts: BackfillOptions, items: AttributeMap[], written?: Set<string>): Promise<number> {
+export async function landItems(opts: LandDeps, items: AttributeMap[], written?: Set<string>): Promise<number> {
   const mapped = backfillWrites(opts.mapper, opts.sourceName, opts.sourceKeySchema, items);
   let collisions = mapped.collisions;
   if (written) {
@@ -195,7 +200,7 @@ async function landItems(opts: BackfillOptions, items: AttributeMap[], written?:
   return collisions;
 }
 
-function reportCollisions(opts: BackfillOptions, collisions: number): void {
+export function reportCollisions(opts: Pick<BackfillOptions, 'log' | 'sourceName'>, collisions: number): void {
   if (collisions === 0) return;
   opts.log.warn(
     { source: opts.sourceName, collisions },

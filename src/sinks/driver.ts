@@ -4,6 +4,7 @@ import type { Refusal } from '../errors.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import type { TableInfo } from '../aws/inspect-table.js';
 import type { Sink, SinkCapabilities } from './sink.js';
+import type { UnitBudget } from '../core/rate-limiter.js';
 
 /**
  * One kind of target (DynamoDB, PostgreSQL, export files): how to inspect it for `plan`, prepare it (create the table
@@ -61,6 +62,8 @@ export interface SinkOpenOptions {
   guard?: { versionAttribute: string };
   /** Which side the written table is, for warnings and errors (default target; source for reverse replication). */
   side?: 'source' | 'target';
+  /** Pay this write budget (the main thread's sink's `writeBudget`) instead of one of the sink's own: backfill workers. */
+  writeBudget?: UnitBudget;
 }
 
 /** Reading a target back, for verify: parallel partitions, and point lookups. */

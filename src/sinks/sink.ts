@@ -1,3 +1,4 @@
+import type { UnitBudget } from '../core/rate-limiter.js';
 import type { WriteOp } from '../core/write-op.js';
 
 /**
@@ -89,4 +90,9 @@ export interface Sink {
   close?(): Promise<void>;
   /** Live counters for monitoring; sinks without it report nothing. */
   activity?(): SinkActivity;
+  /**
+   * The table's write budget, when the sink keeps one: a backfill worker thread's sink of the same target pays into it
+   * by message (engine/workers/), so the configured ceiling holds for every thread together.
+   */
+  readonly writeBudget?: UnitBudget;
 }

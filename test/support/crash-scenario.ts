@@ -17,6 +17,9 @@
  * - `merge`: two source tables (`sources: { a, b }`), each with its own live workload, into the same two targets; the
  *   transform prefixes each id with its source's name, so keys from the two sources cannot collide.
  *
+ * The backfill runs in the main thread (`backfill.workers: 1`, as before the option existed) unless CRASH_WORKERS
+ * sets the worker threads.
+ *
  * Used by test/integration/crash-resume.test.ts (DynamoDB targets, every family), the sink conformance suite
  * (test/conformance/, one sink each) and the AWS-runner tests (test/fixtures/lambda/migration-fixture.ts: the same
  * migration driven through the Lambda and Step Functions handlers).
@@ -108,6 +111,8 @@ export interface ScenarioConfig {
   endpoint: string;
   /** Several sources (config name → table) instead of SOURCE_TABLE; they are merged with MERGE_TRANSFORM. */
   sources?: Record<string, string>;
+  /** The one source's table, when not SOURCE_TABLE. */
+  sourceTable?: string;
   /** Each target's config entry (see `ScenarioSink.cliTarget`). */
   targets: { byGroup: Record<string, unknown>; flags: Record<string, unknown> };
   backfill: {
@@ -118,6 +123,8 @@ export interface ScenarioConfig {
     maxReadUnitsPerSecond?: number;
     export?: { uri: string };
     touch?: { maxWriteUnitsPerSecond: number };
+    /** Worker threads (backfill.workers). Default CRASH_WORKERS, else 1: the in-thread backfill, as before the option. */
+    workers?: number;
   };
   stream?: { pollIntervalMs?: number; discoveryIntervalMs?: number; duringBackfill?: boolean };
   write?: { concurrency?: number; maxWriteUnitsPerSecond?: number };
@@ -128,7 +135,9 @@ export interface ScenarioConfig {
 export function writeScenarioConfig(dir: string, o: ScenarioConfig): string {
   writeFileSync(join(dir, 'transform.mjs'), o.sources ? MERGE_TRANSFORM : TRANSFORM);
   const path = join(dir, 'dynashift.config.json');
-  const backfill = Object.fromEntries(Object.entries(o.backfill).filter(([, v]) => v !== undefined));
+  const backfill = Object.fromEntries(
+    Object.entries({ workers: Number(process.env.CRASH_WORKERS ?? 1), ...o.backfill }).filter(([, v]) => v !== undefined),
+  );
   const ref = (table: string) => ({ table, endpoint: o.endpoint, region: 'us-east-1' });
   writeFileSync(
     path,
@@ -137,7 +146,7 @@ export function writeScenarioConfig(dir: string, o: ScenarioConfig): string {
         name: o.name,
         ...(o.sources
           ? { sources: Object.fromEntries(Object.entries(o.sources).map(([name, table]) => [name, ref(table)])) }
-          : { source: ref(SOURCE_TABLE) }),
+          : { source: ref(o.sourceTable ?? SOURCE_TABLE) }),
         targets: o.targets,
         transform: './transform.mjs',
         backfill,

@@ -143,6 +143,7 @@ export const dynamoDbDriver: SinkDriver = typed<DynamoDbTargetConfig>({
       calls,
       ...(target.maxBatchSize ? { maxBatchSize: target.maxBatchSize } : {}),
       ...(opts.maxWriteUnitsPerSecond ? { maxWriteUnitsPerSecond: opts.maxWriteUnitsPerSecond } : {}),
+      ...(opts.writeBudget ? { budget: opts.writeBudget } : {}),
       ...(opts.guard ? { guard: { versionAttribute: opts.guard.versionAttribute, keyNames: keyAttributeNames(opts.keySchema) } } : {}),
     });
     const reader = new DynamoDbReader(dynamodb, target.table, opts.keySchema);

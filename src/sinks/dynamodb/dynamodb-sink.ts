@@ -1,5 +1,5 @@
 import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
+import { localBudget, RateLimiter, RateMeter, type UnitBudget } from '../../core/rate-limiter.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { TaskGroup } from '../../core/task-group.js';
 import { systemClock } from '../../core/clock.js';
@@ -25,6 +25,8 @@ export interface DynamoDbSinkOptions {
   guard?: { versionAttribute: string; keyNames: string[] };
   /** The client's request counters (clientsFor's `calls`), reported by activity(). */
   calls?: CallStats;
+  /** Pay this budget instead of the sink's own: a backfill worker thread's sink pays the main thread's (engine/workers/). */
+  budget?: UnitBudget;
 }
 
 /** Guarded (conditional) writes, a stream for reverse replication, and the DynamoDB API itself. */
@@ -52,12 +54,17 @@ export class DynamoDbSink implements Sink {
   private readonly gate: Semaphore;
   private readonly limiter: RateLimiter;
   private readonly meter = new RateMeter(systemClock);
+  /** The table's write budget: this sink's limiter, which other threads' sinks of the same table pay by message. */
+  readonly writeBudget: UnitBudget;
+  private readonly pay: UnitBudget;
 
   constructor(private readonly opts: DynamoDbSinkOptions) {
     this.name = opts.name;
     this.capabilities = { ...DYNAMODB_CAPABILITIES, maxBatchSize: opts.maxBatchSize ?? DYNAMODB_CAPABILITIES.maxBatchSize };
     this.gate = new Semaphore(opts.concurrency);
     this.limiter = new RateLimiter(opts.maxWriteUnitsPerSecond ?? Infinity, systemClock);
+    this.writeBudget = localBudget(this.limiter, this.meter);
+    this.pay = opts.budget ?? this.writeBudget;
   }
 
   /** Write units per second the sink allows itself now (Infinity: unlimited); only throttling lowers it. */
@@ -111,8 +118,7 @@ export class DynamoDbSink implements Sink {
           );
           const units = (res.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0);
           consumed += units;
-          this.meter.add(units);
-          await this.limiter.consume(units, signal);
+          await this.pay.spend(units, signal);
           pending = res.UnprocessedItems?.[this.opts.table] ?? [];
           // Unprocessed items are DynamoDB's way of throttling part of a batch: slow down, resend just those. (The result
           // here is a count, so the SDK's throttled attempts are read from the output itself.)
@@ -163,8 +169,7 @@ export class DynamoDbSink implements Sink {
             if (res === undefined) throw abortError();
             const units = res.ConsumedCapacity?.CapacityUnits ?? 0;
             consumed += units;
-            this.meter.add(units);
-            await this.limiter.consume(units, group.signal);
+            await this.pay.spend(units, group.signal);
             written++;
           },
           { urgent: isChange([op]) },
@@ -201,7 +206,7 @@ export class DynamoDbSink implements Sink {
     return { rejected, stats: { written, consumedCapacity: consumed } };
   }
 
-  private readonly onThrottle = (): void => this.limiter.throttled(this.meter.perSecond());
+  private readonly onThrottle = (): void => this.pay.throttled();
 
   private retryOptions<T>(operation: string, signal: AbortSignal | undefined, extra: Partial<AwsRetryOptions<T>> = {}): AwsRetryOptions<T> {
     return {

@@ -12,8 +12,11 @@ export interface ScanSourceOptions {
   /** Scan Limit. DynamoDB caps pages at 1 MB anyway; DynamoDB Local slows badly without a Limit. */
   pageSize: number;
   consistentRead: boolean;
-  /** Shared by every segment: read units per second the backfill may spend on the source. */
-  limiter: RateLimiter;
+  /**
+   * Shared by every segment: read units per second the backfill may spend on the source. In a backfill worker thread,
+   * one that pays the main thread's limiter by message (engine/workers/).
+   */
+  limiter: Pick<RateLimiter, 'consume' | 'throttled'>;
   meter: RateMeter;
   /** Which side the table is, for errors (default source; verify also scans targets). */
   side?: string;

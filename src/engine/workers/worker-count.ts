@@ -1,0 +1,32 @@
+import { availableParallelism } from 'node:os';
+import type { ResolvedConfig } from '../../config/resolved-config.js';
+import type { Sink } from '../../sinks/sink.js';
+import type { TransformRef } from './protocol.js';
+
+/** The default's cap: past this, one process's network and the main thread's share of the work bound the gain. */
+export const MAX_DEFAULT_WORKERS = 8;
+
+/**
+ * How many worker threads a backfill uses: `backfill.workers`, by default the cores available (at most 8), and never
+ * more than there are segments, segments read at once (backfill.concurrency) or write slots to share
+ * (write.concurrency). 1 is the in-thread path.
+ */
+export function workerCount(config: Pick<ResolvedConfig, 'backfill' | 'write'>, cores = availableParallelism()): number {
+  const wanted = config.backfill.workers ?? Math.min(cores, MAX_DEFAULT_WORKERS);
+  return Math.max(1, Math.min(wanted, config.backfill.segments, config.backfill.concurrency, config.write.concurrency));
+}
+
+/** Where a worker loads the transform from, or why it can't (a function handed to the engine, not from a file). */
+export function transformRef(config: Pick<ResolvedConfig, 'transform' | 'transformSource' | 'configPath'>): TransformRef | string {
+  if (!config.transform) return { kind: 'none' };
+  if (config.transformSource === 'inline') return { kind: 'config', configPath: config.configPath };
+  if (config.transformSource) return { kind: 'module', path: config.transformSource };
+  return 'the transform was handed over as a function, not loaded from the config file';
+}
+
+/** Why the targets can't be written from worker threads under one budget each, if they can't. */
+export function sinksRefusal(sinks: Record<string, Sink>): string | undefined {
+  const unbudgeted = Object.values(sinks).filter((s) => !s.writeBudget);
+  if (unbudgeted.length === 0) return undefined;
+  return `target ${unbudgeted.map((s) => s.name).join(', ')} keeps no write budget other threads can share (only DynamoDB-API targets do)`;
+}
