@@ -13,7 +13,8 @@
  * while the phase was `backfilling` and reports how many of the backfill's progress snapshots had applied some.
  *
  * SEEDS=N runs N seeds per strategy or family (default, the CI subset: 1 of each); SEED_BASE shifts them;
- * STRATEGIES=scan,touch,scan-slow,touch-slow,export,merge picks them (default: all).
+ * STRATEGIES=scan,touch,scan-slow,touch-slow,export,merge,scan-slow-workers picks them (default: all; scan-slow-workers is
+ * scan-slow with backfill.workers: 2, the default on a 2-core machine). CRASH_WORKERS=N sets backfill.workers for the rest.
  */
 import { test } from 'node:test';
 import { DEFAULT_KILLS, localDynamoDbSink, runCrashScenario, type ScenarioFamily, type ScenarioStrategy } from '../support/crash-scenario.js';
@@ -26,7 +27,9 @@ const ITEMS = Number(process.env.CRASH_ITEMS ?? 3000);
 const EXPORT_MIN_ITEMS = 3000;
 
 const FAMILIES: ScenarioFamily[] = ['scan-slow', 'touch-slow', 'export', 'merge'];
-const STRATEGIES = (process.env.STRATEGIES ?? ['scan', 'touch', ...FAMILIES].join(',')).split(',');
+/** `scan-slow` with its segments in 2 worker threads (backfill.workers: 2), the default on a 2-core machine. */
+const WORKERS_FAMILY = 'scan-slow-workers';
+const STRATEGIES = (process.env.STRATEGIES ?? ['scan', 'touch', ...FAMILIES, WORKERS_FAMILY].join(',')).split(',');
 for (const strategy of STRATEGIES.filter((s): s is ScenarioStrategy => s === 'scan' || s === 'touch')) {
   const seeds = process.env.SEEDS ? SEEDS : 1;
   // Touch updates items one by one (twice): a smaller table keeps the run comparable in time.
@@ -43,7 +46,13 @@ for (const strategy of STRATEGIES.filter((s): s is ScenarioStrategy => s === 'sc
   }
 }
 
-for (const family of FAMILIES.filter((f) => STRATEGIES.includes(f))) {
+const runs = FAMILIES.filter((f) => STRATEGIES.includes(f)).map((family) => ({
+  family,
+  name: family as string,
+  workers: undefined as number | undefined,
+}));
+if (STRATEGIES.includes(WORKERS_FAMILY)) runs.push({ family: 'scan-slow', name: WORKERS_FAMILY, workers: 2 });
+for (const { family, name, workers } of runs) {
   const seeds = process.env.SEEDS ? SEEDS : 1;
   // Touch writes every item twice through a rate limit: a smaller table keeps the run comparable in time. The export
   // family needs enough items that its load still has keys to write when the stream applier has caught up with the
@@ -52,12 +61,12 @@ for (const family of FAMILIES.filter((f) => STRATEGIES.includes(f))) {
   for (let i = 0; i < seeds; i++) {
     const seed = SEED_BASE + i;
     test(
-      `${family} (rate-limited backfill, stream applied during it), seed ${seed}: target equals transform(source) after concurrent writes and ${DEFAULT_KILLS} SIGKILLs with resume`,
+      `${name} (rate-limited backfill${workers ? ` in ${workers} worker threads` : ''}, stream applied during it), seed ${seed}: target equals transform(source) after concurrent writes and ${DEFAULT_KILLS} SIGKILLs with resume`,
       { timeout: 420_000 },
       async (t) => {
-        const r = await runCrashScenario(localDynamoDbSink, { seed, strategy: 'scan', family, items });
+        const r = await runCrashScenario(localDynamoDbSink, { seed, strategy: 'scan', family, items, ...(workers ? { workers } : {}) });
         t.diagnostic(
-          `${r.label} seed ${seed}: ${r.seconds} s, ${items} items, ${r.workloadOps} workload ops, kills in ${r.killedIn.join('/')}, ` +
+          `${name} seed ${seed}: ${r.seconds} s, ${items} items, ${r.workloadOps} workload ops, kills in ${r.killedIn.join('/')}, ` +
             `stream applied in ${r.backfillSnapshotsApplying}/${r.backfillSnapshots} backfilling snapshots, ${r.overtaken} backfill items overtaken by the stream`,
         );
       },

@@ -221,6 +221,8 @@ export interface CrashScenarioOptions {
    * (test/integration/fault-injection.test.ts). The workload and the independent scan always go direct.
    */
   dynashiftEndpoint?(localEndpoint: string): Promise<string>;
+  /** backfill.workers for this run (overrides CRASH_WORKERS). */
+  workers?: number;
 }
 
 export const DEFAULT_KILLS = 4;
@@ -307,9 +309,12 @@ async function crashAndResume(sink: ScenarioSink, ctx: ScenarioContext, opts: Cr
       flags: sink.cliTarget(cliCtx, TARGET_TABLES.flags, FLAGS_KEY),
     },
     // A write-once run ends with its backfill: a read budget keeps it long enough for the kills to land inside it.
-    backfill: slowed
-      ? { ...slowed.backfill, ...(family === 'export' ? { export: { uri: exportsDir } } : {}) }
-      : { strategy, segments: 8, concurrency: 2, pageSize: 100, ...(live ? {} : { maxReadUnitsPerSecond: 20 }) },
+    backfill: {
+      ...(slowed
+        ? { ...slowed.backfill, ...(family === 'export' ? { export: { uri: exportsDir } } : {}) }
+        : { strategy, segments: 8, concurrency: 2, pageSize: 100, ...(live ? {} : { maxReadUnitsPerSecond: 20 }) }),
+      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    },
     stream: { pollIntervalMs: 100, discoveryIntervalMs: 1000 },
     ...(slowed?.write ? { write: slowed.write } : {}),
   });
