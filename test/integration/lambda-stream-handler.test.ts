@@ -202,7 +202,7 @@ describe('Lambda stream handler', () => {
     assert.equal((out.metrics().RecordsSkipped ?? 0) - before, 1);
   });
 
-  test("a batch behind the lag threshold whose progress write fails is failed for redelivery (cutover's lag evidence is not lost); a fresh batch's failed progress write is only logged", async () => {
+  test("a batch behind the lag threshold whose progress write fails is returned whole for redelivery (cutover's lag evidence is not lost); a fresh batch's failed progress write is only logged", async () => {
     // A state client whose stream-progress write fails (an injected fault in front of DynamoDB Local, before the SDK's
     // retries): every other state read and write goes through.
     const failing = new DynamoDBClient(localClientConfig(local.endpoint));
@@ -235,7 +235,12 @@ describe('Lambda stream handler', () => {
       const behind = await newRecords();
       // A negative threshold: every record is behind it, whatever DynamoDB Local's minute rounding of the record's
       // timestamp (which can put it after now) made its age.
-      await assert.rejects(withLag(-3600)(toLambdaEvent(behind, streamArn)), /injected/);
+      const returned = await withLag(-3600)(toLambdaEvent(behind, streamArn));
+      assert.deepEqual(
+        seqs(behind),
+        returned.batchItemFailures.map((f) => f.itemIdentifier),
+        'every record is returned for redelivery',
+      );
       assert.ok(
         out.lines().some((l) => l.level === 'ERROR' && String(l.message).startsWith('could not record that this batch is behind')),
         'the failure is logged as an error',

@@ -165,7 +165,8 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     metrics.add('BatchItemFailures', 'Count', records.length - applied);
     const age = iteratorAge(records);
     if (age !== undefined) metrics.add('IteratorAge', 'Milliseconds', age);
-    await recordProgress(c.store, log, source, records, { applied, skipped: outcome.skipped, writes: outcome.writes, last, age, maxLagMs });
+    if (!(await recordProgress(c.store, log, source, records, { applied, skipped: outcome.skipped, writes: outcome.writes, last, age, maxLagMs })))
+      return redeliverAll(records);
 
     if (outcome.failedFrom === undefined) {
       log.info(
@@ -280,7 +281,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     metrics.add('BatchItemFailures', 'Count', records.length - spooled);
     const age = iteratorAge(records);
     if (age !== undefined) metrics.add('IteratorAge', 'Milliseconds', age);
-    await recordProgress(c.store, log, source, records, {
+    const recorded = await recordProgress(c.store, log, source, records, {
       applied: spooled,
       skipped: outcome.skipped,
       writes: 0,
@@ -289,6 +290,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
       maxLagMs,
       spooled: true,
     });
+    if (!recorded) return redeliverAll(records);
     if (outcome.failedFrom === undefined) {
       log.info(
         { source, records: records.length, keys: outcome.keys, deadLettered: outcome.deadLettered },
@@ -302,6 +304,11 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     );
     return { batchItemFailures: records.slice(outcome.failedFrom).map((r) => ({ itemIdentifier: r.sequenceNumber })) };
   }
+}
+
+/** Every record of the batch, for Lambda to deliver again (ReportBatchItemFailures from the first record). */
+function redeliverAll(records: ChangeRecord[]): DynamoDBBatchResponse {
+  return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.sequenceNumber })) };
 }
 
 /** Age of the newest record in the batch: how far behind the stream's tip this shard is. */
@@ -331,11 +338,14 @@ function forwardDirection(state: MigrationState): 'forward' | 'finished' | strin
  * and whether it was behind the lag threshold).
  *
  * A failed write of good news (a fresh batch) is only logged: `cutover` then sees older evidence and, at worst, refuses
- * for want of fresh evidence. A failed write of bad news (a batch behind the lag threshold) fails the batch instead: had
- * it been dropped, a fresh batch from another shard of the same source could record an in-sync-looking lag and let
- * `cutover` pass while this shard lags. Lambda then redelivers the whole batch, which is safe: it holds the shard's
- * next records until this batch succeeds, and applying (or spooling) the same records again in order ends in the
- * same state.
+ * for want of fresh evidence. A failed write of bad news (a batch behind the lag threshold) returns false, and the
+ * caller hands the whole batch back for redelivery: had it been dropped, a fresh batch from another shard of the same
+ * source could record an in-sync-looking lag and let `cutover` pass while this shard lags. Redelivering is safe: Lambda
+ * holds the shard's next records until this batch succeeds, and applying (or spooling) the same records again in
+ * order, then every later record, ends in the same state. (Not a throw: a handler that throws loses its
+ * ReportBatchItemFailures answer, and the test harness's mapping, like a bug, stops on it.)
+ *
+ * @returns false when the batch must be redelivered
  */
 async function recordProgress(
   store: DynamoDbStateStore,
@@ -351,7 +361,7 @@ async function recordProgress(
     maxLagMs: number;
     spooled?: boolean;
   },
-): Promise<void> {
+): Promise<boolean> {
   const { last } = b;
   try {
     await store.recordStreamBatch(source, {
@@ -368,10 +378,11 @@ async function recordProgress(
     if (b.age !== undefined && b.age > b.maxLagMs) {
       log.error(
         { error: err, source, ageMs: b.age },
-        'could not record that this batch is behind: failing it for redelivery, so the lag is not lost',
+        'could not record that this batch is behind: returning it for redelivery, so the lag is not lost',
       );
-      throw err;
+      return false;
     }
     log.warn({ error: err }, 'could not record stream progress (progress only; the batch itself is applied)');
   }
+  return true;
 }
