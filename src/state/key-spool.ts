@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   DeleteItemCommand,
   GetItemCommand,
@@ -25,7 +25,7 @@ import { decodeMap, encodeMap } from './dead-letters.js';
  * | pk                                 | sk                   | holds                                                   |
  * | ---------------------------------- | -------------------- | ------------------------------------------------------- |
  * | `<migration>`                      | `spool#<source>`     | the control item: `mode` (spooling/handoff/live), `spooled` |
- * | `<migration>#spool#<source>`       | hash of the key      | one source key: `sourceKey`, `t#<n>` target-key sets, `version` |
+ * | `<migration>#spool#<source>`       | hash of the key      | one source key: `sourceKey`, `t#<n>` target-key sets, `version`, `gen` |
  *
  * Every spool write is one transaction with the control item, conditioned on `mode = spooling`: once the replay has
  * moved the mode to `handoff`, no spool write can land, so the replay's final pass sees every key ever spooled.
@@ -50,6 +50,12 @@ export interface SpooledKey {
   sourceKey: AttributeMap;
   targetKeys: { target: string; key: AttributeMap }[];
   version: number;
+  /**
+   * The spool item's incarnation, set by the write that created it: `version` starts at 1 again when a key is spooled
+   * after its removal, so a retried removal of the earlier incarnation must not match the new one. Absent on items
+   * spooled before it existed.
+   */
+  gen?: string;
 }
 
 /** Keys per transaction: DynamoDB (and DynamoDB Local) take at most 100 items per TransactWriteItems, one is the control item. */
@@ -173,9 +179,11 @@ export class KeySpool {
         new DeleteItemCommand({
           TableName: this.opts.table,
           Key: { pk: { S: this.partition(source) }, sk: { S: key.id } },
-          ConditionExpression: '#version = :v',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':v': { N: String(key.version) } },
+          // The version alone is not enough: an SDK retry of a removal that executed (its answer lost) would delete the
+          // key spooled again since, whose version restarted at 1 — its records acknowledged and never replayed.
+          ConditionExpression: key.gen !== undefined ? '#version = :v AND #gen = :g' : '#version = :v AND attribute_not_exists(#gen)',
+          ExpressionAttributeNames: { '#version': 'version', '#gen': 'gen' },
+          ExpressionAttributeValues: { ':v': { N: String(key.version) }, ...(key.gen !== undefined ? { ':g': { S: key.gen } } : {}) },
         }),
       );
       return true;
@@ -235,8 +243,12 @@ export class KeySpool {
       if (!set) byTarget.set(target, (set = new Set()));
       set.add(canonicalKeyJson(key));
     }
-    const names: Record<string, string> = { '#version': 'version', '#sourceKey': 'sourceKey' };
-    const values: Record<string, AttributeValue> = { ':one': { N: '1' }, ':sourceKey': { S: JSON.stringify(encodeMap(e.sourceKey)) } };
+    const names: Record<string, string> = { '#version': 'version', '#sourceKey': 'sourceKey', '#gen': 'gen' };
+    const values: Record<string, AttributeValue> = {
+      ':one': { N: '1' },
+      ':sourceKey': { S: JSON.stringify(encodeMap(e.sourceKey)) },
+      ':gen': { S: randomUUID() },
+    };
     const adds = ['#version :one'];
     let n = 0;
     for (const [target, keys] of byTarget) {
@@ -248,7 +260,7 @@ export class KeySpool {
     return {
       TableName: this.opts.table,
       Key: { pk: { S: this.partition(source) }, sk: { S: id } },
-      UpdateExpression: `SET #sourceKey = :sourceKey ADD ${adds.join(', ')}`,
+      UpdateExpression: `SET #sourceKey = :sourceKey, #gen = if_not_exists(#gen, :gen) ADD ${adds.join(', ')}`,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     };
@@ -316,5 +328,6 @@ function parseSpooled(item: Record<string, AttributeValue>): SpooledKey {
     sourceKey: decodeMap(JSON.parse(item.sourceKey?.S ?? '{}')),
     targetKeys,
     version: Number(item.version?.N ?? 0),
+    ...(item.gen?.S !== undefined ? { gen: item.gen.S } : {}),
   };
 }

@@ -132,3 +132,25 @@ test(
     console.log(`# ${context}`);
   },
 );
+
+test('a retried removal of a replayed key (its first answer lost) does not remove the key spooled again since: each spool item has its own incarnation', async () => {
+  await createStateTable(local.client, 'spool_retry');
+  const spool = new KeySpool({ client: local.client, table: 'spool_retry', migration: 'r' });
+  await spool.open('src');
+  const entry: SpoolEntry = { sourceKey: { id: { S: 'k1' } }, targetKeys: [{ target: 't', key: { id: { S: 'k1' } } }] };
+  assert.equal(await spool.write('src', [entry]), 'spooled');
+  const [first] = (await spool.page('src')).keys;
+  assert.equal(await spool.remove('src', first!), true, 'the replay removes the key it replayed');
+  // The handler spools the key again before the SDK resends the removal whose answer was lost.
+  assert.equal(await spool.write('src', [entry]), 'spooled');
+  const [again] = (await spool.page('src')).keys;
+  assert.equal(again!.version, first!.version, 'the version restarted: it alone cannot tell the two apart');
+  assert.equal(await spool.remove('src', first!), false, 'the resent removal does not match the new incarnation');
+  assert.notEqual(again!.gen, first!.gen);
+  assert.deepEqual(
+    (await spool.page('src')).keys.map((k) => k.gen),
+    [again!.gen],
+    'the key spooled again stays for the next pass',
+  );
+  assert.equal(await spool.remove('src', again!), true, 'and is removed once replayed');
+});
