@@ -89,7 +89,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     metrics.add('RecordsReceived', 'Count', records.length);
     const failAll = (): DynamoDBBatchResponse => {
       metrics.add('BatchItemFailures', 'Count', records.length);
-      return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.sequenceNumber })) };
+      return redeliverAll(records);
     };
 
     const gate = await readyState(c, cacheMs);
@@ -271,7 +271,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
       );
       metrics.add('RecordsDeferred', 'Count', records.length);
       metrics.add('BatchItemFailures', 'Count', records.length);
-      return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.sequenceNumber })) };
+      return redeliverAll(records);
     }
     const spooled = outcome.failedFrom ?? records.length;
     metrics.add('RecordsSpooled', 'Count', spooled);
