@@ -11,12 +11,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchWriteItemCommand, PutItemCommand, UpdateItemCommand, UpdateTableCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { createStateTable, DynamoDbStateStore } from '../../src/state/dynamodb-state-store.js';
 import { deadLetterId } from '../../src/state/dead-letters.js';
 import type { MigrationState } from '../../src/state/migration-state.js';
 import { runCli, spawnCli, type CliResult } from '../support/cli.js';
-import { createTable, withDynamoDbLocal } from '../support/dynamodb-local.js';
+import { createTable, enableStream, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
 
 const local = withDynamoDbLocal();
@@ -82,9 +82,7 @@ async function seed(table: string, count: number): Promise<void> {
       new BatchWriteItemCommand({ RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }),
     );
   }
-  await local.client.send(
-    new UpdateTableCommand({ TableName: table, StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }),
-  );
+  await enableStream(local.client, table);
 }
 
 const cli = (m: Migration, ...args: string[]) => runCli([...args, '-c', m.cfg], { timeoutMs: 90_000 });

@@ -28,12 +28,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, UpdateTableCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeMap, KeySchema } from '../../src/core/item.js';
 import { localClientConfig, startDynamoDbLocal } from '../../src/local/dynamodb-local.js';
 import { runCli, spawnCli, type CliResult } from './cli.js';
-import { createTable, latestStreamArn } from './dynamodb-local.js';
+import { createTable, enableStream } from './dynamodb-local.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from './independent-scan.js';
 import { mulberry32, runWorkload, seedItems, type WorkloadCounts } from './workload.js';
 
@@ -548,10 +548,4 @@ async function waitForPhase(
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Enables a NEW_AND_OLD_IMAGES stream on an existing table and waits until DescribeTable names it. */
-async function enableStream(client: DynamoDBClient, table: string): Promise<void> {
-  await client.send(new UpdateTableCommand({ TableName: table, StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }));
-  await latestStreamArn(client, table);
 }

@@ -3,6 +3,7 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
+  UpdateTableCommand,
   type AttributeDefinition,
   type GlobalSecondaryIndex,
   type KeySchemaElement,
@@ -142,4 +143,13 @@ export async function latestStreamArn(client: DynamoDBClient, table: string): Pr
   const arn = Table?.LatestStreamArn;
   if (!arn) throw new Error(`table ${table} has no stream`);
   return arn;
+}
+
+/**
+ * Enables a NEW_AND_OLD_IMAGES stream on an existing table and waits until DescribeTable names it: a table seeded first
+ * holds items older than its stream, as a table that has held them for a while does.
+ */
+export async function enableStream(client: DynamoDBClient, table: string): Promise<void> {
+  await client.send(new UpdateTableCommand({ TableName: table, StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }));
+  await latestStreamArn(client, table);
 }
