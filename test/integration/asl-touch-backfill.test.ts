@@ -25,6 +25,7 @@ import { createStateTable, DynamoDbStateStore } from '../../src/state/dynamodb-s
 import { interpreterGaps, runBackfillStateMachine, synthesizeStateMachine, type InterceptedInvocation } from '../support/asl-interpreter.js';
 import { createTable, latestStreamArn, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
+import { explainStreamHistory, recordDeliveries, spoolLeft } from '../support/spool-forensics.js';
 import { KilledRuntime } from '../support/killed-lambda.js';
 import { mulberry32, runWorkload, seedItems } from '../support/workload.js';
 import { LocalEventSourceMapping } from '../fixtures/lambda/event-source-mapping.js';
@@ -78,7 +79,8 @@ describe('the synthesized state machine, run by an ASL interpreter: touch backfi
       process.env.DYNASHIFT_HANDOFF_BELOW = '5';
       const tasks = createBackfillTasks({ ...common, config, timeBudgetMs: 1 });
       const counters = { crashes: 0 };
-      const handler = createStreamHandler({ ...common, config, wrapSink: (s) => crashingSink(s, rng, 0.03, counters) });
+      const recorded = recordDeliveries(createStreamHandler({ ...common, config, wrapSink: (s) => crashingSink(s, rng, 0.03, counters) }));
+      const handler = recorded.handler;
       const esm = new LocalEventSourceMapping({
         streams: local.streams,
         streamArn: await latestStreamArn(local.client, 'src'),
@@ -204,6 +206,21 @@ describe('the synthesized state machine, run by an ASL interpreter: touch backfi
         const expected = expectedTargets(source);
         const byGroup = compareTables(expected.byGroup, await scanAll(local.client, 'dst_by_group'), ['grp', 'id']);
         const flags = compareTables(expected.flags, await scanAll(local.client, 'dst_flags'), ['id']);
+        const left = await spoolLeft(local.client, STATE_TABLE, config.name, 'source');
+        if (!isEmptyDiff(byGroup) || !isEmptyDiff(flags) || left.keys.length > 0) {
+          const history = await explainStreamHistory({
+            streams: local.streams,
+            streamArn: await latestStreamArn(local.client, 'src'),
+            diffText: JSON.stringify([byGroup, flags, left.keys]),
+            deliveries: recorded.deliveries,
+          });
+          const timeline = out
+            .lines()
+            .filter((l) => /handed off|spool replayed|replay done/.test(String(l.message)))
+            .map((l) => JSON.stringify(l));
+          console.log(`# spool left ${JSON.stringify(left)}\n# ${[...timeline, history].join('\n').replaceAll('\n', '\n# ')}`);
+        }
+        assert.deepEqual(left.keys, [], `the spool is empty once live: a key left in it is a change never replayed (${context})`);
         assert.ok(isEmptyDiff(byGroup), `byGroup differs (${context}):\n${formatDiff(byGroup)}`);
         assert.ok(isEmptyDiff(flags), `flags differs (${context}):\n${formatDiff(flags)}`);
         assert.ok((metrics.RecordsSpooled ?? 0) >= ITEMS, `the touches flowed through the stream handler into the spool (${context})`);

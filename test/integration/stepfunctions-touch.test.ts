@@ -19,6 +19,7 @@ import { TOUCH_MARKER_ATTRIBUTE } from '../../src/sources/touch/index.js';
 import { createStateTable, DynamoDbStateStore } from '../../src/state/dynamodb-state-store.js';
 import { createTable, latestStreamArn, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
+import { explainStreamHistory, recordDeliveries, spoolLeft } from '../support/spool-forensics.js';
 import { mulberry32, runWorkload, seedItems } from '../support/workload.js';
 import { LocalEventSourceMapping } from '../fixtures/lambda/event-source-mapping.js';
 import { crashingSink } from '../fixtures/lambda/injected-faults.js';
@@ -55,7 +56,8 @@ describe('touch backfill on the AWS runner (a Distributed Map over scan segments
       const counters = { crashes: 0 };
       const common = { stateTable: STATE_TABLE, stateClient: local.client, write: out.write };
       const tasks = createBackfillTasks({ ...common, config });
-      const handler = createStreamHandler({ ...common, config, wrapSink: (s) => crashingSink(s, rng, 0.03, counters, 2) });
+      const recorded = recordDeliveries(createStreamHandler({ ...common, config, wrapSink: (s) => crashingSink(s, rng, 0.03, counters, 2) }));
+      const handler = recorded.handler;
       const esm = new LocalEventSourceMapping({
         streams: local.streams,
         streamArn: await latestStreamArn(local.client, 'src'),
@@ -139,6 +141,21 @@ describe('touch backfill on the AWS runner (a Distributed Map over scan segments
         const expected = expectedTargets(source);
         const byGroup = compareTables(expected.byGroup, await scanAll(local.client, 'dst_by_group'), ['grp', 'id']);
         const flags = compareTables(expected.flags, await scanAll(local.client, 'dst_flags'), ['id']);
+        const left = await spoolLeft(local.client, STATE_TABLE, config.name, 'source');
+        if (!isEmptyDiff(byGroup) || !isEmptyDiff(flags) || left.keys.length > 0) {
+          const history = await explainStreamHistory({
+            streams: local.streams,
+            streamArn: await latestStreamArn(local.client, 'src'),
+            diffText: JSON.stringify([byGroup, flags, left.keys]),
+            deliveries: recorded.deliveries,
+          });
+          const timeline = out
+            .lines()
+            .filter((l) => /handed off|spool replayed|replay done/.test(String(l.message)))
+            .map((l) => JSON.stringify(l));
+          console.log(`# spool left ${JSON.stringify(left)}\n# ${[...timeline, history].join('\n').replaceAll('\n', '\n# ')}`);
+        }
+        assert.deepEqual(left.keys, [], `the spool is empty once live: a key left in it is a change never replayed (${context})`);
         assert.ok(isEmptyDiff(byGroup), `byGroup differs (${context}):\n${formatDiff(byGroup)}`);
         assert.ok(isEmptyDiff(flags), `flags differs (${context}):\n${formatDiff(flags)}`);
         assert.ok((metrics.RecordsSpooled ?? 0) >= ITEMS, `the touches flowed through the stream handler into the spool (${context})`);
