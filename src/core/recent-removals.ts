@@ -38,6 +38,13 @@ export class RecentRemovals {
     return followsRemoval;
   }
 
+  /** An independent copy: a caller that maps the same records again (a shorter prefix) starts from the same memory. */
+  clone(): RecentRemovals {
+    const copy = new RecentRemovals(this.capacity);
+    for (const id of this.removed) copy.removed.add(id);
+    return copy;
+  }
+
   get size(): number {
     return this.removed.size;
   }

@@ -202,6 +202,43 @@ describe('Lambda stream handler', () => {
     assert.equal((out.metrics().RecordsSkipped ?? 0) - before, 1);
   });
 
+  test("DynamoDB Local's duplicate REMOVE (no old image, right after a REMOVE of the same key) is passed over with a warning, in one batch or the next, as the CLI does", async () => {
+    let seq = 910000000000000000000n;
+    const record = (eventName: 'INSERT' | 'REMOVE', id: string, withImage: boolean): DynamoDBStreamEvent['Records'][number] => {
+      const image = { id: { S: id }, grp: { S: 'alpha' }, v: { N: '1' } };
+      return {
+        eventID: `synthetic-${++seq}`,
+        eventName,
+        eventVersion: '1.1',
+        eventSource: 'aws:dynamodb',
+        awsRegion: 'us-east-1',
+        eventSourceARN: streamArn,
+        dynamodb: {
+          ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
+          Keys: { id: { S: id } },
+          ...(eventName === 'INSERT' ? { NewImage: image } : withImage ? { OldImage: image } : {}),
+          SequenceNumber: String(seq),
+          SizeBytes: 40,
+          StreamViewType: 'NEW_AND_OLD_IMAGES',
+        },
+      };
+    };
+    const before = out.metrics().DuplicateRemovesPassedOver ?? 0;
+    assert.deepEqual((await handler({ Records: [record('INSERT', 'dup-1', true), record('INSERT', 'dup-2', true)] })).batchItemFailures, []);
+    assert.ok(await inTarget('dup-1'));
+    // Both REMOVEs in one batch.
+    const one = await handler({ Records: [record('REMOVE', 'dup-1', true), record('REMOVE', 'dup-1', false)] });
+    assert.deepEqual(one.batchItemFailures, [], 'the duplicate REMOVE does not halt the shard');
+    assert.equal(await inTarget('dup-1'), undefined, 'the first REMOVE deleted the target item');
+    // The duplicate in the next batch: the container remembers the deletion.
+    assert.deepEqual((await handler({ Records: [record('REMOVE', 'dup-2', true)] })).batchItemFailures, []);
+    assert.deepEqual((await handler({ Records: [record('REMOVE', 'dup-2', false)] })).batchItemFailures, []);
+    assert.equal(await inTarget('dup-2'), undefined);
+    assert.equal((out.metrics().DuplicateRemovesPassedOver ?? 0) - before, 2);
+    const warnings = out.lines().filter((l) => String(l.message).includes("DynamoDB Local's duplicate REMOVE"));
+    assert.equal(warnings.length, 2, 'each one is logged');
+  });
+
   test("a batch behind the lag threshold whose progress write fails is returned whole for redelivery (cutover's lag evidence is not lost); a fresh batch's failed progress write is only logged", async () => {
     // A state client whose stream-progress write fails (an injected fault in front of DynamoDB Local, before the SDK's
     // retries): every other state read and write goes through.

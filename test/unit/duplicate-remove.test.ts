@@ -10,6 +10,7 @@ import type { AttributeMap, KeySchema } from '../../src/core/item.js';
 import { changeWrites } from '../../src/core/protocol.js';
 import { RecentRemovals } from '../../src/core/recent-removals.js';
 import { ItemMapper, type Transform } from '../../src/core/transform.js';
+import { mapBatch } from '../../src/runners/lambda/batch-map.js';
 
 const sourceKey: KeySchema = { partitionKey: { name: 'id', type: 'S' } };
 const byGroup: KeySchema = { partitionKey: { name: 'gpk', type: 'S' }, sortKey: { name: 'id', type: 'S' } };
@@ -110,7 +111,7 @@ describe("DynamoDB Local's duplicate REMOVE", () => {
     assert.deepEqual(res.duplicateRemoves, [dup]);
   });
 
-  test('without a memory (a caller that may map a page twice, such as the Lambda batch) it fails as before', () => {
+  test('without a memory it fails as before', () => {
     const res = changeWrites(grouped(), page([remove('1', 'A'), bareRemove('1')]));
     assert.deepEqual(res.duplicateRemoves, []);
     assert.equal(res.failures[0]?.error.code, 'STREAM_RECORD_INCOMPLETE');
@@ -134,6 +135,35 @@ describe("DynamoDB Local's duplicate REMOVE", () => {
       res.duplicateRemoves.map((r) => r.keys),
       [key('3')],
     );
+  });
+
+  test('the Lambda batch: a halt maps the prefix again from the memory as it was before the batch, so the duplicate is still passed over', () => {
+    const poisoned = new ItemMapper({
+      transform: (item, ctx) => {
+        if (item.grp === 'POISON') throw new Error('poison');
+        return regroup(item, ctx);
+      },
+      targets: { target: byGroup },
+      singleTarget: 'target',
+    });
+    const removals = new RecentRemovals();
+    const dup = bareRemove('1');
+    const duplicates: ChangeRecord[] = [];
+    const records = [remove('1', 'A'), dup, put('2', 'POISON'), remove('1', 'A')];
+    const res = mapBatch({
+      mapper: poisoned,
+      onError: 'halt',
+      source: 'source',
+      shardId: 'lambda',
+      records,
+      recentRemovals: removals,
+      onDuplicateRemove: (r) => duplicates.push(r),
+    });
+    assert.equal(res.mapFailure?.error.code, 'TRANSFORM_FAILED');
+    assert.equal(res.records.length, 2, 'the records before the poisoned one');
+    assert.deepEqual(res.mapped.failures, [], 'the prefix maps without failures: the bare REMOVE is passed over again');
+    assert.deepEqual(duplicates, [dup]);
+    assert.equal(removals.size, 1, 'the container memory observed the whole delivered batch (its last record removed key 1)');
   });
 
   test('a key that is written again leaves the memory, so only removed keys are held', () => {

@@ -1,6 +1,7 @@
 import type { ChangeRecord } from '../../core/change.js';
 import type { AttributeMap } from '../../core/item.js';
 import { changeWrites, type MapFailure } from '../../core/protocol.js';
+import type { RecentRemovals } from '../../core/recent-removals.js';
 import type { ItemMapper } from '../../core/transform.js';
 import { ItemFailureHalt, type FailurePolicy } from '../../engine/failure-policy.js';
 
@@ -14,6 +15,14 @@ export interface BatchMapOptions {
   records: ChangeRecord[];
   skipBefore?: number;
   isExpired?: (item: AttributeMap) => boolean;
+  /**
+   * The container's memory of the keys whose last delivered record was a deletion (core/recent-removals.ts): with it,
+   * DynamoDB Local's duplicate REMOVE is passed over as the CLI does, instead of halting the shard as an incomplete
+   * record. It observes every delivered record once, in delivery order; a redelivery observes its records again.
+   */
+  recentRemovals?: RecentRemovals;
+  /** Called for each duplicate REMOVE passed over (the caller logs it, as the CLI does). */
+  onDuplicateRemove?: (record: ChangeRecord) => void;
 }
 
 export interface MappedBatch {
@@ -37,17 +46,25 @@ export function mapBatch(opts: BatchMapOptions): MappedBatch {
     ...(opts.skipBefore !== undefined ? { skipBefore: opts.skipBefore } : {}),
     ...(opts.isExpired ? { isExpired: opts.isExpired } : {}),
   };
-  const map = (records: ChangeRecord[]) => changeWrites(opts.mapper, { source: opts.source, shardId: opts.shardId, records }, writeOpts);
+  const map = (records: ChangeRecord[], recentRemovals: RecentRemovals | undefined) =>
+    changeWrites(
+      opts.mapper,
+      { source: opts.source, shardId: opts.shardId, records },
+      { ...writeOpts, ...(recentRemovals ? { recentRemovals } : {}) },
+    );
+  // The memory as it was before this batch: a shorter prefix is mapped again from it, not from what the whole batch left.
+  const before = opts.recentRemovals?.clone();
   let records = opts.records;
-  let mapped = map(records);
+  let mapped = map(records, opts.recentRemovals);
   let mapFailure: MapFailure | undefined;
   if (opts.onError === 'halt') {
     while (mapped.failures.length > 0) {
       mapFailure = earliest(mapped.failures, (f) => position(f.record!.sequenceNumber));
       records = opts.records.slice(0, position(mapFailure.record!.sequenceNumber));
-      mapped = map(records);
+      mapped = map(records, before?.clone());
     }
   }
+  for (const record of mapped.duplicateRemoves) opts.onDuplicateRemove?.(record);
   return { records, mapped, ...(mapFailure ? { mapFailure } : {}), position };
 }
 

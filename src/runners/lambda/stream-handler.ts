@@ -1,5 +1,6 @@
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 import type { ChangeRecord } from '../../core/change.js';
+import { RecentRemovals } from '../../core/recent-removals.js';
 import type { AttributeMap } from '../../core/item.js';
 import type { ItemMapper } from '../../core/transform.js';
 import { isExpired } from '../../core/ttl.js';
@@ -32,6 +33,8 @@ interface Container {
   ready?: { state: MigrationState; at: number };
   /** The last spool mode read per source (sources that spool during their backfill). */
   modes: Map<string, { mode: SpoolMode; at: number }>;
+  /** Keys whose last delivered record was a deletion, per source: DynamoDB Local's duplicate REMOVE is passed over. */
+  recentRemovals: Map<string, RecentRemovals>;
 }
 
 /**
@@ -59,7 +62,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     if (container) return container;
     const config = await loadConfig();
     const log = jsonLogger({ fields: { migration: config.name }, ...(opts.write ? { write: opts.write } : {}) });
-    container = { config, store: stateStoreFor(opts, config), log, modes: new Map() };
+    container = { config, store: stateStoreFor(opts, config), log, modes: new Map(), recentRemovals: new Map() };
     return container;
   };
 
@@ -152,6 +155,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
       source,
       shardId: 'lambda',
       records: batch,
+      ...duplicateRemoves(c, log, metrics, source),
       ...(src.stream.skipBefore !== undefined ? { skipBefore: src.stream.skipBefore } : {}),
       ...(c.config.backfill.skipExpired && ttlAttribute ? { isExpired: (item: AttributeMap) => isExpired(item, ttlAttribute, Date.now()) } : {}),
     });
@@ -259,6 +263,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
       source,
       shardId: 'lambda',
       records,
+      ...duplicateRemoves(c, log, metrics, source),
       ...(skipBefore !== undefined ? { skipBefore } : {}),
       ...(c.config.backfill.skipExpired && ttlAttribute ? { isExpired: (item: AttributeMap) => isExpired(item, ttlAttribute, Date.now()) } : {}),
     });
@@ -304,6 +309,33 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     );
     return { batchItemFailures: records.slice(outcome.failedFrom).map((r) => ({ itemIdentifier: r.sequenceNumber })) };
   }
+}
+
+/**
+ * The container's memory of recent deletions for this source, and the warning for each duplicate REMOVE it lets the
+ * batch pass over (DynamoDB Local writes a second REMOVE without an old image when two requests delete one key at
+ * once; on DynamoDB deleting an absent item writes no record). Lambda events name no shard, so one memory per source:
+ * a key's records come from one shard at a time, and a REMOVE without an old image occurs on DynamoDB only on streams
+ * without old images, which `plan` refuses where a target key can move.
+ */
+function duplicateRemoves(
+  c: Container,
+  log: JsonLogger,
+  metrics: EmfMetrics,
+  source: string,
+): { recentRemovals: RecentRemovals; onDuplicateRemove: (record: ChangeRecord) => void } {
+  let recentRemovals = c.recentRemovals.get(source);
+  if (!recentRemovals) c.recentRemovals.set(source, (recentRemovals = new RecentRemovals()));
+  return {
+    recentRemovals,
+    onDuplicateRemove: (record) => {
+      metrics.add('DuplicateRemovesPassedOver', 'Count', 1);
+      log.warn(
+        { source, sequenceNumber: record.sequenceNumber, sourceKey: record.keys },
+        "passing over a REMOVE without an old image that directly follows a REMOVE of the same key: DynamoDB Local's duplicate REMOVE (two requests deleted one key at once); the first REMOVE already deleted its target items",
+      );
+    },
+  };
 }
 
 /** Every record of the batch, for Lambda to deliver again (ReportBatchItemFailures from the first record). */
