@@ -1,4 +1,5 @@
-import type { ErrorCode } from '../errors.js';
+import { classifyAwsError } from '../aws/errors.js';
+import { DynashiftError, type ErrorCode } from '../errors.js';
 import type { ControlRequest } from '../state/control-channel.js';
 import type { CutoverState, MigrationState, StreamState } from '../state/migration-state.js';
 import { enterPhase } from './phase-machine.js';
@@ -157,6 +158,17 @@ export interface ControlOutcome {
   message: string;
   code?: ErrorCode;
   hint?: string;
+}
+
+/**
+ * A control request that failed with an error rather than a refusal (applyControl threw): a typed error keeps its own
+ * code and hint, an AWS SDK or network failure gets its classified code (ENDPOINT_UNREACHABLE, ACCESS_DENIED,
+ * AWS_ERROR…), so an unreachable table is not reported as CUTOVER_REFUSED (which means "not in this phase or state").
+ */
+export function controlFailure(err: unknown, hint: string): ControlOutcome {
+  const typed = err instanceof DynashiftError ? err : classifyAwsError(err);
+  if (typed) return { ok: false, message: typed.message, code: typed.code, hint: typed.hint ?? hint };
+  return { ok: false, message: `unexpected error: ${(err as Error)?.message ?? String(err)}`, code: 'AWS_ERROR', hint };
 }
 
 const ok = (message: string): ControlOutcome => ({ ok: true, message });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyControl, type ControlContext } from '../../src/engine/cutover.js';
+import { applyControl, controlFailure, type ControlContext } from '../../src/engine/cutover.js';
+import { DynashiftError } from '../../src/errors.js';
 import type { ControlRequest, ControlRequestKind } from '../../src/state/control-channel.js';
 import type { MigrationState, Phase } from '../../src/state/migration-state.js';
 
@@ -100,4 +101,15 @@ test("writes move only while forward is caught up, so the reverse position follo
   assert.equal(lagging.state.phase, 'reads-cutover');
   assert.equal(lagging.cut.reverse, undefined, 'no reverse position is taken while forward lags');
   assert.equal((await applyControl(req('cutover-writes', { force: true }), ctx('reads-cutover', { caughtUp: false }))).ok, true, '--force overrides');
+});
+
+test("a control request that throws keeps the error's own code: typed errors and AWS failures are not reported as CUTOVER_REFUSED", () => {
+  const typed = controlFailure(new DynashiftError('NOT_IN_SYNC', 'behind', { hint: 'wait' }), 'fallback');
+  assert.deepEqual([typed.ok, typed.code, typed.hint], [false, 'NOT_IN_SYNC', 'wait']);
+  const network = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', $metadata: {} });
+  const unreachable = controlFailure(network, 'fallback');
+  assert.equal(unreachable.code, 'ENDPOINT_UNREACHABLE');
+  const other = controlFailure(new TypeError('x is undefined'), 'see the log');
+  assert.deepEqual([other.code, other.hint], ['AWS_ERROR', 'see the log']);
+  assert.match(other.message, /unexpected error: x is undefined/);
 });

@@ -6,7 +6,7 @@ import { roleFor } from '../../aws/errors.js';
 import type { AttributeMap } from '../../core/item.js';
 import { ItemMapper } from '../../core/transform.js';
 import { DynashiftError, type ErrorCode } from '../../errors.js';
-import { applyControl, type ControlOutcome } from '../../engine/cutover.js';
+import { applyControl, controlFailure, type ControlOutcome } from '../../engine/cutover.js';
 import { enterPhase, finishNow } from '../../engine/phase-machine.js';
 import { prepareReverse } from '../../engine/reverse.js';
 import { completeDrain, drainReverse, waitForwardQuiet } from '../../engine/runner-drain.js';
@@ -140,13 +140,7 @@ async function decide(
         },
       });
     } catch (err) {
-      const e = err as DynashiftError;
-      outcome = {
-        ok: false,
-        message: e.message,
-        code: e instanceof DynashiftError ? e.code : 'CUTOVER_REFUSED',
-        hint: e instanceof DynashiftError ? (e.hint ?? 'see `dynashift status`') : 'see `dynashift status`',
-      };
+      outcome = controlFailure(err, 'see `dynashift status`');
     }
     if (outcome.ok) {
       cut.history.push({ at: new Date().toISOString(), event: kind });

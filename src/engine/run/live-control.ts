@@ -1,10 +1,9 @@
 import { sampleItems } from '../../aws/sample-items.js';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AttributeMap } from '../../core/item.js';
-import { DynashiftError } from '../../errors.js';
 import type { ControlChannel } from '../../state/control-channel.js';
 import type { MigrationState, StreamState } from '../../state/migration-state.js';
-import { applyControl, type ControlOutcome } from '../cutover.js';
+import { applyControl, controlFailure, type ControlOutcome } from '../cutover.js';
 import type { Logger } from '../logger.js';
 import type { Phases } from './phases.js';
 import type { ReplicationView } from './progress.js';
@@ -48,13 +47,7 @@ export class LiveControl {
         openReverse: async () => this.deps.openReverse(await this.sample()),
       });
     } catch (err) {
-      const e = err as DynashiftError;
-      outcome = {
-        ok: false,
-        message: e.message,
-        code: e instanceof DynashiftError ? e.code : 'CUTOVER_REFUSED',
-        hint: e.hint ?? "see the run's log for the cause",
-      };
+      outcome = controlFailure(err, "see the run's log for the cause");
     }
     if (outcome.ok) cut.history.push({ at: new Date().toISOString(), event: request.kind });
     this.deps.phases.afterControl(outcome.ok);
