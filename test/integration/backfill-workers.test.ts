@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutItemCommand, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { AttributeMap } from '../../src/core/item.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { sleep } from '../support/control.js';
@@ -30,7 +30,7 @@ import {
   writeScenarioConfig,
   type ScenarioConfig,
 } from '../support/crash-scenario.js';
-import { createTable, withDynamoDbLocal } from '../support/dynamodb-local.js';
+import { createTable, enableStream, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
 import { makeItem, mulberry32, runWorkload, seedItems } from '../support/workload.js';
 
@@ -50,9 +50,7 @@ async function migration(
   const source = `${SOURCE_TABLE}_${name}`;
   await createTable(local.client, { name: source, partitionKey: { name: 'id', type: 'S' } });
   await seed(source);
-  await local.client.send(
-    new UpdateTableCommand({ TableName: source, StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }),
-  );
+  await enableStream(local.client, source);
   const dir = mkdtempSync(join(tmpdir(), `dynashift-workers-${name}-`));
   const cfg = writeScenarioConfig(dir, {
     name,

@@ -13,10 +13,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { localClientConfig, startDynamoDbLocal } from '../../src/local/dynamodb-local.js';
-import { createTable } from '../support/dynamodb-local.js';
+import { createTable, enableStream } from '../support/dynamodb-local.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
 import { mulberry32, runWorkload, seedItems } from '../support/workload.js';
@@ -37,7 +37,7 @@ async function setup(mode: 'during' | 'after') {
   // Seeded before the stream is enabled: the stream carries only the live writer's changes, as on a table in production.
   await createTable(client, { name: 'src', partitionKey: { name: 'id', type: 'S' } });
   await seedItems(client, 'src', ITEMS, mulberry32(42));
-  await client.send(new UpdateTableCommand({ TableName: 'src', StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }));
+  await enableStream(client, 'src');
   writeFileSync(join(dir, 'transform.mjs'), TRANSFORM);
   const table = (name: string) => ({ table: name, endpoint: local.endpoint, region: 'us-east-1' });
   writeFileSync(

@@ -7,15 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  BatchWriteItemCommand,
-  DeleteItemCommand,
-  PutItemCommand,
-  UpdateTableCommand,
-  UpdateTimeToLiveCommand,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
-import { createTable, withDynamoDbLocal } from '../support/dynamodb-local.js';
+import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand, UpdateTimeToLiveCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { createTable, enableStream, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
 import { mulberry32 } from '../support/workload.js';
@@ -106,9 +99,7 @@ test(
       'carts',
       Array.from({ length: 30 }, (_, i) => ({ id: { S: `old-${i}` }, expires: { N: String(horizon - i) } })),
     );
-    await local.client.send(
-      new UpdateTableCommand({ TableName: 'carts', StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }),
-    );
+    await enableStream(local.client, 'carts');
     const dir = mkdtempSync(join(tmpdir(), 'dynashift-none-'));
     const cfg = writeConfig(dir, {
       name: 'carts-none',
