@@ -50,3 +50,30 @@ function hasUnprocessed(output: unknown): boolean {
   const unprocessed = (output as { UnprocessedItems?: Record<string, unknown[] | undefined> } | undefined)?.UnprocessedItems;
   return unprocessed !== undefined && Object.values(unprocessed).some((requests) => (requests?.length ?? 0) > 0);
 }
+
+/**
+ * For a thread that reports its requests to another (a backfill worker to the main thread): each call returns what
+ * the named counters gained since the previous call (undefined when nothing did).
+ */
+export function callDeltas(counters: () => Record<string, CallStats | undefined>): () => Record<string, CallStats> | undefined {
+  const last = new Map<string, CallStats>();
+  return () => {
+    let out: Record<string, CallStats> | undefined;
+    for (const [name, now] of Object.entries(counters())) {
+      if (!now) continue;
+      const before = last.get(name) ?? newCallStats();
+      const delta = { requests: now.requests - before.requests, throttles: now.throttles - before.throttles, retries: now.retries - before.retries };
+      if (delta.requests === 0 && delta.throttles === 0 && delta.retries === 0) continue;
+      last.set(name, { ...now });
+      (out ??= {})[name] = delta;
+    }
+    return out;
+  };
+}
+
+/** Adds counts another thread reported (callDeltas) into these counters. */
+export function addCalls(into: CallStats, delta: CallStats): void {
+  into.requests += delta.requests;
+  into.throttles += delta.throttles;
+  into.retries += delta.retries;
+}

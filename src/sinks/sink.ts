@@ -1,3 +1,4 @@
+import type { CallStats } from '../aws/call-stats.js';
 import type { UnitBudget } from '../core/rate-limiter.js';
 import type { WriteOp } from '../core/write-op.js';
 
@@ -95,4 +96,9 @@ export interface Sink {
    * by message (engine/workers/), so the configured ceiling holds for every thread together.
    */
   readonly writeBudget?: UnitBudget;
+  /**
+   * The request counters activity() reports, when the sink keeps them: a backfill worker thread's sink of the same
+   * target adds its own requests into them (engine/workers/), so monitoring counts every thread's.
+   */
+  readonly callStats?: CallStats;
 }

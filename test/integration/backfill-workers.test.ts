@@ -175,6 +175,12 @@ test(
     assert.match(letters[0]!.error.message, /size/i);
     // Nothing else is lost: both targets hold transform(source) for every other item.
     await targetsEqualTransformOfSource(m.source, name, (id) => id === 'huge-1');
+    // The workers' requests are counted where monitoring reads them (the stream carried nothing here, so every write
+    // was a worker's): at least one Scan per 25-item page and one BatchWriteItem per 25 items.
+    const io = (state(m.dir, name) as unknown as { progress: { io: { side: string; name: string; requests: number }[] } }).progress.io;
+    const requests = (side: string, which: string) => io.find((t) => t.side === side && t.name === which)?.requests ?? 0;
+    assert.ok(requests('source', 'source') >= ITEMS / 25, `source requests ${requests('source', 'source')}: ${JSON.stringify(io)}`);
+    assert.ok(requests('target', 'byGroup') >= ITEMS / 25, `byGroup requests ${requests('target', 'byGroup')}: ${JSON.stringify(io)}`);
   },
 );
 

@@ -9,6 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { clientsFor } from '../../src/aws/clients.js';
+import { addCalls, callDeltas, newCallStats } from '../../src/aws/call-stats.js';
 import { roleFor } from '../../src/aws/errors.js';
 
 const THROTTLED = { status: 400, body: { __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException', message: 'slow down' } };
@@ -43,4 +44,22 @@ test('every throttled attempt is counted, including those the SDK retries, and U
   } finally {
     server.close();
   }
+});
+
+test('a worker thread reports its requests as deltas since its previous report, which the main thread adds up', () => {
+  const source = newCallStats();
+  const target = newCallStats();
+  const since = callDeltas(() => ({ source, target, absent: undefined }));
+  assert.equal(since(), undefined, 'nothing yet');
+  source.requests += 3;
+  target.requests += 2;
+  target.throttles += 1;
+  target.retries += 1;
+  assert.deepEqual(since(), { source: { requests: 3, throttles: 0, retries: 0 }, target: { requests: 2, throttles: 1, retries: 1 } });
+  source.requests += 1;
+  assert.deepEqual(since(), { source: { requests: 1, throttles: 0, retries: 0 } }, 'only what changed, only the change');
+  const main = newCallStats();
+  addCalls(main, { requests: 3, throttles: 0, retries: 0 });
+  addCalls(main, { requests: 1, throttles: 1, retries: 1 });
+  assert.deepEqual(main, { requests: 4, throttles: 1, retries: 1 });
 });

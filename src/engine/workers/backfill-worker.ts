@@ -10,6 +10,7 @@ import type { ResolvedConfig } from '../../config/resolved-config.js';
 import { systemClock } from '../../core/clock.js';
 import { RateMeter } from '../../core/rate-limiter.js';
 import { ItemMapper, type Transform } from '../../core/transform.js';
+import { callDeltas } from '../../aws/call-stats.js';
 import { clientsFor, destroyClients } from '../../aws/clients.js';
 import { roleFor } from '../../aws/errors.js';
 import { driverFor } from '../../sinks/drivers.js';
@@ -83,6 +84,10 @@ async function open(): Promise<{ deps: WorkerCopyDeps; close: () => Promise<void
     sourceKeySchema: init.sourceKeySchema,
     sinks,
     failures,
+    callsSince: callDeltas(() => ({
+      source: clients.calls,
+      ...Object.fromEntries(Object.entries(sinks).map(([name, sink]) => [name, sink.callStats])),
+    })),
   };
   const close = async (): Promise<void> => {
     destroyClients(clients);

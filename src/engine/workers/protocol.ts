@@ -1,3 +1,4 @@
+import type { CallStats } from '../../aws/call-stats.js';
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 import type { KeySchema } from '../../core/item.js';
 import type { MapFailure } from '../../core/protocol.js';
@@ -103,6 +104,8 @@ type WorkerMessage =
       bytes: number;
       expired: number;
       cursor: BackfillCursor | undefined;
+      /** The worker's SDK requests since its previous page report: 'source', or a target's name. */
+      calls?: Record<string, CallStats>;
     }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; fields: Record<string, unknown>; msg: string }
   | { type: 'partitionEnded'; id: number; error?: ThreadError }

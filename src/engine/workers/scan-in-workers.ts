@@ -46,6 +46,7 @@ export function scanInWorkers(input: StrategyRun, totalSegments: number, signal:
       ...(input.gate ? { gate: input.gate, gateSlices: 2 * config.write.concurrency } : {}),
       readBudget: readBudgetOf(ctx.readLimiters[name]!),
       sinks: ctx.sinks,
+      sourceCalls: ctx.sourceClients[name]!.calls,
       onProgress: (items) => input.meter.add(items),
       log,
     },

@@ -1,3 +1,4 @@
+import type { CallStats } from '../../aws/call-stats.js';
 import { keyId, type AttributeMap } from '../../core/item.js';
 import { isExpired } from '../../core/ttl.js';
 import { TaskGroup } from '../../core/task-group.js';
@@ -15,6 +16,8 @@ export interface WorkerCopyDeps extends LandDeps {
   /** Pages meet the stream through the main thread's gate. */
   gated: boolean;
   skipExpired?: { ttlAttribute: string };
+  /** This thread's SDK requests since the previous page report (aws/call-stats.ts callDeltas). */
+  callsSince?: () => Record<string, CallStats> | undefined;
 }
 
 /**
@@ -61,7 +64,16 @@ export async function copyPartitionInWorker(
       reportCollisions(deps, await landItems(deps, live));
     }
     page.items.length = 0; // see engine/backfill.ts releasePage
-    link.post({ type: 'page', partition, read, bytes: page.bytes ?? 0, expired: read - live.length, cursor: page.cursor });
+    const calls = deps.callsSince?.();
+    link.post({
+      type: 'page',
+      partition,
+      read,
+      bytes: page.bytes ?? 0,
+      expired: read - live.length,
+      cursor: page.cursor,
+      ...(calls ? { calls } : {}),
+    });
     if (signal.aborted) return;
   }
 }

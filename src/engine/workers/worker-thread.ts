@@ -1,4 +1,5 @@
 import type { Worker } from 'node:worker_threads';
+import { addCalls, type CallStats } from '../../aws/call-stats.js';
 import { localBudget, RateMeter, type RateLimiter, type UnitBudget } from '../../core/rate-limiter.js';
 import { systemClock } from '../../core/clock.js';
 import { Semaphore } from '../../core/semaphore.js';
@@ -21,6 +22,8 @@ export interface SharedBackfill {
   slices?: Semaphore;
   readBudget: UnitBudget;
   sinks: Record<string, Sink>;
+  /** The source's request counters (its clients' `calls`): the workers' Scan requests are added to them. */
+  sourceCalls?: CallStats;
   onProgress: (items: number, bytes: number) => void;
   log: Logger;
   signal: AbortSignal;
@@ -242,6 +245,10 @@ export class WorkerThread {
     else {
       ps.done = true;
       delete ps.cursor;
+    }
+    for (const [name, delta] of Object.entries(msg.calls ?? {})) {
+      const into = name === 'source' ? this.shared.sourceCalls : this.shared.sinks[name]?.callStats;
+      if (into) addCalls(into, delta);
     }
     this.shared.onProgress(msg.read, msg.bytes);
   }

@@ -7,7 +7,7 @@ import { isChange, type WriteOp } from '../../core/write-op.js';
 import { errorName } from '../../aws/errors.js';
 import { retryAws, type AwsRetryOptions } from '../../aws/aws-retry.js';
 import { sdkAttemptsOf } from '../../aws/sdk-attempts.js';
-import type { CallStats } from '../../aws/call-stats.js';
+import { newCallStats, type CallStats } from '../../aws/call-stats.js';
 import { declareCapabilities, type RejectedWrite, type Sink, type SinkActivity, type SinkCapabilities, type WriteStats } from '../sink.js';
 import { guardedCommand } from './guarded-writes.js';
 
@@ -57,6 +57,8 @@ export class DynamoDbSink implements Sink {
   /** The table's write budget: this sink's limiter, which other threads' sinks of the same table pay by message. */
   readonly writeBudget: UnitBudget;
   private readonly pay: UnitBudget;
+  /** The client's request counters (opts.calls), which worker threads' sinks of this table add to. */
+  readonly callStats: CallStats;
 
   constructor(private readonly opts: DynamoDbSinkOptions) {
     this.name = opts.name;
@@ -65,6 +67,7 @@ export class DynamoDbSink implements Sink {
     this.limiter = new RateLimiter(opts.maxWriteUnitsPerSecond ?? Infinity, systemClock);
     this.writeBudget = localBudget(this.limiter, this.meter);
     this.pay = opts.budget ?? this.writeBudget;
+    this.callStats = opts.calls ?? newCallStats();
   }
 
   /** Write units per second the sink allows itself now (Infinity: unlimited); only throttling lowers it. */
@@ -73,7 +76,7 @@ export class DynamoDbSink implements Sink {
   }
 
   activity(): SinkActivity {
-    const calls = this.opts.calls ?? { requests: 0, throttles: 0, retries: 0 };
+    const calls = this.callStats;
     return {
       writesInFlight: this.gate.inFlight,
       requests: calls.requests,
