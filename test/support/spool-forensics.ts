@@ -7,6 +7,11 @@
 import { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, type DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from '../../src/runners/lambda/types.js';
+import assert from 'node:assert/strict';
+import type { AttributeMap } from '../../src/core/item.js';
+import { expectedTargets, SOURCE_TABLE, TARGET_TABLES } from './crash-scenario.js';
+import { latestStreamArn } from './dynamodb-local.js';
+import { compareTables, formatDiff, isEmptyDiff, scanAll } from './independent-scan.js';
 import { KeySpool } from '../../src/state/key-spool.js';
 
 export interface Delivery {
@@ -102,4 +107,44 @@ export async function explainStreamHistory(opts: {
 function image(item: Record<string, { S?: string; N?: string; SS?: string[] }> | undefined): string {
   if (!item) return '-';
   return `grp=${item.grp?.S} v=${item.v?.N} tags=${JSON.stringify(item.tags?.SS)} marker=${Object.keys(item).some((k) => k.startsWith('_dynashift'))}`;
+}
+
+/**
+ * The end of a spooled run on the fixture's migration (test/fixtures/lambda/migration-fixture.ts): both targets must
+ * equal transform(source) by the independent scanner, and the spool must be empty (a key left in it is a change
+ * acknowledged as spooled and never replayed). When anything differs, the assertion messages (and stdout) carry the
+ * evidence: the spool's leftovers, the handoff/live log lines and the stream history of every key named — so the
+ * failure summary at the end of a CI log says what happened to those keys.
+ * @returns the source's items and the expected targets, for the caller's own checks
+ */
+export async function assertSpooledRunConverged(opts: {
+  client: DynamoDBClient;
+  streams: DynamoDBStreamsClient;
+  stateTable: string;
+  migration: string;
+  deliveries: Delivery[];
+  logLines: Record<string, unknown>[];
+  context: string;
+}): Promise<{ source: AttributeMap[]; expected: ReturnType<typeof expectedTargets> }> {
+  const source = await scanAll(opts.client, SOURCE_TABLE);
+  const expected = expectedTargets(source);
+  const byGroup = compareTables(expected.byGroup, await scanAll(opts.client, TARGET_TABLES.byGroup), ['grp', 'id']);
+  const flags = compareTables(expected.flags, await scanAll(opts.client, TARGET_TABLES.flags), ['id']);
+  const left = await spoolLeft(opts.client, opts.stateTable, opts.migration, 'source');
+  let evidence = '';
+  if (left.keys.length > 0 || !isEmptyDiff(byGroup) || !isEmptyDiff(flags)) {
+    const history = await explainStreamHistory({
+      streams: opts.streams,
+      streamArn: await latestStreamArn(opts.client, SOURCE_TABLE),
+      diffText: JSON.stringify([byGroup, flags, left.keys]),
+      deliveries: opts.deliveries,
+    });
+    const timeline = opts.logLines.filter((l) => /handed off|spool replayed|replay done/.test(String(l.message))).map((l) => JSON.stringify(l));
+    evidence = `\nspool left ${JSON.stringify(left)}\n${[...timeline, history].join('\n')}`;
+    console.log(evidence.replaceAll('\n', '\n# '));
+  }
+  assert.deepEqual(left.keys, [], `the spool is empty once live: a key left in it is a change never replayed (${opts.context})${evidence}`);
+  assert.ok(isEmptyDiff(byGroup), `byGroup differs (${opts.context}):\n${formatDiff(byGroup)}${evidence}`);
+  assert.ok(isEmptyDiff(flags), `flags differs (${opts.context}):\n${formatDiff(flags)}${evidence}`);
+  return { source, expected };
 }
