@@ -24,7 +24,7 @@ import { TOUCH_MARKER_ATTRIBUTE } from '../../src/sources/touch/index.js';
 import { createStateTable, DynamoDbStateStore } from '../../src/state/dynamodb-state-store.js';
 import { interpreterGaps, runBackfillStateMachine, synthesizeStateMachine, type InterceptedInvocation } from '../support/asl-interpreter.js';
 import { createTable, latestStreamArn, withDynamoDbLocal } from '../support/dynamodb-local.js';
-import { assertSpooledRunConverged, recordDeliveries } from '../support/spool-forensics.js';
+import { assertSpooledRunConverged, recordDeliveries, watchSinks } from '../support/spool-forensics.js';
 import { KilledRuntime } from '../support/killed-lambda.js';
 import { mulberry32, runWorkload, seedItems } from '../support/workload.js';
 import { LocalEventSourceMapping } from '../fixtures/lambda/event-source-mapping.js';
@@ -76,9 +76,12 @@ describe('the synthesized state machine, run by an ASL interpreter: touch backfi
       const out = captureOutput();
       const common = { stateTable: STATE_TABLE, stateClient: local.client, write: out.write };
       process.env.DYNASHIFT_HANDOFF_BELOW = '5';
-      const tasks = createBackfillTasks({ ...common, config, timeBudgetMs: 1 });
+      const sinks = watchSinks();
+      const tasks = createBackfillTasks({ ...common, config, timeBudgetMs: 1, wrapSink: sinks.replay });
       const counters = { crashes: 0 };
-      const recorded = recordDeliveries(createStreamHandler({ ...common, config, wrapSink: (s) => crashingSink(s, rng, 0.03, counters) }));
+      const recorded = recordDeliveries(
+        createStreamHandler({ ...common, config, wrapSink: (s) => crashingSink(sinks.handler(s), rng, 0.03, counters) }),
+      );
       const handler = recorded.handler;
       const esm = new LocalEventSourceMapping({
         streams: local.streams,
@@ -202,7 +205,7 @@ describe('the synthesized state machine, run by an ASL interpreter: touch backfi
         await esm.drain();
 
         const metrics = out.metrics();
-        const context = `seed ${SEED}: backfill ${trace}, retries ${JSON.stringify(run.retries)}, workload ${JSON.stringify(counts)}, sink crashes ${counters.crashes}, metrics ${JSON.stringify(metrics)}`;
+        const context = `seed ${SEED}: backfill ${trace}, retries ${JSON.stringify(run.retries)}, workload ${JSON.stringify(counts)}, sink crashes ${counters.crashes}, ${sinks.summary()}, metrics ${JSON.stringify(metrics)}`;
         const { source, expected } = await assertSpooledRunConverged({
           client: local.client,
           streams: local.streams,

@@ -18,7 +18,7 @@ import { createBackfillTasks } from '../../src/runners/stepfunctions/tasks.js';
 import { TOUCH_MARKER_ATTRIBUTE } from '../../src/sources/touch/index.js';
 import { createStateTable, DynamoDbStateStore } from '../../src/state/dynamodb-state-store.js';
 import { createTable, latestStreamArn, withDynamoDbLocal } from '../support/dynamodb-local.js';
-import { assertSpooledRunConverged, recordDeliveries } from '../support/spool-forensics.js';
+import { assertSpooledRunConverged, recordDeliveries, watchSinks } from '../support/spool-forensics.js';
 import { mulberry32, runWorkload, seedItems } from '../support/workload.js';
 import { LocalEventSourceMapping } from '../fixtures/lambda/event-source-mapping.js';
 import { crashingSink } from '../fixtures/lambda/injected-faults.js';
@@ -54,8 +54,11 @@ describe('touch backfill on the AWS runner (a Distributed Map over scan segments
       const out = captureOutput();
       const counters = { crashes: 0 };
       const common = { stateTable: STATE_TABLE, stateClient: local.client, write: out.write };
-      const tasks = createBackfillTasks({ ...common, config });
-      const recorded = recordDeliveries(createStreamHandler({ ...common, config, wrapSink: (s) => crashingSink(s, rng, 0.03, counters, 2) }));
+      const sinks = watchSinks();
+      const tasks = createBackfillTasks({ ...common, config, wrapSink: sinks.replay });
+      const recorded = recordDeliveries(
+        createStreamHandler({ ...common, config, wrapSink: (s) => crashingSink(sinks.handler(s), rng, 0.03, counters, 2) }),
+      );
       const handler = recorded.handler;
       const esm = new LocalEventSourceMapping({
         streams: local.streams,
@@ -134,7 +137,7 @@ describe('touch backfill on the AWS runner (a Distributed Map over scan segments
         await esm.drain();
 
         const metrics = out.metrics();
-        const context = `seed ${SEED}: workload ${JSON.stringify(counts)}, touched ${touched}, sink crashes ${counters.crashes}, invocations ${run.invocations}, retries ${run.retries}, replays ${run.replays.length}, metrics ${JSON.stringify(metrics)}`;
+        const context = `seed ${SEED}: workload ${JSON.stringify(counts)}, touched ${touched}, sink crashes ${counters.crashes}, ${sinks.summary()}, invocations ${run.invocations}, retries ${run.retries}, replays ${run.replays.length}, metrics ${JSON.stringify(metrics)}`;
         const { source, expected } = await assertSpooledRunConverged({
           client: local.client,
           streams: local.streams,
