@@ -4,7 +4,8 @@
  * key once the replay is live is itself a lost change (its records were acknowledged as spooled and are never
  * replayed), so the tests assert it is empty; the history is printed only when a comparison fails.
  */
-import { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, type DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { readStream } from '../fixtures/lambda/read-stream.js';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from '../../src/runners/lambda/types.js';
 import assert from 'node:assert/strict';
@@ -80,27 +81,16 @@ export async function explainStreamHistory(opts: {
   const ids = new Set([...opts.diffText.matchAll(/item-\d{6}/g)].map((m) => m[0]));
   const keyAttribute = opts.keyAttribute ?? 'id';
   const lines = [`stream history of ${[...ids].join(', ')}:`];
-  const shards = (await opts.streams.send(new DescribeStreamCommand({ StreamArn: opts.streamArn }))).StreamDescription?.Shards ?? [];
-  for (const shard of shards) {
-    let iterator = (
-      await opts.streams.send(new GetShardIteratorCommand({ StreamArn: opts.streamArn, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))
-    ).ShardIterator;
-    for (let empty = 0; iterator && empty < 2; ) {
-      const res = await opts.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
-      iterator = res.NextShardIterator;
-      if ((res.Records ?? []).length === 0) empty++;
-      for (const rec of res.Records ?? []) {
-        const id = rec.dynamodb?.Keys?.[keyAttribute]?.S;
-        if (!id || !ids.has(id)) continue;
-        const seq = rec.dynamodb!.SequenceNumber!;
-        const carried = opts.deliveries
-          .filter((d) => d.sequenceNumbers.includes(seq))
-          .map((d) => `${d.startedAt}-${d.endedAt}/f${d.failed}/i${d.sequenceNumbers.indexOf(seq)}${d.threw ? '/threw' : ''}`);
-        lines.push(
-          `${id} ${seq} ${rec.eventName} at ${rec.dynamodb?.ApproximateCreationDateTime?.toISOString()} old[${image(rec.dynamodb?.OldImage)}] new[${image(rec.dynamodb?.NewImage)}] delivered ${carried.join(' ') || 'never'}`,
-        );
-      }
-    }
+  for (const rec of await readStream(opts.streams, opts.streamArn)) {
+    const id = rec.dynamodb?.Keys?.[keyAttribute]?.S;
+    if (!id || !ids.has(id)) continue;
+    const seq = rec.dynamodb!.SequenceNumber!;
+    const carried = opts.deliveries
+      .filter((d) => d.sequenceNumbers.includes(seq))
+      .map((d) => `${d.startedAt}-${d.endedAt}/f${d.failed}/i${d.sequenceNumbers.indexOf(seq)}${d.threw ? '/threw' : ''}`);
+    lines.push(
+      `${id} ${seq} ${rec.eventName} at ${rec.dynamodb?.ApproximateCreationDateTime?.toISOString()} old[${image(rec.dynamodb?.OldImage)}] new[${image(rec.dynamodb?.NewImage)}] delivered ${carried.join(' ') || 'never'}`,
+    );
   }
   return lines.join('\n');
 }
