@@ -52,8 +52,9 @@ export function mapBatch(opts: BatchMapOptions): MappedBatch {
       { source: opts.source, shardId: opts.shardId, records },
       { ...writeOpts, ...(recentRemovals ? { recentRemovals } : {}) },
     );
-  // The memory as it was before this batch: a shorter prefix is mapped again from it, not from what the whole batch left.
-  const before = opts.recentRemovals?.clone();
+  // The memory as it was before this batch: with 'halt' a shorter prefix may be mapped again, from it, not from what
+  // the whole batch left ('dead-letter' maps once, so it needs no copy).
+  const before = opts.onError === 'halt' ? opts.recentRemovals?.clone() : undefined;
   let records = opts.records;
   let mapped = map(records, opts.recentRemovals);
   let mapFailure: MapFailure | undefined;
