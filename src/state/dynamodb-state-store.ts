@@ -33,6 +33,14 @@ import { parseState } from './state-schema.js';
 import type { StateLock, StateStore } from './state-store.js';
 
 /**
+ * The migration lock as the AWS runner holds it: `confirm()` extends the lease now and throws STATE_LOCKED if it was
+ * lost, so a step that stalled past its lease stops before writing instead of racing the invocation that took over.
+ */
+export interface HeldLock extends StateLock {
+  confirm(): Promise<void>;
+}
+
+/**
  * Migration state in a DynamoDB table, for runners where many processes share one migration (the Step Functions
  * backfill's children, the Lambda stream handler). Single-table design, one partition per migration:
  *
@@ -322,7 +330,7 @@ export class DynamoDbStateStore implements StateStore {
    * The migration-wide lease: a conditional put that succeeds when nobody holds the lock, the holder's lease expired,
    * or we already hold it. Renewed every third of the lease while held, so only a dead holder loses it.
    */
-  async lock(): Promise<StateLock> {
+  async lock(): Promise<HeldLock> {
     const leaseMs = this.opts.lockLeaseMs ?? 60_000;
     const now = this.now();
     try {
@@ -344,28 +352,49 @@ export class DynamoDbStateStore implements StateStore {
       );
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
-      const holder = await this.get(LOCK);
-      throw new DynashiftError(
-        'STATE_LOCKED',
-        `migration ${this.opts.migration} is locked by ${holder?.owner?.S ?? 'another runner'} until ${holder?.expiresAt?.N ? new Date(Number(holder.expiresAt.N)).toISOString() : '?'}`,
-        {
-          hint: "another prepare/complete step or runner holds this migration; wait for it to finish (a dead holder's lease expires on its own)",
-        },
-      );
+      throw await this.lockedError();
     }
+    // Set once a renewal finds another owner: from then on confirm() refuses without asking.
+    let lost = false;
+    const renew = async (): Promise<void> => {
+      if (!(await this.renewLock(leaseMs))) lost = true;
+    };
     const timer = setInterval(
       () => {
-        void this.renewLock(leaseMs).catch(() => {});
+        void renew().catch(() => {});
       },
       Math.max(1000, Math.floor(leaseMs / 3)),
     );
     timer.unref();
     return {
+      confirm: async () => {
+        if (!lost) await renew();
+        if (lost) {
+          clearInterval(timer);
+          throw await this.lockedError('lost');
+        }
+      },
       release: async () => {
         clearInterval(timer);
         await this.deleteIfOwner(LOCK);
       },
     };
+  }
+
+  private async lockedError(lost?: 'lost'): Promise<DynashiftError> {
+    const holder = await this.get(LOCK);
+    const who = `${holder?.owner?.S ?? 'another runner'} until ${holder?.expiresAt?.N ? new Date(Number(holder.expiresAt.N)).toISOString() : '?'}`;
+    return lost
+      ? new DynashiftError(
+          'STATE_LOCKED',
+          `migration ${this.opts.migration}: this invocation lost its lock (its lease ran out); it is held by ${who}`,
+          {
+            hint: 'this invocation stalled longer than the lock lease and stopped before writing; the step is retried by whoever holds the lock now',
+          },
+        )
+      : new DynashiftError('STATE_LOCKED', `migration ${this.opts.migration} is locked by ${who}`, {
+          hint: "another prepare/complete step or runner holds this migration; wait for it to finish (a dead holder's lease expires on its own)",
+        });
   }
 
   // ---- Runner extensions: runtime facts, per-segment leases and checkpoints, stream progress ---------------------------
@@ -640,7 +669,8 @@ export class DynamoDbStateStore implements StateStore {
     }
   }
 
-  private async renewLock(leaseMs: number): Promise<void> {
+  /** Extends the lease; false when the lock is no longer ours (a lease that ran out and was taken, or released). */
+  private async renewLock(leaseMs: number): Promise<boolean> {
     try {
       await this.opts.client.send(
         new UpdateItemCommand({
@@ -652,8 +682,10 @@ export class DynamoDbStateStore implements StateStore {
           ExpressionAttributeValues: { ':exp': { N: String(this.now() + leaseMs) }, ':me': { S: this.owner } },
         }),
       );
+      return true;
     } catch (err) {
       if (errorName(err) !== 'ConditionalCheckFailedException') throw err;
+      return false;
     }
   }
 

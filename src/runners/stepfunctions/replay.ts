@@ -13,7 +13,7 @@ import { strategyFor } from '../../engine/strategies/registry.js';
 import { writeToTargets } from '../../engine/write-all.js';
 import { DynashiftError } from '../../errors.js';
 import type { Sink } from '../../sinks/sink.js';
-import type { DynamoDbStateStore, RunnerRuntime } from '../../state/dynamodb-state-store.js';
+import type { DynamoDbStateStore, HeldLock, RunnerRuntime } from '../../state/dynamodb-state-store.js';
 import type { KeySpool, SpooledKey, SpoolMode } from '../../state/key-spool.js';
 import { spoolsDuringBackfill } from '../lambda/runtime.js';
 import type { ReplayOutput, SpoolCursor } from './types.js';
@@ -49,6 +49,8 @@ export interface ReplayTiming {
  * and the handler applies the stream. Why this converges: docs/consistency.md, "The AWS runner's dirty-key spool".
  *
  * One replayer at a time (the migration lock): two replaying the same key could land an older read after a newer one.
+ * The lock is a lease, so a replayer that stalls past it could find another one running: it confirms the lease after
+ * reading a page and before writing it, and before moving the mode, and stops (STATE_LOCKED) if it was lost.
  */
 export async function replaySpool(ctx: ReplayContext, timing: ReplayTiming, now = Date.now): Promise<ReplayOutput> {
   const { config, store } = ctx;
@@ -84,16 +86,18 @@ export async function replaySpool(ctx: ReplayContext, timing: ReplayTiming, now 
       let cursor: SpoolCursor | undefined = carried?.cursor ?? undefined;
       // Every invocation runs at least one page, however small its budget: a loop of invocations always progresses.
       for (let first = true; mode !== 'live' && (first || now() < deadline); first = false) {
-        const pass = await replayPass(ctx, spool, failures, source, deadline, timing.pageSize ?? 100, now, cursor);
+        const pass = await replayPass(ctx, lock, spool, failures, source, deadline, timing.pageSize ?? 100, now, cursor);
         out.replayed += pass.replayed;
         out.requeued += pass.requeued;
         cursor = pass.next;
         if (cursor) break; // out of time: the state machine calls again and the next invocation continues from here
         remaining = await spool.count(source);
         if (mode === 'spooling' && (remaining <= timing.handoffBelow || remaining >= previous)) {
+          await lock.confirm();
           if (await spool.setMode(source, 'spooling', 'handoff')) mode = 'handoff';
           ctx.log.info({ source, remaining }, 'spool handed off: the stream handler redelivers batches until the final pass empties the spool');
         } else if (mode === 'handoff' && remaining === 0) {
+          await lock.confirm();
           if (await spool.setMode(source, 'handoff', 'live')) mode = 'live';
           ctx.log.info({ source }, 'spool replayed: the stream handler applies the stream from here');
         }
@@ -123,6 +127,7 @@ async function startCatchUp(store: DynamoDbStateStore, now: () => number): Promi
 /** One pass over the source's spool (or the rest of one), page by page, until it ends or the deadline passes (`next`). */
 async function replayPass(
   ctx: ReplayContext,
+  lock: HeldLock,
   spool: KeySpool,
   failures: FailurePolicy,
   source: string,
@@ -138,7 +143,7 @@ async function replayPass(
     const page = await spool.page(source, start, pageSize);
     start = page.next;
     if (page.keys.length === 0) continue;
-    const done = await replayPage(ctx, failures, source, page.keys);
+    const done = await replayPage(ctx, lock, failures, source, page.keys);
     const removed = await Promise.all(done.map((k) => spool.remove(source, k)));
     replayed += removed.filter(Boolean).length;
     requeued += removed.filter((r) => !r).length;
@@ -151,7 +156,7 @@ async function replayPass(
  * were dead-lettered, with onError 'dead-letter'). With 'halt' a failure throws after its dead letter is recorded: the
  * task fails, the spool keeps the key, and a rerun after the fix replays it.
  */
-async function replayPage(ctx: ReplayContext, failures: FailurePolicy, source: string, keys: SpooledKey[]): Promise<SpooledKey[]> {
+async function replayPage(ctx: ReplayContext, lock: HeldLock, failures: FailurePolicy, source: string, keys: SpooledKey[]): Promise<SpooledKey[]> {
   const ref = ctx.config.sources[source]!;
   const ttlAttribute = ctx.runtime.ttlAttributes[source];
   const client = ctx.sourceClients[source]!;
@@ -183,6 +188,9 @@ async function replayPage(ctx: ReplayContext, failures: FailurePolicy, source: s
     }
   });
   if (mapFailures.length > 0 && ctx.config.onError === 'halt') await failures.handle(mapFailures, []); // throws ItemFailureHalt
+  // Still the only replayer: the reads above may have stalled past the lease, and another replayer's newer writes of
+  // these keys may have landed since. A lost lease throws here, before anything is written.
+  await lock.confirm();
 
   // Deletes first, then puts: when two source items of the page share a target key, the one that still produces it wins.
   const deletes = compactWrites(ops.filter((o) => o.kind === 'delete'));
