@@ -580,7 +580,8 @@ test('engine: 20k small items in bounded memory (peak RSS printed), across sever
     `# verify of ${count} items: ${took} ms (seeding ${seeded} ms), ${result.buckets} bucket(s), child peak RSS ${peakKb ? `${Math.round(peakKb / 1024)} MB` : 'n/a (no /proc)'}`,
   );
 
-  // In the engine, forced to many buckets and small bucket files (so some are split again): still one bucket in memory.
+  // In the engine, every item spilled, forced to many buckets and small bucket files (so some are split again): still
+  // one bucket in memory.
   const config = await loadConfig(s.cfg);
   let maxHeld = 0;
   let loaded = 0;
@@ -589,6 +590,8 @@ test('engine: 20k small items in bounded memory (peak RSS printed), across sever
     signal: new AbortController().signal,
     buckets: 16,
     maxBucketBytes: 64 * 1024,
+    // No pairing in memory (an identity copy would settle every pair there): every item goes through the buckets.
+    pairingBudgetChars: 0,
     recheckRounds: 1,
     recheckDelayMs: 10,
     hooks: {

@@ -9,6 +9,7 @@ import type { VerifyContext, VerifySource } from './context.js';
 import { itemText } from './item-text.js';
 import { runPool } from './pool.js';
 import { bucketOf, formatLine, lineHeader } from './spill-line.js';
+import type { TwinPairing } from './twin-pairing.js';
 import type { TransformErrorFinding } from './types.js';
 
 export interface CollectCounters {
@@ -23,6 +24,8 @@ export interface CollectOptions {
   signal: AbortSignal;
   counters: CollectCounters;
   onTransformError(finding: TransformErrorFinding): void;
+  /** Settles identical pairs in memory before they are spilled (twin-pairing.ts); absent: every item is spilled. */
+  pairing?: TwinPairing;
 }
 
 /**
@@ -88,7 +91,8 @@ async function spillSourceItem(
   for (const r of routed) {
     const header = lineHeader(r.target, r.keyId);
     opts.counters.expected++;
-    await files.append(bucketOf(header, files.count), formatLine(header, itemText(r.item), { n: source.name, s }));
+    if (opts.pairing) await opts.pairing.offer('expected', header, itemText(r.item), JSON.stringify({ n: source.name, s }));
+    else await files.append(bucketOf(header, files.count), formatLine(header, itemText(r.item), { n: source.name, s }));
   }
 }
 
@@ -105,7 +109,8 @@ export async function spillActual(ctx: VerifyContext, files: BucketFiles, opts: 
         for (const item of page) {
           const header = lineHeader(target.name, keyId(item, target.keySchema));
           opts.counters.actual++;
-          await files.append(bucketOf(header, files.count), formatLine(header, itemText(item)));
+          if (opts.pairing) await opts.pairing.offer('actual', header, itemText(item));
+          else await files.append(bucketOf(header, files.count), formatLine(header, itemText(item)));
         }
         if (opts.signal.aborted) return;
       }

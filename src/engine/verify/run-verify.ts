@@ -21,6 +21,7 @@ import { REPAIRED, repairSuspect, type RepairTarget } from './repair.js';
 import { writeReport } from './report.js';
 import { sampleSuspects, type SampleCounters } from './sample.js';
 import type { Suspect } from './suspect.js';
+import { TwinPairing } from './twin-pairing.js';
 import type { TransformErrorFinding, VerifyOptions, VerifyResult } from './types.js';
 import { runController } from '../../core/run-signal.js';
 
@@ -203,6 +204,13 @@ async function fullComparison(
   const stop = runController();
   const onAbort = (): void => stop.abort();
   signal.addEventListener('abort', onAbort, { once: true });
+  // Identical pairs are settled in memory when the target's keys are the source's: no transform, one source, one target
+  // (so no two expected items share a header, and a twin arrives soon after its item; see twin-pairing.ts).
+  const pairing =
+    !ctx.config.transform && Object.keys(ctx.sources).length === 1 && Object.keys(ctx.targets).length === 1
+      ? new TwinPairing({ expected, actual }, opts.pairingBudgetChars)
+      : undefined;
+  let failed = false;
   try {
     const collect = {
       segments: opts.segments,
@@ -210,29 +218,36 @@ async function fullComparison(
       signal: stop.signal,
       counters,
       onTransformError: opts.onTransformError,
+      ...(pairing ? { pairing } : {}),
+    };
+    const stopOnFailure = (err: unknown): never => {
+      stop.abort();
+      throw err;
     };
     const sides = await Promise.allSettled([
-      spillExpected(ctx, expected, collect)
-        .catch((err: unknown) => {
-          stop.abort();
-          throw err;
-        })
-        .finally(() => expected.close()),
-      spillActual(ctx, actual, collect)
-        .catch((err: unknown) => {
-          stop.abort();
-          throw err;
-        })
-        .finally(() => actual.close()),
+      spillExpected(ctx, expected, collect).catch(stopOnFailure),
+      spillActual(ctx, actual, collect).catch(stopOnFailure),
     ]);
     for (const side of sides) if (side.status === 'rejected') throw toVerifyError(side.reason);
+    // What waits for a twin that never came (missing, extra, moved by another segment's order) goes to the buckets.
+    if (!stop.signal.aborted) await pairing?.drain();
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
     clearInterval(ticker);
     signal.removeEventListener('abort', onAbort);
+    // Either side may still spill into both files until the pairing is drained, so both close only now. A failed
+    // close (a write that failed) is the error, unless an earlier one is already on its way.
+    const closed = await Promise.allSettled([expected.close(), actual.close()]);
+    for (const c of closed) if (!failed && c.status === 'rejected') throw toVerifyError(c.reason);
   }
   if (signal.aborted) return { counters, buckets, collisions: 0 };
   await opts.hooks?.onCompareStart?.();
-  log.info({ expected: counters.expected, actual: counters.actual, buckets }, 'verify: comparing bucket by bucket');
+  log.info(
+    { expected: counters.expected, actual: counters.actual, buckets, ...(pairing ? { pairedInMemory: pairing.matched } : {}) },
+    'verify: comparing bucket by bucket',
+  );
   const stats = await compareBuckets(expected, actual, out, {
     targetKeys: Object.fromEntries(Object.entries(ctx.targets).map(([n, t]) => [n, t.keySchema])),
     workDir,

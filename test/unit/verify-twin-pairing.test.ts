@@ -1,0 +1,135 @@
+/**
+ * TwinPairing settles identical pairs in memory before verify spills them; everything else must reach the bucket
+ * comparison exactly as without it. Random interleavings of both sides (identical items, unequal ones, numerically
+ * equal but differently written ones, missing, extra, a key written twice on the target side), with budgets from tiny
+ * (almost everything spilled) to ample: the differences found must be those of the plain spill, every time.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mulberry32, type Rng } from '../../src/core/random.js';
+import type { AttributeMap } from '../../src/core/item.js';
+import { BucketFiles } from '../../src/engine/verify/bucket-files.js';
+import { compareBuckets } from '../../src/engine/verify/compare.js';
+import { itemText } from '../../src/engine/verify/item-text.js';
+import { JsonlWriter, readJsonl } from '../../src/engine/verify/jsonl.js';
+import { bucketOf, formatLine, lineHeader } from '../../src/engine/verify/spill-line.js';
+import type { Suspect } from '../../src/engine/verify/suspect.js';
+import { TwinPairing } from '../../src/engine/verify/twin-pairing.js';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+interface Offer {
+  side: 'expected' | 'actual';
+  header: string;
+  text: string;
+  meta?: string;
+}
+
+function scenario(rng: Rng, keys: number): Offer[][] {
+  const expected: Offer[] = [];
+  const actual: Offer[] = [];
+  for (let i = 0; i < keys; i++) {
+    const id = `k${i}`;
+    const header = lineHeader('t', JSON.stringify([`S:${id}`]));
+    const item: AttributeMap = { id: { S: id }, n: { N: String(i) }, tags: { SS: ['b', 'a'] } };
+    const meta = JSON.stringify({ n: 'source', s: { id: { S: id } } });
+    const roll = rng();
+    const exp = { side: 'expected' as const, header, text: itemText(item), meta };
+    const act = (it: AttributeMap) => ({ side: 'actual' as const, header, text: itemText(it) });
+    if (roll < 0.7) (expected.push(exp), actual.push(act(item)));
+    else if (roll < 0.78) (expected.push(exp), actual.push(act({ ...item, n: { N: String(i + 1) } })));
+    else if (roll < 0.84)
+      (expected.push({ ...exp, text: itemText({ ...item, n: { N: `${i}.50` } }) }), actual.push(act({ ...item, n: { N: `${i}.5` } })));
+    else if (roll < 0.9) expected.push(exp);
+    else if (roll < 0.95) actual.push(act(item));
+    else (expected.push(exp), actual.push(act(item), act({ ...item, extra: { BOOL: true } })));
+  }
+  // Each side in a shuffled order of pages; the sides interleave at random.
+  const shuffle = <T>(xs: T[]): T[] => {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+    }
+    return xs;
+  };
+  return [shuffle(expected), shuffle(actual)];
+}
+
+async function differences(sides: Offer[][], pairingBudget: number | undefined): Promise<{ suspects: string[]; matched: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'dynashift-twins-'));
+  dirs.push(dir);
+  const expected = new BucketFiles(dir, 'expected', 3);
+  const actual = new BucketFiles(dir, 'actual', 3);
+  const pairing = pairingBudget === undefined ? undefined : new TwinPairing({ expected, actual }, pairingBudget);
+  // Two concurrent feeders, one per side, yielding between items as scans do between pages.
+  await Promise.all(
+    sides.map(async (offers) => {
+      for (const o of offers) {
+        if (pairing) await pairing.offer(o.side, o.header, o.text, o.meta);
+        else {
+          const files = o.side === 'expected' ? expected : actual;
+          await files.append(bucketOf(o.header, files.count), formatLine(o.header, o.text, o.meta ? JSON.parse(o.meta) : undefined));
+        }
+        await new Promise<void>((r) => setImmediate(r));
+      }
+    }),
+  );
+  await pairing?.drain();
+  await Promise.all([expected.close(), actual.close()]);
+  const out = new JsonlWriter<Suspect>(join(dir, 'suspects.jsonl'));
+  await compareBuckets(expected, actual, out, {
+    targetKeys: { t: { partitionKey: { name: 'id', type: 'S' } } },
+    workDir: dir,
+    maxBucketBytes: 64 * 1024 * 1024,
+    signal: new AbortController().signal,
+  });
+  await out.close();
+  const suspects: string[] = [];
+  for await (const s of readJsonl<Suspect>(out.path)) suspects.push(JSON.stringify(s));
+  return { suspects: suspects.sort(), matched: pairing?.matched ?? 0 };
+}
+
+for (const seed of [1, 2, 3, 4, 5]) {
+  test(`seed ${seed}: with twins paired in memory (tiny, small and ample budgets) verify finds exactly the plain spill's differences`, async () => {
+    const sides = scenario(mulberry32(seed), 400);
+    const plain = await differences(sides, undefined);
+    assert.ok(plain.suspects.length > 40, `the scenario has differences of every kind (${plain.suspects.length})`);
+    for (const kind of ['missing', 'extra', 'differing'])
+      assert.ok(
+        plain.suspects.some((s) => s.includes(`"c":"${kind}"`)),
+        kind,
+      );
+    // A key the target holds twice is reported either way, but which copy counts as its twin ("differing") and which as
+    // "extra" depends on arrival order, with or without pairing (as between two scans): those keys are compared as keys.
+    const twice = new Set(sides[1]!.map((o) => o.header).filter((h, i, all) => all.indexOf(h) !== i));
+    const view = (suspects: string[]) => {
+      const exact: string[] = [];
+      const keys = new Map<string, string[]>();
+      for (const s of suspects) {
+        const { c, t, k } = JSON.parse(s) as Suspect;
+        if (twice.has(lineHeader(t, k))) keys.set(k, [...(keys.get(k) ?? []), c].sort());
+        else exact.push(s);
+      }
+      return { exact, twice: [...keys].sort() };
+    };
+    assert.ok(twice.size > 5, `some keys are held twice by the target (${twice.size})`);
+    for (const [, kinds] of view(plain.suspects).twice) assert.ok(kinds.includes('extra'), kinds.join(','));
+    for (const budget of [1, 2_000, 10_000_000]) {
+      const paired = await differences(sides, budget);
+      const [a, b] = [view(paired.suspects), view(plain.suspects)];
+      assert.deepEqual(a.exact, b.exact, `budget ${budget}`);
+      assert.deepEqual(
+        a.twice.map(([k, kinds]) => [k, kinds.includes('extra')]),
+        b.twice.map(([k, kinds]) => [k, kinds.includes('extra')]),
+        `budget ${budget}: every key held twice is reported, with an extra copy`,
+      );
+      if (budget === 10_000_000) assert.ok(paired.matched > 200, `identical pairs settled in memory: ${paired.matched}`);
+    }
+  });
+}
