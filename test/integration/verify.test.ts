@@ -591,7 +591,7 @@ test('engine: 20k small items in bounded memory (peak RSS printed), across sever
     buckets: 16,
     maxBucketBytes: 64 * 1024,
     // No pairing in memory (an identity copy would settle every pair there): every item goes through the buckets.
-    pairingBudgetChars: 0,
+    pairingBudgetBytes: 0,
     recheckRounds: 1,
     recheckDelayMs: 10,
     hooks: {

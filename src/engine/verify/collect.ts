@@ -87,12 +87,12 @@ async function spillSourceItem(
     return;
   }
   if (routed.length === 0) return;
-  const s = toDdbJson(sourceKey);
   for (const r of routed) {
     const header = lineHeader(r.target, r.keyId);
     opts.counters.expected++;
-    if (opts.pairing) await opts.pairing.offer('expected', header, itemText(r.item), JSON.stringify({ n: source.name, s }));
-    else await files.append(bucketOf(header, files.count), formatLine(header, itemText(r.item), { n: source.name, s }));
+    const line = (): string => formatLine(header, itemText(r.item), { n: source.name, s: toDdbJson(sourceKey) });
+    if (opts.pairing) await opts.pairing.offer('expected', header, r.item, line);
+    else await files.append(bucketOf(header, files.count), line());
   }
 }
 
@@ -109,8 +109,9 @@ export async function spillActual(ctx: VerifyContext, files: BucketFiles, opts: 
         for (const item of page) {
           const header = lineHeader(target.name, keyId(item, target.keySchema));
           opts.counters.actual++;
-          if (opts.pairing) await opts.pairing.offer('actual', header, itemText(item));
-          else await files.append(bucketOf(header, files.count), formatLine(header, itemText(item)));
+          const line = (): string => formatLine(header, itemText(item));
+          if (opts.pairing) await opts.pairing.offer('actual', header, item, line);
+          else await files.append(bucketOf(header, files.count), line());
         }
         if (opts.signal.aborted) return;
       }

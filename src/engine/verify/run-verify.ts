@@ -208,7 +208,7 @@ async function fullComparison(
   // (so no two expected items share a header, and a twin arrives soon after its item; see twin-pairing.ts).
   const pairing =
     !ctx.config.transform && Object.keys(ctx.sources).length === 1 && Object.keys(ctx.targets).length === 1
-      ? new TwinPairing({ expected, actual }, opts.pairingBudgetChars)
+      ? new TwinPairing({ expected, actual }, opts.pairingBudgetBytes)
       : undefined;
   let failed = false;
   try {

@@ -20,8 +20,8 @@ export interface VerifyOptions {
   buckets?: number;
   /** A bucket file larger than this is split again before it is loaded (default 64 MB). */
   maxBucketBytes?: number;
-  /** Canonical text held while identical pairs are settled in memory (twin-pairing.ts); tests make it tiny. */
-  pairingBudgetChars?: number;
+  /** Item bytes held while identical pairs are settled in memory (twin-pairing.ts, default 16 MB); tests make it tiny. */
+  pairingBudgetBytes?: number;
   /** Keys kept per category in the result and the report (default 10,000). */
   reportLimit?: number;
   log: Logger;
