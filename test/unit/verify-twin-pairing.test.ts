@@ -196,3 +196,31 @@ test('sameItem says "same" exactly when the canonical texts are equal', () => {
   }
   assert.ok(same > 300 && same < 2500, `both outcomes are exercised (${same} of 3000 the same)`);
 });
+
+test('a side that runs ahead parks until the other catches up: every pair settles in memory, within the budget', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dynashift-twins-'));
+  dirs.push(dir);
+  const files = { expected: new BucketFiles(dir, 'expected', 2), actual: new BucketFiles(dir, 'actual', 2) };
+  const item = (i: number): AttributeMap => ({ id: { S: `k${i}` }, pad: { S: 'x'.repeat(100) } });
+  const size = 110;
+  const pairing = new TwinPairing(files, 20 * size);
+  const N = 2000;
+  await Promise.all([
+    (async () => {
+      for (let i = 0; i < N; i++) await pairing.offer('expected', `h${i}`, item(i), () => 'never');
+      pairing.finish('expected');
+    })(),
+    (async () => {
+      for (let i = 0; i < N; i++) {
+        await pairing.offer('actual', `h${i}`, item(i), () => 'never');
+        await new Promise<void>((r) => setImmediate(r)); // the slower side
+      }
+      pairing.finish('actual');
+    })(),
+  ]);
+  await pairing.drain();
+  await Promise.all([files.expected.close(), files.actual.close()]);
+  assert.equal(pairing.matched, N, 'every pair settled in memory');
+  assert.ok(pairing.peakBytes <= 22 * size, `waiting stayed within the budget (peak ${pairing.peakBytes} bytes)`);
+  assert.equal(files.expected.lines + files.actual.lines, 0, 'nothing spilled');
+});

@@ -225,8 +225,13 @@ async function fullComparison(
       throw err;
     };
     const sides = await Promise.allSettled([
-      spillExpected(ctx, expected, collect).catch(stopOnFailure),
-      spillActual(ctx, actual, collect).catch(stopOnFailure),
+      // A side whose scan is over no longer holds the other one back (twin-pairing.ts parks the side that is ahead).
+      spillExpected(ctx, expected, collect)
+        .finally(() => pairing?.finish('expected'))
+        .catch(stopOnFailure),
+      spillActual(ctx, actual, collect)
+        .finally(() => pairing?.finish('actual'))
+        .catch(stopOnFailure),
     ]);
     for (const side of sides) if (side.status === 'rejected') throw toVerifyError(side.reason);
     // What waits for a twin that never came (missing, extra, moved by another segment's order) goes to the buckets.
@@ -245,7 +250,12 @@ async function fullComparison(
   if (signal.aborted) return { counters, buckets, collisions: 0 };
   await opts.hooks?.onCompareStart?.();
   log.info(
-    { expected: counters.expected, actual: counters.actual, buckets, ...(pairing ? { pairedInMemory: pairing.matched } : {}) },
+    {
+      expected: counters.expected,
+      actual: counters.actual,
+      buckets,
+      ...(pairing ? { pairedInMemory: pairing.matched, pairingPeakBytes: pairing.peakBytes } : {}),
+    },
     'verify: comparing bucket by bucket',
   );
   const stats = await compareBuckets(expected, actual, out, {

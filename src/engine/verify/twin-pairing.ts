@@ -4,7 +4,7 @@ import type { BucketFiles } from './bucket-files.js';
 import { bucketOf } from './spill-line.js';
 
 /** Bytes of items (by DynamoDB's size rules) held in memory while they wait for their twins. */
-export const DEFAULT_PAIRING_BUDGET_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_PAIRING_BUDGET_BYTES = 24 * 1024 * 1024;
 
 interface Waiting {
   side: 'expected' | 'actual';
@@ -24,25 +24,40 @@ interface Waiting {
  * the bucket files as before: a pair that is not written the same way (compared by value there, 1.50 = 1.5), a header
  * seen twice on one side, and whatever still waits when the budget is full (oldest first) or when the scans end. So the
  * comparison's outcome is the same; only identical pairs skip the text, the disk and the second pass.
+ *
+ * One side is often faster. When its waiting items pass three quarters of the budget, its offers park until the other
+ * side settles a pair, so memory stays bounded without spilling pairs that would have met; if no pair is settled
+ * within the patience (the sides do not meet in order: another key layout, a target read in its own order), they stop
+ * parking for a while and the oldest items are spilled instead. The budget must hold the pages both sides have in
+ * flight (8 segments of up to 1,000 items each by default): below that, twins in pages not yet read do not meet.
  */
 export class TwinPairing {
   private readonly waiting = new Map<string, Waiting>();
   private bytes = 0;
-  /** Pairs settled in memory. */
+  /** Bytes waiting from each side: the side with more is ahead of the other. */
+  private readonly ahead = { expected: 0, actual: 0 };
+  private readonly finished = { expected: false, actual: false };
+  /** Offers of the side that is ahead, parked until the other side settles a pair. */
+  private parked: (() => void)[] = [];
+  /** Until then no offer parks: the last wait saw no pair settled (the sides do not meet in order). */
+  private noWaitUntil = 0;
+  /** Pairs settled in memory, and the most item bytes that waited at once. */
   matched = 0;
+  peakBytes = 0;
 
   constructor(
     private readonly files: { expected: BucketFiles; actual: BucketFiles },
     private readonly budgetBytes = DEFAULT_PAIRING_BUDGET_BYTES,
+    private readonly patienceMs = 250,
   ) {}
 
   async offer(side: Waiting['side'], header: string, item: AttributeMap, line: () => string): Promise<void> {
     const twin = this.waiting.get(header);
     if (twin) {
-      this.waiting.delete(header);
-      this.bytes -= twin.size;
+      this.take(header, twin);
       if (twin.side !== side && sameItem(twin.item, item)) {
         this.matched++;
+        this.unpark();
         return;
       }
       await this.spill(header, twin);
@@ -52,12 +67,26 @@ export class TwinPairing {
     const size = itemSize(item);
     this.waiting.set(header, { side, item, size, line });
     this.bytes += size;
+    this.ahead[side] += size;
+    this.peakBytes = Math.max(this.peakBytes, this.bytes);
+    // This side is ahead by more than three quarters of the budget: let the other side catch up, as long as it is
+    // settling pairs.
+    // (Evicting instead would spill both halves of every pair from here on once one side runs ahead.)
+    const other = side === 'expected' ? 'actual' : 'expected';
+    while (this.ahead[side] > (this.budgetBytes * 3) / 4 && !this.finished[other] && Date.now() >= this.noWaitUntil) {
+      if (!(await this.park())) this.noWaitUntil = Date.now() + 4 * this.patienceMs;
+    }
     while (this.bytes > this.budgetBytes) {
       const [oldest, entry] = this.waiting.entries().next().value as [string, Waiting];
-      this.waiting.delete(oldest);
-      this.bytes -= entry.size;
+      this.take(oldest, entry);
       await this.spill(oldest, entry);
     }
+  }
+
+  /** This side's scan is over: the other side no longer waits for it. */
+  finish(side: Waiting['side']): void {
+    this.finished[side] = true;
+    this.unpark();
   }
 
   /** Spills everything still waiting; call once both scans are done. */
@@ -65,6 +94,34 @@ export class TwinPairing {
     for (const [header, entry] of this.waiting) await this.spill(header, entry);
     this.waiting.clear();
     this.bytes = 0;
+    this.ahead.expected = this.ahead.actual = 0;
+  }
+
+  private take(header: string, w: Waiting): void {
+    this.waiting.delete(header);
+    this.bytes -= w.size;
+    this.ahead[w.side] -= w.size;
+  }
+
+  /** Waits for the next settled pair; false when none came within the patience. */
+  private park(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.parked = this.parked.filter((p) => p !== wake);
+        resolve(false);
+      }, this.patienceMs);
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.parked.push(wake);
+    });
+  }
+
+  private unpark(): void {
+    const parked = this.parked;
+    this.parked = [];
+    for (const wake of parked) wake();
   }
 
   private async spill(header: string, w: Waiting): Promise<void> {

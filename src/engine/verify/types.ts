@@ -20,7 +20,7 @@ export interface VerifyOptions {
   buckets?: number;
   /** A bucket file larger than this is split again before it is loaded (default 64 MB). */
   maxBucketBytes?: number;
-  /** Item bytes held while identical pairs are settled in memory (twin-pairing.ts, default 16 MB); tests make it tiny. */
+  /** Item bytes held while identical pairs are settled in memory (twin-pairing.ts, default 24 MB). */
   pairingBudgetBytes?: number;
   /** Keys kept per category in the result and the report (default 10,000). */
   reportLimit?: number;
