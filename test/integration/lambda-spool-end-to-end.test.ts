@@ -27,6 +27,7 @@ import { LocalEventSourceMapping } from '../fixtures/lambda/event-source-mapping
 import { captureOutput, expectedTargets, writeMigrationConfig } from '../fixtures/lambda/migration-fixture.js';
 import { runBackfillStateMachine } from '../fixtures/lambda/state-machine.js';
 import { crashingSink, flakyTransform } from '../fixtures/lambda/injected-faults.js';
+import { assertSpooledRunConverged, recordDeliveries, watchSinks } from '../support/spool-forensics.js';
 
 const SEED = Number(process.env.SEED ?? 1);
 const ITEMS = 1500;
@@ -61,13 +62,19 @@ describe('AWS runner end to end, stream spooled during the backfill', () => {
       const out = captureOutput();
       const counters = { crashes: 0 };
       const common = { stateTable: STATE_TABLE, stateClient: local.client, write: out.write };
-      const tasks = createBackfillTasks({ ...common, config, wrapSink: (s) => crashingSink(s, rng, 0.05, counters) });
+      // Every sink is watched (SDK attempts and retries) and every delivery recorded: on a difference, the failure
+      // message carries each differing key's stream history and what the handler answered (spool-forensics.ts).
+      const sinks = watchSinks();
+      const tasks = createBackfillTasks({ ...common, config, wrapSink: (s) => crashingSink(sinks.replay(s), rng, 0.05, counters) });
       const failedOnce = new Set<string>();
-      const handler = createStreamHandler({
-        ...common,
-        config: { ...config, transform: flakyTransform(config.transform!, rng, 0.002, failedOnce) },
-        wrapSink: (s) => crashingSink(s, rng, 0.03, counters),
-      });
+      const recorded = recordDeliveries(
+        createStreamHandler({
+          ...common,
+          config: { ...config, transform: flakyTransform(config.transform!, rng, 0.002, failedOnce) },
+          wrapSink: (s) => crashingSink(sinks.handler(s), rng, 0.03, counters),
+        }),
+      );
+      const handler = recorded.handler;
       const streamArn = await latestStreamArn(local.client, 'src');
       const esm = new LocalEventSourceMapping({
         streams: local.streams,
@@ -133,7 +140,17 @@ describe('AWS runner end to end, stream spooled during the backfill', () => {
         const replayed = run.replays.reduce((n, r) => n + r.replayed, 0);
         const requeued = run.replays.reduce((n, r) => n + r.requeued, 0);
         const metrics = out.metrics();
-        const context = `seed ${SEED}: backfill ${backfillMs} ms, workload ${JSON.stringify(counts)}, esm ${JSON.stringify({ ...esm.stats, failedAt: esm.stats.failedAt.length })}, spooled ${metrics.RecordsSpooled} records (${spooledDuringBackfill} during the backfill), ${metrics.KeysSpooled} keys, replayed ${replayed} keys in ${run.replays.length} invocations (${requeued} requeued), deferred ${metrics.RecordsDeferred ?? 0}, applied ${metrics.RecordsApplied ?? 0}, crashes ${counters.crashes} (backfill ${backfillCrashes}), dead letters ${letters.length}`;
+        const context = `seed ${SEED}: backfill ${backfillMs} ms, workload ${JSON.stringify(counts)}, esm ${JSON.stringify({ ...esm.stats, failedAt: esm.stats.failedAt.length })}, spooled ${metrics.RecordsSpooled} records (${spooledDuringBackfill} during the backfill), ${metrics.KeysSpooled} keys, replayed ${replayed} keys in ${run.replays.length} invocations (${requeued} requeued), deferred ${metrics.RecordsDeferred ?? 0}, applied ${metrics.RecordsApplied ?? 0}, crashes ${counters.crashes} (backfill ${backfillCrashes}), dead letters ${letters.length}, ${sinks.summary()}`;
+        // First with the evidence (spool leftovers, handoff timeline, each differing key's stream history and deliveries).
+        await assertSpooledRunConverged({
+          client: local.client,
+          streams: local.streams,
+          stateTable: STATE_TABLE,
+          migration: config.name,
+          deliveries: recorded.deliveries,
+          logLines: out.lines(),
+          context,
+        });
         const expected = expectedTargets(await scanAll(local.client, 'src'));
         const byGroup = compareTables(expected.byGroup, await scanAll(local.client, 'dst_by_group'), ['grp', 'id']);
         const flags = compareTables(expected.flags, await scanAll(local.client, 'dst_flags'), ['id']);
