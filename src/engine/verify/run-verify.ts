@@ -204,10 +204,12 @@ async function fullComparison(
   const stop = runController();
   const onAbort = (): void => stop.abort();
   signal.addEventListener('abort', onAbort, { once: true });
-  // Identical pairs are settled in memory when the target's keys are the source's: no transform, one source, one target
-  // (so no two expected items share a header, and a twin arrives soon after its item; see twin-pairing.ts).
+  // Identical pairs are settled in memory when the target's keys are the source's and it is read the way the source is:
+  // no transform, one source, one DynamoDB-API target (so no two expected items share a header, and a twin arrives soon
+  // after its item, in the same segment's order; see twin-pairing.ts). A PostgreSQL target reads its own hash buckets.
+  const targets = Object.values(ctx.targets);
   const pairing =
-    !ctx.config.transform && Object.keys(ctx.sources).length === 1 && Object.keys(ctx.targets).length === 1
+    !ctx.config.transform && Object.keys(ctx.sources).length === 1 && targets.length === 1 && targets[0]!.capabilities.dynamoDbApi
       ? new TwinPairing({ expected, actual }, opts.pairingBudgetBytes)
       : undefined;
   let failed = false;
