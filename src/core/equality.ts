@@ -8,7 +8,8 @@ import { normalizeDecimal } from './numbers.js';
  */
 export function valuesEqual(a: AttributeValue, b: AttributeValue): boolean {
   if (a.S !== undefined) return a.S === b.S;
-  if (a.N !== undefined) return b.N !== undefined && normalizeDecimal(a.N) === normalizeDecimal(b.N);
+  // Most numbers are spelled the same on both sides: normalizing is for the ones that are not.
+  if (a.N !== undefined) return b.N !== undefined && (a.N === b.N || normalizeDecimal(a.N) === normalizeDecimal(b.N));
   if (a.B !== undefined) return b.B !== undefined && Buffer.from(a.B).equals(Buffer.from(b.B));
   if (a.BOOL !== undefined) return a.BOOL === b.BOOL;
   if (a.NULL !== undefined) return b.NULL !== undefined;
@@ -26,6 +27,17 @@ export function valuesEqual(a: AttributeValue, b: AttributeValue): boolean {
   if (a.L !== undefined) return b.L !== undefined && a.L.length === b.L.length && a.L.every((x, i) => valuesEqual(x, b.L![i]!));
   if (a.M !== undefined) return b.M !== undefined && differingAttributes(a.M, b.M).length === 0;
   return false;
+}
+
+/** Whether two items are equal (differingAttributes is empty), without building the list: for per-item checks. */
+export function itemsEqual(a: AttributeMap, b: AttributeMap): boolean {
+  let names = 0;
+  for (const name in a) {
+    const other = b[name];
+    if (other === undefined || !valuesEqual(a[name]!, other)) return false;
+    names++;
+  }
+  return names === Object.keys(b).length;
 }
 
 /** Names of the attributes that differ (present on one side only, or with different values). */

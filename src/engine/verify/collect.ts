@@ -1,5 +1,5 @@
 import { extractKey, keyId, type AttributeMap } from '../../core/item.js';
-import { toDdbJson } from '../../core/ddb-json.js';
+import { toDdbJson, type DdbJsonMap } from '../../core/ddb-json.js';
 import { MappingError } from '../../core/transform.js';
 import { systemClock } from '../../core/clock.js';
 import { RateLimiter, RateMeter } from '../../core/rate-limiter.js';
@@ -87,10 +87,11 @@ async function spillSourceItem(
     return;
   }
   if (routed.length === 0) return;
+  let s: DdbJsonMap | undefined; // the source key's JSON, once per source item, and only for what is spilled
   for (const r of routed) {
     const header = lineHeader(r.target, r.keyId);
     opts.counters.expected++;
-    const line = (): string => formatLine(header, itemText(r.item), { n: source.name, s: toDdbJson(sourceKey) });
+    const line = (): string => formatLine(header, itemText(r.item), { n: source.name, s: (s ??= toDdbJson(sourceKey)) });
     if (opts.pairing) await opts.pairing.offer('expected', header, r.item, line);
     else await files.append(bucketOf(header, files.count), line());
   }
