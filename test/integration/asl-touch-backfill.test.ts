@@ -214,6 +214,7 @@ describe('the synthesized state machine, run by an ASL interpreter: touch backfi
           deliveries: recorded.deliveries,
           logLines: out.lines(),
           context,
+          sinks,
         });
         assert.equal(source.filter((item) => TOUCH_MARKER_ATTRIBUTE in item).length, 0, 'the removal pass left no marker on the source');
         assert.ok((metrics.RecordsSpooled ?? 0) >= ITEMS, `the touches flowed through the stream handler into the spool (${context})`);

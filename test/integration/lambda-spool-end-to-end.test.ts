@@ -150,6 +150,7 @@ describe('AWS runner end to end, stream spooled during the backfill', () => {
           deliveries: recorded.deliveries,
           logLines: out.lines(),
           context,
+          sinks,
         });
 
         // The stream was consumed during the backfill and the replay did the work, across several invocations.

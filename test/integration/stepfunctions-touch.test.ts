@@ -146,6 +146,7 @@ describe('touch backfill on the AWS runner (a Distributed Map over scan segments
           deliveries: recorded.deliveries,
           logLines: out.lines(),
           context,
+          sinks,
         });
         assert.equal(source.filter((item) => TOUCH_MARKER_ATTRIBUTE in item).length, 0, 'the removal pass left no marker on the source');
         assert.ok((metrics.RecordsSpooled ?? 0) >= ITEMS, `the touches flowed through the stream handler into the spool (${context})`);

@@ -116,6 +116,8 @@ export async function assertSpooledRunConverged(opts: {
   deliveries: Delivery[];
   logLines: Record<string, unknown>[];
   context: string;
+  /** The watched sinks' write log: printed for the differing keys. */
+  sinks?: { writesOf: (diffText: string) => string };
 }): Promise<{ source: AttributeMap[]; expected: ReturnType<typeof expectedTargets> }> {
   const source = await scanAll(opts.client, SOURCE_TABLE);
   const expected = expectedTargets(source);
@@ -124,14 +126,15 @@ export async function assertSpooledRunConverged(opts: {
   const left = await spoolLeft(opts.client, opts.stateTable, opts.migration, 'source');
   let evidence = '';
   if (left.keys.length > 0 || !isEmptyDiff(byGroup) || !isEmptyDiff(flags)) {
+    const diffText = JSON.stringify([byGroup, flags, left.keys]);
     const history = await explainStreamHistory({
       streams: opts.streams,
       streamArn: await latestStreamArn(opts.client, SOURCE_TABLE),
-      diffText: JSON.stringify([byGroup, flags, left.keys]),
+      diffText,
       deliveries: opts.deliveries,
     });
     const timeline = opts.logLines.filter((l) => /handed off|spool replayed|replay done/.test(String(l.message))).map((l) => JSON.stringify(l));
-    evidence = `\nspool left ${JSON.stringify(left)}\n${[...timeline, history].join('\n')}`;
+    evidence = `\nspool left ${JSON.stringify(left)}\n${[...timeline, history, ...(opts.sinks ? [opts.sinks.writesOf(diffText)] : [])].join('\n')}`;
     console.log(evidence.replaceAll('\n', '\n# '));
   }
   assert.deepEqual(left.keys, [], `the spool is empty once live: a key left in it is a change never replayed (${opts.context})${evidence}`);
@@ -140,17 +143,81 @@ export async function assertSpooledRunConverged(opts: {
   return { source, expected };
 }
 
+/** One target write as a watched sink saw it: who asked, what, and how it ended. */
+export interface WatchedWrite {
+  /** 'handler', or 'replay' (the backfill tasks' sinks: backfill segments and the Replay task). */
+  by: 'handler' | 'replay';
+  /** The op's origin: 'backfill' (a segment's copy), 'retry' (a replay's re-read), or the stream's shard label. */
+  via: string;
+  op: 'put' | 'delete';
+  target: string;
+  id: string | undefined;
+  v: string | undefined;
+  grp: string | undefined;
+  startedAt: number;
+  endedAt?: number;
+  /** 'ok', 'rejected: CODE', or the error the call threw (an injected crash writes a prefix of the call first). */
+  outcome?: string;
+}
+
 /**
- * The SDK attempts of the sinks the stream handler and the replay open (via `wrapSink`), for the failure context: a
- * retried target write whose first attempt the stalled emulator still applies later is the leading hypothesis for
- * the one unexplained stale-item run (docs/consistency.md, the spool's open problem).
+ * The sinks the stream handler and the replay open (via `wrapSink`), watched: their SDK attempts, and every write op
+ * with its timing and outcome, for the failure context. A differing key's writes, in time order, say which writer
+ * left the stale value and when (a retried target write whose first attempt the stalled emulator applies later is one
+ * hypothesis for the unexplained stale-item runs: docs/consistency.md, the spool's open problem).
  */
-export function watchSinks(): { handler: (sink: Sink) => Sink; replay: (sink: Sink) => Sink; summary: () => string } {
+export function watchSinks(): {
+  handler: (sink: Sink) => Sink;
+  replay: (sink: Sink) => Sink;
+  summary: () => string;
+  writes: WatchedWrite[];
+  /** The writes of the ids named in `diffText` (item-NNNNNN), oldest first, one line each. */
+  writesOf: (diffText: string) => string;
+} {
   const watched: Record<'handler' | 'replay', Sink[]> = { handler: [], replay: [] };
-  const watch = (kind: 'handler' | 'replay') => (sink: Sink) => {
-    watched[kind].push(sink);
-    return sink;
-  };
+  const writes: WatchedWrite[] = [];
+  const watch =
+    (by: 'handler' | 'replay') =>
+    (sink: Sink): Sink => {
+      watched[by].push(sink);
+      return {
+        name: sink.name,
+        capabilities: sink.capabilities,
+        ...(sink.close ? { close: () => sink.close!() } : {}),
+        ...(sink.activity ? { activity: () => sink.activity!() } : {}),
+        ...(sink.writeBudget ? { writeBudget: sink.writeBudget } : {}),
+        ...(sink.callStats ? { callStats: sink.callStats } : {}),
+        async write(ops, signal) {
+          const startedAt = Date.now();
+          const logged = ops.map((o) => {
+            const item = o.kind === 'put' ? o.item : undefined;
+            const w: WatchedWrite = {
+              by,
+              via: o.origin.via,
+              op: o.kind,
+              target: o.target,
+              id: o.origin.sourceKey.id?.S,
+              v: item?.v?.N,
+              grp: item?.grp?.S,
+              startedAt,
+            };
+            writes.push(w);
+            return w;
+          });
+          try {
+            const res = await sink.write(ops, signal);
+            const rejected = new Map(res.rejected.map((r) => [r.op, r.error.code]));
+            ops.forEach((o, i) =>
+              Object.assign(logged[i]!, { endedAt: Date.now(), outcome: rejected.has(o) ? `rejected: ${rejected.get(o)}` : 'ok' }),
+            );
+            return res;
+          } catch (err) {
+            for (const w of logged) Object.assign(w, { endedAt: Date.now(), outcome: `threw ${(err as Error).name}` });
+            throw err;
+          }
+        },
+      };
+    };
   const total = (sinks: Sink[]) =>
     sinks.reduce(
       (n, s) => {
@@ -163,5 +230,15 @@ export function watchSinks(): { handler: (sink: Sink) => Sink; replay: (sink: Si
     handler: watch('handler'),
     replay: watch('replay'),
     summary: () => `target SDK attempts: handler ${JSON.stringify(total(watched.handler))}, replay ${JSON.stringify(total(watched.replay))}`,
+    writes,
+    writesOf: (diffText) => {
+      const ids = new Set([...diffText.matchAll(/item-\d{6}/g)].map((m) => m[0]));
+      const lines = [`target writes of ${[...ids].join(', ')} (a crashed call wrote a prefix of its ops):`];
+      for (const w of writes.filter((x) => x.id !== undefined && ids.has(x.id)).sort((a, b) => a.startedAt - b.startedAt))
+        lines.push(
+          `${w.id} ${w.startedAt}-${w.endedAt ?? 'pending'} ${w.by}/${w.via} ${w.op} ${w.target} grp=${w.grp} v=${w.v} ${w.outcome ?? 'pending'}`,
+        );
+      return lines.join('\n');
+    },
   };
 }
