@@ -38,6 +38,18 @@ export interface BackfillStateMachineProps {
  * crash: Step Functions reports `Lambda.Unknown` — some runtimes `Sandbox.Timedout` or `Runtime.ExitError`). A dead
  * copier still holds its segment's lease, so the retry meets SegmentLeasedError (retried on its own) until it ends.
  */
+/**
+ * STATE_LOCKED: a previous attempt (timed out, its Lambda possibly still running) holds the migration lock until its
+ * lease ends, or this attempt lost it after a stall and stopped before writing. Either way the step runs again later.
+ */
+const LOCKED_RETRY = {
+  errors: ['MigrationLockedError'],
+  interval: Duration.seconds(30),
+  backoffRate: 1.5,
+  maxDelay: Duration.minutes(2),
+  maxAttempts: 10,
+};
+
 const TRANSIENT = [
   'Lambda.Unknown',
   'Runtime.ExitError',
@@ -73,12 +85,14 @@ export class BackfillStateMachine extends Construct {
     // export.start: one Prepare invocation waits a few minutes for the export, then fails with ExportInProgressError;
     // each retry finds the same export by its idempotency token (valid 8 h: 75 attempts of ≤ 6 min stay inside it).
     prepare.addRetry({ errors: ['ExportInProgressError'], interval: Duration.seconds(60), backoffRate: 1, maxAttempts: 75 });
+    prepare.addRetry(LOCKED_RETRY);
     const complete = new LambdaInvoke(this, 'Complete', {
       lambdaFunction: props.complete,
       payloadResponseOnly: true,
       retryOnServiceExceptions: true,
       comment: 'mark the backfill complete once every segment is done',
     });
+    complete.addRetry(LOCKED_RETRY);
 
     let chain: Chain = Chain.start(prepare);
     if (props.spool) {
@@ -126,7 +140,8 @@ export class BackfillStateMachine extends Construct {
       retryOnServiceExceptions: true,
       comment: 're-read every spooled source key, write what it now produces, hand off, then go live',
     });
-    // STATE_LOCKED (a DynashiftError): a previous attempt still holds the migration lock until its lease ends.
+    replay.addRetry(LOCKED_RETRY);
+    // Any other DynashiftError too (the replay re-reads and rewrites, so a retry is harmless).
     replay.addRetry({ errors: ['DynashiftError'], interval: Duration.seconds(30), backoffRate: 1.5, maxDelay: Duration.minutes(2), maxAttempts: 10 });
     replay.addRetry({ errors: TRANSIENT, interval: Duration.seconds(10), backoffRate: 2, maxAttempts: 10 });
     return replay.next(

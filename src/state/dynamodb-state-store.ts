@@ -141,6 +141,17 @@ export interface StreamBatchReport {
 }
 
 /** Another invocation holds this segment's lease; Step Functions retries the task after a pause. */
+/**
+ * The migration lock is held by another invocation, or this one lost it (its lease ran out): the state machine retries
+ * the step by this name, behind the holder (a dead holder's lease expires on its own).
+ */
+export class MigrationLockedError extends DynashiftError {
+  override readonly name = 'MigrationLockedError';
+  constructor(message: string, hint: string) {
+    super('STATE_LOCKED', message, { side: 'state', hint });
+  }
+}
+
 export class SegmentLeasedError extends DynashiftError {
   override readonly name = 'SegmentLeasedError';
   constructor(message: string, details?: Record<string, unknown>) {
@@ -381,20 +392,18 @@ export class DynamoDbStateStore implements StateStore {
     };
   }
 
-  private async lockedError(lost?: 'lost'): Promise<DynashiftError> {
+  private async lockedError(lost?: 'lost'): Promise<MigrationLockedError> {
     const holder = await this.get(LOCK);
     const who = `${holder?.owner?.S ?? 'another runner'} until ${holder?.expiresAt?.N ? new Date(Number(holder.expiresAt.N)).toISOString() : '?'}`;
     return lost
-      ? new DynashiftError(
-          'STATE_LOCKED',
+      ? new MigrationLockedError(
           `migration ${this.opts.migration}: this invocation lost its lock (its lease ran out); it is held by ${who}`,
-          {
-            hint: 'this invocation stalled longer than the lock lease and stopped before writing; the step is retried by whoever holds the lock now',
-          },
+          'this invocation stalled longer than the lock lease and stopped before writing; the step is retried by whoever holds the lock now',
         )
-      : new DynashiftError('STATE_LOCKED', `migration ${this.opts.migration} is locked by ${who}`, {
-          hint: "another prepare/complete step or runner holds this migration; wait for it to finish (a dead holder's lease expires on its own)",
-        });
+      : new MigrationLockedError(
+          `migration ${this.opts.migration} is locked by ${who}`,
+          "another prepare/complete step or runner holds this migration; wait for it to finish (a dead holder's lease expires on its own)",
+        );
   }
 
   // ---- Runner extensions: runtime facts, per-segment leases and checkpoints, stream progress ---------------------------

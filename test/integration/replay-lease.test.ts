@@ -16,6 +16,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import type { AttributeMap } from '../../src/core/item.js';
 import { jsonLogger } from '../../src/runners/lambda/observability.js';
 import { loadRuntime, mapperFor, openSinks } from '../../src/runners/lambda/runtime.js';
+import { completeBackfill } from '../../src/runners/stepfunctions/complete.js';
 import { replaySpool, type ReplayContext } from '../../src/runners/stepfunctions/replay.js';
 import { createBackfillTasks } from '../../src/runners/stepfunctions/tasks.js';
 import type { SegmentInput } from '../../src/runners/stepfunctions/types.js';
@@ -125,5 +126,79 @@ test(
     const flags = compareTables(expected.flags, await scanAll(local.client, 'dst_flags'), ['id']);
     assert.ok(isEmptyDiff(byGroup), `byGroup differs:\n${formatDiff(byGroup)}`);
     assert.ok(isEmptyDiff(flags), `flags differs:\n${formatDiff(flags)}`);
+  },
+);
+
+test(
+  'a Complete that stalled past its lease saves nothing: the state the next holder saved (the replay gone live) stays',
+  { timeout: 60_000 },
+  async () => {
+    await createTable(local.client, { name: 'src2', partitionKey: { name: 'id', type: 'S' }, streamViewType: 'NEW_AND_OLD_IMAGES' });
+    await local.client.send(new PutItemCommand({ TableName: 'src2', Item: version(1, 'alpha') }));
+    const config = await loadConfig(
+      writeMigrationConfig(mkdtempSync(join(tmpdir(), 'dynashift-complete-lease-')), {
+        name: 'complete-lease',
+        endpoint: local.endpoint,
+        segments: 1,
+        concurrency: 1,
+        pageSize: 50,
+      }),
+    );
+    config.sources.source!.table = 'src2';
+    const out = captureOutput();
+    const opts = { stateTable: STATE_TABLE, stateClient: local.client, write: out.write, config };
+    const tasks = createBackfillTasks(opts);
+    const prepared = await tasks.prepare({});
+    for (const segment of prepared.segments) {
+      let input: SegmentInput = segment;
+      for (let r = await tasks.backfillSegment(input); !r.done; r = await tasks.backfillSegment(input)) input = r as SegmentInput;
+    }
+    const store = (owner: string, skewMs = 0) =>
+      new DynamoDbStateStore({ client: local.client, table: STATE_TABLE, migration: config.name, owner, now: () => Date.now() + skewMs });
+    const log = jsonLogger({ write: out.write });
+
+    // Complete A reads the state, then stalls past its lease.
+    let stalled!: () => void;
+    const readDone = new Promise<void>((r) => (stalled = r));
+    let wake!: () => void;
+    const woken = new Promise<void>((r) => (wake = r));
+    const storeA = store('complete-a');
+    const load = storeA.load.bind(storeA);
+    storeA.load = async () => {
+      const state = await load();
+      stalled();
+      await woken;
+      return state;
+    };
+    const a = completeBackfill(config, storeA, log);
+    a.catch(() => {}); // awaited below
+    await readDone;
+
+    // Its retry B (clock 2 minutes ahead, past A's 60 s lease) completes, and the replay goes live: phase catching-up.
+    const b = await completeBackfill(config, store('complete-b', 120_000), log);
+    assert.equal(b.replay, true);
+    const runtime = (await loadRuntime(store('reader'), config))!;
+    const replayed = await replaySpool(
+      {
+        config,
+        store: store('replayer', 120_000),
+        runtime,
+        mapper: mapperFor(config, runtime),
+        sinks: openSinks(config, runtime, opts),
+        sourceClients: { source: local.client },
+        log,
+      },
+      { timeBudgetMs: 10_000, handoffBelow: 100 },
+    );
+    assert.equal(replayed.done, true);
+    assert.equal((await store('reader').peek())!.phase, 'catching-up');
+
+    // A wakes with the state it read (phase backfilling): saving it would move the migration back.
+    wake();
+    await assert.rejects(
+      a,
+      (err: Error & { code?: string }) => err.name === 'MigrationLockedError' && err.code === 'STATE_LOCKED' && /lost its lock/.test(err.message),
+    );
+    assert.equal((await store('reader').peek())!.phase, 'catching-up', 'the stalled Complete saved nothing');
   },
 );

@@ -133,6 +133,12 @@ test('without the spool (stream.duringBackfill false): Prepare → Distributed M
   assert.equal(d.States.Prepare.Next, 'BackfillSegments');
   assert.equal(map.Next, 'Complete');
   assert.equal(d.States.Complete.Next, 'StreamMayStart');
+  // A step whose previous attempt still holds the migration lock (or that lost it after a stall) runs again later.
+  for (const step of ['Prepare', 'Complete'])
+    assert.ok(
+      d.States[step].Retry.some((r: { ErrorEquals: string[] }) => r.ErrorEquals.includes('MigrationLockedError')),
+      `${step} is retried on MigrationLockedError`,
+    );
   const gate = d.States.StreamMayStart;
   assert.equal(gate.Choices[0].Variable, '$.enableStreamMapping');
   assert.equal(gate.Default, 'BackfillIncomplete');

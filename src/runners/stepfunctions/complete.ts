@@ -67,6 +67,9 @@ export async function completeBackfill(config: ResolvedConfig, store: DynamoDbSt
     // With a spool the catch-up starts when the Replay task goes live; it moves the phase then.
     if (!spooling && (state.phase === 'new' || state.phase === 'backfilling')) enterPhase(state, 'catching-up');
     state.updatedAt = new Date(now).toISOString();
+    // Still the lock's holder: a Complete that stalled past its lease must not save the state it read over what the
+    // holder since (a retried Complete, then the Replay moving the phase) saved.
+    await lock.confirm();
     await store.save(state);
     return { ...base, complete: true, enableStreamMapping: true, replay: spooling };
   } finally {

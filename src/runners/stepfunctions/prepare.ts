@@ -94,6 +94,7 @@ export async function prepareMigration(
       if (spoolsDuringBackfill(config, src.backfill.strategy) && !src.backfill.completedAt) await store.spool().open(name);
     }
     state.updatedAt = new Date().toISOString();
+    await lock.confirm(); // as in Complete: a Prepare that stalled past its lease saves nothing over a newer state
     await store.save(state);
     log.info(
       { resumed, segments: segments.length, ...(exportFiles ? { exportFiles: exportFiles.files } : {}), phase: state.phase },
