@@ -163,8 +163,8 @@ export interface WatchedWrite {
 /**
  * The sinks the stream handler and the replay open (via `wrapSink`), watched: their SDK attempts, and every write op
  * with its timing and outcome, for the failure context. A differing key's writes, in time order, say which writer
- * left the stale value and when (a retried target write whose first attempt the stalled emulator applies later is one
- * hypothesis for the unexplained stale-item runs: docs/consistency.md, the spool's open problem).
+ * left the stale value and when; with the stream history and the deliveries they explained the stale spool runs
+ * (docs/consistency.md, "The stale spool runs, explained").
  */
 export function watchSinks(): {
   handler: (sink: Sink) => Sink;
