@@ -36,35 +36,46 @@ const version = (v: number, grp: string): AttributeMap => ({
   note: { S: `version ${v}` },
 });
 
+/**
+ * A migration of `table` (holding x at version 1, alpha) whose backfill has run: prepared, every segment copied.
+ * The state table is created once, by the first caller.
+ */
+async function backfilledMigration(table: string, name: string) {
+  await createTable(local.client, { name: table, partitionKey: { name: 'id', type: 'S' }, streamViewType: 'NEW_AND_OLD_IMAGES' });
+  stateTable ??= createStateTable(local.client, STATE_TABLE);
+  await stateTable;
+  await local.client.send(new PutItemCommand({ TableName: table, Item: version(1, 'alpha') }));
+  const config = await loadConfig(
+    writeMigrationConfig(mkdtempSync(join(tmpdir(), `dynashift-${name}-`)), {
+      name,
+      endpoint: local.endpoint,
+      segments: 1,
+      concurrency: 1,
+      pageSize: 50,
+    }),
+  );
+  config.sources.source!.table = table;
+  const out = captureOutput();
+  const opts = { stateTable: STATE_TABLE, stateClient: local.client, write: out.write, config };
+  const tasks = createBackfillTasks(opts);
+  const prepared = await tasks.prepare({});
+  for (const segment of prepared.segments) {
+    let input: SegmentInput = segment;
+    for (let r = await tasks.backfillSegment(input); !r.done; r = await tasks.backfillSegment(input)) input = r as SegmentInput;
+  }
+  const store = (owner: string, skewMs = 0) =>
+    new DynamoDbStateStore({ client: local.client, table: STATE_TABLE, migration: config.name, owner, now: () => Date.now() + skewMs });
+  return { config, out, opts, tasks, store };
+}
+let stateTable: Promise<void> | undefined;
+
 test(
   'a replayer that stalled past its lease stops before writing: the replayer that took over keeps the newer version',
   { timeout: 60_000 },
   async () => {
-    await createTable(local.client, { name: 'src', partitionKey: { name: 'id', type: 'S' }, streamViewType: 'NEW_AND_OLD_IMAGES' });
-    await createStateTable(local.client, STATE_TABLE);
-    await local.client.send(new PutItemCommand({ TableName: 'src', Item: version(1, 'alpha') }));
-    const config = await loadConfig(
-      writeMigrationConfig(mkdtempSync(join(tmpdir(), 'dynashift-replay-lease-')), {
-        name: 'lease',
-        endpoint: local.endpoint,
-        segments: 1,
-        concurrency: 1,
-        pageSize: 50,
-      }),
-    );
-    const out = captureOutput();
-    const opts = { stateTable: STATE_TABLE, stateClient: local.client, write: out.write, config };
-
     // The backfill copies version 1; the stream handler then spools the record that moves x from alpha to bravo.
-    const tasks = createBackfillTasks(opts);
-    const prepared = await tasks.prepare({});
-    for (const segment of prepared.segments) {
-      let input: SegmentInput = segment;
-      for (let r = await tasks.backfillSegment(input); !r.done; r = await tasks.backfillSegment(input)) input = r as SegmentInput;
-    }
+    const { config, out, opts, tasks, store } = await backfilledMigration('src', 'lease');
     assert.equal((await tasks.complete({})).replay, true, 'Complete hands over to the replay');
-    const store = (owner: string, skewMs = 0) =>
-      new DynamoDbStateStore({ client: local.client, table: STATE_TABLE, migration: config.name, owner, now: () => Date.now() + skewMs });
     const runtime = (await loadRuntime(store('reader'), config))!;
     const mapper = mapperFor(config, runtime);
     const targetKeys = [version(1, 'alpha'), version(2, 'bravo')].flatMap((image) =>
@@ -133,28 +144,7 @@ test(
   'a Complete that stalled past its lease saves nothing: the state the next holder saved (the replay gone live) stays',
   { timeout: 60_000 },
   async () => {
-    await createTable(local.client, { name: 'src2', partitionKey: { name: 'id', type: 'S' }, streamViewType: 'NEW_AND_OLD_IMAGES' });
-    await local.client.send(new PutItemCommand({ TableName: 'src2', Item: version(1, 'alpha') }));
-    const config = await loadConfig(
-      writeMigrationConfig(mkdtempSync(join(tmpdir(), 'dynashift-complete-lease-')), {
-        name: 'complete-lease',
-        endpoint: local.endpoint,
-        segments: 1,
-        concurrency: 1,
-        pageSize: 50,
-      }),
-    );
-    config.sources.source!.table = 'src2';
-    const out = captureOutput();
-    const opts = { stateTable: STATE_TABLE, stateClient: local.client, write: out.write, config };
-    const tasks = createBackfillTasks(opts);
-    const prepared = await tasks.prepare({});
-    for (const segment of prepared.segments) {
-      let input: SegmentInput = segment;
-      for (let r = await tasks.backfillSegment(input); !r.done; r = await tasks.backfillSegment(input)) input = r as SegmentInput;
-    }
-    const store = (owner: string, skewMs = 0) =>
-      new DynamoDbStateStore({ client: local.client, table: STATE_TABLE, migration: config.name, owner, now: () => Date.now() + skewMs });
+    const { config, out, opts, store } = await backfilledMigration('src2', 'complete-lease');
     const log = jsonLogger({ write: out.write });
 
     // Complete A reads the state, then stalls past its lease.
