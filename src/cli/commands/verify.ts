@@ -16,6 +16,7 @@ export interface VerifyFlags {
   report?: string;
   recheckRounds?: number;
   recheckDelay?: number;
+  concurrency?: number;
   json?: boolean;
   reverse?: boolean;
   logFormat?: 'pretty' | 'json';
@@ -51,6 +52,7 @@ export async function verifyCommand(flags: VerifyFlags): Promise<number> {
       ...(flags.report ? { reportPath: resolve(flags.report) } : {}),
       ...(flags.recheckRounds !== undefined ? { recheckRounds: flags.recheckRounds } : {}),
       ...(flags.recheckDelay !== undefined ? { recheckDelayMs: flags.recheckDelay } : {}),
+      ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
     });
     process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : formatVerify(result, config.name));
     return result.identical ? 0 : 1;

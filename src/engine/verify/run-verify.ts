@@ -39,6 +39,14 @@ export const DEFAULT_REPORT_LIMIT = 10_000;
  *
  * Runner-free: no process access; the CLI prints the result and sets the exit code.
  */
+/**
+ * Segments read at once per side by default. One process compares on one core, which 3–4 scans per side already keep
+ * busy; more only add pages in flight (memory) and let the two sides drift apart, so fewer twins meet in memory. On
+ * DynamoDB Local at 100,000 items: 4 per side took 20–21 s and 260–270 MB, 8 per side 31–33 s and 310–650 MB
+ * (BENCHMARKS.md, "Verify CPU and memory").
+ */
+export const VERIFY_SCANS_PER_SIDE = 4;
+
 export async function runVerify(config: ResolvedConfig, opts: VerifyOptions): Promise<VerifyResult> {
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
@@ -48,7 +56,7 @@ export async function runVerify(config: ResolvedConfig, opts: VerifyOptions): Pr
   const workDir = opts.workDir ?? join(config.stateDir, `verify-work-${stamp}-${randomUUID().slice(0, 8)}`);
   const { log, signal } = opts;
   const segments = opts.segments ?? config.backfill.segments;
-  const concurrency = Math.max(1, Math.min(segments, config.backfill.concurrency));
+  const concurrency = Math.max(1, Math.min(segments, opts.concurrency ?? Math.min(config.backfill.concurrency, VERIFY_SCANS_PER_SIDE)));
 
   const ctx = await wrapAws(() => openVerifyContext(config, { concurrency: config.write.concurrency }));
   const repairClients: RepairTarget[] = [];

@@ -14,6 +14,8 @@ export interface VerifyOptions {
   recheckDelayMs?: number;
   /** Parallel Scan segments of each source and read partitions of each target (default: backfill.segments). */
   segments?: number;
+  /** Segments read at once on each side (default: backfill.concurrency, at most VERIFY_SCANS_PER_SIDE). */
+  concurrency?: number;
   /** Where spill files go while verify runs (default: a fresh folder in the state folder); removed at the end. */
   workDir?: string;
   /** Bucket count override; by default chosen from the table sizes so one bucket stays about 32 MB. */
