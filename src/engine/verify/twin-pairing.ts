@@ -29,7 +29,7 @@ interface Waiting {
  * side settles a pair, so memory stays bounded without spilling pairs that would have met; if no pair is settled
  * within the patience (the sides do not meet in order: another key layout, a target read in its own order), they stop
  * parking for a while and the oldest items are spilled instead. The budget must hold the pages both sides have in
- * flight (by default 4 segments a side, pages of up to 1,000 items): below that, twins in pages not yet read do not meet.
+ * flight (by default 4 segments a side, pages of up to 1,000 items): below that, twins in unread pages do not meet.
  */
 export class TwinPairing {
   private readonly waiting = new Map<string, Waiting>();
