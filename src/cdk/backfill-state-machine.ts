@@ -34,11 +34,6 @@ export interface BackfillStateMachineProps {
 }
 
 /**
- * Errors worth retrying a task on: a transient failure, or the invocation's runtime died (timeout, out of memory, a
- * crash: Step Functions reports `Lambda.Unknown` — some runtimes `Sandbox.Timedout` or `Runtime.ExitError`). A dead
- * copier still holds its segment's lease, so the retry meets SegmentLeasedError (retried on its own) until it ends.
- */
-/**
  * STATE_LOCKED: a previous attempt (timed out, its Lambda possibly still running) holds the migration lock until its
  * lease ends, or this attempt lost it after a stall and stopped before writing. Either way the step runs again later.
  */
@@ -50,6 +45,11 @@ const LOCKED_RETRY = {
   maxAttempts: 10,
 };
 
+/**
+ * Errors worth retrying a task on: a transient failure, or the invocation's runtime died (timeout, out of memory, a
+ * crash: Step Functions reports `Lambda.Unknown` — some runtimes `Sandbox.Timedout` or `Runtime.ExitError`). A dead
+ * copier still holds its segment's lease, so the retry meets SegmentLeasedError (retried on its own) until it ends.
+ */
 const TRANSIENT = [
   'Lambda.Unknown',
   'Runtime.ExitError',

@@ -30,6 +30,14 @@ export const DEFAULT_RECHECK_DELAY_MS = 2000;
 export const DEFAULT_REPORT_LIMIT = 10_000;
 
 /**
+ * Segments read at once per side by default. One process compares on one core, which 3–4 scans per side already keep
+ * busy; more only add pages in flight (memory) and let the two sides drift apart, so fewer twins meet in memory. On
+ * DynamoDB Local at 100,000 items: 4 per side took 20–21 s and 260–270 MB, 8 per side 31–33 s and 310–650 MB
+ * (BENCHMARKS.md, "Scans at once per side, and memory").
+ */
+export const VERIFY_SCANS_PER_SIDE = 4;
+
+/**
  * `dynashift verify`: compares transform(source) with the targets item by item, in bounded memory.
  *
  * Full mode: both sides are scanned in parallel and spilled to hash buckets on disk, then compared one bucket at a
@@ -39,14 +47,6 @@ export const DEFAULT_REPORT_LIMIT = 10_000;
  *
  * Runner-free: no process access; the CLI prints the result and sets the exit code.
  */
-/**
- * Segments read at once per side by default. One process compares on one core, which 3–4 scans per side already keep
- * busy; more only add pages in flight (memory) and let the two sides drift apart, so fewer twins meet in memory. On
- * DynamoDB Local at 100,000 items: 4 per side took 20–21 s and 260–270 MB, 8 per side 31–33 s and 310–650 MB
- * (BENCHMARKS.md, "Verify CPU and memory").
- */
-export const VERIFY_SCANS_PER_SIDE = 4;
-
 export async function runVerify(config: ResolvedConfig, opts: VerifyOptions): Promise<VerifyResult> {
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
