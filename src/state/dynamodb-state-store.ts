@@ -140,7 +140,6 @@ export interface StreamBatchReport {
   behind?: boolean;
 }
 
-/** Another invocation holds this segment's lease; Step Functions retries the task after a pause. */
 /**
  * The migration lock is held by another invocation, or this one lost it (its lease ran out): the state machine retries
  * the step by this name, behind the holder (a dead holder's lease expires on its own).
@@ -152,6 +151,7 @@ export class MigrationLockedError extends DynashiftError {
   }
 }
 
+/** Another invocation holds this segment's lease; Step Functions retries the task after a pause. */
 export class SegmentLeasedError extends DynashiftError {
   override readonly name = 'SegmentLeasedError';
   constructor(message: string, details?: Record<string, unknown>) {
