@@ -78,7 +78,7 @@ export async function explainStreamHistory(opts: {
   deliveries: Delivery[];
   keyAttribute?: string;
 }): Promise<string> {
-  const ids = new Set([...opts.diffText.matchAll(/item-\d{6}/g)].map((m) => m[0]));
+  const ids = idsIn(opts.diffText);
   const keyAttribute = opts.keyAttribute ?? 'id';
   const lines = [`stream history of ${[...ids].join(', ')}:`];
   for (const rec of await readStream(opts.streams, opts.streamArn)) {
@@ -93,6 +93,11 @@ export async function explainStreamHistory(opts: {
     );
   }
   return lines.join('\n');
+}
+
+/** The fixture's item ids (item-NNNNNN) a comparison's text names. */
+function idsIn(diffText: string): Set<string> {
+  return new Set([...diffText.matchAll(/item-\d{6}/g)].map((m) => m[0]));
 }
 
 function image(item: Record<string, { S?: string; N?: string; SS?: string[] }> | undefined): string {
@@ -232,7 +237,7 @@ export function watchSinks(): {
     summary: () => `target SDK attempts: handler ${JSON.stringify(total(watched.handler))}, replay ${JSON.stringify(total(watched.replay))}`,
     writes,
     writesOf: (diffText) => {
-      const ids = new Set([...diffText.matchAll(/item-\d{6}/g)].map((m) => m[0]));
+      const ids = idsIn(diffText);
       const lines = [`target writes of ${[...ids].join(', ')} (a crashed call wrote a prefix of its ops):`];
       for (const w of writes.filter((x) => x.id !== undefined && ids.has(x.id)).sort((a, b) => a.startedAt - b.startedAt))
         lines.push(
