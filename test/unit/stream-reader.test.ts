@@ -822,6 +822,32 @@ test('lagMs measures how far the applied records trail the clock and is 0 at the
   assert.deepEqual(await outcome, { ok: true });
 });
 
+test('lagMs on minute-rounded record times (DynamoDB Local) is bounded by the last time the shard was read to its end', async () => {
+  const t0 = Date.parse('2026-03-01T12:00:50Z');
+  const minute = (t: number): number => Math.floor(t / 60_000) * 60_000; // how DynamoDB Local stamps records
+  let clock = t0;
+  const model = new StreamModel({ now: () => clock });
+  model.write(change('a', 1, { createdAt: minute(clock) }));
+  const r = reader(model, freshState(model, clock - HOUR), { now: () => clock });
+  const lags: number[] = [];
+  const { controller, outcome } = start(r, async () => {
+    lags.push(r.lagMs());
+  });
+  // The first page proves nothing yet: its record's (rounded) age is all there is.
+  await waitFor(() => r.status()[0]?.state === 'at-tip', 'tip');
+  assert.deepEqual(lags, [50_000]);
+  // A second later another write arrives. Everything written before the last empty poll (at t0) was applied, so
+  // nothing pending is older than 1 s, although its record says 12:00:00.
+  clock = t0 + 1_000;
+  model.write(change('b', 1, { createdAt: minute(clock) }));
+  await waitFor(() => lags.length === 2, 'the second page');
+  assert.deepEqual(lags, [50_000, 1_000]);
+  await waitFor(() => r.status()[0]?.state === 'at-tip', 'tip again');
+  assert.equal(r.lagMs(), 0);
+  controller.abort();
+  assert.deepEqual(await outcome, { ok: true });
+});
+
 // ---- randomized -----------------------------------------------------------------------------------------------------
 
 for (const seed of [7, 1234, 987654]) {

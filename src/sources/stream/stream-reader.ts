@@ -231,11 +231,18 @@ export class StreamReader {
     return lag;
   }
 
+  /**
+   * How long ago the oldest change not yet applied may have been written: the age of the last applied record, or the
+   * time since the shard was last proven read to its end (syncedThrough: everything written before it is applied),
+   * whichever is shorter. The second bound matters where record times are coarse: DynamoDB Local rounds
+   * ApproximateCreationDateTime down to the minute, so the first alone read up to 60 s on a shard kept in sync.
+   */
   private shardLag(shardId: string): number {
     const rt = this.runtime.get(shardId);
     if (rt?.tipAt !== undefined) return 0;
     const from = this.state.shards[shardId]?.lastRecordAt ?? rt?.pendingFrom;
-    return from === undefined ? 0 : Math.max(0, this.now() - from);
+    if (from === undefined) return 0;
+    return Math.max(0, this.now() - Math.max(from, rt?.syncedThrough ?? from));
   }
 
   private rt(shardId: string): ShardRuntime {
