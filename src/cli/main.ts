@@ -168,7 +168,7 @@ export async function main(argv: string[]): Promise<number> {
       wholeNumber(v, 0),
     )
     .option('--recheck-delay <ms>', 'wait before the first re-read, doubling each round (default 2000)', (v) => wholeNumber(v, 0))
-    .option('--concurrency <n>', 'segments scanned at once on each side (default: backfill.concurrency, at most 4)', (v) => wholeNumber(v, 1))
+    .option('--concurrency <n>', 'segments scanned at once on each side (default: backfill.concurrency, at most 3)', (v) => wholeNumber(v, 1))
     .option('--json', 'print the result as JSON')
     .addOption(new Option('--log-format <format>', 'log format').choices(['pretty', 'json']).default('pretty'))
     .action(async (o) => {

@@ -68,7 +68,7 @@ async function differences(sides: Offer[][], pairingBudget: number | undefined):
   dirs.push(dir);
   const expected = new BucketFiles(dir, 'expected', 3);
   const actual = new BucketFiles(dir, 'actual', 3);
-  const pairing = pairingBudget === undefined ? undefined : new TwinPairing({ expected, actual }, pairingBudget);
+  const pairing = pairingBudget === undefined ? undefined : new TwinPairing({ expected, actual }, { budgetBytes: pairingBudget });
   // Two concurrent feeders, one per side, yielding between items as scans do between pages.
   await Promise.all(
     sides.map(async (offers) => {
@@ -206,7 +206,7 @@ test('a side that runs ahead parks until the other catches up: every pair settle
   const files = { expected: new BucketFiles(dir, 'expected', 2), actual: new BucketFiles(dir, 'actual', 2) };
   const item = (i: number): AttributeMap => ({ id: { S: `k${i}` }, pad: { S: 'x'.repeat(100) } });
   const size = 110;
-  const pairing = new TwinPairing(files, 20 * size);
+  const pairing = new TwinPairing(files, { budgetBytes: 20 * size });
   const N = 2000;
   await Promise.all([
     (async () => {
@@ -225,5 +225,34 @@ test('a side that runs ahead parks until the other catches up: every pair settle
   await Promise.all([files.expected.close(), files.actual.close()]);
   assert.equal(pairing.matched, N, 'every pair settled in memory');
   assert.ok(pairing.peakBytes <= 22 * size, `waiting stayed within the budget (peak ${pairing.peakBytes} bytes)`);
+  assert.equal(files.expected.lines + files.actual.lines, 0, 'nothing spilled');
+});
+
+test('parkAheadBytes parks the side ahead well before the budget: waiting stays at the threshold, every pair settles', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dynashift-twins-'));
+  dirs.push(dir);
+  const files = { expected: new BucketFiles(dir, 'expected', 2), actual: new BucketFiles(dir, 'actual', 2) };
+  const item = (i: number): AttributeMap => ({ id: { S: `k${i}` }, pad: { S: 'x'.repeat(100) } });
+  const size = 110;
+  const pairing = new TwinPairing(files, { budgetBytes: 100 * size, parkAheadBytes: 4 * size });
+  const N = 1000;
+  await Promise.all([
+    (async () => {
+      for (let i = 0; i < N; i++) await pairing.offer('expected', `h${i}`, item(i), () => 'never');
+      pairing.finish('expected');
+    })(),
+    (async () => {
+      for (let i = 0; i < N; i++) {
+        await pairing.offer('actual', `h${i}`, item(i), () => 'never');
+        await new Promise<void>((r) => setImmediate(r)); // the slower side
+      }
+      pairing.finish('actual');
+    })(),
+  ]);
+  await pairing.drain();
+  await Promise.all([files.expected.close(), files.actual.close()]);
+  assert.equal(pairing.matched, N, 'every pair settled in memory');
+  // The side ahead parks once it is more than 4 items ahead: the fifth waits, the sixth is not offered until a pair settles.
+  assert.ok(pairing.peakBytes <= 5 * size, `waiting stayed at the park threshold, far below the budget (peak ${pairing.peakBytes} bytes)`);
   assert.equal(files.expected.lines + files.actual.lines, 0, 'nothing spilled');
 });

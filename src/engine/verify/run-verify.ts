@@ -21,7 +21,7 @@ import { REPAIRED, repairSuspect, type RepairTarget } from './repair.js';
 import { writeReport } from './report.js';
 import { sampleSuspects, type SampleCounters } from './sample.js';
 import type { Suspect } from './suspect.js';
-import { TwinPairing } from './twin-pairing.js';
+import { PARK_AHEAD_BYTES_PER_SCAN, TwinPairing } from './twin-pairing.js';
 import type { TransformErrorFinding, VerifyOptions, VerifyResult } from './types.js';
 import { runController } from '../../core/run-signal.js';
 
@@ -30,12 +30,12 @@ export const DEFAULT_RECHECK_DELAY_MS = 2000;
 export const DEFAULT_REPORT_LIMIT = 10_000;
 
 /**
- * Segments read at once per side by default. One process compares on one core, which 3–4 scans per side already keep
- * busy; more only add pages in flight (memory) and let the two sides drift apart, so fewer twins meet in memory. On
- * DynamoDB Local at 100,000 items: 4 per side took 20–21 s and 260–270 MB, 8 per side 31–33 s and 310–650 MB
- * (BENCHMARKS.md, "Scans at once per side, and memory").
+ * Segments read at once per side by default. One process compares on one core, which 3 scans per side already keep
+ * busy; more only add pages in flight (memory) and let the two sides drift apart, so more items wait for their twins.
+ * On DynamoDB Local at 100,000 items: 3 per side took 19.6–21.8 s and 228–267 MB, 4 per side 19.8–24.3 s and
+ * 255–325 MB, 8 per side 31–33 s and 310–650 MB (BENCHMARKS.md, "Scans at once per side, and memory").
  */
-export const VERIFY_SCANS_PER_SIDE = 4;
+export const VERIFY_SCANS_PER_SIDE = 3;
 
 /**
  * `dynashift verify`: compares transform(source) with the targets item by item, in bounded memory.
@@ -218,7 +218,13 @@ async function fullComparison(
   const targets = Object.values(ctx.targets);
   const pairing =
     !ctx.config.transform && Object.keys(ctx.sources).length === 1 && targets.length === 1 && targets[0]!.capabilities.dynamoDbApi
-      ? new TwinPairing({ expected, actual }, opts.pairingBudgetBytes)
+      ? new TwinPairing(
+          { expected, actual },
+          {
+            ...(opts.pairingBudgetBytes !== undefined ? { budgetBytes: opts.pairingBudgetBytes } : {}),
+            parkAheadBytes: opts.concurrency * PARK_AHEAD_BYTES_PER_SCAN,
+          },
+        )
       : undefined;
   let failed = false;
   try {

@@ -6,6 +6,23 @@ import { bucketOf } from './spill-line.js';
 /** Bytes of items (by DynamoDB's size rules) held in memory while they wait for their twins. */
 export const DEFAULT_PAIRING_BUDGET_BYTES = 24 * 1024 * 1024;
 
+/**
+ * How far (in item bytes) one side may run ahead per segment it scans at once before its offers park: a page (at most
+ * 1 MB) per segment in flight, and half as much again for pages that arrive together. Parking sooner than the budget
+ * keeps memory down: each MB of items waiting held ~4 MB of RSS (BENCHMARKS.md, "Verify memory: how far a side runs
+ * ahead"), and a side left to run 18 MB ahead took verify from ~230 MB to over 300.
+ */
+export const PARK_AHEAD_BYTES_PER_SCAN = 1.5 * 1024 * 1024;
+
+export interface TwinPairingOptions {
+  /** The most item bytes that wait at once; past it the oldest are spilled. Default DEFAULT_PAIRING_BUDGET_BYTES. */
+  budgetBytes?: number;
+  /** How far one side runs ahead before its offers park. Default (and at most) three quarters of the budget. */
+  parkAheadBytes?: number;
+  /** How long a parked offer waits for a settled pair before parking is given up for a while. Default 250 ms. */
+  patienceMs?: number;
+}
+
 interface Waiting {
   side: 'expected' | 'actual';
   item: AttributeMap;
@@ -25,11 +42,12 @@ interface Waiting {
  * full (oldest first) or when the scans end. So the comparison's outcome is the same; only equal pairs skip the text,
  * the disk and the second pass.
  *
- * One side is often faster. When its waiting items pass three quarters of the budget, its offers park until the other
- * side settles a pair, so memory stays bounded without spilling pairs that would have met; if no pair is settled
- * within the patience (the sides do not meet in order: another key layout, a target read in its own order), they stop
- * parking for a while and the oldest items are spilled instead. The budget must hold the pages both sides have in
- * flight (by default 4 segments a side, pages of up to 1,000 items): below that, twins in unread pages do not meet.
+ * One side is often faster. When its waiting items pass the park threshold (by default 1.5 MB per segment scanned at
+ * once, at most three quarters of the budget), its offers park until the other side settles a pair, so memory stays
+ * bounded without spilling pairs that would have met; if no pair is settled within the patience (the sides do not meet
+ * in order: another key layout, a target read in its own order), they stop parking for a while and the oldest items
+ * are spilled instead. The budget must hold the pages both sides have in flight (by default 3 segments a side, pages
+ * of up to 1,000 items): below that, twins in unread pages do not meet.
  */
 export class TwinPairing {
   private readonly waiting = new Map<string, Waiting>();
@@ -45,11 +63,18 @@ export class TwinPairing {
   matched = 0;
   peakBytes = 0;
 
+  private readonly budgetBytes: number;
+  private readonly parkAheadBytes: number;
+  private readonly patienceMs: number;
+
   constructor(
     private readonly files: { expected: BucketFiles; actual: BucketFiles },
-    private readonly budgetBytes = DEFAULT_PAIRING_BUDGET_BYTES,
-    private readonly patienceMs = 250,
-  ) {}
+    opts: TwinPairingOptions = {},
+  ) {
+    this.budgetBytes = opts.budgetBytes ?? DEFAULT_PAIRING_BUDGET_BYTES;
+    this.parkAheadBytes = Math.min(opts.parkAheadBytes ?? Infinity, (this.budgetBytes * 3) / 4);
+    this.patienceMs = opts.patienceMs ?? 250;
+  }
 
   async offer(side: Waiting['side'], header: string, item: AttributeMap, line: () => string): Promise<void> {
     const twin = this.waiting.get(header);
@@ -69,11 +94,10 @@ export class TwinPairing {
     this.bytes += size;
     this.ahead[side] += size;
     this.peakBytes = Math.max(this.peakBytes, this.bytes);
-    // This side is ahead by more than three quarters of the budget: let the other side catch up, as long as it is
-    // settling pairs.
+    // This side is ahead by more than parkAheadBytes: let the other side catch up, as long as it is settling pairs.
     // (Evicting instead would spill both halves of every pair from here on once one side runs ahead.)
     const other = side === 'expected' ? 'actual' : 'expected';
-    while (this.ahead[side] > (this.budgetBytes * 3) / 4 && !this.finished[other] && Date.now() >= this.noWaitUntil) {
+    while (this.ahead[side] > this.parkAheadBytes && !this.finished[other] && Date.now() >= this.noWaitUntil) {
       if (!(await this.park())) this.noWaitUntil = Date.now() + 4 * this.patienceMs;
     }
     while (this.bytes > this.budgetBytes) {
