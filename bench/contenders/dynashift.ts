@@ -23,7 +23,7 @@ export interface DynashiftSettings {
   pageSize: number;
   writeConcurrency: number;
   pollIntervalMs?: number;
-  /** backfill.workers; unset keeps dynashift's default (the cores available). */
+  /** backfill.workers; unset keeps dynashift's default (the cores available but one). */
   workers?: number;
 }
 

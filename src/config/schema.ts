@@ -66,7 +66,7 @@ export const backfillSchema = z
       .max(256)
       .optional()
       .describe(
-        'Worker threads the scan backfill runs its segments in (default: the cores available, at most 8; never more than segments, concurrency or write.concurrency); 1 runs it in the main thread',
+        'Worker threads the scan backfill runs its segments in (default: the cores available but one, at least 1, at most 8; never more than segments, concurrency or write.concurrency); 1 runs it in the main thread',
       ),
     pageSize: z.int().min(1).max(10_000).optional().describe('Scan Limit per page (default 1000)'),
     readShare: z.number().gt(0).max(1).optional().describe("Share of the source's provisioned read capacity the backfill may use (default 0.5)"),

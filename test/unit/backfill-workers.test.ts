@@ -17,8 +17,10 @@ const config = (backfill: object = {}, write: object = {}) => ({
   write: { ...DEFAULTS.write, ...write },
 });
 
-test('the default worker count is the cores available, at most 8, and never more than segments, concurrency or write slots', () => {
-  assert.equal(workerCount(config(), 2), 2);
+test('the default worker count is the cores available but one, at most 8, and never more than segments, concurrency or write slots', () => {
+  assert.equal(workerCount(config(), 1), 1, 'one core: the in-thread path');
+  assert.equal(workerCount(config(), 2), 1, 'two cores: the in-thread path (a second thread has no core of its own)');
+  assert.equal(workerCount(config(), 4), 3);
   assert.equal(workerCount(config(), 64), 8);
   assert.equal(workerCount(config({ segments: 3 }), 16), 3);
   assert.equal(workerCount(config({ concurrency: 2 }), 16), 2);
