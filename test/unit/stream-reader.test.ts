@@ -848,6 +848,26 @@ test('lagMs on minute-rounded record times (DynamoDB Local) is bounded by the la
   assert.deepEqual(await outcome, { ok: true });
 });
 
+test('relistNow: caughtUpSince of a fresh moment holds after the next poll, not the next discovery interval', async () => {
+  const model = new StreamModel({ shards: 1 });
+  model.write(change('a', 1));
+  const r = reader(model, freshState(model), { discoveryIntervalMs: 60_000 });
+  const { controller, outcome } = start(r, async () => {});
+  await waitFor(() => r.status()[0]?.state === 'at-tip', 'tip');
+  const since = Date.now();
+  await delay(2);
+  // Polled at the tip after `since`, but no listing has started since then: a shard created meanwhile could be missed.
+  await delay(100);
+  assert.equal(r.caughtUpSince(since), false, 'no listing after since yet (the next is 60 s away)');
+  r.relistNow();
+  try {
+    await waitFor(() => r.caughtUpSince(since), 'caught up after the listing asked for', 1_000);
+  } finally {
+    controller.abort();
+  }
+  assert.deepEqual(await outcome, { ok: true });
+});
+
 // ---- randomized -----------------------------------------------------------------------------------------------------
 
 for (const seed of [7, 1234, 987654]) {

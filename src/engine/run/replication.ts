@@ -48,6 +48,8 @@ export class Replication implements ReplicationView {
     this.catchUpSince = Date.now();
     const { state, phases } = this.deps;
     if (state.phase === 'new' || state.phase === 'backfilling') phases.enter('catching-up');
+    // In sync needs a shard listing started after catchUpSince; ask for it now instead of at the next interval.
+    this.current?.relistNow();
   }
 
   get direction(): 'forward' | 'reverse' | 'none' {

@@ -49,6 +49,11 @@ export abstract class StreamApplier {
       .finally(() => this.release());
   }
 
+  /** Every reader lists its shards now (StreamReader.relistNow): caughtUpSince of a fresh `since` can hold sooner. */
+  relistNow(): void {
+    for (const { reader } of this.feeds) reader.relistNow();
+  }
+
   /** Every shard has been read up to its tip at some point after `since` and after this start. */
   caughtUpSince(since = 0): boolean {
     const from = Math.max(since, this.startedAt);

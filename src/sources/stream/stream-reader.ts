@@ -317,6 +317,14 @@ export class StreamReader {
     return normalizeListing(shards);
   }
 
+  /**
+   * Lists the shards now rather than at the next discovery interval. caughtUpSince(t) needs a listing started after t,
+   * so a caller that has just picked t (the backfill's end) gets its answer in a poll, not up to 10 s later.
+   */
+  relistNow(): void {
+    this.requestDiscovery();
+  }
+
   private requestDiscovery(): void {
     if (this.wakeDiscovery) this.wakeDiscovery();
     else this.wakeRequested = true;
