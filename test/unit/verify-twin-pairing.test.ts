@@ -256,3 +256,50 @@ test('parkAheadBytes parks the side ahead well before the budget: waiting stays 
   assert.ok(pairing.peakBytes <= 5 * size, `waiting stayed at the park threshold, far below the budget (peak ${pairing.peakBytes} bytes)`);
   assert.equal(files.expected.lines + files.actual.lines, 0, 'nothing spilled');
 });
+
+test('a slow page on the other side does not let the side ahead run free while the sides meet; sides that never meet still stop parking', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dynashift-twins-'));
+  dirs.push(dir);
+  const item = (i: number): AttributeMap => ({ id: { S: `k${i}` }, pad: { S: 'x'.repeat(100) } });
+  const size = 110;
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  // Pages of 10 items; the other side takes 60 ms per page, longer than the 20 ms patience.
+  const meeting = { expected: new BucketFiles(dir, 'expected-m', 2), actual: new BucketFiles(dir, 'actual-m', 2) };
+  const pairing = new TwinPairing(meeting, { budgetBytes: 1000 * size, parkAheadBytes: 4 * size, patienceMs: 20 });
+  const N = 100;
+  await Promise.all([
+    (async () => {
+      for (let i = 0; i < N; i++) await pairing.offer('expected', `h${i}`, item(i), () => 'never');
+      pairing.finish('expected');
+    })(),
+    (async () => {
+      for (let i = 0; i < N; i++) {
+        if (i % 10 === 0) await sleep(60);
+        await pairing.offer('actual', `h${i}`, item(i), () => 'never');
+      }
+      pairing.finish('actual');
+    })(),
+  ]);
+  await pairing.drain();
+  await Promise.all([meeting.expected.close(), meeting.actual.close()]);
+  assert.equal(pairing.matched, N);
+  assert.ok(pairing.peakBytes <= 5 * size, `the side ahead kept parking through the slow pages (peak ${pairing.peakBytes} bytes)`);
+
+  // Twins that never come (another key layout): parking is given up after the patience, and the budget spills.
+  const apart = { expected: new BucketFiles(dir, 'expected-a', 2), actual: new BucketFiles(dir, 'actual-a', 2) };
+  const never = new TwinPairing(apart, { budgetBytes: 20 * size, parkAheadBytes: 4 * size, patienceMs: 20 });
+  await Promise.all([
+    (async () => {
+      for (let i = 0; i < N; i++) await never.offer('expected', `e${i}`, item(i), () => `e${i}\n`);
+      never.finish('expected');
+    })(),
+    (async () => {
+      for (let i = 0; i < N; i++) await never.offer('actual', `a${i}`, item(i), () => `a${i}\n`);
+      never.finish('actual');
+    })(),
+  ]);
+  await never.drain();
+  await Promise.all([apart.expected.close(), apart.actual.close()]);
+  assert.equal(never.matched, 0);
+  assert.equal(apart.expected.lines + apart.actual.lines, 2 * N, 'every item spilled to the buckets, none lost');
+});
