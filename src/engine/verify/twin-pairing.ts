@@ -9,8 +9,8 @@ export const DEFAULT_PAIRING_BUDGET_BYTES = 24 * 1024 * 1024;
 /**
  * How far (in item bytes) one side may run ahead per segment it scans at once before its offers park: a page (at most
  * 1 MB) per segment in flight, and half as much again for pages that arrive together. Parking sooner than the budget
- * keeps memory down: each MB of items waiting held ~4 MB of RSS (BENCHMARKS.md, "Verify memory: how far a side runs
- * ahead"), and a side left to run 18 MB ahead took verify from ~230 MB to over 300.
+ * keeps memory down: each MB of items waiting held ~4 MB of RSS (BENCHMARKS.md, "How far a side runs ahead, and
+ * memory"), and a side left to run 18 MB ahead took verify from ~230 MB to over 300.
  */
 export const PARK_AHEAD_BYTES_PER_SCAN = 1.5 * 1024 * 1024;
 

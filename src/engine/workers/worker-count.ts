@@ -13,8 +13,8 @@ export const MAX_DEFAULT_WORKERS = 8;
  *
  * Why one core is left: a copying thread keeps more than one core busy. Against the null DynamoDB one thread used 11.6
  * CPU-s on itself and 4.4 on V8's garbage-collector threads per 100,000 items; the main thread (gate, stream applier,
- * state saves) runs beside the workers. On 2 cores, 2 workers copied at 0.93–1.05× one thread's items/s for 1.45× the
- * CPU and 140 MB more RSS (BENCHMARKS.md, "Where two workers' time goes").
+ * state saves) runs beside the workers. On 2 cores, 2 workers copied at 0.93–1.05× one thread's items/s for 1.3–1.5×
+ * the CPU and 140 MB more RSS (BENCHMARKS.md, "Where two workers' time goes").
  */
 export function workerCount(config: Pick<ResolvedConfig, 'backfill' | 'write'>, cores = availableParallelism()): number {
   const wanted = config.backfill.workers ?? Math.min(Math.max(1, cores - 1), MAX_DEFAULT_WORKERS);
