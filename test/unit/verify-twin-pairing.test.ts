@@ -18,7 +18,7 @@ import { itemText } from '../../src/engine/verify/item-text.js';
 import { JsonlWriter, readJsonl } from '../../src/engine/verify/jsonl.js';
 import { bucketOf, formatLine, lineHeader } from '../../src/engine/verify/spill-line.js';
 import type { Suspect } from '../../src/engine/verify/suspect.js';
-import { TwinPairing } from '../../src/engine/verify/twin-pairing.js';
+import { TwinPairing, type TwinPairingOptions } from '../../src/engine/verify/twin-pairing.js';
 import { itemsEqual } from '../../src/core/equality.js';
 import { toDdbJson } from '../../src/core/ddb-json.js';
 
@@ -200,106 +200,79 @@ test('pairs are settled in memory exactly when the bucket comparison would match
   assert.ok(same > 300 && same < 2500, `both outcomes are exercised (${same} of 3000 the same)`);
 });
 
-test('a side that runs ahead parks until the other catches up: every pair settles in memory, within the budget', async () => {
+const ITEM_SIZE = 110;
+const paddedItem = (i: number): AttributeMap => ({ id: { S: `k${i}` }, pad: { S: 'x'.repeat(100) } });
+
+/**
+ * Offers N items from each side at once, the expected side as fast as it can, the actual side pausing before each
+ * item (`pause(i)`); `header(side, i)` names each item (the same name on both sides makes a pair). Returns the bucket
+ * files, closed, after a drain.
+ */
+async function offerBothSides(
+  label: string,
+  opts: TwinPairingOptions,
+  n: number,
+  pause: (i: number) => Promise<void>,
+  header: (side: 'expected' | 'actual', i: number) => string = (_side, i) => `h${i}`,
+): Promise<{ pairing: TwinPairing; spilled: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'dynashift-twins-'));
   dirs.push(dir);
-  const files = { expected: new BucketFiles(dir, 'expected', 2), actual: new BucketFiles(dir, 'actual', 2) };
-  const item = (i: number): AttributeMap => ({ id: { S: `k${i}` }, pad: { S: 'x'.repeat(100) } });
-  const size = 110;
-  const pairing = new TwinPairing(files, { budgetBytes: 20 * size });
-  const N = 2000;
-  await Promise.all([
-    (async () => {
-      for (let i = 0; i < N; i++) await pairing.offer('expected', `h${i}`, item(i), () => 'never');
-      pairing.finish('expected');
-    })(),
-    (async () => {
-      for (let i = 0; i < N; i++) {
-        await pairing.offer('actual', `h${i}`, item(i), () => 'never');
-        await new Promise<void>((r) => setImmediate(r)); // the slower side
-      }
-      pairing.finish('actual');
-    })(),
-  ]);
+  const files = { expected: new BucketFiles(dir, `expected-${label}`, 2), actual: new BucketFiles(dir, `actual-${label}`, 2) };
+  const pairing = new TwinPairing(files, opts);
+  const side = async (name: 'expected' | 'actual'): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      if (name === 'actual') await pause(i);
+      const h = header(name, i);
+      await pairing.offer(name, h, paddedItem(i), () => `${h}\n`);
+    }
+    pairing.finish(name);
+  };
+  await Promise.all([side('expected'), side('actual')]);
   await pairing.drain();
   await Promise.all([files.expected.close(), files.actual.close()]);
+  return { pairing, spilled: files.expected.lines + files.actual.lines };
+}
+
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+
+test('a side that runs ahead parks until the other catches up: every pair settles in memory, within the budget', async () => {
+  const N = 2000;
+  const { pairing, spilled } = await offerBothSides('budget', { budgetBytes: 20 * ITEM_SIZE }, N, nextTurn);
   assert.equal(pairing.matched, N, 'every pair settled in memory');
-  assert.ok(pairing.peakBytes <= 22 * size, `waiting stayed within the budget (peak ${pairing.peakBytes} bytes)`);
-  assert.equal(files.expected.lines + files.actual.lines, 0, 'nothing spilled');
+  assert.ok(pairing.peakBytes <= 22 * ITEM_SIZE, `waiting stayed within the budget (peak ${pairing.peakBytes} bytes)`);
+  assert.equal(spilled, 0, 'nothing spilled');
 });
 
 test('parkAheadBytes parks the side ahead well before the budget: waiting stays at the threshold, every pair settles', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dynashift-twins-'));
-  dirs.push(dir);
-  const files = { expected: new BucketFiles(dir, 'expected', 2), actual: new BucketFiles(dir, 'actual', 2) };
-  const item = (i: number): AttributeMap => ({ id: { S: `k${i}` }, pad: { S: 'x'.repeat(100) } });
-  const size = 110;
-  const pairing = new TwinPairing(files, { budgetBytes: 100 * size, parkAheadBytes: 4 * size });
   const N = 1000;
-  await Promise.all([
-    (async () => {
-      for (let i = 0; i < N; i++) await pairing.offer('expected', `h${i}`, item(i), () => 'never');
-      pairing.finish('expected');
-    })(),
-    (async () => {
-      for (let i = 0; i < N; i++) {
-        await pairing.offer('actual', `h${i}`, item(i), () => 'never');
-        await new Promise<void>((r) => setImmediate(r)); // the slower side
-      }
-      pairing.finish('actual');
-    })(),
-  ]);
-  await pairing.drain();
-  await Promise.all([files.expected.close(), files.actual.close()]);
+  const opts = { budgetBytes: 100 * ITEM_SIZE, parkAheadBytes: 4 * ITEM_SIZE };
+  const { pairing, spilled } = await offerBothSides('park', opts, N, nextTurn);
   assert.equal(pairing.matched, N, 'every pair settled in memory');
   // The side ahead parks once it is more than 4 items ahead: the fifth waits, the sixth is not offered until a pair settles.
-  assert.ok(pairing.peakBytes <= 5 * size, `waiting stayed at the park threshold, far below the budget (peak ${pairing.peakBytes} bytes)`);
-  assert.equal(files.expected.lines + files.actual.lines, 0, 'nothing spilled');
+  assert.ok(pairing.peakBytes <= 5 * ITEM_SIZE, `waiting stayed at the park threshold, far below the budget (peak ${pairing.peakBytes} bytes)`);
+  assert.equal(spilled, 0, 'nothing spilled');
 });
 
 test('a slow page on the other side does not let the side ahead run free while the sides meet; sides that never meet still stop parking', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dynashift-twins-'));
-  dirs.push(dir);
-  const item = (i: number): AttributeMap => ({ id: { S: `k${i}` }, pad: { S: 'x'.repeat(100) } });
-  const size = 110;
-  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-  // Pages of 10 items; the other side takes 60 ms per page, longer than the 20 ms patience.
-  const meeting = { expected: new BucketFiles(dir, 'expected-m', 2), actual: new BucketFiles(dir, 'actual-m', 2) };
-  const pairing = new TwinPairing(meeting, { budgetBytes: 1000 * size, parkAheadBytes: 4 * size, patienceMs: 20 });
   const N = 100;
-  await Promise.all([
-    (async () => {
-      for (let i = 0; i < N; i++) await pairing.offer('expected', `h${i}`, item(i), () => 'never');
-      pairing.finish('expected');
-    })(),
-    (async () => {
-      for (let i = 0; i < N; i++) {
-        if (i % 10 === 0) await sleep(60);
-        await pairing.offer('actual', `h${i}`, item(i), () => 'never');
-      }
-      pairing.finish('actual');
-    })(),
-  ]);
-  await pairing.drain();
-  await Promise.all([meeting.expected.close(), meeting.actual.close()]);
-  assert.equal(pairing.matched, N);
-  assert.ok(pairing.peakBytes <= 5 * size, `the side ahead kept parking through the slow pages (peak ${pairing.peakBytes} bytes)`);
+  const opts = { parkAheadBytes: 4 * ITEM_SIZE, patienceMs: 20 };
+  // Pages of 10 items; the other side takes 60 ms per page, longer than the 20 ms patience.
+  const slowPages = (i: number) => (i % 10 === 0 ? new Promise<void>((r) => setTimeout(r, 60)) : Promise.resolve());
+  const meeting = await offerBothSides('meeting', { ...opts, budgetBytes: 1000 * ITEM_SIZE }, N, slowPages);
+  assert.equal(meeting.pairing.matched, N);
+  assert.ok(
+    meeting.pairing.peakBytes <= 5 * ITEM_SIZE,
+    `the side ahead kept parking through the slow pages (peak ${meeting.pairing.peakBytes} bytes)`,
+  );
 
   // Twins that never come (another key layout): parking is given up after the patience, and the budget spills.
-  const apart = { expected: new BucketFiles(dir, 'expected-a', 2), actual: new BucketFiles(dir, 'actual-a', 2) };
-  const never = new TwinPairing(apart, { budgetBytes: 20 * size, parkAheadBytes: 4 * size, patienceMs: 20 });
-  await Promise.all([
-    (async () => {
-      for (let i = 0; i < N; i++) await never.offer('expected', `e${i}`, item(i), () => `e${i}\n`);
-      never.finish('expected');
-    })(),
-    (async () => {
-      for (let i = 0; i < N; i++) await never.offer('actual', `a${i}`, item(i), () => `a${i}\n`);
-      never.finish('actual');
-    })(),
-  ]);
-  await never.drain();
-  await Promise.all([apart.expected.close(), apart.actual.close()]);
-  assert.equal(never.matched, 0);
-  assert.equal(apart.expected.lines + apart.actual.lines, 2 * N, 'every item spilled to the buckets, none lost');
+  const apart = await offerBothSides(
+    'apart',
+    { ...opts, budgetBytes: 20 * ITEM_SIZE },
+    N,
+    () => Promise.resolve(),
+    (side, i) => `${side}${i}`,
+  );
+  assert.equal(apart.pairing.matched, 0);
+  assert.equal(apart.spilled, 2 * N, 'every item spilled to the buckets, none lost');
 });
