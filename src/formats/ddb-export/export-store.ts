@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -74,6 +74,9 @@ function folder(prefix: string): string {
   return prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
 }
 
+/** A folder removed under a write this many times in a row is not a race any more but something else removing it. */
+const OPEN_TEMP_ATTEMPTS = 10;
+
 export class LocalStore implements BlobStore {
   constructor(readonly root: string) {}
 
@@ -111,8 +114,7 @@ export class LocalStore implements BlobStore {
 
   async put(key: string, body: Buffer): Promise<void> {
     const path = this.pathOf(key);
-    const tmp = await this.tempPath(path);
-    const fh = await open(tmp, 'w');
+    const { tmp, fh } = await this.openTemp(path);
     try {
       await fh.writeFile(body);
       await fh.sync();
@@ -124,8 +126,9 @@ export class LocalStore implements BlobStore {
 
   async putStream(key: string, body: Readable): Promise<{ etag?: string }> {
     const path = this.pathOf(key);
-    const tmp = await this.tempPath(path);
-    await pipeline(body, createWriteStream(tmp));
+    const temp = await this.openTemp(path);
+    const tmp = temp.tmp;
+    await pipeline(body, temp.fh.createWriteStream()); // closes temp.fh when done
     const fh = await open(tmp, 'r+');
     try {
       await fh.sync();
@@ -195,9 +198,22 @@ export class LocalStore implements BlobStore {
     return path;
   }
 
-  private async tempPath(path: string): Promise<string> {
-    await mkdir(dirname(path), { recursive: true });
-    return `${path}.dynashift-tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  /**
+   * Creates the file's folder and opens a temp file in it. delete() removes folders it empties, so a concurrent delete
+   * in the same folder (sealing a data file deletes its staging chunks while the next chunk is written) can remove the
+   * folder between the two steps, or during mkdir's own walk: then both are done again. Once the temp file exists the
+   * folder is not empty, and rename() into it is safe.
+   */
+  private async openTemp(path: string): Promise<{ tmp: string; fh: FileHandle }> {
+    for (let attempt = 1; ; attempt++) {
+      const tmp = `${path}.dynashift-tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+      try {
+        await mkdir(dirname(path), { recursive: true });
+        return { tmp, fh: await open(tmp, 'w') };
+      } catch (err) {
+        if (errorCode(err) !== 'ENOENT' || attempt >= OPEN_TEMP_ATTEMPTS) throw err;
+      }
+    }
   }
 
   /** rename is atomic within a folder; fsync the folder so the new name survives a crash too. */
