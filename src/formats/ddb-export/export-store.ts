@@ -126,9 +126,8 @@ export class LocalStore implements BlobStore {
 
   async putStream(key: string, body: Readable): Promise<{ etag?: string }> {
     const path = this.pathOf(key);
-    const temp = await this.openTemp(path);
-    const tmp = temp.tmp;
-    await pipeline(body, temp.fh.createWriteStream()); // closes temp.fh when done
+    const { tmp, fh: out } = await this.openTemp(path);
+    await pipeline(body, out.createWriteStream()); // closes `out` when done
     const fh = await open(tmp, 'r+');
     try {
       await fh.sync();
