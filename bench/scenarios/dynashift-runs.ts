@@ -70,7 +70,10 @@ export async function dynashiftDrain(
   o: { source: string; target: string; settings: DynashiftSettings },
 ): Promise<DynashiftDrain> {
   const dir = workDir(ctx, `ds-${o.target}`);
-  const configPath = writeConfig({ dir, endpoint: local.endpoint, source: o.source, target: o.target, settings: o.settings });
+  // The stream after the backfill, as the minimal reader drains it alone: with it applied during the backfill (the
+  // default since issue 14), "applying the source stream" is logged as the backfill starts and the timed window would
+  // hold the backfill of the final state too, both sharing the emulator.
+  const configPath = writeConfig({ dir, endpoint: local.endpoint, source: o.source, target: o.target, settings: o.settings, duringBackfill: false });
   const cli = spawnDynashift(['run', '-c', configPath, '--until-synced', '--no-progress', '--log-format', 'json'], { cli: ctx.o.cli, workDir: dir });
   sampler.track('dynashift', () => cli.pids());
   const out = await cli.done;
