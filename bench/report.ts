@@ -33,8 +33,17 @@ export interface BenchResults {
     memory?: (DynashiftBackfill & { tableItems: number })[];
     faults?: FaultsRun[];
     clientCeiling?: ClientCeilingRun[];
+    /** Sections that stopped on an error; their completed runs (if any) are still reported. */
+    failed?: FailedSection[];
   };
   report?: Report;
+}
+
+export interface FailedSection {
+  section: string;
+  /** Runs of the section that completed before the error. */
+  runsDone: number;
+  error: string;
 }
 
 /** CPU share of the machine (all cores) per process group, median over runs. */
@@ -122,6 +131,15 @@ export function buildReport(r: BenchResults): Report {
   const o = meta.options;
   const targets: Target[] = [];
   const rep: Report = { targets };
+  // A section that failed is a missed target, whatever it measured before the error.
+  for (const f of raw.failed ?? []) {
+    targets.push({
+      name: `${f.section} section completes`,
+      target: 'every run',
+      measured: `failed after ${f.runsDone} run(s): ${f.error.split('\n')[0]}`,
+      met: false,
+    });
+  }
 
   if (raw.backfill?.length) {
     const b = raw.backfill;

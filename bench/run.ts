@@ -58,16 +58,34 @@ async function main(): Promise<number> {
   const t0 = Date.now();
   const want = (s: string): boolean => (o.only as string[]).includes(s);
   const save = (): string => writeResults(results, o, stamp, t0);
+  // One section's failure (a timeout, a contender that never got in sync) is recorded and reported as a missed target;
+  // the sections after it still run, so a long run is not lost to one of them.
+  const attempt = async (section: string, runsDone: () => number, body: () => Promise<void>): Promise<void> => {
+    try {
+      await body();
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      ctx.log(`  ! ${section} failed after ${runsDone()} complete run(s): ${error}`);
+      (raw.failed ??= []).push({ section, runsDone: runsDone(), error });
+      save();
+    }
+  };
 
   try {
     // 5. Scaling first: it also finds the minimal copier's best segment count for the backfill comparison.
     if (want('scaling')) {
-      ctx.log(`\n== scaling: backfill items/s against segments (${o.segmentsList.join(', ')})`);
-      raw.scaling = [];
-      for (let r = 0; r < o.scalingRuns; r++) {
-        raw.scaling.push(await scalingRun(ctx, r));
-        save();
-      }
+      await attempt(
+        'scaling',
+        () => raw.scaling?.length ?? 0,
+        async () => {
+          ctx.log(`\n== scaling: backfill items/s against segments (${o.segmentsList.join(', ')})`);
+          raw.scaling = [];
+          for (let r = 0; r < o.scalingRuns; r++) {
+            raw.scaling.push(await scalingRun(ctx, r));
+            save();
+          }
+        },
+      );
     }
     const minimal = { segments: o.minimalSegments ?? bestMinimalSegments(raw.scaling) ?? 8, writeConcurrency: o.minimalWriteConcurrency };
     raw.minimalSettings = minimal;
@@ -76,83 +94,125 @@ async function main(): Promise<number> {
     const verify = verifyAvailable();
     raw.verifyAvailable = verify;
     if (want('backfill') || want('verify')) {
-      const withVerify = want('verify') && verify.available;
-      if (want('verify') && !verify.available) ctx.log(`\n== verify: not available (${verify.reason}); skipped`);
-      ctx.log(
-        `\n== backfill: dynashift vs minimal copier (${minimal.segments} segments, ${minimal.writeConcurrency} writes) vs copy-dynamodb-table${withVerify ? "; verify on dynashift's copy" : ''}`,
+      await attempt(
+        'backfill',
+        () => raw.backfill?.length ?? 0,
+        async () => {
+          const withVerify = want('verify') && verify.available;
+          if (want('verify') && !verify.available) ctx.log(`\n== verify: not available (${verify.reason}); skipped`);
+          ctx.log(
+            `\n== backfill: dynashift vs minimal copier (${minimal.segments} segments, ${minimal.writeConcurrency} writes) vs copy-dynamodb-table${withVerify ? "; verify on dynashift's copy" : ''}`,
+          );
+          raw.backfill = [];
+          for (let r = 0; r < o.runs; r++) {
+            raw.backfill.push(await backfillRun(ctx, r, minimal, withVerify));
+            save();
+          }
+        },
       );
-      raw.backfill = [];
-      for (let r = 0; r < o.runs; r++) {
-        raw.backfill.push(await backfillRun(ctx, r, minimal, withVerify));
-        save();
-      }
     }
 
     // 2. Stream apply: drain a backlog.
     if (want('stream')) {
-      ctx.log(`\n== stream: draining a backlog of ${o.streamRecords.toLocaleString('en-US')} changes`);
-      raw.stream = [];
-      for (let r = 0; r < o.streamRuns; r++) {
-        raw.stream.push(await streamRun(ctx, r));
-        save();
-      }
+      await attempt(
+        'stream',
+        () => raw.stream?.length ?? 0,
+        async () => {
+          ctx.log(`\n== stream: draining a backlog of ${o.streamRecords.toLocaleString('en-US')} changes`);
+          raw.stream = [];
+          for (let r = 0; r < o.streamRuns; r++) {
+            raw.stream.push(await streamRun(ctx, r));
+            save();
+          }
+        },
+      );
     }
 
     // 2b. Lag at a steady write rate.
     if (want('lag')) {
-      ctx.log(`\n== lag: ${o.lagRate} writes/s, measured for ${o.lagSeconds} s after dynashift is in sync`);
-      raw.lag = [];
-      for (let r = 0; r < o.lagRuns; r++) {
-        raw.lag.push(await lagRun(ctx, r));
-        save();
-      }
+      await attempt(
+        'lag',
+        () => raw.lag?.length ?? 0,
+        async () => {
+          ctx.log(`\n== lag: ${o.lagRate} writes/s, measured for ${o.lagSeconds} s after dynashift is in sync`);
+          raw.lag = [];
+          for (let r = 0; r < o.lagRuns; r++) {
+            raw.lag.push(await lagRun(ctx, r));
+            save();
+          }
+        },
+      );
     }
 
     // 2c. Lag during a backfill under a live writer: the stream applied during the backfill (new) vs after it (old).
     if (want('backfill-lag')) {
-      ctx.log(
-        `\n== backfill-lag: ${o.backfillLagItems.toLocaleString('en-US')} items, ${o.backfillLagRate} writes/s; stream applied during the backfill (new) vs after it (old)`,
+      await attempt(
+        'backfill-lag',
+        () => raw.backfillLag?.length ?? 0,
+        async () => {
+          ctx.log(
+            `\n== backfill-lag: ${o.backfillLagItems.toLocaleString('en-US')} items, ${o.backfillLagRate} writes/s; stream applied during the backfill (new) vs after it (old)`,
+          );
+          raw.backfillLag = [];
+          for (let r = 0; r < o.backfillLagRuns; r++) {
+            for (const mode of ['new', 'old'] as const) {
+              raw.backfillLag.push(await backfillLagRun(ctx, r, mode));
+              save();
+            }
+          }
+        },
       );
-      raw.backfillLag = [];
-      for (let r = 0; r < o.backfillLagRuns; r++) {
-        for (const mode of ['new', 'old'] as const) {
-          raw.backfillLag.push(await backfillLagRun(ctx, r, mode));
-          save();
-        }
-      }
     }
 
     // 4. Memory at further table sizes (the backfill runs already measured --items).
     if (want('memory')) {
-      const sizes = o.memorySizes.filter((n) => !(n === o.items && raw.backfill?.length));
-      if (sizes.length) ctx.log(`\n== memory: peak RSS of dynashift at ${sizes.map((n) => n.toLocaleString('en-US')).join(', ')} items`);
-      raw.memory = [];
-      for (const size of sizes) {
-        raw.memory.push(await memoryRun(ctx, size));
-        save();
-      }
+      await attempt(
+        'memory',
+        () => raw.memory?.length ?? 0,
+        async () => {
+          const sizes = o.memorySizes.filter((n) => !(n === o.items && raw.backfill?.length));
+          if (sizes.length) ctx.log(`\n== memory: peak RSS of dynashift at ${sizes.map((n) => n.toLocaleString('en-US')).join(', ')} items`);
+          raw.memory = [];
+          for (const size of sizes) {
+            raw.memory.push(await memoryRun(ctx, size));
+            save();
+          }
+        },
+      );
     }
 
     // 6. Throughput under injected 5xx errors vs fault-free.
     if (want('faults')) {
-      ctx.log(`\n== faults: backfill and catch-up with ${Math.round(o.faultRate * 100)}% of requests answered 500/503, vs fault-free`);
-      raw.faults = [];
-      for (let r = 0; r < o.faultsRuns; r++) {
-        raw.faults.push(await faultsRun(ctx, r));
-        save();
-      }
+      await attempt(
+        'faults',
+        () => raw.faults?.length ?? 0,
+        async () => {
+          ctx.log(`\n== faults: backfill and catch-up with ${Math.round(o.faultRate * 100)}% of requests answered 500/503, vs fault-free`);
+          raw.faults = [];
+          for (let r = 0; r < o.faultsRuns; r++) {
+            raw.faults.push(await faultsRun(ctx, r));
+            save();
+          }
+        },
+      );
     }
 
     // 7. The client ceiling: CPU per item against the null DynamoDB (no emulator in the way).
     if (want('client-ceiling')) {
-      ctx.log(
-        `\n== client-ceiling: ${o.ceilingItems.toLocaleString('en-US')} items from the null DynamoDB, dynashift vs minimal copier, identity and key-changing transform, interleaved`,
+      await attempt(
+        'client-ceiling',
+        () => raw.clientCeiling?.length ?? 0,
+        async () => {
+          ctx.log(
+            `\n== client-ceiling: ${o.ceilingItems.toLocaleString('en-US')} items from the null DynamoDB, dynashift vs minimal copier, identity and key-changing transform, interleaved`,
+          );
+          raw.clientCeiling = [];
+          await clientCeiling(ctx, (run) => {
+            raw.clientCeiling!.push(run);
+            save();
+          });
+        },
       );
-      raw.clientCeiling = [];
-      await clientCeiling(ctx, (run) => {
-        raw.clientCeiling!.push(run);
-        save();
-      });
     }
   } finally {
     save();
@@ -168,7 +228,8 @@ async function main(): Promise<number> {
     updateBenchmarksMd(renderMarkdown(results));
     process.stdout.write('BENCHMARKS.md: generated section updated\n');
   }
-  return 0;
+  // A failed section fails the command too, after the results (and the generated section) are written.
+  return raw.failed?.length ? 1 : 0;
 }
 
 function bestMinimalSegments(scaling: ScalingRun[] | undefined): number | undefined {
