@@ -243,12 +243,18 @@ export function buildReport(r: BenchResults): Report {
         ratio,
         identical: v.every((x) => x.verify!.dynashift.identical && x.verify!.minimal.identical),
       };
+      // Issue 16's targets for verify: speed, and memory bounded at the bench's size.
       targets.push({
         name: 'verify vs minimal two-sided scan',
-        target: '(no target; reported)',
+        target: '≥ 0.90×',
         measured: `${ratio.median.toFixed(2)}× [${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}]`,
-        met: undefined,
+        met: ratio.median >= 0.9,
       });
+      const verifyRss = v.map((x) => x.verify!.dynashift.peakRssBytes).filter((b): b is number => b !== undefined);
+      if (verifyRss.length) {
+        const worst = Math.max(...verifyRss) / 2 ** 20;
+        targets.push({ name: 'peak RSS of dynashift verify', target: '≤ 256 MB', measured: `${worst.toFixed(0)} MB (worst run)`, met: worst <= 256 });
+      }
     } else if (raw.verifyAvailable && !raw.verifyAvailable.available) {
       rep.verify = { unavailable: raw.verifyAvailable.reason ?? 'not available' };
     }
