@@ -89,56 +89,82 @@ class BarView implements ProgressView {
 }
 
 class LineView implements ProgressView {
-  private last = 0;
-  constructor(
-    private readonly intervalMs: number,
-    private readonly write: (line: string) => void,
-  ) {}
+  private readonly throttle: Throttle<ProgressSnapshot>;
+  constructor(intervalMs: number, write: (line: string) => void) {
+    this.throttle = new Throttle(intervalMs, (p) => write(formatProgressLine(p)));
+  }
 
   update(p: ProgressSnapshot): void {
-    const now = Date.now();
-    if (now - this.last < this.intervalMs) return;
-    this.last = now;
-    this.write(formatProgressLine(p));
+    this.throttle.offer(p);
   }
 
   writeLog(text: string): void {
     writeStderr(text);
   }
 
-  stop(): void {}
+  stop(): void {
+    this.throttle.flush();
+  }
+}
+
+/**
+ * At most one write per interval, and on flush the last snapshot offered if it was held back: the final state of a run
+ * is always written, even when the run is shorter than one interval.
+ */
+class Throttle<T> {
+  private last = 0;
+  private held: T | undefined;
+  constructor(
+    private readonly intervalMs: number,
+    private readonly write: (value: T) => void,
+  ) {}
+
+  offer(value: T): void {
+    const now = Date.now();
+    if (now - this.last < this.intervalMs) {
+      this.held = value;
+      return;
+    }
+    this.last = now;
+    this.held = undefined;
+    this.write(value);
+  }
+
+  flush(): void {
+    if (this.held === undefined) return;
+    const value = this.held;
+    this.held = undefined;
+    this.write(value);
+  }
 }
 
 /** With `--log-format json`: the same figures as a JSON log record (msg "progress"), so stderr stays pure JSON lines. */
 export function createJsonProgressView(log: Logger, intervalMs = 5000): ProgressView {
-  let last = 0;
+  const throttle = new Throttle<ProgressSnapshot>(intervalMs, (p) => {
+    const b = p.backfill;
+    log.info(
+      {
+        phase: p.phase,
+        backfill: {
+          items: b.items,
+          estimatedItems: b.estimatedItems,
+          itemsPerSecond: Math.round(b.itemsPerSecond),
+          segmentsDone: b.partitionsDone,
+          segments: b.partitions,
+          ...(b.etaSeconds !== undefined ? { etaSeconds: b.etaSeconds } : {}),
+        },
+        stream: { records: p.stream.records, recordsPerSecond: Math.round(p.stream.recordsPerSecond), lagMs: Math.round(p.stream.lagMs) },
+        deadLetters: p.deadLetters,
+      },
+      'progress',
+    );
+  });
   return {
     writeLog(text) {
       process.stderr.write(text);
     },
-    update(p) {
-      const now = Date.now();
-      if (now - last < intervalMs) return;
-      last = now;
-      const b = p.backfill;
-      log.info(
-        {
-          phase: p.phase,
-          backfill: {
-            items: b.items,
-            estimatedItems: b.estimatedItems,
-            itemsPerSecond: Math.round(b.itemsPerSecond),
-            segmentsDone: b.partitionsDone,
-            segments: b.partitions,
-            ...(b.etaSeconds !== undefined ? { etaSeconds: b.etaSeconds } : {}),
-          },
-          stream: { records: p.stream.records, recordsPerSecond: Math.round(p.stream.recordsPerSecond), lagMs: Math.round(p.stream.lagMs) },
-          deadLetters: p.deadLetters,
-        },
-        'progress',
-      );
-    },
-    stop() {},
+    update: (p) => throttle.offer(p),
+    stop: () => throttle.flush(),
   };
 }
 

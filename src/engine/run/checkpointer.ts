@@ -39,9 +39,11 @@ export class Checkpointer {
     await this.deps.store.save(state);
   }
 
-  /** The last save of a run: the final progress with the state. */
+  /** The last save of a run: the final progress, published (a run shorter than a tick has no other) and saved. */
   async final(): Promise<void> {
-    this.deps.state.progress = this.deps.snapshot();
+    const snap = this.deps.snapshot();
+    this.deps.onProgress?.(snap);
+    this.deps.state.progress = snap;
     await this.flush();
   }
 
