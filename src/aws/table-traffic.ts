@@ -1,4 +1,4 @@
-import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { TableRefConfig } from '../config/schema.js';
 import { regionProvider, tagErrorsWith } from './clients.js';
 import type { ClientRole } from './errors.js';
@@ -17,14 +17,21 @@ export interface TrafficPoint {
   writeUnits: number;
 }
 
+/** The CloudWatch SDK is loaded on the first query: most runs never ask (DynamoDB Local, an explicit rate). */
 export function cloudWatchMetrics(ref: TableRefConfig, credentials?: CloudWatchClient['config']['credentials']): MetricsClient {
   const role: ClientRole = { side: 'source', setting: 'source', table: ref.table };
-  const client = tagErrorsWith(
-    withoutSdkLogging(new CloudWatchClient({ region: regionProvider(ref, role), ...(credentials ? { credentials } : {}) })),
-    role,
-  );
+  let sdk: Promise<{ client: CloudWatchClient; GetMetricDataCommand: typeof import('@aws-sdk/client-cloudwatch').GetMetricDataCommand }> | undefined;
+  const load = () =>
+    (sdk ??= import('@aws-sdk/client-cloudwatch').then(({ CloudWatchClient, GetMetricDataCommand }) => ({
+      client: tagErrorsWith(
+        withoutSdkLogging(new CloudWatchClient({ region: regionProvider(ref, role), ...(credentials ? { credentials } : {}) })),
+        role,
+      ),
+      GetMetricDataCommand,
+    })));
   return {
     async consumedCapacity(table, start, end) {
+      const { client, GetMetricDataCommand } = await load();
       const query = (id: string, metric: string) => ({
         Id: id,
         MetricStat: {
@@ -57,6 +64,10 @@ export function cloudWatchMetrics(ref: TableRefConfig, credentials?: CloudWatchC
       } while (nextToken);
       return [...byTime.values()].sort((a, b) => a.at.localeCompare(b.at));
     },
-    destroy: () => client.destroy(),
+    destroy: () =>
+      void sdk?.then(
+        ({ client }) => client.destroy(),
+        () => {},
+      ),
   };
 }

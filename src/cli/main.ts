@@ -1,19 +1,16 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { isDynashiftError } from '../errors.js';
 import { classifyAwsError } from '../aws/errors.js';
-import { planCommand } from './commands/plan.js';
-import { runCommand } from './commands/run.js';
-import { statusCommand } from './commands/status.js';
-import { verifyCommand, wholeNumber } from './commands/verify.js';
-import { demoCommand } from './commands/demo.js';
-import { controlCommand, finishCommand } from './commands/cutover.js';
-import { deployCommand } from './commands/deploy.js';
-import { deadLettersDiscardCommand, deadLettersListCommand, deadLettersRetryCommand } from './commands/dead-letters.js';
+import { portNumber, wholeNumber } from './option-parsers.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
-/** Parses argv, runs one command and returns the exit code (0 ok, 1 failure, 2 refused config). */
+/**
+ * Parses argv, runs one command and returns the exit code (0 ok, 1 failure, 2 refused config). Each command's module is
+ * imported when it runs: a `run` between DynamoDB tables then never loads PostgreSQL, S3, CloudWatch or the dashboard,
+ * whose code would otherwise stay on the heap that every garbage collection of the copy walks (BENCHMARKS.md).
+ */
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const program = new Command('dynashift')
@@ -30,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the plan as JSON')
     .option('--backfill <strategy>', 'override backfill.strategy: scan, none, touch, or export:<uri> (a folder or s3://bucket/prefix)')
     .action(async (o) => {
-      code = await planCommand(o);
+      code = await (await import('./commands/plan.js')).planCommand(o);
     });
 
   program
@@ -55,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--metrics-port <port>', 'serve Prometheus metrics on /metrics and a live dashboard on / at this port (0: any free port)', portNumber)
     .option('--metrics-host <address>', 'address the metrics port listens on (0.0.0.0 in a container)', '127.0.0.1')
     .action(async (o) => {
-      code = await runCommand(o);
+      code = await (await import('./commands/run.js')).runCommand(o);
     });
 
   program
@@ -64,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(configOption())
     .option('--json', 'print the status as JSON')
     .action(async (o) => {
-      code = await statusCommand(o);
+      code = await (await import('./commands/status.js')).statusCommand(o);
     });
 
   const cutover = program.command('cutover').description('move reads, then writes, to the target (asks the running `dynashift run`)');
@@ -81,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--force', 'even if not caught up or items are dead-lettered')
     .addOption(timeout(60))
     .action(async (o) => {
-      code = await controlCommand('cutover-reads', o);
+      code = await (await import('./commands/cutover.js')).controlCommand('cutover-reads', o);
     });
   cutover
     .command('writes')
@@ -92,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--force', 'from phase in-sync, skipping `cutover reads`')
     .addOption(timeout(60))
     .action(async (o) => {
-      code = await controlCommand('cutover-writes', o);
+      code = await (await import('./commands/cutover.js')).controlCommand('cutover-writes', o);
     });
 
   program
@@ -103,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--force', 'even when the source was not kept current (--no-reverse)')
     .addOption(timeout(60))
     .action(async (o) => {
-      code = await controlCommand('rollback', o);
+      code = await (await import('./commands/cutover.js')).controlCommand('rollback', o);
     });
 
   program
@@ -117,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--window-minutes <n>', 'CloudWatch window to check for traffic').argParser((v) => parseInt(v, 10)).default(60))
     .addOption(timeout(300))
     .action(async (o) => {
-      code = await finishCommand(o);
+      code = await (await import('./commands/cutover.js')).finishCommand(o);
     });
 
   const deadLetters = program
@@ -130,7 +127,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--all', 'also show resolved entries')
     .option('--json', 'print as JSON')
     .action(async (o) => {
-      code = await deadLettersListCommand(o);
+      code = await (await import('./commands/dead-letters.js')).deadLettersListCommand(o);
     });
   deadLetters
     .command('retry')
@@ -143,7 +140,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option('--json', 'print the outcomes as JSON')
     .action(async (ids: string[], o) => {
-      code = await deadLettersRetryCommand(ids, o);
+      code = await (await import('./commands/dead-letters.js')).deadLettersRetryCommand(ids, o);
     });
   deadLetters
     .command('discard')
@@ -153,7 +150,7 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('--reason <text>', 'why these items need not reach the target (kept in the dead-letter file)')
     .option('--all', 'every unresolved dead letter')
     .action(async (ids: string[], o) => {
-      code = await deadLettersDiscardCommand(ids, o);
+      code = await (await import('./commands/dead-letters.js')).deadLettersDiscardCommand(ids, o);
     });
 
   program
@@ -172,7 +169,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the result as JSON')
     .addOption(new Option('--log-format <format>', 'log format').choices(['pretty', 'json']).default('pretty'))
     .action(async (o) => {
-      code = await verifyCommand(o);
+      code = await (await import('./commands/verify.js')).verifyCommand(o);
     });
 
   program
@@ -189,7 +186,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option('--stack-name <name>', 'CloudFormation stack name (default Dynashift-<migration name>)')
     .action(async (o) => {
-      code = await deployCommand(o);
+      code = await (await import('./commands/deploy.js')).deployCommand(o);
     });
 
   program
@@ -200,7 +197,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--metrics-port <port>', 'serve the dashboard and /metrics for the demo migration; the writer then runs until Ctrl-C', portNumber)
     .option('--metrics-host <address>', 'address the metrics port listens on', '127.0.0.1')
     .action(async (o) => {
-      code = await demoCommand(o);
+      code = await (await import('./commands/demo.js')).demoCommand(o);
     });
 
   try {
@@ -209,12 +206,6 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return reportError(err, jsonLogs(argv));
   }
-}
-
-function portNumber(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('a port number from 0 to 65535');
-  return n;
 }
 
 /** `error [CODE]: what happened` and `  fix: what to change`; an AWS SDK error is classified first (side, setting). */

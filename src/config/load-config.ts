@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
-import { createJiti } from 'jiti';
+import type { Jiti } from 'jiti';
 import type { z } from 'zod';
 import { DynashiftError } from '../errors.js';
 import type { Transform } from '../core/transform.js';
@@ -10,7 +10,13 @@ import type { BackfillConfig } from './schema.js';
 
 const CONFIG_NAMES = ['dynashift.config.ts', 'dynashift.config.mts', 'dynashift.config.js', 'dynashift.config.mjs', 'dynashift.config.json'];
 
-const jiti = createJiti(import.meta.url, { moduleCache: false, interopDefault: true });
+let jiti: Jiti | undefined;
+
+/** jiti (TypeScript configs and transforms) is loaded on first use: a JSON config without a transform never needs it. */
+async function loadJiti(): Promise<Jiti> {
+  const { createJiti } = await import('jiti');
+  return (jiti ??= createJiti(import.meta.url, { moduleCache: false, interopDefault: true }));
+}
 
 /** Loads `dynashift.config.ts` (or .js/.mjs) or a JSON config, validates it and fills in defaults. */
 export interface ConfigOverrides {
@@ -122,7 +128,7 @@ export async function loadTransformModule(modulePath: string): Promise<Transform
 
 async function importModule(path: string, what: string): Promise<unknown> {
   try {
-    return await jiti.import(path, { default: true });
+    return await (await loadJiti()).import(path, { default: true });
   } catch (err) {
     throw new DynashiftError(
       what === 'config' ? 'CONFIG_INVALID' : 'TRANSFORM_LOAD_FAILED',

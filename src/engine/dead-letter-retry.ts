@@ -48,7 +48,7 @@ export async function retryDeadLetters(
   const sinks: Record<string, Sink> = {};
   for (const [name, target] of Object.entries(config.targets)) {
     targetKeys[name] = plan.targets[name]!.keySchema!;
-    sinks[name] = driverFor(target).open(name, target, {
+    sinks[name] = (await driverFor(target)).open(name, target, {
       keySchema: targetKeys[name]!,
       concurrency: config.write.concurrency,
       ...(config.guard ? { guard: config.guard } : {}),

@@ -10,12 +10,12 @@ import { sampleItems } from '../aws/sample-items.js';
 import { iamGrants, type IamGrant } from './plan-iam.js';
 import { usableSegments } from './segments.js';
 import { findTtlHorizon, type TtlHorizon } from './ttl-horizon.js';
-import { exportStreamRefusals, streamLabelFromArn, type ExportDescription } from '../sources/export/index.js';
-import { describeExportAt } from './export-backfill.js';
+import { exportStreamRefusals, streamLabelFromArn } from '../sources/export/plan-checks.js';
+import type { ExportDescription } from '../sources/export/export-source.js';
 import { keyCanMove } from './targets.js';
 import { sameTable } from '../core/table-identity.js';
 import { strategyFor } from './strategies/registry.js';
-import { driverFor } from '../sinks/drivers.js';
+import { driverFor, sinkKindOf } from '../sinks/drivers.js';
 import { STREAM_RETENTION_MS } from '../core/constants.js';
 import type { TargetInspection } from '../sinks/driver.js';
 import type { SinkCapabilities } from '../sinks/sink.js';
@@ -92,7 +92,7 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
   const inspections: Record<string, TargetInspection> = {};
   const capabilities: Record<string, Readonly<SinkCapabilities>> = {};
   for (const [name, target] of Object.entries(config.targets)) {
-    const driver = driverFor(target);
+    const driver = await driverFor(target);
     capabilities[name] = driver.capabilities;
     const inspection = await driver.inspect(name, target, firstSource ? { source: firstSource } : {});
     inspections[name] = inspection;
@@ -224,7 +224,7 @@ export async function buildPlan(config: ResolvedConfig, opts: PlanOptions = {}):
           n,
           {
             table: t.table,
-            kind: driverFor(t).kind,
+            kind: sinkKindOf(t).kind,
             exists: i.exists,
             willCreate: i.willCreate,
             ...(i.keySchema ? { keySchema: i.keySchema } : {}),
@@ -281,6 +281,8 @@ async function planExport(
   }
   let d: ExportDescription;
   try {
+    // The export code (S3, ION) is loaded only for an export backfill.
+    const { describeExportAt } = await import('./export-backfill.js');
     d = await describeExportAt(config, name, cfg.uri);
   } catch (err) {
     refusals.push({

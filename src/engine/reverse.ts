@@ -6,7 +6,7 @@ import { differingAttributes } from '../core/equality.js';
 import type { AttributeMap, KeySchema } from '../core/item.js';
 import { ItemMapper } from '../core/transform.js';
 import { inspectTable } from '../aws/inspect-table.js';
-import { driverFor } from '../sinks/drivers.js';
+import { sinkKindOf } from '../sinks/drivers.js';
 import { openStreamPosition } from '../sources/stream/open-position.js';
 import { sdkStreamsApi } from '../sources/stream/streams-api.js';
 import { skipToTip } from '../sources/stream/skip-to-tip.js';
@@ -53,7 +53,7 @@ export async function prepareReverse(config: ResolvedConfig, samples: AttributeM
   }
   const positions: Record<string, StreamState> = {};
   for (const [name, target] of Object.entries(config.targets)) {
-    if (!driverFor(target).capabilities.changeStream)
+    if (!sinkKindOf(target).capabilities.changeStream)
       throw refuse(`target ${name} (${target.table}) has no change stream to replicate back from`, 'cut over with --no-reverse');
     positions[name] = await withClients(target, roleFor('target', name, target), async (clients) => {
       const info = await inspectTable(clients.dynamodb, target.table);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ResolvedConfig } from '../config/resolved-config.js';
-import { driverFor } from '../sinks/drivers.js';
+import { sinkKindOf } from '../sinks/drivers.js';
 import { strategyFor } from './strategies/registry.js';
 
 /** The parts of a config that checkpoints depend on; resuming with a different one is refused. */
@@ -16,7 +16,7 @@ export function fingerprint(config: ResolvedConfig): string {
 
 /** [kind, …where the driver says the target lives]; unchanged in shape so existing checkpoints keep their fingerprint. */
 function targetLocation(target: ResolvedConfig['targets'][string]): string[] {
-  const driver = driverFor(target);
+  const driver = sinkKindOf(target);
   return [driver.kind, ...(driver.location?.(target) ?? [target.table, target.region ?? '', target.endpoint ?? '', ''])];
 }
 

@@ -12,7 +12,18 @@ import type { UnitBudget } from '../core/rate-limiter.js';
  * `T` is the driver's own config variant (src/sinks/<kind>/<kind>-config.ts); driverFor hands each driver only
  * targets of its kind.
  */
-export interface SinkDriver<T extends TargetConfig = TargetConfig> {
+export interface SinkDriver<T extends TargetConfig = TargetConfig> extends SinkKind<T> {
+  inspect(name: string, target: T, ctx: DriverContext): Promise<TargetInspection>;
+  /** Creates what `inspect` said is missing; idempotent (a resumed run calls it again). */
+  prepare(name: string, target: T, inspection: TargetInspection): Promise<void>;
+  open(name: string, target: T, opts: SinkOpenOptions): Sink & TargetReader;
+}
+
+/**
+ * What is known of a kind without loading its driver (drivers.ts loads those on first use, so that a run between
+ * DynamoDB tables never loads `pg` or the export formats).
+ */
+export interface SinkKind<T extends TargetConfig = TargetConfig> {
   readonly kind: string;
   /** What its sinks can do, before any is opened: the planner and the engine read these, never `kind`. */
   readonly capabilities: Readonly<SinkCapabilities>;
@@ -21,10 +32,6 @@ export interface SinkDriver<T extends TargetConfig = TargetConfig> {
    * [table, region, endpoint, ''].
    */
   location?(target: T): string[];
-  inspect(name: string, target: T, ctx: DriverContext): Promise<TargetInspection>;
-  /** Creates what `inspect` said is missing; idempotent (a resumed run calls it again). */
-  prepare(name: string, target: T, inspection: TargetInspection): Promise<void>;
-  open(name: string, target: T, opts: SinkOpenOptions): Sink & TargetReader;
 }
 
 export interface DriverContext {

@@ -1,37 +1,52 @@
 import type { TargetConfig } from '../config/schema.js';
 import { DynashiftError } from '../errors.js';
-import type { SinkDriver } from './driver.js';
+import type { SinkDriver, SinkKind } from './driver.js';
 import type { SinkCapabilities } from './sink.js';
 import { dynamoDbDriver } from './dynamodb/dynamodb-driver.js';
-import { filesDriver } from './files/files-driver.js';
-import { postgresDriver } from './postgres/postgres-driver.js';
+import { filesKind } from './files/files-kind.js';
+import { postgresKind } from './postgres/postgres-kind.js';
 
-/** Sink drivers by kind. A new kind is one folder under sinks/ plus one line here. */
-const drivers: Record<string, SinkDriver> = {
-  dynamodb: dynamoDbDriver,
-  postgres: postgresDriver,
-  files: filesDriver,
+/** A kind's static description, and its driver, imported on first use. */
+interface RegisteredKind extends SinkKind {
+  load(): Promise<SinkDriver>;
+}
+
+/**
+ * Sink kinds by name. A new kind is one folder under sinks/ plus one entry here. Only DynamoDB's driver is imported
+ * up front: the others (pg, S3, the export formats) would otherwise stay on every run's heap, and each garbage
+ * collection of a copy between DynamoDB tables would walk them (BENCHMARKS.md, "Client CPU per item").
+ */
+const kinds: Record<string, RegisteredKind> = {
+  dynamodb: { ...dynamoDbDriver, load: () => Promise.resolve(dynamoDbDriver) },
+  postgres: { ...postgresKind, load: async () => (await import('./postgres/postgres-driver.js')).postgresDriver },
+  files: { ...filesKind, load: async () => (await import('./files/files-driver.js')).filesDriver },
 };
 
 export function registerSinkDriver(driver: SinkDriver): void {
-  drivers[driver.kind] = driver;
+  kinds[driver.kind] = { ...driver, load: () => Promise.resolve(driver) };
 }
 
-export function driverFor(target: TargetConfig): SinkDriver {
+/** The target's kind, capabilities and location, without loading its driver. */
+export function sinkKindOf(target: TargetConfig): SinkKind {
   const kind = target.kind ?? 'dynamodb';
-  const driver = drivers[kind];
-  if (!driver) {
+  const found = kinds[kind];
+  if (!found) {
     throw new DynashiftError('CONFIG_INVALID', `unknown target kind "${kind}"`, {
-      hint: `use one of: ${Object.keys(drivers).join(', ')}`,
+      hint: `use one of: ${Object.keys(kinds).join(', ')}`,
       exitCode: 2,
     });
   }
-  return driver;
+  return found;
+}
+
+/** The target's driver (inspect, prepare, open), imported the first time its kind is used. */
+export async function driverFor(target: TargetConfig): Promise<SinkDriver> {
+  return await (sinkKindOf(target) as RegisteredKind).load();
 }
 
 /** The registered kinds whose capabilities satisfy `test`, for hints ("use a target kind that …"). */
 export function kindsWith(test: (c: Readonly<SinkCapabilities>) => boolean): string[] {
-  return Object.values(drivers)
+  return Object.values(kinds)
     .filter((d) => test(d.capabilities))
     .map((d) => d.kind);
 }

@@ -102,3 +102,8 @@ export interface Sink {
    */
   readonly callStats?: CallStats;
 }
+
+/** For the engine: the sink needs `finalize()` once its backfill is complete (the files sink's manifests). */
+export function finalizableSink(sink: Sink): (Sink & { finalize(): Promise<unknown> }) | undefined {
+  return typeof (sink as { finalize?: unknown }).finalize === 'function' ? (sink as Sink & { finalize(): Promise<unknown> }) : undefined;
+}

@@ -112,7 +112,7 @@ describe('files sink', () => {
         const started = Date.now();
         const uri = where === 'local' ? join(dir, 'rt') : `s3://${BUCKET}/exports/rt`;
         const config = target(`orders-${where}`, uri);
-        const driver = driverFor(config);
+        const driver = await driverFor(config);
         assert.equal(driver, filesDriver, 'kind "files" is registered');
         await driver.prepare('target', config, await inspect(config));
         const sink = openSink(config);

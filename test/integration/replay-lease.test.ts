@@ -89,12 +89,12 @@ test(
       'spooled',
     );
 
-    const context = (owner: string, sourceClient: DynamoDBClient, skewMs = 0): ReplayContext => ({
+    const context = async (owner: string, sourceClient: DynamoDBClient, skewMs = 0): Promise<ReplayContext> => ({
       config,
       store: store(owner, skewMs),
       runtime,
       mapper,
-      sinks: openSinks(config, runtime, opts),
+      sinks: await openSinks(config, runtime, opts),
       sourceClients: { source: sourceClient },
       log: jsonLogger({ fields: { owner }, write: out.write }),
     });
@@ -112,7 +112,7 @@ test(
         return res;
       },
     } as unknown as DynamoDBClient;
-    const a = replaySpool(context('replayer-a', stalling), { timeBudgetMs: 10_000, handoffBelow: 100 });
+    const a = replaySpool(await context('replayer-a', stalling), { timeBudgetMs: 10_000, handoffBelow: 100 });
     a.catch(() => {}); // awaited below
     await readDone;
 
@@ -125,7 +125,7 @@ test(
         .write('source', [{ sourceKey: { id: { S: 'x' } }, targetKeys }]),
       'spooled',
     );
-    const b = await replaySpool(context('replayer-b', local.client, 120_000), { timeBudgetMs: 10_000, handoffBelow: 100 });
+    const b = await replaySpool(await context('replayer-b', local.client, 120_000), { timeBudgetMs: 10_000, handoffBelow: 100 });
     assert.equal(b.done, true, `B replayed the spool and went live: ${JSON.stringify(b)}`);
     // A wakes holding version 2, older than B's: without the lease check it would put bravo#x back (deleted by B) and
     // overwrite flags' x with version 2's flag.
@@ -174,7 +174,7 @@ test(
         store: store('replayer', 120_000),
         runtime,
         mapper: mapperFor(config, runtime),
-        sinks: openSinks(config, runtime, opts),
+        sinks: await openSinks(config, runtime, opts),
         sourceClients: { source: local.client },
         log,
       },

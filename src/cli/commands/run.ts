@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { loadConfig } from '../../config/load-config.js';
 import { runMigration } from '../../engine/migration.js';
-import { startMonitor, type Monitor } from '../observe/monitor-server.js';
+import type { Monitor } from '../observe/monitor-server.js';
 import { createLogger } from '../logger.js';
 import { createJsonProgressView, createProgressView } from '../progress.js';
 import { onShutdownSignal } from '../signals.js';
@@ -34,6 +34,8 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   });
   let monitor: Monitor | undefined;
   if (flags.metricsPort !== undefined) {
+    // Loaded only when asked for: the dashboard and prom-client stay off the heap of a run without them.
+    const { startMonitor } = await import('../observe/monitor-server.js');
     monitor = await startMonitor({
       host: flags.metricsHost ?? '127.0.0.1',
       port: flags.metricsPort,

@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/load-config.js';
 import { reverseConfig } from '../../config/reverse-config.js';
 import type { DdbJsonMap } from '../../core/ddb-json.js';
@@ -20,13 +19,6 @@ export interface VerifyFlags {
   json?: boolean;
   reverse?: boolean;
   logFormat?: 'pretty' | 'json';
-}
-
-/** Option parser: a whole number of at least `min` (commander reports anything else, exit 2). */
-export function wholeNumber(value: string, min: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number, at least ${min}`);
-  return n;
 }
 
 /** Keys shown per category on the terminal; the report file has up to the result's limit. */

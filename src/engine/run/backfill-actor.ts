@@ -1,5 +1,5 @@
 import type { RateMeter } from '../../core/rate-limiter.js';
-import { finalizableSink } from '../../sinks/files/index.js';
+import { finalizableSink } from '../../sinks/sink.js';
 import type { SourceState } from '../../state/migration-state.js';
 import type { FailurePolicy } from '../failure-policy.js';
 import type { Logger } from '../logger.js';

@@ -4,7 +4,7 @@ import { roleFor } from '../../aws/errors.js';
 import type { KeySchema } from '../../core/item.js';
 import type { RateMeter } from '../../core/rate-limiter.js';
 import type { ItemMapper } from '../../core/transform.js';
-import { driverFor } from '../../sinks/drivers.js';
+import { dynamoDbDriver } from '../../sinks/dynamodb/dynamodb-driver.js';
 import type { Sink } from '../../sinks/sink.js';
 import { StreamReader } from '../../sources/stream/stream-reader.js';
 import { sdkStreamsApi } from '../../sources/stream/streams-api.js';
@@ -44,7 +44,7 @@ export class ReverseReplication extends StreamApplier {
     const sourceRef = config.sources[sourceName]!;
     const sourceKey = this.deps.sourceKeys[sourceName]!;
     const mapper = reverseMapper(config, this.deps.mapper.keySchemaOf(Object.keys(config.targets)[0]!)!, sourceKey);
-    const sink = driverFor({ ...sourceRef, kind: 'dynamodb' }).open(
+    const sink = dynamoDbDriver.open(
       sourceName,
       { ...sourceRef, kind: 'dynamodb' },
       {

@@ -29,7 +29,7 @@ export async function openRunContext(config: ResolvedConfig, plan: Plan, log: Lo
   const targetKeys: Record<string, KeySchema> = {};
   for (const [name, target] of Object.entries(config.targets)) {
     const t = plan.targets[name]!;
-    const driver = driverFor(target);
+    const driver = await driverFor(target);
     if (t.willCreate) log.info({ target: name, table: target.table, kind: driver.kind }, 'creating target');
     await driver.prepare(name, target, t.inspection);
     targetKeys[name] = t.keySchema!;

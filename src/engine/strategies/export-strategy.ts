@@ -1,7 +1,9 @@
 import { SNAPSHOT_MARGIN_MS } from '../../core/constants.js';
-import { applyIncrementalExports, exportSource, locateBackfillExport } from '../export-backfill.js';
 import type { BackfillStrategy } from './backfill-strategy.js';
 import { copySnapshot } from './copy-snapshot.js';
+
+/** The export code (S3, the DynamoDB JSON and ION decoders) is imported only by a run that reads an export. */
+const exportBackfill = () => import('../export-backfill.js');
 
 /**
  * A DynamoDB export (given, or taken with ExportTableToPointInTime) read file by file, then its incremental exports;
@@ -33,14 +35,15 @@ export const exportStrategy: BackfillStrategy = {
     const exp =
       described && config.backfill.export?.uri
         ? { uri: config.backfill.export.uri, exportTime: described.exportTime }
-        : await locateBackfillExport({ config, plan }, source, log, exportStart);
+        : await (await exportBackfill()).locateBackfillExport({ config, plan }, source, log, exportStart);
     backfill.export = exp;
     backfill.estimatedItems = described?.itemCount ?? plan.sources[source]!.itemCount;
     stream.skipBefore = exp.exportTime - SNAPSHOT_MARGIN_MS;
     if (config.backfill.export?.imported) backfill.completedAt = backfill.startedAt; // loaded by ImportTable
   },
-  run(input, signal) {
-    return copySnapshot(input, exportSource(input.ctx.config, input.source, input.state.backfill.export!.uri), signal);
+  async run(input, signal) {
+    const { exportSource } = await exportBackfill();
+    return await copySnapshot(input, exportSource(input.ctx.config, input.source, input.state.backfill.export!.uri), signal);
   },
   streamWaitsFor: (config) =>
     (config.backfill.export?.incremental?.length ?? 0) > 0
@@ -48,6 +51,7 @@ export const exportStrategy: BackfillStrategy = {
       : undefined,
   async afterSnapshot(input, signal) {
     const { ctx, state } = input;
+    const { applyIncrementalExports } = await exportBackfill();
     const coveredUntil = await applyIncrementalExports({
       config: ctx.config,
       source: input.source,

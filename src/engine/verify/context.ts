@@ -83,7 +83,7 @@ export async function openVerifyContext(config: ResolvedConfig, opts: { concurre
     }
     const first = Object.values(sources)[0]?.info;
     for (const [name, target] of Object.entries(config.targets)) {
-      const driver = driverFor(target);
+      const driver = await driverFor(target);
       if (!driver.capabilities.verifiable) {
         throw new DynashiftError('VERIFY_UNSUPPORTED', `target ${name} (${target.table}) can't be read back, so verify has nothing to compare`, {
           hint: 'verify a migration whose targets can be read back, or compare this target with your own tools',

@@ -45,7 +45,7 @@ async function open(): Promise<{ deps: WorkerCopyDeps; close: () => Promise<void
   });
   const sinks: Record<string, Sink> = {};
   for (const [name, target] of Object.entries(config.targets)) {
-    sinks[name] = driverFor(target).open(name, target, {
+    sinks[name] = (await driverFor(target)).open(name, target, {
       keySchema: init.targetKeys[name]!,
       concurrency: init.writeConcurrency,
       ...(config.guard ? { guard: config.guard } : {}),

@@ -6,7 +6,7 @@ import { loadConfig } from '../../config/load-config.js';
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 import { ItemMapper } from '../../core/transform.js';
 import { DynashiftError } from '../../errors.js';
-import { driverFor } from '../../sinks/drivers.js';
+import { driverFor, sinkKindOf } from '../../sinks/drivers.js';
 import type { Sink } from '../../sinks/sink.js';
 import { loadConnectionSecrets, secretIdsOf } from '../../sinks/postgres/postgres-secrets.js';
 import { DynamoDbStateStore, type RunnerRuntime } from '../../state/dynamodb-state-store.js';
@@ -81,7 +81,7 @@ export function configLoader(opts: RunnerOptions): () => Promise<ResolvedConfig>
  */
 function refuseWriteOnceTargets(config: ResolvedConfig): void {
   for (const [name, target] of Object.entries(config.targets)) {
-    if (!driverFor(target).capabilities.writeOnce) continue;
+    if (!sinkKindOf(target).capabilities.writeOnce) continue;
     throw new DynashiftError(
       'TARGET_NOT_DEPLOYABLE',
       `target ${name} (${target.kind}) is write-once export files, which the AWS runner does not write`,
@@ -156,12 +156,12 @@ export function mapperFor(config: ResolvedConfig, runtime: RunnerRuntime): ItemM
 }
 
 /** Opens every target through its driver, exactly as the CLI does (same sinks, same batching and retries). */
-export function openSinks(
+export async function openSinks(
   config: ResolvedConfig,
   runtime: RunnerRuntime,
   opts: RunnerOptions,
   limits: { maxWriteUnitsPerSecond?: number | null } = {},
-): Record<string, Sink> {
+): Promise<Record<string, Sink>> {
   const sinks: Record<string, Sink> = {};
   for (const [name, target] of Object.entries(config.targets)) {
     const keySchema = runtime.targetKeys[name];
@@ -171,7 +171,7 @@ export function openSinks(
       });
     }
     const wu = limits.maxWriteUnitsPerSecond;
-    const sink = driverFor(target).open(name, target, {
+    const sink = (await driverFor(target)).open(name, target, {
       keySchema,
       concurrency: config.write.concurrency,
       ...(config.guard ? { guard: config.guard } : {}),

@@ -214,7 +214,7 @@ export function createStreamHandler(opts: StreamHandlerOptions = {}): StreamHand
     if (!c.applier) {
       const runtime = await loadRuntime(c.store, c.config);
       if (!runtime) return { ok: false, reason: 'the prepared runtime facts are missing (run the state machine again)' };
-      c.applier = { runtime, mapper: mapperFor(c.config, runtime), sinks: openSinks(c.config, runtime, opts) };
+      c.applier = { runtime, mapper: mapperFor(c.config, runtime), sinks: await openSinks(c.config, runtime, opts) };
     }
     c.ready = { state, at: Date.now() };
     return { ok: true, state };

@@ -47,7 +47,7 @@ export async function prepareMigration(
     for (const [name, target] of Object.entries(config.targets)) {
       const t = plan.targets[name]!;
       if (t.willCreate) log.info({ target: name, table: target.table }, 'creating target');
-      await driverFor(target).prepare(name, target, t.inspection);
+      await (await driverFor(target)).prepare(name, target, t.inspection);
       targetKeys[name] = t.keySchema!;
     }
 

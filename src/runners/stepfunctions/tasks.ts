@@ -89,7 +89,7 @@ export function createBackfillTasks(opts: BackfillTaskOptions = {}): BackfillTas
       if (!opened || opened.preparedAt !== runtime.preparedAt) {
         opened = {
           preparedAt: runtime.preparedAt,
-          sinks: openSinks(config, runtime, opts, { maxWriteUnitsPerSecond: runtime.segmentWriteUnitsPerSecond }),
+          sinks: await openSinks(config, runtime, opts, { maxWriteUnitsPerSecond: runtime.segmentWriteUnitsPerSecond }),
           sourceClients: Object.fromEntries(
             Object.entries(config.sources).map(([n, ref]) => [n, clientsFor(ref, roleFor('source', n, ref)).dynamodb]),
           ),
@@ -146,7 +146,7 @@ export function createBackfillTasks(opts: BackfillTaskOptions = {}): BackfillTas
         });
       }
       replaying ??= {
-        sinks: openSinks(config, runtime, opts),
+        sinks: await openSinks(config, runtime, opts),
         sourceClients: Object.fromEntries(Object.entries(config.sources).map(([n, ref]) => [n, clientsFor(ref, roleFor('source', n, ref)).dynamodb])),
       };
       const remainingMs = context?.getRemainingTimeInMillis?.();

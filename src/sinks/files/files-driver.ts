@@ -5,7 +5,8 @@ import { isS3Uri, parseS3Uri, s3ClientFor } from '../../aws/s3.js';
 import { fmtKey } from '../dynamodb/dynamodb-driver.js';
 import { typed, type DriverContext, type SinkDriver, type SinkOpenOptions, type TargetInspection } from '../driver.js';
 import { ensureStarted } from '../../formats/ddb-export/export-writer.js';
-import { FILES_CAPABILITIES, FilesSink } from './files-sink.js';
+import { FilesSink } from './files-sink.js';
+import { filesKind } from './files-kind.js';
 import { exportLocation, filesSettings, type FilesSettings } from './files-settings.js';
 
 /** What `prepare` and the engine learn from `inspect`. */
@@ -21,8 +22,7 @@ export interface FilesDetail {
  * (`<uri>/AWSDynamoDB/<exportId>/`), ready for ImportTable. Write-once: it receives the backfill only.
  */
 export const filesDriver: SinkDriver = typed<FilesTargetConfig>({
-  kind: 'files',
-  capabilities: FILES_CAPABILITIES,
+  ...filesKind,
 
   async inspect(_name: string, target: FilesTargetConfig, ctx: DriverContext): Promise<TargetInspection> {
     const refusals: Refusal[] = [];

@@ -3,13 +3,11 @@ import { itemSize, type AttributeMap, type KeySchema } from '../../core/item.js'
 import type { WriteOp } from '../../core/write-op.js';
 import { DynashiftError } from '../../errors.js';
 import type { TargetReader } from '../driver.js';
-import { declareCapabilities, type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
+import { FILES_CAPABILITIES } from './files-kind.js';
+import { type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
 import { ExportWriter } from '../../formats/ddb-export/export-writer.js';
 import { FilesReader } from './files-reader.js';
 import type { ExportLocation } from '../../formats/ddb-export/export-writer.js';
-
-/** Write-once, unguarded, no stream: the backfill is written as files, nothing after it. */
-export const FILES_CAPABILITIES = declareCapabilities({ writeOnce: true, maxBatchSize: 10_000, nativeTypes: true });
 
 /** DynamoDB's item size limit (dynamodb-semantics §6): ImportTable would reject a larger item, so we do it first. */
 const MAX_ITEM_BYTES = 400 * 1024;
@@ -91,14 +89,4 @@ export class FilesSink implements Sink, TargetReader {
   getItems(keys: AttributeMap[]): Promise<(AttributeMap | undefined)[]> {
     return this.reader.getItems(keys);
   }
-}
-
-/** Does this sink refuse stream changes (backfill only)? Its declared capability. */
-export function isWriteOnceSink(sink: Sink): boolean {
-  return sink.capabilities.writeOnce;
-}
-
-/** For the engine: the sink needs `finalize()` once its backfill is complete (the files sink's manifests). */
-export function finalizableSink(sink: Sink): (Sink & { finalize(): Promise<unknown> }) | undefined {
-  return typeof (sink as { finalize?: unknown }).finalize === 'function' ? (sink as Sink & { finalize(): Promise<unknown> }) : undefined;
 }

@@ -5,7 +5,8 @@ import { typed, type DriverContext, type SinkDriver, type SinkOpenOptions, type 
 import { connect, resolveConnection, unreachable } from './postgres-connection.js';
 import { PostgresReader } from './postgres-reader.js';
 import { createStatements, layoutMismatches, pgLayout, readTableState, type PgLayout } from './postgres-schema.js';
-import { POSTGRES_CAPABILITIES, PostgresSink } from './postgres-sink.js';
+import { PostgresSink } from './postgres-sink.js';
+import { postgresKind } from './postgres-kind.js';
 
 /** What `prepare` needs from `inspect`. No connection details: the plan (and `plan --json`) may print it. */
 interface PgDetail {
@@ -17,9 +18,7 @@ interface PgDetail {
  * late write never moves a key backwards (docs/postgres.md).
  */
 export const postgresDriver: SinkDriver = typed<PostgresTargetConfig>({
-  kind: 'postgres',
-  capabilities: POSTGRES_CAPABILITIES,
-  location: (target) => [target.table, target.region ?? '', target.endpoint ?? '', target.postgres?.schema ?? ''],
+  ...postgresKind,
 
   async inspect(_name: string, target: PostgresTargetConfig, ctx: DriverContext): Promise<TargetInspection> {
     const refusals: Refusal[] = [];

@@ -5,16 +5,13 @@ import { retry } from '../../core/retry.js';
 import { Semaphore } from '../../core/semaphore.js';
 import { TaskGroup } from '../../core/task-group.js';
 import { compactWrites, isChange, type WriteOp } from '../../core/write-op.js';
-import { declareCapabilities, type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
+import { PG_MAX_BATCH, POSTGRES_CAPABILITIES } from './postgres-kind.js';
+import { type RejectedWrite, type Sink, type SinkCapabilities, type WriteStats } from '../sink.js';
 import { prepareBatch, type PreparedBatch } from './postgres-batch.js';
 import { abortError, classify, rejectionCode, rejectionMessage } from './postgres-errors.js';
 import type { PgLayout } from './postgres-schema.js';
 import { writeStatements, type WriteStatements } from './postgres-write-sql.js';
 
-/** Rows per transaction: large enough to amortize the round trips, small enough to keep locks and retries short. */
-export const PG_MAX_BATCH = 500;
-/** The version guard is part of the guarded statements (postgres-write-sql.ts). No stream: no rollback from it. */
-export const POSTGRES_CAPABILITIES = declareCapabilities({ conditionalWrites: true, maxBatchSize: PG_MAX_BATCH, transactions: true });
 /** Attempts for a batch that fails for a passing reason (lost connection, deadlock) before the sink gives up. */
 const MAX_ATTEMPTS = 6;
 
