@@ -97,9 +97,15 @@ export class RateLimiter {
   }
 }
 
-/** Measures a rate (units per second) over a sliding window, for reports and to seed throttling. */
+/**
+ * Measures a rate (units per second) over a sliding window, for reports and to seed throttling. Called once per write
+ * batch and per page, so adding is O(1): expired events are passed over by an index and dropped in bulk, and the sum
+ * is kept as events come and go (a splice from the front per call was 0.5% of a backfill's CPU).
+ */
 export class RateMeter {
   private events: { at: number; units: number }[] = [];
+  private head = 0;
+  private total = 0;
   constructor(
     private readonly clock: { now(): number },
     private readonly windowMs = 10_000,
@@ -107,21 +113,29 @@ export class RateMeter {
 
   add(units: number): void {
     this.events.push({ at: this.clock.now(), units });
+    this.total += units;
     this.trim();
   }
 
   perSecond(): number {
     this.trim();
-    if (this.events.length === 0) return 0;
-    const span = Math.max(1000, this.clock.now() - this.events[0]!.at);
-    return (this.events.reduce((n, e) => n + e.units, 0) / span) * 1000;
+    if (this.head === this.events.length) return 0;
+    const span = Math.max(1000, this.clock.now() - this.events[this.head]!.at);
+    return (this.total / span) * 1000;
   }
 
   private trim(): void {
     const cutoff = this.clock.now() - this.windowMs;
-    let i = 0;
-    while (i < this.events.length && this.events[i]!.at < cutoff) i++;
-    if (i > 0) this.events.splice(0, i);
+    const events = this.events;
+    while (this.head < events.length && events[this.head]!.at < cutoff) this.total -= events[this.head++]!.units;
+    if (this.head === events.length) {
+      this.events = [];
+      this.head = 0;
+      this.total = 0; // no float drift survives an empty window
+    } else if (this.head > 1024 && this.head * 2 > events.length) {
+      this.events = events.slice(this.head);
+      this.head = 0;
+    }
   }
 }
 

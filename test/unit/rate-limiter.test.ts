@@ -240,6 +240,25 @@ describe('RateMeter', () => {
     clock.advance(20_000);
     assert.equal(m.perSecond(), 0);
   });
+
+  test('over thousands of events, with expired ones dropped in bulk, the rate equals the window recomputed from scratch', () => {
+    const clock = new FakeClock();
+    const m = new RateMeter(clock, 10_000);
+    const all: { at: number; units: number }[] = [];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 20_000; i++) {
+      clock.advance(next() % 7); // ~3 ms apart: a window holds ~3,300 events, as a sink's does in a fast backfill
+      const units = (next() % 50) + 1;
+      m.add(units);
+      all.push({ at: clock.now(), units });
+      if (i % 997 === 0) {
+        const live = all.filter((e) => e.at >= clock.now() - 10_000);
+        const want = (live.reduce((n, e) => n + e.units, 0) / Math.max(1000, clock.now() - live[0]!.at)) * 1000;
+        assert.equal(m.perSecond(), want, `event ${i}`);
+      }
+    }
+  });
 });
 
 describe('backoffDelay', () => {
