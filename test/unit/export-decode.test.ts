@@ -9,7 +9,7 @@ import type { AttributeMap } from '../../src/core/item.js';
 import { decodeDdbJsonLine } from '../../src/formats/ddb-export/ddb-json-line.js';
 import { LineDecodeError } from '../../src/formats/ddb-export/export-errors.js';
 import { decimalText, decodeIonLine } from '../../src/formats/ddb-export/ion-line.js';
-import { jsonTextPages, recordToJsonLine, scanFile } from '../../src/formats/ddb-export/file-decoder.js';
+import { jsonTextPages, LineSplitter, recordToJsonLine, scanFile } from '../../src/formats/ddb-export/file-decoder.js';
 
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
 
@@ -184,6 +184,39 @@ describe('file scanning', () => {
     );
   });
 
+  test('in memory, from a path, over the keep limit, in several gzip members: the same count, MD5 and text', async () => {
+    const { createHash } = await import('node:crypto');
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const body = `${JSON_LINE}\n`.repeat(3000);
+    // Two members, as a concatenating writer produces: one file to gunzip, 6,000 lines.
+    const gz = Buffer.concat([gzipSync(Buffer.from(body)), gzipSync(Buffer.from(body))]);
+    const raw = Buffer.byteLength(body) * 2;
+    const dir = await mkdtemp(join(tmpdir(), 'dynashift-scan-'));
+    try {
+      const path = join(dir, 'f.json.gz');
+      await writeFile(path, gz);
+      for (const [name, input, limit] of [
+        ['bytes, kept', { bytes: gz }, raw],
+        ['bytes, over the limit', { bytes: gz }, raw - 1],
+        ['bytes, limit under the first member', { bytes: gz }, Buffer.byteLength(body) - 1],
+        ['path, kept', { path }, raw],
+        ['path, over the limit', { path }, raw - 1],
+      ] as const) {
+        const res = await scanFile({ ...input, format: 'DYNAMODB_JSON', mode: 'item', keepLimitBytes: limit });
+        assert.equal(res.count, 6000, name);
+        assert.equal(res.rawBytes, raw, name);
+        assert.equal(res.compressedBytes, gz.length, name);
+        assert.equal(res.md5Base64, createHash('md5').update(gz).digest('base64'), name);
+        if (limit >= raw) assert.equal(Buffer.from(res.text!).toString('utf8'), body + body, name);
+        else assert.equal(res.text, undefined, name);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('an ION file comes back as verified DynamoDB JSON text with the same items', async () => {
     const gz = gzipSync(Buffer.from(`${ION_LINE}\n${ION_LINE}\n`));
     const res = await scanFile({ bytes: gz, format: 'ION', mode: 'item', keepLimitBytes: 1 << 20 });
@@ -210,6 +243,40 @@ describe('file scanning', () => {
   test('invalid UTF-8 is refused rather than replaced with U+FFFD', async () => {
     const gz = gzipSync(Buffer.concat([Buffer.from('{"Item":{"s":{"S":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}}\n')]));
     await assert.rejects(scanFile({ bytes: gz, format: 'DYNAMODB_JSON', mode: 'item', keepLimitBytes: 1 << 20 }), /not valid UTF-8/);
+  });
+
+  test('lines cut at any chunk boundary, even inside a multi-byte character, come out whole, numbered as in one piece', () => {
+    const lines = ['{"a":"één"}', '', '  ', 'plain', 'x'.repeat(700) + '🚀', 'crlf\r', '\tlast ünïcødé'];
+    const text = Buffer.from(lines.join('\n') + '\n');
+    const want = ['{"a":"één"}', 'plain', 'x'.repeat(700) + '🚀', 'crlf', 'last ünïcødé'];
+    for (const size of [1, 2, 3, 5, 13, 64, 701, text.length]) {
+      const got: [number, string][] = [];
+      const splitter = new LineSplitter((line, lineNo) => got.push([lineNo, line]));
+      for (let at = 0; at < text.length; at += size) splitter.push(text.subarray(at, at + size));
+      splitter.end();
+      assert.deepEqual(
+        got,
+        want.map((l, i) => [i, l]),
+        `chunks of ${size} bytes`,
+      );
+    }
+  });
+
+  test('invalid UTF-8 names its line, wherever the chunks are cut', () => {
+    const text = Buffer.concat([Buffer.from('ok 0\nok 1\nbad '), Buffer.from([0xc3, 0x28]), Buffer.from('\nok 3\n')]);
+    for (const size of [1, 4, 7, 12, text.length]) {
+      const seen: number[] = [];
+      const splitter = new LineSplitter((_line, lineNo) => seen.push(lineNo));
+      assert.throws(
+        () => {
+          for (let at = 0; at < text.length; at += size) splitter.push(text.subarray(at, at + size));
+          splitter.end();
+        },
+        (err: unknown) => err instanceof LineDecodeError && err.line === 2 && /not valid UTF-8/.test(err.message),
+        `chunks of ${size} bytes`,
+      );
+      assert.deepEqual(seen, [0, 1], `chunks of ${size} bytes: the lines before it were read`);
+    }
   });
 
   test('a truncated gzip file is refused', async () => {
