@@ -8,8 +8,9 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
 
 /**
  * Parses argv, runs one command and returns the exit code (0 ok, 1 failure, 2 refused config). Each command's module is
- * imported when it runs: a `run` between DynamoDB tables then never loads PostgreSQL, S3, CloudWatch or the dashboard,
- * whose code would otherwise stay on the heap that every garbage collection of the copy walks (BENCHMARKS.md).
+ * imported when it runs: a `run` between DynamoDB tables then never loads PostgreSQL, S3, CloudWatch or the dashboard.
+ * With all of it loaded, the same copy took ~7% more CPU per item, for reasons not pinned down (BENCHMARKS.md, "What
+ * the CLI loads, acted on").
  */
 export async function main(argv: string[]): Promise<number> {
   let code = 0;

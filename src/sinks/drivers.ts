@@ -13,8 +13,8 @@ interface RegisteredKind extends SinkKind {
 
 /**
  * Sink kinds by name. A new kind is one folder under sinks/ plus one entry here. Only DynamoDB's driver is imported
- * up front: the others (pg, S3, the export formats) would otherwise stay on every run's heap, and each garbage
- * collection of a copy between DynamoDB tables would walk them (BENCHMARKS.md, "Client CPU per item").
+ * up front: a copy between DynamoDB tables then runs without pg, S3 and the export formats loaded, which made it cost
+ * measurably more CPU per item (BENCHMARKS.md, "What the CLI loads, acted on").
  */
 const kinds: Record<string, RegisteredKind> = {
   dynamodb: { ...dynamoDbDriver, load: () => Promise.resolve(dynamoDbDriver) },
