@@ -22,12 +22,17 @@ const kinds: Record<string, RegisteredKind> = {
   files: { ...filesKind, load: async () => (await import('./files/files-driver.js')).filesDriver },
 };
 
-export function registerSinkDriver(driver: SinkDriver): void {
-  kinds[driver.kind] = { ...driver, load: () => Promise.resolve(driver) };
-}
-
 /** The target's kind, capabilities and location, without loading its driver. */
 export function sinkKindOf(target: TargetConfig): SinkKind {
+  return registered(target);
+}
+
+/** The target's driver (inspect, prepare, open), imported the first time its kind is used. */
+export async function driverFor(target: TargetConfig): Promise<SinkDriver> {
+  return await registered(target).load();
+}
+
+function registered(target: TargetConfig): RegisteredKind {
   const kind = target.kind ?? 'dynamodb';
   const found = kinds[kind];
   if (!found) {
@@ -37,11 +42,6 @@ export function sinkKindOf(target: TargetConfig): SinkKind {
     });
   }
   return found;
-}
-
-/** The target's driver (inspect, prepare, open), imported the first time its kind is used. */
-export async function driverFor(target: TargetConfig): Promise<SinkDriver> {
-  return await (sinkKindOf(target) as RegisteredKind).load();
 }
 
 /** The registered kinds whose capabilities satisfy `test`, for hints ("use a target kind that …"). */

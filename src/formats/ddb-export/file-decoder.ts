@@ -83,7 +83,8 @@ export async function scanFile(input: ScanInput): Promise<ScanResult> {
           if (keptJson) keptJson.push(recordToJsonLine(record));
         });
   // A file already in memory whose text will be kept anyway is inflated in one call: no stream hops, and the text is
-  // kept as the one buffer zlib wrote instead of a copy of its chunks (the verify pass took ~10% less CPU).
+  // kept as the one buffer zlib wrote instead of a copy of its chunks (with the other cuts, ~0.78× the verify pass's
+  // CPU: BENCHMARKS.md, "Export decode").
   const whole = input.bytes && input.bytes.byteLength > 0 ? gunzipWhole(input.bytes, input.keepLimitBytes) : undefined;
   if (whole) {
     lines.push(whole);
