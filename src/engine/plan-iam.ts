@@ -85,8 +85,9 @@ export function iamGrants(
       'verify --repair': [...INSPECT, ...READ_BACK, ...WRITE],
     };
     if (reverse) {
-      commands['cutover writes'] = [...d('DescribeTable'), ...STREAM_READ];
-      commands.rollback = STREAM_READ;
+      // Reverse replication reads the target's stream, and reads a target item to tell a put to a key on its way out.
+      commands['cutover writes'] = [...d('DescribeTable', 'GetItem'), ...STREAM_READ];
+      commands.rollback = [...d('GetItem'), ...STREAM_READ];
     }
     out[`target ${n}`] = grant(ref.table, [arn, ...(reverse ? [`${arn}/stream/*`] : [])], commands, [], ref.roleArn);
   }

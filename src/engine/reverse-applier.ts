@@ -16,6 +16,11 @@ import { writeToTargets } from './write-all.js';
  * of another), and their records may arrive in either order. So each record is applied on its own, in order, and a
  * delete reaches the source item only while that item still belongs to the deleted target key — i.e. the forward
  * transform of the current source item still produces it. Otherwise a newer target item already owns the source item.
+ *
+ * A put is passed over when the source item belongs to another target item that the target still holds, while the
+ * put's own target item is gone from the target by now: a write to a key that was on its way out (an application
+ * update of the old key while the drain moved the item; docs/consistency.md, "Cutover and reverse replication").
+ * Applied, it would hand the source item back to that key, and the key's delete, later in the stream, would remove it.
  */
 export function reverseApplier(opts: {
   inverse: ItemMapper;
@@ -25,7 +30,9 @@ export function reverseApplier(opts: {
   source: { name: string; client: DynamoDBClient; table: string; keySchema: KeySchema };
   sink: Sink;
   failures: FailurePolicy;
-  stats: ApplyStats & { ownerSkips?: number };
+  /** The target table, read (strongly consistent) to tell a put to a key on its way out. */
+  targetTable: { client: DynamoDBClient; table: string };
+  stats: ApplyStats & { ownerSkips?: number; stalePutSkips?: number };
 }): (page: ChangePage) => Promise<void> {
   return async (page) => {
     for (const record of page.records) {
@@ -37,6 +44,10 @@ export function reverseApplier(opts: {
           opts.stats.ownerSkips = (opts.stats.ownerSkips ?? 0) + 1;
           continue;
         }
+        if (op.kind === 'put' && (await putToLeavingKey(op.key, record.keys))) {
+          opts.stats.stalePutSkips = (opts.stats.stalePutSkips ?? 0) + 1;
+          continue;
+        }
         ops.push(op);
       }
       const { rejected, written } = await writeToTargets({ [opts.source.name]: opts.sink }, ops);
@@ -46,8 +57,47 @@ export function reverseApplier(opts: {
     }
   };
 
+  /**
+   * True when the source item belongs to another target item that the target still holds, and the written target item
+   * is gone. Both reads are of the target now, ahead of the stream: the written key's delete is then still to come in
+   * the stream (after this record), and passing over the put leaves the source with the owner the target kept.
+   */
+  async function putToLeavingKey(sourceKey: AttributeMap, writtenTargetKey: AttributeMap): Promise<boolean> {
+    const current = await sourceItem(sourceKey);
+    if (!current) return false;
+    let owners;
+    try {
+      owners = opts.forward.map(opts.source.name, current).filter((r) => r.target === opts.target);
+    } catch {
+      return false; // the forward transform can't judge this item: apply the put the target's stream asked for
+    }
+    const written = keyId(writtenTargetKey, opts.targetKey);
+    if (owners.length === 0 || owners.some((r) => r.keyId === written)) return false;
+    if (await targetHolds(writtenTargetKey)) return false;
+    for (const owner of owners) if (await targetHolds(owner.key)) return true;
+    return false;
+  }
+
+  async function targetHolds(key: AttributeMap): Promise<boolean> {
+    const res = await opts.targetTable.client.send(
+      new GetItemCommand({
+        TableName: opts.targetTable.table,
+        Key: key,
+        ConsistentRead: true,
+        ProjectionExpression: '#k',
+        ExpressionAttributeNames: { '#k': opts.targetKey.partitionKey.name },
+      }),
+    );
+    return res.Item !== undefined;
+  }
+
+  async function sourceItem(key: AttributeMap): Promise<AttributeMap | undefined> {
+    const res = await opts.source.client.send(new GetItemCommand({ TableName: opts.source.table, Key: key, ConsistentRead: true }));
+    return res.Item as AttributeMap | undefined;
+  }
+
   async function stillOwnedBy(op: WriteOp, deletedTargetKey: AttributeMap): Promise<boolean> {
-    const res = await opts.source.client.send(new GetItemCommand({ TableName: opts.source.table, Key: op.key, ConsistentRead: true }));
+    const res = { Item: await sourceItem(op.key) };
     if (!res.Item) return false; // already gone: nothing to delete
     const wanted = keyId(deletedTargetKey, opts.targetKey);
     try {

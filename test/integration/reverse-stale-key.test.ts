@@ -1,16 +1,17 @@
 /**
- * Reverse replication when the target briefly holds two items for one source item: the drain's put of a moved key,
- * an application update of the old key it still read, then the drain's delete of the old key. The target ends with
- * the new key only, so the source must end with the item (inverse of the new key's item).
+ * Reverse replication when the target briefly holds two items for one source item. The drain puts a moved key, the
+ * application updates the old key (it read the item there a moment earlier), then the drain deletes the old key. The
+ * target ends with the new key only, so the source must end with the item (the inverse of the new key's item).
  *
- * The lifecycle test met this history once, run alongside another test file (the drain then took longer): the
- * application updated an item the drain was moving, between the drain's put of the new key and its delete of the
- * old one. The reverse applier replays the update (the source item takes the old key's version again), and the
- * delete that follows then finds the source item owned by the deleted key, and removes it. Kept as a `todo` until
- * the reverse applier handles it (docs/consistency.md, "Cutover and reverse replication", names the gap).
+ * The lifecycle test met this history once, run alongside another test file (the drain then took longer). Replayed
+ * blindly, the update hands the source item back to the old key, and the delete that follows removes it. And an
+ * application's own key move (put the new key, then delete the old one) must still move the source item.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { ChangeRecord } from '../../src/core/change.js';
 import type { AttributeMap, KeySchema } from '../../src/core/item.js';
@@ -20,9 +21,6 @@ import type { Logger } from '../../src/engine/logger.js';
 import { reverseApplier } from '../../src/engine/reverse-applier.js';
 import { dynamoDbDriver } from '../../src/sinks/dynamodb/dynamodb-driver.js';
 import { FileStateStore } from '../../src/state/file-state-store.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createTable, withDynamoDbLocal } from '../support/dynamodb-local.js';
 
 const local = withDynamoDbLocal();
@@ -32,59 +30,97 @@ const SOURCE_KEY: KeySchema = { partitionKey: { name: 'id', type: 'S' } };
 const TARGET_KEY: KeySchema = { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } };
 const s = (v: string) => ({ S: v });
 const n = (v: number) => ({ N: String(v) });
-const targetItem = (gk: string, v: number): AttributeMap => ({ gk: s(gk), id: s('x'), grp: s(gk), v: n(v) });
+const targetItem = (id: string, gk: string, v: number): AttributeMap => ({ gk: s(gk), id: s(id), grp: s(gk), v: n(v) });
 let seq = 100;
-const rec = (eventName: string, keyGk: string, oldImage?: AttributeMap, newImage?: AttributeMap): ChangeRecord => ({
+const rec = (eventName: string, id: string, keyGk: string, oldImage?: AttributeMap, newImage?: AttributeMap): ChangeRecord => ({
   sequenceNumber: String(seq++),
   eventName,
-  keys: { gk: s(keyGk), id: s('x') },
+  keys: { gk: s(keyGk), id: s(id) },
   ...(oldImage ? { oldImage } : {}),
   ...(newImage ? { newImage } : {}),
 });
 
-test(
-  'an application update of a key the drain is moving, replayed in reverse, leaves the source item in place',
-  { todo: "the reverse applier replays the stale update, then the old key's delete removes the source item" },
-  async () => {
-    await createTable(local.client, { name: 'orders', partitionKey: { name: 'id', type: 'S' } });
-    // The source after the application moved x from group g1 to g2 (before the switch); forward drains it after.
-    await local.client.send(new PutItemCommand({ TableName: 'orders', Item: { id: s('x'), grp: s('g2'), v: n(1) } }));
+let tables = 0;
+/** A source and a target table (the target holding `targetNow`, its state once the records below were written). */
+async function replay(sourceNow: AttributeMap, targetNow: AttributeMap[], records: ChangeRecord[]) {
+  const n = ++tables;
+  const source = `orders${n}`;
+  const target = `orders${n}_v2`;
+  await createTable(local.client, { name: source, partitionKey: { name: 'id', type: 'S' } });
+  await createTable(local.client, { name: target, partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } });
+  await local.client.send(new PutItemCommand({ TableName: source, Item: sourceNow }));
+  for (const item of targetNow) await local.client.send(new PutItemCommand({ TableName: target, Item: item }));
 
-    const forward = new ItemMapper({ transform: (item) => ({ ...item, gk: item['grp'] }), targets: { target: TARGET_KEY }, singleTarget: 'target' });
-    const inverse = new ItemMapper({ transform: ({ gk: _gk, ...item }) => item, targets: { source: SOURCE_KEY }, singleTarget: 'source' });
-    const sink = dynamoDbDriver.open(
-      'source',
-      { table: 'orders', endpoint: local.endpoint, region: 'us-east-1', kind: 'dynamodb' },
-      { keySchema: SOURCE_KEY, concurrency: 2, side: 'source' },
-    );
-    const stats = { records: 0, skipped: 0, writes: 0 };
-    const apply = reverseApplier({
-      inverse,
-      forward,
-      target: 'target',
-      targetKey: TARGET_KEY,
-      source: { name: 'source', client: local.client, table: 'orders', keySchema: SOURCE_KEY },
-      sink,
-      failures: new FailurePolicy(new FileStateStore(mkdtempSync(join(tmpdir(), 'dynashift-reverse-stale-'))), 'halt', quiet),
-      stats,
-    });
-    try {
-      // The target stream after P, in order: the drain's put of the moved key, the application's update of the old
-      // key (read before the drain moved it), the drain's delete of the old key. The target ends with (g2, x) only.
-      await apply({
-        source: 'target',
-        shardId: 'shardId-1',
-        records: [
-          rec('INSERT', 'g2', undefined, targetItem('g2', 1)),
-          rec('MODIFY', 'g1', targetItem('g1', 1), targetItem('g1', 2)),
-          rec('REMOVE', 'g1', targetItem('g1', 2)),
-        ],
-      });
-    } finally {
-      await sink.close?.();
-    }
-    assert.equal(stats.records, 3);
-    const got = await local.client.send(new GetItemCommand({ TableName: 'orders', Key: { id: s('x') }, ConsistentRead: true }));
-    assert.deepEqual(got.Item, { id: s('x'), grp: s('g2'), v: n(1) }, 'the source holds inverse(target): x in group g2');
-  },
-);
+  const forward = new ItemMapper({ transform: (item) => ({ ...item, gk: item['grp'] }), targets: { target: TARGET_KEY }, singleTarget: 'target' });
+  const inverse = new ItemMapper({ transform: ({ gk: _gk, ...item }) => item, targets: { source: SOURCE_KEY }, singleTarget: 'source' });
+  const sink = dynamoDbDriver.open(
+    'source',
+    { table: source, endpoint: local.endpoint, region: 'us-east-1', kind: 'dynamodb' },
+    { keySchema: SOURCE_KEY, concurrency: 2, side: 'source' },
+  );
+  const stats: { records: number; skipped: number; writes: number; ownerSkips?: number; stalePutSkips?: number } = {
+    records: 0,
+    skipped: 0,
+    writes: 0,
+  };
+  const apply = reverseApplier({
+    inverse,
+    forward,
+    target: 'target',
+    targetKey: TARGET_KEY,
+    source: { name: 'source', client: local.client, table: source, keySchema: SOURCE_KEY },
+    targetTable: { client: local.client, table: target },
+    sink,
+    failures: new FailurePolicy(new FileStateStore(mkdtempSync(join(tmpdir(), 'dynashift-reverse-stale-'))), 'halt', quiet),
+    stats,
+  });
+  try {
+    await apply({ source: 'target', shardId: 'shardId-1', records });
+  } finally {
+    await sink.close?.();
+  }
+  assert.equal(stats.records, records.length);
+  const got = await local.client.send(new GetItemCommand({ TableName: source, Key: { id: sourceNow['id']! }, ConsistentRead: true }));
+  return { item: got.Item, stats };
+}
+
+test('an application update of a key the drain is moving, replayed in reverse, leaves the source item in place', async () => {
+  // The source after the application moved x from group g1 to g2 (before the switch); the drain applies it after.
+  // The target stream after P: the drain's put of (g2, x), the application's update of (g1, x), the drain's delete of
+  // (g1, x). The target ends with (g2, x) only.
+  const { item, stats } = await replay(
+    { id: s('x'), grp: s('g2'), v: n(1) },
+    [targetItem('x', 'g2', 1)],
+    [
+      rec('INSERT', 'x', 'g2', undefined, targetItem('x', 'g2', 1)),
+      rec('MODIFY', 'x', 'g1', targetItem('x', 'g1', 1), targetItem('x', 'g1', 2)),
+      rec('REMOVE', 'x', 'g1', targetItem('x', 'g1', 2)),
+    ],
+  );
+  assert.deepEqual(item, { id: s('x'), grp: s('g2'), v: n(1) }, 'the source holds inverse(target): x in group g2');
+  assert.equal(stats.stalePutSkips, 1, 'the update of the key on its way out was passed over');
+  assert.equal(stats.ownerSkips, 1, "the old key's delete did not reach the item owned by g2");
+});
+
+test("the application's own key move in the target moves the source item, whichever way the target reads now", async () => {
+  const records = () => [rec('INSERT', 'y', 'g3', undefined, targetItem('y', 'g3', 5)), rec('REMOVE', 'y', 'g2', targetItem('y', 'g2', 4))];
+  // Applied after the application finished the move (the target holds only the new key) ...
+  const after = await replay({ id: s('y'), grp: s('g2'), v: n(4) }, [targetItem('y', 'g3', 5)], records());
+  assert.deepEqual(after.item, { id: s('y'), grp: s('g3'), v: n(5) });
+  assert.equal(after.stats.stalePutSkips ?? 0, 0);
+  // ... and while both keys were still there (the new key's put is not passed over: it is still in the target).
+  const during = await replay({ id: s('y'), grp: s('g2'), v: n(4) }, [targetItem('y', 'g2', 4), targetItem('y', 'g3', 5)], records());
+  assert.deepEqual(during.item, { id: s('y'), grp: s('g3'), v: n(5) });
+  assert.equal(during.stats.stalePutSkips ?? 0, 0);
+});
+
+test('a put whose key was later deleted, while no other target item holds the source item, still applies in order', async () => {
+  // The application updated z, then deleted it: the target holds nothing for z, and the source must end without it.
+  const { item, stats } = await replay(
+    { id: s('z'), grp: s('g1'), v: n(1) },
+    [],
+    [rec('MODIFY', 'z', 'g1', targetItem('z', 'g1', 1), targetItem('z', 'g1', 2)), rec('REMOVE', 'z', 'g1', targetItem('z', 'g1', 2))],
+  );
+  assert.equal(item, undefined);
+  assert.equal(stats.stalePutSkips ?? 0, 0);
+});

@@ -37,7 +37,7 @@ const inspection = (over: Partial<TargetInspection> = {}): TargetInspection => (
 });
 const identity = (x: unknown) => x;
 
-test('reverse replication (an inverseTransform) adds source writes and target stream reads to cutover writes and rollback', () => {
+test('reverse replication (an inverseTransform) adds source writes and target stream and item reads to cutover writes and rollback', () => {
   const without = iamGrants(config(), sources, { target: inspection() });
   assert.equal(without['source source']!.commands['cutover writes'], undefined, 'no inverse transform: no reverse replication');
   assert.ok(!without['source source']!.actions.includes('dynamodb:PutItem'), 'the source is never written without reverse replication');
@@ -49,7 +49,7 @@ test('reverse replication (an inverseTransform) adds source writes and target st
     for (const a of ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem']) {
       assert.ok(src.commands[command]?.includes(a), `${command}: the source needs ${a}`);
     }
-    for (const a of ['dynamodb:DescribeStream', 'dynamodb:GetShardIterator', 'dynamodb:GetRecords']) {
+    for (const a of ['dynamodb:DescribeStream', 'dynamodb:GetShardIterator', 'dynamodb:GetRecords', 'dynamodb:GetItem']) {
       assert.ok(dst.commands[command]?.includes(a), `${command}: the target needs ${a}`);
     }
   }

@@ -39,7 +39,7 @@ export class ReverseReplication extends StreamApplier {
   }
 
   protected open(): StreamFeed[] {
-    const { config, log } = this.deps;
+    const { config } = this.deps;
     const sourceName = Object.keys(config.sources)[0]!;
     const sourceRef = config.sources[sourceName]!;
     const sourceKey = this.deps.sourceKeys[sourceName]!;
@@ -54,10 +54,19 @@ export class ReverseReplication extends StreamApplier {
       },
     );
     this.opened = { clients: [], sink };
-    return Object.entries(this.deps.positions()).map(([target, stream]) => ({
+    return Object.entries(this.deps.positions()).map(([target, stream]) => this.feed(target, stream, { sourceName, sourceKey, mapper, sink }));
+  }
+
+  private feed(target: string, stream: StreamState, on: { sourceName: string; sourceKey: KeySchema; mapper: ItemMapper; sink: Sink }): StreamFeed {
+    const { config, log } = this.deps;
+    const { sourceName, sourceKey, mapper, sink } = on;
+    const sourceRef = config.sources[sourceName]!;
+    const ref = config.targets[target]!;
+    const clients = this.targetClients(target);
+    return {
       source: target,
       reader: new StreamReader({
-        api: sdkStreamsApi(this.targetClients(target).streams),
+        api: sdkStreamsApi(clients.streams),
         source: target,
         state: stream,
         onCheckpoint: () => {},
@@ -71,11 +80,13 @@ export class ReverseReplication extends StreamApplier {
         target,
         targetKey: this.deps.mapper.keySchemaOf(target)!,
         source: { name: sourceName, client: this.deps.sourceClients[sourceName]!.dynamodb, table: sourceRef.table, keySchema: sourceKey },
+        // Reverse replication is refused for any target but DynamoDB (plan-checks), whose config names its table.
+        targetTable: { client: clients.dynamodb, table: (ref as { table: string }).table },
         sink,
         failures: this.deps.failures,
         stats: this.deps.stats,
       }),
-    }));
+    };
   }
 
   private targetClients(target: string): TableClients {
