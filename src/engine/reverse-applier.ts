@@ -97,11 +97,11 @@ export function reverseApplier(opts: {
   }
 
   async function stillOwnedBy(op: WriteOp, deletedTargetKey: AttributeMap): Promise<boolean> {
-    const res = { Item: await sourceItem(op.key) };
-    if (!res.Item) return false; // already gone: nothing to delete
+    const current = await sourceItem(op.key);
+    if (!current) return false; // already gone: nothing to delete
     const wanted = keyId(deletedTargetKey, opts.targetKey);
     try {
-      return opts.forward.map(opts.source.name, res.Item as AttributeMap).some((r) => r.target === opts.target && r.keyId === wanted);
+      return opts.forward.map(opts.source.name, current).some((r) => r.target === opts.target && r.keyId === wanted);
     } catch {
       return true; // the forward transform can't judge this item: keep the delete the target's stream asked for
     }
