@@ -105,7 +105,14 @@ export const streamSchema = z
 
 export const writeSchema = z
   .object({
-    concurrency: z.int().min(1).max(512).optional().describe('BatchWriteItem requests in flight per target (default 16)'),
+    concurrency: z
+      .int()
+      .min(1)
+      .max(512)
+      .optional()
+      .describe(
+        'BatchWriteItem requests in flight per target (default 16); after cutover writes, also the source items reverse replication brings up to date at once',
+      ),
     maxWriteUnitsPerSecond: z.number().positive().optional().describe('Cap on target write units per second'),
   })
   .strict();

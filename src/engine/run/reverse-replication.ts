@@ -82,6 +82,8 @@ export class ReverseReplication extends StreamApplier {
         source: { name: sourceName, client: this.deps.sourceClients[sourceName]!.dynamodb, table: sourceRef.table, keySchema: sourceKey },
         // Reverse replication is refused for any target but DynamoDB (plan-checks), whose config names its table.
         targetTable: { client: clients.dynamodb, table: (ref as { table: string }).table },
+        // As many source items at once as the source writer sends writes at once.
+        concurrency: config.write.concurrency,
         sink,
         failures: this.deps.failures,
         stats: this.deps.stats,
