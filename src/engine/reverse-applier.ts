@@ -21,9 +21,9 @@ import { writeToTargets } from './write-all.js';
  * transform of the current source item still produces it. Otherwise a newer target item already owns the source item.
  *
  * "In order" holds per source item: the page's records are split into chains that touch disjoint source items
- * (reverse-chains.ts), applied up to `concurrency` at once, each chain one record after another. Applied one at a time,
- * each record costs a source read and a write in turn, which kept reverse replication near a hundred records a second
- * per shard on DynamoDB Local.
+ * (reverse-chains.ts), applied up to `concurrency` at once, each chain one record after another. One record at a time,
+ * each record waited for a source read and then a write: 63–67 records a second per shard at 5 ms a request
+ * (BENCHMARKS.md, "Reverse replication").
  *
  * A put is passed over when the source item belongs to another target item that the target still holds, while the
  * put's own target item is gone from the target by now: a write to a key that was on its way out (an application
