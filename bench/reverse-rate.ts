@@ -10,20 +10,12 @@
  *
  *   node --import tsx bench/reverse-rate.ts [--records 1000] [--rounds 2] [--latency-ms 0,5] [--concurrency 1,16]
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BatchWriteItemCommand, CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import type { ChangeRecord } from '../src/core/change.js';
 import type { AttributeMap, KeySchema } from '../src/core/item.js';
-import { ItemMapper } from '../src/core/transform.js';
-import { FailurePolicy } from '../src/engine/failure-policy.js';
-import type { Logger } from '../src/engine/logger.js';
-import { reverseApplier } from '../src/engine/reverse-applier.js';
-import { dynamoDbDriver } from '../src/sinks/dynamodb/dynamodb-driver.js';
-import { FileStateStore } from '../src/state/file-state-store.js';
 import { startFaultProxy } from '../test/support/fault-proxy.js';
+import { groupedReverse, sourceItemOf, SOURCE_KEY, TARGET_KEY } from '../test/support/reverse-fixture.js';
 import { benchClient, freshLocal } from './lib/local.js';
 
 const { values } = parseArgs({
@@ -38,11 +30,6 @@ const N = Number(values.records);
 const ROUNDS = Number(values.rounds);
 const list = (s: string) => s.split(',').map(Number);
 
-const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {}, child: () => quiet } as unknown as Logger;
-const SOURCE_KEY: KeySchema = { partitionKey: { name: 'id', type: 'S' } };
-const TARGET_KEY: KeySchema = { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } };
-const forward = new ItemMapper({ transform: (item) => ({ ...item, gk: item['grp'] }), targets: { target: TARGET_KEY }, singleTarget: 'target' });
-const inverse = new ItemMapper({ transform: ({ gk: _gk, ...item }) => item, targets: { source: SOURCE_KEY }, singleTarget: 'source' });
 const s = (v: string) => ({ S: v });
 const targetItem = (n: number, v: number): AttributeMap => ({
   gk: s(`g${n % 50}`),
@@ -66,27 +53,8 @@ try {
       await table(`dst_${tag}`, TARGET_KEY);
       const items = Array.from({ length: N }, (_, n) => targetItem(n, 1));
       await fill(`dst_${tag}`, items);
-      await fill(
-        `src_${tag}`,
-        items.map(({ gk: _gk, ...rest }) => rest),
-      );
-      const sink = dynamoDbDriver.open(
-        'source',
-        { table: `src_${tag}`, endpoint, region: 'us-east-1', kind: 'dynamodb' },
-        { keySchema: SOURCE_KEY, concurrency: 16, side: 'source' },
-      );
-      const apply = reverseApplier({
-        inverse,
-        forward,
-        target: 'target',
-        targetKey: TARGET_KEY,
-        source: { name: 'source', client, table: `src_${tag}`, keySchema: SOURCE_KEY },
-        targetTable: { client, table: `dst_${tag}` },
-        sink,
-        failures: new FailurePolicy(new FileStateStore(mkdtempSync(join(tmpdir(), 'dynashift-reverse-rate-'))), 'halt', quiet),
-        concurrency,
-        stats: { records: 0, skipped: 0, writes: 0 },
-      });
+      await fill(`src_${tag}`, items.map(sourceItemOf));
+      const { apply, close } = groupedReverse({ client, endpoint, source: `src_${tag}`, target: `dst_${tag}`, concurrency });
       let seq = 1;
       for (let round = 0; round < ROUNDS; round++) {
         const records: ChangeRecord[] = items.map((_, n) => ({
@@ -103,7 +71,7 @@ try {
           `latency ${latency} ms, ${concurrency} chain(s) at once, round ${round + 1}: ${N} records in ${ms.toFixed(0)} ms, ${((N / ms) * 1000).toFixed(0)} records/s`,
         );
       }
-      await sink.close?.();
+      await close();
     }
     client.destroy();
     await proxy?.close();

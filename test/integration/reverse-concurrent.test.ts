@@ -9,23 +9,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetRecordsCommand, GetShardIteratorCommand, DescribeStreamCommand } from '@aws-sdk/client-dynamodb-streams';
 import type { ChangeRecord } from '../../src/core/change.js';
-import type { AttributeMap, KeySchema } from '../../src/core/item.js';
+import type { AttributeMap } from '../../src/core/item.js';
 import { mulberry32, type Rng } from '../../src/core/random.js';
-import { ItemMapper } from '../../src/core/transform.js';
-import { FailurePolicy } from '../../src/engine/failure-policy.js';
-import type { Logger } from '../../src/engine/logger.js';
-import { reverseApplier } from '../../src/engine/reverse-applier.js';
-import { dynamoDbDriver } from '../../src/sinks/dynamodb/dynamodb-driver.js';
 import { toChangeRecord } from '../../src/sources/stream/record-mapper.js';
-import { FileStateStore } from '../../src/state/file-state-store.js';
 import { createTable, enableStream, latestStreamArn, withDynamoDbLocal } from '../support/dynamodb-local.js';
 import { compareTables, formatDiff, isEmptyDiff, scanAll } from '../support/independent-scan.js';
+import { groupedReverse, sourceItemOf } from '../support/reverse-fixture.js';
 
 const SEEDS = Number(process.env.REVERSE_SEEDS ?? 1);
 const SEED_BASE = Number(process.env.REVERSE_SEED_BASE ?? 1);
@@ -34,11 +26,6 @@ const WRITERS = 4;
 const OPS_PER_WRITER = 250;
 
 const local = withDynamoDbLocal();
-const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {}, child: () => quiet } as unknown as Logger;
-const SOURCE_KEY: KeySchema = { partitionKey: { name: 'id', type: 'S' } };
-const TARGET_KEY: KeySchema = { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } };
-const forward = new ItemMapper({ transform: (item) => ({ ...item, gk: item['grp'] }), targets: { target: TARGET_KEY }, singleTarget: 'target' });
-const inverse = new ItemMapper({ transform: ({ gk: _gk, ...item }) => item, targets: { source: SOURCE_KEY }, singleTarget: 'source' });
 
 const s = (v: string) => ({ S: v });
 const targetItem = (id: string, grp: string, v: number): AttributeMap => ({
@@ -48,10 +35,6 @@ const targetItem = (id: string, grp: string, v: number): AttributeMap => ({
   v: { N: String(v) },
   note: s(`${id}@${v}`),
 });
-const sourceItem = (item: AttributeMap): AttributeMap => {
-  const { gk: _gk, ...rest } = item;
-  return rest;
-};
 
 /** One writer's share of the ids (so no two writers move one item at once, as an application's own locking would). */
 async function writer(table: string, ids: string[], rng: Rng, held: Map<string, AttributeMap | undefined>): Promise<void> {
@@ -122,7 +105,7 @@ for (let i = 0; i < SEEDS; i++) {
         const page = initial.slice(n, n + 25);
         await local.client.send(new BatchWriteItemCommand({ RequestItems: { [target]: page.map((Item) => ({ PutRequest: { Item } })) } }));
         await local.client.send(
-          new BatchWriteItemCommand({ RequestItems: { [source]: page.map((item) => ({ PutRequest: { Item: sourceItem(item) } })) } }),
+          new BatchWriteItemCommand({ RequestItems: { [source]: page.map((item) => ({ PutRequest: { Item: sourceItemOf(item) } })) } }),
         );
       }
       initial.forEach((item) => held.set(item['id']!.S!, item));
@@ -133,36 +116,15 @@ for (let i = 0; i < SEEDS; i++) {
 
       const pages = await streamPages(target);
       const records = pages.reduce((n, p) => n + p.length, 0);
-      const sink = dynamoDbDriver.open(
-        'source',
-        { table: source, endpoint: local.endpoint, region: 'us-east-1', kind: 'dynamodb' },
-        { keySchema: SOURCE_KEY, concurrency: 16, side: 'source' },
-      );
-      const stats: { records: number; skipped: number; writes: number; ownerSkips?: number; stalePutSkips?: number } = {
-        records: 0,
-        skipped: 0,
-        writes: 0,
-      };
-      const apply = reverseApplier({
-        inverse,
-        forward,
-        target: 'target',
-        targetKey: TARGET_KEY,
-        source: { name: 'source', client: local.client, table: source, keySchema: SOURCE_KEY },
-        targetTable: { client: local.client, table: target },
-        sink,
-        failures: new FailurePolicy(new FileStateStore(mkdtempSync(join(tmpdir(), 'dynashift-reverse-concurrent-'))), 'halt', quiet),
-        concurrency: 16,
-        stats,
-      });
+      const { apply, stats, close } = groupedReverse({ client: local.client, endpoint: local.endpoint, source, target, concurrency: 16 });
       try {
         for (const records of pages) await apply({ source: 'target', shardId: 'shardId-1', records });
       } finally {
-        await sink.close?.();
+        await close();
       }
 
       assert.equal(stats.records, records, 'every record was applied');
-      const expected = (await scanAll(local.client, target)).map((item) => sourceItem(item as AttributeMap));
+      const expected = (await scanAll(local.client, target)).map((item) => sourceItemOf(item as AttributeMap));
       assert.equal(expected.length, [...held.values()].filter(Boolean).length, 'the target holds one item per live id');
       const diff = compareTables(expected, (await scanAll(local.client, source)) as AttributeMap[], ['id']);
       assert.ok(isEmptyDiff(diff), `source differs from inverse(target) after ${records} records in ${pages.length} pages:\n${formatDiff(diff)}`);

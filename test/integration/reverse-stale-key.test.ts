@@ -9,25 +9,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { ChangeRecord } from '../../src/core/change.js';
-import type { AttributeMap, KeySchema } from '../../src/core/item.js';
-import { ItemMapper } from '../../src/core/transform.js';
-import { FailurePolicy } from '../../src/engine/failure-policy.js';
-import type { Logger } from '../../src/engine/logger.js';
-import { reverseApplier } from '../../src/engine/reverse-applier.js';
-import { dynamoDbDriver } from '../../src/sinks/dynamodb/dynamodb-driver.js';
-import { FileStateStore } from '../../src/state/file-state-store.js';
+import type { AttributeMap } from '../../src/core/item.js';
 import { createTable, withDynamoDbLocal } from '../support/dynamodb-local.js';
+import { groupedReverse } from '../support/reverse-fixture.js';
 
 const local = withDynamoDbLocal();
-const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {}, child: () => quiet } as unknown as Logger;
 
-const SOURCE_KEY: KeySchema = { partitionKey: { name: 'id', type: 'S' } };
-const TARGET_KEY: KeySchema = { partitionKey: { name: 'gk', type: 'S' }, sortKey: { name: 'id', type: 'S' } };
 const s = (v: string) => ({ S: v });
 const n = (v: number) => ({ N: String(v) });
 const targetItem = (id: string, gk: string, v: number): AttributeMap => ({ gk: s(gk), id: s(id), grp: s(gk), v: n(v) });
@@ -51,33 +40,11 @@ async function replay(sourceNow: AttributeMap, targetNow: AttributeMap[], record
   await local.client.send(new PutItemCommand({ TableName: source, Item: sourceNow }));
   for (const item of targetNow) await local.client.send(new PutItemCommand({ TableName: target, Item: item }));
 
-  const forward = new ItemMapper({ transform: (item) => ({ ...item, gk: item['grp'] }), targets: { target: TARGET_KEY }, singleTarget: 'target' });
-  const inverse = new ItemMapper({ transform: ({ gk: _gk, ...item }) => item, targets: { source: SOURCE_KEY }, singleTarget: 'source' });
-  const sink = dynamoDbDriver.open(
-    'source',
-    { table: source, endpoint: local.endpoint, region: 'us-east-1', kind: 'dynamodb' },
-    { keySchema: SOURCE_KEY, concurrency: 2, side: 'source' },
-  );
-  const stats: { records: number; skipped: number; writes: number; ownerSkips?: number; stalePutSkips?: number } = {
-    records: 0,
-    skipped: 0,
-    writes: 0,
-  };
-  const apply = reverseApplier({
-    inverse,
-    forward,
-    target: 'target',
-    targetKey: TARGET_KEY,
-    source: { name: 'source', client: local.client, table: source, keySchema: SOURCE_KEY },
-    targetTable: { client: local.client, table: target },
-    sink,
-    failures: new FailurePolicy(new FileStateStore(mkdtempSync(join(tmpdir(), 'dynashift-reverse-stale-'))), 'halt', quiet),
-    stats,
-  });
+  const { apply, stats, close } = groupedReverse({ client: local.client, endpoint: local.endpoint, source, target, concurrency: 16 });
   try {
     await apply({ source: 'target', shardId: 'shardId-1', records });
   } finally {
-    await sink.close?.();
+    await close();
   }
   assert.equal(stats.records, records.length);
   const got = await local.client.send(new GetItemCommand({ TableName: source, Key: { id: sourceNow['id']! }, ConsistentRead: true }));
