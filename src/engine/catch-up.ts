@@ -12,7 +12,10 @@ import type { Logger } from './logger.js';
 
 export interface ApplyStats {
   records: number;
-  /** Records passed over: already in the snapshot, or DynamoDB Local's duplicate REMOVEs (also counted below). */
+  /**
+   * Records passed over: already in the snapshot, or DynamoDB Local's duplicate REMOVEs (also counted below); in
+   * reverse, each write its ownership rules pass over (engine/reverse-applier.ts).
+   */
   skipped: number;
   writes: number;
   /** DynamoDB Local's duplicate REMOVEs passed over (core/recent-removals.ts). */

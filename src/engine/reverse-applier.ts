@@ -71,10 +71,12 @@ export function reverseApplier(opts: {
     for (const op of mapped.ops) {
       if (op.kind === 'delete' && !(await stillOwnedBy(op, record.keys))) {
         opts.stats.ownerSkips = (opts.stats.ownerSkips ?? 0) + 1;
+        opts.stats.skipped += 1; // shown as progress `skipped` and dynashift_stream_records_skipped_total{direction="reverse"}
         continue;
       }
       if (op.kind === 'put' && (await putToLeavingKey(op.key, record.keys))) {
         opts.stats.stalePutSkips = (opts.stats.stalePutSkips ?? 0) + 1;
+        opts.stats.skipped += 1;
         continue;
       }
       ops.push(op);
